@@ -1,0 +1,107 @@
+package runner
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Diagnostic is a configuration error at a place in a pipeline file.
+type Diagnostic struct {
+	File      string `json:"file"`
+	Line, Col int    // 1-based; 0 when unknown
+	Msg       string `json:"message"`
+}
+
+func (d Diagnostic) Error() string {
+	switch {
+	case d.Line > 0 && d.Col > 0:
+		return fmt.Sprintf("%s:%d:%d: %s", d.File, d.Line, d.Col, d.Msg)
+	case d.Line > 0:
+		return fmt.Sprintf("%s:%d: %s", d.File, d.Line, d.Msg)
+	case d.File != "":
+		return fmt.Sprintf("%s: %s", d.File, d.Msg)
+	}
+	return d.Msg
+}
+
+// Diagnostics gathers every problem of a file, not only the first.
+type Diagnostics struct {
+	List []Diagnostic
+	src  map[string][]string // file → lines, for snippets
+}
+
+// Add appends d.
+func (ds *Diagnostics) Add(d Diagnostic) { ds.List = append(ds.List, d) }
+
+// Addf appends a diagnostic at file:line:col.
+func (ds *Diagnostics) Addf(file string, line, col int, format string, args ...any) {
+	ds.Add(Diagnostic{File: file, Line: line, Col: col, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Err returns ds as an error, or nil when there is nothing to report.
+func (ds *Diagnostics) Err() error {
+	if ds == nil || len(ds.List) == 0 {
+		return nil
+	}
+	return ds
+}
+
+func (ds *Diagnostics) setSource(file string, src []byte) {
+	if ds.src == nil {
+		ds.src = map[string][]string{}
+	}
+	ds.src[file] = strings.Split(string(src), "\n")
+}
+
+func (ds *Diagnostics) sort() {
+	sort.SliceStable(ds.List, func(i, j int) bool {
+		a, b := ds.List[i], ds.List[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+}
+
+// Error prints every diagnostic as file:line:col: message, followed by the offending line and a caret.
+func (ds *Diagnostics) Error() string {
+	var b strings.Builder
+	for i, d := range ds.List {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(d.Error())
+		lines := ds.src[d.File]
+		if d.Line > 0 && d.Line <= len(lines) {
+			line := strings.ReplaceAll(lines[d.Line-1], "\t", " ")
+			fmt.Fprintf(&b, "\n %4d | %s", d.Line, line)
+			if d.Col > 0 {
+				fmt.Fprintf(&b, "\n      | %s^", strings.Repeat(" ", caretOffset(line, d.Col)))
+			}
+		}
+	}
+	return b.String()
+}
+
+// caretOffset turns a 1-based rune column into a display offset, counting wide (CJK) runes as two cells.
+func caretOffset(line string, col int) int {
+	n, i := 0, 0
+	for _, r := range line {
+		if i >= col-1 {
+			break
+		}
+		i++
+		if r >= 0x1100 && (r <= 0x115f || (r >= 0x2e80 && r <= 0xa4cf) || (r >= 0xac00 && r <= 0xd7a3) ||
+			(r >= 0xf900 && r <= 0xfaff) || (r >= 0xfe30 && r <= 0xfe4f) || (r >= 0xff00 && r <= 0xff60) ||
+			(r >= 0xffe0 && r <= 0xffe6)) {
+			n += 2
+		} else {
+			n++
+		}
+	}
+	return n + max(0, col-1-i)
+}

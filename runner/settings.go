@@ -1,0 +1,382 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+var (
+	durationType = reflect.TypeOf(time.Duration(0))
+	exprType     = reflect.TypeOf(Expr{})
+)
+
+// settingsOf derives the documented settings of a configuration struct from its fields and tags.
+func settingsOf(t reflect.Type, def reflect.Value) []Setting {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+		if def.IsValid() && !def.IsNil() {
+			def = def.Elem()
+		} else {
+			def = reflect.Value{}
+		}
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var out []Setting
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		s := Setting{Name: name, Doc: f.Tag.Get("doc"), Secret: f.Tag.Get("secret") == "true",
+			Required: f.Tag.Get("required") == "true"}
+		if e := f.Tag.Get("enum"); e != "" {
+			s.Enum = strings.Split(e, ",")
+		}
+		var fv reflect.Value
+		if def.IsValid() {
+			fv = def.Field(i)
+		}
+		s.Type, s.Items, s.Fields = typeOf(f.Type)
+		if fv.IsValid() && !fv.IsZero() && !s.Secret {
+			s.Default = defaultOf(fv)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func typeOf(t reflect.Type) (typ, items string, fields []Setting) {
+	switch {
+	case t == durationType:
+		return "duration", "", nil
+	case t == exprType:
+		return "expr", "", nil
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string", "", nil
+	case reflect.Bool:
+		return "bool", "", nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "int", "", nil
+	case reflect.Float32, reflect.Float64:
+		return "number", "", nil
+	case reflect.Slice:
+		it, _, f := typeOf(t.Elem())
+		return "list", it, f
+	case reflect.Map:
+		it, _, f := typeOf(t.Elem())
+		return "map", it, f
+	case reflect.Struct:
+		return "object", "", settingsOf(t, reflect.Value{})
+	case reflect.Pointer:
+		return typeOf(t.Elem())
+	}
+	return "any", "", nil
+}
+
+func defaultOf(v reflect.Value) any {
+	switch {
+	case v.Type() == durationType:
+		return time.Duration(v.Int()).String()
+	case v.Type() == exprType:
+		return v.Interface().(Expr).Source
+	}
+	return v.Interface()
+}
+
+var errConfig = errors.New("invalid configuration")
+
+// decodeWith checks the `with:` node against the settings (unknown keys, types, enums, required keys)
+// and then decodes it into cfg. Every problem becomes a diagnostic with its position.
+func decodeWith(with *yaml.Node, cfg any, settings []Setting, b *Build) error {
+	n0 := 0
+	if b.diags != nil {
+		n0 = len(b.diags.List)
+	}
+	bad := false
+	errorf := func(n *yaml.Node, format string, args ...any) {
+		bad = true
+		b.Errorf(n, format, args...)
+	}
+	if with != nil && !(with.Kind == yaml.ScalarNode && with.Tag == "!!null") {
+		checkNode(with, "with", "object", "", settings, errorf)
+	}
+	for _, s := range settings {
+		if s.Required && mapValue(with, s.Name) == nil {
+			n := with
+			errorf(n, "missing required setting %q", s.Name)
+		}
+	}
+	if bad || (b.diags != nil && len(b.diags.List) > n0) {
+		return errConfig
+	}
+	if with == nil || with.Tag == "!!null" {
+		return nil
+	}
+	if err := with.Decode(cfg); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for _, m := range te.Errors {
+				line, msg := splitYAMLLine(m)
+				b.Errorf(&yaml.Node{Line: line, Column: 0}, "%s", msg)
+			}
+			return errConfig
+		}
+		return b.Errorf(with, "%v", err)
+	}
+	return nil
+}
+
+var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+func splitYAMLLine(m string) (int, string) {
+	if g := yamlLineRE.FindStringSubmatch(m); g != nil {
+		n, _ := strconv.Atoi(g[1])
+		return n, g[2]
+	}
+	return 0, m
+}
+
+// checkNode validates n against a setting type, recursing into objects and lists.
+func checkNode(n *yaml.Node, name, typ, items string, fields []Setting, errorf func(*yaml.Node, string, ...any)) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return
+	}
+	switch typ {
+	case "object":
+		if n.Kind != yaml.MappingNode {
+			errorf(n, "%s: want a mapping, got %s", name, describe(n))
+			return
+		}
+		known := make([]string, 0, len(fields))
+		for _, f := range fields {
+			known = append(known, f.Name)
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			idx := slices.IndexFunc(fields, func(f Setting) bool { return f.Name == k.Value })
+			if idx < 0 {
+				errorf(k, "unknown setting %q%s", k.Value, suggest(k.Value, known))
+				continue
+			}
+			f := fields[idx]
+			checkNode(v, f.Name, f.Type, f.Items, f.Fields, errorf)
+			if len(f.Enum) > 0 && v.Kind == yaml.ScalarNode && !slices.Contains(f.Enum, v.Value) {
+				errorf(v, "%s: %q is not one of %s", f.Name, v.Value, strings.Join(f.Enum, ", "))
+			}
+		}
+	case "list":
+		if n.Kind != yaml.SequenceNode {
+			errorf(n, "%s: want a list, got %s", name, describe(n))
+			return
+		}
+		for _, e := range n.Content {
+			checkNode(e, name+" item", items, "", fields, errorf)
+		}
+	case "map":
+		if n.Kind != yaml.MappingNode {
+			errorf(n, "%s: want a mapping, got %s", name, describe(n))
+			return
+		}
+		for i := 1; i < len(n.Content); i += 2 {
+			checkNode(n.Content[i], name+"."+n.Content[i-1].Value, items, "", fields, errorf)
+		}
+	case "string", "expr":
+		if n.Kind != yaml.ScalarNode {
+			errorf(n, "%s: want a string, got %s", name, describe(n))
+		}
+	case "int":
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+			errorf(n, "%s: want an integer, got %s", name, describe(n))
+		}
+	case "number":
+		if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") {
+			errorf(n, "%s: want a number, got %s", name, describe(n))
+		}
+	case "bool":
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+			errorf(n, "%s: want true or false, got %s", name, describe(n))
+		}
+	case "duration":
+		if n.Kind != yaml.ScalarNode {
+			errorf(n, "%s: want a duration such as 30s or 5m, got %s", name, describe(n))
+		} else if _, err := time.ParseDuration(n.Value); err != nil {
+			errorf(n, "%s: %q is not a duration (use 300ms, 30s, 5m, 2h)", name, n.Value)
+		}
+	}
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	switch n.Tag {
+	case "!!int":
+		return "the integer " + n.Value
+	case "!!float":
+		return "the number " + n.Value
+	case "!!bool":
+		return "the boolean " + n.Value
+	}
+	return strconv.Quote(n.Value)
+}
+
+// suggest returns `; did you mean "x"?` for a near miss, else a list of the known names.
+func suggest(got string, known []string) string {
+	best, bd := "", 3
+	for _, k := range known {
+		if d := levenshtein(got, k); d < bd {
+			best, bd = k, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf("; did you mean %q?", best)
+	}
+	if len(known) == 0 {
+		return ""
+	}
+	return "; known: " + strings.Join(known, ", ")
+}
+
+func levenshtein(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			c := 1
+			if ra[i-1] == rb[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
+
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// deepCopy copies maps and slices so that decoding never writes into a step's shared defaults.
+func deepCopy[T any](v T) T {
+	rv := reflect.ValueOf(&v).Elem()
+	out := reflect.New(rv.Type()).Elem()
+	copyValue(out, rv)
+	return out.Interface().(T)
+}
+
+func copyValue(dst, src reflect.Value) {
+	switch src.Kind() {
+	case reflect.Map:
+		if src.IsNil() {
+			return
+		}
+		m := reflect.MakeMapWithSize(src.Type(), src.Len())
+		for it := src.MapRange(); it.Next(); {
+			v := reflect.New(src.Type().Elem()).Elem()
+			copyValue(v, it.Value())
+			m.SetMapIndex(it.Key(), v)
+		}
+		dst.Set(m)
+	case reflect.Slice:
+		if src.IsNil() {
+			return
+		}
+		s := reflect.MakeSlice(src.Type(), src.Len(), src.Len())
+		for i := range src.Len() {
+			copyValue(s.Index(i), src.Index(i))
+		}
+		dst.Set(s)
+	case reflect.Struct:
+		if src.Type() == exprType {
+			dst.Set(src)
+			return
+		}
+		for i := range src.NumField() {
+			if dst.Field(i).CanSet() {
+				copyValue(dst.Field(i), src.Field(i))
+			}
+		}
+		if !dst.Field(0).CanSet() { // unexported fields: copy whole
+			dst.Set(src)
+		}
+	case reflect.Pointer:
+		if src.IsNil() {
+			return
+		}
+		p := reflect.New(src.Type().Elem())
+		copyValue(p.Elem(), src.Elem())
+		dst.Set(p)
+	default:
+		dst.Set(src)
+	}
+}
+
+// redactConfig returns a copy of cfg with every secret string blanked, for memo keys and echo.
+func redactConfig[T any](cfg T) T {
+	c := deepCopy(cfg)
+	redactValue(reflect.ValueOf(&c).Elem())
+	return c
+}
+
+func redactValue(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			if f.Tag.Get("secret") == "true" {
+				v.Field(i).Set(reflect.Zero(f.Type))
+				continue
+			}
+			redactValue(v.Field(i))
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			redactValue(v.Index(i))
+		}
+	case reflect.Pointer:
+		if !v.IsNil() {
+			redactValue(v.Elem())
+		}
+	}
+}

@@ -1,0 +1,266 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+	"sync"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Step processes one item. It reads the fields its Spec declares in Reads and returns the fields it writes
+// (a subset of Spec.Writes). It must not keep the item. Zero fields and a nil error means "done, nothing to
+// add". Concurrency, retries, timeouts and memo are the engine's business, not the step's.
+type Step interface {
+	Process(ctx context.Context, in *Item) (Fields, error)
+}
+
+// Source produces the items of a run. It is the first step of a pipeline. It emits every ready item of the
+// window and of w.Pending, and reports items that exist but are not ready yet with NotReady so that later
+// runs offer them again. Returning an error fails the listing; items already emitted go on.
+type Source interface {
+	List(ctx context.Context, w Window, out Emitter) error
+}
+
+// Emitter receives a source's items. Emit blocks while the pipeline is full and returns an error when the
+// run is stopping; the source should then return.
+type Emitter interface {
+	Emit(ctx context.Context, id string, f Fields) error
+	NotReady(id string, hint any, reason string)
+}
+
+// Closer is implemented by steps that hold resources (connection pools, child processes).
+type Closer interface {
+	Close() error
+}
+
+// Verifier is implemented by steps whose output points at artifacts that may disappear (downloaded media,
+// audio chunks). Before a later step runs on a memoized output, the engine calls Verify; an error means the
+// output is gone and the step runs again.
+type Verifier interface {
+	Verify(ctx context.Context, out *Item) error
+}
+
+// RunObserver is implemented by steps that want to record runs (for monitoring). Errors are logged, never
+// fatal.
+type RunObserver interface {
+	RunStarted(ctx context.Context, r RunInfo) error
+	RunFinished(ctx context.Context, r RunInfo, s Summary) error
+}
+
+// Estimator is implemented by steps that can say, in a dry run, what running them on an item would cost
+// ("12.5 audio min", "~9k tokens").
+type Estimator interface {
+	Estimate(in *Item) string
+}
+
+// Field declares an item field a step writes. Sample is a zero value of the Go type the field decodes into:
+// expressions are type-checked against it and filters see values of that type.
+type Field struct {
+	Name   string
+	Sample any
+	Doc    string
+}
+
+// Setting documents one key of a step's `with:` block.
+type Setting struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"` // string, int, number, bool, duration, list, map, expr, object
+	Default  any    `json:"default,omitempty"`
+	Doc      string `json:"doc,omitempty"`
+	Secret   bool   `json:"secret,omitempty"`
+	Required bool   `json:"required,omitempty"`
+	Enum     []string `json:"enum,omitempty"`
+	Items    string `json:"items,omitempty"` // element type of a list
+	Fields   []Setting `json:"fields,omitempty"` // of an object, or of a list's object elements
+}
+
+// Spec describes a step: the one source for decoding, validate, `runner steps`, `runner schema` and memo keys.
+type Spec struct {
+	Name    string
+	Summary string
+	// Version is part of every memo key: bump it when the step's output for the same input changes.
+	Version string
+	Settings []Setting
+	// Reads are the item fields the step reads; each must be written by an earlier step.
+	Reads []string
+	// Writes are the item fields the step writes.
+	Writes []Field
+	// Volatile are paths ("files.url", arrays traversed) of written fields that change on every run and are
+	// credentials or noise: they are left out of memo keys and never stored in state files.
+	Volatile []string
+	// SideEffects is true when running the step changes something outside the process (downloads, calls
+	// that cost money, database writes). A dry run never runs such a step.
+	SideEffects bool
+	// Source is true for a step that implements Source rather than Step.
+	Source bool
+}
+
+// Definition is what a step registers: its Spec and a constructor from the `with:` node.
+type Definition struct {
+	Spec Spec
+	// New decodes with (nil when absent) and builds the step. It returns the step (a Step or a Source) and
+	// its effective configuration with defaults applied, used for memo keys and echo; secret settings in
+	// it must already be blank. Configuration errors should be Diagnostics (see Build.Errorf).
+	New func(with *yaml.Node, b *Build) (impl any, config any, err error)
+}
+
+// Build is what a constructor gets besides its `with:` node.
+type Build struct {
+	StepID   string
+	File     string
+	StateDir string
+	DryRun   bool
+	// Env holds interpolation variables (process environment over .env).
+	Env map[string]string
+
+	compile  func(e *Expr, extra map[string]any, asBool bool) (*Program, error)
+	limiter  *Limiter
+	progress func(n int64)
+	secrets  func(string)
+	diags    *Diagnostics
+}
+
+// Compile compiles an expression-valued setting against the item as it is at this step, plus extra names
+// (for example the element a rule runs over). Errors carry the YAML position of the expression.
+func (b *Build) Compile(e *Expr, extra map[string]any) (*Program, error) {
+	if b.compile == nil {
+		return compileStandalone(e, extra, false)
+	}
+	return b.compile(e, extra, false)
+}
+
+// CompileBool is Compile for an expression that must yield a bool.
+func (b *Build) CompileBool(e *Expr, extra map[string]any) (*Program, error) {
+	if b.compile == nil {
+		return compileStandalone(e, extra, true)
+	}
+	return b.compile(e, extra, true)
+}
+
+// Limiter returns the limiter named in the step's `limiter:` key, or an unlimited one. Steps that call a
+// remote service acquire it around each request.
+func (b *Build) Limiter() *Limiter {
+	if b.limiter == nil {
+		return Unlimited()
+	}
+	return b.limiter
+}
+
+// Progress reports n units of work (bytes downloaded, say) to the live display.
+func (b *Build) Progress(n int64) {
+	if b.progress != nil {
+		b.progress(n)
+	}
+}
+
+// Secret registers a value that must never be printed (a key read at run time, a signed URL); the log
+// handler and every echo scrub it.
+func (b *Build) Secret(v string) {
+	if b.secrets != nil && v != "" {
+		b.secrets(v)
+	}
+}
+
+// Errorf records a configuration diagnostic at node (nil: the step's `uses:` line) and returns it.
+func (b *Build) Errorf(node *yaml.Node, format string, args ...any) error {
+	d := Diagnostic{File: b.File, Msg: fmt.Sprintf(format, args...)}
+	if node != nil {
+		d.Line, d.Col = node.Line, node.Column
+	}
+	if b.diags != nil {
+		b.diags.Add(d)
+	}
+	return d
+}
+
+// Registry maps step names to definitions.
+type Registry struct {
+	mu   sync.RWMutex
+	defs map[string]Definition
+}
+
+// Builtins is the registry that built-in steps add themselves to from init. It is the only package-level
+// state of the engine.
+var Builtins = NewRegistry()
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{defs: map[string]Definition{}} }
+
+// Register adds a definition; a duplicate name panics, since it is a programming error.
+func (r *Registry) Register(d Definition) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.defs[d.Spec.Name]; dup {
+		panic("runner: step registered twice: " + d.Spec.Name)
+	}
+	r.defs[d.Spec.Name] = d
+}
+
+// Lookup finds a definition by name.
+func (r *Registry) Lookup(name string) (Definition, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	d, ok := r.defs[name]
+	return d, ok
+}
+
+// Names lists the registered steps in order.
+func (r *Registry) Names() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	names := make([]string, 0, len(r.defs))
+	for n := range r.defs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Clone copies the registry so that a caller can add plugins without touching the original.
+func (r *Registry) Clone() *Registry {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	c := NewRegistry()
+	for k, v := range r.defs {
+		c.defs[k] = v
+	}
+	return c
+}
+
+// Register adds a built-in step with a typed configuration C, decoded strictly from `with:` over a copy of
+// defaults. Settings are derived from C's fields and their tags:
+//
+//	yaml:"name"  doc:"what it is"  secret:"true"  required:"true"  enum:"a,b,c"
+//
+// build gets the decoded configuration and returns a Step or a Source.
+func Register[C any](spec Spec, defaults C, build func(cfg C, b *Build) (any, error)) {
+	Builtins.Register(Define(spec, defaults, build))
+}
+
+// Define is Register without the registration, for registries other than Builtins and for tests.
+func Define[C any](spec Spec, defaults C, build func(cfg C, b *Build) (any, error)) Definition {
+	t := reflect.TypeOf(defaults)
+	spec.Settings = settingsOf(t, reflect.ValueOf(defaults))
+	return Definition{
+		Spec: spec,
+		New: func(with *yaml.Node, b *Build) (any, any, error) {
+			cfg := defaults
+			cfg = deepCopy(cfg)
+			if err := decodeWith(with, &cfg, spec.Settings, b); err != nil {
+				return nil, nil, err
+			}
+			impl, err := build(cfg, b)
+			if err != nil {
+				return nil, nil, err
+			}
+			return impl, redactConfig(cfg), nil
+		},
+	}
+}
+
+// Reads reports whether the spec declares reading the field.
+func (s Spec) ReadsField(name string) bool { return slices.Contains(s.Reads, name) }

@@ -1,0 +1,36 @@
+package runner
+
+import "time"
+
+// RunInfo identifies a run for observers and history.
+type RunInfo struct {
+	ID       string    `json:"id"`
+	Pipeline string    `json:"pipeline"`
+	Since    time.Time `json:"since"`
+	Until    time.Time `json:"until"`
+	Started  time.Time `json:"started"`
+	DryRun   bool      `json:"dry_run"`
+}
+
+// Summary counts what a run did.
+type Summary struct {
+	Finished time.Time      `json:"finished"`
+	Status   string         `json:"status"` // ok, failed, interrupted
+	Items    int            `json:"items"`
+	Done     int            `json:"done"`
+	Skipped  int            `json:"skipped"`  // dropped by a filter
+	Failed   int            `json:"failed"`
+	Pending  int            `json:"pending"`  // deferred to a later run, or not ready at the source
+	Memo     int            `json:"memo"`     // step executions served from the memo
+	Ran      int            `json:"ran"`      // step executions actually run
+	Failures []ItemFailure  `json:"failures,omitempty"`
+	Steps    map[string]int `json:"steps,omitempty"` // executions run per step
+}
+
+// ItemFailure is one item's failure in a run.
+type ItemFailure struct {
+	Item  string `json:"item"`
+	Step  string `json:"step"`
+	Error string `json:"error"`
+	Kind  string `json:"kind"`
+}
