@@ -109,11 +109,11 @@ func foldedPos(lines []string, first, indent, col int) (int, int) {
 // Program is a compiled expression. It knows the Go types of the item fields it was compiled against, so
 // that evaluation decodes the item into the same types the checker saw.
 type Program struct {
-	expr    *Expr
-	prog    *vm.Program
-	static  map[string]any          // vars, env, …
-	types   map[string]reflect.Type // item fields
-	asBool  bool
+	expr   *Expr
+	prog   *vm.Program
+	static map[string]any          // vars, env, …
+	types  map[string]reflect.Type // item fields
+	asBool bool
 }
 
 // Source returns the expression's text.

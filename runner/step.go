@@ -67,14 +67,14 @@ type Field struct {
 
 // Setting documents one key of a step's `with:` block.
 type Setting struct {
-	Name     string `json:"name"`
-	Type     string `json:"type"` // string, int, number, bool, duration, list, map, expr, object
-	Default  any    `json:"default,omitempty"`
-	Doc      string `json:"doc,omitempty"`
-	Secret   bool   `json:"secret,omitempty"`
-	Required bool   `json:"required,omitempty"`
-	Enum     []string `json:"enum,omitempty"`
-	Items    string `json:"items,omitempty"` // element type of a list
+	Name     string    `json:"name"`
+	Type     string    `json:"type"` // string, int, number, bool, duration, list, map, expr, object
+	Default  any       `json:"default,omitempty"`
+	Doc      string    `json:"doc,omitempty"`
+	Secret   bool      `json:"secret,omitempty"`
+	Required bool      `json:"required,omitempty"`
+	Enum     []string  `json:"enum,omitempty"`
+	Items    string    `json:"items,omitempty"`  // element type of a list
 	Fields   []Setting `json:"fields,omitempty"` // of an object, or of a list's object elements
 }
 
@@ -83,7 +83,7 @@ type Spec struct {
 	Name    string
 	Summary string
 	// Version is part of every memo key: bump it when the step's output for the same input changes.
-	Version string
+	Version  string
 	Settings []Setting
 	// Reads are the item fields the step reads; each must be written by an earlier step.
 	Reads []string

@@ -18,11 +18,11 @@ type Summary struct {
 	Status   string         `json:"status"` // ok, failed, interrupted
 	Items    int            `json:"items"`
 	Done     int            `json:"done"`
-	Skipped  int            `json:"skipped"`  // dropped by a filter
+	Skipped  int            `json:"skipped"` // dropped by a filter
 	Failed   int            `json:"failed"`
-	Pending  int            `json:"pending"`  // deferred to a later run, or not ready at the source
-	Memo     int            `json:"memo"`     // step executions served from the memo
-	Ran      int            `json:"ran"`      // step executions actually run
+	Pending  int            `json:"pending"` // deferred to a later run, or not ready at the source
+	Memo     int            `json:"memo"`    // step executions served from the memo
+	Ran      int            `json:"ran"`     // step executions actually run
 	Failures []ItemFailure  `json:"failures,omitempty"`
 	Steps    map[string]int `json:"steps,omitempty"` // executions run per step
 }
