@@ -380,3 +380,34 @@ func redactValue(v reflect.Value) {
 		}
 	}
 }
+
+// DecodeSettings checks with against settings described by data (an exec plugin's manifest) and returns
+// the values with defaults filled in. Problems are recorded as diagnostics on b.
+func DecodeSettings(with *yaml.Node, settings []Setting, b *Build) (map[string]any, error) {
+	out := map[string]any{}
+	if err := decodeWith(with, &out, settings, b); err != nil {
+		return nil, err
+	}
+	for _, s := range settings {
+		if _, ok := out[s.Name]; !ok && s.Default != nil {
+			out[s.Name] = s.Default
+		}
+	}
+	return out, nil
+}
+
+// RedactSettings returns a copy of values with secret settings blanked, for memo keys and echo.
+func RedactSettings(values map[string]any, settings []Setting) map[string]any {
+	out := make(map[string]any, len(values))
+	for k, v := range values {
+		out[k] = v
+	}
+	for _, s := range settings {
+		if s.Secret {
+			if _, ok := out[s.Name]; ok {
+				out[s.Name] = ""
+			}
+		}
+	}
+	return out
+}
