@@ -114,7 +114,7 @@ func decodeWith(with *yaml.Node, cfg any, settings []Setting, b *Build) error {
 		bad = true
 		b.Errorf(n, format, args...)
 	}
-	if with != nil && !(with.Kind == yaml.ScalarNode && with.Tag == "!!null") {
+	if with != nil && !(with.Kind == yaml.ScalarNode && with.ShortTag() == "!!null") {
 		checkNode(with, "with", "object", "", settings, errorf)
 	}
 	for _, s := range settings {
@@ -126,7 +126,7 @@ func decodeWith(with *yaml.Node, cfg any, settings []Setting, b *Build) error {
 	if bad || (b.diags != nil && len(b.diags.List) > n0) {
 		return errConfig
 	}
-	if with == nil || with.Tag == "!!null" {
+	if with == nil || with.ShortTag() == "!!null" {
 		return nil
 	}
 	if err := with.Decode(cfg); err != nil {
@@ -158,9 +158,10 @@ func checkNode(n *yaml.Node, name, typ, items string, fields []Setting, errorf f
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
 		return
 	}
+	tag := n.ShortTag()
 	switch typ {
 	case "object":
 		if n.Kind != yaml.MappingNode {
@@ -205,15 +206,15 @@ func checkNode(n *yaml.Node, name, typ, items string, fields []Setting, errorf f
 			errorf(n, "%s: want a string, got %s", name, describe(n))
 		}
 	case "int":
-		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+		if n.Kind != yaml.ScalarNode || tag != "!!int" {
 			errorf(n, "%s: want an integer, got %s", name, describe(n))
 		}
 	case "number":
-		if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") {
+		if n.Kind != yaml.ScalarNode || (tag != "!!int" && tag != "!!float") {
 			errorf(n, "%s: want a number, got %s", name, describe(n))
 		}
 	case "bool":
-		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+		if n.Kind != yaml.ScalarNode || tag != "!!bool" {
 			errorf(n, "%s: want true or false, got %s", name, describe(n))
 		}
 	case "duration":
@@ -232,7 +233,7 @@ func describe(n *yaml.Node) string {
 	case yaml.SequenceNode:
 		return "a list"
 	}
-	switch n.Tag {
+	switch n.ShortTag() {
 	case "!!int":
 		return "the integer " + n.Value
 	case "!!float":
@@ -324,17 +325,14 @@ func copyValue(dst, src reflect.Value) {
 		}
 		dst.Set(s)
 	case reflect.Struct:
+		dst.Set(src) // unexported fields (an Expr's node) are shared: they are never written after decode
 		if src.Type() == exprType {
-			dst.Set(src)
 			return
 		}
 		for i := range src.NumField() {
 			if dst.Field(i).CanSet() {
 				copyValue(dst.Field(i), src.Field(i))
 			}
-		}
-		if !dst.Field(0).CanSet() { // unexported fields: copy whole
-			dst.Set(src)
 		}
 	case reflect.Pointer:
 		if src.IsNil() {

@@ -1,0 +1,341 @@
+package runner
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// pipelineFile is the decoded YAML, with the nodes kept for positions.
+type pipelineFile struct {
+	Name          string
+	StateDir      string
+	LogFile       string
+	PendingMaxAge time.Duration
+	Grace         time.Duration
+	Vars          map[string]any
+	varNodes      map[string]*yaml.Node
+	Limiters      map[string]limiterConf
+	Steps         []stepConf
+}
+
+type limiterConf struct {
+	Concurrency int
+	RPM         float64
+	node        *yaml.Node
+}
+
+type stepConf struct {
+	ID          string
+	Uses        string
+	With        *yaml.Node
+	Filter, If  *Expr
+	Concurrency int
+	Timeout     time.Duration
+	Retry       RetryPolicy
+	Limiter     string
+	node        *yaml.Node // the step's mapping
+	usesNode    *yaml.Node
+	limiterNode *yaml.Node
+}
+
+// RetryPolicy says how often and how patiently a step is retried on transient errors.
+type RetryPolicy struct {
+	Attempts   int           `json:"attempts"`    // total tries, first included
+	Backoff    time.Duration `json:"backoff"`     // base of the exponential backoff
+	MaxBackoff time.Duration `json:"max_backoff"` // cap of one wait
+	MaxElapsed time.Duration `json:"max_elapsed"` // cap of all tries and waits together; 0: none
+}
+
+var defaultRetry = RetryPolicy{Attempts: 3, Backoff: time.Second, MaxBackoff: time.Minute}
+
+// decoder walks the node tree, records diagnostics and never stops at the first.
+type decoder struct {
+	file  string
+	lines []string
+	ds    *Diagnostics
+}
+
+func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
+	line, col := 0, 0
+	if n != nil {
+		line, col = n.Line, n.Column
+	}
+	d.ds.Addf(d.file, line, col, format, args...)
+}
+
+// fields iterates a mapping, reporting unknown and duplicate keys.
+func (d *decoder) fields(n *yaml.Node, what string, known []string, f func(key string, k, v *yaml.Node)) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "%s: want a mapping, got %s", what, describe(n))
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if v.Kind == yaml.AliasNode {
+			v = v.Alias
+		}
+		if seen[k.Value] {
+			d.errorf(k, "%s: duplicate key %q", what, k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		if !contains(known, k.Value) {
+			d.errorf(k, "%s: unknown key %q%s", what, k.Value, suggest(k.Value, known))
+			continue
+		}
+		f(k.Value, k, v)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *decoder) str(n *yaml.Node, what string) string {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" {
+		d.errorf(n, "%s: want a string, got %s", what, describe(n))
+		return ""
+	}
+	return n.Value
+}
+
+func (d *decoder) int(n *yaml.Node, what string, lo int) int {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
+		d.errorf(n, "%s: want an integer, got %s", what, describe(n))
+		return 0
+	}
+	v, err := strconv.Atoi(n.Value)
+	if err != nil || v < lo {
+		d.errorf(n, "%s: want an integer ≥ %d, got %s", what, lo, n.Value)
+		return 0
+	}
+	return v
+}
+
+func (d *decoder) number(n *yaml.Node, what string) float64 {
+	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") {
+		d.errorf(n, "%s: want a number, got %s", what, describe(n))
+		return 0
+	}
+	v, err := strconv.ParseFloat(n.Value, 64)
+	if err != nil || v < 0 {
+		d.errorf(n, "%s: want a number ≥ 0, got %s", what, n.Value)
+	}
+	return v
+}
+
+func (d *decoder) duration(n *yaml.Node, what string) time.Duration {
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n, "%s: want a duration such as 30s, 5m or 7d, got %s", what, describe(n))
+		return 0
+	}
+	v, err := ParseDuration(n.Value)
+	if err != nil || v < 0 {
+		d.errorf(n, "%s: %q is not a duration (use 300ms, 30s, 5m, 2h or 7d)", what, n.Value)
+		return 0
+	}
+	return v
+}
+
+func (d *decoder) expr(n *yaml.Node, what string) *Expr {
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n, "%s: want an expression (a string), got %s", what, describe(n))
+		return nil
+	}
+	return &Expr{Source: n.Value, node: n, file: d.file, lines: d.lines}
+}
+
+// ParseDuration is time.ParseDuration plus a "d" (24h) unit, since windows are counted in days.
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasSuffix(s, "d") && !strings.HasSuffix(s, "ms") {
+		days, err := strconv.ParseFloat(strings.TrimSuffix(s, "d"), 64)
+		if err != nil {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		return time.Duration(days * float64(24*time.Hour)), nil
+	}
+	return time.ParseDuration(s)
+}
+
+var topKeys = []string{"name", "state_dir", "log_file", "pending_max_age", "grace", "vars", "limiters", "steps"}
+var stepKeys = []string{"id", "uses", "with", "filter", "if", "concurrency", "timeout", "retry", "limiter"}
+
+func (d *decoder) pipeline(root *yaml.Node) *pipelineFile {
+	p := &pipelineFile{StateDir: "./var", PendingMaxAge: 14 * 24 * time.Hour, Grace: 30 * time.Second,
+		Vars: map[string]any{}, varNodes: map[string]*yaml.Node{}, Limiters: map[string]limiterConf{}}
+	var stepsNode *yaml.Node
+	d.fields(root, "pipeline", topKeys, func(key string, k, v *yaml.Node) {
+		switch key {
+		case "name":
+			p.Name = d.str(v, key)
+		case "state_dir":
+			p.StateDir = d.str(v, key)
+		case "log_file":
+			p.LogFile = d.str(v, key)
+		case "pending_max_age":
+			p.PendingMaxAge = d.duration(v, key)
+		case "grace":
+			p.Grace = d.duration(v, key)
+		case "vars":
+			d.vars(v, p)
+		case "limiters":
+			d.limiters(v, p)
+		case "steps":
+			stepsNode = v
+		}
+	})
+	if root.Kind != yaml.MappingNode {
+		return p
+	}
+	if stepsNode == nil {
+		d.errorf(root, "pipeline: no steps: add a `steps:` list")
+		return p
+	}
+	if stepsNode.Kind != yaml.SequenceNode {
+		d.errorf(stepsNode, "steps: want a list, got %s", describe(stepsNode))
+		return p
+	}
+	if len(stepsNode.Content) == 0 {
+		d.errorf(stepsNode, "steps: the list is empty")
+	}
+	for _, sn := range stepsNode.Content {
+		p.Steps = append(p.Steps, d.step(sn))
+	}
+	return p
+}
+
+func (d *decoder) vars(n *yaml.Node, p *pipelineFile) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "vars: want a mapping, got %s", describe(n))
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if !validVarName(k.Value) {
+			d.errorf(k, "vars: %q is not a valid name (letters, digits, _)", k.Value)
+			continue
+		}
+		if _, dup := p.Vars[k.Value]; dup {
+			d.errorf(k, "vars: duplicate key %q", k.Value)
+			continue
+		}
+		var val any
+		if v.Tag == "!list" {
+			// `teachers: !list ${TEACHER_WHITELIST}` accepts the seed's JSON array or a comma list.
+			l, err := ParseList(v.Value)
+			if err != nil {
+				d.errorf(v, "vars.%s: %v", k.Value, err)
+				continue
+			}
+			val = l
+		} else if err := v.Decode(&val); err != nil {
+			d.errorf(v, "vars.%s: %v", k.Value, err)
+			continue
+		}
+		p.Vars[k.Value] = normalizeVar(val)
+		p.varNodes[k.Value] = k
+	}
+}
+
+// normalizeVar makes lists of strings []string so that `x in teachers` type-checks as strings.
+func normalizeVar(v any) any {
+	l, ok := v.([]any)
+	if !ok {
+		return v
+	}
+	out := make([]string, 0, len(l))
+	for _, e := range l {
+		s, ok := e.(string)
+		if !ok {
+			return v
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (d *decoder) limiters(n *yaml.Node, p *pipelineFile) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "limiters: want a mapping, got %s", describe(n))
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		lc := limiterConf{node: k}
+		d.fields(v, "limiters."+k.Value, []string{"concurrency", "rpm"}, func(key string, _, v *yaml.Node) {
+			switch key {
+			case "concurrency":
+				lc.Concurrency = d.int(v, key, 1)
+			case "rpm":
+				lc.RPM = d.number(v, key)
+			}
+		})
+		p.Limiters[k.Value] = lc
+	}
+}
+
+func (d *decoder) step(n *yaml.Node) stepConf {
+	s := stepConf{node: n, Concurrency: 1, Retry: defaultRetry, Timeout: time.Hour}
+	d.fields(n, "step", stepKeys, func(key string, k, v *yaml.Node) {
+		switch key {
+		case "id":
+			s.ID = d.str(v, key)
+		case "uses":
+			s.Uses, s.usesNode = d.str(v, key), v
+		case "with":
+			s.With = v
+		case "filter":
+			s.Filter = d.expr(v, key)
+		case "if":
+			s.If = d.expr(v, key)
+		case "concurrency":
+			s.Concurrency = d.int(v, key, 1)
+		case "timeout":
+			s.Timeout = d.duration(v, key)
+		case "retry":
+			d.retry(v, &s.Retry)
+		case "limiter":
+			s.Limiter, s.limiterNode = d.str(v, key), v
+		}
+	})
+	if n.Kind == yaml.MappingNode && s.usesNode == nil {
+		d.errorf(n, "step: missing `uses:` (the name of a step; `runner steps` lists them)")
+	}
+	if s.ID == "" {
+		s.ID = s.Uses
+	}
+	return s
+}
+
+func (d *decoder) retry(n *yaml.Node, r *RetryPolicy) {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" { // `retry: 5` is the short form
+		r.Attempts = d.int(n, "retry", 1)
+		return
+	}
+	d.fields(n, "retry", []string{"attempts", "backoff", "max_backoff", "max_elapsed"}, func(key string, _, v *yaml.Node) {
+		switch key {
+		case "attempts":
+			r.Attempts = d.int(v, key, 1)
+		case "backoff":
+			r.Backoff = d.duration(v, key)
+		case "max_backoff":
+			r.MaxBackoff = d.duration(v, key)
+		case "max_elapsed":
+			r.MaxElapsed = d.duration(v, key)
+		}
+	})
+	if r.MaxBackoff < r.Backoff {
+		r.MaxBackoff = r.Backoff
+	}
+}

@@ -1,0 +1,385 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+type harness struct {
+	t       *testing.T
+	dir     string
+	calls   *calls
+	listed  atomic.Int64
+	pending []Pending
+	reg     *Registry
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	h := &harness{t: t, dir: t.TempDir(), calls: &calls{n: map[string]int{}}}
+	h.reg = testRegistry(h.calls, &h.listed, &h.pending)
+	return h
+}
+
+func (h *harness) load(yml string) *Pipeline {
+	h.t.Helper()
+	p, err := LoadBytes("test.yaml", []byte(yml), LoadOptions{Registry: h.reg, Env: map[string]string{"TOKEN": "tok-SECRET-123"}, StateDir: h.dir})
+	if err != nil {
+		h.t.Fatalf("load: %v", err)
+	}
+	h.t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func (h *harness) run(p *Pipeline, o RunOptions) (*Summary, error, string) {
+	h.t.Helper()
+	var rep bytes.Buffer
+	o.Report = &rep
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	sum, err := p.Run(context.Background(), o)
+	return sum, err, rep.String()
+}
+
+const basic = `
+steps:
+  - uses: nums
+    with: {count: 4, token: "${TOKEN}"}
+  - uses: double
+    concurrency: 2
+  - uses: sink
+`
+
+func TestRunMemo(t *testing.T) {
+	h := newHarness(t)
+	p := h.load(basic)
+	sum, err, _ := h.run(p, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Done != 4 || sum.Ran != 8 || h.calls.get("double") != 4 || h.calls.get("sink") != 4 {
+		t.Fatalf("first run: %+v calls %v", sum, h.calls.n)
+	}
+	sum, err, _ = h.run(p, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Ran != 0 || sum.Memo != 8 || h.calls.get("double") != 4 {
+		t.Fatalf("rerun must be served from memo: %+v calls %v", sum, h.calls.n)
+	}
+	// A configuration change re-runs that step; the sink's input is unchanged only if the output is.
+	p2 := h.load(strings.Replace(basic, "- uses: double", "- uses: double\n    with: {factor: 3}", 1))
+	sum, err, _ = h.run(p2, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.calls.get("double") != 8 || h.calls.get("sink") != 7 { // n=0 doubles to 0 either way
+		t.Fatalf("after config change: %+v calls %v", sum, h.calls.n)
+	}
+	// Forcing a step runs it although memoized.
+	if _, err, _ := h.run(p2, RunOptions{Force: []string{"sink"}}); err != nil {
+		t.Fatal(err)
+	}
+	if h.calls.get("sink") != 11 || h.calls.get("double") != 8 {
+		t.Fatalf("force: calls %v", h.calls.n)
+	}
+}
+
+func TestStateHasNoSecretsOrVolatile(t *testing.T) {
+	h := newHarness(t)
+	p := h.load(basic)
+	if _, err, _ := h.run(p, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	filepath.Walk(h.dir, func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		b, _ := os.ReadFile(path)
+		if bytes.Contains(b, []byte("SECRET")) {
+			t.Errorf("%s contains a secret: %s", path, b)
+		}
+		return nil
+	})
+}
+
+func TestRetryAndIsolation(t *testing.T) {
+	h := newHarness(t)
+	p := h.load(`
+steps:
+  - uses: nums
+    with: {count: 3}
+  - uses: flaky
+    with: {fail_times: 2}
+    retry: {attempts: 3, backoff: 1ms}
+  - id: perm
+    uses: flaky
+    with: {fail_times: 9, kind: permanent, fail_only: 1}
+    retry: {attempts: 5, backoff: 1ms}
+`)
+	sum, err, _ := h.run(p, RunOptions{})
+	if err == nil || !strings.Contains(err.Error(), "item rec001: step perm") {
+		t.Fatalf("want the permanent failure of rec001 reported, got %v", err)
+	}
+	if sum.Done != 2 || sum.Failed != 1 {
+		t.Fatalf("summary %+v", sum)
+	}
+	// 3 items × 3 attempts on flaky, then perm: 3 items, rec001 once (permanent, not retried).
+	if got := h.calls.get("flaky"); got != 9+3 {
+		t.Fatalf("flaky calls = %d, want 12", got)
+	}
+}
+
+func TestRetryAfterHonoured(t *testing.T) {
+	h := newHarness(t)
+	p := h.load(`
+steps:
+  - uses: nums
+    with: {count: 1}
+  - uses: flaky
+    with: {fail_times: 1, kind: after, after: 300ms}
+    retry: {attempts: 2, backoff: 1ms}
+`)
+	start := time.Now()
+	if _, err, _ := h.run(p, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Fatalf("retry came after %v, before the server's 300ms", d)
+	}
+}
+
+func TestDeferredStaysPending(t *testing.T) {
+	h := newHarness(t)
+	p := h.load(`
+steps:
+  - uses: nums
+    with: {count: 2}
+  - uses: flaky
+    with: {fail_times: 1, kind: deferred}
+    retry: {attempts: 5, backoff: 1ms}
+`)
+	sum, _, _ := h.run(p, RunOptions{})
+	if sum.Pending != 2 || sum.Failed != 0 || h.calls.get("flaky") != 2 {
+		t.Fatalf("deferred must not be retried now nor fail: %+v calls %v", sum, h.calls.n)
+	}
+	st, _ := OpenState(h.dir, true)
+	pend, _ := st.Pending()
+	var hint map[string]string
+	if len(pend) == 2 {
+		json.Unmarshal(pend[0].Hint, &hint)
+	}
+	if len(pend) != 2 || hint["id"] != "rec000" {
+		t.Fatalf("pending = %+v", pend)
+	}
+	// The next run offers them to the source again and they complete.
+	sum, err, _ := h.run(p, RunOptions{})
+	if err != nil || sum.Done != 2 || len(h.pending) != 2 {
+		t.Fatalf("second run: %+v %v, source saw pending %v", sum, err, h.pending)
+	}
+	pend, _ = st.Pending()
+	if len(pend) != 0 {
+		t.Fatalf("pending after success = %+v", pend)
+	}
+}
+
+func TestNotReadyRemembered(t *testing.T) {
+	h := newHarness(t)
+	p := h.load(`
+steps:
+  - uses: nums
+    with: {count: 3, not_ready: 1}
+  - uses: double
+`)
+	sum, err, _ := h.run(p, RunOptions{})
+	if err != nil || sum.Done != 2 || sum.Pending != 1 {
+		t.Fatalf("%+v %v", sum, err)
+	}
+	if _, _, _ = h.run(p, RunOptions{}); len(h.pending) != 1 || h.pending[0].ID != "rec002" || h.pending[0].Reason != "transcoding" {
+		t.Fatalf("source must be offered the not-ready item again: %+v", h.pending)
+	}
+}
+
+func TestFilterAndIf(t *testing.T) {
+	h := newHarness(t)
+	p := h.load(`
+steps:
+  - uses: nums
+    with: {count: 4}
+    filter: n != 1
+  - uses: double
+    if: n < 3
+  - uses: sink
+    if: double > 0
+`)
+	sum, err, rep := h.run(p, RunOptions{Explain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Skipped != 1 || h.calls.get("double") != 2 {
+		t.Fatalf("%+v calls %v", sum, h.calls.n)
+	}
+	if !strings.Contains(rep, "filter of step nums: n != 1") {
+		t.Fatalf("explain lacks the filter reason:\n%s", rep)
+	}
+}
+
+func TestDryRunWritesNothing(t *testing.T) {
+	h := newHarness(t)
+	p := h.load(basic)
+	var out bytes.Buffer
+	sum, err := p.Run(context.Background(), RunOptions{DryRun: true, Report: &out, JSON: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.calls.get("sink") != 0 {
+		t.Fatal("a dry run called a side-effecting step")
+	}
+	if h.calls.get("double") != 4 {
+		t.Fatalf("side-effect-free steps run for real in a dry run: %v", h.calls.n)
+	}
+	entries, _ := os.ReadDir(h.dir)
+	if len(entries) != 0 {
+		t.Fatalf("dry run created %v", entries)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 4 || sum.Items != 4 {
+		t.Fatalf("want 4 report lines, got %q", out.String())
+	}
+	var e reportEntry
+	if err := json.Unmarshal([]byte(lines[0]), &e); err != nil || e.Decision != "would-process" {
+		t.Fatalf("line %q: %v", lines[0], err)
+	}
+	if last := e.Steps[len(e.Steps)-1]; last.Step != "sink" || last.Action != "would-run" {
+		t.Fatalf("steps %+v", e.Steps)
+	}
+}
+
+func TestVerifyRewinds(t *testing.T) {
+	h := newHarness(t)
+	yml := `
+steps:
+  - uses: nums
+    with: {count: 2}
+  - uses: touch
+  - uses: double
+    with: {factor: %d}
+`
+	p := h.load(strings.Replace(yml, "%d", "2", 1))
+	if _, err, _ := h.run(p, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(h.dir, "files", "rec000"))
+	// double's config changes, so it must run; touch is memoized but its file for rec000 is gone.
+	p = h.load(strings.Replace(yml, "%d", "3", 1))
+	if _, err, _ := h.run(p, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if h.calls.get("touch") != 3 || h.calls.get("double") != 4 {
+		t.Fatalf("calls %v: touch must re-run for rec000 only", h.calls.n)
+	}
+}
+
+func TestResumeAfterCrash(t *testing.T) {
+	h := newHarness(t)
+	yml := `
+steps:
+  - uses: nums
+    with: {count: 3}
+  - uses: double
+  - uses: %s
+`
+	p := h.load(strings.Replace(yml, "%s", "crash\n    retry: 1", 1))
+	h.run(p, RunOptions{})
+	if h.calls.get("double") != 3 {
+		t.Fatal(h.calls.n)
+	}
+	// The "crash" step never finished: nothing after double is marked done, double is not redone.
+	p = h.load(strings.Replace(yml, "%s", "sink", 1))
+	sum, err, _ := h.run(p, RunOptions{})
+	if err != nil || h.calls.get("double") != 3 || h.calls.get("sink") != 3 || sum.Done != 3 {
+		t.Fatalf("%+v %v calls %v", sum, err, h.calls.n)
+	}
+}
+
+func TestCancelLeavesPending(t *testing.T) {
+	h := newHarness(t)
+	p := h.load(`
+grace: 10ms
+steps:
+  - uses: nums
+    with: {count: 5}
+  - uses: flaky
+    with: {sleep: 5s}
+`)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	sum, err := p.Run(ctx, RunOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err == nil || time.Since(start) > 3*time.Second {
+		t.Fatalf("run must stop within the grace period: %v after %v", err, time.Since(start))
+	}
+	if sum.Done != 0 || sum.Failed != 0 {
+		t.Fatalf("%+v", sum)
+	}
+	st, _ := OpenState(h.dir, true)
+	pend, _ := st.Pending()
+	if len(pend) == 0 {
+		t.Fatal("interrupted items must stay pending")
+	}
+}
+
+func TestLock(t *testing.T) {
+	dir := t.TempDir()
+	a, err := OpenState(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if _, err := OpenState(dir, false); err == nil || !strings.Contains(err.Error(), "locked") {
+		t.Fatalf("second open: %v", err)
+	}
+}
+
+func TestConcurrencyLimit(t *testing.T) {
+	h := newHarness(t)
+	var cur, peak atomic.Int64
+	h.reg.Register(Define(Spec{Name: "slow", Version: "1", Reads: []string{"n"}, Writes: []Field{{Name: "slow", Sample: 0}}},
+		struct{}{}, func(_ struct{}, b *Build) (any, error) {
+			return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
+				c := cur.Add(1)
+				for {
+					p := peak.Load()
+					if c <= p || peak.CompareAndSwap(p, c) {
+						break
+					}
+				}
+				time.Sleep(20 * time.Millisecond)
+				cur.Add(-1)
+				return Fields{"slow": 1}, nil
+			}), nil
+		}))
+	p := h.load(`
+steps:
+  - uses: nums
+    with: {count: 12}
+  - uses: slow
+    concurrency: 3
+`)
+	if _, err, _ := h.run(p, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if peak.Load() != 3 {
+		t.Fatalf("peak concurrency %d, want 3", peak.Load())
+	}
+}

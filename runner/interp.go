@@ -1,0 +1,148 @@
+package runner
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ReadDotEnv parses a .env file (KEY=VALUE lines, # comments, optional `export`, optional quotes). A missing
+// file is not an error: the seed keeps its settings there, but production may use the environment only.
+func ReadDotEnv(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return map[string]string{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read env file: %w", err)
+	}
+	out := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.TrimPrefix(line, "export ")
+		k, v, ok := strings.Cut(line, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%s:%d: want KEY=VALUE", path, n)
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
+			v = v[1 : len(v)-1]
+		} else if i := strings.Index(v, " #"); i >= 0 {
+			v = strings.TrimSpace(v[:i])
+		}
+		out[k] = v
+	}
+	return out, sc.Err()
+}
+
+// Environ returns the process environment laid over the .env values: a variable set in the environment
+// wins, as with docker and systemd.
+func Environ(dotenv map[string]string) map[string]string {
+	env := make(map[string]string, len(dotenv)+64)
+	for k, v := range dotenv {
+		env[k] = v
+	}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+// interpolate replaces ${VAR} and ${VAR:-default} in every scalar of the tree (not in keys); $${ is a
+// literal ${. Working on nodes, not on the text, keeps every position in the file true.
+func interpolate(n *yaml.Node, env map[string]string, file string, ds *Diagnostics) {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for _, c := range n.Content {
+			interpolate(c, env, file, ds)
+		}
+	case yaml.MappingNode:
+		for i := 1; i < len(n.Content); i += 2 {
+			interpolate(n.Content[i], env, file, ds)
+		}
+	case yaml.ScalarNode:
+		if !strings.Contains(n.Value, "${") {
+			return
+		}
+		v, err := expand(n.Value, env)
+		if err != nil {
+			line, col := n.Line, n.Column
+			if n.Style == 0 && !strings.Contains(n.Value, "\n") {
+				col += len([]rune(n.Value[:err.at]))
+			} else if n.Style == yaml.DoubleQuotedStyle || n.Style == yaml.SingleQuotedStyle {
+				col += 1 + len([]rune(n.Value[:err.at]))
+			}
+			ds.Addf(file, line, col, "%s", err.msg)
+			return
+		}
+		n.Value = v
+		if n.Style == 0 {
+			n.Tag = "" // let the value resolve again: `concurrency: ${N}` is an int once N is known
+		}
+	}
+}
+
+type expandError struct {
+	at  int
+	msg string
+}
+
+func expand(s string, env map[string]string) (string, *expandError) {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if strings.HasPrefix(s[i:], "$${") {
+			b.WriteString("${")
+			i += 3
+			continue
+		}
+		if !strings.HasPrefix(s[i:], "${") {
+			b.WriteByte(s[i])
+			i++
+			continue
+		}
+		end := strings.IndexByte(s[i:], '}')
+		if end < 0 {
+			return "", &expandError{i, "unterminated ${ in value"}
+		}
+		ref := s[i+2 : i+end]
+		name, def, hasDef := strings.Cut(ref, ":-")
+		if !validVarName(name) {
+			return "", &expandError{i, fmt.Sprintf("invalid variable reference ${%s}", ref)}
+		}
+		v, ok := env[name]
+		switch {
+		case ok && (v != "" || !hasDef):
+			b.WriteString(v)
+		case hasDef:
+			b.WriteString(def)
+		default:
+			return "", &expandError{i, fmt.Sprintf("environment variable %s is not set (set it, add it to .env, or write ${%s:-default})", name, name)}
+		}
+		i += end + 1
+	}
+	return b.String(), nil
+}
+
+func validVarName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		if r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9' {
+			continue
+		}
+		return false
+	}
+	return true
+}

@@ -1,0 +1,300 @@
+package runner
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// LoadOptions say where a pipeline gets its steps and environment.
+type LoadOptions struct {
+	Registry *Registry         // nil: Builtins
+	Env      map[string]string // nil: the process environment over EnvFile
+	EnvFile  string            // default ".env"; missing is fine
+	DryRun   bool              // passed to constructors, which then must not open side-effecting resources
+	Now      time.Time         // the run's logical time for now(); zero: time.Now()
+	StateDir string            // overrides state_dir
+}
+
+// Pipeline is a loaded, validated pipeline ready to run.
+type Pipeline struct {
+	File          string
+	Name          string
+	StateDir      string
+	LogFile       string
+	PendingMaxAge time.Duration
+	Grace         time.Duration
+	Secrets       *Secrets
+
+	stages   []*stage
+	limiters map[string]*Limiter
+	now      *time.Time
+}
+
+type stage struct {
+	index       int
+	id, uses    string
+	spec        Spec
+	step        Step
+	source      Source
+	impl        any
+	configJSON  []byte // effective configuration without secrets, for memo keys and echo
+	filter, iff *Program
+	concurrency int
+	timeout     time.Duration
+	retry       RetryPolicy
+	limiter     *Limiter
+	line        int
+	progress    *stageProgress
+}
+
+// Stages returns the step ids in order.
+func (p *Pipeline) Stages() []string {
+	ids := make([]string, len(p.stages))
+	for i, s := range p.stages {
+		ids[i] = s.id
+	}
+	return ids
+}
+
+// Close releases every step's resources.
+func (p *Pipeline) Close() error {
+	var errs []error
+	for _, s := range p.stages {
+		if c, ok := s.impl.(Closer); ok {
+			if err := c.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close step %s: %w", s.id, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Load reads, interpolates, decodes and validates a pipeline file and builds its steps. Every problem is
+// returned at once as *Diagnostics.
+func Load(path string, opts LoadOptions) (*Pipeline, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load pipeline: %w", err)
+	}
+	return LoadBytes(path, src, opts)
+}
+
+// LoadBytes is Load for a file already read.
+func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
+	ds := &Diagnostics{}
+	ds.setSource(path, src)
+	reg := opts.Registry
+	if reg == nil {
+		reg = Builtins
+	}
+	env := opts.Env
+	if env == nil {
+		f := opts.EnvFile
+		if f == "" {
+			f = ".env"
+		}
+		dot, err := ReadDotEnv(f)
+		if err != nil {
+			ds.Addf(f, 0, 0, "%v", err)
+			return nil, ds
+		}
+		env = Environ(dot)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		line, msg := splitYAMLLine(err.Error())
+		ds.Addf(path, line, 0, "invalid YAML: %s", msg)
+		return nil, ds
+	}
+	if len(doc.Content) == 0 {
+		ds.Addf(path, 1, 1, "the file is empty")
+		return nil, ds
+	}
+	interpolate(&doc, env, path, ds)
+	d := &decoder{file: path, lines: ds.src[path], ds: ds}
+	pf := d.pipeline(doc.Content[0])
+
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	p := &Pipeline{File: path, Name: pf.Name, StateDir: pf.StateDir, LogFile: pf.LogFile,
+		PendingMaxAge: pf.PendingMaxAge, Grace: pf.Grace, Secrets: &Secrets{},
+		limiters: map[string]*Limiter{}, now: &now}
+	if opts.StateDir != "" {
+		p.StateDir = opts.StateDir
+	}
+	if p.Name == "" {
+		p.Name = stem(path)
+	}
+	for name, lc := range pf.Limiters {
+		p.limiters[name] = NewLimiter(name, lc.Concurrency, lc.RPM)
+	}
+
+	static := map[string]any{"env": env, "vars": pf.Vars}
+	for k, v := range pf.Vars {
+		static[k] = v
+	}
+	fields := map[string]any{} // samples of the fields written so far
+	writer := map[string]string{}
+	ids := map[string]*yaml.Node{}
+	for i, sc := range pf.Steps {
+		if sc.usesNode == nil {
+			continue
+		}
+		def, ok := reg.Lookup(sc.Uses)
+		if !ok {
+			d.errorf(sc.usesNode, "unknown step %q%s", sc.Uses, suggest(sc.Uses, reg.Names()))
+			continue
+		}
+		idNode := sc.usesNode
+		if v := mapValue(sc.node, "id"); v != nil {
+			idNode = v
+		}
+		if prev, dup := ids[sc.ID]; dup {
+			d.errorf(idNode, "duplicate step id %q (first at line %d); give one of them an `id:`", sc.ID, prev.Line)
+			continue
+		}
+		ids[sc.ID] = idNode
+		spec := def.Spec
+		switch {
+		case i == 0 && !spec.Source:
+			d.errorf(sc.usesNode, "the first step must be a source (one that lists items); %q is not", sc.Uses)
+		case i > 0 && spec.Source:
+			d.errorf(sc.usesNode, "%q is a source and can only be the first step", sc.Uses)
+		}
+		for _, r := range spec.Reads {
+			if _, ok := fields[r]; !ok {
+				d.errorf(sc.usesNode, "step %s reads field %q, which no earlier step writes", sc.ID, r)
+			}
+		}
+		for name, node := range pf.varNodes {
+			for _, w := range spec.Writes {
+				if w.Name == name {
+					d.errorf(node, "var %q has the name of a field that step %s writes; rename it", name, sc.ID)
+				}
+			}
+		}
+		st := &stage{index: i, id: sc.ID, uses: sc.Uses, spec: spec, concurrency: sc.Concurrency,
+			timeout: sc.Timeout, retry: sc.Retry, line: sc.usesNode.Line}
+		if sc.Limiter != "" {
+			l, ok := p.limiters[sc.Limiter]
+			if !ok {
+				d.errorf(sc.limiterNode, "unknown limiter %q; declare it under `limiters:`", sc.Limiter)
+			}
+			st.limiter = l
+		}
+		before := &exprEnv{file: path, static: static, fields: copyMap(fields), now: func() time.Time { return *p.now }}
+		if sc.If != nil {
+			if prog, err := before.compile(sc.If, nil, true); err != nil {
+				ds.Add(asDiag(err, path))
+			} else {
+				st.iff = prog
+			}
+		}
+		b := &Build{StepID: sc.ID, File: path, StateDir: p.StateDir, DryRun: opts.DryRun, Env: env,
+			compile: before.compile, limiter: st.limiter, secrets: p.Secrets.Add, diags: ds}
+		b.progress = func(n int64) {
+			if st.progress != nil {
+				st.progress.units.Add(n)
+			}
+		}
+		collectSecrets(sc.With, spec.Settings, p.Secrets)
+		n0 := len(ds.List)
+		impl, cfg, err := def.New(sc.With, b)
+		if err != nil {
+			if len(ds.List) == n0 {
+				ds.Add(asDiag(err, path, sc.usesNode))
+			}
+		} else {
+			st.impl = impl
+			st.step, _ = impl.(Step)
+			st.source, _ = impl.(Source)
+			if spec.Source && st.source == nil || !spec.Source && st.step == nil {
+				d.errorf(sc.usesNode, "step %s: constructor returned %T, which does not implement the spec", sc.Uses, impl)
+			}
+			if st.configJSON, err = json.Marshal(cfg); err != nil {
+				d.errorf(sc.usesNode, "step %s: configuration cannot be encoded: %v", sc.Uses, err)
+			}
+		}
+		for _, w := range spec.Writes {
+			fields[w.Name] = w.Sample
+			writer[w.Name] = sc.ID
+		}
+		if sc.Filter != nil {
+			after := &exprEnv{file: path, static: static, fields: copyMap(fields), now: before.now}
+			if prog, err := after.compile(sc.Filter, nil, true); err != nil {
+				ds.Add(asDiag(err, path))
+			} else {
+				st.filter = prog
+			}
+		}
+		p.stages = append(p.stages, st)
+	}
+	if err := ds.Err(); err != nil {
+		ds.sort()
+		p.Close()
+		return nil, ds
+	}
+	return p, nil
+}
+
+func asDiag(err error, file string, at ...*yaml.Node) Diagnostic {
+	var d Diagnostic
+	if errors.As(err, &d) {
+		return d
+	}
+	d = Diagnostic{File: file, Msg: err.Error()}
+	if len(at) > 0 && at[0] != nil {
+		d.Line, d.Col = at[0].Line, at[0].Column
+	}
+	return d
+}
+
+func copyMap(m map[string]any) map[string]any {
+	c := make(map[string]any, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+func stem(path string) string {
+	b := filepath.Base(path)
+	return b[:len(b)-len(filepath.Ext(b))]
+}
+
+// collectSecrets registers the values of secret settings found in a `with:` node.
+func collectSecrets(n *yaml.Node, settings []Setting, s *Secrets) {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		for _, st := range settings {
+			if st.Name != k.Value {
+				continue
+			}
+			switch {
+			case st.Secret && v.Kind == yaml.ScalarNode:
+				s.Add(v.Value)
+			case st.Type == "object":
+				collectSecrets(v, st.Fields, s)
+			case st.Type == "list" && v.Kind == yaml.SequenceNode:
+				for _, e := range v.Content {
+					collectSecrets(e, st.Fields, s)
+				}
+			}
+		}
+	}
+}
+
+// sampleType is the Go type expressions see for a field.
+func sampleType(v any) reflect.Type { return reflect.TypeOf(v) }

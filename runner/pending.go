@@ -1,0 +1,74 @@
+package runner
+
+import (
+	"encoding/json"
+	"sort"
+	"time"
+)
+
+// loadPending reads the items earlier runs left to look at again and drops those older than the
+// pipeline's pending_max_age: a recording that never finishes transcoding must not be polled forever.
+func (r *run) loadPending() error {
+	list, err := r.st.Pending()
+	if err != nil {
+		return err
+	}
+	cutoff := time.Now().Add(-r.p.PendingMaxAge)
+	for _, p := range list {
+		if r.p.PendingMaxAge > 0 && p.FirstSeen.Before(cutoff) {
+			r.log.Warn("giving up on a pending item: older than pending_max_age", "item", p.ID,
+				"first_seen", p.FirstSeen.Format(time.RFC3339), "reason", p.Reason)
+			continue
+		}
+		r.pendingOld[p.ID] = p
+	}
+	return nil
+}
+
+func (r *run) pendingList() []Pending {
+	out := make([]Pending, 0, len(r.pendingOld))
+	for _, p := range r.pendingOld {
+		if len(r.only) > 0 && !r.only[p.ID] {
+			continue
+		}
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// savePending writes what later runs must look at again: earlier entries not settled by this run, the
+// items reported not ready or left pending, and the items still in flight — so that a run killed at any
+// moment loses no item even when the next run's window has moved on.
+func (r *run) savePending() {
+	r.mu.Lock()
+	final := map[string]Pending{}
+	for id, p := range r.pendingOld {
+		if !r.resolved[id] {
+			final[id] = p
+		}
+	}
+	for id, p := range r.pending {
+		final[id] = p
+	}
+	now := time.Now().UTC()
+	for id, it := range r.inflight {
+		if _, ok := final[id]; ok {
+			continue
+		}
+		p := Pending{ID: id, Reason: "in progress when the run stopped", FirstSeen: now, LastSeen: now}
+		if r.hinter != nil {
+			p.Hint, _ = json.Marshal(r.hinter.Hint(it))
+		}
+		final[id] = p
+	}
+	list := make([]Pending, 0, len(final))
+	for _, p := range final {
+		list = append(list, p)
+	}
+	r.mu.Unlock()
+	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
+	if err := r.st.PutPending(list); err != nil {
+		r.log.Error("cannot save the pending list", "err", err)
+	}
+}

@@ -1,0 +1,113 @@
+package runner
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+type stageProgress struct {
+	id                                   string
+	running, done, memo, failed, skipped atomic.Int64
+	units                                atomic.Int64
+}
+
+// statusLine renders every stage as "id done✓ running▶ failed✗".
+func (r *run) statusLine() string {
+	var b strings.Builder
+	for i, s := range r.p.stages {
+		p := s.progress
+		if i > 0 {
+			b.WriteString(" │ ")
+		}
+		fmt.Fprintf(&b, "%s %d✓", s.id, p.done.Load()+p.memo.Load())
+		if n := p.running.Load(); n > 0 {
+			fmt.Fprintf(&b, " %d▶", n)
+		}
+		if n := p.failed.Load(); n > 0 {
+			fmt.Fprintf(&b, " %d✗", n)
+		}
+		if n := p.skipped.Load(); n > 0 {
+			fmt.Fprintf(&b, " %d↷", n)
+		}
+		if n := p.units.Load(); n > 0 {
+			fmt.Fprintf(&b, " %.1fMB", float64(n)/1e6)
+		}
+	}
+	return b.String()
+}
+
+// Terminal is a writer for logs that keeps a live status line at the bottom of a terminal: each write
+// clears the line, prints, and draws it again.
+type Terminal struct {
+	mu     sync.Mutex
+	w      io.Writer
+	status func() string
+	shown  bool
+	stop   chan struct{}
+}
+
+// NewTerminal starts redrawing the status line of w a few times a second.
+func NewTerminal(w io.Writer) *Terminal {
+	t := &Terminal{w: w, stop: make(chan struct{})}
+	go func() {
+		tk := time.NewTicker(250 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-tk.C:
+				t.mu.Lock()
+				t.draw()
+				t.mu.Unlock()
+			case <-t.stop:
+				return
+			}
+		}
+	}()
+	return t
+}
+
+// SetStatus sets the function that renders the line (nil hides it).
+func (t *Terminal) SetStatus(f func() string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.clear()
+	t.status = f
+	t.draw()
+}
+
+// Close stops the redraws and clears the line.
+func (t *Terminal) Close() {
+	close(t.stop)
+	t.mu.Lock()
+	t.clear()
+	t.status = nil
+	t.mu.Unlock()
+}
+
+func (t *Terminal) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.clear()
+	n, err := t.w.Write(p)
+	t.draw()
+	return n, err
+}
+
+func (t *Terminal) clear() {
+	if t.shown {
+		io.WriteString(t.w, "\r\033[K")
+		t.shown = false
+	}
+}
+
+func (t *Terminal) draw() {
+	if t.status == nil {
+		return
+	}
+	io.WriteString(t.w, "\r\033[K"+t.status())
+	t.shown = true
+}

@@ -1,0 +1,47 @@
+package runner
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+type reportEntry struct {
+	Item     string      `json:"item"`
+	Decision string      `json:"decision"`
+	Reason   string      `json:"reason,omitempty"`
+	Steps    []stepTrace `json:"steps,omitempty"`
+}
+
+// reportLine prints one item's decision for dry runs and --explain.
+func (r *run) reportLine(id, decision, reason string, trace []stepTrace) {
+	if r.o.Report == nil || !(r.o.DryRun || r.o.Explain) {
+		return
+	}
+	e := reportEntry{Item: id, Decision: decision, Reason: reason, Steps: trace}
+	var line string
+	if r.o.JSON {
+		b, _ := json.Marshal(e)
+		line = string(b)
+	} else {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%-22s %-13s", id, decision)
+		if reason != "" {
+			fmt.Fprintf(&b, " %s", reason)
+		}
+		for _, t := range trace {
+			fmt.Fprintf(&b, "\n    %-16s %-9s", t.Step, t.Action)
+			if t.Reason != "" {
+				b.WriteString(" " + t.Reason)
+			}
+			if t.Estimate != "" {
+				b.WriteString(" [" + t.Estimate + "]")
+			}
+		}
+		line = b.String()
+	}
+	line = r.p.Secrets.Scrub(line)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintln(r.o.Report, line)
+}

@@ -1,0 +1,228 @@
+package runner
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// State is the run's memory on local disk: one record per item and step, the items a source must look at
+// again, and the run history. Every file is written whole to a temporary name and renamed, so a process
+// killed at any instant leaves either the old file or the new one.
+type State struct {
+	dir      string
+	readOnly bool
+	lock     *os.File
+}
+
+// Record is what the state keeps of one step on one item.
+type Record struct {
+	Step     string                     `json:"step"`
+	Key      string                     `json:"key"`
+	Status   string                     `json:"status"` // done, failed
+	Attempts int                        `json:"attempts"`
+	Error    string                     `json:"error,omitempty"`
+	Output   map[string]json.RawMessage `json:"output,omitempty"`
+	Inputs   map[string]string          `json:"inputs,omitempty"` // per-input hashes, to explain a key change
+	Started  time.Time                  `json:"started"`
+	Finished time.Time                  `json:"finished"`
+	Run      string                     `json:"run"`
+}
+
+// ItemState is the last outcome of an item.
+type ItemState struct {
+	ID      string    `json:"id"`
+	Status  string    `json:"status"` // done, skipped, failed, pending
+	Step    string    `json:"step,omitempty"`
+	Reason  string    `json:"reason,omitempty"`
+	Run     string    `json:"run"`
+	Updated time.Time `json:"updated"`
+}
+
+// ErrLocked is returned when another run holds the state directory.
+var ErrLocked = errors.New("state directory is locked by another run")
+
+// OpenState opens dir. A writable state takes an exclusive lock that the kernel drops when the process
+// dies, so a crashed run never blocks the next one; a read-only state (dry run) takes none and creates
+// nothing.
+func OpenState(dir string, readOnly bool) (*State, error) {
+	s := &State{dir: dir, readOnly: readOnly}
+	if readOnly {
+		return s, nil
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "items"), 0o750); err != nil {
+		return nil, fmt.Errorf("open state: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("open state lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(f.Name())
+		f.Close()
+		return nil, fmt.Errorf("%w (%s): %s", ErrLocked, dir, strings.TrimSpace(string(holder)))
+	}
+	f.Truncate(0)
+	fmt.Fprintf(f, "pid %d since %s\n", os.Getpid(), time.Now().Format(time.RFC3339))
+	s.lock = f
+	return s, nil
+}
+
+// Close releases the lock.
+func (s *State) Close() error {
+	if s.lock == nil {
+		return nil
+	}
+	err := s.lock.Close()
+	s.lock = nil
+	return err
+}
+
+// Dir is the state directory.
+func (s *State) Dir() string { return s.dir }
+
+var safeID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+
+// itemDir names an item's folder. Ids come from remote APIs and are never trusted as paths: anything but
+// a short plain id is hashed.
+func (s *State) itemDir(id string) string {
+	name := id
+	if !safeID.MatchString(id) {
+		h := sha256.Sum256([]byte(id))
+		name = "h-" + hex.EncodeToString(h[:12])
+	}
+	return filepath.Join(s.dir, "items", name)
+}
+
+// Record returns the record of step on item, or nil when there is none.
+func (s *State) Record(item, step string) (*Record, error) {
+	var r Record
+	ok, err := s.read(filepath.Join(s.itemDir(item), stepFile(step)), &r)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// PutRecord stores a record.
+func (s *State) PutRecord(item string, r *Record) error {
+	return s.write(filepath.Join(s.itemDir(item), stepFile(r.Step)), r)
+}
+
+// Item returns an item's last outcome, or nil.
+func (s *State) Item(id string) (*ItemState, error) {
+	var st ItemState
+	ok, err := s.read(filepath.Join(s.itemDir(id), "item.json"), &st)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// PutItem stores an item's outcome.
+func (s *State) PutItem(st *ItemState) error {
+	return s.write(filepath.Join(s.itemDir(st.ID), "item.json"), st)
+}
+
+// Pending returns the items sources must look at again.
+func (s *State) Pending() ([]Pending, error) {
+	var p []Pending
+	_, err := s.read(filepath.Join(s.dir, "pending.json"), &p)
+	return p, err
+}
+
+// PutPending replaces the pending list.
+func (s *State) PutPending(p []Pending) error {
+	if p == nil {
+		p = []Pending{}
+	}
+	return s.write(filepath.Join(s.dir, "pending.json"), p)
+}
+
+// RunRecord is one run in the history.
+type RunRecord struct {
+	RunInfo
+	Summary Summary `json:"summary"`
+}
+
+// PutRun stores a run's summary in the history.
+func (s *State) PutRun(r RunRecord) error {
+	return s.write(filepath.Join(s.dir, "runs", r.ID+".json"), r)
+}
+
+func stepFile(step string) string {
+	if safeID.MatchString(step) {
+		return "step-" + step + ".json"
+	}
+	h := sha256.Sum256([]byte(step))
+	return "step-h-" + hex.EncodeToString(h[:8]) + ".json"
+}
+
+func (s *State) read(path string, v any) (bool, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read state: %w", err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		// A file that does not decode was not written by us whole; treat it as absent so the work is
+		// redone rather than trusted.
+		return false, nil
+	}
+	return true, nil
+}
+
+func (s *State) write(path string, v any) error {
+	if s.readOnly {
+		return errors.New("state is read-only (dry run)")
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	return WriteFileAtomic(path, b)
+}
+
+// WriteFileAtomic writes b to path through a synced temporary file and a rename.
+func WriteFileAtomic(path string, b []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write state %s: %w", path, err)
+	}
+	return nil
+}
+
+// newRunID is sortable by time and unique enough for one state directory.
+func newRunID(t time.Time) string {
+	return t.UTC().Format("20060102T150405.000Z") + "-" + strconv.Itoa(os.Getpid())
+}
