@@ -1,0 +1,347 @@
+package tencent
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"meetpipe/runner"
+)
+
+// DefaultBaseURL is the production API.
+const DefaultBaseURL = "https://api.meeting.qq.com"
+
+// Config configures a Client. SecretID, SecretKey and EnterpriseID are required.
+type Config struct {
+	BaseURL      string // default DefaultBaseURL
+	SecretID     string // X-TC-Key
+	SecretKey    string // HMAC key; never sent
+	EnterpriseID string // 企业 ID, sent as AppId
+	SdkID        string // app id, sent as SdkId ("" for old accounts that have none)
+
+	// HTTPClient defaults to a client with no overall timeout (Timeout bounds each attempt).
+	HTTPClient *http.Client
+	// Timeout bounds one attempt (default 30s).
+	Timeout time.Duration
+	// Retries is how many times a transient failure is retried inside the client (default 3; -1: none).
+	Retries int
+	// Backoff is the first wait between attempts, doubled each time up to MaxBackoff (defaults 1s, 15s).
+	Backoff, MaxBackoff time.Duration
+
+	// RequestsPerSecond bounds all requests of this client (default 5). CorpRecordsPerMinute bounds
+	// /v1/corp/records, documented at 10/min (default 10). Negative: unbounded.
+	RequestsPerSecond    float64
+	CorpRecordsPerMinute float64
+	// Shared is an extra limiter acquired around every request (the step's `limiter:`), may be nil.
+	Shared *runner.Limiter
+
+	Logger *slog.Logger
+}
+
+// Client calls the Tencent Meeting REST API with AK/SK signatures, retries transient failures a few times
+// with backoff, and keeps to client-side rate limits. It is safe for concurrent use.
+type Client struct {
+	base       *url.URL
+	secretID   string
+	secretKey  string
+	enterprise string
+	sdkID      string
+	http       *http.Client
+	timeout    time.Duration
+	retries    int
+	backoff    time.Duration
+	maxBackoff time.Duration
+	all        *runner.Limiter
+	corp       *runner.Limiter
+	shared     *runner.Limiter
+	log        *slog.Logger
+
+	// now and nonce are replaceable by tests (replay and clock-skew cases).
+	now   func() time.Time
+	nonce func() string
+}
+
+// NewClient checks cfg and returns a client.
+func NewClient(cfg Config) (*Client, error) {
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultBaseURL
+	}
+	base, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("tencent: base URL %q is not an http(s) URL", cfg.BaseURL)
+	}
+	if base.RawQuery != "" || base.Fragment != "" {
+		return nil, fmt.Errorf("tencent: base URL %q must not have a query", cfg.BaseURL)
+	}
+	var missing []string
+	for _, f := range []struct{ name, v string }{
+		{"secret_id", cfg.SecretID}, {"secret_key", cfg.SecretKey}, {"enterprise_id", cfg.EnterpriseID},
+	} {
+		if strings.TrimSpace(f.v) == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("tencent: missing %s", strings.Join(missing, ", "))
+	}
+	c := &Client{
+		base: base, secretID: cfg.SecretID, secretKey: cfg.SecretKey, enterprise: cfg.EnterpriseID,
+		sdkID: cfg.SdkID, http: cfg.HTTPClient, timeout: cfg.Timeout, retries: cfg.Retries,
+		backoff: cfg.Backoff, maxBackoff: cfg.MaxBackoff, shared: cfg.Shared, log: cfg.Logger,
+		now: time.Now, nonce: newNonce,
+	}
+	if c.http == nil {
+		c.http = &http.Client{}
+	}
+	if c.timeout <= 0 {
+		c.timeout = 30 * time.Second
+	}
+	switch {
+	case c.retries == 0:
+		c.retries = 3
+	case c.retries < 0:
+		c.retries = 0
+	}
+	if c.backoff <= 0 {
+		c.backoff = time.Second
+	}
+	if c.maxBackoff <= 0 {
+		c.maxBackoff = 15 * time.Second
+	}
+	if c.maxBackoff < c.backoff {
+		c.maxBackoff = c.backoff
+	}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	rps := cfg.RequestsPerSecond
+	if rps == 0 {
+		rps = 5
+	}
+	c.all = runner.NewLimiter("tencent", 0, max(rps, 0)*60)
+	cpm := cfg.CorpRecordsPerMinute
+	if cpm == 0 {
+		cpm = 10
+	}
+	c.corp = runner.NewLimiter("tencent-corp-records", 0, max(cpm, 0))
+	return c, nil
+}
+
+// Close releases idle connections.
+func (c *Client) Close() error {
+	c.http.CloseIdleConnections()
+	return nil
+}
+
+// newNonce returns a random positive integer, as the service wants.
+func newNonce() string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("tencent: no randomness: " + err.Error())
+	}
+	return strconv.FormatUint(binary.BigEndian.Uint64(b[:])>>2+1, 10)
+}
+
+// Get performs a signed GET of path (which starts with /v1/) with query q and hands the body of a 2xx
+// answer to decode. Transient failures, including a 2xx body that does not decode, are retried here; the
+// returned error is classified for the engine (runner.Permanent, runner.Transient, runner.RetryAfter or
+// runner.Deferred) and wraps an *APIError when the service answered.
+func (c *Client) Get(ctx context.Context, path string, q url.Values, decode func(body []byte) error) error {
+	u := *c.base
+	raw := c.base.EscapedPath() + path // path is already escaped
+	unesc, err := url.PathUnescape(raw)
+	if err != nil {
+		return runner.Permanent(fmt.Errorf("tencent GET %s: %w", path, err))
+	}
+	u.Path, u.RawPath, u.RawQuery = unesc, raw, q.Encode()
+	limiters := []*runner.Limiter{c.all}
+	if path == "/v1/corp/records" {
+		limiters = append(limiters, c.corp)
+	}
+	var last error
+	for attempt := 0; ; attempt++ {
+		body, err := c.once(ctx, &u, path, limiters)
+		if err == nil {
+			if err = decode(body); err == nil {
+				return nil
+			}
+			err = &APIError{Method: http.MethodGet, Path: path, Status: http.StatusOK,
+				Snippet: "undecodable answer: " + err.Error()}
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("tencent GET %s: %w", path, ctx.Err())
+		}
+		var se *runner.StepError
+		if errors.As(err, &se) {
+			return err // already classified
+		}
+		last = err
+		disp := retry
+		var ae *APIError
+		if errors.As(err, &ae) {
+			disp = classify(ae)
+		}
+		if disp == permanent || disp == deferred || attempt >= c.retries {
+			return c.finalize(err, disp)
+		}
+		wait := c.delay(attempt)
+		if disp == retryFresh {
+			wait = 0 // a fresh nonce and timestamp is the whole remedy
+		}
+		if disp == retryRateLimit {
+			for _, l := range append(limiters, c.shared) {
+				if l != nil {
+					l.Hold(wait)
+				}
+			}
+		}
+		c.log.LogAttrs(ctx, slog.LevelWarn, "tencent request failed, retrying",
+			slog.String("path", path), slog.Int("attempt", attempt+1), slog.Duration("wait", wait),
+			slog.String("error", err.Error()))
+		if err := sleep(ctx, wait); err != nil {
+			return fmt.Errorf("tencent GET %s: %w (last error: %v)", path, err, last)
+		}
+	}
+}
+
+// finalize marks an error that will not be retried here any more for the engine.
+func (c *Client) finalize(err error, disp disposition) error {
+	switch disp {
+	case permanent, retryFresh:
+		return runner.Permanent(err)
+	case deferred:
+		return runner.Deferred(err)
+	case retryRateLimit:
+		return runner.RetryAfter(err, rateLimitWait)
+	}
+	return runner.Transient(err)
+}
+
+// delay is the backoff before retry attempt+1: exponential with jitter so that several clients do not
+// retry in step.
+func (c *Client) delay(attempt int) time.Duration {
+	d := c.backoff << min(attempt, 20)
+	if d <= 0 || d > c.maxBackoff {
+		d = c.maxBackoff
+	}
+	j, err := rand.Int(rand.Reader, big.NewInt(int64(d/2)+1))
+	if err != nil {
+		return d
+	}
+	return d/2 + time.Duration(j.Int64())
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// maxBody bounds what one answer may hold; listings are pages of 20 and participants pages of 100.
+const maxBody = 32 << 20
+
+// once performs one signed attempt, with a fresh nonce and timestamp.
+func (c *Client) once(ctx context.Context, u *url.URL, path string, limiters []*runner.Limiter) ([]byte, error) {
+	for _, l := range limiters {
+		release, err := l.Acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		release() // rate-only limiters: nothing held
+	}
+	if c.shared != nil {
+		release, err := c.shared.Acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
+	actx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, runner.Permanent(fmt.Errorf("tencent GET %s: %w", path, err))
+	}
+	ts := strconv.FormatInt(c.now().Unix(), 10)
+	nonce := c.nonce()
+	// The URI signed must be the URI sent: both come from req.URL.
+	sig := Signature(c.secretKey, http.MethodGet, c.secretID, nonce, ts, req.URL.RequestURI(), nil)
+	h := req.Header
+	h.Set("Content-Type", "application/json")
+	h.Set("X-TC-Key", c.secretID)
+	h.Set("X-TC-Timestamp", ts)
+	h.Set("X-TC-Nonce", nonce)
+	h.Set("X-TC-Signature", sig)
+	h.Set("AppId", c.enterprise)
+	h.Set("SdkId", c.sdkID)
+	h.Set("X-TC-Registered", "1")
+	h.Set("User-Agent", "meetpipe")
+
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("tencent GET %s: %w", path, netCause(err, actx))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	trace := resp.Header.Get("X-TC-Trace")
+	if err != nil {
+		return nil, fmt.Errorf("tencent GET %s: HTTP %d, reading body: %w [trace %s]", path, resp.StatusCode, netCause(err, actx), trace)
+	}
+	c.log.LogAttrs(ctx, slog.LevelDebug, "tencent request", slog.String("path", path),
+		slog.Int("status", resp.StatusCode), slog.String("trace", trace), slog.Duration("took", time.Since(start)))
+	info := decodeErrorInfo(body)
+	if resp.StatusCode/100 == 2 && info == nil {
+		return body, nil
+	}
+	ae := &APIError{Method: http.MethodGet, Path: path, Status: resp.StatusCode, Trace: trace}
+	if info != nil {
+		ae.Code, ae.NewCode, ae.Message = int64(info.ErrorCode), int64(info.NewErrorCode), string(info.Message)
+	} else {
+		ae.Snippet = snippet(body)
+	}
+	return nil, ae
+}
+
+// netCause strips the URL (with its query) that *url.Error carries, and names a per-attempt timeout.
+func netCause(err error, actx context.Context) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	if errors.Is(actx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("timed out: %w", err)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("timed out: %w", err)
+	}
+	return err
+}
+
+func snippet(b []byte) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if r := []rune(s); len(r) > 120 {
+		s = string(r[:120]) + "…"
+	}
+	return s
+}

@@ -1,0 +1,173 @@
+package tencent
+
+import (
+	"encoding/base64"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Record is one entry of record_meetings: one recording of one meeting. Files are present only when
+// State is StateDone.
+type Record struct {
+	MeetingRecordID string
+	MeetingID       string
+	MeetingCode     string
+	Subject         string
+	// HostUserID is host_user_id on /v1/records and userid on /v1/corp/records.
+	HostUserID string
+	MediaStart time.Time
+	State      int
+	RecordType int
+	// SubMeetingID and MeetingType are not documented on record listings; they are kept when a server
+	// sends them. MeetingType is -1 when absent.
+	SubMeetingID string
+	MeetingType  int
+	Files        []RecordFile
+}
+
+// Recording states.
+const (
+	StateRecording   = 1
+	StateTranscoding = 2
+	StateDone        = 3
+)
+
+// RecordFile is one file of a recording, in the order the service lists them.
+type RecordFile struct {
+	ID         string
+	Start, End time.Time
+	Size       int64
+	// DownloadAddress is set only by /v1/corp/records (valid 6 h); /v1/addresses is the primary source.
+	DownloadAddress string
+}
+
+// RecordsPage is one page of a records listing.
+type RecordsPage struct {
+	TotalCount, TotalPage, CurrentPage, CurrentSize int
+	Records                                         []Record
+}
+
+// FileAddress is one file's addresses from /v1/addresses. DownloadAddress is a signed URL valid for 6
+// hours: a credential, never to be logged whole.
+type FileAddress struct {
+	FileID          string
+	DownloadAddress string
+	FileType        string
+	AudioAddress    string
+	ViewAddress     string
+}
+
+// AddressesPage is one page of /v1/addresses.
+type AddressesPage struct {
+	TotalCount, TotalPage, CurrentPage int
+	Files                              []FileAddress
+}
+
+// Attendance is one row of a participants listing: one join session of one person. A person who
+// rejoined has several rows.
+type Attendance struct {
+	UserID     string // enterprise userid; empty for people outside the enterprise
+	UUID       string // per-meeting identity
+	MsOpenID   string
+	Name       string // user_name, base64-decoded
+	Role       int    // user_role: 0 member, 1 creator, 2 host, 3 creator+host, 4 guest, 5 guest+host, 6 co-host, 7 creator+co-host
+	InstanceID int
+	Join, Left time.Time
+}
+
+// ParticipantsPage is one page of a participants listing.
+type ParticipantsPage struct {
+	TotalCount   int
+	HasRemaining bool
+	NextPos      int64
+	Rows         []Attendance
+}
+
+// MeetingInfo is the part of /v1/meetings/{id} the listing needs: whether the meeting is recurring and
+// its sub-meetings.
+type MeetingInfo struct {
+	MeetingID, MeetingCode, Subject string
+	MeetingType                     int // 1 = recurring
+	Start, End                      time.Time
+	Hosts                           []string
+	CurrentSubMeetingID             string
+	SubMeetings                     []SubMeeting
+}
+
+// SubMeeting is one occurrence of a recurring meeting.
+type SubMeeting struct {
+	ID         string
+	Start, End time.Time
+}
+
+// File is an item's files[] element.
+type File struct {
+	FileID string    `json:"file_id" expr:"file_id"`
+	Start  time.Time `json:"start" expr:"start"`
+	End    time.Time `json:"end" expr:"end"`
+	Size   int64     `json:"size" expr:"size"`
+	// URL is the signed download address, fetched fresh on every run (valid 6 h). It is volatile: never
+	// memoized or stored, and never logged whole.
+	URL string `json:"url" expr:"url"`
+}
+
+// Participant is an item's participants[] element: one person, with their join sessions merged.
+type Participant struct {
+	UserID  string    `json:"userid" expr:"userid"`
+	UUID    string    `json:"uuid" expr:"uuid"`
+	Name    string    `json:"name" expr:"name"`
+	Role    int       `json:"role" expr:"role"`
+	Join    time.Time `json:"join" expr:"join"`
+	Left    time.Time `json:"left" expr:"left"`
+	Seconds int64     `json:"seconds" expr:"seconds"` // attended seconds summed over sessions
+}
+
+// StudentID is the id a participant is known by in student_ids: the enterprise userid when there is one,
+// else "ext:" + uuid (external students have no userid), else "ext:" + the name.
+func (p Participant) StudentID() string {
+	switch {
+	case p.UserID != "":
+		return p.UserID
+	case p.UUID != "":
+		return "ext:" + p.UUID
+	}
+	return "ext:" + p.Name
+}
+
+// Recording is the document tencent_list emits for one recording; its JSON names are the item's fields.
+type Recording struct {
+	ID           string        `json:"id" expr:"id"` // meeting_record_id, also the item id
+	MeetingID    string        `json:"meeting_id" expr:"meeting_id"`
+	MeetingCode  string        `json:"meeting_code" expr:"meeting_code"`
+	Subject      string        `json:"subject" expr:"subject"`
+	HostUserID   string        `json:"host_userid" expr:"host_userid"`
+	Start        time.Time     `json:"start" expr:"start"`
+	End          time.Time     `json:"end" expr:"end"`
+	DurationMin  int           `json:"duration_min" expr:"duration_min"`
+	State        int           `json:"state" expr:"state"`
+	Files        []File        `json:"files" expr:"files"`
+	Participants []Participant `json:"participants" expr:"participants"`
+	TeacherID    string        `json:"teacher_id" expr:"teacher_id"`
+	StudentIDs   []string      `json:"student_ids" expr:"student_ids"`
+}
+
+// decodeName decodes a base64 user_name. Text that is not base64 of printable UTF-8 is kept as sent.
+func decodeName(s string) string {
+	t := strings.TrimSpace(s)
+	if t == "" {
+		return ""
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		b, err := enc.DecodeString(t)
+		if err != nil || len(b) == 0 || !utf8.Valid(b) {
+			continue
+		}
+		if strings.IndexFunc(string(b), func(r rune) bool { return !unicode.IsPrint(r) && !unicode.IsSpace(r) }) >= 0 {
+			continue
+		}
+		return string(b)
+	}
+	return s
+}
