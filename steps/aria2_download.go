@@ -1,0 +1,196 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"meetpipe/runner"
+	"meetpipe/steps/media"
+)
+
+type aria2Config struct {
+	Connections    int           `yaml:"connections" doc:"connections per file (aria2c -x), 1..16"`
+	Split          int           `yaml:"split" doc:"pieces of a file fetched in parallel (aria2c -s)"`
+	MinSplitMB     int           `yaml:"min_split_mb" doc:"smallest piece in MiB; a file is split only into pieces at least this big"`
+	ConnectTimeout time.Duration `yaml:"connect_timeout" doc:"limit on establishing one connection"`
+	Timeout        time.Duration `yaml:"timeout" doc:"a connection that receives nothing this long is dropped and retried"`
+	MaxTries       int           `yaml:"max_tries" doc:"aria2c's own tries per run on network errors; the step's retry policy retries the whole download"`
+	RetryWait      time.Duration `yaml:"retry_wait" doc:"aria2c's pause between its tries"`
+	SizeRetries    int           `yaml:"size_retries" doc:"times a file whose finished size differs from the listing is fetched again from scratch before the item fails"`
+}
+
+func init() {
+	runner.Register(runner.Spec{
+		Name:    "aria2_download",
+		Summary: "download every file of a recording with aria2c (several connections, resumable)",
+		Version: "1",
+		Reads:   []string{"files"},
+		Writes: []runner.Field{{Name: "media", Sample: []media.File{},
+			Doc: "downloaded files in recording order: file_id, path (under state_dir/media), bytes"}},
+		SideEffects: true,
+	}, aria2Config{Connections: 8, Split: 8, MinSplitMB: 1, ConnectTimeout: 30 * time.Second,
+		Timeout: 60 * time.Second, MaxTries: 3, RetryWait: 2 * time.Second, SizeRetries: 1},
+		newAria2Download)
+}
+
+// listedFile is what aria2_download needs of an element of tencent_list's `files`.
+type listedFile struct {
+	FileID string `json:"file_id"`
+	Size   int64  `json:"size"`
+	URL    string `json:"url"`
+}
+
+type aria2Download struct {
+	aria2    *media.Aria2
+	dir      string // state_dir/media
+	retries  int
+	lim      *runner.Limiter
+	progress func(int64)
+	secret   func(string)
+}
+
+func newAria2Download(cfg aria2Config, b *runner.Build) (any, error) {
+	bin, err := media.LookTool("aria2c")
+	if err != nil {
+		return nil, b.Errorf(nil, "aria2_download: %v", err)
+	}
+	if cfg.Connections < 1 || cfg.Connections > 16 {
+		return nil, b.Errorf(nil, "aria2_download: connections must be 1..16, got %d", cfg.Connections)
+	}
+	if cfg.Split < 1 {
+		return nil, b.Errorf(nil, "aria2_download: split must be at least 1, got %d", cfg.Split)
+	}
+	if cfg.MinSplitMB < 1 || cfg.MinSplitMB > 1024 {
+		return nil, b.Errorf(nil, "aria2_download: min_split_mb must be 1..1024, got %d", cfg.MinSplitMB)
+	}
+	dir, err := filepath.Abs(filepath.Join(b.StateDir, "media"))
+	if err != nil {
+		return nil, b.Errorf(nil, "aria2_download: state_dir: %v", err)
+	}
+	return &aria2Download{
+		aria2: &media.Aria2{Bin: bin, Connections: cfg.Connections, Split: cfg.Split,
+			MinSplitSize: int64(cfg.MinSplitMB) << 20, ConnectTimeout: cfg.ConnectTimeout, Timeout: cfg.Timeout,
+			MaxTries: cfg.MaxTries, RetryWait: cfg.RetryWait},
+		dir: dir, retries: max(cfg.SizeRetries, 0), lim: b.Limiter(), progress: b.Progress, secret: b.Secret,
+	}, nil
+}
+
+func (s *aria2Download) Process(ctx context.Context, in *runner.Item) (runner.Fields, error) {
+	var files []listedFile
+	if err := in.Get("files", &files); err != nil {
+		return nil, runner.Permanent(err)
+	}
+	dir := filepath.Join(s.dir, media.SafeName(in.ID()))
+	out := make([]media.File, 0, len(files))
+	for i, f := range files {
+		path := filepath.Join(dir, media.FileName(i, f.FileID, ".mp4"))
+		n, err := s.fetch(ctx, in.ID(), i, f, path)
+		if err != nil {
+			return nil, fmt.Errorf("file %d of %d (%s): %w", i+1, len(files), f.FileID, err)
+		}
+		out = append(out, media.File{FileID: f.FileID, Path: path, Bytes: n})
+	}
+	return runner.Fields{"media": out}, nil
+}
+
+// fetch makes path a complete copy of f and returns its size. A complete file is kept as it is.
+func (s *aria2Download) fetch(ctx context.Context, item string, i int, f listedFile, path string) (int64, error) {
+	log := slog.Default().With("step", "aria2_download", "item", item, "file", i+1)
+	if done, err := media.Complete(path, f.Size); err != nil {
+		return 0, err
+	} else if done {
+		log.DebugContext(ctx, "already downloaded", "path", path)
+		return fileSize(path)
+	}
+	if fi, err := os.Stat(path); err == nil {
+		_, cerr := os.Stat(media.ControlFile(path))
+		// Without its control file a partial file may have holes (pieces arrive out of order), and one
+		// bigger than the listing is not a prefix of the file we want: neither can be resumed.
+		if cerr != nil || (f.Size > 0 && fi.Size() > f.Size) {
+			if err := media.RemovePartial(path); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if f.URL == "" {
+		return 0, errors.New("listing gave no download address")
+	}
+	s.secret(f.URL)
+	for attempt := 0; ; attempt++ {
+		log.InfoContext(ctx, "download", "url", runner.RedactURL(f.URL), "size", f.Size, "attempt", attempt+1)
+		release, err := s.lim.Acquire(ctx)
+		if err != nil {
+			return 0, err
+		}
+		err = s.aria2.Download(ctx, f.URL, path, s.progress)
+		release()
+		if err != nil {
+			if de := (*media.DownloadError)(nil); errors.As(err, &de) && de.Expired() {
+				return 0, runner.Transient(fmt.Errorf("download address expired or refused (HTTP 403); "+
+					"the next run lists fresh addresses: %w", err))
+			}
+			return 0, runner.Transient(err)
+		}
+		n, err := fileSize(path)
+		if err != nil {
+			return 0, err
+		}
+		if f.Size <= 0 || n == f.Size {
+			log.InfoContext(ctx, "downloaded", "path", path, "bytes", n)
+			return n, nil
+		}
+		// The server sent another file than the listing describes: start over, then give up.
+		if err := media.RemovePartial(path); err != nil {
+			return 0, err
+		}
+		mismatch := fmt.Errorf("downloaded %d bytes, listing says %d", n, f.Size)
+		if attempt >= s.retries {
+			return 0, runner.Permanent(mismatch)
+		}
+		log.WarnContext(ctx, "size mismatch, downloading again", "err", mismatch)
+	}
+}
+
+func fileSize(path string) (int64, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+// Verify checks that the downloaded files are still there, complete.
+func (s *aria2Download) Verify(ctx context.Context, out *runner.Item) error {
+	var files []media.File
+	if err := out.Get("media", &files); err != nil {
+		return err
+	}
+	for _, f := range files {
+		done, err := media.Complete(f.Path, f.Bytes)
+		if err != nil {
+			return err
+		}
+		if !done {
+			return fmt.Errorf("media file %s is missing or incomplete", f.Path)
+		}
+	}
+	return nil
+}
+
+// Estimate says how much a dry run would download.
+func (s *aria2Download) Estimate(in *runner.Item) string {
+	var files []listedFile
+	if err := in.Get("files", &files); err != nil {
+		return ""
+	}
+	var total int64
+	for _, f := range files {
+		total += f.Size
+	}
+	return fmt.Sprintf("%d files, %.1f MB", len(files), float64(total)/1e6)
+}

@@ -1,0 +1,292 @@
+package steps
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"meetpipe/runner"
+	"meetpipe/steps/media"
+	"meetpipe/steps/media/mediatest"
+)
+
+// newTestDownload builds aria2_download from a `with:` block the way the engine does, and counts its
+// progress reports.
+func newTestDownload(t *testing.T, with string) (*aria2Download, *atomic.Int64, string) {
+	t.Helper()
+	state := t.TempDir()
+	def, ok := runner.Builtins.Lookup("aria2_download")
+	if !ok {
+		t.Fatal("aria2_download is not registered")
+	}
+	var node *yaml.Node
+	if with != "" {
+		var doc yaml.Node
+		if err := yaml.Unmarshal([]byte(with), &doc); err != nil {
+			t.Fatal(err)
+		}
+		node = doc.Content[0]
+	}
+	impl, _, err := def.New(node, &runner.Build{StateDir: state})
+	if err != nil {
+		t.Fatalf("build aria2_download: %v", err)
+	}
+	s := impl.(*aria2Download)
+	var progress atomic.Int64
+	s.progress = func(n int64) { progress.Add(n) }
+	return s, &progress, state
+}
+
+func randomBytes(t *testing.T, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func filesItem(t *testing.T, id string, files ...listedFile) *runner.Item {
+	t.Helper()
+	it, err := runner.NewItem(id, runner.Fields{"files": files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return it
+}
+
+func mediaOut(t *testing.T, f runner.Fields) []media.File {
+	t.Helper()
+	it, err := runner.NewItem("out", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []media.File
+	if err := it.Get("media", &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestAria2DownloadFetchesEveryFileOnce(t *testing.T) {
+	srv := mediatest.NewServer()
+	t.Cleanup(srv.Close)
+	a, b := randomBytes(t, 3<<20+17), randomBytes(t, 300<<10)
+	srv.Add("a.mp4", a)
+	srv.Add("b.mp4", b)
+	srv.SetRate(4 << 20) // slow enough that aria2c opens its extra connections before the end
+	s, progress, state := newTestDownload(t, "{connections: 4, split: 4}")
+	// An id from the API must not become a path as it is.
+	in := filesItem(t, "../../etc/rec 1",
+		listedFile{FileID: "../f1", Size: int64(len(a)), URL: srv.URL("a.mp4")},
+		listedFile{FileID: "f/2", Size: int64(len(b)), URL: srv.URL("b.mp4")})
+
+	f, err := s.Process(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := mediaOut(t, f)
+	if len(got) != 2 {
+		t.Fatalf("media has %d files, want 2", len(got))
+	}
+	root := filepath.Join(state, "media") + string(filepath.Separator)
+	for i, want := range [][]byte{a, b} {
+		m := got[i]
+		if !strings.HasPrefix(m.Path, root) || strings.Count(strings.TrimPrefix(m.Path, root), string(filepath.Separator)) != 1 {
+			t.Errorf("file %d at %s, want one directory below %s", i, m.Path, root)
+		}
+		if m.Bytes != int64(len(want)) {
+			t.Errorf("file %d: bytes %d, want %d", i, m.Bytes, len(want))
+		}
+		data, err := os.ReadFile(m.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(data, want) {
+			t.Errorf("file %d: content differs from the served file", i)
+		}
+		if _, err := os.Stat(media.ControlFile(m.Path)); err == nil {
+			t.Errorf("file %d: control file left behind", i)
+		}
+	}
+	if got[0].FileID != "../f1" || !strings.HasPrefix(filepath.Base(got[0].Path), "01-") || !strings.HasPrefix(filepath.Base(got[1].Path), "02-") {
+		t.Errorf("names do not follow the listing order: %+v", got)
+	}
+	if srv.MaxConcurrent() < 2 {
+		t.Errorf("at most %d connections at once, want several for a 3 MiB file with connections: 4", srv.MaxConcurrent())
+	}
+	if p, want := progress.Load(), int64(len(a)+len(b)); p != want {
+		t.Errorf("progress reported %d bytes, want %d", p, want)
+	}
+	out, _ := runner.NewItem("x", f)
+	if err := s.Verify(context.Background(), out); err != nil {
+		t.Errorf("Verify after download: %v", err)
+	}
+
+	// A second run finds complete files and fetches nothing, even with fresh (different) URLs.
+	srv.ResetCounters()
+	srv.Expire()
+	if _, err := s.Process(context.Background(), in); err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	if n := srv.Requests(); n != 0 {
+		t.Errorf("second run made %d requests, want 0", n)
+	}
+
+	if err := os.Remove(got[1].Path); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Verify(context.Background(), out); err == nil {
+		t.Error("Verify passed with a file deleted")
+	}
+}
+
+func TestAria2DownloadFaults(t *testing.T) {
+	data := randomBytes(t, 200<<10)
+	tests := []struct {
+		name      string
+		fault     func(srv *mediatest.Server)
+		kind      runner.Kind
+		wantInErr string
+		requests  int64 // expected requests of the failing run; 0: don't check
+		thenOK    bool  // a next run with a fresh URL and no fault succeeds
+	}{
+		{name: "expired URL", fault: func(srv *mediatest.Server) { srv.Expire() },
+			kind: runner.KindTransient, wantInErr: "HTTP 403", thenOK: true},
+		{name: "server error once", fault: func(srv *mediatest.Server) { srv.Fail(1, 500) },
+			kind: runner.KindTransient, wantInErr: "HTTP 500", thenOK: true},
+		{name: "truncated file", fault: func(srv *mediatest.Server) { srv.Truncate("a.mp4", 150<<10) },
+			kind: runner.KindPermanent, wantInErr: "listing says", requests: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := mediatest.NewServer()
+			t.Cleanup(srv.Close)
+			srv.Add("a.mp4", data)
+			s, _, _ := newTestDownload(t, "{connections: 1, max_tries: 2, retry_wait: 1s}")
+			url := srv.URL("a.mp4")
+			tt.fault(srv)
+			_, err := s.Process(context.Background(), filesItem(t, "rec", listedFile{FileID: "f", Size: int64(len(data)), URL: url}))
+			if err == nil {
+				t.Fatal("Process succeeded despite the fault")
+			}
+			if k, _ := runner.Classify(err); k != tt.kind {
+				t.Errorf("error kind %v, want %v: %v", k, tt.kind, err)
+			}
+			if !strings.Contains(err.Error(), tt.wantInErr) {
+				t.Errorf("error %q does not say %q", err, tt.wantInErr)
+			}
+			if strings.Contains(err.Error(), "sign=") {
+				t.Errorf("error leaks the signed URL: %v", err)
+			}
+			if tt.requests != 0 && srv.Requests() != tt.requests {
+				t.Errorf("%d requests, want %d", srv.Requests(), tt.requests)
+			}
+			if tt.thenOK {
+				f, err := s.Process(context.Background(), filesItem(t, "rec", listedFile{FileID: "f", Size: int64(len(data)), URL: srv.URL("a.mp4")}))
+				if err != nil {
+					t.Fatalf("next run: %v", err)
+				}
+				if got := mediaOut(t, f); got[0].Bytes != int64(len(data)) {
+					t.Errorf("next run: %d bytes, want %d", got[0].Bytes, len(data))
+				}
+			}
+		})
+	}
+}
+
+func TestAria2DownloadResumesAfterInterrupt(t *testing.T) {
+	srv := mediatest.NewServer()
+	t.Cleanup(srv.Close)
+	data := randomBytes(t, 2<<20)
+	srv.Add("a.mp4", data)
+	srv.SetRate(256 << 10)
+	s, _, _ := newTestDownload(t, "{connections: 1, split: 1}")
+	in := filesItem(t, "rec", listedFile{FileID: "f", Size: int64(len(data)), URL: srv.URL("a.mp4")})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := s.Process(ctx, in); done <- err }()
+	deadline := time.Now().Add(20 * time.Second)
+	for srv.BytesServed() < 600<<10 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err == nil || !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted Process returned %v, want context.Canceled", err)
+	}
+	first := srv.BytesServed()
+	if first >= int64(len(data)) {
+		t.Fatalf("the whole file was served before the interrupt (%d bytes)", first)
+	}
+
+	srv.ResetCounters()
+	// Still throttled, so that the size probe aria2c sends without a range pushes little into socket
+	// buffers before aria2c hangs up.
+	srv.SetRate(1 << 20)
+	f, err := s.Process(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mediaOut(t, f)[0]
+	got, err := os.ReadFile(m.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("resumed file differs from the served file")
+	}
+	// The second run fetched only what the first had not: it did not start over.
+	if second := srv.BytesServed(); second > int64(len(data))-400<<10 {
+		t.Errorf("second run served %d of %d bytes after the first had served %d: it started over %q", second, len(data), first, srv.Ranges())
+	}
+	resumed := false
+	for _, r := range srv.Ranges() {
+		resumed = resumed || (strings.HasPrefix(r, "bytes=") && !strings.HasPrefix(r, "bytes=0-"))
+	}
+	if !resumed {
+		t.Errorf("second run asked for %q, want a range after the part already fetched", srv.Ranges())
+	}
+}
+
+func TestAria2DownloadMissingTool(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	def, _ := runner.Builtins.Lookup("aria2_download")
+	_, _, err := def.New(nil, &runner.Build{StateDir: t.TempDir()})
+	if err == nil {
+		t.Fatal("built without aria2c on PATH")
+	}
+	for _, want := range []string{"aria2c", "apt-get install aria2"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
+func TestAria2DownloadRetriesUnavailableInsideAria2(t *testing.T) {
+	srv := mediatest.NewServer()
+	t.Cleanup(srv.Close)
+	data := randomBytes(t, 100<<10)
+	srv.Add("a.mp4", data)
+	srv.Fail(2, 503)
+	s, _, _ := newTestDownload(t, "{connections: 1, max_tries: 3, retry_wait: 1s}")
+	f, err := s.Process(context.Background(), filesItem(t, "rec", listedFile{FileID: "f", Size: int64(len(data)), URL: srv.URL("a.mp4")}))
+	if err != nil {
+		t.Fatalf("aria2c did not ride out two 503s with max_tries 3: %v", err)
+	}
+	if got := mediaOut(t, f)[0].Bytes; got != int64(len(data)) {
+		t.Errorf("%d bytes, want %d", got, len(data))
+	}
+	if n := srv.Requests(); n != 3 {
+		t.Errorf("%d requests, want 3 (two refused, one served)", n)
+	}
+}
