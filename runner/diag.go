@@ -29,6 +29,9 @@ func (d Diagnostic) Error() string {
 type Diagnostics struct {
 	List []Diagnostic
 	src  map[string][]string // file → lines, for snippets
+	// Secrets, when set, are scrubbed from the printed diagnostics (a secret can be echoed by a message
+	// about the value it was interpolated into).
+	Secrets *Secrets
 }
 
 // Add appends d.
@@ -84,7 +87,7 @@ func (ds *Diagnostics) Error() string {
 			}
 		}
 	}
-	return b.String()
+	return ds.Secrets.Scrub(b.String())
 }
 
 // caretOffset turns a 1-based rune column into a display offset, counting wide (CJK) runes as two cells.

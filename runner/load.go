@@ -240,6 +240,7 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 	}
 	if err := ds.Err(); err != nil {
 		ds.sort()
+		ds.Secrets = p.Secrets
 		p.Close()
 		return nil, ds
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 )
 
@@ -176,3 +177,10 @@ func testRegistry(c *calls, listed *atomic.Int64, pending *[]Pending) *Registry 
 }
 
 var errCrash = errors.New("simulated crash")
+
+func writeFile(t *testing.T, path, s string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+
+	"meetpipe/runner"
+)
+
+func cmdSteps(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("steps", flag.ContinueOnError)
+	dir := fs.String("plugins", "plugins", "folder of exec plugins")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	reg, err := registry(*dir, "x/x")
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		for _, n := range reg.Names() {
+			d, _ := reg.Lookup(n)
+			fmt.Fprintf(stdout, "%-16s %s\n", n, d.Spec.Summary)
+		}
+		return nil
+	}
+	for i, n := range pos {
+		d, ok := reg.Lookup(n)
+		if !ok {
+			return usageError{fmt.Errorf("no step %q; `runner steps` lists them", n)}
+		}
+		if i > 0 {
+			fmt.Fprintln(stdout)
+		}
+		runner.Describe(stdout, d)
+	}
+	return nil
+}
+
+func cmdSchema(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
+	dir := fs.String("plugins", "plugins", "folder of exec plugins")
+	if _, err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	reg, err := registry(*dir, "x/x")
+	if err != nil {
+		return err
+	}
+	b, err := runner.Schema(reg)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "%s\n", b)
+	return err
+}

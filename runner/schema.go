@@ -1,0 +1,204 @@
+package runner
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+)
+
+// Schema returns a JSON Schema (draft 2020-12) for pipeline files using the steps of reg, so that editors
+// complete and check `uses:` names and every `with:` block.
+func Schema(reg *Registry) ([]byte, error) {
+	names := reg.Names()
+	var conds []any
+	for _, n := range names {
+		d, _ := reg.Lookup(n)
+		conds = append(conds, map[string]any{
+			"if":   map[string]any{"properties": map[string]any{"uses": map[string]any{"const": n}}, "required": []string{"uses"}},
+			"then": map[string]any{"properties": map[string]any{"with": objectSchema(d.Spec.Settings, d.Spec.Summary)}},
+		})
+	}
+	dur := map[string]any{"type": "string", "pattern": `^[0-9.]+(ns|us|µs|ms|s|m|h|d)([0-9.]+(ns|us|µs|ms|s|m|h))*$`}
+	exprS := map[string]any{"type": "string", "description": "an expr-lang expression over the item's fields, vars and env"}
+	step := map[string]any{
+		"type":                 "object",
+		"additionalProperties": false,
+		"required":             []string{"uses"},
+		"properties": map[string]any{
+			"id":          map[string]any{"type": "string", "description": "unique step id (default: the uses name)"},
+			"uses":        map[string]any{"enum": names, "description": "the step to run; `runner steps` lists them"},
+			"with":        map[string]any{"type": "object"},
+			"filter":      withDesc(exprS, "keep the item only if true after this step"),
+			"if":          withDesc(exprS, "run this step for the item only if true"),
+			"concurrency": map[string]any{"type": "integer", "minimum": 1},
+			"timeout":     dur,
+			"limiter":     map[string]any{"type": "string"},
+			"retry": map[string]any{"oneOf": []any{
+				map[string]any{"type": "integer", "minimum": 1},
+				map[string]any{"type": "object", "additionalProperties": false, "properties": map[string]any{
+					"attempts": map[string]any{"type": "integer", "minimum": 1}, "backoff": dur, "max_backoff": dur, "max_elapsed": dur}},
+			}},
+		},
+		"allOf": conds,
+	}
+	s := map[string]any{
+		"$schema":              "https://json-schema.org/draft/2020-12/schema",
+		"title":                "meetpipe pipeline",
+		"type":                 "object",
+		"additionalProperties": false,
+		"required":             []string{"steps"},
+		"properties": map[string]any{
+			"name":            map[string]any{"type": "string"},
+			"state_dir":       map[string]any{"type": "string"},
+			"log_file":        map[string]any{"type": "string"},
+			"pending_max_age": dur,
+			"grace":           dur,
+			"vars":            map[string]any{"type": "object"},
+			"limiters": map[string]any{"type": "object", "additionalProperties": map[string]any{
+				"type": "object", "additionalProperties": false, "properties": map[string]any{
+					"concurrency": map[string]any{"type": "integer", "minimum": 1},
+					"rpm":         map[string]any{"type": "number", "minimum": 0}}}},
+			"steps": map[string]any{"type": "array", "minItems": 1, "items": step},
+		},
+	}
+	return json.MarshalIndent(s, "", "  ")
+}
+
+func withDesc(m map[string]any, d string) map[string]any {
+	c := map[string]any{}
+	for k, v := range m {
+		c[k] = v
+	}
+	c["description"] = d
+	return c
+}
+
+func objectSchema(settings []Setting, doc string) map[string]any {
+	props := map[string]any{}
+	var req []string
+	for _, s := range settings {
+		props[s.Name] = settingSchema(s)
+		if s.Required {
+			req = append(req, s.Name)
+		}
+	}
+	o := map[string]any{"type": "object", "additionalProperties": false, "properties": props}
+	if doc != "" {
+		o["description"] = doc
+	}
+	if len(req) > 0 {
+		o["required"] = req
+	}
+	return o
+}
+
+func settingSchema(s Setting) map[string]any {
+	var m map[string]any
+	switch s.Type {
+	case "string", "expr", "duration":
+		m = map[string]any{"type": "string"}
+	case "int":
+		m = map[string]any{"type": "integer"}
+	case "number":
+		m = map[string]any{"type": "number"}
+	case "bool":
+		m = map[string]any{"type": "boolean"}
+	case "list":
+		m = map[string]any{"type": "array", "items": settingSchema(Setting{Type: s.Items, Fields: s.Fields})}
+	case "map":
+		m = map[string]any{"type": "object", "additionalProperties": settingSchema(Setting{Type: s.Items, Fields: s.Fields})}
+	case "object":
+		m = objectSchema(s.Fields, "")
+	default:
+		m = map[string]any{}
+	}
+	if s.Doc != "" {
+		m["description"] = s.Doc
+	}
+	if len(s.Enum) > 0 {
+		m["enum"] = s.Enum
+	}
+	if s.Default != nil && !s.Secret {
+		m["default"] = s.Default
+	}
+	return m
+}
+
+// Describe writes the documentation of a step: what it does, its settings, and the fields it reads and
+// writes.
+func Describe(w io.Writer, d Definition) {
+	s := d.Spec
+	fmt.Fprintf(w, "%s (version %s)\n", s.Name, s.Version)
+	if s.Summary != "" {
+		fmt.Fprintf(w, "  %s\n", s.Summary)
+	}
+	kind := "step"
+	if s.Source {
+		kind = "source (first step)"
+	}
+	effects := "no side effects: runs in dry runs"
+	if s.SideEffects {
+		effects = "side effects: skipped by dry runs"
+	}
+	fmt.Fprintf(w, "  kind: %s; %s\n", kind, effects)
+	if len(s.Reads) > 0 {
+		fmt.Fprintf(w, "\nreads:\n  %s\n", strings.Join(s.Reads, ", "))
+	}
+	if len(s.Writes) > 0 {
+		fmt.Fprintf(w, "\nwrites:\n")
+		for _, f := range s.Writes {
+			fmt.Fprintf(w, "  %-16s %-28s %s\n", f.Name, typeName(f.Sample), f.Doc)
+		}
+	}
+	if len(s.Volatile) > 0 {
+		fmt.Fprintf(w, "  volatile (never stored, not in memo keys): %s\n", strings.Join(s.Volatile, ", "))
+	}
+	if len(s.Settings) > 0 {
+		fmt.Fprintf(w, "\nwith:\n")
+		describeSettings(w, s.Settings, "  ")
+	}
+}
+
+func describeSettings(w io.Writer, ss []Setting, indent string) {
+	for _, st := range ss {
+		t := st.Type
+		if st.Items != "" {
+			t += " of " + st.Items
+		}
+		var notes []string
+		if st.Required {
+			notes = append(notes, "required")
+		}
+		if st.Secret {
+			notes = append(notes, "secret")
+		}
+		if st.Default != nil {
+			b, _ := json.Marshal(st.Default)
+			if len(b) > 60 {
+				b = append(b[:57], "..."...)
+			}
+			notes = append(notes, "default "+string(b))
+		}
+		if len(st.Enum) > 0 {
+			notes = append(notes, "one of "+strings.Join(st.Enum, "|"))
+		}
+		n := ""
+		if len(notes) > 0 {
+			n = " (" + strings.Join(notes, ", ") + ")"
+		}
+		fmt.Fprintf(w, "%s%-18s %-10s %s%s\n", indent, st.Name, t, st.Doc, n)
+		if len(st.Fields) > 0 {
+			describeSettings(w, st.Fields, indent+"    ")
+		}
+	}
+}
+
+func typeName(v any) string {
+	if v == nil {
+		return "any"
+	}
+	t := reflect.TypeOf(v)
+	return t.String()
+}
