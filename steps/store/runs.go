@@ -1,0 +1,105 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// Run is one run of a pipeline as pipeline_runs records it.
+type Run struct {
+	ID           string
+	Pipeline     string
+	Host         string
+	Since, Until time.Time
+	Started      time.Time
+}
+
+// RunEnd is how a run ended.
+type RunEnd struct {
+	Finished time.Time
+	Status   string // ok, failed, interrupted
+	Items, Done, Skipped, Failed, Pending, Memo, Ran int
+	Steps    map[string]int
+	Failures []Failure
+}
+
+// Failure is an item that failed (or was deferred) in a run.
+type Failure struct {
+	Item  string
+	Step  string
+	Kind  string // permanent, transient, deferred
+	Error string
+}
+
+// StartRun records that a run began (status running). Recording the same run again changes nothing.
+func StartRun(ctx context.Context, db *sql.DB, r Run) error {
+	_, err := db.ExecContext(ctx, `INSERT INTO pipeline_runs
+		(id, pipeline, host, window_since, window_until, status, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?)
+		ON DUPLICATE KEY UPDATE id = id`,
+		r.ID, r.Pipeline, nullString(r.Host), nullTime(r.Since), nullTime(r.Until), r.Started.UTC())
+	if err != nil {
+		return fmt.Errorf("record start of run %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// FinishRun records how run id ended and remembers its failed items until they are stored.
+func FinishRun(ctx context.Context, db *sql.DB, id string, e RunEnd) error {
+	steps, err := json.Marshal(e.Steps)
+	if err != nil {
+		return fmt.Errorf("record end of run %s: %w", id, err)
+	}
+	if e.Steps == nil {
+		steps = nil
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("record end of run %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE pipeline_runs SET status = ?, finished_at = ?, items = ?, done = ?,
+		skipped = ?, failed = ?, pending = ?, memo = ?, ran = ?, steps = ? WHERE id = ?`,
+		e.Status, e.Finished.UTC(), e.Items, e.Done, e.Skipped, e.Failed, e.Pending, e.Memo, e.Ran,
+		nullJSON(steps), id); err != nil {
+		return fmt.Errorf("record end of run %s: %w", id, err)
+	}
+	at := e.Finished.UTC()
+	for _, f := range e.Failures {
+		msg := truncateBytes(f.Error, 8000)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO item_failures
+			(item_id, run_id, step, kind, error, failures, first_failed_at, last_failed_at)
+			VALUES (?, ?, ?, ?, ?, 1, ?, ?)
+			ON DUPLICATE KEY UPDATE failures = failures + IF(run_id = ?, 0, 1), run_id = ?, step = ?, kind = ?,
+				error = ?, last_failed_at = ?`,
+			f.Item, id, f.Step, f.Kind, msg, at, at, id, id, f.Step, f.Kind, msg, at); err != nil {
+			return fmt.Errorf("record failure of item %s: %w", f.Item, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("record end of run %s: %w", id, err)
+	}
+	return nil
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC()
+}
+
+// truncateBytes cuts s to at most n bytes on a rune boundary.
+func truncateBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	s = s[:n]
+	return s + "…"
+}
