@@ -36,13 +36,13 @@ var transientCodes = map[uint16]string{
 	1317: "query interrupted",
 	1792: "read-only transaction",
 	1836: "server is read-only (failover?)",
-	1927: "connection killed",          // MariaDB
-	1969: "statement timeout",          // MariaDB max_statement_time
-	2002: "cannot connect",             // client codes, seen through proxies
-	2003: "cannot connect",             //
-	2006: "server has gone away",       //
-	2013: "lost connection",            //
-	3024: "statement timeout",          // MySQL max_execution_time
+	1927: "connection killed",           // MariaDB
+	1969: "statement timeout",           // MariaDB max_statement_time
+	2002: "cannot connect",              // client codes, seen through proxies
+	2003: "cannot connect",              //
+	2006: "server has gone away",        //
+	2013: "lost connection",             //
+	3024: "statement timeout",           // MySQL max_execution_time
 	4031: "disconnected for inactivity", // MySQL 8.0.24+
 }
 

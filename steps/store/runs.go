@@ -20,11 +20,11 @@ type Run struct {
 
 // RunEnd is how a run ended.
 type RunEnd struct {
-	Finished time.Time
-	Status   string // ok, failed, interrupted
+	Finished                                         time.Time
+	Status                                           string // ok, failed, interrupted
 	Items, Done, Skipped, Failed, Pending, Memo, Ran int
-	Steps    map[string]int
-	Failures []Failure
+	Steps                                            map[string]int
+	Failures                                         []Failure
 }
 
 // Failure is an item that failed (or was deferred) in a run.
