@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -382,4 +385,140 @@ steps:
 	if peak.Load() != 3 {
 		t.Fatalf("peak concurrency %d, want 3", peak.Load())
 	}
+}
+
+func treeDigest(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		b, _ := os.ReadFile(path)
+		out[path] = info.Mode().String() + info.ModTime().String() + string(b)
+		return nil
+	})
+	return out
+}
+
+func TestDryRunChangesNoByte(t *testing.T) {
+	h := newHarness(t)
+	p := h.load(basic)
+	if _, err, _ := h.run(p, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before := treeDigest(t, h.dir)
+	sinks := h.calls.get("sink")
+	// A changed configuration makes the sink's step "would run" in the dry run.
+	p2 := h.load(strings.Replace(basic, "- uses: double", "- uses: double\n    with: {factor: 5}", 1))
+	_, err, rep := h.run(p2, RunOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := treeDigest(t, h.dir)
+	if len(before) != len(after) {
+		t.Fatalf("dry run changed the tree: %d → %d entries", len(before), len(after))
+	}
+	for k, v := range before {
+		if after[k] != v {
+			t.Fatalf("dry run changed %s", k)
+		}
+	}
+	if h.calls.get("sink") != sinks {
+		t.Fatal("dry run called a side-effecting step")
+	}
+	if !strings.Contains(rep, "would-run") || !strings.Contains(rep, "memo") {
+		t.Fatalf("report:\n%s", rep)
+	}
+}
+
+func TestSharedLimiter(t *testing.T) {
+	h := newHarness(t)
+	var cur, peak atomic.Int64
+	var starts []time.Time
+	var mu sync.Mutex
+	h.reg.Register(Define(Spec{Name: "remote", Version: "1", Reads: []string{"n"}, Writes: []Field{{Name: "remote", Sample: 0}}},
+		struct{}{}, func(_ struct{}, b *Build) (any, error) {
+			lim := b.Limiter()
+			return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
+				release, err := lim.Acquire(ctx)
+				if err != nil {
+					return nil, err
+				}
+				defer release()
+				mu.Lock()
+				starts = append(starts, time.Now())
+				mu.Unlock()
+				c := cur.Add(1)
+				for p := peak.Load(); c > p && !peak.CompareAndSwap(p, c); p = peak.Load() {
+				}
+				time.Sleep(120 * time.Millisecond)
+				cur.Add(-1)
+				return Fields{"remote": 1}, nil
+			}), nil
+		}))
+	p := h.load(`
+limiters:
+  svc: {concurrency: 2, rpm: 1200}
+steps:
+  - uses: nums
+    with: {count: 6}
+  - uses: remote
+    id: a
+    concurrency: 4
+    limiter: svc
+  - uses: remote
+    id: b
+    concurrency: 4
+    limiter: svc
+`)
+	if _, err, _ := h.run(p, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if peak.Load() != 2 {
+		t.Fatalf("two steps sharing a limiter of 2 reached %d in flight", peak.Load())
+	}
+	sort.Slice(starts, func(i, j int) bool { return starts[i].Before(starts[j]) })
+	for i := 1; i < len(starts); i++ {
+		if gap := starts[i].Sub(starts[i-1]); gap < 45*time.Millisecond {
+			t.Fatalf("starts %d and %d only %v apart at 1200 rpm (50ms)", i-1, i, gap)
+		}
+	}
+}
+
+func TestLimiterHold(t *testing.T) {
+	l := NewLimiter("x", 0, 0)
+	l.Hold(150 * time.Millisecond)
+	start := time.Now()
+	release, err := l.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if time.Since(start) < 140*time.Millisecond {
+		t.Fatal("Hold was not honoured")
+	}
+}
+
+func TestTerminalKeepsStatusLine(t *testing.T) {
+	var b bytes.Buffer
+	term := NewTerminal(&syncBuf{b: &b})
+	term.SetStatus(func() string { return "STATUS" })
+	fmt.Fprintln(term, "log line")
+	term.Close()
+	out := b.String()
+	if !strings.Contains(out, "\r\033[Klog line\n") || !strings.Contains(out, "STATUS") {
+		t.Fatalf("%q", out)
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
 }

@@ -192,7 +192,9 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 			st.limiter = l
 		}
 		before := &exprEnv{file: path, static: static, fields: copyMap(fields), now: func() time.Time { return *p.now }}
-		if sc.If != nil {
+		if sc.If != nil && spec.Source {
+			d.errorf(mapValue(sc.node, "if"), "if: is not allowed on the source step; use filter:")
+		} else if sc.If != nil {
 			if prog, err := before.compile(sc.If, nil, true); err != nil {
 				ds.Add(asDiag(err, path))
 			} else {

@@ -51,6 +51,7 @@ func TestBrokenPipelines(t *testing.T) {
 		{"limiter bad key", "limiters:\n  kimi: {rps: 3}\nsteps:\n  - uses: nums\n", `unknown key "rps"; did you mean "rpm"?`, "t.yaml:2:10"},
 		{"var clashes with field", "vars:\n  n: 3\nsteps:\n  - uses: nums\n", `var "n" has the name of a field`, "t.yaml:2:3"},
 		{"bad list var", "vars:\n  t: !list '[\"a\",'\nsteps:\n  - uses: nums\n", "not a JSON array", "t.yaml:2:6"},
+		{"if on source", "steps:\n  - uses: nums\n    if: n > 1\n", "not allowed on the source", "t.yaml:3:9"},
 		{"interpolated type checked", "steps:\n  - uses: nums\n    concurrency: ${LIST}\n", "want an integer", "t.yaml:3:18"},
 	}
 	for _, c := range cases {
