@@ -1,0 +1,87 @@
+package emulator
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// RunCLI runs an emulator as a command (`runner emulate tencent`): it parses args, starts the server,
+// prints "tencent emulator listening on URL" on stdout and serves until ctx is done.
+//
+//	--addr 127.0.0.1:0  --fixture F  --secret-id ID --secret-key KEY --app-id CORP [--sdk-id ID]
+//	--fault-rate 0.05  --latency 20ms  --throttle 2MB  --url-ttl 6h  --corp-rpm 10  --quirks  --seed N
+func RunCLI(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("emulate tencent", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	var o Options
+	var fixture, throttle string
+	var seed uint64
+	fs.StringVar(&o.Addr, "addr", "127.0.0.1:0", "listen address")
+	fs.StringVar(&fixture, "fixture", "", "JSON fixture of meetings (required)")
+	fs.StringVar(&o.SecretID, "secret-id", DefaultSecretID, "accepted SecretId (X-TC-Key)")
+	fs.StringVar(&o.SecretKey, "secret-key", DefaultSecretKey, "accepted SecretKey")
+	fs.StringVar(&o.AppID, "app-id", DefaultAppID, "accepted AppId (enterprise id)")
+	fs.StringVar(&o.SdkID, "sdk-id", "", "required SdkId, if any")
+	fs.Float64Var(&o.FaultRate, "fault-rate", 0, "fraction of requests answered with a random fault (gateway error, rate limit, reset)")
+	fs.DurationVar(&o.Latency, "latency", 0, "latency added to every answer")
+	fs.StringVar(&throttle, "throttle", "0", "media bytes per second per connection (e.g. 512KB, 2MB; 0: unlimited)")
+	fs.DurationVar(&o.URLTTL, "url-ttl", 6*time.Hour, "validity of download addresses")
+	fs.IntVar(&o.CorpRecordsPerMinute, "corp-rpm", 0, "enforce this many /v1/corp/records calls per minute (0: off; the real service allows 10)")
+	fs.BoolVar(&o.Quirks, "quirks", false, "send numbers as strings and ids as bare numbers")
+	fs.Uint64Var(&seed, "seed", 1, "seed of the fault generator")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("emulate tencent: unexpected argument %q", fs.Arg(0))
+	}
+	if fixture == "" {
+		return fmt.Errorf("emulate tencent: --fixture is required")
+	}
+	if o.FaultRate < 0 || o.FaultRate > 1 {
+		return fmt.Errorf("emulate tencent: --fault-rate %v is not between 0 and 1", o.FaultRate)
+	}
+	rate, err := parseBytes(throttle)
+	if err != nil {
+		return fmt.Errorf("emulate tencent: --throttle: %w", err)
+	}
+	o.Throttle, o.Seed = rate, seed
+	if o.Fixture, err = LoadFixture(fixture); err != nil {
+		return err
+	}
+	o.Logger = slog.Default()
+	s, err := Start(o)
+	if err != nil {
+		return fmt.Errorf("emulate tencent: %w", err)
+	}
+	defer s.Close()
+	fmt.Fprintf(stdout, "tencent emulator listening on %s\n", s.URL())
+	<-ctx.Done()
+	return nil
+}
+
+// parseBytes reads 1048576, 512KB, 2MB, 1GB (powers of 1024).
+func parseBytes(v string) (int64, error) {
+	s := strings.ToUpper(strings.TrimSpace(v))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"B", 1}} {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = strings.TrimSpace(rest), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a byte count", v)
+	}
+	return int64(n * float64(mult)), nil
+}
