@@ -49,9 +49,10 @@ func rec(id string, day int, phase string, students ...string) Recording {
 	d := 60
 	r.DurationMin = &d
 	for _, s := range students {
-		id, secs, _ := strings.Cut(s, ":")
+		i := strings.LastIndexByte(s, ':')
+		id := s[:i]
 		var n int64
-		fmt.Sscan(secs, &n)
+		fmt.Sscan(s[i+1:], &n)
 		r.Students = append(r.Students, Attendance{StudentID: id, Name: "同学" + id, Seconds: n})
 	}
 	return r
