@@ -44,11 +44,7 @@ type ListerConfig struct {
 	// sub_meeting_id is sent and a recurring meeting's participants may be incomplete.
 	SkipMeetingDetails bool
 	// Students picks the students among a recording's participants; nil means IsStudent.
-	Students func(p Participant, teacherID string) (bool, error)
-	// PendingMaxAge is how long a pending recording that no listing shows any more is still looked for
-	// (default 72h). Transcoding can take hours; a recording deleted meanwhile would otherwise stay
-	// pending for ever.
-	PendingMaxAge time.Duration
+	Students func(p Participant, teacherID, hostUserID string) (bool, error)
 	// Secret, when set, is told every signed URL so that log handlers can scrub it.
 	Secret func(string)
 	Logger *slog.Logger
@@ -86,11 +82,8 @@ func NewLister(c *Client, cfg ListerConfig) (*Lister, error) {
 	if cfg.MaxPages <= 0 {
 		cfg.MaxPages = 1000
 	}
-	if cfg.PendingMaxAge <= 0 {
-		cfg.PendingMaxAge = 72 * time.Hour
-	}
 	if cfg.Students == nil {
-		cfg.Students = func(p Participant, teacher string) (bool, error) { return IsStudent(p, teacher), nil }
+		cfg.Students = func(p Participant, teacher, _ string) (bool, error) { return IsStudent(p, teacher), nil }
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -298,19 +291,32 @@ func (r *run) recheck(ctx context.Context, pending []runner.Pending) error {
 		}
 	}
 	r.only = nil
-	now := l.cfg.Now()
 	for _, w := range wanted {
-		if r.seen[w.p.ID] {
-			continue
+		if !r.seen[w.p.ID] {
+			// Kept pending (the engine gives up after pending_max_age): a listing may lag, and a deleted
+			// recording is not worth failing a run for.
+			r.out.NotReady(w.p.ID, w.h, "not listed any more (deleted, or the listing lags)")
 		}
-		if !w.p.FirstSeen.IsZero() && now.Sub(w.p.FirstSeen) > l.cfg.PendingMaxAge {
-			l.log.LogAttrs(ctx, slog.LevelWarn, "pending recording no longer listed; giving up",
-				slog.String("item", w.p.ID), slog.Time("first_seen", w.p.FirstSeen))
-			continue
-		}
-		r.out.NotReady(w.p.ID, w.h, "not listed any more (deleted, or listing lagging)")
 	}
 	return nil
+}
+
+// Hint tells the engine how to find an item again in a later run (an item that failed downstream and
+// must be listed again, with fresh download addresses, after the window has moved on).
+func (l *Lister) Hint(in *runner.Item) any {
+	var h hint
+	var start time.Time
+	if in.Get("start", &start) == nil && !start.IsZero() {
+		h.MediaStartMs = start.UnixMilli()
+	}
+	in.Get("host_userid", &h.Host)     //nolint:errcheck // optional
+	in.Get("meeting_id", &h.MeetingID) //nolint:errcheck // optional
+	if l.cfg.Mode == ModeCorp {
+		h.Operator = l.cfg.Operator
+	} else if slices.Contains(l.cfg.Teachers, h.Host) {
+		h.Operator = h.Host
+	}
+	return h
 }
 
 // mergeSpans joins overlapping spans, keeping each within MaxWindow.
@@ -413,7 +419,7 @@ func (l *Lister) enrich(ctx context.Context, rec Record, op string, meetings map
 	doc.TeacherID = TeacherID(rec.HostUserID, doc.Participants)
 	seen := map[string]bool{}
 	for _, p := range doc.Participants {
-		ok, err := l.cfg.Students(p, doc.TeacherID)
+		ok, err := l.cfg.Students(p, doc.TeacherID, doc.HostUserID)
 		if err != nil {
 			return nil, runner.Permanent(fmt.Errorf("students rule on %s: %w", p.StudentID(), err))
 		}

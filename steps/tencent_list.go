@@ -1,0 +1,129 @@
+package steps
+
+import (
+	"fmt"
+	"time"
+
+	"meetpipe/runner"
+	"meetpipe/steps/tencent"
+)
+
+type tencentListConfig struct {
+	SecretID     string      `yaml:"secret_id" doc:"SecretId of the 企业自建应用 (AK/SK auth), e.g. ${TQM_SECRET_ID}" secret:"true" required:"true"`
+	SecretKey    string      `yaml:"secret_key" doc:"SecretKey of the app; signs every request and is never sent" secret:"true" required:"true"`
+	EnterpriseID string      `yaml:"enterprise_id" doc:"enterprise (企业) ID, sent as the AppId header" required:"true"`
+	SdkID        string      `yaml:"sdk_id" doc:"the app's SdkId, sent as the SdkId header (empty for old accounts that have none)"`
+	BaseURL      string      `yaml:"base_url" doc:"API base URL; point it at an emulator for tests and demos"`
+	Mode         string      `yaml:"mode" doc:"corp: one enterprise-wide listing (/v1/corp/records, operator_id must be an admin, 10 calls/min); per_teacher: /v1/records once per teacher with the teacher as operator" enum:"corp,per_teacher"`
+	OperatorID   string      `yaml:"operator_id" doc:"admin userid used as operator in corp mode"`
+	Teachers     string      `yaml:"teachers" doc:"teacher userids as a JSON array (the seed's TEACHER_WHITELIST) or comma-separated; the operators in per_teacher mode; in corp mode, when set, only recordings they host are listed. Quote it when interpolated: '${TEACHER_WHITELIST}'"`
+	Students     runner.Expr `yaml:"students" doc:"rule picking students among a recording's participants; sees p (userid, uuid, name, role, join, left, seconds), teacher_id and host_userid. user_role: 0 member, 1 creator, 2 host, 3 creator+host, 4 guest, 5 guest+host, 6 co-host, 7 creator+co-host"`
+	RecordType   int         `yaml:"record_type" doc:"query_record_type: 0 all, 1 cloud recordings, 2 uploaded"`
+	PageSize     int         `yaml:"page_size" doc:"records per page, at most 20"`
+	MaxPages     int         `yaml:"max_pages" doc:"safety limit on pages followed for one 31-day span and operator"`
+
+	RequestsPerSecond    float64       `yaml:"requests_per_second" doc:"client-side limit on all requests (no global figure is documented; 5 is the usual advice)"`
+	CorpRecordsPerMinute float64       `yaml:"corp_records_per_minute" doc:"client-side limit on /v1/corp/records (documented: 10 per minute)"`
+	Retries              int           `yaml:"retries" doc:"retries of one request on 5xx, gateway errors, rate limiting, network errors and timeouts (-1: none)"`
+	Backoff              time.Duration `yaml:"backoff" doc:"first wait between retries of a request, doubled each time"`
+	Timeout              time.Duration `yaml:"timeout" doc:"limit on one request"`
+	Participants         bool          `yaml:"participants" doc:"read participants (for teacher fallback and student_ids); false saves requests"`
+	MeetingDetails       bool          `yaml:"meeting_details" doc:"look up each meeting once to find recurring meetings, whose participants need sub_meeting_id; false saves one request per meeting"`
+}
+
+func init() {
+	runner.Register(runner.Spec{
+		Name:    "tencent_list",
+		Summary: "list an enterprise's Tencent Meeting cloud recordings in the window, with files, fresh download addresses, host and participants",
+		Version: "1",
+		Writes: []runner.Field{
+			{Name: "id", Sample: "", Doc: "meeting_record_id, also the item id"},
+			{Name: "meeting_id", Sample: "", Doc: "meeting id (a 19-digit number kept as text)"},
+			{Name: "meeting_code", Sample: "", Doc: "9-digit meeting code"},
+			{Name: "subject", Sample: "", Doc: "meeting subject"},
+			{Name: "host_userid", Sample: "", Doc: "host's userid (host_user_id; userid on corp listings)"},
+			{Name: "start", Sample: time.Time{}, Doc: "meeting start (media_start_time), UTC"},
+			{Name: "end", Sample: time.Time{}, Doc: "end of the last recording file, UTC"},
+			{Name: "duration_min", Sample: 0, Doc: "end - start in whole minutes (rounded)"},
+			{Name: "state", Sample: 0, Doc: "recording state; always 3 (done) on emitted items"},
+			{Name: "files", Sample: []tencent.File{}, Doc: "recording files in order: file_id, start, end, size, url (signed download address, valid 6 h, never stored)"},
+			{Name: "participants", Sample: []tencent.Participant{}, Doc: "one per person, rejoins merged: userid, uuid, name (decoded), role, join, left, seconds attended"},
+			{Name: "teacher_id", Sample: "", Doc: "the host's userid (else the participant whose role marks the host)"},
+			{Name: "student_ids", Sample: []string{}, Doc: "participants the students rule picks: userid, or ext:<uuid> for people outside the enterprise"},
+		},
+		Volatile:    []string{"files.url"},
+		SideEffects: false,
+		Source:      true,
+	}, tencentListConfig{
+		BaseURL:              tencent.DefaultBaseURL,
+		Mode:                 tencent.ModeCorp,
+		Students:             runner.NewExpr(tencent.DefaultStudentRule),
+		RecordType:           1,
+		PageSize:             tencent.MaxPageSize,
+		MaxPages:             1000,
+		RequestsPerSecond:    5,
+		CorpRecordsPerMinute: 10,
+		Retries:              3,
+		Backoff:              time.Second,
+		Timeout:              30 * time.Second,
+		Participants:         true,
+		MeetingDetails:       true,
+	}, newTencentList)
+}
+
+func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
+	b.Secret(cfg.SecretKey)
+	b.Secret(cfg.SecretID)
+	teachers, err := runner.ParseList(cfg.Teachers)
+	if err != nil {
+		return nil, b.Errorf(nil, "tencent_list: teachers: %v", err)
+	}
+	switch {
+	case cfg.Mode == tencent.ModeCorp && cfg.OperatorID == "":
+		return nil, b.Errorf(nil, "tencent_list: mode corp needs operator_id (an admin userid)")
+	case cfg.Mode == tencent.ModePerTeacher && len(teachers) == 0:
+		return nil, b.Errorf(nil, "tencent_list: mode per_teacher needs teachers")
+	case cfg.PageSize < 1 || cfg.PageSize > tencent.MaxPageSize:
+		return nil, b.Errorf(nil, "tencent_list: page_size must be 1..%d, got %d", tencent.MaxPageSize, cfg.PageSize)
+	case cfg.RecordType < 0 || cfg.RecordType > 5:
+		return nil, b.Errorf(nil, "tencent_list: record_type must be 0..5, got %d", cfg.RecordType)
+	}
+	var rule *runner.Program
+	if !cfg.Students.IsZero() {
+		if rule, err = b.CompileBool(&cfg.Students, map[string]any{
+			"p": tencent.Participant{}, "teacher_id": "", "host_userid": "",
+		}); err != nil {
+			return nil, err
+		}
+	}
+	c, err := tencent.NewClient(tencent.Config{
+		BaseURL: cfg.BaseURL, SecretID: cfg.SecretID, SecretKey: cfg.SecretKey,
+		EnterpriseID: cfg.EnterpriseID, SdkID: cfg.SdkID,
+		Timeout: cfg.Timeout, Retries: cfg.Retries, Backoff: cfg.Backoff,
+		RequestsPerSecond: cfg.RequestsPerSecond, CorpRecordsPerMinute: cfg.CorpRecordsPerMinute,
+		Shared: b.Limiter(),
+	})
+	if err != nil {
+		return nil, b.Errorf(nil, "tencent_list: %v", err)
+	}
+	lc := tencent.ListerConfig{
+		Mode: cfg.Mode, Operator: cfg.OperatorID, Teachers: teachers, PageSize: cfg.PageSize,
+		MaxPages: cfg.MaxPages, RecordType: cfg.RecordType,
+		SkipParticipants: !cfg.Participants, SkipMeetingDetails: !cfg.MeetingDetails,
+		Secret: b.Secret,
+	}
+	if rule != nil {
+		lc.Students = func(p tencent.Participant, teacher, host string) (bool, error) {
+			ok, err := rule.Bool(nil, map[string]any{"p": p, "teacher_id": teacher, "host_userid": host})
+			if err != nil {
+				return false, fmt.Errorf("students rule: %w", err)
+			}
+			return ok, nil
+		}
+	}
+	l, err := tencent.NewLister(c, lc)
+	if err != nil {
+		return nil, b.Errorf(nil, "tencent_list: %v", err)
+	}
+	return l, nil
+}
