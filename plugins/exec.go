@@ -93,10 +93,7 @@ func (s *step) Process(ctx context.Context, in *runner.Item) (runner.Fields, err
 
 func (s *step) run(ctx context.Context, itemID string, stdin []byte) (runner.Fields, error) {
 	name := s.m.Name
-	log := logger(ctx).With("plugin", name, "item", itemID)
-	if s.stepID != "" {
-		log = log.With("step", s.stepID)
-	}
+	log := logger(ctx, itemID, s.stepID).With("plugin", name)
 	stderr := &lineLogger{log: log, scrub: s.scrub}
 	stdout := &capped{max: maxOutput}
 
@@ -178,8 +175,19 @@ func (s *step) scrub(str string) string {
 	return str
 }
 
-// logger is the logger for a plugin's stderr.
-func logger(context.Context) *slog.Logger { return slog.Default() }
+// logger is the logger for a plugin's stderr: the run's, which names the item and step, or the default
+// one with those attributes added outside a run.
+func logger(ctx context.Context, itemID, stepID string) *slog.Logger {
+	l := runner.Logger(ctx)
+	if l != slog.Default() {
+		return l
+	}
+	l = l.With("item", itemID)
+	if stepID != "" {
+		l = l.With("step", stepID)
+	}
+	return l
+}
 
 // decodeOutput checks a plugin's stdout against its declared writes: one JSON object whose keys are
 // declared writes with values of the declared types. Empty output writes nothing. Declared fields may be

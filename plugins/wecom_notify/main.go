@@ -50,6 +50,8 @@ type settings struct {
 	Template    string `json:"template"`
 	Timezone    string `json:"timezone"`
 	HTTPTimeout string `json:"http_timeout"`
+	// ThrottleWait is how long to wait after errcode 45009 (the robot counts messages per minute).
+	ThrottleWait string `json:"throttle_wait"`
 }
 
 // notified is what the plugin writes to the item.
@@ -118,13 +120,13 @@ func notify(req request, rt http.RoundTripper) (*notified, error) {
 	if s.BaseURL == "" {
 		s.BaseURL = "https://qyapi.weixin.qq.com"
 	}
-	timeout := 10 * time.Second
-	if s.HTTPTimeout != "" {
-		d, err := time.ParseDuration(s.HTTPTimeout)
-		if err != nil {
-			return nil, fail(exitUsage, "http_timeout: %v", err)
-		}
-		timeout = d
+	timeout, err := duration(s.HTTPTimeout, "http_timeout", 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	wait, err := duration(s.ThrottleWait, "throttle_wait", time.Minute)
+	if err != nil {
+		return nil, err
 	}
 	loc := time.Local
 	if s.Timezone != "" {
@@ -142,11 +144,26 @@ func notify(req request, rt http.RoundTripper) (*notified, error) {
 	content = cut(content, maxContent)
 
 	errcode, err := post(s.BaseURL, s.Key, content, &http.Client{Transport: rt, Timeout: timeout})
+	var f *failure
+	if errors.As(err, &f) && f.retryAfter > 0 {
+		f.retryAfter = wait
+	}
 	if err != nil {
 		return nil, err
 	}
 	return &notified{At: time.Now().UTC().Format(time.RFC3339), Errcode: errcode, Bytes: len(content),
 		Truncated: len(content) < full}, nil
+}
+
+func duration(v, name string, def time.Duration) (time.Duration, error) {
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fail(exitUsage, "%s: %v", name, err)
+	}
+	return d, nil
 }
 
 // render executes the message template over the item's fields.

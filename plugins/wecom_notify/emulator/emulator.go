@@ -4,8 +4,11 @@ package emulator
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -34,6 +37,10 @@ type Options struct {
 	PerMinute int
 	// Now is the clock of the rate limit (default time.Now), so that tests need not wait a minute.
 	Now func() time.Time
+	// Addr is the listen address (default 127.0.0.1:0).
+	Addr string
+	// Logger, when set, logs every answer and the content of every accepted message.
+	Logger *slog.Logger
 }
 
 // Message is an accepted message.
@@ -46,7 +53,9 @@ type Message struct {
 // Server is a running emulator.
 type Server struct {
 	opts Options
-	srv  *httptest.Server
+	srv  *http.Server
+	ln   net.Listener
+	url  string
 
 	mu       sync.Mutex
 	messages []Message
@@ -60,23 +69,43 @@ type fault struct {
 	status  int // an HTTP status instead of an errcode answer
 }
 
-// New starts an emulator.
+// New starts an emulator and panics if it cannot listen, like httptest.NewServer.
 func New(opts Options) *Server {
+	s, err := Start(opts)
+	if err != nil {
+		panic("wecom emulator: " + err.Error())
+	}
+	return s
+}
+
+// Start starts an emulator, reporting an address it cannot listen on.
+func Start(opts Options) (*Server, error) {
 	if opts.PerMinute <= 0 {
 		opts.PerMinute = 20
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{opts: opts, answers: map[int]int{}}
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	ln, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", opts.Addr, err)
+	}
+	s := &Server{opts: opts, answers: map[int]int{}, ln: ln, url: "http://" + ln.Addr().String()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/cgi-bin/webhook/send", s.send)
-	s.srv = httptest.NewServer(mux)
-	return s
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go s.srv.Serve(ln)
+	return s, nil
 }
 
 // URL is the base URL, to use where https://qyapi.weixin.qq.com would go.
-func (s *Server) URL() string { return s.srv.URL }
+func (s *Server) URL() string { return s.url }
 
 // Close stops the server.
 func (s *Server) Close() { s.srv.Close() }
@@ -189,11 +218,16 @@ func (s *Server) check(r *http.Request) int {
 		return ErrTooFrequent
 	}
 	s.messages = append(s.messages, Message{MsgType: body.MsgType, Content: body.Markdown.Content, At: now})
+	s.opts.Logger.Info("message", "msgtype", body.MsgType, "bytes", len(body.Markdown.Content),
+		"content", body.Markdown.Content)
 	return OK
 }
 
 func (s *Server) answer(w http.ResponseWriter, code int) {
 	s.answers[code]++
+	if code != OK {
+		s.opts.Logger.Warn("refused", "errcode", code, "errmsg", errmsgs[code])
+	}
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	json.NewEncoder(w).Encode(map[string]any{"errcode": code, "errmsg": errmsgs[code]})
 }
