@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -251,24 +252,24 @@ func (rep *Report) WriteText(w io.Writer) error {
 		p.linef("schema: %d migration(s) pending (%s): run `runner migrate`", len(rep.Schema.Pending),
 			strings.Join(rep.Schema.Pending, ", "))
 	}
-	p.table("status", []string{"status", "count"}, rowsOf(rep.ByStatus, func(c Count) []string {
+	p.table("status", []string{"status", ">count"}, rowsOf(rep.ByStatus, func(c Count) []string {
 		return []string{c.Name, strconv.Itoa(c.Count)}
 	}))
-	p.table("phase", []string{"phase", "count"}, rowsOf(rep.ByPhase, func(c Count) []string {
+	p.table("phase", []string{"phase", ">count"}, rowsOf(rep.ByPhase, func(c Count) []string {
 		return []string{c.Name, strconv.Itoa(c.Count)}
 	}))
-	p.table("last runs", []string{"run", "pipeline", "started", "finished", "status", "items", "done",
-		"skipped", "failed", "pending"}, rowsOf(rep.Runs, func(r RunRow) []string {
+	p.table("last runs", []string{"run", "pipeline", "started", "finished", "status", ">items", ">done",
+		">skipped", ">failed", ">pending"}, rowsOf(rep.Runs, func(r RunRow) []string {
 		return []string{r.ID, r.Pipeline, fmtTime(&r.Started), fmtTime(r.Finished), r.Status,
 			strconv.Itoa(r.Items), strconv.Itoa(r.Done), strconv.Itoa(r.Skipped), strconv.Itoa(r.Failed),
 			strconv.Itoa(r.Pending)}
 	}))
-	p.table("failed items", []string{"item", "step", "kind", "last failed", "runs", "reason"},
+	p.table("failed items", []string{"item", "step", "kind", "last failed", ">runs", "reason"},
 		rowsOf(rep.Failures, func(f FailureRow) []string {
 			return []string{f.Item, f.Step, f.Kind, fmtTime(&f.LastFailed), strconv.Itoa(f.Failures),
 				oneLine(f.Error, 100)}
 		}))
-	p.table("most active students", []string{"student", "name", "recordings", "minutes", "last"},
+	p.table("most active students", []string{"student", "name", ">recordings", ">minutes", "last"},
 		rowsOf(rep.TopStudents, func(s StudentRow) []string {
 			return []string{s.ID, s.Name, strconv.Itoa(s.Recordings), strconv.Itoa(s.Minutes), fmtTime(s.LastRecordAt)}
 		}))
@@ -311,8 +312,8 @@ func (p *printer) linef(format string, args ...any) {
 }
 
 // table prints a titled table whose columns line up on a terminal, counting CJK characters as two cells
-// (text/tabwriter counts them as one, which breaks columns of Chinese phases and names). Numbers are
-// right-aligned.
+// (text/tabwriter counts them as one, which breaks columns of Chinese phases and names). A heading that
+// starts with ">" marks a right-aligned column (numbers).
 func (p *printer) table(title string, head []string, rows [][]string) {
 	p.linef("")
 	if len(rows) == 0 {
@@ -321,15 +322,13 @@ func (p *printer) table(title string, head []string, rows [][]string) {
 	}
 	p.linef("%s:", title)
 	widths := make([]int, len(head))
-	numeric := make([]bool, len(head))
+	right := make([]bool, len(head))
+	head = slices.Clone(head)
 	for i := range head {
+		head[i], right[i] = strings.CutPrefix(head[i], ">")
 		widths[i] = displayWidth(head[i])
-		numeric[i] = true
 		for _, r := range rows {
 			widths[i] = max(widths[i], displayWidth(r[i]))
-			if _, err := strconv.Atoi(r[i]); err != nil {
-				numeric[i] = false
-			}
 		}
 	}
 	line := func(cells []string) {
@@ -340,7 +339,7 @@ func (p *printer) table(title string, head []string, rows [][]string) {
 			if i > 0 {
 				b.WriteString("  ")
 			}
-			if numeric[i] {
+			if right[i] {
 				b.WriteString(pad + c)
 			} else if i < len(cells)-1 {
 				b.WriteString(c + pad)

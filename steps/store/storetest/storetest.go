@@ -41,29 +41,30 @@ var shared struct {
 // ("root@tcp(127.0.0.1:3306)/mp_test_…"; store.Open adds the connection settings it needs).
 func DB(t testing.TB) string {
 	t.Helper()
-	shared.once.Do(func() { shared.dsn, shared.err = chooseServer() })
+	shared.once.Do(func() { shared.dsn, _, shared.err = chooseServer(os.Getenv(EnvDSN), defaultDSN) })
 	if shared.err != nil {
 		t.Fatalf("storetest: %v", shared.err)
 	}
 	return NewDatabase(t, shared.dsn)
 }
 
-// chooseServer returns the DSN of the server DB uses, starting one when none is configured or reachable.
-func chooseServer() (string, error) {
-	if dsn := os.Getenv(EnvDSN); dsn != "" {
-		if err := ping(dsn, 5*time.Second); err != nil {
-			return "", fmt.Errorf("%s is set but its server does not answer: %v", EnvDSN, redact(err, dsn))
+// chooseServer returns the DSN of the server DB uses: configured (which must answer), else fallback if it
+// answers, else a throwaway server (returned too) that lives as long as the test binary.
+func chooseServer(configured, fallback string) (string, *Server, error) {
+	if configured != "" {
+		if err := ping(configured, 5*time.Second); err != nil {
+			return "", nil, fmt.Errorf("%s is set but its server does not answer: %v", EnvDSN, redact(err, configured))
 		}
-		return dsn, nil
+		return configured, nil, nil
 	}
-	if ping(defaultDSN, 2*time.Second) == nil {
-		return defaultDSN, nil
+	if ping(fallback, 2*time.Second) == nil {
+		return fallback, nil, nil
 	}
 	s, err := startDetached()
 	if err != nil {
-		return "", fmt.Errorf("no MySQL at 127.0.0.1:3306 and no throwaway MariaDB: %w", err)
+		return "", nil, fmt.Errorf("no MySQL at 127.0.0.1:3306 and no throwaway MariaDB: %w", err)
 	}
-	return s.DSN(), nil
+	return s.DSN(), s, nil
 }
 
 func ping(dsn string, timeout time.Duration) error {
@@ -84,6 +85,8 @@ func ping(dsn string, timeout time.Duration) error {
 }
 
 func openRaw(cfg *mysql.Config) (*sql.DB, error) {
+	cfg = cfg.Clone()
+	cfg.Logger = quiet{} // "closing bad idle connection" after a Kill is expected
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, err
@@ -141,6 +144,10 @@ func NewDatabase(t testing.TB, serverDSN string) string {
 	db2.DBName = name
 	return db2.FormatDSN()
 }
+
+type quiet struct{}
+
+func (quiet) Print(...any) {}
 
 // redact keeps a DSN's password out of a test log.
 func redact(err error, dsn string) string {
