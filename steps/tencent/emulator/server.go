@@ -126,6 +126,7 @@ type Request struct {
 	Body     []byte
 	Status   int   // 0 for a reset connection
 	Code     int64 // error_info.error_code of an error answer
+	Fault    FaultKind
 }
 
 const maxRequestLog = 20000
@@ -337,7 +338,8 @@ func (s *Server) Count(endpoint string) int {
 	return 0
 }
 
-// Errors is the number of requests of an endpoint answered with an error or a fault.
+// Errors is the number of requests of an endpoint answered with an error or a fault (a truncated body
+// counts).
 func (s *Server) Errors(endpoint string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -458,7 +460,7 @@ func (s *Server) record(req Request) {
 		s.counts[req.Endpoint] = c
 	}
 	c.requests++
-	if req.Status == 0 || req.Status >= 300 {
+	if req.Status == 0 || req.Status >= 300 || req.Fault != "" {
 		c.errors++
 	}
 	if len(s.requests) < maxRequestLog {
@@ -531,6 +533,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f, ok := s.nextFault(endpoint); ok && s.fault(sw, r, endpoint, f) {
+		req.Fault = f.Kind
 		return
 	}
 	if endpoint == EndpointMedia {
