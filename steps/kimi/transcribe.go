@@ -1,0 +1,283 @@
+package kimi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+)
+
+// Transcriber is a client of the OpenAI transcription protocol: POST {base}/audio/transcriptions with a
+// multipart body. It works with vLLM (Kimi-Audio, Whisper), OpenAI, Groq, SiliconFlow, speaches, LocalAI
+// and whisper.cpp, tolerating the differences in their answers.
+type Transcriber struct {
+	BaseURL string // e.g. http://gpu:8000/v1
+	APIKey  string // empty: no Authorization header
+	Model   string // sent even where the server ignores it (whisper.cpp)
+	HTTP    *http.Client
+
+	// jsonOnly is learned: once the server rejected verbose_json, later chunks ask for json directly.
+	jsonOnly atomic.Bool
+}
+
+// TranscribeRequest is one audio file to transcribe.
+type TranscribeRequest struct {
+	Path           string
+	Language       string  // ISO-639-1, e.g. "zh"
+	Prompt         string  // style and continuation text
+	ResponseFormat string  // "verbose_json" (segments with times) or "json"; empty means verbose_json
+	Temperature    float64 // 0: the server's automatic fallback
+	// Duration of the audio in seconds, if known: it tells seconds from nanoseconds in the answer.
+	Duration float64
+}
+
+// Transcription is a server's answer, normalised: times in seconds relative to the file's start.
+type Transcription struct {
+	Text     string
+	Language string
+	Duration float64
+	// Segments is nil when the server gave none (json format, SiliconFlow, Kimi-Audio).
+	Segments []TranscriptionSegment
+	// Format is the response_format that was answered.
+	Format string
+}
+
+// TranscriptionSegment is one timed piece of text with the decoder's quality figures when the server
+// reports them (nil when it does not).
+type TranscriptionSegment struct {
+	Start, End       float64
+	Text             string
+	AvgLogprob       *float64
+	NoSpeechProb     *float64
+	CompressionRatio *float64
+}
+
+const maxTranscriptBody = 32 << 20
+
+// Transcribe uploads one file. A server that rejects verbose_json is asked again for json, and the
+// Transcriber remembers that for later calls.
+func (t *Transcriber) Transcribe(ctx context.Context, r TranscribeRequest) (*Transcription, error) {
+	format := r.ResponseFormat
+	if format == "" {
+		format = "verbose_json"
+	}
+	if format == "verbose_json" && t.jsonOnly.Load() {
+		format = "json"
+	}
+	out, err := t.send(ctx, r, format)
+	var ae *APIError
+	if format == "verbose_json" && errors.As(err, &ae) && rejectsFormat(ae) {
+		t.jsonOnly.Store(true)
+		out, err = t.send(ctx, r, "json")
+	}
+	return out, err
+}
+
+// rejectsFormat reports a 4xx that complains about response_format, which is how servers without
+// timestamps (vLLM serving Kimi-Audio, gpt-4o-transcribe) answer verbose_json.
+func rejectsFormat(e *APIError) bool {
+	if e.Status != http.StatusBadRequest && e.Status != http.StatusUnprocessableEntity &&
+		e.Status != http.StatusUnsupportedMediaType {
+		return false
+	}
+	m := strings.ToLower(e.Message)
+	return e.Param == "response_format" || strings.Contains(m, "response_format") ||
+		strings.Contains(m, "verbose_json") || strings.Contains(m, "response format")
+}
+
+func (t *Transcriber) send(ctx context.Context, r TranscribeRequest, format string) (*Transcription, error) {
+	name := filepath.Base(r.Path)
+	op := "transcribe " + name
+	u, err := endpoint(t.BaseURL, "audio/transcriptions")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	f, err := os.Open(r.Path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+
+	// The body is head + file + tail with a known length, so the file streams from disk and servers that
+	// do not take chunked uploads still work.
+	var head bytes.Buffer
+	mw := multipart.NewWriter(&head)
+	fields := [][2]string{{"model", t.Model}, {"response_format", format},
+		{"temperature", strconv.FormatFloat(r.Temperature, 'f', -1, 64)}}
+	if r.Language != "" {
+		fields = append(fields, [2]string{"language", r.Language})
+	}
+	if r.Prompt != "" {
+		fields = append(fields, [2]string{"prompt", r.Prompt})
+	}
+	for _, kv := range fields {
+		if err := mw.WriteField(kv[0], kv[1]); err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+	}
+	ph := make(textproto.MIMEHeader)
+	ph.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename=%q`, name))
+	ph.Set("Content-Type", audioType(name))
+	if _, err := mw.CreatePart(ph); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	n := head.Len()
+	if err := mw.Close(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	all := head.Bytes()
+	body := io.MultiReader(bytes.NewReader(all[:n]), f, bytes.NewReader(all[n:]))
+	req, err := http.NewRequest(http.MethodPost, u, body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	req.ContentLength = int64(len(all)) + st.Size()
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	if t.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+t.APIKey)
+	}
+	b, h, err := do(ctx, t.HTTP, req, op, maxTranscriptBody)
+	if err != nil {
+		return nil, err
+	}
+	out, err := parseTranscription(b, h.Get("Content-Type"), r.Duration)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	out.Format = format
+	return out, nil
+}
+
+func audioType(name string) string {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".flac":
+		return "audio/flac"
+	case ".wav":
+		return "audio/wav"
+	case ".mp3", ".mpga", ".mpeg":
+		return "audio/mpeg"
+	case ".ogg", ".opus":
+		return "audio/ogg"
+	case ".m4a", ".mp4":
+		return "audio/mp4"
+	case ".webm":
+		return "audio/webm"
+	}
+	return "application/octet-stream"
+}
+
+// flexFloat accepts a JSON number, a numeric string or null.
+type flexFloat struct {
+	v  float64
+	ok bool
+}
+
+func (f *flexFloat) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(strings.TrimSpace(string(b)), `"`)
+	if s == "" || s == "null" {
+		return nil
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return fmt.Errorf("not a number: %s", oneLine(string(b), 40))
+	}
+	f.v, f.ok = v, true
+	return nil
+}
+
+func (f flexFloat) ptr() *float64 {
+	if !f.ok {
+		return nil
+	}
+	v := f.v
+	return &v
+}
+
+// parseTranscription reads any of the answers of the compatibility table: OpenAI/vLLM verbose_json,
+// whisper.cpp (no compression_ratio), LocalAI (times in nanoseconds), SiliconFlow and json ({"text"}
+// only), or a plain text body.
+func parseTranscription(b []byte, contentType string, duration float64) (*Transcription, error) {
+	trim := bytes.TrimSpace(b)
+	if len(trim) == 0 || trim[0] != '{' {
+		if strings.Contains(contentType, "json") && len(trim) > 0 {
+			return nil, fmt.Errorf("response is not a JSON object: %s", oneLine(string(trim), 80))
+		}
+		return &Transcription{Text: string(trim)}, nil
+	}
+	var raw struct {
+		Text     string          `json:"text"`
+		Language string          `json:"language"`
+		Duration flexFloat       `json:"duration"`
+		Error    json.RawMessage `json:"error"`
+		Segments []struct {
+			Start            flexFloat `json:"start"`
+			End              flexFloat `json:"end"`
+			Text             string    `json:"text"`
+			AvgLogprob       flexFloat `json:"avg_logprob"`
+			NoSpeechProb     flexFloat `json:"no_speech_prob"`
+			CompressionRatio flexFloat `json:"compression_ratio"`
+		} `json:"segments"`
+	}
+	if err := json.Unmarshal(trim, &raw); err != nil {
+		return nil, fmt.Errorf("decode response: %w", err)
+	}
+	// Some servers answer 200 with an error body.
+	if len(raw.Error) > 0 && string(raw.Error) != "null" && raw.Text == "" && len(raw.Segments) == 0 {
+		return nil, fmt.Errorf("server error: %s", scalarText(raw.Error))
+	}
+	out := &Transcription{Text: strings.TrimSpace(raw.Text), Language: raw.Language, Duration: raw.Duration.v}
+	if len(raw.Segments) == 0 {
+		return out, nil
+	}
+	maxEnd := 0.0
+	out.Segments = make([]TranscriptionSegment, 0, len(raw.Segments))
+	for _, s := range raw.Segments {
+		out.Segments = append(out.Segments, TranscriptionSegment{
+			Start: s.Start.v, End: s.End.v, Text: strings.TrimSpace(s.Text),
+			AvgLogprob: s.AvgLogprob.ptr(), NoSpeechProb: s.NoSpeechProb.ptr(),
+			CompressionRatio: s.CompressionRatio.ptr(),
+		})
+		maxEnd = max(maxEnd, s.End.v, s.Start.v)
+	}
+	if nanoseconds(maxEnd, duration, out.Duration) {
+		for i := range out.Segments {
+			out.Segments[i].Start /= 1e9
+			out.Segments[i].End /= 1e9
+		}
+	}
+	if out.Text == "" {
+		parts := make([]string, 0, len(out.Segments))
+		for _, s := range out.Segments {
+			parts = append(parts, s.Text)
+		}
+		out.Text = JoinText(parts)
+	}
+	return out, nil
+}
+
+// nanoseconds tells LocalAI's time.Duration times from seconds: an end far beyond the audio's length
+// cannot be seconds. Without any known length, more than a million seconds (11 days) cannot be either.
+func nanoseconds(maxEnd, duration, reported float64) bool {
+	d := duration
+	if d <= 0 {
+		d = reported
+	}
+	if d > 0 {
+		return maxEnd > 10*d && maxEnd > 1000
+	}
+	return maxEnd > 1e6
+}

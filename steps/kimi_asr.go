@@ -1,0 +1,282 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"meetpipe/runner"
+	"meetpipe/steps/kimi"
+	"meetpipe/steps/media"
+)
+
+// kimiASRConfig is the `with:` block of kimi_asr. Connection settings carry json:"-": they are not part of
+// the memo key, so pointing at another server of the same model (or an emulator on a new port) does not
+// transcribe everything again; the model, the prompt and the filters are.
+type kimiASRConfig struct {
+	BaseURL  string `yaml:"base_url" json:"-" required:"true" doc:"OpenAI-compatible transcription server (ASR_BASE_URL), e.g. http://gpu:8000/v1 for vLLM serving Kimi-Audio; /v1 is added to a bare host"`
+	APIKey   string `yaml:"api_key" json:"-" secret:"true" doc:"bearer key (ASR_API_KEY); empty for a server without auth"`
+	Model    string `yaml:"model" json:"model" doc:"model id (ASR_MODEL); sent even where the server ignores it"`
+	Language string `yaml:"language" json:"language" doc:"ISO-639-1 language of the speech"`
+	Prompt   string `yaml:"prompt" json:"prompt" doc:"prompt prefix; a Simplified-Chinese sentence keeps Whisper-family models from answering in Traditional"`
+	// CarryOver needs the previous chunk's text, so it only works when chunks go one at a time.
+	CarryOver        int           `yaml:"carry_over" json:"carry_over" doc:"runes of the previous chunk's text appended to the prompt for continuity (0: none); applied only when chunk_concurrency is 1"`
+	ResponseFormat   string        `yaml:"response_format" json:"response_format" enum:"verbose_json,json" doc:"verbose_json gives timed segments; servers that refuse it are asked for json, and each chunk becomes one segment"`
+	Temperature      float64       `yaml:"temperature" json:"temperature" doc:"decoding temperature; 0 lets Whisper servers fall back by themselves"`
+	ChunkConcurrency int           `yaml:"chunk_concurrency" json:"chunk_concurrency" doc:"chunks of one recording transcribed at once (the step's limiter still bounds all requests); above 1 there is no carry-over"`
+	Hallucinations   []string      `yaml:"hallucinations" json:"hallucinations" doc:"texts the model invents from silence; removed wherever they appear (spaces and case ignored)"`
+	NoSpeech         float64       `yaml:"no_speech_threshold" json:"no_speech_threshold" doc:"drop a segment whose no_speech_prob is above this AND whose avg_logprob is below logprob_threshold (when the server reports both)"`
+	Logprob          float64       `yaml:"logprob_threshold" json:"logprob_threshold" doc:"see no_speech_threshold"`
+	MaxUploadMB      float64       `yaml:"max_upload_mb" json:"-" doc:"largest chunk the server takes, in MB (vLLM and OpenAI: 25); a larger chunk fails the item without an upload"`
+	Timeout          time.Duration `yaml:"timeout" json:"-" doc:"limit for one chunk's request"`
+}
+
+func init() {
+	runner.Register(runner.Spec{
+		Name: "kimi_asr",
+		Summary: "transcribe a recording's audio chunks with an OpenAI-compatible speech-to-text server (Kimi-Audio on vLLM, " +
+			"Whisper servers, SiliconFlow, LocalAI) and merge them into one timed transcript",
+		Version: "1",
+		Reads:   []string{"audio"},
+		Writes: []runner.Field{{Name: "transcript", Sample: kimi.Transcript{},
+			Doc: "text, segments[] {start, end, text}: times in seconds from the recording's start; one segment per chunk from servers without timestamps"}},
+		SideEffects: true,
+	}, kimiASRConfig{
+		Model:            "moonshotai/Kimi-Audio-7B-Instruct",
+		Language:         "zh",
+		Prompt:           "以下是普通话的句子。",
+		CarryOver:        120,
+		ResponseFormat:   "verbose_json",
+		ChunkConcurrency: 1,
+		Hallucinations:   kimi.DefaultHallucinations,
+		NoSpeech:         0.6,
+		Logprob:          -1,
+		MaxUploadMB:      25,
+		Timeout:          10 * time.Minute,
+	}, newKimiASR)
+}
+
+type kimiASR struct {
+	cfg    kimiASRConfig
+	client *kimi.Transcriber
+	filter *kimi.Filter
+	lim    *runner.Limiter
+	b      *runner.Build
+	// stop holds an error that ends every later call of this run (a rejected key, an exhausted quota).
+	stop atomic.Pointer[error]
+}
+
+func newKimiASR(cfg kimiASRConfig, b *runner.Build) (any, error) {
+	if strings.TrimSpace(cfg.BaseURL) == "" {
+		return nil, b.Errorf(nil, "kimi_asr: base_url is empty; set ASR_BASE_URL")
+	}
+	if cfg.ChunkConcurrency < 1 {
+		return nil, b.Errorf(nil, "kimi_asr: chunk_concurrency must be at least 1")
+	}
+	if cfg.CarryOver < 0 {
+		return nil, b.Errorf(nil, "kimi_asr: carry_over must not be negative")
+	}
+	b.Secret(cfg.APIKey)
+	return &kimiASR{
+		cfg:    cfg,
+		client: &kimi.Transcriber{BaseURL: cfg.BaseURL, APIKey: cfg.APIKey, Model: cfg.Model},
+		filter: kimi.NewFilter(cfg.Hallucinations, cfg.NoSpeech, cfg.Logprob),
+		lim:    b.Limiter(),
+		b:      b,
+	}, nil
+}
+
+// asrChunks are the pieces to send: the chunks, or the whole file when the audio step made none.
+func asrChunks(a media.Audio) []media.Chunk {
+	if len(a.Chunks) > 0 {
+		return a.Chunks
+	}
+	return []media.Chunk{{Path: a.Path, DurationS: a.DurationS}}
+}
+
+func (s *kimiASR) Process(ctx context.Context, in *runner.Item) (runner.Fields, error) {
+	if p := s.stop.Load(); p != nil {
+		return nil, *p
+	}
+	var audio media.Audio
+	if err := in.Get("audio", &audio); err != nil {
+		return nil, runner.Permanent(err)
+	}
+	chunks := asrChunks(audio)
+	limit := int64(s.cfg.MaxUploadMB * 1e6)
+	for i, c := range chunks {
+		fi, err := os.Stat(c.Path)
+		if err != nil {
+			// The audio step's Verify brings missing chunks back; until then this is worth a retry.
+			return nil, fmt.Errorf("chunk %d of %d: %w", i+1, len(chunks), err)
+		}
+		if limit > 0 && fi.Size() > limit {
+			return nil, runner.Permanentf("chunk %d of %d (%s) is %.1f MB, over max_upload_mb %g: lower ffmpeg_audio's chunk_minutes or max_chunk_bytes",
+				i+1, len(chunks), filepath.Base(c.Path), float64(fi.Size())/1e6, s.cfg.MaxUploadMB)
+		}
+	}
+	log := slog.Default().With("step", "kimi_asr", "item", in.ID())
+
+	results := make([]kimi.ChunkTranscript, len(chunks))
+	var dropped atomic.Int64
+	one := func(ctx context.Context, i int, prompt string) error {
+		c := chunks[i]
+		t, err := s.transcribe(ctx, c, prompt)
+		if err != nil {
+			return fmt.Errorf("chunk %d of %d: %w", i+1, len(chunks), err)
+		}
+		dropped.Add(int64(s.filter.Apply(t)))
+		results[i] = kimi.ChunkTranscript{Offset: c.OffsetS, Duration: c.DurationS, Text: t.Text, Segments: t.Segments}
+		s.b.Progress(int64(c.DurationS + 0.5))
+		return nil
+	}
+
+	if s.cfg.ChunkConcurrency == 1 {
+		prev := ""
+		for i := range chunks {
+			if err := one(ctx, i, s.prompt(prev)); err != nil {
+				return nil, err
+			}
+			prev = results[i].Text
+		}
+	} else if err := s.parallel(ctx, len(chunks), func(ctx context.Context, i int) error {
+		return one(ctx, i, s.prompt(""))
+	}); err != nil {
+		return nil, err
+	}
+
+	tr := kimi.Merge(results)
+	log.InfoContext(ctx, "transcribed", "chunks", len(chunks), "segments", len(tr.Segments),
+		"runes", len([]rune(tr.Text)), "dropped", dropped.Load())
+	if !audio.Keep {
+		if err := media.RemoveAudio(audio); err != nil {
+			log.WarnContext(ctx, "delete audio", "err", err)
+		}
+	}
+	return runner.Fields{"transcript": tr}, nil
+}
+
+// prompt is the prefix plus the tail of the previous chunk's text.
+func (s *kimiASR) prompt(prev string) string {
+	if s.cfg.CarryOver == 0 || prev == "" {
+		return s.cfg.Prompt
+	}
+	r := []rune(prev)
+	if len(r) > s.cfg.CarryOver {
+		r = r[len(r)-s.cfg.CarryOver:]
+	}
+	return s.cfg.Prompt + string(r)
+}
+
+// parallel runs f for 0..n-1, at most chunk_concurrency at once; the first error cancels the rest and the
+// most serious error is returned (a permanent or deferred one over a transient one).
+func (s *kimiASR) parallel(ctx context.Context, n int, f func(context.Context, int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, s.cfg.ChunkConcurrency)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for i := range n {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := f(ctx, i); err != nil {
+				mu.Lock()
+				if first == nil || (errors.Is(first, context.Canceled) && !errors.Is(err, context.Canceled)) || moreSerious(err, first) {
+					first = err
+				}
+				mu.Unlock()
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	if first == nil {
+		return ctx.Err()
+	}
+	return first
+}
+
+func moreSerious(a, b error) bool {
+	ka, _ := runner.Classify(a)
+	kb, _ := runner.Classify(b)
+	return ka != runner.KindTransient && kb == runner.KindTransient
+}
+
+// transcribe sends one chunk inside the limiter and classifies the failure.
+func (s *kimiASR) transcribe(ctx context.Context, c media.Chunk, prompt string) (*kimi.Transcription, error) {
+	if p := s.stop.Load(); p != nil {
+		return nil, *p
+	}
+	release, err := s.lim.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if s.cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.Timeout)
+		defer cancel()
+	}
+	t, err := s.client.Transcribe(ctx, kimi.TranscribeRequest{Path: c.Path, Language: s.cfg.Language, Prompt: prompt,
+		ResponseFormat: s.cfg.ResponseFormat, Temperature: s.cfg.Temperature, Duration: c.DurationS})
+	if err != nil {
+		return nil, s.classify(err)
+	}
+	return t, nil
+}
+
+func (s *kimiASR) classify(err error) error {
+	var ae *kimi.APIError
+	if !errors.As(err, &ae) {
+		return err
+	}
+	switch ae.Kind() {
+	case kimi.ErrAuth:
+		e := runner.Permanent(fmt.Errorf("the speech server rejected the key (%w); check ASR_API_KEY", err))
+		s.stop.CompareAndSwap(nil, &e)
+		return e
+	case kimi.ErrQuota:
+		e := runner.Deferred(fmt.Errorf("speech server quota exhausted, no more transcriptions this run; items stay pending for the next run: %w", err))
+		s.stop.CompareAndSwap(nil, &e)
+		return e
+	case kimi.ErrTooLarge:
+		return runner.Permanent(fmt.Errorf("the speech server refused the chunk as too large (%w); keep chunks under its upload limit "+
+			"(max_upload_mb is %g MB here; vLLM: VLLM_MAX_AUDIO_CLIP_FILESIZE_MB, OpenAI: 25 MB) by lowering ffmpeg_audio's chunk_minutes or max_chunk_bytes",
+			err, s.cfg.MaxUploadMB))
+	case kimi.ErrRateLimit, kimi.ErrOverloaded, kimi.ErrServer:
+		if ae.Wait > 0 {
+			s.lim.Hold(ae.Wait)
+			return runner.RetryAfter(err, ae.Wait)
+		}
+		return runner.Transient(err)
+	case kimi.ErrBadRequest, kimi.ErrNotFound, kimi.ErrContentFilter, kimi.ErrTooLong:
+		return runner.Permanent(err)
+	}
+	return err
+}
+
+// Estimate says how much audio a run would send.
+func (s *kimiASR) Estimate(in *runner.Item) string {
+	var a media.Audio
+	if err := in.Get("audio", &a); err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%.1f audio min in %d chunks", a.DurationS/60, len(asrChunks(a)))
+}
