@@ -76,7 +76,7 @@ func ReadManifest(path string) (*Manifest, error) {
 	p := &parser{file: path, ds: &runner.Diagnostics{}}
 	m := p.manifest(src)
 	m.Dir, m.File = dir, path
-	if m.Name != "" && m.Name != filepath.Base(dir) {
+	if identRE.MatchString(m.Name) && m.Name != filepath.Base(dir) {
 		p.errorf(p.nameNode, "plugin name %q must be the name of its folder %q", m.Name, filepath.Base(dir))
 	}
 	if err := p.ds.Err(); err != nil {
@@ -135,6 +135,9 @@ func (p *parser) manifest(src []byte) *Manifest {
 			m.Summary = p.str(v, "summary")
 		case "command":
 			m.Command = p.strs(v, "command")
+			if v.Kind != yaml.SequenceNode {
+				break
+			}
 			if len(m.Command) == 0 || m.Command[0] == "" {
 				p.errorf(v, "command: want the program and its arguments, e.g. [\"sh\", \"run.sh\"]")
 			} else if filepath.IsAbs(m.Command[0]) {
