@@ -450,16 +450,27 @@ func (s *Server) newTrace() string {
 	return hex.EncodeToString(b)
 }
 
-// record logs a request and counts it.
+// arrive counts a request as it arrives, so that a test sees a hung request counted.
+func (s *Server) arrive(endpoint string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.counter(endpoint).requests++
+}
+
+func (s *Server) counter(endpoint string) *counter {
+	c := s.counts[endpoint]
+	if c == nil {
+		c = &counter{}
+		s.counts[endpoint] = c
+	}
+	return c
+}
+
+// record logs an answered request and counts its error.
 func (s *Server) record(req Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := s.counts[req.Endpoint]
-	if c == nil {
-		c = &counter{}
-		s.counts[req.Endpoint] = c
-	}
-	c.requests++
+	c := s.counter(req.Endpoint)
 	if req.Status == 0 || req.Status >= 300 || req.Fault != "" {
 		c.errors++
 	}
@@ -517,6 +528,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	endpoint, meetingID := endpointOf(r.URL.Path)
+	s.arrive(endpoint)
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	uri := r.RequestURI
 	if endpoint == EndpointMedia {
@@ -532,6 +544,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Latency > 0 && !s.wait(r.Context(), s.opts.Latency) {
 		return
 	}
+	if endpoint != EndpointMedia {
+		sw.Header().Set("X-TC-Trace", s.newTrace())
+	}
 	if f, ok := s.nextFault(endpoint); ok && s.fault(sw, r, endpoint, f) {
 		req.Fault = f.Kind
 		return
@@ -540,7 +555,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.serveMedia(sw, r)
 		return
 	}
-	sw.Header().Set("X-TC-Trace", s.newTrace())
 	if err := s.authenticate(r, body); err != nil {
 		s.writeError(sw, err)
 		return
@@ -591,6 +605,7 @@ func (s *Server) fault(w *statusWriter, r *http.Request, endpoint string, f Faul
 		s.writeError(w, &apiError{status: st, code: f.Code, newCode: f.NewCode, msg: f.Message})
 	case FaultGateway:
 		st := []int{http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout}[s.pick(3)]
+		w.Header().Del("X-TC-Trace") // the answer never reached the service
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(st)
 		fmt.Fprintf(w, "<html><head><title>%d %s</title></head><body><center><h1>%d %s</h1></center><hr><center>stgw</center></body></html>\n",
