@@ -162,7 +162,10 @@ func TestClientPermanentErrors(t *testing.T) {
 		{name: "clock off", client: func(c *Client) { c.now = func() time.Time { return time.Now().Add(-10 * time.Minute) } },
 			code: 200003, status: 400, kind: runner.KindPermanent, cause: "clock"},
 		{name: "IP not whitelisted", opts: emulator.Options{AllowedIPs: []string{"192.0.2.1"}}, code: 500125, status: 400, kind: runner.KindPermanent, cause: "whitelist"},
-		{name: "operator lacks permission", call: func(c *Client) error { _, err := c.CorpRecords(context.Background(), dayQuery("teacher_li")); return err },
+		{name: "operator lacks permission", call: func(c *Client) error {
+			_, err := c.CorpRecords(context.Background(), dayQuery("teacher_li"))
+			return err
+		},
 			code: 500133, status: 400, kind: runner.KindPermanent, cause: "permission"},
 		{name: "unknown operator", call: func(c *Client) error { _, err := c.Records(context.Background(), dayQuery("ghost")); return err },
 			code: 190001, status: 400, kind: runner.KindPermanent, cause: "not a registered user"},
