@@ -340,3 +340,114 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 }
+
+// Through the engine: a test source of meetings, then wecom_notify as in pipelines/meeting.yaml.
+
+type meetingSource struct{ n int }
+
+func (m meetingSource) List(ctx context.Context, w runner.Window, out runner.Emitter) error {
+	for i := range m.n {
+		err := out.Emit(ctx, fmt.Sprintf("rec%03d", i), runner.Fields{
+			"subject": fmt.Sprintf("模拟面试 %d", i), "teacher_id": "teacher_001", "student_ids": []string{"stu_a"},
+			"phase": "面试模拟", "summary": "很好", "duration_min": 30 + i,
+			"start": time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type sourceCfg struct {
+	Count int `yaml:"count"`
+}
+
+const notifyPipeline = `
+name: notify
+steps:
+  - uses: meetings
+    with: {count: 3}
+  - uses: wecom_notify
+    if: env.WECOM_WEBHOOK_KEY != ""
+    with:
+      key: ${WECOM_WEBHOOK_KEY:-}
+      base_url: ${WECOM_BASE_URL}
+      throttle_wait: 20ms
+    retry: {attempts: 3, backoff: 1ms}
+`
+
+// runPipeline runs notifyPipeline with env over state, logging into log.
+func runPipeline(t *testing.T, state string, env map[string]string, dry bool, log io.Writer) *runner.Summary {
+	t.Helper()
+	reg := runner.NewRegistry()
+	reg.Register(runner.Define(runner.Spec{Name: "meetings", Source: true, Version: "1", Writes: []runner.Field{
+		{Name: "subject", Sample: ""}, {Name: "teacher_id", Sample: ""}, {Name: "student_ids", Sample: []string{}},
+		{Name: "phase", Sample: ""}, {Name: "summary", Sample: ""}, {Name: "duration_min", Sample: 0},
+		{Name: "start", Sample: time.Time{}}}},
+		sourceCfg{}, func(c sourceCfg, b *runner.Build) (any, error) { return meetingSource{c.Count}, nil }))
+	if err := plugins.Load(pluginDir, reg); err != nil {
+		t.Fatal(err)
+	}
+	p, err := runner.LoadBytes("notify.yaml", []byte(notifyPipeline), runner.LoadOptions{Registry: reg, Env: env,
+		StateDir: state, DryRun: dry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	logger, closeLog, err := runner.NewLogger(runner.LogOptions{Format: "json", Level: "debug", Out: log, Secrets: p.Secrets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeLog()
+	sum, err := p.Run(context.Background(), runner.RunOptions{DryRun: dry, Logger: logger, Report: io.Discard})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return sum
+}
+
+func TestPipelineRetriesAndMemo(t *testing.T) {
+	emu := emulator.New(emulator.Options{Key: key})
+	t.Cleanup(emu.Close)
+	env := map[string]string{"WECOM_WEBHOOK_KEY": key, "WECOM_BASE_URL": emu.URL()}
+	state := t.TempDir()
+	var log bytes.Buffer
+
+	// A dry run never calls the robot.
+	runPipeline(t, t.TempDir(), env, true, &log)
+	if emu.Requests() != 0 {
+		t.Fatalf("a dry run sent %d requests", emu.Requests())
+	}
+
+	emu.FailNext(1, emulator.ErrTooFrequent)
+	sum := runPipeline(t, state, env, false, &log)
+	if sum.Done != 3 || len(emu.Messages()) != 3 || emu.Answers(emulator.ErrTooFrequent) != 1 || emu.Requests() != 4 {
+		t.Fatalf("summary %+v; messages %d, 45009 answers %d, requests %d; want the refused one retried",
+			sum, len(emu.Messages()), emu.Answers(emulator.ErrTooFrequent), emu.Requests())
+	}
+	// A rerun is served from the memo: no second message.
+	sum = runPipeline(t, state, env, false, &log)
+	if len(emu.Messages()) != 3 || emu.Requests() != 4 || sum.Memo < 3 {
+		t.Fatalf("rerun: summary %+v, messages %d, requests %d", sum, len(emu.Messages()), emu.Requests())
+	}
+	if strings.Contains(log.String(), key) {
+		t.Errorf("the log shows the key:\n%s", log.String())
+	}
+	filepath.Walk(state, func(path string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			if b, _ := os.ReadFile(path); bytes.Contains(b, []byte(key)) {
+				t.Errorf("state file %s holds the key", path)
+			}
+		}
+		return nil
+	})
+}
+
+func TestPipelineOffWithoutKey(t *testing.T) {
+	emu := emulator.New(emulator.Options{Key: key})
+	t.Cleanup(emu.Close)
+	sum := runPipeline(t, t.TempDir(), map[string]string{"WECOM_BASE_URL": emu.URL()}, false, io.Discard)
+	if sum.Done != 3 || emu.Requests() != 0 {
+		t.Fatalf("summary %+v, requests %d; want the step off and the items done", sum, emu.Requests())
+	}
+}
