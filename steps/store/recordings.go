@@ -68,6 +68,14 @@ type Result struct {
 	Attempts int // transactions tried (more than 1 after a deadlock or lock wait timeout)
 }
 
+// Stored is the item field mysql_upsert writes: what happened to the recording's row.
+type Stored struct {
+	Action   string    `json:"action" expr:"action"`     // inserted, updated or unchanged
+	Status   string    `json:"status" expr:"status"`     // the status column: done or partial
+	Students int       `json:"students" expr:"students"` // student links written
+	At       time.Time `json:"at" expr:"at"`             // when the transaction committed (UTC)
+}
+
 // Recordings writes recordings and keeps student_stats exact.
 type Recordings struct {
 	DB *sql.DB

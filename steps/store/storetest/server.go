@@ -20,6 +20,7 @@ import (
 type Server struct {
 	dir  string // data directory, socket, pid file and log
 	port int
+	t    testing.TB
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -35,6 +36,7 @@ func StartServer(t testing.TB) *Server {
 	if err != nil {
 		t.Fatalf("storetest: %v", err)
 	}
+	s.t = t
 	t.Cleanup(s.close)
 	return s
 }
@@ -68,15 +70,21 @@ func (s *Server) killLocked() {
 	s.cmd = nil
 }
 
-// Restart starts the server again on the same data and port and waits until it answers. It panics when
-// the server cannot come back, which fails the test with the server's log.
-func (s *Server) Restart() {
+// Restart starts the server again on the same data and port and waits until it answers. When the server
+// cannot come back it marks the test failed (with the server's log) and returns the error; it may be
+// called from any goroutine.
+func (s *Server) Restart() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.killLocked()
 	if err := s.launch(); err != nil {
-		panic(fmt.Sprintf("storetest: restart MariaDB: %v", err))
+		err = fmt.Errorf("storetest: restart MariaDB: %w", err)
+		if s.t != nil {
+			s.t.Errorf("%v", err)
+		}
+		return err
 	}
+	return nil
 }
 
 func (s *Server) close() {

@@ -1,0 +1,313 @@
+package steps
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"meetpipe/runner"
+	"meetpipe/steps/store"
+	"meetpipe/steps/tencent"
+)
+
+type mysqlUpsertConfig struct {
+	DSN             string        `yaml:"dsn" secret:"true" doc:"go-sql-driver DSN, user:pass@tcp(host:3306)/db (the seed's DB_DSN); when set, host, port, user, password and database are not used"`
+	Host            string        `yaml:"host" doc:"server host (DB_HOST)"`
+	Port            int           `yaml:"port" doc:"server port (DB_PORT)"`
+	User            string        `yaml:"user" doc:"user (DB_USER)"`
+	Password        string        `yaml:"password" secret:"true" doc:"password (DB_PASS)"`
+	Database        string        `yaml:"database" doc:"database name (DB_NAME)"`
+	TLS             string        `yaml:"tls" enum:"false,true,skip-verify,preferred" doc:"TLS to the server: false, true (verified), skip-verify, preferred (TLS when the server offers it); empty keeps the DSN's tls parameter, else false"`
+	Migrate         bool          `yaml:"migrate" doc:"apply the sql/ migrations the database lacks before the first write (as runner migrate does)"`
+	RecordRuns      bool          `yaml:"record_runs" doc:"record each run in pipeline_runs and its failed items in item_failures, for runner status"`
+	MaxOpen         int           `yaml:"max_open" doc:"connections in the pool; set it at least to the step's concurrency"`
+	MaxIdle         int           `yaml:"max_idle" doc:"idle connections kept in the pool (default max_open)"`
+	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime" doc:"a connection older than this is closed and replaced (below the server's wait_timeout)"`
+	ConnectTimeout  time.Duration `yaml:"connect_timeout" doc:"limit on establishing a connection"`
+	ReadTimeout     time.Duration `yaml:"read_timeout" doc:"limit on one read from the server"`
+	WriteTimeout    time.Duration `yaml:"write_timeout" doc:"limit on one write to the server"`
+	LockWait        time.Duration `yaml:"lock_wait" doc:"innodb_lock_wait_timeout of the session (whole seconds)"`
+	LockRetries     int           `yaml:"lock_retries" doc:"times a transaction that lost a lock race (deadlock 1213, lock wait timeout 1205) is run again at once, before the step's retry policy takes over"`
+}
+
+func init() {
+	runner.Register(runner.Spec{
+		Name: "mysql_upsert",
+		Summary: "write each recording to MySQL (recordings, recording_students) and keep student_stats exact, in one " +
+			"transaction per item; running it again changes nothing. Signed download URLs are never stored. Also " +
+			"records runs (pipeline_runs, item_failures) for runner status",
+		Version: "1",
+		Reads: []string{"meeting_id", "meeting_code", "subject", "teacher_id", "student_ids", "participants", "start",
+			"end", "duration_min", "files", "transcript", "phase", "summary", "classification", "needs_review"},
+		Writes: []runner.Field{{Name: "stored", Sample: store.Stored{},
+			Doc: "action (inserted, updated, unchanged), status (done, or partial without transcript or summary), students, at"}},
+		SideEffects: true,
+	}, mysqlUpsertConfig{Host: "127.0.0.1", Port: 3306, User: "root", Migrate: true, RecordRuns: true, MaxOpen: 4,
+		ConnMaxLifetime: 5 * time.Minute, ConnectTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		WriteTimeout: 60 * time.Second, LockWait: 20 * time.Second, LockRetries: 3},
+		newMysqlUpsert)
+}
+
+type mysqlUpsert struct {
+	cfg     store.Config
+	secrets []string
+	migrate bool
+	runs    bool
+	retries int
+	log     *slog.Logger
+
+	mu    sync.Mutex
+	db    *sql.DB
+	ready bool // migrations applied (or not wanted)
+}
+
+func newMysqlUpsert(cfg mysqlUpsertConfig, b *runner.Build) (any, error) {
+	sc := store.Config{DSN: cfg.DSN, Host: cfg.Host, Port: cfg.Port, User: cfg.User, Password: cfg.Password,
+		Database: cfg.Database, TLS: cfg.TLS, MaxOpen: cfg.MaxOpen, MaxIdle: cfg.MaxIdle,
+		ConnMaxLifetime: cfg.ConnMaxLifetime, ConnectTimeout: cfg.ConnectTimeout, ReadTimeout: cfg.ReadTimeout,
+		WriteTimeout: cfg.WriteTimeout, LockWait: cfg.LockWait}
+	for _, s := range sc.Secrets() {
+		b.Secret(s)
+	}
+	if cfg.DSN == "" && cfg.Database == "" {
+		return nil, b.Errorf(nil, "mysql_upsert: set dsn (DB_DSN) or database (DB_NAME) with host, port, user and password")
+	}
+	if cfg.MaxOpen < 1 {
+		return nil, b.Errorf(nil, "mysql_upsert: max_open must be at least 1, got %d", cfg.MaxOpen)
+	}
+	// New checks the configuration without connecting: a dry run and validate never touch the server.
+	db, err := store.New(sc)
+	if err != nil {
+		return nil, b.Errorf(nil, "mysql_upsert: %v", err)
+	}
+	return &mysqlUpsert{cfg: sc, secrets: sc.Secrets(), migrate: cfg.Migrate, runs: cfg.RecordRuns,
+		retries: cfg.LockRetries, db: db, log: slog.Default().With("step", "mysql_upsert")}, nil
+}
+
+// open returns the pool once the schema is ready: the first caller applies the migrations, and a failure
+// (server down) is tried again by the next caller.
+func (s *mysqlUpsert) open(ctx context.Context) (*sql.DB, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db == nil {
+		return nil, errors.New("mysql_upsert: closed")
+	}
+	if s.ready || !s.migrate {
+		return s.db, nil
+	}
+	applied, err := store.Migrate(ctx, s.db)
+	if err != nil {
+		err = fmt.Errorf("migrate %s: %w", s.cfg.Describe(), err)
+		if !store.Temporary(err) && !runner.IsCanceled(ctx, err) {
+			// An edited migration or a statement the server refuses: every item would fail the same way.
+			err = runner.Permanent(err)
+		}
+		return nil, err
+	}
+	if len(applied) > 0 {
+		s.log.Info("schema migrated", "database", s.cfg.Describe(), "applied", strings.Join(applied, ","))
+	}
+	s.ready = true
+	return s.db, nil
+}
+
+// Process writes the item's recording in one transaction.
+func (s *mysqlUpsert) Process(ctx context.Context, in *runner.Item) (runner.Fields, error) {
+	rec, err := recordingOf(in)
+	if err != nil {
+		return nil, runner.Permanent(err)
+	}
+	db, err := s.open(ctx)
+	if err != nil {
+		if k, _ := runner.Classify(err); k == runner.KindPermanent {
+			return nil, store.Scrub(err, s.secrets...)
+		}
+		return nil, s.classify(ctx, err)
+	}
+	res, err := (&store.Recordings{DB: db, LockRetries: s.retries}).Upsert(ctx, rec)
+	if err != nil {
+		return nil, s.classify(ctx, err)
+	}
+	s.log.Debug("recording stored", "item", rec.ID, "action", res.Action, "status", res.Status,
+		"students", res.Students, "attempts", res.Attempts)
+	return runner.Fields{"stored": store.Stored{Action: res.Action, Status: res.Status, Students: res.Students,
+		At: time.Now().UTC().Truncate(time.Millisecond)}}, nil
+}
+
+// classify marks err for the engine's retry policy, with the password scrubbed from its text: the server
+// or the network failing is transient; the server refusing a value or a statement is permanent.
+func (s *mysqlUpsert) classify(ctx context.Context, err error) error {
+	err = store.Scrub(err, s.secrets...)
+	var ve *store.ValueError
+	var me *mysql.MySQLError
+	switch {
+	case runner.IsCanceled(ctx, err):
+		return err
+	case store.Temporary(err):
+		return runner.Transient(err)
+	case errors.As(err, &ve):
+		return runner.Permanent(err)
+	case errors.As(err, &me) && (me.Number == 1146 || me.Number == 1054):
+		return runner.Permanent(fmt.Errorf("%w (the schema is missing or old: run `runner migrate` or set migrate: true)", err))
+	case errors.As(err, &me):
+		return runner.Permanent(err)
+	}
+	return runner.Transient(err)
+}
+
+// RunStarted records the run in pipeline_runs (migrating first, as for a write).
+func (s *mysqlUpsert) RunStarted(ctx context.Context, r runner.RunInfo) error {
+	if r.DryRun || !s.runs {
+		return nil
+	}
+	db, err := s.open(ctx)
+	if err != nil {
+		return store.Scrub(err, s.secrets...)
+	}
+	host, _ := os.Hostname()
+	return store.Scrub(store.StartRun(ctx, db, store.Run{ID: r.ID, Pipeline: r.Pipeline, Host: host,
+		Since: r.Since, Until: r.Until, Started: r.Started}), s.secrets...)
+}
+
+// RunFinished records how the run ended and its failed items.
+func (s *mysqlUpsert) RunFinished(ctx context.Context, r runner.RunInfo, sum runner.Summary) error {
+	if r.DryRun || !s.runs {
+		return nil
+	}
+	db, err := s.open(ctx)
+	if err != nil {
+		return store.Scrub(err, s.secrets...)
+	}
+	end := store.RunEnd{Finished: sum.Finished, Status: sum.Status, Items: sum.Items, Done: sum.Done,
+		Skipped: sum.Skipped, Failed: sum.Failed, Pending: sum.Pending, Memo: sum.Memo, Ran: sum.Ran, Steps: sum.Steps}
+	if end.Finished.IsZero() {
+		end.Finished = time.Now()
+	}
+	for _, f := range sum.Failures {
+		end.Failures = append(end.Failures, store.Failure{Item: f.Item, Step: f.Step, Kind: f.Kind, Error: f.Error})
+	}
+	return store.Scrub(store.FinishRun(ctx, db, r.ID, end), s.secrets...)
+}
+
+// Close closes the pool.
+func (s *mysqlUpsert) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	return err
+}
+
+// upsertTranscript is what mysql_upsert needs of kimi_asr's transcript; segments are stored as given.
+type upsertTranscript struct {
+	Text     string          `json:"text"`
+	Segments json.RawMessage `json:"segments"`
+}
+
+// storedFile is a files[] element without its signed URL: a credential valid for 6 hours is never stored.
+type storedFile struct {
+	FileID string    `json:"file_id"`
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+	Size   int64     `json:"size"`
+}
+
+// recordingOf decodes the item into the row to store. Fields other than meeting_id and start may be
+// absent (a step skipped by `if:`) and are then stored as NULL.
+func recordingOf(in *runner.Item) (store.Recording, error) {
+	r := store.Recording{ID: in.ID()}
+	var (
+		studentIDs   []string
+		participants []tencent.Participant
+		files        []tencent.File
+		transcript   upsertTranscript
+		duration     *float64
+		review       bool
+		cls          struct {
+			NeedsReview bool `json:"needs_review"`
+		}
+	)
+	for _, f := range []struct {
+		name string
+		v    any
+	}{
+		{"meeting_id", &r.MeetingID}, {"meeting_code", &r.MeetingCode}, {"subject", &r.Subject},
+		{"teacher_id", &r.TeacherID}, {"student_ids", &studentIDs}, {"participants", &participants},
+		{"start", &r.Start}, {"end", &r.End}, {"duration_min", &duration}, {"files", &files},
+		{"transcript", &transcript}, {"phase", &r.Phase}, {"summary", &r.Summary},
+		{"classification", &r.Classification}, {"needs_review", &review},
+	} {
+		if raw := in.Raw(f.name); len(raw) == 0 || string(raw) == "null" {
+			continue
+		}
+		if err := in.Get(f.name, f.v); err != nil {
+			return r, err
+		}
+	}
+	if len(r.Classification) > 0 && string(r.Classification) != "null" {
+		if err := json.Unmarshal(r.Classification, &cls); err != nil {
+			return r, fmt.Errorf("item %s field \"classification\": %w", r.ID, err)
+		}
+	}
+	r.NeedsReview = review || cls.NeedsReview
+	r.Transcript, r.Segments = transcript.Text, transcript.Segments
+	if duration != nil {
+		d := int(math.Round(*duration))
+		r.DurationMin = &d
+	}
+	if len(files) > 0 {
+		kept := make([]storedFile, len(files))
+		for i, f := range files {
+			kept[i] = storedFile{FileID: f.FileID, Start: f.Start, End: f.End, Size: f.Size}
+		}
+		b, err := json.Marshal(kept)
+		if err != nil {
+			return r, err
+		}
+		r.Files = b
+	}
+	r.Students = attendance(studentIDs, participants)
+	return r, nil
+}
+
+// attendance pairs each student id with the participant it names (by tencent's rule: userid, else
+// "ext:"+uuid), summing the seconds of every participant with that id. A student with no participant
+// row attended 0 seconds; participants who are not students (the teacher) are left out.
+func attendance(ids []string, participants []tencent.Participant) []store.Attendance {
+	byID := map[string]*store.Attendance{}
+	var out []*store.Attendance
+	for _, id := range ids {
+		if id == "" || byID[id] != nil {
+			continue
+		}
+		a := &store.Attendance{StudentID: id}
+		byID[id] = a
+		out = append(out, a)
+	}
+	for _, p := range participants {
+		if a := byID[p.StudentID()]; a != nil {
+			a.Seconds += max(p.Seconds, 0)
+			if a.Name == "" {
+				a.Name = p.Name
+			}
+		}
+	}
+	list := make([]store.Attendance, len(out))
+	for i, a := range out {
+		list[i] = *a
+	}
+	return list
+}

@@ -1,0 +1,455 @@
+package steps
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"gopkg.in/yaml.v3"
+
+	"meetpipe/runner"
+	"meetpipe/steps/store"
+	"meetpipe/steps/store/storetest"
+	"meetpipe/steps/tencent"
+)
+
+// newTestUpsert builds mysql_upsert from a `with:` block the way the engine does.
+func newTestUpsert(t *testing.T, with string) *mysqlUpsert {
+	t.Helper()
+	def, ok := runner.Builtins.Lookup("mysql_upsert")
+	if !ok {
+		t.Fatal("mysql_upsert is not registered")
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(with), &doc); err != nil {
+		t.Fatal(err)
+	}
+	impl, cfg, err := def.New(doc.Content[0], &runner.Build{StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("build mysql_upsert: %v", err)
+	}
+	if c := fmt.Sprintf("%+v", cfg); strings.Contains(c, "pw-") {
+		t.Fatalf("the effective configuration shows the password: %s", c)
+	}
+	s := impl.(*mysqlUpsert)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// testPool opens the database of dsn for assertions.
+func upsertTestPool(t *testing.T, dsn string) *sql.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), store.Config{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+var upsertStart = time.Date(2026, 11, 2, 2, 0, 0, 0, time.UTC)
+
+// meetingItem is an item as tencent_list, kimi_asr and kimi_classify leave it. Students are "id:seconds";
+// ids starting with ext: are external people known by uuid.
+func upsertItem(t *testing.T, id string, day int, phase string, students ...string) *runner.Item {
+	t.Helper()
+	start := upsertStart.Add(time.Duration(day) * 24 * time.Hour)
+	parts := []tencent.Participant{{UserID: "teacher_wang", UUID: "WMteacher", Name: "王老师", Role: 3,
+		Join: start, Left: start.Add(time.Hour), Seconds: 3600}}
+	var ids []string
+	for _, s := range students {
+		i := strings.LastIndexByte(s, ':')
+		sid := s[:i]
+		var secs int64
+		fmt.Sscan(s[i+1:], &secs)
+		p := tencent.Participant{Name: "同学" + sid, Join: start, Left: start.Add(time.Duration(secs) * time.Second), Seconds: secs}
+		if uuid, ok := strings.CutPrefix(sid, "ext:"); ok {
+			p.UUID = uuid
+		} else {
+			p.UserID, p.UUID = sid, "WM"+sid
+		}
+		if p.StudentID() != sid {
+			t.Fatalf("test participant %+v has id %s, want %s", p, p.StudentID(), sid)
+		}
+		parts = append(parts, p)
+		ids = append(ids, sid)
+	}
+	it, err := runner.NewItem(id, runner.Fields{
+		"id": id, "meeting_id": "1739626437650178888", "meeting_code": "118280844", "subject": "简历 😀 " + id,
+		"host_userid": "teacher_wang", "start": start, "end": start.Add(time.Hour), "duration_min": 60, "state": 3,
+		"files": []tencent.File{{FileID: "f" + id, Start: start, End: start.Add(time.Hour), Size: 1 << 20,
+			URL: "https://cos.example/" + id + ".mp4?sign=SECRETSIGNATURE"}},
+		"participants": parts, "teacher_id": "teacher_wang", "student_ids": ids,
+		"transcript": map[string]any{"text": "你好，开始吧。", "segments": []map[string]any{{"start": 0, "end": 1.5, "text": "你好"}}},
+		"phase":      phase, "summary": "总结 " + id,
+		"classification": map[string]any{"model": "moonshot-v1-8k", "rule": "model", "confidence": 0.9,
+			"needs_review": false, "answer": map[string]any{"phase": phase}},
+		"needs_review": false,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return it
+}
+
+func TestMysqlUpsertStoresAnItemOnce(t *testing.T) {
+	dsn := storetest.DB(t)
+	s := newTestUpsert(t, "dsn: "+dsn)
+	db := upsertTestPool(t, dsn)
+	ctx := context.Background()
+
+	it := upsertItem(t, "1964787070499246080", 0, "简历优化", "alice:1800", "ext:WMabc123:2400")
+	out, err := s.Process(ctx, it)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := out["stored"].(store.Stored)
+	if st.Action != "inserted" || st.Status != "done" || st.Students != 2 || st.At.IsZero() {
+		t.Errorf("stored = %+v", st)
+	}
+	var files, cls string
+	var dl sql.NullString
+	var dur int
+	if err := db.QueryRow(`SELECT files, classification, download_url, duration_min FROM recordings WHERE id = ?`,
+		it.ID()).Scan(&files, &cls, &dl, &dur); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(files, "sign") || strings.Contains(files, "http") || !strings.Contains(files, `"f1964787070499246080"`) || dl.Valid {
+		t.Errorf("files %s / download_url %v: signed URLs must not be stored, file ids must", files, dl)
+	}
+	if !strings.Contains(cls, "moonshot-v1-8k") || dur != 60 {
+		t.Errorf("classification %s, duration %d", cls, dur)
+	}
+	links := storetest.Dump(t, db, "recording_students")
+	want := []string{"1964787070499246080\talice\t同学alice\t1800", "1964787070499246080\text:WMabc123\t同学ext:WMabc123\t2400"}
+	if !slices.Equal(links, want) {
+		t.Errorf("links %q, want %q (the teacher is not a student)", links, want)
+	}
+
+	before := map[string][]string{}
+	for _, tb := range []string{"recordings", "recording_students", "student_stats"} {
+		before[tb] = storetest.Dump(t, db, tb)
+	}
+	out, err = s.Process(ctx, it)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := out["stored"].(store.Stored).Action; a != "unchanged" {
+		t.Errorf("second run: action %q, want unchanged", a)
+	}
+	for tb, rows := range before {
+		if after := storetest.Dump(t, db, tb); !slices.Equal(rows, after) {
+			t.Errorf("table %s changed on the second run", tb)
+		}
+	}
+	var stats string
+	db.QueryRow(`SELECT CONCAT(record_cnt, ' ', total_duration) FROM student_stats WHERE student_id = 'ext:WMabc123'`).Scan(&stats)
+	if stats != "1 40" {
+		t.Errorf("stats of ext:WMabc123 = %q, want \"1 40\"", stats)
+	}
+}
+
+func TestMysqlUpsertOptionalFields(t *testing.T) {
+	dsn := storetest.DB(t)
+	s := newTestUpsert(t, "dsn: "+dsn)
+	it, err := runner.NewItem("42", runner.Fields{"meeting_id": "m42", "start": upsertStart, "student_ids": []string{"bob"},
+		"classification": map[string]any{"needs_review": true}, "transcript": nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.Process(context.Background(), it)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := out["stored"].(store.Stored); st.Status != "partial" || st.Students != 1 {
+		t.Errorf("stored = %+v, want partial with 1 student", st)
+	}
+	var review bool
+	var phase sql.NullString
+	upsertTestPool(t, dsn).QueryRow(`SELECT needs_review, phase FROM recordings WHERE id = '42'`).Scan(&review, &phase)
+	if !review || phase.Valid {
+		t.Errorf("needs_review %v (want true from classification), phase %v (want NULL)", review, phase)
+	}
+}
+
+func TestMysqlUpsertErrors(t *testing.T) {
+	dsn := storetest.DB(t)
+	ctx := context.Background()
+	long := upsertItem(t, "7", 0, strings.Repeat("阶段", 50), "alice:60")
+	noMeeting, _ := runner.NewItem("8", runner.Fields{"start": upsertStart})
+	badType, _ := runner.NewItem("9", runner.Fields{"meeting_id": "m", "start": upsertStart, "student_ids": "alice"})
+
+	server, _ := mysql.ParseDSN(dsn)
+	tests := []struct {
+		name string
+		with string
+		item *runner.Item
+		kind runner.Kind
+		says []string
+	}{
+		{"value too long", "dsn: " + dsn, long, runner.KindPermanent, []string{"recordings.phase", "阶段阶段"}},
+		{"missing meeting_id", "dsn: " + dsn, noMeeting, runner.KindPermanent, []string{"meeting_id"}},
+		{"wrong field type", "dsn: " + dsn, badType, runner.KindPermanent, []string{"student_ids"}},
+		{"server down", fmt.Sprintf("{host: 127.0.0.1, port: %d, user: app, password: pw-Secret9, database: x, connect_timeout: 2s}",
+			upsertClosedPort(t)), long, runner.KindTransient, []string{"connection refused"}},
+		{"no schema and migrate off", fmt.Sprintf("{dsn: %q, migrate: false}", storetest.DB(t)), upsertItem(t, "10", 0, "其他"),
+			runner.KindPermanent, []string{"runner migrate"}},
+		{"wrong password", fmt.Sprintf("{host: %s, port: %s, user: %s, password: pw-Secret9, database: %s}",
+			strings.Split(server.Addr, ":")[0], strings.Split(server.Addr, ":")[1], server.User, server.DBName),
+			upsertItem(t, "11", 0, "其他"), runner.KindPermanent, []string{"Access denied"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newTestUpsert(t, tt.with)
+			_, err := s.Process(ctx, tt.item)
+			if err == nil {
+				if tt.name == "wrong password" {
+					t.Skip("the test server accepts any password (no grant tables)")
+				}
+				t.Fatal("Process succeeded")
+			}
+			if k, _ := runner.Classify(err); k != tt.kind {
+				t.Errorf("error %v is %v, want %v", err, k, tt.kind)
+			}
+			for _, w := range tt.says {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "pw-Secret9") || strings.Contains(err.Error(), "Secret9") {
+				t.Errorf("error %q contains the password", err)
+			}
+		})
+	}
+}
+
+func TestMysqlUpsertRecordsRuns(t *testing.T) {
+	dsn := storetest.DB(t)
+	s := newTestUpsert(t, "dsn: "+dsn)
+	ctx := context.Background()
+	started := time.Date(2026, 11, 3, 3, 0, 0, 0, time.UTC)
+	dry := runner.RunInfo{ID: "dry", Pipeline: "meeting", Started: started, DryRun: true}
+	if err := s.RunStarted(ctx, dry); err != nil {
+		t.Fatal(err)
+	}
+	s.RunFinished(ctx, dry, runner.Summary{Status: "ok"})
+	info := runner.RunInfo{ID: "20261103T030000-ab12", Pipeline: "meeting", Since: started.Add(-24 * time.Hour),
+		Until: started, Started: started}
+	if err := s.RunStarted(ctx, info); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Process(ctx, upsertItem(t, "1", 0, "简历优化", "alice:60")); err != nil {
+		t.Fatal(err)
+	}
+	sum := runner.Summary{Finished: started.Add(5 * time.Minute), Status: "failed", Items: 3, Done: 1, Failed: 1,
+		Pending: 1, Ran: 9, Failures: []runner.ItemFailure{{Item: "2", Step: "kimi_asr", Error: "413 too large", Kind: "permanent"}}}
+	if err := s.RunFinished(ctx, info, sum); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := store.Status(ctx, upsertTestPool(t, dsn), store.StatusOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Runs) != 1 || rep.Runs[0].ID != info.ID || rep.Runs[0].Status != "failed" || rep.Runs[0].Done != 1 ||
+		rep.Runs[0].Host == "" {
+		t.Errorf("runs = %+v (the dry run must not be recorded)", rep.Runs)
+	}
+	if len(rep.Failures) != 1 || rep.Failures[0].Item != "2" || rep.Failures[0].Error != "413 too large" {
+		t.Errorf("failures = %+v", rep.Failures)
+	}
+}
+
+// upsertClosedPort returns a port on 127.0.0.1 where nothing listens.
+func upsertClosedPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestMysqlUpsertSurvivesServerKill kills the server in the middle of a run of upserts and starts it again.
+// Each item, retried as the engine would on transient errors, ends written exactly once, or pending with a
+// transient error and a reason; a later run writes the pending ones. Nothing is lost or counted twice.
+func TestMysqlUpsertSurvivesServerKill(t *testing.T) {
+	srv := storetest.StartServer(t)
+	dsn := srv.NewDatabase(t)
+	// The throwaway server ignores passwords, so one in the DSN shows whether errors leak it.
+	cfg, _ := mysql.ParseDSN(dsn)
+	cfg.Passwd = "pw-KillTest7"
+	s := newTestUpsert(t, fmt.Sprintf("{dsn: %q, max_open: 8, connect_timeout: 2s, read_timeout: 10s}", cfg.FormatDSN()))
+	ctx := context.Background()
+
+	const items, workers = 48, 8
+	pool := []string{"alice", "bob", "carol", "ext:WM1", "ext:WM2", "dave"}
+	want := map[string][]string{} // item → its "student:seconds"
+	var queue []*runner.Item
+	for i := range items {
+		var st []string
+		for j, p := range pool {
+			if (i+j)%3 != 0 {
+				st = append(st, fmt.Sprintf("%s:%d", p, 30*(i+1)+j))
+			}
+		}
+		id := fmt.Sprint(5000 + i)
+		want[id] = st
+		queue = append(queue, upsertItem(t, id, i%7, "项目深挖", st...))
+	}
+
+	var stored, failedAfterKill atomic.Int64
+	killed, restarted := make(chan struct{}), make(chan struct{})
+	go func() { // the fault: kill once some items are in, restart once writes have failed
+		defer close(restarted)
+		for stored.Load() < 12 {
+			time.Sleep(time.Millisecond)
+		}
+		srv.Kill()
+		close(killed)
+		for failedAfterKill.Load() < 2*workers {
+			time.Sleep(time.Millisecond)
+		}
+		srv.Restart()
+	}()
+
+	var mu sync.Mutex
+	pending := map[string]error{}
+	var reasons []string
+	work := make(chan *runner.Item)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range work {
+				var err error
+				for attempt := 0; attempt < 5; attempt++ { // the engine's retry policy, in small
+					if _, err = s.Process(ctx, it); err == nil {
+						stored.Add(1)
+						break
+					}
+					select {
+					case <-killed:
+						failedAfterKill.Add(1)
+					default:
+					}
+					mu.Lock()
+					reasons = append(reasons, err.Error())
+					mu.Unlock()
+					if k, _ := runner.Classify(err); k != runner.KindTransient {
+						break
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				if err != nil {
+					mu.Lock()
+					pending[it.ID()] = err
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, it := range queue {
+		work <- it
+	}
+	close(work)
+	wg.Wait()
+	<-restarted
+
+	if len(reasons) == 0 {
+		t.Fatal("no write failed: the server was not killed during the run")
+	}
+	for _, r := range reasons {
+		if strings.TrimSpace(r) == "" || strings.Contains(r, "KillTest7") {
+			t.Fatalf("error %q is empty or shows the password", r)
+		}
+	}
+	for id, err := range pending {
+		if k, _ := runner.Classify(err); k != runner.KindTransient {
+			t.Errorf("item %s failed %v, want transient (pending for the next run): %v", id, k, err)
+		}
+	}
+	t.Logf("%d items stored in the run, %d pending, %d failed attempts; e.g. %q", stored.Load(), len(pending),
+		len(reasons), reasons[0])
+
+	// The next run writes what is pending.
+	for id := range pending {
+		for _, it := range queue {
+			if it.ID() == id {
+				if _, err := s.Process(ctx, it); err != nil {
+					t.Fatalf("next run, item %s: %v", id, err)
+				}
+			}
+		}
+	}
+
+	// Exactly once: every item, every link, and statistics computed independently.
+	db := upsertTestPool(t, dsn)
+	var wantLinks []string
+	type agg struct {
+		cnt, secs int64
+		last      time.Time
+	}
+	wantStats := map[string]*agg{}
+	for i := range items {
+		id := fmt.Sprint(5000 + i)
+		start := upsertStart.Add(time.Duration(i%7) * 24 * time.Hour)
+		for _, st := range want[id] {
+			k := strings.LastIndexByte(st, ':')
+			var secs int64
+			fmt.Sscan(st[k+1:], &secs)
+			sid := st[:k]
+			wantLinks = append(wantLinks, fmt.Sprintf("%s\t%s\t同学%s\t%d", id, sid, sid, secs))
+			a := wantStats[sid]
+			if a == nil {
+				a = &agg{}
+				wantStats[sid] = a
+			}
+			a.cnt++
+			a.secs += secs
+			if start.After(a.last) {
+				a.last = start
+			}
+		}
+	}
+	slices.Sort(wantLinks)
+	if got := storetest.Dump(t, db, "recording_students"); !slices.Equal(got, wantLinks) {
+		t.Errorf("recording_students after the kill: %d rows, want %d", len(got), len(wantLinks))
+	}
+	var n int
+	db.QueryRow(`SELECT COUNT(*) FROM recordings`).Scan(&n)
+	if n != items {
+		t.Errorf("%d recordings, want %d", n, items)
+	}
+	var wantRows []string
+	for sid, a := range wantStats {
+		wantRows = append(wantRows, fmt.Sprintf("%s %d %d %s", sid, a.cnt, store.Minutes(a.secs), a.last.Format("2006-01-02 15:04:05.000")))
+	}
+	slices.Sort(wantRows)
+	rows, err := db.Query(`SELECT student_id, record_cnt, total_duration, last_record_at FROM student_stats ORDER BY student_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotRows []string
+	for rows.Next() {
+		var sid string
+		var cnt, mins int64
+		var last time.Time
+		rows.Scan(&sid, &cnt, &mins, &last)
+		gotRows = append(gotRows, fmt.Sprintf("%s %d %d %s", sid, cnt, mins, last.Format("2006-01-02 15:04:05.000")))
+	}
+	rows.Close()
+	slices.Sort(gotRows)
+	if !slices.Equal(gotRows, wantRows) {
+		t.Errorf("student_stats after the kill:\n got %q\nwant %q", gotRows, wantRows)
+	}
+}
