@@ -196,7 +196,9 @@ func (s *mysqlUpsert) RunFinished(ctx context.Context, r runner.RunInfo, sum run
 	for _, f := range sum.Failures {
 		end.Failures = append(end.Failures, store.Failure{Item: f.Item, Step: f.Step, Kind: f.Kind, Error: f.Error})
 	}
-	return store.Scrub(store.FinishRun(ctx, db, r.ID, end), s.secrets...)
+	host, _ := os.Hostname()
+	run := store.Run{ID: r.ID, Pipeline: r.Pipeline, Host: host, Since: r.Since, Until: r.Until, Started: r.Started}
+	return store.Scrub(store.FinishRun(ctx, db, run, end), s.secrets...)
 }
 
 // Close closes the pool.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -47,26 +48,32 @@ func StartRun(ctx context.Context, db *sql.DB, r Run) error {
 	return nil
 }
 
-// FinishRun records how run id ended and remembers its failed items until they are stored.
-func FinishRun(ctx context.Context, db *sql.DB, id string, e RunEnd) error {
-	steps, err := json.Marshal(e.Steps)
-	if err != nil {
-		return fmt.Errorf("record end of run %s: %w", id, err)
-	}
-	if e.Steps == nil {
-		steps = nil
+// FinishRun records how run r ended and remembers its failed items until they are stored. The run's row
+// is created if StartRun could not write it (the server was down when the run began).
+func FinishRun(ctx context.Context, db *sql.DB, r Run, e RunEnd) error {
+	var steps []byte
+	if e.Steps != nil {
+		var err error
+		if steps, err = json.Marshal(e.Steps); err != nil {
+			return fmt.Errorf("record end of run %s: %w", r.ID, err)
+		}
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("record end of run %s: %w", id, err)
+		return fmt.Errorf("record end of run %s: %w", r.ID, err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `UPDATE pipeline_runs SET status = ?, finished_at = ?, items = ?, done = ?,
-		skipped = ?, failed = ?, pending = ?, memo = ?, ran = ?, steps = ? WHERE id = ?`,
-		e.Status, e.Finished.UTC(), e.Items, e.Done, e.Skipped, e.Failed, e.Pending, e.Memo, e.Ran,
-		nullJSON(steps), id); err != nil {
-		return fmt.Errorf("record end of run %s: %w", id, err)
+	end := []any{e.Status, e.Finished.UTC(), e.Items, e.Done, e.Skipped, e.Failed, e.Pending, e.Memo, e.Ran, nullJSON(steps)}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO pipeline_runs (id, pipeline, host, window_since, window_until,
+			started_at, status, finished_at, items, done, skipped, failed, pending, memo, ran, steps)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON DUPLICATE KEY UPDATE status = ?, finished_at = ?, items = ?, done = ?, skipped = ?, failed = ?,
+			pending = ?, memo = ?, ran = ?, steps = ?`,
+		slices.Concat([]any{r.ID, r.Pipeline, nullString(r.Host), nullTime(r.Since), nullTime(r.Until),
+			r.Started.UTC()}, end, end)...); err != nil {
+		return fmt.Errorf("record end of run %s: %w", r.ID, err)
 	}
+	id := r.ID
 	at := e.Finished.UTC()
 	for _, f := range e.Failures {
 		msg := truncateBytes(f.Error, 8000)

@@ -118,14 +118,14 @@ func Status(ctx context.Context, db *sql.DB, opts StatusOptions) (*Report, error
 		Scan(&rep.Recordings, &rep.NeedsReview); err != nil {
 		return nil, fmt.Errorf("status: count recordings: %w", err)
 	}
-	if rep.ByStatus, err = counts(ctx, db, `SELECT status, COUNT(*) FROM recordings GROUP BY status
+	if rep.ByStatus, err = counts(ctx, db, `SELECT status AS name, COUNT(*) AS n FROM recordings GROUP BY status
 		UNION ALL
-		SELECT IF(kind = 'deferred', 'pending', 'failed') k, COUNT(*) FROM item_failures GROUP BY k
-		ORDER BY 2 DESC, 1`); err != nil {
+		SELECT IF(kind = 'deferred', 'pending', 'failed') AS k, COUNT(*) FROM item_failures GROUP BY k
+		ORDER BY n DESC, name`); err != nil {
 		return nil, fmt.Errorf("status: count per status: %w", err)
 	}
-	if rep.ByPhase, err = counts(ctx, db, `SELECT COALESCE(phase, '(none)') p, COUNT(*) FROM recordings
-		GROUP BY p ORDER BY 2 DESC, 1`); err != nil {
+	if rep.ByPhase, err = counts(ctx, db, `SELECT COALESCE(phase, '(none)') AS name, COUNT(*) AS n FROM recordings
+		GROUP BY name ORDER BY n DESC, name`); err != nil {
 		return nil, fmt.Errorf("status: count per phase: %w", err)
 	}
 	if err := rep.readRuns(ctx, db, opts.Runs); err != nil {

@@ -39,16 +39,17 @@ func TestStatusReport(t *testing.T) {
 			{Item: "6", Step: "kimi_classify", Kind: "deferred", Error: "quota exhausted"},
 			{Item: "1", Step: "mysql_upsert", Kind: "transient", Error: "server gone"},
 		}}
-	if err := FinishRun(ctx, db, "run-1", end); err != nil {
+	if err := FinishRun(ctx, db, Run{ID: "run-1", Pipeline: "meeting", Started: started}, end); err != nil {
 		t.Fatal(err)
 	}
 	// Item 1 is stored again later: it is no longer failed.
 	upsert(t, s, rec("1", 0, "简历优化", "alice:1800", "bob:600"))
 	// A second run in which item 5 fails again counts the runs.
-	StartRun(ctx, db, Run{ID: "run-2", Pipeline: "meeting", Started: started.Add(time.Hour)})
-	FinishRun(ctx, db, "run-2", RunEnd{Finished: started.Add(61 * time.Minute), Status: "failed", Items: 1, Failed: 1,
+	// Its start was never recorded (server down then): the end creates the row.
+	run2 := Run{ID: "run-2", Pipeline: "meeting", Started: started.Add(time.Hour)}
+	FinishRun(ctx, db, run2, RunEnd{Finished: started.Add(61 * time.Minute), Status: "failed", Items: 1, Failed: 1,
 		Failures: []Failure{{Item: "5", Step: "kimi_asr", Kind: "permanent", Error: "413 again"}}})
-	FinishRun(ctx, db, "run-2", RunEnd{Finished: started.Add(61 * time.Minute), Status: "failed", Items: 1, Failed: 1,
+	FinishRun(ctx, db, run2, RunEnd{Finished: started.Add(61 * time.Minute), Status: "failed", Items: 1, Failed: 1,
 		Failures: []Failure{{Item: "5", Step: "kimi_asr", Kind: "permanent", Error: "413 again"}}})
 
 	rep, err := Status(ctx, db, StatusOptions{Students: 2})
