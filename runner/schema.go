@@ -175,7 +175,11 @@ func describeSettings(w io.Writer, ss []Setting, indent string) {
 			notes = append(notes, "secret")
 		}
 		if st.Default != nil {
-			b, _ := json.Marshal(st.Default)
+			var buf strings.Builder
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(false)
+			enc.Encode(st.Default)
+			b := []byte(strings.TrimSpace(buf.String()))
 			if len(b) > 60 {
 				b = append(b[:57], "..."...)
 			}

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"meetpipe/runner"
 )
@@ -22,7 +23,7 @@ func cmdSteps(args []string, stdout io.Writer) error {
 	if len(pos) == 0 {
 		for _, n := range reg.Names() {
 			d, _ := reg.Lookup(n)
-			fmt.Fprintf(stdout, "%-16s %s\n", n, d.Spec.Summary)
+			fmt.Fprintf(stdout, "%-16s %s\n", n, firstSentence(d.Spec.Summary))
 		}
 		return nil
 	}
@@ -55,4 +56,16 @@ func cmdSchema(args []string, stdout io.Writer) error {
 	}
 	_, err = fmt.Fprintf(stdout, "%s\n", b)
 	return err
+}
+
+// firstSentence keeps a step list to one line a step; `runner steps NAME` shows the whole summary.
+func firstSentence(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.Index(s, ". "); i >= 0 {
+		s = s[:i+1]
+	}
+	if r := []rune(s); len(r) > 110 {
+		s = string(r[:109]) + "…"
+	}
+	return s
 }

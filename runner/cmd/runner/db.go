@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"meetpipe/runner"
+	"meetpipe/steps/store"
+)
+
+type dbFlags struct {
+	envFile, dsn string
+}
+
+func (f *dbFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.envFile, "env-file", ".env", "read DB_* variables from this file (the environment wins)")
+	fs.StringVar(&f.dsn, "dsn", "", "database DSN (default $DB_DSN, or DB_HOST, DB_PORT, DB_USER, DB_PASS, DB_NAME)")
+}
+
+// open connects with the seed's DB_* settings; the password is scrubbed from any error.
+func (f *dbFlags) open(ctx context.Context) (*sql.DB, *runner.Secrets, error) {
+	dot, err := runner.ReadDotEnv(f.envFile)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	env := runner.Environ(dot)
+	cfg, err := store.ConfigFromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	if f.dsn != "" {
+		cfg.DSN = f.dsn
+	}
+	sec := &runner.Secrets{}
+	for _, s := range cfg.Secrets() {
+		sec.Add(s)
+	}
+	db, err := store.Open(ctx, cfg)
+	if err != nil {
+		return nil, sec, fmt.Errorf("%s", sec.Scrub(err.Error()))
+	}
+	return db, sec, nil
+}
+
+func cmdStatus(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	var df dbFlags
+	df.register(fs)
+	output := fs.String("output", "text", "text or json")
+	runs := fs.Int("runs", 10, "how many recent runs")
+	failures := fs.Int("failures", 20, "how many failed items")
+	students := fs.Int("students", 10, "how many of the most active students")
+	if _, err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	if *output != "text" && *output != "json" {
+		return usageError{fmt.Errorf("status: --output must be text or json")}
+	}
+	db, sec, err := df.open(ctx)
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	defer db.Close()
+	rep, err := store.Status(ctx, db, store.StatusOptions{Runs: *runs, Failures: *failures, Students: *students})
+	if err != nil {
+		return fmt.Errorf("status: %s", sec.Scrub(err.Error()))
+	}
+	if *output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	return rep.WriteText(stdout)
+}
+
+func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	var df dbFlags
+	df.register(fs)
+	if _, err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	db, sec, err := df.open(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer db.Close()
+	applied, err := store.Migrate(ctx, db)
+	if err != nil {
+		return fmt.Errorf("migrate: %s", sec.Scrub(err.Error()))
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(stdout, "schema is up to date")
+		return nil
+	}
+	fmt.Fprintf(stdout, "applied %d migration(s): %s\n", len(applied), strings.Join(applied, ", "))
+	return nil
+}
