@@ -38,9 +38,8 @@ type MeetingSpec struct {
 	Tail     time.Duration   // silence after the last utterance (not listed)
 	Name     string          // file name inside dir; default meeting.mp4
 	NoAudio  bool            // video track only
-	// Repeat > 1 loops the whole recording that many times (stream copy; cheap for long benchmarks).
-	// Silences of the repeats are shifted by the audio duration of one pass, which is exact to within an
-	// AAC frame (46 ms) per pass.
+	// Repeat > 1 plays the whole sequence (lead and tail included) that many times: a long meeting from
+	// few espeak-ng calls. Silences and speech of every pass are listed, exactly.
 	Repeat int
 	// Video size and frame rate; defaults 64x48 at 2 fps, which keeps generation fast.
 	Width, Height, FPS int
@@ -121,37 +120,12 @@ func Generate(dir string, spec MeetingSpec) (Meeting, error) {
 	if err := writeWAV(wav, pcm); err != nil {
 		return Meeting{}, err
 	}
-	one := m.Path
 	if spec.Repeat > 1 {
-		one = filepath.Join(work, "one.mp4")
-	}
-	dur := strconv.FormatFloat(m.Duration, 'f', 6, 64)
-	args := []string{"-hide_banner", "-nostdin", "-v", "error", "-y",
-		"-f", "lavfi", "-i", fmt.Sprintf("color=c=0x336699:s=%dx%d:r=%d:d=%s", spec.Width, spec.Height, spec.FPS, dur)}
-	if !spec.NoAudio {
-		args = append(args, "-i", wav)
-	}
-	args = append(args, "-map", "0:v")
-	if !spec.NoAudio {
-		args = append(args, "-map", "1:a", "-c:a", "aac", "-b:a", "48k", "-flags:a", "+bitexact")
-	}
-	args = append(args, "-c:v", "libx264", "-preset", "ultrafast", "-tune", "stillimage", "-pix_fmt", "yuv420p",
-		"-threads", "1", "-flags:v", "+bitexact", "-fflags", "+bitexact", "-map_metadata", "-1",
-		"-movflags", "+faststart", one)
-	if err := run(ctx, "ffmpeg", args...); err != nil {
-		return Meeting{}, err
-	}
-	if spec.Repeat > 1 {
-		err := run(ctx, "ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y",
-			"-stream_loop", strconv.Itoa(spec.Repeat-1), "-i", one, "-c", "copy",
-			"-fflags", "+bitexact", "-map_metadata", "-1", "-movflags", "+faststart", m.Path)
-		if err != nil {
-			return Meeting{}, err
-		}
+		// Loop the PCM, not the MP4: AAC frames would shift every pass by their padding.
 		base := m
 		m.Silences, m.Speech = nil, nil
 		for k := range spec.Repeat {
-			off := float64(k) * base.Duration
+			off := float64(k*len(pcm)) / speechRate
 			for _, s := range base.Silences {
 				m.Silences = append(m.Silences, Interval{s.Start + off, s.End + off})
 			}
@@ -159,7 +133,23 @@ func Generate(dir string, spec MeetingSpec) (Meeting, error) {
 				m.Speech = append(m.Speech, Interval{s.Start + off, s.End + off})
 			}
 		}
-		m.Duration = base.Duration * float64(spec.Repeat)
+		m.Duration = float64(spec.Repeat*len(pcm)) / speechRate
+	}
+	dur := strconv.FormatFloat(m.Duration, 'f', 6, 64)
+	args := []string{"-hide_banner", "-nostdin", "-v", "error", "-y",
+		"-f", "lavfi", "-i", fmt.Sprintf("color=c=0x336699:s=%dx%d:r=%d:d=%s", spec.Width, spec.Height, spec.FPS, dur)}
+	if !spec.NoAudio {
+		args = append(args, "-stream_loop", strconv.Itoa(max(spec.Repeat, 1)-1), "-i", wav)
+	}
+	args = append(args, "-map", "0:v")
+	if !spec.NoAudio {
+		args = append(args, "-map", "1:a", "-c:a", "aac", "-b:a", "48k", "-flags:a", "+bitexact")
+	}
+	args = append(args, "-c:v", "libx264", "-preset", "ultrafast", "-tune", "stillimage", "-pix_fmt", "yuv420p",
+		"-threads", "1", "-flags:v", "+bitexact", "-fflags", "+bitexact", "-map_metadata", "-1",
+		"-movflags", "+faststart", m.Path)
+	if err := run(ctx, "ffmpeg", args...); err != nil {
+		return Meeting{}, err
 	}
 	return m, nil
 }

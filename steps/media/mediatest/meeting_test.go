@@ -1,0 +1,73 @@
+package mediatest
+
+import (
+	"bytes"
+	"math"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func TestGenerateIsDeterministicWithKnownSilences(t *testing.T) {
+	spec := MeetingSpec{Silences: []time.Duration{2 * time.Second, 1500 * time.Millisecond, 3 * time.Second}}
+	a := MustGenerate(t, spec)
+	b := MustGenerate(t, spec)
+	da, err := os.ReadFile(a.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := os.ReadFile(b.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(da, db) {
+		t.Error("the same spec gave different files")
+	}
+	if len(a.Silences) != 3 || len(a.Speech) != 4 {
+		t.Fatalf("%d silences and %d utterances, want 3 and 4", len(a.Silences), len(a.Speech))
+	}
+	for i, s := range a.Silences {
+		if got, want := s.End-s.Start, spec.Silences[i].Seconds(); math.Abs(got-want) > 1e-3 {
+			t.Errorf("silence %d lasts %.3f s, want %.3f", i, got, want)
+		}
+	}
+
+	// ffmpeg finds the same silences in the MP4's audio, and no other.
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-nostats", "-i", a.Path, "-af",
+		"silencedetect=noise=-35dB:d=0.5", "-f", "null", "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	starts := regexp.MustCompile(`silence_start: ([0-9.]+)`).FindAllSubmatch(out, -1)
+	ends := regexp.MustCompile(`silence_end: ([0-9.]+)`).FindAllSubmatch(out, -1)
+	if len(starts) != len(a.Silences) || len(ends) != len(a.Silences) {
+		t.Fatalf("ffmpeg found %d silences, want %d:\n%s", len(starts), len(a.Silences), out)
+	}
+	for i, s := range a.Silences {
+		st, _ := strconv.ParseFloat(string(starts[i][1]), 64)
+		en, _ := strconv.ParseFloat(string(ends[i][1]), 64)
+		if math.Abs(st-s.Start) > 0.05 || math.Abs(en-s.End) > 0.05 {
+			t.Errorf("silence %d detected at %.3f–%.3f, generated at %.3f–%.3f", i, st, en, s.Start, s.End)
+		}
+	}
+}
+
+func TestGenerateRepeat(t *testing.T) {
+	one := MustGenerate(t, MeetingSpec{Silences: []time.Duration{time.Second}})
+	three := MustGenerate(t, MeetingSpec{Silences: []time.Duration{time.Second}, Repeat: 3})
+	if len(three.Silences) != 3 || math.Abs(three.Duration-3*one.Duration) > 1e-9 {
+		t.Fatalf("repeat 3: %d silences, %.3f s; want 3 and %.3f", len(three.Silences), three.Duration, 3*one.Duration)
+	}
+	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
+		"stream=duration", "-of", "csv=p=0", three.Path).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := strconv.ParseFloat(string(bytes.TrimSpace(out)), 64)
+	if math.Abs(d-three.Duration) > 0.2 {
+		t.Errorf("looped audio lasts %.3f s, want %.3f", d, three.Duration)
+	}
+}
