@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -110,7 +111,11 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		line, msg := splitYAMLLine(err.Error())
-		ds.Addf(path, line, 0, "invalid YAML: %s", msg)
+		if strings.HasPrefix(msg, "did not find expected") && line > 0 {
+			// yaml.v3 counts the lines of parser (not scanner) errors from 0.
+			line++
+		}
+		ds.Addf(path, min(line, len(ds.src[path])), 0, "invalid YAML: %s", msg)
 		return nil, ds
 	}
 	if len(doc.Content) == 0 {

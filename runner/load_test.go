@@ -14,7 +14,8 @@ func TestBrokenPipelines(t *testing.T) {
 		want string // substring of the message
 		pos  string // file:line:col prefix
 	}{
-		{"bad yaml", "steps:\n  - uses: nums\n    with: {count: 3\n", "invalid YAML", "t.yaml:2"},
+		{"bad yaml", "steps:\n  - uses: nums\n    with: {count: 3\n", "invalid YAML", "t.yaml:3"},
+		{"bad yaml sequence", "steps:\n  - uses: nums\n  with: {}\n", "invalid YAML", "t.yaml:2"},
 		{"tab indentation", "steps:\n\t- uses: nums\n", "invalid YAML", "t.yaml:2"},
 		{"empty file", "", "empty", "t.yaml:1:1"},
 		{"no steps", "name: x\n", "no steps", "t.yaml:1:1"},
