@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,10 +168,22 @@ func TestAria2DownloadFaults(t *testing.T) {
 		{name: "truncated file", fault: func(srv *mediatest.Server) { srv.Truncate("a.mp4", 150<<10) },
 			kind: runner.KindPermanent, wantInErr: "listing says", requests: 2},
 	}
+	var logs bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	t.Cleanup(func() { slog.SetDefault(prev) })
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := mediatest.NewServer()
 			t.Cleanup(srv.Close)
+			t.Cleanup(func() {
+				if strings.Contains(logs.String(), "sign=") {
+					t.Errorf("log shows a signed URL:\n%s", logs.String())
+				}
+				if !strings.Contains(logs.String(), "/files/a.mp4?…") {
+					t.Errorf("log does not show the redacted URL:\n%s", logs.String())
+				}
+			})
 			srv.Add("a.mp4", data)
 			s, _, _ := newTestDownload(t, "{connections: 1, max_tries: 2, retry_wait: 1s}")
 			url := srv.URL("a.mp4")

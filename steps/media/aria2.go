@@ -140,6 +140,10 @@ func redactURLs(s string) string {
 // receives the bytes fetched by this call as they arrive. The URL is handed to aria2c on its standard
 // input, so it shows in no process listing, and no error or log line carries its query.
 func (a *Aria2) Download(ctx context.Context, url, path string, progress func(int64)) error {
+	if strings.ContainsFunc(url, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		// aria2c reads options from the lines after a URI; a URL with a line break could add some.
+		return errors.New("download address contains whitespace or control characters")
+	}
 	dir, name := filepath.Split(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
