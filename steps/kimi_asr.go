@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,7 +121,7 @@ func (s *kimiASR) Process(ctx context.Context, in *runner.Item) (runner.Fields, 
 				i+1, len(chunks), filepath.Base(c.Path), float64(fi.Size())/1e6, s.cfg.MaxUploadMB)
 		}
 	}
-	log := slog.Default().With("step", "kimi_asr", "item", in.ID())
+	log := runner.Logger(ctx)
 
 	results := make([]kimi.ChunkTranscript, len(chunks))
 	var dropped atomic.Int64

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"strings"
 	"sync"
@@ -321,7 +320,7 @@ func (s *kimiClassify) Process(ctx context.Context, in *runner.Item) (runner.Fie
 	if err := in.Get("transcript", &tr); err != nil {
 		return nil, runner.Permanent(err)
 	}
-	log := slog.Default().With("step", "kimi_classify", "item", in.ID())
+	log := runner.Logger(ctx)
 	res := &kimi.Classification{Model: s.cfg.Model, Rule: "model", Parts: 1}
 	phase, summary := "", ""
 	for _, r := range s.pre {
@@ -472,7 +471,7 @@ func (s *kimiClassify) classify(ctx context.Context, data map[string]any, tr kim
 		if err == nil || !errors.As(err, &ae) || ae.Kind() != kimi.ErrTooLong {
 			return out, err
 		}
-		slog.Default().InfoContext(ctx, "prompt over the model's limit, summarising in parts", "step", "kimi_classify", "err", err)
+		runner.Logger(ctx).InfoContext(ctx, "prompt over the model's limit, summarising in parts", "err", err)
 	}
 	combined, err := s.mapReduce(ctx, data, tr, res)
 	if err != nil {
@@ -691,7 +690,7 @@ func (s *kimiClassify) fits(ctx context.Context, msgs []kimi.Message) (bool, err
 		if ctx.Err() != nil || errors.As(err, &ae) && (ae.Kind() == kimi.ErrAuth || ae.Kind() == kimi.ErrQuota || ae.Kind() == kimi.ErrRateLimit) {
 			return false, err
 		}
-		slog.Default().WarnContext(ctx, "token estimate failed, counting characters", "step", "kimi_classify", "err", err)
+		runner.Logger(ctx).WarnContext(ctx, "token estimate failed, counting characters", "err", err)
 		return h <= limit, nil
 	}
 	return n <= limit, nil

@@ -1,0 +1,330 @@
+package steps
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"meetpipe/runner"
+	"meetpipe/steps/kimi"
+	"meetpipe/steps/kimi/emulator"
+	"meetpipe/steps/media"
+)
+
+// kimiBuild builds a step from a `with:` block the way the engine does and returns it with its effective
+// configuration.
+func kimiBuild(t *testing.T, step, with string) (any, any) {
+	t.Helper()
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte(with), &n); err != nil {
+		t.Fatal(err)
+	}
+	def, ok := runner.Builtins.Lookup(step)
+	if !ok {
+		t.Fatalf("%s is not registered", step)
+	}
+	impl, cfg, err := def.New(n.Content[0], &runner.Build{StateDir: t.TempDir(), StepID: step})
+	if err != nil {
+		t.Fatalf("build %s: %v", step, err)
+	}
+	return impl, cfg
+}
+
+// kimiChunks writes silent WAV chunks of the given durations, each starting at its offset.
+func kimiChunks(t *testing.T, spans ...[2]float64) media.Audio {
+	t.Helper()
+	dir := t.TempDir()
+	a := media.Audio{Path: filepath.Join(dir, "audio.wav"), Keep: true}
+	end := 0.0
+	for i, sp := range spans {
+		p := filepath.Join(dir, fmt.Sprintf("chunk-%03d.wav", i+1))
+		if err := emulator.WriteWAV(p, sp[1], 16000); err != nil {
+			t.Fatal(err)
+		}
+		a.Chunks = append(a.Chunks, media.Chunk{Path: p, OffsetS: sp[0], DurationS: sp[1]})
+		end = max(end, sp[0]+sp[1])
+	}
+	a.DurationS = end
+	if err := emulator.WriteWAV(a.Path, end, 16000); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func kimiAudioItem(t *testing.T, a media.Audio) *runner.Item {
+	t.Helper()
+	it, err := runner.NewItem("rec1", runner.Fields{"audio": a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return it
+}
+
+func asrServer(t *testing.T, o emulator.ASROptions) *emulator.ASRServer {
+	t.Helper()
+	s := emulator.NewASR(o)
+	t.Cleanup(s.Close)
+	return s
+}
+
+func newTestASR(t *testing.T, s *emulator.ASRServer, extra string) *kimiASR {
+	t.Helper()
+	impl, _ := kimiBuild(t, "kimi_asr", fmt.Sprintf("base_url: %s\napi_key: sk-asr\n%s", s.URL(), extra))
+	return impl.(*kimiASR)
+}
+
+// Two chunks overlapping by 2 s (10–12 s), cut at 11 s: "下一段。" is heard by both.
+var asrOverlapFixture = &emulator.ASRFixture{Tolerance: 0.2, Entries: []emulator.ASREntry{
+	{Duration: 12, Segments: []emulator.FixtureSegment{
+		{Start: 0, End: 5, Text: "我们先看一下简历。"}, {Start: 5, End: 10.5, Text: "实习经历要写清楚。"},
+		{Start: 10.6, End: 11.8, Text: "下一段。"}}},
+	{Duration: 8, Segments: []emulator.FixtureSegment{
+		{Start: 0.6, End: 1.8, Text: "下一段。"}, {Start: 2, End: 7.5, Text: "项目难点讲一讲。"}}},
+}}
+
+func TestKimiASRMergesChunks(t *testing.T) {
+	timed := []kimi.Segment{{Start: 0, End: 5, Text: "我们先看一下简历。"}, {Start: 5, End: 10.5, Text: "实习经历要写清楚。"},
+		{Start: 10.6, End: 11.8, Text: "下一段。"}, {Start: 12, End: 17.5, Text: "项目难点讲一讲。"}}
+	pseudo := []kimi.Segment{{Start: 0, End: 11, Text: "我们先看一下简历。实习经历要写清楚。下一段。"},
+		{Start: 11, End: 18, Text: "项目难点讲一讲。"}}
+	for _, tt := range []struct {
+		mode emulator.ASRMode
+		want []kimi.Segment
+	}{
+		{emulator.ModeOpenAI, timed},
+		{emulator.ModeWhisperCPP, timed},
+		{emulator.ModeLocalAI, timed}, // nanosecond times
+		{emulator.ModeSiliconFlow, pseudo},
+		{emulator.ModeKimiAudio, pseudo}, // verbose_json refused, json fallback
+	} {
+		t.Run(string(tt.mode), func(t *testing.T) {
+			s := asrServer(t, emulator.ASROptions{Mode: tt.mode, Fixture: asrOverlapFixture, APIKey: "sk-asr"})
+			step := newTestASR(t, s, "")
+			out, err := step.Process(context.Background(), kimiAudioItem(t, kimiChunks(t, [2]float64{0, 12}, [2]float64{10, 8})))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := out["transcript"].(kimi.Transcript)
+			if !reflect.DeepEqual(tr.Segments, tt.want) {
+				t.Errorf("segments\n got %+v\nwant %+v", tr.Segments, tt.want)
+			}
+			if tr.Text != "我们先看一下简历。实习经历要写清楚。下一段。项目难点讲一讲。" {
+				t.Errorf("text %q", tr.Text)
+			}
+			reqs := s.Requests()
+			if tt.mode == emulator.ModeKimiAudio {
+				if len(reqs) != 3 || reqs[0].ResponseFormat != "verbose_json" || reqs[1].ResponseFormat != "json" || reqs[2].ResponseFormat != "json" {
+					t.Errorf("fallback requests %+v", reqs)
+				}
+			} else if len(reqs) != 2 {
+				t.Errorf("%d requests for 2 chunks", len(reqs))
+			}
+		})
+	}
+}
+
+func TestKimiASRPromptCarryOver(t *testing.T) {
+	fx := &emulator.ASRFixture{Entries: []emulator.ASREntry{
+		{Duration: 5, Text: "第一块说完了。"}, {Duration: 6, Text: "第二块也说完了。"}, {Duration: 7, Text: "第三块。"}}}
+	const prefix = "以下是普通话的句子。"
+	spans := [][2]float64{{0, 5}, {5, 6}, {11, 7}}
+	t.Run("sequential", func(t *testing.T) {
+		s := asrServer(t, emulator.ASROptions{Fixture: fx})
+		step := newTestASR(t, s, "carry_over: 5")
+		if _, err := step.Process(context.Background(), kimiAudioItem(t, kimiChunks(t, spans...))); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range s.Requests() {
+			got = append(got, r.Prompt)
+		}
+		want := []string{prefix, prefix + "块说完了。", prefix + "也说完了。"}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("prompts %q, want %q", got, want)
+		}
+	})
+	t.Run("parallel has no carry-over", func(t *testing.T) {
+		s := asrServer(t, emulator.ASROptions{Fixture: fx})
+		step := newTestASR(t, s, "chunk_concurrency: 3")
+		out, err := step.Process(context.Background(), kimiAudioItem(t, kimiChunks(t, spans...)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range s.Requests() {
+			if r.Prompt != prefix {
+				t.Errorf("prompt %q with parallel chunks", r.Prompt)
+			}
+		}
+		if tr := out["transcript"].(kimi.Transcript); tr.Text != "第一块说完了。第二块也说完了。第三块。" {
+			t.Errorf("parallel chunks merged out of order: %q", tr.Text)
+		}
+	})
+}
+
+func TestKimiASRFiltersHallucinations(t *testing.T) {
+	noSpeech, low := 0.9, -1.5
+	fx := &emulator.ASRFixture{Entries: []emulator.ASREntry{{Duration: 10, Segments: []emulator.FixtureSegment{
+		{Start: 0, End: 3, Text: "我们开始。"},
+		{Start: 3, End: 5, Text: "字幕由Amara.org社群提供"},
+		{Start: 5, End: 7, Text: "嗯嗯", NoSpeechProb: &noSpeech, AvgLogprob: &low},
+		{Start: 7, End: 9, Text: "谢谢观看"},
+		{Start: 9, End: 10, Text: "结束。"},
+	}}}}
+	for _, tt := range []struct {
+		name, with string
+		want       string
+	}{
+		{"defaults", "", "我们开始。谢谢观看结束。"},
+		{"list from YAML", "hallucinations: [谢谢观看]\nno_speech_threshold: 1", "我们开始。字幕由Amara.org社群提供嗯嗯结束。"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := asrServer(t, emulator.ASROptions{Fixture: fx})
+			out, err := newTestASR(t, s, tt.with).Process(context.Background(), kimiAudioItem(t, kimiChunks(t, [2]float64{0, 10})))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := out["transcript"].(kimi.Transcript).Text; got != tt.want {
+				t.Errorf("text %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func kimiKind(t *testing.T, err error, want runner.Kind) time.Duration {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want %v", want)
+	}
+	k, after := runner.Classify(err)
+	if k != want {
+		t.Fatalf("error %q is %v, want %v", err, k, want)
+	}
+	return after
+}
+
+func TestKimiASRErrors(t *testing.T) {
+	ctx := context.Background()
+	t.Run("413 names the limit", func(t *testing.T) {
+		s := asrServer(t, emulator.ASROptions{MaxBytes: 100 << 10})
+		_, err := newTestASR(t, s, "").Process(ctx, kimiAudioItem(t, kimiChunks(t, [2]float64{0, 5})))
+		kimiKind(t, err, runner.KindPermanent)
+		if !strings.Contains(err.Error(), "413") || !strings.Contains(err.Error(), "max_upload_mb is 25 MB") {
+			t.Errorf("message: %v", err)
+		}
+		if s.Counters().TooLarge != 1 {
+			t.Errorf("counters %+v", s.Counters())
+		}
+	})
+	t.Run("over max_upload_mb fails without an upload", func(t *testing.T) {
+		s := asrServer(t, emulator.ASROptions{})
+		_, err := newTestASR(t, s, "max_upload_mb: 0.1").Process(ctx, kimiAudioItem(t, kimiChunks(t, [2]float64{0, 1}, [2]float64{1, 5})))
+		kimiKind(t, err, runner.KindPermanent)
+		if !strings.Contains(err.Error(), "chunk 2 of 2") || !strings.Contains(err.Error(), "max_upload_mb 0.1") {
+			t.Errorf("message: %v", err)
+		}
+		if n := s.Counters().Requests; n != 0 {
+			t.Errorf("%d requests", n)
+		}
+	})
+	t.Run("401 names ASR_API_KEY and stops the run", func(t *testing.T) {
+		s := asrServer(t, emulator.ASROptions{APIKey: "other"})
+		step := newTestASR(t, s, "")
+		_, err := step.Process(ctx, kimiAudioItem(t, kimiChunks(t, [2]float64{0, 2})))
+		kimiKind(t, err, runner.KindPermanent)
+		if !strings.Contains(err.Error(), "ASR_API_KEY") || strings.Contains(err.Error(), "sk-asr") {
+			t.Errorf("message: %v", err)
+		}
+		_, err = step.Process(ctx, kimiAudioItem(t, kimiChunks(t, [2]float64{0, 3})))
+		kimiKind(t, err, runner.KindPermanent)
+		if n := s.Counters().Requests; n != 1 {
+			t.Errorf("%d requests after a rejected key, want 1", n)
+		}
+	})
+	for _, tt := range []struct {
+		fault emulator.Fault
+		kind  runner.Kind
+		after time.Duration
+	}{
+		{emulator.FaultRateLimit, runner.KindTransient, time.Second},
+		{emulator.FaultServerError, runner.KindTransient, 0},
+		{emulator.FaultReset, runner.KindTransient, 0},
+		{emulator.FaultQuota, runner.KindDeferred, 0},
+	} {
+		t.Run(string(tt.fault), func(t *testing.T) {
+			s := asrServer(t, emulator.ASROptions{})
+			s.Inject(tt.fault)
+			step := newTestASR(t, s, "")
+			_, err := step.Process(ctx, kimiAudioItem(t, kimiChunks(t, [2]float64{0, 2})))
+			if after := kimiKind(t, err, tt.kind); after != tt.after {
+				t.Errorf("after %v, want %v", after, tt.after)
+			}
+			if tt.fault == emulator.FaultRateLimit {
+				return // the limiter now holds every call for a second
+			}
+			_, err = step.Process(ctx, kimiAudioItem(t, kimiChunks(t, [2]float64{0, 2})))
+			if tt.kind == runner.KindDeferred {
+				kimiKind(t, err, runner.KindDeferred)
+				if n := s.Counters().Requests; n != 1 {
+					t.Errorf("%d requests after the quota ran out, want 1", n)
+				}
+			} else if err != nil {
+				t.Errorf("retry: %v", err)
+			}
+		})
+	}
+}
+
+func TestKimiASRDeletesAudioWhenNotKept(t *testing.T) {
+	s := asrServer(t, emulator.ASROptions{})
+	a := kimiChunks(t, [2]float64{0, 3}, [2]float64{3, 3})
+	if _, err := newTestASR(t, s, "").Process(context.Background(), kimiAudioItem(t, a)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(a.Chunks[0].Path); err != nil {
+		t.Fatalf("kept audio deleted: %v", err)
+	}
+	a.Keep = false
+	if _, err := newTestASR(t, s, "").Process(context.Background(), kimiAudioItem(t, a)); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{a.Path, a.Chunks[0].Path, a.Chunks[1].Path} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s still there (%v)", filepath.Base(p), err)
+		}
+	}
+}
+
+func TestKimiASRConfigKey(t *testing.T) {
+	key := func(with string) string {
+		t.Helper()
+		_, cfg := kimiBuild(t, "kimi_asr", with)
+		b, err := json.Marshal(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	base := key("base_url: http://a:1/v1\napi_key: k1")
+	if strings.Contains(base, "k1") || strings.Contains(base, "http://a:1") {
+		t.Errorf("key carries connection settings: %s", base)
+	}
+	for _, with := range []string{"base_url: http://b:2/v1\napi_key: k2\ntimeout: 1m\nmax_upload_mb: 50", "base_url: http://a:1/v1\napi_key: k1"} {
+		if k := key(with); k != base {
+			t.Errorf("key changed with %q:\n%s\n%s", with, k, base)
+		}
+	}
+	for _, with := range []string{"prompt: 以下是中文。", "hallucinations: [x]", "model: whisper-1", "chunk_concurrency: 2"} {
+		if k := key("base_url: http://a:1/v1\n" + with); k == base {
+			t.Errorf("key unchanged with %q", with)
+		}
+	}
+}
