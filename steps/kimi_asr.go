@@ -70,6 +70,19 @@ type kimiASR struct {
 	b      *runner.Build
 	// stop holds an error that ends every later call of this run (a rejected key, an exhausted quota).
 	stop atomic.Pointer[error]
+
+	// done keeps the chunks transcribed in this run, so that when the engine retries an item after one
+	// chunk failed, the chunks that succeeded are not paid for again.
+	mu    sync.Mutex
+	done  map[asrKey]*kimi.Transcription
+	order []asrKey
+}
+
+// asrKey identifies one chunk's request: the file as it is on disk and the prompt sent with it.
+type asrKey struct {
+	path, prompt string
+	size         int64
+	mtime        time.Time
 }
 
 func newKimiASR(cfg kimiASRConfig, b *runner.Build) (any, error) {
@@ -89,6 +102,7 @@ func newKimiASR(cfg kimiASRConfig, b *runner.Build) (any, error) {
 		filter: kimi.NewFilter(cfg.Hallucinations, cfg.NoSpeech, cfg.Logprob),
 		lim:    b.Limiter(),
 		b:      b,
+		done:   map[asrKey]*kimi.Transcription{},
 	}, nil
 }
 
@@ -220,6 +234,16 @@ func moreSerious(a, b error) bool {
 
 // transcribe sends one chunk inside the limiter and classifies the failure.
 func (s *kimiASR) transcribe(ctx context.Context, c media.Chunk, prompt string) (*kimi.Transcription, error) {
+	key := asrKey{path: c.Path, prompt: prompt}
+	if fi, err := os.Stat(c.Path); err == nil {
+		key.size, key.mtime = fi.Size(), fi.ModTime()
+	}
+	s.mu.Lock()
+	hit := s.done[key]
+	s.mu.Unlock()
+	if hit != nil {
+		return cloneTranscription(hit), nil
+	}
 	if p := s.stop.Load(); p != nil {
 		return nil, *p
 	}
@@ -238,7 +262,24 @@ func (s *kimiASR) transcribe(ctx context.Context, c media.Chunk, prompt string) 
 	if err != nil {
 		return nil, s.classify(err)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.order) >= 1024 {
+		delete(s.done, s.order[0])
+		s.order = s.order[1:]
+	}
+	s.done[key] = cloneTranscription(t)
+	s.order = append(s.order, key)
 	return t, nil
+}
+
+// cloneTranscription copies t so that filtering one copy leaves the cached one whole.
+func cloneTranscription(t *kimi.Transcription) *kimi.Transcription {
+	c := *t
+	if t.Segments != nil {
+		c.Segments = append([]kimi.TranscriptionSegment(nil), t.Segments...)
+	}
+	return &c
 }
 
 func (s *kimiASR) classify(err error) error {

@@ -283,6 +283,25 @@ func TestKimiASRErrors(t *testing.T) {
 	}
 }
 
+func TestKimiASRRetryKeepsFinishedChunks(t *testing.T) {
+	s := asrServer(t, emulator.ASROptions{Fixture: asrOverlapFixture})
+	s.Inject("", emulator.FaultServerError) // the first chunk goes through, the second fails
+	step := newTestASR(t, s, "")
+	it := kimiAudioItem(t, kimiChunks(t, [2]float64{0, 12}, [2]float64{10, 8}))
+	_, err := step.Process(context.Background(), it)
+	kimiKind(t, err, runner.KindTransient)
+	out, err := step.Process(context.Background(), it)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Counters().Requests; n != 3 {
+		t.Errorf("%d requests, want 3: the retry sent the finished chunk again", n)
+	}
+	if tr := out["transcript"].(kimi.Transcript); len(tr.Segments) != 4 {
+		t.Errorf("segments %+v", tr.Segments)
+	}
+}
+
 func TestKimiASRDeletesAudioWhenNotKept(t *testing.T) {
 	s := asrServer(t, emulator.ASROptions{})
 	a := kimiChunks(t, [2]float64{0, 3}, [2]float64{3, 3})

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"meetpipe/steps/kimi"
 	"meetpipe/steps/kimi/emulator"
@@ -240,6 +241,27 @@ func TestChatEntryTier(t *testing.T) {
 	if got := s.Counters(); got.Completions != 3 || got.RateLimited != 1 {
 		t.Errorf("counters %+v", got)
 	}
+}
+
+func TestChatEntryTierConcurrency(t *testing.T) {
+	s, c := moonshot(t, emulator.MoonshotOptions{Concurrency: 1, Latency: time.Minute})
+	msgs := []kimi.Message{{Role: "user", Content: "你好"}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Complete(ctx, kimi.NewChatRequest("moonshot-v1-8k", msgs, kimi.ChatOptions{}))
+		done <- err
+	}()
+	for s.InFlight() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	_, err := c.Complete(context.Background(), kimi.NewChatRequest("moonshot-v1-8k", msgs, kimi.ChatOptions{}))
+	var ae *kimi.APIError
+	if !errors.As(err, &ae) || ae.Kind() != kimi.ErrRateLimit || !strings.Contains(ae.Message, "max concurrency: 1") {
+		t.Errorf("second call in flight: %v", err)
+	}
+	cancel()
+	<-done
 }
 
 func TestChatOtherEndpoints(t *testing.T) {

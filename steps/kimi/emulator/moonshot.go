@@ -125,6 +125,13 @@ func (s *MoonshotServer) Counters() MoonshotCounters {
 	return s.c
 }
 
+// InFlight is the number of chat completions being answered now.
+func (s *MoonshotServer) InFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inflight
+}
+
 // Requests returns the bodies of the chat completions that passed the key and limit checks, in order.
 func (s *MoonshotServer) Requests() []json.RawMessage {
 	s.mu.Lock()
@@ -238,16 +245,17 @@ func (s *MoonshotServer) chat(w http.ResponseWriter, r *http.Request) {
 	if !s.authorized(w, r) {
 		return
 	}
+	// Read the body first: only then does the server notice a client that hangs up during the latency.
+	raw, err := io.ReadAll(io.LimitReader(r.Body, 32<<20))
+	if err != nil {
+		return
+	}
 	release := s.admit(w)
 	if release == nil {
 		return
 	}
 	defer release()
 	if !sleep(r.Context(), s.o.Latency) {
-		return
-	}
-	raw, err := io.ReadAll(io.LimitReader(r.Body, 32<<20))
-	if err != nil {
 		return
 	}
 	var body chatBody
