@@ -82,6 +82,10 @@ type Recordings struct {
 	// LockRetries is how many more times a transaction that lost a lock race (deadlock 1213, lock wait
 	// timeout 1205) is run again at once, before the error goes to the caller; default 3.
 	LockRetries int
+
+	// beforeWrite, when set, runs between reading the links and writing the stats: tests widen the window
+	// in which a missing lock would let two transactions overwrite each other.
+	beforeWrite func()
 }
 
 // Upsert writes r in one transaction: the recording row (inserted or updated in place), its student links
@@ -296,7 +300,7 @@ func (s *Recordings) upsertOnce(ctx context.Context, r Recording) (res Result, e
 	// 5. Recompute the touched students' statistics from the links. Their stats rows are ours, and every
 	// transaction that changes one of their links holds that row until it commits, so this read sees
 	// all of their recordings.
-	if err := recomputeStats(ctx, tx, touched); err != nil {
+	if err := recomputeStats(ctx, tx, touched, s.beforeWrite); err != nil {
 		return res, fmt.Errorf("recording %s: %w", r.ID, err)
 	}
 
@@ -318,7 +322,7 @@ func (s *Recordings) upsertOnce(ctx context.Context, r Recording) (res Result, e
 // recomputeStats sets student_stats of each student in ids from recording_students: record_cnt is the
 // number of recordings, total_duration the attended seconds summed and rounded to minutes, and
 // last_record_at the latest start. A student left with no recording loses the row.
-func recomputeStats(ctx context.Context, tx *sql.Tx, ids []string) error {
+func recomputeStats(ctx context.Context, tx *sql.Tx, ids []string, beforeWrite func()) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -350,6 +354,9 @@ func recomputeStats(ctx context.Context, tx *sql.Tx, ids []string) error {
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("recompute student stats: %w", err)
+	}
+	if beforeWrite != nil {
+		beforeWrite()
 	}
 	for _, id := range ids {
 		st, ok := got[id]

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 	"testing"
 )
 
@@ -137,7 +138,8 @@ func TestStudentRemoved(t *testing.T) {
 
 func TestConcurrentUpsertsShareStudents(t *testing.T) {
 	db := openTest(t)
-	s := &Recordings{DB: db, LockRetries: 10}
+	// The pause between reading and writing makes transactions overlap, so that a missing lock would show.
+	s := &Recordings{DB: db, LockRetries: 10, beforeWrite: func() { time.Sleep(2 * time.Millisecond) }}
 	pool := []string{"alice", "bob", "carol", "dave", "ext:WM1", "ext:WM2"}
 	const workers, perWorker = 8, 6
 	// Each recording is written twice by its worker: first with one set of students, then with another
@@ -178,6 +180,27 @@ func TestConcurrentUpsertsShareStudents(t *testing.T) {
 	for err := range errs {
 		t.Errorf("concurrent upsert: %v", err)
 	}
+	checkExact(t, db, final)
+
+	// A burst: 8 new recordings of the same students, released at once, so that every transaction's
+	// statistics read overlaps the others' writes. Without the locks, the last to commit writes counts
+	// that miss the others.
+	start := make(chan struct{})
+	var wg1 sync.WaitGroup
+	for w := range workers {
+		r := rec(fmt.Sprint(2000+w), 9, "其他", "alice:60", "ext:WM1:90", fmt.Sprintf("new%d:30", w))
+		final[r.ID] = r
+		wg1.Add(1)
+		go func() {
+			defer wg1.Done()
+			<-start
+			if _, err := s.Upsert(context.Background(), r); err != nil {
+				t.Errorf("burst upsert: %v", err)
+			}
+		}()
+	}
+	close(start)
+	wg1.Wait()
 	checkExact(t, db, final)
 
 	// And again, all at once, in the other order: nothing may change.
