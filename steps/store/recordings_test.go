@@ -8,8 +8,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 	"testing"
+	"time"
 )
 
 func upsert(t *testing.T, s *Recordings, r Recording) Result {
