@@ -307,17 +307,26 @@ func TestMysqlUpsertSurvivesServerKill(t *testing.T) {
 	}
 
 	var stored, failedAfterKill atomic.Int64
-	killed, restarted := make(chan struct{}), make(chan struct{})
+	killed, restarted, finished := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	// waitFor polls cond until it holds or the workers are done; no assertion depends on timing.
+	waitFor := func(cond func() bool) bool {
+		for !cond() {
+			select {
+			case <-finished:
+				return false
+			case <-time.After(time.Millisecond):
+			}
+		}
+		return true
+	}
 	go func() { // the fault: kill once some items are in, restart once writes have failed
 		defer close(restarted)
-		for stored.Load() < 12 {
-			time.Sleep(time.Millisecond)
+		if !waitFor(func() bool { return stored.Load() >= 12 }) {
+			return
 		}
 		srv.Kill()
 		close(killed)
-		for failedAfterKill.Load() < 2*workers {
-			time.Sleep(time.Millisecond)
-		}
+		waitFor(func() bool { return failedAfterKill.Load() >= 2*workers })
 		srv.Restart()
 	}()
 
@@ -363,7 +372,13 @@ func TestMysqlUpsertSurvivesServerKill(t *testing.T) {
 	}
 	close(work)
 	wg.Wait()
+	close(finished)
 	<-restarted
+	select {
+	case <-killed:
+	default:
+		t.Fatal("the run ended before the server was killed")
+	}
 
 	if len(reasons) == 0 {
 		t.Fatal("no write failed: the server was not killed during the run")
