@@ -41,7 +41,8 @@ func init() {
 	runner.Register(runner.Spec{
 		Name: "kimi_asr",
 		Summary: "transcribe a recording's audio chunks with an OpenAI-compatible speech-to-text server (Kimi-Audio on vLLM, " +
-			"Whisper servers, SiliconFlow, LocalAI) and merge them into one timed transcript",
+			"Whisper servers, SiliconFlow, LocalAI) and merge them into one timed transcript; the audio is deleted afterwards when " +
+			"ffmpeg_audio's keep_media is false",
 		Version: "1",
 		Reads:   []string{"audio"},
 		Writes: []runner.Field{{Name: "transcript", Sample: kimi.Transcript{},
@@ -86,7 +87,7 @@ type asrKey struct {
 }
 
 func newKimiASR(cfg kimiASRConfig, b *runner.Build) (any, error) {
-	if strings.TrimSpace(cfg.BaseURL) == "" {
+	if strings.TrimSpace(cfg.BaseURL) == "" && !b.DryRun {
 		return nil, b.Errorf(nil, "kimi_asr: base_url is empty; set ASR_BASE_URL")
 	}
 	if cfg.ChunkConcurrency < 1 {

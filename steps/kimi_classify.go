@@ -64,7 +64,7 @@ type kimiClassifyConfig struct {
 	BudgetRatio   float64       `yaml:"budget_ratio" json:"budget_ratio" doc:"share of the context window a prompt plus max_tokens may fill before the transcript is summarised in parts"`
 	PartTokens    int           `yaml:"part_tokens" json:"part_tokens" doc:"size of a transcript part in map-reduce, in tokens"`
 	Timestamps    bool          `yaml:"timestamps" json:"timestamps" doc:"prefix transcript lines with [mm:ss]"`
-	DefaultLimit  kimiLimit     `yaml:"default_limit" json:"-" doc:"limits used when the step names no limiter: (entry tier: concurrency 1, rpm 3); a named limiter replaces them"`
+	DefaultLimit  kimiLimit     `yaml:"default_limit" json:"-" doc:"limits used when the step names no limiter (entry tier: concurrency 1, rpm 3); a named limiter replaces them"`
 	Timeout       time.Duration `yaml:"timeout" json:"-" doc:"limit for one request"`
 }
 
