@@ -222,7 +222,7 @@ func (r *run) handle(ctx context.Context, rec Record, op string) error {
 		case StateTranscoding:
 			reason = "transcoding (state 2)"
 		}
-		l.log.LogAttrs(ctx, slog.LevelInfo, "recording not ready", slog.String("item", id), slog.String("reason", reason))
+		l.log.LogAttrs(ctx, slog.LevelDebug, "recording not ready", slog.String("item", id), slog.String("reason", reason))
 		r.out.NotReady(id, h, reason)
 		return nil
 	}
