@@ -18,6 +18,7 @@ import (
 	"meetpipe/steps/kimi"
 	"meetpipe/steps/kimi/emulator"
 	"meetpipe/steps/media"
+	"meetpipe/steps/media/mediatest"
 )
 
 // kimiBuild builds a step from a `with:` block the way the engine does and returns it with its effective
@@ -318,6 +319,58 @@ func TestKimiASRDeletesAudioWhenNotKept(t *testing.T) {
 	for _, p := range []string{a.Path, a.Chunks[0].Path, a.Chunks[1].Path} {
 		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s still there (%v)", filepath.Base(p), err)
+		}
+	}
+}
+
+// TestKimiASROnFFmpegChunks transcribes the FLAC chunks ffmpeg_audio cuts from a generated meeting: the
+// emulator reads each chunk's length from its header, so a fixture keyed by duration reaches each chunk,
+// and the offsets place every segment inside its chunk.
+func TestKimiASROnFFmpegChunks(t *testing.T) {
+	m := mediatest.MustGenerate(t, mediatest.MeetingSpec{Silences: []time.Duration{2 * time.Second, 2 * time.Second,
+		2 * time.Second, 2 * time.Second, 2 * time.Second}, Lead: time.Second, Tail: time.Second})
+	impl, _ := kimiBuild(t, "ffmpeg_audio", "chunk_minutes: 0.25\nsilence_window: 8s")
+	fi, err := os.Stat(m.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := runner.NewItem("rec1", runner.Fields{"media": []media.File{{FileID: "f1", Path: m.Path, Bytes: fi.Size()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := impl.(runner.Step).Process(context.Background(), it)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audio := out["audio"].(media.Audio)
+	if len(audio.Chunks) < 2 {
+		t.Fatalf("want several chunks, got %+v", audio.Chunks)
+	}
+	fx := &emulator.ASRFixture{Tolerance: 0.05}
+	for i, c := range audio.Chunks {
+		fx.Entries = append(fx.Entries, emulator.ASREntry{Duration: c.DurationS, Text: fmt.Sprintf("第%d块第一句。第%d块第二句。", i+1, i+1)})
+	}
+	s := asrServer(t, emulator.ASROptions{Fixture: fx})
+	out, err = newTestASR(t, s, "").Process(context.Background(), kimiAudioItem(t, audio))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := out["transcript"].(kimi.Transcript)
+	if len(tr.Segments) != 2*len(audio.Chunks) {
+		t.Fatalf("segments %+v", tr.Segments)
+	}
+	for i, sg := range tr.Segments {
+		c := audio.Chunks[i/2]
+		if want := fmt.Sprintf("第%d块", i/2+1); !strings.HasPrefix(sg.Text, want) {
+			t.Errorf("segment %d %q is not from chunk %d", i, sg.Text, i/2+1)
+		}
+		if sg.Start < c.OffsetS-0.01 || sg.End > c.OffsetS+c.DurationS+0.01 {
+			t.Errorf("segment %d [%v, %v] outside chunk %d [%v, %v]", i, sg.Start, sg.End, i/2+1, c.OffsetS, c.OffsetS+c.DurationS)
+		}
+	}
+	for _, r := range s.Requests() {
+		if r.Entry == "generated" || r.Duration == 0 {
+			t.Errorf("request %+v did not match the fixture by duration", r)
 		}
 	}
 }
