@@ -171,12 +171,12 @@ func (c *Client) Get(ctx context.Context, path string, q url.Values, decode func
 	}
 	var last error
 	for attempt := 0; ; attempt++ {
-		body, err := c.once(ctx, &u, path, limiters)
+		body, trace, err := c.once(ctx, &u, path, limiters)
 		if err == nil {
 			if err = decode(body); err == nil {
 				return nil
 			}
-			err = &APIError{Method: http.MethodGet, Path: path, Status: http.StatusOK,
+			err = &APIError{Method: http.MethodGet, Path: path, Status: http.StatusOK, Trace: trace,
 				Snippet: "undecodable answer: " + err.Error()}
 		}
 		if ctx.Err() != nil {
@@ -259,19 +259,20 @@ func sleep(ctx context.Context, d time.Duration) error {
 // maxBody bounds what one answer may hold; listings are pages of 20 and participants pages of 100.
 const maxBody = 32 << 20
 
-// once performs one signed attempt, with a fresh nonce and timestamp.
-func (c *Client) once(ctx context.Context, u *url.URL, path string, limiters []*runner.Limiter) ([]byte, error) {
+// once performs one signed attempt, with a fresh nonce and timestamp, and returns a 2xx body with the
+// answer's trace id.
+func (c *Client) once(ctx context.Context, u *url.URL, path string, limiters []*runner.Limiter) ([]byte, string, error) {
 	for _, l := range limiters {
 		release, err := l.Acquire(ctx)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		release() // rate-only limiters: nothing held
 	}
 	if c.shared != nil {
 		release, err := c.shared.Acquire(ctx)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		defer release()
 	}
@@ -279,7 +280,7 @@ func (c *Client) once(ctx context.Context, u *url.URL, path string, limiters []*
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, runner.Permanent(fmt.Errorf("tencent GET %s: %w", path, err))
+		return nil, "", runner.Permanent(fmt.Errorf("tencent GET %s: %w", path, err))
 	}
 	ts := strconv.FormatInt(c.now().Unix(), 10)
 	nonce := c.nonce()
@@ -299,19 +300,19 @@ func (c *Client) once(ctx context.Context, u *url.URL, path string, limiters []*
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("tencent GET %s: %w", path, netCause(err, actx))
+		return nil, "", fmt.Errorf("tencent GET %s: %w", path, netCause(err, actx))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	trace := resp.Header.Get("X-TC-Trace")
 	if err != nil {
-		return nil, fmt.Errorf("tencent GET %s: HTTP %d, reading body: %w [trace %s]", path, resp.StatusCode, netCause(err, actx), trace)
+		return nil, trace, fmt.Errorf("tencent GET %s: HTTP %d, reading body: %w [trace %s]", path, resp.StatusCode, netCause(err, actx), trace)
 	}
 	c.log.LogAttrs(ctx, slog.LevelDebug, "tencent request", slog.String("path", path),
 		slog.Int("status", resp.StatusCode), slog.String("trace", trace), slog.Duration("took", time.Since(start)))
 	info := decodeErrorInfo(body)
 	if resp.StatusCode/100 == 2 && info == nil {
-		return body, nil
+		return body, trace, nil
 	}
 	ae := &APIError{Method: http.MethodGet, Path: path, Status: resp.StatusCode, Trace: trace}
 	if info != nil {
@@ -319,7 +320,7 @@ func (c *Client) once(ctx context.Context, u *url.URL, path string, limiters []*
 	} else {
 		ae.Snippet = snippet(body)
 	}
-	return nil, ae
+	return nil, trace, ae
 }
 
 // netCause strips the URL (with its query) that *url.Error carries, and names a per-attempt timeout.

@@ -81,6 +81,7 @@ func TestClientRetriesTransientFaults(t *testing.T) {
 		{"gateway 5xx pages", emulator.Fault{Kind: emulator.FaultGateway}, 3},
 		{"rate limited (9061/190310)", emulator.Fault{Kind: emulator.FaultRateLimit}, 3},
 		{"connection reset", emulator.Fault{Kind: emulator.FaultReset}, 3},
+		{"truncated JSON with HTTP 200", emulator.Fault{Kind: emulator.FaultGarbage}, 2},
 		{"hung server, per-attempt timeout", emulator.Fault{Kind: emulator.FaultHang}, 1},
 		{"HTTP 500 service error with an unknown code", emulator.ErrorFault(500, 123456, "internal error"), 2},
 	}
@@ -112,6 +113,7 @@ func TestClientGivesUpOnPersistentFaults(t *testing.T) {
 		{"rate limit", emulator.Fault{Kind: emulator.FaultRateLimit}, time.Minute, 400, "rate limited"},
 		{"reset", emulator.Fault{Kind: emulator.FaultReset}, 0, -1, "/v1/records: "},
 		{"hang", emulator.Fault{Kind: emulator.FaultHang}, 0, -1, "timed out"},
+		{"garbage", emulator.Fault{Kind: emulator.FaultGarbage}, 0, 200, "undecodable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

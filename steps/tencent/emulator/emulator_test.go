@@ -656,3 +656,20 @@ func TestRunCLI(t *testing.T) {
 		t.Error("RunCLI without --fixture succeeded")
 	}
 }
+
+// testdata/example.json documents the fixture format; it must keep loading.
+func TestExampleFixture(t *testing.T) {
+	fx, err := LoadFixture("testdata/example.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newServer(t, Options{Fixture: fx})
+	st, out := call{uri: recordsURI("admin", time.Date(2025, 9, 7, 0, 0, 0, 0, time.UTC), time.Date(2025, 9, 9, 0, 0, 0, 0, time.UTC), "")}.do(t, s)
+	if st != 200 || out["total_count"] != 2.0 {
+		t.Fatalf("HTTP %d %v, want both records", st, out)
+	}
+	files := addressesOf(t, s, "1964787070499246080")
+	if len(files) != 2 {
+		t.Fatalf("addresses %v", files)
+	}
+}

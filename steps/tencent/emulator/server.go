@@ -390,6 +390,8 @@ const (
 	FaultGateway FaultKind = "gateway"
 	// FaultRateLimit answers error 9061 or 190310 (too frequent), the service's 429.
 	FaultRateLimit FaultKind = "rate_limit"
+	// FaultGarbage answers 200 with a truncated JSON body, as a misbehaving proxy does.
+	FaultGarbage FaultKind = "garbage"
 	// FaultReset closes the connection without an answer.
 	FaultReset FaultKind = "reset"
 	// FaultHang never answers; the client must time out.
@@ -621,6 +623,13 @@ func (s *Server) fault(w *statusWriter, r *http.Request, endpoint string, f Faul
 		} else {
 			s.writeError(w, badRequest(190310, "API call frequency exceeds the per-minute limit"))
 		}
+	case FaultGarbage:
+		if endpoint == EndpointMedia {
+			return false
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, `{"total_count":1,"record_meetings":[{"meeting_record_id":"19647870`)
 	case FaultReset:
 		s.reset(w)
 	case FaultHang:
