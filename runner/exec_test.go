@@ -522,3 +522,50 @@ func (s *syncBuf) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
+
+func TestMemoStableForStructuredOutputs(t *testing.T) {
+	h := newHarness(t)
+	h.reg.Register(Define(Spec{Name: "doc", Version: "1", Reads: []string{"n"}, Writes: []Field{{Name: "doc", Sample: map[string]any{}}}},
+		struct{}{}, func(_ struct{}, b *Build) (any, error) {
+			return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
+				h.calls.inc("doc")
+				return Fields{"doc": map[string]any{"segments": []any{map[string]any{"t": 1, "x": "一"}}, "text": "ok"}}, nil
+			}), nil
+		}))
+	type ruleCfg struct {
+		When Expr `yaml:"when"`
+	}
+	h.reg.Register(Define(Spec{Name: "ruled", Version: "1", Reads: []string{"doc"}, Writes: []Field{{Name: "ruled", Sample: false}}},
+		ruleCfg{}, func(cfg ruleCfg, b *Build) (any, error) {
+			prog, err := b.CompileBool(&cfg.When, nil)
+			if err != nil {
+				return nil, err
+			}
+			return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
+				h.calls.inc("ruled")
+				ok, err := prog.Bool(in, nil)
+				return Fields{"ruled": ok}, err
+			}), nil
+		}))
+	yml := `
+steps:
+  - uses: nums
+    with: {count: 2}
+  - uses: doc
+  - uses: ruled
+    with: {when: 'subject contains "1"'}
+`
+	p := h.load(yml)
+	for range 2 {
+		if _, err, _ := h.run(p, RunOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h.calls.get("doc") != 2 || h.calls.get("ruled") != 2 {
+		t.Fatalf("a structured output served from the memo must give the same key: %v", h.calls.n)
+	}
+	// subject is not in ruled's reads but its rule uses it: it is part of the key.
+	if got := p.stages[2].exprReads; len(got) != 1 || got[0] != "subject" {
+		t.Fatalf("exprReads = %v", got)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 	"gopkg.in/yaml.v3"
@@ -176,6 +177,7 @@ type exprEnv struct {
 	static map[string]any // vars (top level and under vars), env
 	fields map[string]any // item field samples available here
 	now    func() time.Time
+	uses   func(field string) // told of every item field a compiled expression refers to
 }
 
 func (x *exprEnv) compile(e *Expr, extra map[string]any, asBool bool) (*Program, error) {
@@ -207,7 +209,24 @@ func (x *exprEnv) compile(e *Expr, extra map[string]any, asBool bool) (*Program,
 		}
 		return nil, x.diag(e, 1, 0, "expression: %v", err)
 	}
+	if x.uses != nil {
+		root := prog.Node()
+		ast.Walk(&root, identVisitor(func(name string) {
+			if _, ok := x.fields[name]; ok {
+				x.uses(name)
+			}
+		}))
+	}
 	return &Program{expr: e, prog: prog, static: x.static, types: types, asBool: asBool}, nil
+}
+
+// identVisitor reports every identifier an expression refers to.
+type identVisitor func(name string)
+
+func (f identVisitor) Visit(n *ast.Node) {
+	if id, ok := (*n).(*ast.IdentifierNode); ok {
+		f(id.Value)
+	}
 }
 
 func (x *exprEnv) diag(e *Expr, line, col int, format string, args ...any) Diagnostic {

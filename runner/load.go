@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,7 +46,8 @@ type stage struct {
 	step        Step
 	source      Source
 	impl        any
-	configJSON  []byte // effective configuration without secrets, for memo keys and echo
+	configJSON  []byte   // effective configuration without secrets, for memo keys and echo
+	exprReads   []string // item fields the step's expression settings refer to, beyond spec.Reads
 	filter, iff *Program
 	concurrency int
 	timeout     time.Duration
@@ -196,11 +198,20 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 			}
 			st.limiter = l
 		}
-		before := &exprEnv{file: path, static: static, fields: copyMap(fields), now: func() time.Time { return *p.now }}
+		// Fields that the step's own expression settings refer to are inputs of the step like its
+		// declared reads: they belong in its memo key.
+		before := &exprEnv{file: path, static: static, fields: copyMap(fields), now: func() time.Time { return *p.now },
+			uses: func(f string) {
+				if !slices.Contains(spec.Reads, f) && !slices.Contains(st.exprReads, f) {
+					st.exprReads = append(st.exprReads, f)
+				}
+			}}
 		if sc.If != nil && spec.Source {
 			d.errorf(mapValue(sc.node, "if"), "if: is not allowed on the source step; use filter:")
 		} else if sc.If != nil {
-			if prog, err := before.compile(sc.If, nil, true); err != nil {
+			ifEnv := *before
+			ifEnv.uses = nil // a field that only decides whether the step runs is not an input of it
+			if prog, err := ifEnv.compile(sc.If, nil, true); err != nil {
 				ds.Add(asDiag(err, path))
 			} else {
 				st.iff = prog

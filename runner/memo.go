@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -70,10 +71,10 @@ func memoKey(s *stage, in *Item, vol volatile) (string, map[string]string) {
 	h.Write([]byte("meetpipe/v1\x00" + s.uses + "\x00" + s.spec.Version + "\x00"))
 	h.Write(s.configJSON)
 	inputs["(config)"] = short(s.spec.Version + "\x00" + string(s.configJSON))
-	reads := append([]string(nil), s.spec.Reads...)
+	reads := append(append([]string(nil), s.spec.Reads...), s.exprReads...)
 	sort.Strings(reads)
 	for _, r := range reads {
-		raw := vol.strip(r, in.Raw(r))
+		raw := compact(vol.strip(r, in.Raw(r)))
 		h.Write([]byte("\x00" + r + "="))
 		h.Write(raw)
 		inputs[r] = short(string(raw))
@@ -96,4 +97,13 @@ func changed(old, cur map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// compact makes the key independent of how a value's JSON happens to be spaced.
+func compact(raw json.RawMessage) json.RawMessage {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return raw
+	}
+	return b.Bytes()
 }

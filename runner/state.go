@@ -187,7 +187,9 @@ func (s *State) write(path string, v any) error {
 	if s.readOnly {
 		return errors.New("state is read-only (dry run)")
 	}
-	b, err := json.MarshalIndent(v, "", "  ")
+	// Not indented: MarshalIndent would re-indent the raw JSON of outputs, and outputs must come back
+	// byte for byte as the step wrote them.
+	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
