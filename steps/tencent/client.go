@@ -200,10 +200,12 @@ func (c *Client) Get(ctx context.Context, path string, q url.Values, decode func
 			wait = 0 // a fresh nonce and timestamp is the whole remedy
 		}
 		if disp == retryRateLimit {
-			for _, l := range append(limiters, c.shared) {
-				if l != nil {
-					l.Hold(wait)
-				}
+			// Every caller of these limiters waits too: the service is refusing the whole app.
+			for _, l := range limiters {
+				l.Hold(wait)
+			}
+			if c.shared != nil {
+				c.shared.Hold(wait)
 			}
 		}
 		c.log.LogAttrs(ctx, slog.LevelWarn, "tencent request failed, retrying",
