@@ -111,27 +111,64 @@ func expand(s string, env map[string]string) (string, *expandError) {
 			i++
 			continue
 		}
-		end := strings.IndexByte(s[i:], '}')
+		end := closingBrace(s[i+2:])
 		if end < 0 {
 			return "", &expandError{i, "unterminated ${ in value"}
 		}
-		ref := s[i+2 : i+end]
-		name, def, hasDef := strings.Cut(ref, ":-")
+		ref := s[i+2 : i+2+end]
+		name, def, op := splitRef(ref)
 		if !validVarName(name) {
 			return "", &expandError{i, fmt.Sprintf("invalid variable reference ${%s}", ref)}
 		}
 		v, ok := env[name]
 		switch {
-		case ok && (v != "" || !hasDef):
+		case ok && (v != "" || op != ":-"):
 			b.WriteString(v)
-		case hasDef:
-			b.WriteString(def)
+		case op != "":
+			d, err := expand(def, env) // a default may itself refer to variables: ${A:-${B}}
+			if err != nil {
+				err.at += i + 2 + len(name) + len(op)
+				return "", err
+			}
+			b.WriteString(d)
 		default:
 			return "", &expandError{i, fmt.Sprintf("environment variable %s is not set (set it, add it to .env, or write ${%s:-default})", name, name)}
 		}
+		end += 2
 		i += end + 1
 	}
 	return b.String(), nil
+}
+
+// closingBrace finds the } that closes a reference, allowing references nested in its default.
+func closingBrace(s string) int {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch {
+		case strings.HasPrefix(s[i:], "${"):
+			depth++
+			i++
+		case s[i] == '}':
+			if depth == 0 {
+				return i
+			}
+			depth--
+		}
+	}
+	return -1
+}
+
+// splitRef splits NAME:-default (default when unset or empty) and NAME-default (when unset).
+func splitRef(ref string) (name, def, op string) {
+	for i := 0; i < len(ref); i++ {
+		if strings.HasPrefix(ref[i:], ":-") {
+			return ref[:i], ref[i+2:], ":-"
+		}
+		if ref[i] == '-' {
+			return ref[:i], ref[i+1:], "-"
+		}
+	}
+	return ref, "", ""
 }
 
 func validVarName(s string) bool {

@@ -153,3 +153,27 @@ func TestDotEnv(t *testing.T) {
 		t.Fatalf("whitelist %v %v", l, err)
 	}
 }
+
+func TestExpand(t *testing.T) {
+	env := map[string]string{"A": "a", "EMPTY": "", "B": "b"}
+	cases := map[string]string{
+		"x${A}y":               "xay",
+		"${EMPTY:-d}":          "d",
+		"${EMPTY-d}":           "",
+		"${NOPE-d}":            "d",
+		"${NOPE:-${B}}":        "b",
+		"${NOPE:-${EMPTY-x}}":  "",
+		"${NOPE:-${NOPE2:-z}}": "z",
+		"$${A}":                "${A}",
+		"${A}${B}":             "ab",
+	}
+	for in, want := range cases {
+		got, err := expand(in, env)
+		if err != nil || got != want {
+			t.Errorf("expand(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := expand("${NOPE:-${MISSING}}", env); err == nil || !strings.Contains(err.msg, "MISSING") {
+		t.Errorf("a missing nested variable must be named: %v", err)
+	}
+}
