@@ -131,7 +131,9 @@ func (s *aria2Download) fetch(ctx context.Context, item string, i int, f listedF
 		release()
 		if err != nil {
 			if de := (*media.DownloadError)(nil); errors.As(err, &de) && de.Expired() {
-				return 0, runner.Transient(fmt.Errorf("download address expired or refused (HTTP 403); "+
+				// Retrying now would use the same stale address: leave the item to the next run, which
+				// lists fresh ones (the source's hint finds it even after the window has moved on).
+				return 0, runner.Deferred(fmt.Errorf("download address expired or refused (HTTP 403); "+
 					"the next run lists fresh addresses: %w", err))
 			}
 			return 0, runner.Transient(err)

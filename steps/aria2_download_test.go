@@ -162,7 +162,7 @@ func TestAria2DownloadFaults(t *testing.T) {
 		thenOK    bool  // a next run with a fresh URL and no fault succeeds
 	}{
 		{name: "expired URL", fault: func(srv *mediatest.Server) { srv.Expire() },
-			kind: runner.KindTransient, wantInErr: "HTTP 403", thenOK: true},
+			kind: runner.KindDeferred, wantInErr: "HTTP 403", thenOK: true},
 		{name: "server error once", fault: func(srv *mediatest.Server) { srv.Fail(1, 500) },
 			kind: runner.KindTransient, wantInErr: "HTTP 500", thenOK: true},
 		{name: "truncated file", fault: func(srv *mediatest.Server) { srv.Truncate("a.mp4", 150<<10) },
