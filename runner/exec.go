@@ -209,7 +209,9 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
 	switch {
 	case r.stop.Load():
 		r.sum.Status = "interrupted"
-	case r.errs != nil || r.sum.Failed > 0 || r.sum.Pending > 0:
+	case r.errs != nil && r.sum.Failed == 0 && r.sum.Pending > 0:
+		r.sum.Status = "pending"
+	case r.errs != nil:
 		r.sum.Status = "failed"
 	default:
 		r.sum.Status = "ok"
@@ -225,7 +227,7 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
 		r.observe(func(ob RunObserver) error { return ob.RunFinished(workCtx, r.info, sum) })
 	}
 	r.log.Info("run finished", "status", sum.Status, "items", sum.Items, "done", sum.Done, "skipped", sum.Skipped,
-		"failed", sum.Failed, "pending", sum.Pending, "ran", sum.Ran, "memo", sum.Memo,
+		"failed", sum.Failed, "pending", sum.Pending, "not_ready", sum.NotReady, "ran", sum.Ran, "memo", sum.Memo,
 		"elapsed", sum.Finished.Sub(started).Round(time.Millisecond).String())
 	if errs != nil {
 		errs.ErrorFormat = listFormat
@@ -347,13 +349,13 @@ func (e *emitter) NotReady(id string, hint any, reason string) {
 	raw, _ := json.Marshal(hint)
 	now := time.Now().UTC()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	p := Pending{ID: id, Hint: raw, Reason: reason, FirstSeen: now, LastSeen: now}
 	if old, ok := r.pendingOld[id]; ok {
 		p.FirstSeen = old.FirstSeen
 	}
 	r.pending[id] = p
-	r.sum.Pending++
+	r.sum.NotReady++
+	r.mu.Unlock()
 	r.log.Info("not ready yet; will look again in later runs", "item", id, "reason", reason)
 	r.reportLine(id, "not-ready", reason, nil)
 }
@@ -704,6 +706,9 @@ func (r *run) finish(w *work, status, step string, err error) {
 		r.errs = multierror.Append(r.errs, fmt.Errorf("item %s: step %s: %s", id, step, reason))
 	case "pending":
 		r.sum.Pending++
+		if !r.stop.Load() {
+			r.errs = multierror.Append(r.errs, fmt.Errorf("item %s: step %s: left for the next run: %s", id, step, reason))
+		}
 	}
 	if retryLater {
 		p := Pending{ID: id, Hint: hint, Reason: status + " at " + step + ": " + reason, FirstSeen: time.Now().UTC(), LastSeen: time.Now().UTC()}

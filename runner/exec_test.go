@@ -172,7 +172,10 @@ steps:
     with: {fail_times: 1, kind: deferred}
     retry: {attempts: 5, backoff: 1ms}
 `)
-	sum, _, _ := h.run(p, RunOptions{})
+	sum, err, _ := h.run(p, RunOptions{})
+	if err == nil || !strings.Contains(err.Error(), "left for the next run") || sum.Status != "pending" {
+		t.Fatalf("deferred items must be reported (exit 1): %v %+v", err, sum)
+	}
 	if sum.Pending != 2 || sum.Failed != 0 || h.calls.get("flaky") != 2 {
 		t.Fatalf("deferred must not be retried now nor fail: %+v calls %v", sum, h.calls.n)
 	}
@@ -186,7 +189,7 @@ steps:
 		t.Fatalf("pending = %+v", pend)
 	}
 	// The next run offers them to the source again and they complete.
-	sum, err, _ := h.run(p, RunOptions{})
+	sum, err, _ = h.run(p, RunOptions{})
 	if err != nil || sum.Done != 2 || len(h.pending) != 2 {
 		t.Fatalf("second run: %+v %v, source saw pending %v", sum, err, h.pending)
 	}
@@ -204,9 +207,12 @@ steps:
     with: {count: 3, not_ready: 1}
   - uses: double
 `)
-	sum, err, _ := h.run(p, RunOptions{})
-	if err != nil || sum.Done != 2 || sum.Pending != 1 {
+	sum, err, rep := h.run(p, RunOptions{Explain: true})
+	if err != nil || sum.Done != 2 || sum.NotReady != 1 || sum.Pending != 0 {
 		t.Fatalf("%+v %v", sum, err)
+	}
+	if !strings.Contains(rep, "rec002") || !strings.Contains(rep, "not-ready") || !strings.Contains(rep, "transcoding") {
+		t.Fatalf("explain must show the not-ready item:\n%s", rep)
 	}
 	if _, _, _ = h.run(p, RunOptions{}); len(h.pending) != 1 || h.pending[0].ID != "rec002" || h.pending[0].Reason != "transcoding" {
 		t.Fatalf("source must be offered the not-ready item again: %+v", h.pending)

@@ -24,6 +24,7 @@ usage:
   runner status [flags]          what the database holds: counts, runs, failures, students
   runner migrate [flags]         apply the SQL migrations in sql/
   runner emulate SERVICE [flags] run an emulator: tencent, asr, moonshot, wecom
+  runner demo [flags]            run pipelines/meeting.yaml on the bundled meetings against the emulators
   runner version
 
 Run 'runner COMMAND -h' for the flags of a command.
@@ -61,6 +62,8 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdMigrate(ctx, args[1:], stdout)
 	case "emulate":
 		err = cmdEmulate(ctx, args[1:], stdout, stderr)
+	case "demo":
+		err = cmdDemo(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "runner", version)
 	case "help", "-h", "--help":

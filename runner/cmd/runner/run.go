@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -132,6 +133,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer closeLog()
+	// Steps that log through slog's default get the same handler: format, file and secret scrubbing.
+	slog.SetDefault(log)
 
 	// First signal: stop taking items and let in-flight work finish within the grace period.
 	// Second signal: cancel everything now.
