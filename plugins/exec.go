@@ -104,7 +104,7 @@ func (s *step) run(ctx context.Context, itemID string, stdin []byte) (runner.Fie
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
 	// Its own process group, so that a timeout kills the children the plugin started as well.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL} // the group for timeouts; the signal if the runner dies
 	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
 	cmd.WaitDelay = waitDelay
 

@@ -97,6 +97,7 @@ func (f *FFmpeg) Probe(ctx context.Context, path string) (Probe, error) {
 	var out, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, f.FFprobe, "-v", "error", "-of", "json",
 		"-show_entries", "format=duration:stream=codec_type,codec_name,sample_rate,channels,duration", path)
+	cmd.SysProcAttr = childAttr()
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
@@ -171,6 +172,7 @@ func (f *FFmpeg) Normalize(ctx context.Context, inputs []string, out string, rat
 		"-fflags", "+bitexact", "-flags:a", "+bitexact", "-map_metadata", "-1", "-f", "flac", tmp)
 
 	cmd := exec.CommandContext(ctx, f.FFmpeg, args...)
+	cmd.SysProcAttr = childAttr()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -286,6 +288,7 @@ func (f *FFmpeg) Cut(ctx context.Context, src, dst string, start, dur float64, e
 	args = append(args, tmp)
 	var stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, f.FFmpeg, args...)
+	cmd.SysProcAttr = childAttr()
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		os.Remove(tmp)
