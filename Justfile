@@ -45,8 +45,36 @@ test: deps build lint
     go test -race -count=1 -timeout 15m ./...
 
 # Run the pipeline on the bundled demo: emulators on loopback, generated Mandarin meetings, MariaDB.
+# Uses the MariaDB at 127.0.0.1:3306 when it answers, else starts a throwaway one under var/demo/mysql.
 demo: deps build
-    bash pipelines/demo/run.sh
+    #!/usr/bin/env bash
+    set -euo pipefail
+    dir="$PWD/var/demo"
+    mkdir -p "$dir"
+    export DB_NAME="${DB_NAME:-meetpipe_demo}" DB_USER="${DB_USER:-root}"
+    if mariadb -h "${DB_HOST:-127.0.0.1}" -P "${DB_PORT:-3306}" -u "$DB_USER" ${DB_PASS:+-p"$DB_PASS"} -e 'SELECT 1' >/dev/null 2>&1; then
+        export DB_HOST="${DB_HOST:-127.0.0.1}" DB_PORT="${DB_PORT:-3306}"
+    else
+        echo "== no MariaDB answers at ${DB_HOST:-127.0.0.1}:${DB_PORT:-3306}: starting a throwaway one under $dir/mysql"
+        db="$dir/mysql"; mkdir -p "$db"
+        server=$(command -v mariadbd || command -v mysqld || echo /usr/sbin/mariadbd)
+        install=$(command -v mariadb-install-db || command -v mysql_install_db || echo /usr/bin/mariadb-install-db)
+        user=(); [ "$(id -u)" = 0 ] && user=(--user=root)
+        flags=(--no-defaults --datadir="$db/data" --innodb-log-file-size=8M --innodb-buffer-pool-size=32M --innodb-use-native-aio=0 --skip-name-resolve)
+        [ -d "$db/data/mysql" ] || "$install" "${flags[@]}" --auth-root-authentication-method=normal --skip-test-db "${user[@]}" >"$db/install.log" 2>&1
+        port=3407
+        "$server" "${flags[@]}" --port=$port --bind-address=127.0.0.1 --skip-networking=0 --socket="$db/mysqld.sock" \
+            --pid-file="$db/mysqld.pid" --log-error="$db/error.log" --skip-grant-tables --skip-log-bin "${user[@]}" &
+        pid=$!
+        trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
+        for _ in $(seq 1 300); do
+            mariadb -h 127.0.0.1 -P $port -u root -e 'SELECT 1' >/dev/null 2>&1 && break
+            kill -0 $pid 2>/dev/null || { tail -20 "$db/error.log"; exit 1; }
+            sleep 0.2
+        done
+        export DB_HOST=127.0.0.1 DB_PORT=$port DB_USER=root DB_PASS=
+    fi
+    ./bin/runner demo --dir "$dir"
 
 # Benchmarks (see docs/benchmarks.md).
 bench: deps build
