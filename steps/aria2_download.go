@@ -152,7 +152,9 @@ func (s *aria2Download) fetch(ctx context.Context, item string, i int, f listedF
 		}
 		mismatch := fmt.Errorf("downloaded %d bytes, listing says %d", n, f.Size)
 		if attempt >= s.retries {
-			return 0, runner.Permanent(mismatch)
+			// Transient, not permanent: a stale listing or a proxy that cuts bodies heals by itself, and
+			// the item then stays on the pending list for later runs instead of being lost.
+			return 0, runner.Transient(mismatch)
 		}
 		log.WarnContext(ctx, "size mismatch, downloading again", "err", mismatch)
 	}

@@ -166,7 +166,7 @@ func TestAria2DownloadFaults(t *testing.T) {
 		{name: "server error once", fault: func(srv *mediatest.Server) { srv.Fail(1, 500) },
 			kind: runner.KindTransient, wantInErr: "HTTP 500", thenOK: true},
 		{name: "truncated file", fault: func(srv *mediatest.Server) { srv.Truncate("a.mp4", 150<<10) },
-			kind: runner.KindPermanent, wantInErr: "listing says", requests: 2},
+			kind: runner.KindTransient, wantInErr: "listing says", requests: 2},
 	}
 	var logs bytes.Buffer
 	prev := slog.Default()
