@@ -1,0 +1,541 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	kimiemu "meetpipe/steps/kimi/emulator"
+	"meetpipe/steps/store"
+	"meetpipe/steps/store/storetest"
+	tencentemu "meetpipe/steps/tencent/emulator"
+)
+
+// The end-to-end tests run the built runner binary on pipelines/meeting.yaml against the emulators, with
+// real aria2c, ffmpeg and MariaDB.
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+	dataOnce  sync.Once
+	shared    *demoData
+	dataErr   error
+)
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("../../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+func runnerBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "meetpipe-e2e-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "runner")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+		// The Go plugin the pipeline's last step may use.
+		out, err = exec.Command("go", "build", "-o", filepath.Join(repoRoot(t), "plugins/wecom_notify/wecom_notify"), "../../../plugins/wecom_notify").CombinedOutput()
+		if err != nil && buildErr == nil {
+			buildErr = fmt.Errorf("build wecom_notify: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// demoFixture returns the demo's data with each meeting held copies times; the media are made once.
+func demoFixture(t *testing.T, copies int) *demoData {
+	t.Helper()
+	dataOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "meetpipe-e2e-data-")
+		if err != nil {
+			dataErr = err
+			return
+		}
+		shared, dataErr = buildDemoData(dir)
+	})
+	if dataErr != nil {
+		t.Fatal(dataErr)
+	}
+	if copies == 1 {
+		return shared
+	}
+	d, err := buildDemoCopies(shared.dir, copies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	if shared != nil {
+		os.RemoveAll(shared.dir)
+	}
+	os.Exit(code)
+}
+
+type e2e struct {
+	t        *testing.T
+	root     string
+	bin      string
+	dir      string
+	srv      *demoServers
+	dsn      string
+	envFile  string
+	pipeline string
+}
+
+func newE2E(t *testing.T, dsn string, copies int, o serverOptions) *e2e {
+	t.Helper()
+	e := &e2e{t: t, root: repoRoot(t), bin: runnerBinary(t), dir: t.TempDir(), dsn: dsn}
+	srv, err := startDemoServers(demoFixture(t, copies), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	e.srv = srv
+	env := srv.env(store.Config{DSN: dsn}, filepath.Join(e.dir, "state"))
+	env["MEETPIPE_LOG_FILE"] = filepath.Join(e.dir, "runner.log")
+	e.envFile = filepath.Join(e.dir, "test.env")
+	if err := writeEnvFile(e.envFile, env); err != nil {
+		t.Fatal(err)
+	}
+	e.pipeline = filepath.Join(e.root, "pipelines", "meeting.yaml")
+	return e
+}
+
+// command prepares a run of the binary on the pipeline, in the repository root.
+func (e *e2e) command(ctx context.Context, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+	full := append([]string{"run", e.pipeline, "--env-file", e.envFile, "--plugins", filepath.Join(e.root, "plugins"),
+		"--since", demoSince.Format(time.RFC3339), "--until", demoUntil.Format(time.RFC3339), "--log-format", "json"}, args...)
+	cmd := exec.CommandContext(ctx, e.bin, full...)
+	cmd.Dir = e.root
+	cmd.Env = append(os.Environ(), "LOG_LEVEL=warn")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	return cmd, &stdout, &stderr
+}
+
+func (e *e2e) run(args ...string) (int, string, string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd, stdout, stderr := e.command(ctx, args...)
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			e.t.Fatalf("run: %v", err)
+		}
+		code = ee.ExitCode()
+	}
+	return code, stdout.String(), stderr.String()
+}
+
+type counts struct {
+	asr, chat int
+	bytes     int64
+}
+
+func (e *e2e) counts() counts {
+	return counts{asr: e.srv.asr.Counters().Requests, chat: e.srv.moonshot.Counters().Chat, bytes: e.srv.tencent.BytesServed()}
+}
+
+func openDB(t *testing.T, dsn string) *sql.DB {
+	t.Helper()
+	db, err := store.New(store.Config{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// want is what the database must hold after the bundled week: computed from the demo's definitions.
+type wantDB struct {
+	recordings []string // "id teacher phase review minutes"
+	links      []string // "recording student seconds"
+	stats      []string // "student count minutes last"
+}
+
+func expected(copies int) wantDB {
+	var w wantDB
+	stats := map[string]*agg{}
+	for c := range copies {
+		for _, m := range demoMeetings {
+			expectMeeting(&w, stats, m, c)
+		}
+	}
+	for id, a := range stats {
+		w.stats = append(w.stats, fmt.Sprintf("%s %d %d %s", id, a.n, int(math.Floor(float64(a.seconds)/60+0.5)), a.last.Format(time.RFC3339)))
+	}
+	sort.Strings(w.recordings)
+	sort.Strings(w.links)
+	sort.Strings(w.stats)
+	return w
+}
+
+type agg struct {
+	n       int
+	seconds int64
+	last    time.Time
+}
+
+func expectMeeting(w *wantDB, stats map[string]*agg, m demoMeeting, c int) {
+	{
+		if m.wantPhase == "" {
+			return
+		}
+		start := demoStart(m, c)
+		rec := copyID(m.record, c)
+		w.recordings = append(w.recordings, fmt.Sprintf("%s %s %s %v %d", rec, m.host, m.wantPhase, m.wantReview, m.minutes))
+		for _, p := range m.people {
+			if p.userid == m.host {
+				continue
+			}
+			id := p.userid
+			if id == "" {
+				id = "ext:" + p.uuid
+			}
+			var secs int64
+			for _, s := range p.sessions {
+				secs += int64((s[1] - s[0]).Seconds())
+			}
+			w.links = append(w.links, fmt.Sprintf("%s %s %d", rec, id, secs))
+			a := stats[id]
+			if a == nil {
+				a = &agg{}
+				stats[id] = a
+			}
+			a.n++
+			a.seconds += secs
+			if start.After(a.last) {
+				a.last = start
+			}
+		}
+	}
+}
+
+func readDB(t *testing.T, db *sql.DB) wantDB {
+	t.Helper()
+	var got wantDB
+	q := func(query string, f func(*sql.Rows) string) []string {
+		rows, err := db.Query(query)
+		if err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			out = append(out, f(rows))
+		}
+		sort.Strings(out)
+		return out
+	}
+	got.recordings = q("SELECT id, teacher_id, phase, needs_review, duration_min FROM recordings", func(r *sql.Rows) string {
+		var id, teacher, phase string
+		var review bool
+		var minutes int
+		r.Scan(&id, &teacher, &phase, &review, &minutes)
+		return fmt.Sprintf("%s %s %s %v %d", id, teacher, phase, review, minutes)
+	})
+	got.links = q("SELECT recording_id, student_id, attended_seconds FROM recording_students", func(r *sql.Rows) string {
+		var rec, stu string
+		var secs int64
+		r.Scan(&rec, &stu, &secs)
+		return fmt.Sprintf("%s %s %d", rec, stu, secs)
+	})
+	got.stats = q("SELECT student_id, record_cnt, total_duration, last_record_at FROM student_stats", func(r *sql.Rows) string {
+		var id string
+		var n, minutes int
+		var last time.Time
+		r.Scan(&id, &n, &minutes, &last)
+		return fmt.Sprintf("%s %d %d %s", id, n, minutes, last.UTC().Format(time.RFC3339))
+	})
+	return got
+}
+
+func assertDB(t *testing.T, db *sql.DB, want wantDB) {
+	t.Helper()
+	got := readDB(t, db)
+	for _, c := range []struct {
+		name      string
+		got, want []string
+	}{{"recordings", got.recordings, want.recordings}, {"recording_students", got.links, want.links}, {"student_stats", got.stats, want.stats}} {
+		if strings.Join(c.got, "\n") != strings.Join(c.want, "\n") {
+			t.Errorf("%s:\ngot\n  %s\nwant\n  %s", c.name, strings.Join(c.got, "\n  "), strings.Join(c.want, "\n  "))
+		}
+	}
+}
+
+// explainActions parses --explain --output json into item → step → action.
+func explainActions(t *testing.T, out string) map[string]map[string]string {
+	t.Helper()
+	res := map[string]map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if line == "" {
+			continue
+		}
+		var e struct {
+			Item  string `json:"item"`
+			Steps []struct{ Step, Action string }
+		}
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("explain line %q: %v", line, err)
+		}
+		res[e.Item] = map[string]string{}
+		for _, s := range e.Steps {
+			res[e.Item][s.Step] = s.Action
+		}
+	}
+	return res
+}
+
+func treeDigest(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+		if err != nil {
+			return nil
+		}
+		fmt.Fprintf(&b, "%s %d %s\n", path, info.Size(), info.ModTime())
+		return nil
+	})
+	return b.String()
+}
+
+func checksum(t *testing.T, db *sql.DB) string {
+	t.Helper()
+	var b strings.Builder
+	for _, table := range []string{"recordings", "recording_students", "student_stats", "pipeline_runs", "item_failures"} {
+		var name string
+		var sum sql.NullInt64
+		if err := db.QueryRow("CHECKSUM TABLE "+table).Scan(&name, &sum); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s=%d ", table, sum.Int64)
+	}
+	return b.String()
+}
+
+func TestEndToEnd(t *testing.T) {
+	dsn := storetest.DB(t)
+	e := newE2E(t, dsn, 1, serverOptions{})
+	db := openDB(t, dsn)
+	want := expected(1)
+
+	code, _, stderr := e.run()
+	if code != 0 {
+		t.Fatalf("first run exited %d:\n%s", code, stderr)
+	}
+	assertDB(t, db, want)
+	first := e.counts()
+	if first.asr != 5 || first.chat != 5 || first.bytes == 0 {
+		t.Fatalf("first run made %+v calls; want 5 transcriptions and 5 chats", first)
+	}
+
+	t.Run("rerun makes no download, ASR or model call", func(t *testing.T) {
+		code, out, stderr := e.run("--explain", "--output", "json")
+		if code != 0 {
+			t.Fatalf("rerun exited %d:\n%s", code, stderr)
+		}
+		if c := e.counts(); c != first {
+			t.Fatalf("rerun calls: %+v, before %+v", c, first)
+		}
+		for item, steps := range explainActions(t, out) {
+			for step, action := range steps {
+				if action == "run" {
+					t.Errorf("rerun ran %s on %s", step, item)
+				}
+			}
+		}
+		assertDB(t, db, want)
+	})
+
+	t.Run("an edited rule re-runs classification only", func(t *testing.T) {
+		edited := e.editPipeline(t, "when: duration_min < 10 && phase != \"其他\"", "when: duration_min < 5 && phase != \"其他\"")
+		before := e.counts()
+		code, out, stderr := e.run("--explain", "--output", "json")
+		if code != 0 {
+			t.Fatalf("exited %d:\n%s", code, stderr)
+		}
+		c := e.counts()
+		if c.asr != before.asr || c.bytes != before.bytes || c.chat != before.chat+5 {
+			t.Fatalf("calls after the edit: %+v, before %+v: want only 5 new chats", c, before)
+		}
+		for item, steps := range explainActions(t, out) {
+			for step, action := range steps {
+				if action == "run" && step != "kimi_classify" && !(step == "mysql_upsert" && item == "1964787070499246107") {
+					t.Errorf("after a rule edit %s ran on %s", step, item)
+				}
+			}
+		}
+		// The short session is now what the model said, with no review flag.
+		w := expected(1)
+		for i, r := range w.recordings {
+			if strings.HasPrefix(r, "1964787070499246107 ") {
+				w.recordings[i] = "1964787070499246107 teacher_002 简历优化 false 8"
+			}
+		}
+		assertDB(t, db, w)
+		_ = edited
+	})
+
+	t.Run("a dry run writes nothing anywhere", func(t *testing.T) {
+		e.editPipeline(t, "        - name: subject-resume", "        - name: friday\n          when: subject contains \"周五\"\n          phase: 其他\n        - name: subject-resume")
+		stateBefore, dbBefore, callsBefore := treeDigest(t, filepath.Join(e.dir, "state")), checksum(t, db), e.counts()
+		code, out, stderr := e.run("--dry-run", "--output", "json")
+		if code != 0 {
+			t.Fatalf("dry run exited %d:\n%s", code, stderr)
+		}
+		if got := treeDigest(t, filepath.Join(e.dir, "state")); got != stateBefore {
+			t.Error("the dry run changed the state directory")
+		}
+		if got := checksum(t, db); got != dbBefore {
+			t.Errorf("the dry run changed the database: %s → %s", dbBefore, got)
+		}
+		if c := e.counts(); c != callsBefore {
+			t.Errorf("the dry run called remote services: %+v → %+v", callsBefore, c)
+		}
+		acts := explainActions(t, out)
+		// The new rule changes kimi_classify's configuration: it would run for every item, ASR for none.
+		if acts["1964787070499246104"]["kimi_classify"] != "would-run" || acts["1964787070499246101"]["kimi_asr"] != "memo" {
+			t.Errorf("dry run plan: %v", acts)
+		}
+	})
+}
+
+// editPipeline writes a copy of meeting.yaml with one replacement and makes it the pipeline of later runs.
+func (e *e2e) editPipeline(t *testing.T, old, new string) string {
+	t.Helper()
+	b, err := os.ReadFile(e.pipeline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), old) {
+		t.Fatalf("pipeline has no %q", old)
+	}
+	p := filepath.Join(e.dir, fmt.Sprintf("meeting-%d.yaml", rand.IntN(1e6)))
+	if err := os.WriteFile(p, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.pipeline = p
+	return p
+}
+
+// TestFaultsKillsAndRestart injects faults at about 10% into every emulator, kills the runner twice at
+// random moments and restarts MariaDB once during a run; the runs after must leave the database exactly
+// as a fault-free run does.
+func TestFaultsKillsAndRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: faults, kills and a database restart")
+	}
+	server := storetest.StartServer(t)
+	dsn := server.NewDatabase(t)
+	const copies = 3
+	e := newE2E(t, dsn, copies, serverOptions{FaultRate: 0.1, Seed: uint64(time.Now().UnixNano())})
+	db := openDB(t, dsn)
+	// Besides the random 10%, one of each kind for sure.
+	e.srv.moonshot.Inject(kimiemu.FaultRateLimit, kimiemu.FaultOverloaded, kimiemu.FaultQuota, kimiemu.FaultInvalidJSON,
+		kimiemu.FaultServerError, kimiemu.FaultReset)
+	e.srv.asr.Inject(kimiemu.FaultServerError, kimiemu.FaultReset, kimiemu.FaultRateLimit)
+	e.srv.tencent.FailNext(tencentemu.EndpointMedia, 2, tencentemu.Fault{Kind: tencentemu.FaultTruncate})
+	e.srv.tencent.FailNext(tencentemu.EndpointAddresses, 1, tencentemu.Fault{Kind: tencentemu.FaultGateway})
+	e.srv.tencent.FailNext(tencentemu.EndpointParticipants, 1, tencentemu.Fault{Kind: tencentemu.FaultReset})
+
+	for i := range 2 {
+		ctx, cancel := context.WithCancel(context.Background())
+		cmd, _, _ := e.command(ctx)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(800+rand.IntN(3000)) * time.Millisecond)
+		cmd.Process.Kill() // SIGKILL: no chance to save anything
+		cmd.Wait()
+		cancel()
+		t.Logf("kill %d done", i+1)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	cmd, _, stderr := e.command(ctx)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill the database while the run is storing items.
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var n int
+		if db.QueryRow("SELECT COUNT(*) FROM recordings").Scan(&n); n >= 2 {
+			break
+		}
+	}
+	server.Kill()
+	time.Sleep(time.Second)
+	if err := server.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	cancel()
+	t.Logf("run during the restart exited %d", cmd.ProcessState.ExitCode())
+
+	clean := false
+	for i := range 8 {
+		code, _, errOut := e.run()
+		if code == 0 {
+			clean = true
+			t.Logf("clean after %d more runs", i+1)
+			break
+		}
+		if code != 1 {
+			t.Fatalf("run exited %d:\n%s\n%s", code, errOut, stderr)
+		}
+	}
+	if !clean {
+		t.Fatal("no clean run after 8 tries")
+	}
+	assertDB(t, db, expected(copies))
+	var dup int
+	db.QueryRow("SELECT COUNT(*) - COUNT(DISTINCT meeting_id) FROM recordings").Scan(&dup)
+	if dup != 0 {
+		t.Fatalf("%d duplicate recordings", dup)
+	}
+	asr, chat := e.srv.asr.Counters(), e.srv.moonshot.Counters()
+	tencentErrs := 0
+	for _, ep := range []string{"records", "corp_records", "addresses", "participants", "meeting", "media"} {
+		tencentErrs += e.srv.tencent.Errors(ep)
+	}
+	if asr.Faults == 0 || chat.ServerErrors+chat.Resets+chat.RateLimited+chat.Overloaded+chat.QuotaExceeded+chat.InvalidJSON == 0 {
+		t.Fatalf("no faults were injected: asr %+v chat %+v", asr, chat)
+	}
+	t.Logf("faults: tencent %d, asr %d, moonshot %+v", tencentErrs, asr.Faults, chat)
+}
