@@ -81,6 +81,8 @@ type run struct {
 	forced  []bool
 	only    map[string]bool
 	hinter  Hinter
+	resolve Resolver
+	lazy    map[string]bool
 
 	mu         sync.Mutex
 	sum        Summary
@@ -127,6 +129,11 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
 	r.info = RunInfo{ID: newRunID(started), Pipeline: p.Name, Since: o.Since, Until: o.Until, Started: started, DryRun: o.DryRun}
 	r.log = o.Logger.With("run", r.info.ID)
 	r.hinter, _ = p.stages[0].impl.(Hinter)
+	r.resolve, _ = p.stages[0].impl.(Resolver)
+	r.lazy = map[string]bool{}
+	for _, f := range p.stages[0].spec.Lazy {
+		r.lazy[f] = true
+	}
 	for _, id := range o.Only {
 		r.only[id] = true
 	}
@@ -569,7 +576,11 @@ func (r *run) execute(w *work, s *stage, key string, inputs map[string]string, w
 	for attempt := 1; ; attempt++ {
 		rec.Attempts = attempt
 		actx, cancel := context.WithTimeout(r.workCtx, s.timeout)
-		out, err := s.step.Process(WithLogger(actx, log), w.item.Clone())
+		err := r.resolveLazy(WithLogger(actx, log), s, w)
+		var out Fields
+		if err == nil {
+			out, err = s.step.Process(WithLogger(actx, log), w.item.Clone())
+		}
 		timedOut := actx.Err() == context.DeadlineExceeded && r.workCtx.Err() == nil
 		cancel()
 		if err == nil {
@@ -641,6 +652,37 @@ func (r *run) execute(w *work, s *stage, key string, inputs map[string]string, w
 		status = "pending"
 	}
 	r.finish(w, status, s.id, lastErr)
+}
+
+// resolveLazy asks the source for the lazy fields the step reads and the item lacks.
+func (r *run) resolveLazy(ctx context.Context, s *stage, w *work) error {
+	if r.resolve == nil {
+		return nil
+	}
+	need := false
+	for _, f := range s.spec.Reads {
+		if r.lazy[f] && !w.item.Has(f) {
+			need = true
+		}
+	}
+	if !need {
+		return nil
+	}
+	out, err := r.resolve.Resolve(ctx, w.item.Clone())
+	if err != nil {
+		return fmt.Errorf("resolve %s: %w", r.p.stages[0].id, err)
+	}
+	for k, v := range out {
+		if !r.lazy[k] {
+			return Permanent(fmt.Errorf("source %s resolved field %q, which it does not declare lazy", r.p.stages[0].uses, k))
+		}
+		b, err := marshalField(v)
+		if err != nil {
+			return Permanent(fmt.Errorf("source %s field %q: %w", r.p.stages[0].uses, k, err))
+		}
+		w.item.fields[k] = b // volatile: never stored
+	}
+	return nil
 }
 
 // backoff is exponential with full jitter: a random wait up to base·2^(attempt-1), capped.

@@ -575,3 +575,53 @@ steps:
 		t.Fatalf("exprReads = %v", got)
 	}
 }
+
+type lazySource struct {
+	*numSource
+	resolved *atomic.Int64
+}
+
+func (l lazySource) Resolve(ctx context.Context, in *Item) (Fields, error) {
+	l.resolved.Add(1)
+	return Fields{"secret_url": "https://x/" + in.ID() + "?sign=SECRETSIG"}, nil
+}
+
+func TestLazyFieldsResolvedOnlyWhenNeeded(t *testing.T) {
+	h := newHarness(t)
+	var resolved atomic.Int64
+	h.reg.Register(Define(Spec{Name: "lazynums", Source: true, Version: "1",
+		Writes:   []Field{{Name: "n", Sample: 0}, {Name: "subject", Sample: ""}, {Name: "url", Sample: ""}, {Name: "secret_url", Sample: ""}},
+		Volatile: []string{"url", "secret_url"}, Lazy: []string{"secret_url"}},
+		srcCfg{Count: 3}, func(cfg srcCfg, b *Build) (any, error) {
+			return lazySource{&numSource{cfg: cfg, listed: &h.listed}, &resolved}, nil
+		}))
+	var seen atomic.Int64
+	h.reg.Register(Define(Spec{Name: "fetch", Version: "1", SideEffects: true, Reads: []string{"n", "secret_url"}, Writes: []Field{{Name: "fetched", Sample: ""}}},
+		struct{}{}, func(_ struct{}, b *Build) (any, error) {
+			return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
+				var u string
+				if err := in.Get("secret_url", &u); err != nil || !strings.Contains(u, in.ID()) {
+					return nil, Permanent(fmt.Errorf("lazy field not resolved: %q %v", u, err))
+				}
+				seen.Add(1)
+				return Fields{"fetched": "yes"}, nil
+			}), nil
+		}))
+	p := h.load("steps:\n  - uses: lazynums\n  - uses: fetch\n  - uses: double\n")
+	if _, err, _ := h.run(p, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if resolved.Load() != 3 || seen.Load() != 3 {
+		t.Fatalf("resolved %d, fetched %d; want 3 and 3", resolved.Load(), seen.Load())
+	}
+	// Memoized: the source is not asked again.
+	if _, err, _ := h.run(p, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if resolved.Load() != 3 {
+		t.Fatalf("a memoized run resolved %d times", resolved.Load()-3)
+	}
+	if _, err := LoadBytes("t.yaml", []byte("steps:\n  - uses: lazynums\n    filter: secret_url != \"\"\n"), LoadOptions{Registry: h.reg, Env: map[string]string{}}); err == nil || !strings.Contains(err.Error(), "unknown name secret_url") {
+		t.Fatalf("expressions must not read lazy fields: %v", err)
+	}
+}

@@ -150,6 +150,7 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 		static[k] = v
 	}
 	fields := map[string]any{} // samples of the fields written so far
+	lazy := map[string]bool{}  // lazy fields of the source: readable by steps, not by expressions
 	writer := map[string]string{}
 	ids := map[string]*yaml.Node{}
 	for i, sc := range pf.Steps {
@@ -178,7 +179,7 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 			d.errorf(sc.usesNode, "%q is a source and can only be the first step", sc.Uses)
 		}
 		for _, r := range spec.Reads {
-			if _, ok := fields[r]; !ok {
+			if _, ok := fields[r]; !ok && !lazy[r] {
 				d.errorf(sc.usesNode, "step %s reads field %q, which no earlier step writes", sc.ID, r)
 			}
 		}
@@ -243,8 +244,22 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 			}
 		}
 		for _, w := range spec.Writes {
+			if slices.Contains(spec.Lazy, w.Name) {
+				lazy[w.Name] = true
+				continue
+			}
 			fields[w.Name] = w.Sample
 			writer[w.Name] = sc.ID
+		}
+		for _, l := range spec.Lazy {
+			if !slices.Contains(spec.Volatile, l) {
+				d.errorf(sc.usesNode, "step %s: lazy field %q must also be volatile", sc.Uses, l)
+			}
+		}
+		if len(spec.Lazy) > 0 {
+			if _, ok := impl.(Resolver); !ok && impl != nil {
+				d.errorf(sc.usesNode, "step %s declares lazy fields but cannot resolve them", sc.Uses)
+			}
 		}
 		if sc.Filter != nil {
 			after := &exprEnv{file: path, static: static, fields: copyMap(fields), now: before.now}

@@ -26,8 +26,13 @@ func volatileOf(stages []*stage) volatile {
 // strip returns raw without the volatile sub-paths of field.
 func (v volatile) strip(field string, raw json.RawMessage) json.RawMessage {
 	paths, ok := v[field]
-	if !ok {
+	if !ok || raw == nil {
 		return raw
+	}
+	for _, p := range paths {
+		if len(p) == 0 {
+			return nil // the whole field is volatile: absent and present must give the same key
+		}
 	}
 	var doc any
 	if err := json.Unmarshal(raw, &doc); err != nil {

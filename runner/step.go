@@ -32,6 +32,12 @@ type Emitter interface {
 	NotReady(id string, hint any, reason string)
 }
 
+// Resolver is implemented by sources with Lazy fields: it returns them for an item about to enter a step
+// that reads them. Its errors are classified and retried like the step's own.
+type Resolver interface {
+	Resolve(ctx context.Context, in *Item) (Fields, error)
+}
+
 // Closer is implemented by steps that hold resources (connection pools, child processes).
 type Closer interface {
 	Close() error
@@ -92,6 +98,11 @@ type Spec struct {
 	// Volatile are paths ("files.url", arrays traversed) of written fields that change on every run and are
 	// credentials or noise: they are left out of memo keys and never stored in state files.
 	Volatile []string
+	// Lazy are fields a source declares in Writes but does not emit: it resolves them (Resolver) only when a
+	// step that reads them is about to run. Download addresses are the case: fetching them for recordings
+	// whose downloads are memoized would cost a call per recording on every run. Lazy fields must also be
+	// Volatile, and expressions cannot read them.
+	Lazy []string
 	// SideEffects is true when running the step changes something outside the process (downloads, calls
 	// that cost money, database writes). A dry run never runs such a step.
 	SideEffects bool

@@ -150,7 +150,8 @@ func buildDemoCopies(dir string, copies int) (*demoData, error) {
 		}
 		asr.Entries = append(asr.Entries, kimiemu.ASREntry{Name: m.record, Duration: total, Language: "zh", Text: m.transcript})
 		for c := range copies {
-			fx.Meetings = append(fx.Meetings, demoFixtureMeeting(i, c, m, files))
+			fx.Meetings = append(fx.Meetings, fixtureMeeting(m, copyID(m.record, c), copyID(m.meetingID, c),
+				fmt.Sprintf("8%06d%02d", i+1, c), demoStart(m, c), files))
 		}
 	}
 	b, _ := json.MarshalIndent(fx, "", "  ")
@@ -165,16 +166,16 @@ func demoStart(m demoMeeting, c int) time.Time {
 	return demoSince.Add(time.Duration(m.day)*24*time.Hour + time.Duration(2+c)*time.Hour)
 }
 
-func demoFixtureMeeting(i, c int, m demoMeeting, files []mediatest.Meeting) tencentemu.Meeting {
-	start := demoStart(m, c)
+// fixtureMeeting is m as the Tencent emulator holds it, under the given ids and start.
+func fixtureMeeting(m demoMeeting, record, meetingID, code string, start time.Time, files []mediatest.Meeting) tencentemu.Meeting {
 	end := start.Add(time.Duration(m.minutes) * time.Minute)
-	rec := tencentemu.Record{ID: copyID(m.record, c), Start: start, State: m.state}
+	rec := tencentemu.Record{ID: record, Start: start, State: m.state}
 	for f, gen := range files {
 		fs := start.Add(time.Duration(f) * time.Duration(m.minutes) * time.Minute / time.Duration(m.files))
 		fe := start.Add(time.Duration(f+1) * time.Duration(m.minutes) * time.Minute / time.Duration(m.files))
 		rec.Files = append(rec.Files, tencentemu.File{ID: fmt.Sprintf("%s-f%d", rec.ID, f+1), Start: fs, End: fe, Path: gen.Path})
 	}
-	meeting := tencentemu.Meeting{MeetingID: copyID(m.meetingID, c), MeetingCode: fmt.Sprintf("8%06d%02d", i+1, c), Subject: m.subject,
+	meeting := tencentemu.Meeting{MeetingID: meetingID, MeetingCode: code, Subject: m.subject,
 		Host: m.host, Start: start, End: end, Records: []tencentemu.Record{rec}}
 	for _, p := range m.people {
 		person := tencentemu.Person{UserID: p.userid, UUID: p.uuid, Name: p.name, Role: p.role, InstanceID: 1}
