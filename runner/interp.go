@@ -34,10 +34,15 @@ func ReadDotEnv(path string) (map[string]string, error) {
 			return nil, fmt.Errorf("%s:%d: want KEY=VALUE", path, n)
 		}
 		v = strings.TrimSpace(v)
-		if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
+		switch {
+		case len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\''):
 			v = v[1 : len(v)-1]
-		} else if i := strings.Index(v, " #"); i >= 0 {
-			v = strings.TrimSpace(v[:i])
+		case strings.HasPrefix(v, "#"): // KEY=   # comment: empty
+			v = ""
+		default:
+			if i := strings.Index(v, " #"); i >= 0 {
+				v = strings.TrimSpace(v[:i])
+			}
 		}
 		out[k] = v
 	}

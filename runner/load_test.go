@@ -137,12 +137,12 @@ steps:
 func TestDotEnv(t *testing.T) {
 	dir := t.TempDir()
 	path := dir + "/.env"
-	writeFile(t, path, "# seed settings\nexport A=1\nB=\"two words\"\nC='x' \nD=plain # comment\nTEACHER_WHITELIST=[\"teacher_001\",\"teacher_002\"]\n")
+	writeFile(t, path, "# seed settings\nexport A=1\nB=\"two words\"\nC='x' \nD=plain # comment\nE=    # nothing\nTEACHER_WHITELIST=[\"teacher_001\",\"teacher_002\"]\n")
 	env, err := ReadDotEnv(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"A": "1", "B": "two words", "C": "x", "D": "plain", "TEACHER_WHITELIST": `["teacher_001","teacher_002"]`}
+	want := map[string]string{"A": "1", "B": "two words", "C": "x", "D": "plain", "E": "", "TEACHER_WHITELIST": `["teacher_001","teacher_002"]`}
 	for k, v := range want {
 		if env[k] != v {
 			t.Errorf("%s = %q, want %q", k, env[k], v)
