@@ -317,6 +317,11 @@ func (s *kimiASR) classify(err error) error {
 func (s *kimiASR) Estimate(in *runner.Item) string {
 	var a media.Audio
 	if err := in.Get("audio", &a); err != nil {
+		// In a dry run the audio is not extracted yet: the recording's length is the estimate.
+		var minutes float64
+		if in.Get("duration_min", &minutes) == nil && minutes > 0 {
+			return fmt.Sprintf("~%.0f audio min", minutes)
+		}
 		return ""
 	}
 	return fmt.Sprintf("%.1f audio min in %d chunks", a.DurationS/60, len(asrChunks(a)))

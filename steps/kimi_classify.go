@@ -874,6 +874,11 @@ func clipRunes(s string, n int) string {
 func (s *kimiClassify) Estimate(in *runner.Item) string {
 	var tr kimi.Transcript
 	if in.Get("transcript", &tr) != nil {
+		// A dry run has no transcript yet: assume 200 characters of Mandarin a minute, 1.5 a token.
+		var minutes float64
+		if in.Get("duration_min", &minutes) == nil && minutes > 0 {
+			return fmt.Sprintf("~%dk tokens (from %.0f min)", (int(minutes*200/1.5)+600+999)/1000, minutes)
+		}
 		return "1+ model calls (tokens known once transcribed)"
 	}
 	n := textTokens(formatTranscript(tr, s.cfg.Timestamps)) + 600
