@@ -29,7 +29,9 @@ func init() {
 		Name:    "aria2_download",
 		Summary: "download every file of a recording with aria2c (several connections, resumable)",
 		Version: "1",
-		Reads:   []string{"files"},
+		// download_urls is the source's lazy, volatile field: resolved just before this step runs, and
+		// never part of its memo key.
+		Reads: []string{"files", "download_urls"},
 		Writes: []runner.Field{{Name: "media", Sample: []media.File{},
 			Doc: "downloaded files in recording order: file_id, path (under state_dir/media), bytes"}},
 		SideEffects: true,
@@ -38,11 +40,12 @@ func init() {
 		newAria2Download)
 }
 
-// listedFile is what aria2_download needs of an element of tencent_list's `files`.
+// listedFile is what aria2_download needs of an element of tencent_list's `files`, with its address
+// from `download_urls`.
 type listedFile struct {
 	FileID string `json:"file_id"`
 	Size   int64  `json:"size"`
-	URL    string `json:"url"`
+	URL    string `json:"-"`
 }
 
 type aria2Download struct {
@@ -85,6 +88,15 @@ func (s *aria2Download) Process(ctx context.Context, in *runner.Item) (runner.Fi
 	if err := in.Get("files", &files); err != nil {
 		return nil, runner.Permanent(err)
 	}
+	var urls map[string]string
+	if in.Has("download_urls") {
+		if err := in.Get("download_urls", &urls); err != nil {
+			return nil, runner.Permanent(fmt.Errorf("download_urls: %w", err))
+		}
+	}
+	for i := range files {
+		files[i].URL = urls[files[i].FileID]
+	}
 	dir := filepath.Join(s.dir, media.SafeName(in.ID()))
 	out := make([]media.File, 0, len(files))
 	for i, f := range files {
@@ -118,7 +130,8 @@ func (s *aria2Download) fetch(ctx context.Context, item string, i int, f listedF
 		}
 	}
 	if f.URL == "" {
-		return 0, errors.New("listing gave no download address")
+		// Transient: a just-finished recording's addresses can lag behind its listing.
+		return 0, runner.Transient(errors.New("no download address for this file in download_urls"))
 	}
 	s.secret(f.URL)
 	for attempt := 0; ; attempt++ {

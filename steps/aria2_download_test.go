@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	"meetpipe/runner"
 	"meetpipe/steps/media"
 	"meetpipe/steps/media/mediatest"
+	"meetpipe/steps/tencent"
 )
 
 // newTestDownload builds aria2_download from a `with:` block the way the engine does, and counts its
@@ -56,9 +59,17 @@ func randomBytes(t *testing.T, n int) []byte {
 	return b
 }
 
+// filesItem is an item as tencent_list leaves it before aria2_download: files without addresses, and the
+// addresses in the lazy field download_urls.
 func filesItem(t *testing.T, id string, files ...listedFile) *runner.Item {
 	t.Helper()
-	it, err := runner.NewItem(id, runner.Fields{"files": files})
+	urls := map[string]string{}
+	for _, f := range files {
+		if f.URL != "" {
+			urls[f.FileID] = f.URL
+		}
+	}
+	it, err := runner.NewItem(id, runner.Fields{"files": files, "download_urls": urls})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,4 +313,51 @@ func TestAria2DownloadRetriesUnavailableInsideAria2(t *testing.T) {
 	if n := srv.Requests(); n != 3 {
 		t.Errorf("%d requests, want 3 (two refused, one served)", n)
 	}
+}
+
+func TestAria2DownloadTakesURLsFromDownloadURLs(t *testing.T) {
+	def, _ := runner.Builtins.Lookup("aria2_download")
+	if !slices.Equal(def.Spec.Reads, []string{"files", "download_urls"}) {
+		t.Errorf("reads %v, want files and download_urls", def.Spec.Reads)
+	}
+	srv := mediatest.NewServer()
+	t.Cleanup(srv.Close)
+	data := randomBytes(t, 50<<10)
+	srv.Add("a.mp4", data)
+	s, _, _ := newTestDownload(t, "{connections: 1}")
+	files := []tencent.File{{FileID: "f1", Start: time.Unix(0, 0).UTC(), Size: int64(len(data))}}
+	item := func(urls map[string]string) *runner.Item {
+		it, err := runner.NewItem("rec", runner.Fields{"files": files, "download_urls": urls})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return it
+	}
+
+	t.Run("missing address", func(t *testing.T) {
+		for name, urls := range map[string]map[string]string{"other file only": {"f2": srv.URL("a.mp4")}, "none": nil} {
+			_, err := s.Process(context.Background(), item(urls))
+			if k, _ := runner.Classify(err); err == nil || k != runner.KindTransient || !strings.Contains(err.Error(), "download_urls") || !strings.Contains(err.Error(), "f1") {
+				t.Errorf("%s: got %v (%v), want a transient error naming the file and download_urls", name, err, k)
+			}
+		}
+		if n := srv.Requests(); n != 0 {
+			t.Errorf("%d requests without an address", n)
+		}
+	})
+	t.Run("address by file id", func(t *testing.T) {
+		f, err := s.Process(context.Background(), item(map[string]string{"f1": srv.URL("a.mp4"), "f2": "http://127.0.0.1:1/never"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := mediaOut(t, f)
+		if len(got) != 1 || got[0].FileID != "f1" || got[0].Bytes != int64(len(data)) {
+			t.Fatalf("media %+v", got)
+		}
+		// The output is stored and memoized: no address may be in it.
+		raw, _ := json.Marshal(f)
+		if strings.Contains(string(raw), "sign=") || strings.Contains(string(raw), srv.URL("a.mp4")) {
+			t.Errorf("output carries the address: %s", raw)
+		}
+	})
 }

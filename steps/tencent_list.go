@@ -2,6 +2,7 @@ package steps
 
 import (
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"meetpipe/runner"
@@ -22,19 +23,21 @@ type tencentListConfig struct {
 	PageSize     int         `yaml:"page_size" doc:"records per page, at most 20"`
 	MaxPages     int         `yaml:"max_pages" doc:"safety limit on pages followed for one 31-day span and operator"`
 
-	RequestsPerSecond    float64       `yaml:"requests_per_second" doc:"client-side limit on all requests (no global figure is documented; 5 is the usual advice)"`
-	CorpRecordsPerMinute float64       `yaml:"corp_records_per_minute" doc:"client-side limit on /v1/corp/records (documented: 10 per minute)"`
-	Retries              int           `yaml:"retries" doc:"retries of one request on 5xx, gateway errors, rate limiting, network errors and timeouts (-1: none)"`
-	Backoff              time.Duration `yaml:"backoff" doc:"first wait between retries of a request, doubled each time"`
-	Timeout              time.Duration `yaml:"timeout" doc:"limit on one request"`
-	Participants         bool          `yaml:"participants" doc:"read participants (for teacher fallback and student_ids); false saves requests"`
-	MeetingDetails       bool          `yaml:"meeting_details" doc:"look up each meeting once to find recurring meetings, whose participants need sub_meeting_id; false saves one request per meeting"`
+	RequestsPerSecond      float64       `yaml:"requests_per_second" doc:"client-side limit on all requests (no global figure is documented; 5 is the usual advice)"`
+	CorpRecordsPerMinute   float64       `yaml:"corp_records_per_minute" doc:"client-side limit on /v1/corp/records (documented: 10 per minute)"`
+	Retries                int           `yaml:"retries" doc:"retries of one request on 5xx, gateway errors, rate limiting, network errors and timeouts (-1: none)"`
+	Backoff                time.Duration `yaml:"backoff" doc:"first wait between retries of a request, doubled each time"`
+	Timeout                time.Duration `yaml:"timeout" doc:"limit on one request"`
+	Participants           bool          `yaml:"participants" doc:"read participants (for teacher fallback and student_ids); false saves requests"`
+	MeetingDetails         bool          `yaml:"meeting_details" doc:"look up each meeting once to find recurring meetings, whose participants need sub_meeting_id; false saves one request per meeting"`
+	Cache                  bool          `yaml:"cache" doc:"keep the participants and meeting details of settled recordings under state_dir/tencent-cache and read them on later runs instead of calling the API (a dry run reads but never writes it); false: always ask"`
+	ParticipantsCacheAfter time.Duration `yaml:"participants_cache_after" doc:"a finished recording whose end is this far in the past is settled: nobody joins any more, so its participants and meeting details are cached"`
 }
 
 func init() {
 	runner.Register(runner.Spec{
 		Name:    "tencent_list",
-		Summary: "list an enterprise's Tencent Meeting cloud recordings in the window, with files, fresh download addresses, host and participants",
+		Summary: "list an enterprise's Tencent Meeting cloud recordings in the window, with files, host and participants; download addresses on demand",
 		Version: "1",
 		Writes: []runner.Field{
 			{Name: "id", Sample: "", Doc: "meeting_record_id, also the item id"},
@@ -46,28 +49,33 @@ func init() {
 			{Name: "end", Sample: time.Time{}, Doc: "end of the last recording file, UTC"},
 			{Name: "duration_min", Sample: 0, Doc: "end - start in whole minutes (rounded)"},
 			{Name: "state", Sample: 0, Doc: "recording state; always 3 (done) on emitted items"},
-			{Name: "files", Sample: []tencent.File{}, Doc: "recording files in order: file_id, start, end, size, url (signed download address, valid 6 h, never stored)"},
+			{Name: "files", Sample: []tencent.File{}, Doc: "recording files in order: file_id, start, end, size"},
 			{Name: "participants", Sample: []tencent.Participant{}, Doc: "one per person, rejoins merged: userid, uuid, name (decoded), role, join, left, seconds attended"},
 			{Name: "teacher_id", Sample: "", Doc: "the host's userid (else the participant whose role marks the host)"},
 			{Name: "student_ids", Sample: []string{}, Doc: "participants the students rule picks: userid, or ext:<uuid> for people outside the enterprise"},
+			{Name: tencent.DownloadURLsField, Sample: map[string]string{}, Doc: "lazy: record_file_id → signed download address (valid 6 h), fetched from /v1/addresses only for a step that reads it and is about to run; never stored, not in memo keys, not readable by expressions"},
 		},
-		Volatile:    []string{"files.url"},
+		// files.url is no longer written; it stays volatile so that a URL there could never be stored.
+		Volatile:    []string{"files.url", tencent.DownloadURLsField},
+		Lazy:        []string{tencent.DownloadURLsField},
 		SideEffects: false,
 		Source:      true,
 	}, tencentListConfig{
-		BaseURL:              tencent.DefaultBaseURL,
-		Mode:                 tencent.ModeCorp,
-		Students:             runner.NewExpr(tencent.DefaultStudentRule),
-		RecordType:           1,
-		PageSize:             tencent.MaxPageSize,
-		MaxPages:             1000,
-		RequestsPerSecond:    5,
-		CorpRecordsPerMinute: 10,
-		Retries:              3,
-		Backoff:              time.Second,
-		Timeout:              30 * time.Second,
-		Participants:         true,
-		MeetingDetails:       true,
+		BaseURL:                tencent.DefaultBaseURL,
+		Mode:                   tencent.ModeCorp,
+		Students:               runner.NewExpr(tencent.DefaultStudentRule),
+		RecordType:             1,
+		PageSize:               tencent.MaxPageSize,
+		MaxPages:               1000,
+		RequestsPerSecond:      5,
+		CorpRecordsPerMinute:   10,
+		Retries:                3,
+		Backoff:                time.Second,
+		Timeout:                30 * time.Second,
+		Participants:           true,
+		MeetingDetails:         true,
+		Cache:                  true,
+		ParticipantsCacheAfter: tencent.DefaultCacheAfter,
 	}, newTencentList)
 }
 
@@ -87,6 +95,8 @@ func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
 		return nil, b.Errorf(nil, "tencent_list: page_size must be 1..%d, got %d", tencent.MaxPageSize, cfg.PageSize)
 	case cfg.RecordType < 0 || cfg.RecordType > 5:
 		return nil, b.Errorf(nil, "tencent_list: record_type must be 0..5, got %d", cfg.RecordType)
+	case cfg.ParticipantsCacheAfter <= 0:
+		return nil, b.Errorf(nil, "tencent_list: participants_cache_after must be positive, got %s", cfg.ParticipantsCacheAfter)
 	}
 	var rule *runner.Program
 	if !cfg.Students.IsZero() {
@@ -110,7 +120,12 @@ func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
 		Mode: cfg.Mode, Operator: cfg.OperatorID, Teachers: teachers, PageSize: cfg.PageSize,
 		MaxPages: cfg.MaxPages, RecordType: cfg.RecordType,
 		SkipParticipants: !cfg.Participants, SkipMeetingDetails: !cfg.MeetingDetails,
-		Secret: b.Secret,
+		Secret: b.Secret, CacheAfter: cfg.ParticipantsCacheAfter,
+	}
+	if cfg.Cache && b.StateDir != "" {
+		// The scope keeps an emulator's answers and another enterprise's apart in a shared state_dir.
+		lc.Cache = tencent.NewCache(filepath.Join(b.StateDir, tencent.CacheDirName),
+			cfg.BaseURL+"\x00"+cfg.EnterpriseID, b.DryRun, nil)
 	}
 	if rule != nil {
 		lc.Students = func(p tencent.Participant, teacher, host string) (bool, error) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -81,15 +83,15 @@ func TestTencentListSpec(t *testing.T) {
 		t.Fatal("tencent_list is not registered")
 	}
 	sp := def.Spec
-	if !sp.Source || sp.SideEffects || !slices.Equal(sp.Volatile, []string{"files.url"}) {
-		t.Errorf("source %v side effects %v volatile %v", sp.Source, sp.SideEffects, sp.Volatile)
+	if !sp.Source || sp.SideEffects || !slices.Equal(sp.Volatile, []string{"files.url", "download_urls"}) || !slices.Equal(sp.Lazy, []string{"download_urls"}) {
+		t.Errorf("source %v side effects %v volatile %v lazy %v", sp.Source, sp.SideEffects, sp.Volatile, sp.Lazy)
 	}
 	var names []string
 	for _, w := range sp.Writes {
 		names = append(names, w.Name)
 	}
 	want := []string{"id", "meeting_id", "meeting_code", "subject", "host_userid", "start", "end", "duration_min", "state",
-		"files", "participants", "teacher_id", "student_ids"}
+		"files", "participants", "teacher_id", "student_ids", "download_urls"}
 	if !slices.Equal(names, want) {
 		t.Errorf("writes %v, want %v", names, want)
 	}
@@ -103,9 +105,17 @@ func TestTencentListSpec(t *testing.T) {
 			}
 		}
 	}
+	if w := sp.Writes[len(sp.Writes)-1]; reflect.TypeOf(w.Sample) != reflect.TypeOf(map[string]string{}) || w.Doc == "" {
+		t.Errorf("download_urls: sample %T, doc %q", w.Sample, w.Doc)
+	}
 	secret := map[string]bool{}
+	defaults := map[string]any{}
 	for _, s := range sp.Settings {
 		secret[s.Name] = s.Secret
+		defaults[s.Name] = s.Default
+	}
+	if fmt.Sprint(defaults["cache"]) != "true" || fmt.Sprint(defaults["participants_cache_after"]) != "2h0m0s" {
+		t.Errorf("cache defaults: cache %v, participants_cache_after %v", defaults["cache"], defaults["participants_cache_after"])
 	}
 	if !secret["secret_id"] || !secret["secret_key"] || secret["enterprise_id"] {
 		t.Errorf("secret settings: %v", secret)
@@ -189,8 +199,22 @@ students: p.seconds >= 600 && p.userid != teacher_id && host_userid == "teacher_
 			if !slices.Equal(students, tt.students) {
 				t.Errorf("students %v, want %v", students, tt.students)
 			}
-			if len(files) != 2 || files[0].FileID != "file-00001-a" || !strings.HasPrefix(files[0].URL, s.URL()+"/media/") {
+			if len(files) != 2 || files[0].FileID != "file-00001-a" || files[0].URL != "" {
 				t.Errorf("files %+v", files)
+			}
+			// The download addresses are resolved on demand.
+			res, ok := impl.(runner.Resolver)
+			if !ok {
+				t.Fatalf("%T cannot resolve download_urls", impl)
+			}
+			f, err := res.Resolve(context.Background(), it)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lazy, _ := runner.NewItem("x", f)
+			var urls map[string]string
+			if err := lazy.Get("download_urls", &urls); err != nil || len(urls) != 2 || !strings.HasPrefix(urls["file-00001-b"], s.URL()+"/media/") {
+				t.Errorf("download_urls %v (%v)", urls, err)
 			}
 			var dur int
 			var start time.Time
@@ -203,6 +227,98 @@ students: p.seconds >= 600 && p.userid != teacher_id && host_userid == "teacher_
 	}
 }
 
+// A rerun of the same window asks only for the listing pages; a dry run reads the cache but never writes
+// it; cache: false always asks.
+func TestTencentListCache(t *testing.T) {
+	s := emulator.New(emulator.Options{Fixture: tencentFixture(), SecretID: "AKID_x", SecretKey: "SK_x", AppID: "corp-1"})
+	t.Cleanup(s.Close)
+	def, _ := runner.Builtins.Lookup("tencent_list")
+	window := runner.Window{Since: tencentBase.Add(-time.Hour), Until: tencentBase.Add(time.Hour)}
+	follow := func() int {
+		return s.Count(emulator.EndpointAddresses) + s.Count(emulator.EndpointParticipants) + s.Count(emulator.EndpointMeeting)
+	}
+	list := func(t *testing.T, state string, dry bool, with string) *tencentSink {
+		t.Helper()
+		src := fmt.Sprintf("secret_id: AKID_x\nsecret_key: SK_x\nenterprise_id: corp-1\nbase_url: %s\nbackoff: 1ms\nrequests_per_second: 1000\ncorp_records_per_minute: 10000\noperator_id: admin\n%s", s.URL(), with)
+		impl, _, err := def.New(tencentNode(t, src), &runner.Build{StateDir: state, DryRun: dry})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := &tencentSink{items: map[string]*runner.Item{}, notReady: map[string]string{}}
+		if err := impl.(runner.Source).List(context.Background(), window, out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	digest := func(dir string) string {
+		var b strings.Builder
+		filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil {
+				info, _ := d.Info()
+				data, _ := os.ReadFile(p)
+				fmt.Fprintf(&b, "%s %s %x\n", p, info.ModTime(), data)
+			}
+			return nil
+		})
+		return b.String()
+	}
+
+	state := t.TempDir()
+	t.Run("dry run on a cold cache writes nothing", func(t *testing.T) {
+		list(t, state, true, "")
+		if entries, err := os.ReadDir(state); err != nil || len(entries) != 0 {
+			t.Fatalf("a dry run wrote into state_dir: %v %v", entries, err)
+		}
+	})
+	t.Run("rerun costs only the listing", func(t *testing.T) {
+		first := list(t, state, false, "")
+		if _, err := os.Stat(filepath.Join(state, "tencent-cache")); err != nil {
+			t.Fatal(err)
+		}
+		s.Reset()
+		second := list(t, state, false, "")
+		if n := follow(); n != 0 || s.Count(emulator.EndpointCorpRecords) != 1 {
+			t.Errorf("rerun made %d follow-up calls and %d listing pages; want 0 and 1", n, s.Count(emulator.EndpointCorpRecords))
+		}
+		if !slices.Equal(first.order, second.order) {
+			t.Fatalf("emitted %v then %v", first.order, second.order)
+		}
+		for _, id := range first.order {
+			for _, f := range []string{"participants", "student_ids", "teacher_id", "files"} {
+				if a, b := string(first.items[id].Raw(f)), string(second.items[id].Raw(f)); a != b {
+					t.Errorf("%s %s: %s from the API, %s from the cache", id, f, a, b)
+				}
+			}
+		}
+	})
+	t.Run("dry run on a warm cache reads it and changes nothing", func(t *testing.T) {
+		before := digest(state)
+		s.Reset()
+		list(t, state, true, "")
+		if n := follow(); n != 0 {
+			t.Errorf("%d follow-up calls", n)
+		}
+		if digest(state) != before {
+			t.Error("the dry run changed state_dir")
+		}
+	})
+	t.Run("cache: false", func(t *testing.T) {
+		s.Reset()
+		list(t, state, false, "cache: false")
+		if s.Count(emulator.EndpointParticipants) != 2 {
+			t.Errorf("%d participants calls, want 2 (the cache is off)", s.Count(emulator.EndpointParticipants))
+		}
+	})
+	t.Run("participants_cache_after", func(t *testing.T) {
+		fresh := t.TempDir()
+		age := time.Since(tencentBase.Add(time.Hour)) + time.Hour // longer than the recordings' age
+		list(t, fresh, false, fmt.Sprintf("participants_cache_after: %s", age.Round(time.Hour)))
+		if _, err := os.Stat(filepath.Join(fresh, "tencent-cache")); !os.IsNotExist(err) {
+			t.Errorf("recordings younger than participants_cache_after were cached: %v", err)
+		}
+	})
+}
+
 // The filter a pipeline writes against the listing compiles against the fields tencent_list declares.
 func TestTencentListFieldsInExpressions(t *testing.T) {
 	e := runner.NewExpr(`p.role in [0, 4] && p.name != "" && p.join < p.left && p.seconds > 0 && p.uuid != "" && p.userid != teacher_id`)
@@ -210,8 +326,8 @@ func TestTencentListFieldsInExpressions(t *testing.T) {
 	if _, err := b.CompileBool(&e, map[string]any{"p": tencent.Participant{}, "teacher_id": ""}); err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := json.Marshal(tencent.File{FileID: "f", URL: "u"})
-	if !strings.Contains(string(raw), `"file_id":"f"`) || !strings.Contains(string(raw), `"url":"u"`) {
+	raw, _ := json.Marshal(tencent.File{FileID: "f"})
+	if !strings.Contains(string(raw), `"file_id":"f"`) || strings.Contains(string(raw), "url") {
 		t.Errorf("file JSON %s", raw)
 	}
 }
@@ -226,6 +342,7 @@ func TestTencentListConfigErrors(t *testing.T) {
 		{"bad teachers list", "operator_id: a\nteachers: '[\"a\",'", "teachers"},
 		{"bad students rule", "operator_id: a\nstudents: p.nope == 1", "nope"},
 		{"page size", "operator_id: a\npage_size: 50", "page_size"},
+		{"cache age", "operator_id: a\nparticipants_cache_after: -1h", "participants_cache_after"},
 		{"base url", "operator_id: a\nbase_url: ftp://x", "http"},
 		{"missing secret", "", ""},
 	}

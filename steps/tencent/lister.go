@@ -10,10 +10,14 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"meetpipe/runner"
 )
+
+// DefaultCacheAfter is ListerConfig.CacheAfter's default.
+const DefaultCacheAfter = 2 * time.Hour
 
 // Listing modes.
 const (
@@ -47,16 +51,33 @@ type ListerConfig struct {
 	Students func(p Participant, teacherID, hostUserID string) (bool, error)
 	// Secret, when set, is told every signed URL so that log handlers can scrub it.
 	Secret func(string)
-	Logger *slog.Logger
-	Now    func() time.Time
+	// Cache, when set, keeps the participants and meeting details of settled recordings for later runs.
+	Cache *Cache
+	// CacheAfter is how long after its end a finished recording is settled: nobody joins any more, so
+	// its participants are final (default 2h).
+	CacheAfter time.Duration
+	Logger     *slog.Logger
+	Now        func() time.Time
 }
 
 // Lister is the tencent_list source: it lists the recordings of a window and of the pending set, and
-// emits every finished one with its files, fresh download addresses and participants.
+// emits every finished one with its files and participants. Download addresses are a lazy field
+// (Resolve): fetched only for recordings a later step is about to download.
 type Lister struct {
 	c   *Client
 	cfg ListerConfig
 	log *slog.Logger
+
+	mu     sync.Mutex
+	listed map[string]listed // by meeting_record_id, for Resolve
+}
+
+// listed is what Resolve needs to remember of a recording emitted by this process's listing.
+type listed struct {
+	operator string
+	// addrs are the download addresses the corp listing itself carried, used when /v1/addresses lacks
+	// a file.
+	addrs map[string]string
 }
 
 // NewLister checks cfg and returns a Lister over c.
@@ -91,7 +112,10 @@ func NewLister(c *Client, cfg ListerConfig) (*Lister, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Lister{c: c, cfg: cfg, log: cfg.Logger}, nil
+	if cfg.CacheAfter <= 0 {
+		cfg.CacheAfter = DefaultCacheAfter
+	}
+	return &Lister{c: c, cfg: cfg, log: cfg.Logger, listed: map[string]listed{}}, nil
 }
 
 // Close releases the client's idle connections.
@@ -114,14 +138,14 @@ type run struct {
 	l        *Lister
 	out      runner.Emitter
 	seen     map[string]bool
-	meetings map[string]*MeetingInfo
+	meetings map[string]*lookup
 	failed   []error
 	only     map[string]bool // when set, recordings outside it are ignored (a pending re-check)
 }
 
 // List emits every finished recording in w and in w.Pending, and reports recordings still being recorded
-// or transcoded with NotReady. A recording whose addresses or participants cannot be read is reported not
-// ready too, so that the next run tries again; the error returned then names the permanent failures.
+// or transcoded with NotReady. A recording whose participants cannot be read is reported not ready too,
+// so that the next run tries again; the error returned then names the permanent failures.
 func (l *Lister) List(ctx context.Context, w runner.Window, out runner.Emitter) error {
 	until := w.Until
 	if until.IsZero() {
@@ -134,7 +158,7 @@ func (l *Lister) List(ctx context.Context, w runner.Window, out runner.Emitter) 
 	if until.Before(since) {
 		return runner.Permanentf("tencent: window %s..%s ends before it starts", since.Format(time.RFC3339), until.Format(time.RFC3339))
 	}
-	r := &run{l: l, out: out, seen: map[string]bool{}, meetings: map[string]*MeetingInfo{}}
+	r := &run{l: l, out: out, seen: map[string]bool{}, meetings: map[string]*lookup{}}
 	for _, span := range SplitWindow(since, until) {
 		for _, op := range l.operators() {
 			if err := r.listSpan(ctx, op, span[0], span[1]); err != nil {
@@ -244,6 +268,8 @@ func (r *run) handle(ctx context.Context, rec Record, op string) error {
 	if err != nil {
 		return err
 	}
+	// Before Emit: the engine may resolve the item's addresses while the listing goes on.
+	l.remember(id, op, rec.Files)
 	return r.out.Emit(ctx, id, f)
 }
 
@@ -343,9 +369,9 @@ func (r *run) result() error {
 		len(r.failed), errors.Join(r.failed...)))
 }
 
-// enrich turns a finished recording into the item document: files with fresh download addresses,
-// merged participants, teacher and students.
-func (l *Lister) enrich(ctx context.Context, rec Record, op string, meetings map[string]*MeetingInfo) (*Recording, error) {
+// enrich turns a finished recording into the item document: files, merged participants, teacher and
+// students.
+func (l *Lister) enrich(ctx context.Context, rec Record, op string, meetings map[string]*lookup) (*Recording, error) {
 	doc := &Recording{
 		ID: rec.MeetingRecordID, MeetingID: rec.MeetingID, MeetingCode: rec.MeetingCode, Subject: rec.Subject,
 		HostUserID: rec.HostUserID, Start: rec.MediaStart, State: rec.State,
@@ -364,39 +390,22 @@ func (l *Lister) enrich(ctx context.Context, rec Record, op string, meetings map
 	}
 	doc.DurationMin = int(math.Round(doc.End.Sub(doc.Start).Minutes()))
 
-	if len(rec.Files) > 0 {
-		addrs, err := l.c.Addresses(ctx, rec.MeetingRecordID, op)
-		if err != nil {
-			return nil, err
-		}
-		byFile := make(map[string]string, len(addrs))
-		for _, a := range addrs {
-			if a.DownloadAddress != "" {
-				byFile[a.FileID] = a.DownloadAddress
-			}
-		}
-		for _, f := range rec.Files {
-			u := cmp.Or(byFile[f.ID], f.DownloadAddress)
-			if u == "" {
-				l.log.LogAttrs(ctx, slog.LevelWarn, "recording file has no download address (download not allowed?)",
-					slog.String("item", rec.MeetingRecordID), slog.String("file", f.ID))
-			} else if l.cfg.Secret != nil {
-				l.cfg.Secret(u)
-			}
-			doc.Files = append(doc.Files, File{FileID: f.ID, Start: f.Start, End: f.End, Size: f.Size, URL: u})
-		}
+	for _, f := range rec.Files {
+		doc.Files = append(doc.Files, File{FileID: f.ID, Start: f.Start, End: f.End, Size: f.Size})
 	}
 
 	if !l.cfg.SkipParticipants && rec.MeetingID != "" {
+		// A settled recording's participants and meeting details are final: cached, read from the cache.
+		now := l.cfg.Now()
+		cache := l.cfg.Cache
+		if doc.End.IsZero() || now.Sub(doc.End) <= l.cfg.CacheAfter {
+			cache = nil
+		}
 		q := ParticipantsQuery{MeetingID: rec.MeetingID, SubMeetingID: rec.SubMeetingID, Operator: op}
 		if q.SubMeetingID == "" && !l.cfg.SkipMeetingDetails && rec.MeetingType != 0 {
-			info := meetings[rec.MeetingID]
-			if info == nil {
-				var err error
-				if info, err = l.c.Meeting(ctx, rec.MeetingID, op); err != nil {
-					return nil, err
-				}
-				meetings[rec.MeetingID] = info
+			info, err := l.meeting(ctx, rec.MeetingID, op, doc.End, cache, meetings)
+			if err != nil {
+				return nil, err
 			}
 			if info.MeetingType == 1 {
 				q.SubMeetingID = pickSubMeeting(info, doc.Start)
@@ -410,9 +419,18 @@ func (l *Lister) enrich(ctx context.Context, rec Record, op string, meetings map
 				q.Until = q.Since.Add(MaxWindow)
 			}
 		}
-		rows, err := l.c.Participants(ctx, q)
-		if err != nil {
-			return nil, err
+		rows, ok := []Attendance(nil), false
+		if cache != nil {
+			rows, ok = cache.Participants(ctx, q)
+		}
+		if !ok {
+			var err error
+			if rows, err = l.c.Participants(ctx, q); err != nil {
+				return nil, err
+			}
+			if cache != nil {
+				cache.PutParticipants(ctx, q, rows, now)
+			}
 		}
 		doc.Participants = MergeAttendance(rows)
 	}
@@ -429,6 +447,38 @@ func (l *Lister) enrich(ctx context.Context, rec Record, op string, meetings map
 		}
 	}
 	return doc, nil
+}
+
+// meeting returns a meeting's details: looked up once per run, and for a settled recording (cache not
+// nil) read from the cache when the cached answer is recent enough to know the recording's occurrence.
+// What the cache gives is not shared with other recordings of the run, which may be later occurrences.
+func (l *Lister) meeting(ctx context.Context, id, op string, end time.Time, cache *Cache, meetings map[string]*lookup) (*MeetingInfo, error) {
+	m := meetings[id]
+	if m == nil && cache != nil {
+		if info, ok := cache.Meeting(ctx, id, end); ok {
+			return info, nil
+		}
+	}
+	if m == nil {
+		info, err := l.c.Meeting(ctx, id, op)
+		if err != nil {
+			return nil, err
+		}
+		m = &lookup{info: info, fetched: l.cfg.Now()}
+		meetings[id] = m
+	}
+	if cache != nil && !m.stored && !m.fetched.Before(end) {
+		cache.PutMeeting(ctx, id, m.info, m.fetched)
+		m.stored = true
+	}
+	return m.info, nil
+}
+
+// lookup is a meeting's details as looked up in this run.
+type lookup struct {
+	info    *MeetingInfo
+	fetched time.Time
+	stored  bool // in the cache
 }
 
 // pickSubMeeting chooses the occurrence of a recurring meeting that a recording starting at t belongs to:

@@ -106,8 +106,13 @@ func TestListDay(t *testing.T) {
 		t.Run(fmt.Sprintf("quirks=%v", quirks), func(t *testing.T) {
 			s, c := newEnv(t, emulator.Options{Quirks: quirks})
 			out := newSink()
-			if err := newLister(t, c, ListerConfig{}).List(context.Background(), day, out); err != nil {
+			var secrets []string
+			l := newLister(t, c, ListerConfig{Secret: func(v string) { secrets = append(secrets, v) }})
+			if err := l.List(context.Background(), day, out); err != nil {
 				t.Fatal(err)
+			}
+			if n := s.Count(emulator.EndpointAddresses); n != 0 {
+				t.Errorf("listing made %d address calls; addresses are resolved on demand", n)
 			}
 			if want := []string{"1964787070499246080", "rec-sales", "rec-weekly-2"}; !slices.Equal(out.order, want) {
 				t.Errorf("emitted %v, want %v", out.order, want)
@@ -129,9 +134,8 @@ func TestListDay(t *testing.T) {
 				TeacherID:  "teacher_wang",
 				StudentIDs: []string{"ext:WMabc123", "stu_zhang"},
 			}
-			urls := make([]string, len(r.Files))
-			for i := range r.Files {
-				urls[i], r.Files[i].URL = r.Files[i].URL, ""
+			if raw := string(out.items[r.ID].Raw("files")); strings.Contains(raw, "url") {
+				t.Errorf("files carry addresses: %s", raw)
 			}
 			if !reflect.DeepEqual(r, want) {
 				t.Errorf("recording\n got %+v\nwant %+v", r, want)
@@ -139,8 +143,20 @@ func TestListDay(t *testing.T) {
 			if r.Start.Location() != time.UTC {
 				t.Errorf("start %v is not UTC", r.Start)
 			}
-			// The addresses were fetched for this run and serve the right files.
-			for i, u := range urls {
+			// Resolve fetches the addresses, which serve the right files.
+			f, err := l.Resolve(context.Background(), out.items[r.ID])
+			if err != nil {
+				t.Fatal(err)
+			}
+			urls := downloadURLs(t, f)
+			if len(urls) != len(want.Files) || s.Count(emulator.EndpointAddresses) != 1 {
+				t.Fatalf("resolved %d addresses with %d calls, want %d with 1", len(urls), s.Count(emulator.EndpointAddresses), len(want.Files))
+			}
+			for i, file := range want.Files {
+				u := urls[file.FileID]
+				if !slices.Contains(secrets, u) {
+					t.Errorf("address of file %d not registered as a secret", i)
+				}
 				resp, err := http.Get(u)
 				if err != nil {
 					t.Fatal(err)
@@ -195,9 +211,9 @@ func TestListTeacherFilterAndModes(t *testing.T) {
 		if s.Count(emulator.EndpointCorpRecords) != 1 || s.Count(emulator.EndpointRecords) != 0 {
 			t.Errorf("corp %d records %d requests", s.Count(emulator.EndpointCorpRecords), s.Count(emulator.EndpointRecords))
 		}
-		for _, req := range s.Requests(emulator.EndpointAddresses) {
-			if strings.Contains(req.URI, "rec-sales") {
-				t.Error("addresses fetched for a non-teacher's recording")
+		for _, req := range s.Requests(emulator.EndpointParticipants) {
+			if strings.Contains(req.URI, "1739626437650179111") {
+				t.Error("participants fetched for a non-teacher's recording")
 			}
 		}
 	})
@@ -220,10 +236,15 @@ func TestListTeacherFilterAndModes(t *testing.T) {
 		if !slices.Equal(ops, []string{"teacher_wang", "teacher_li"}) || s.Count(emulator.EndpointCorpRecords) != 0 {
 			t.Errorf("operators %v, want each teacher once and no corp listing", ops)
 		}
-		// The teacher is the operator for the follow-up calls too.
-		for _, req := range s.Requests(emulator.EndpointParticipants) {
-			if !strings.Contains(req.URI, "operator_id=teacher_wang") {
-				t.Errorf("participants asked as another operator: %s", req.URI)
+		// The teacher is the operator for the follow-up calls too, addresses included.
+		if _, err := l.Resolve(context.Background(), out.items["1964787070499246080"]); err != nil {
+			t.Fatal(err)
+		}
+		for _, ep := range []string{emulator.EndpointParticipants, emulator.EndpointAddresses} {
+			for _, req := range s.Requests(ep) {
+				if !strings.Contains(req.URI, "operator_id=teacher_wang") {
+					t.Errorf("%s asked as another operator: %s", ep, req.URI)
+				}
 			}
 		}
 	})
@@ -376,7 +397,7 @@ func TestNotReadyThenPendingRecheck(t *testing.T) {
 		t.Fatalf("emitted %v, want rec-transcoding", second.order)
 	}
 	r := second.recording(t, "rec-transcoding")
-	if len(r.Files) != 1 || r.Files[0].URL == "" || !slices.Equal(r.StudentIDs, []string{"stu_sun"}) || r.TeacherID != "teacher_li" {
+	if len(r.Files) != 1 || r.Files[0].FileID != "file-transcoded" || !slices.Equal(r.StudentIDs, []string{"stu_sun"}) || r.TeacherID != "teacher_li" {
 		t.Errorf("recording %+v", r)
 	}
 	if got := second.notReady["rec-recording"].reason; !strings.Contains(got, "recording") {
@@ -422,9 +443,6 @@ func TestListSurvivesFaults(t *testing.T) {
 	}
 	for _, id := range want.order {
 		a, b := got.recording(t, id), want.recording(t, id)
-		for i := range a.Files {
-			a.Files[i].URL, b.Files[i].URL = "", ""
-		}
 		if !reflect.DeepEqual(a, b) {
 			t.Errorf("%s differs under faults", id)
 		}

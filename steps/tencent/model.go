@@ -67,14 +67,16 @@ type AddressesPage struct {
 
 // Attendance is one row of a participants listing: one join session of one person. A person who
 // rejoined has several rows.
+// The JSON names are those of the participants cache (cache.go).
 type Attendance struct {
-	UserID     string // enterprise userid; empty for people outside the enterprise
-	UUID       string // per-meeting identity
-	MsOpenID   string
-	Name       string // user_name, base64-decoded
-	Role       int    // user_role: 0 member, 1 creator, 2 host, 3 creator+host, 4 guest, 5 guest+host, 6 co-host, 7 creator+co-host
-	InstanceID int
-	Join, Left time.Time
+	UserID     string    `json:"userid,omitempty"` // enterprise userid; empty for people outside the enterprise
+	UUID       string    `json:"uuid,omitempty"`   // per-meeting identity
+	MsOpenID   string    `json:"ms_open_id,omitempty"`
+	Name       string    `json:"name,omitempty"` // user_name, base64-decoded
+	Role       int       `json:"role"`           // user_role: 0 member, 1 creator, 2 host, 3 creator+host, 4 guest, 5 guest+host, 6 co-host, 7 creator+co-host
+	InstanceID int       `json:"instance_id,omitempty"`
+	Join       time.Time `json:"join"`
+	Left       time.Time `json:"left"`
 }
 
 // ParticipantsPage is one page of a participants listing.
@@ -86,20 +88,24 @@ type ParticipantsPage struct {
 }
 
 // MeetingInfo is the part of /v1/meetings/{id} the listing needs: whether the meeting is recurring and
-// its sub-meetings.
+// its sub-meetings. The JSON names are those of the meeting cache (cache.go).
 type MeetingInfo struct {
-	MeetingID, MeetingCode, Subject string
-	MeetingType                     int // 1 = recurring
-	Start, End                      time.Time
-	Hosts                           []string
-	CurrentSubMeetingID             string
-	SubMeetings                     []SubMeeting
+	MeetingID           string       `json:"meeting_id"`
+	MeetingCode         string       `json:"meeting_code,omitempty"`
+	Subject             string       `json:"subject,omitempty"`
+	MeetingType         int          `json:"meeting_type"` // 1 = recurring
+	Start               time.Time    `json:"start"`
+	End                 time.Time    `json:"end"`
+	Hosts               []string     `json:"hosts,omitempty"`
+	CurrentSubMeetingID string       `json:"current_sub_meeting_id,omitempty"`
+	SubMeetings         []SubMeeting `json:"sub_meetings,omitempty"`
 }
 
 // SubMeeting is one occurrence of a recurring meeting.
 type SubMeeting struct {
-	ID         string
-	Start, End time.Time
+	ID    string    `json:"id"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
 }
 
 // File is an item's files[] element.
@@ -108,9 +114,10 @@ type File struct {
 	Start  time.Time `json:"start" expr:"start"`
 	End    time.Time `json:"end" expr:"end"`
 	Size   int64     `json:"size" expr:"size"`
-	// URL is the signed download address, fetched fresh on every run (valid 6 h). It is volatile: never
-	// memoized or stored, and never logged whole.
-	URL string `json:"url" expr:"url"`
+	// URL is no longer filled by tencent_list: download addresses are the lazy field download_urls,
+	// fetched only for a recording about to be downloaded. It stays (always empty, volatile, omitted from
+	// JSON) for code that still builds File values with it.
+	URL string `json:"url,omitempty" expr:"url"`
 }
 
 // Participant is an item's participants[] element: one person, with their join sessions merged.

@@ -538,9 +538,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	sw := &statusWriter{ResponseWriter: w}
 	req := Request{Endpoint: endpoint, Method: r.Method, URI: uri, Header: r.Header.Clone(), Body: body}
+	recorded := false
 	defer func() {
 		req.Status, req.Code = sw.status, sw.code
-		s.record(req)
+		if !recorded {
+			s.record(req)
+		}
 		s.log.Info("emulator request", "endpoint", endpoint, "path", r.URL.Path, "status", sw.status, "code", sw.code)
 	}()
 	if s.opts.Latency > 0 && !s.wait(r.Context(), s.opts.Latency) {
@@ -549,9 +552,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if endpoint != EndpointMedia {
 		sw.Header().Set("X-TC-Trace", s.newTrace())
 	}
-	if f, ok := s.nextFault(endpoint); ok && s.fault(sw, r, endpoint, f) {
-		req.Fault = f.Kind
-		return
+	if f, ok := s.nextFault(endpoint); ok {
+		if f.Kind == FaultReset || f.Kind == FaultHang {
+			// Counted before the connection drops: a client that sees the reset may read the counters
+			// before this handler returns.
+			req.Fault, recorded = f.Kind, true
+			s.record(req)
+		}
+		if s.fault(sw, r, endpoint, f) {
+			req.Fault = f.Kind
+			return
+		}
 	}
 	if endpoint == EndpointMedia {
 		s.serveMedia(sw, r)

@@ -1,0 +1,115 @@
+package tencent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"meetpipe/runner"
+)
+
+// DownloadURLsField is the lazy item field Resolve fills: record_file_id → signed download address.
+const DownloadURLsField = "download_urls"
+
+// remember keeps what Resolve needs of an emitted recording: the operator that listed it, and the
+// addresses the listing carried (the corp listing has them).
+func (l *Lister) remember(id, op string, files []RecordFile) {
+	var addrs map[string]string
+	for _, f := range files {
+		if f.DownloadAddress != "" {
+			if addrs == nil {
+				addrs = map[string]string{}
+			}
+			addrs[f.ID] = f.DownloadAddress
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.listed[id] = listed{operator: op, addrs: addrs}
+}
+
+// Resolve returns the download addresses of the item's recording (GET /v1/addresses), as the lazy field
+// download_urls: record_file_id → signed URL, valid 6 hours. The engine asks for it only when a step that
+// reads it is about to run, so that reruns whose downloads are memoized cost no address call. Every
+// listed file must have an address; errors are classified like every client error.
+func (l *Lister) Resolve(ctx context.Context, in *runner.Item) (runner.Fields, error) {
+	id := in.ID()
+	if in.Has("id") {
+		if err := in.Get("id", &id); err != nil || id == "" {
+			return nil, runner.Permanent(fmt.Errorf("tencent: item %s has no usable id (meeting_record_id): %v", in.ID(), err))
+		}
+	}
+	var files []File
+	if in.Has("files") {
+		if err := in.Get("files", &files); err != nil {
+			return nil, runner.Permanent(fmt.Errorf("tencent: item %s: files: %w", id, err))
+		}
+		if len(files) == 0 {
+			return runner.Fields{DownloadURLsField: map[string]string{}}, nil
+		}
+	}
+	l.mu.Lock()
+	seen, ok := l.listed[id]
+	l.mu.Unlock()
+	op := seen.operator
+	if !ok {
+		op = l.operatorOf(in)
+	}
+	addrs, err := l.c.Addresses(ctx, id, op)
+	if err != nil {
+		return nil, err
+	}
+	urls := make(map[string]string, len(addrs))
+	for _, a := range addrs {
+		if a.DownloadAddress != "" {
+			urls[a.FileID] = a.DownloadAddress
+		}
+	}
+	for f, u := range seen.addrs {
+		if urls[f] == "" {
+			urls[f] = u
+		}
+	}
+	if in.Has("files") {
+		want := make(map[string]string, len(files))
+		var missing []string
+		for _, f := range files {
+			if u := urls[f.FileID]; u != "" {
+				want[f.FileID] = u
+			} else {
+				missing = append(missing, f.FileID)
+			}
+		}
+		if len(missing) > 0 {
+			// Transient: the addresses of a just-finished recording can lag behind the listing. When they
+			// never come, downloading may be disabled for the recording (企业设置 → 允许下载).
+			return nil, runner.Transient(fmt.Errorf("tencent: recording %s: /v1/addresses has no download address for %d of %d file(s) (%s); "+
+				"the addresses may lag behind the listing, or downloading is not allowed for this recording",
+				id, len(missing), len(files), strings.Join(missing, ", ")))
+		}
+		urls = want
+	}
+	if l.cfg.Secret != nil {
+		for _, u := range urls {
+			l.cfg.Secret(u)
+		}
+	}
+	l.log.LogAttrs(ctx, slog.LevelDebug, "download addresses resolved", slog.String("item", id), slog.Int("files", len(urls)))
+	return runner.Fields{DownloadURLsField: urls}, nil
+}
+
+// operatorOf is the operator for an item this process did not list: the admin in corp mode, else its
+// host when a teacher, else the first teacher.
+func (l *Lister) operatorOf(in *runner.Item) string {
+	if l.cfg.Mode == ModeCorp {
+		return l.cfg.Operator
+	}
+	var host string
+	in.Get("host_userid", &host) //nolint:errcheck // optional
+	if slices.Contains(l.cfg.Teachers, host) {
+		return host
+	}
+	return l.cfg.Teachers[0]
+}
