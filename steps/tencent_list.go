@@ -37,7 +37,7 @@ type tencentListConfig struct {
 func init() {
 	runner.Register(runner.Spec{
 		Name:    "tencent_list",
-		Summary: "list an enterprise's Tencent Meeting cloud recordings in the window, with files, host and participants; download addresses on demand",
+		Summary: "list an enterprise's Tencent Meeting cloud recordings in the window, with files, host and participants",
 		Version: "1",
 		Writes: []runner.Field{
 			{Name: "id", Sample: "", Doc: "meeting_record_id, also the item id"},

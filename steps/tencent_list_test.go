@@ -2,8 +2,10 @@ package steps
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -358,4 +360,103 @@ func TestTencentListConfigErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Through the engine: a rerun of the same window, with the downloads memoized, asks Tencent for the
+// listing page only (no addresses, participants or meeting details) and downloads nothing; a dry run on
+// top of it changes nothing under state_dir.
+func TestTencentListRerunThroughEngine(t *testing.T) {
+	s := emulator.New(emulator.Options{Fixture: tencentFixture(), SecretID: "AKID_x", SecretKey: "SK_x", AppID: "corp-1"})
+	t.Cleanup(s.Close)
+	state := t.TempDir()
+	src := fmt.Sprintf(`name: lazy
+state_dir: %s
+steps:
+  - uses: tencent_list
+    with:
+      secret_id: AKID_x
+      secret_key: SK_x
+      enterprise_id: corp-1
+      base_url: %s
+      operator_id: admin
+      backoff: 1ms
+      requests_per_second: 1000
+      corp_records_per_minute: 10000
+  - uses: aria2_download
+    with: { connections: 1 }
+`, state, s.URL())
+	run := func(t *testing.T, dry bool) *runner.Summary {
+		t.Helper()
+		p, err := runner.LoadBytes("lazy.yaml", []byte(src), runner.LoadOptions{Env: map[string]string{}, DryRun: dry})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		sum, err := p.Run(context.Background(), runner.RunOptions{DryRun: dry, Logger: slog.New(slog.DiscardHandler),
+			Since: tencentBase.Add(-time.Hour), Until: tencentBase.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	calls := func() map[string]int {
+		out := map[string]int{}
+		for _, ep := range []string{emulator.EndpointCorpRecords, emulator.EndpointAddresses, emulator.EndpointParticipants, emulator.EndpointMeeting, emulator.EndpointMedia} {
+			out[ep] = s.Count(ep)
+		}
+		return out
+	}
+
+	first := run(t, false)
+	if first.Done != 2 || first.Steps["aria2_download"] != 2 {
+		t.Fatalf("first run: %+v", first)
+	}
+	if c := calls(); c[emulator.EndpointAddresses] != 2 || c[emulator.EndpointMedia] == 0 {
+		t.Fatalf("first run calls %v: want one address call per downloaded recording", c)
+	}
+	s.Reset()
+	second := run(t, false)
+	if second.Done != 2 || second.Ran != 0 {
+		t.Errorf("rerun: %+v, want everything memoized", second)
+	}
+	want := map[string]int{emulator.EndpointCorpRecords: 1}
+	if c := calls(); !reflect.DeepEqual(c, mapWithout0(c, want)) {
+		t.Errorf("rerun calls %v, want the listing page only", c)
+	}
+
+	before := treeOf(t, state)
+	s.Reset()
+	run(t, true)
+	if treeOf(t, state) != before {
+		t.Error("a dry run changed state_dir")
+	}
+	if c := calls(); !reflect.DeepEqual(c, mapWithout0(c, want)) {
+		t.Errorf("dry run calls %v, want the listing page only", c)
+	}
+}
+
+// mapWithout0 is want with c's other keys at 0, for comparing counters.
+func mapWithout0(c, want map[string]int) map[string]int {
+	out := map[string]int{}
+	for k := range c {
+		out[k] = want[k]
+	}
+	return out
+}
+
+func treeOf(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil {
+			info, _ := d.Info()
+			data := []byte{}
+			if !d.IsDir() {
+				data, _ = os.ReadFile(p)
+			}
+			fmt.Fprintf(&b, "%s %d %s %x\n", p, info.Size(), info.ModTime(), sha256.Sum256(data))
+		}
+		return nil
+	})
+	return b.String()
 }
