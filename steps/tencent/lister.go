@@ -33,8 +33,7 @@ type ListerConfig struct {
 	// Operator is the admin userid used as operator_id in corp mode.
 	Operator string
 	// Teachers are the operators in per_teacher mode. In corp mode, when not empty, only recordings
-	// hosted by one of them are reported (the others would cost address and participant calls for
-	// nothing).
+	// hosted by one of them are reported (the others would cost participant calls for nothing).
 	Teachers []string
 	PageSize int // default and maximum 20
 	// MaxPages bounds the pages followed for one window and operator (default 1000): a safety net against
