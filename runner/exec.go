@@ -382,16 +382,11 @@ func (r *run) plan(w *work) {
 			m = i
 			break
 		}
-		if s.iff != nil {
-			ok, err := s.iff.Bool(w.item, nil)
-			if err != nil {
-				r.finish(w, "failed", s.id, Permanent(fmt.Errorf("if: %w", err)))
-				return
-			}
-			if !ok {
-				w.trace = append(w.trace, stepTrace{Step: s.id, Action: "skip", Reason: "if: " + oneLine(s.iff.Source()) + " is false"})
-				continue
-			}
+		if r.skipIf(s, w) {
+			continue
+		}
+		if w.ended {
+			return
 		}
 		key, _ := memoKey(s, w.item, r.vol)
 		rec, err := r.st.Record(w.item.id, s.id)
@@ -440,6 +435,24 @@ func (r *run) plan(w *work) {
 		}
 	}
 	w.next = start
+}
+
+// skipIf evaluates a stage's if: and reports whether the item skips the stage. An evaluation error fails
+// the item (w.ended).
+func (r *run) skipIf(s *stage, w *work) bool {
+	if s.iff == nil {
+		return false
+	}
+	ok, err := s.iff.Bool(w.item, nil)
+	if err != nil {
+		r.finish(w, "failed", s.id, Permanent(fmt.Errorf("if: %w", err)))
+		return false
+	}
+	if !ok {
+		w.trace = append(w.trace, stepTrace{Step: s.id, Action: "skip", Reason: "if: " + oneLine(s.iff.Source()) + " is false"})
+		s.progress.skipped.Add(1)
+	}
+	return !ok
 }
 
 func (r *run) count(f func(*Summary)) {
@@ -503,17 +516,8 @@ func (r *run) process(w *work, s *stage) {
 		r.finish(w, "pending", s.id, Deferred(errors.New("run stopped before this step")))
 		return
 	}
-	if s.iff != nil {
-		ok, err := s.iff.Bool(w.item, nil)
-		if err != nil {
-			r.finish(w, "failed", s.id, Permanent(fmt.Errorf("if: %w", err)))
-			return
-		}
-		if !ok {
-			w.trace = append(w.trace, stepTrace{Step: s.id, Action: "skip", Reason: "if: " + oneLine(s.iff.Source()) + " is false"})
-			s.progress.skipped.Add(1)
-			return
-		}
+	if r.skipIf(s, w) || w.ended {
+		return
 	}
 	key, inputs := memoKey(s, w.item, r.vol)
 	why := "no record"
