@@ -35,7 +35,7 @@ var (
 	dataErr   error
 )
 
-func repoRoot(t *testing.T) string {
+func repoRoot(t testing.TB) string {
 	t.Helper()
 	root, err := filepath.Abs("../../..")
 	if err != nil {
@@ -44,7 +44,7 @@ func repoRoot(t *testing.T) string {
 	return root
 }
 
-func runnerBinary(t *testing.T) string {
+func runnerBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "meetpipe-e2e-bin-")
@@ -70,7 +70,7 @@ func runnerBinary(t *testing.T) string {
 }
 
 // demoFixture returns the demo's data with each meeting held copies times; the media are made once.
-func demoFixture(t *testing.T, copies int) *demoData {
+func demoFixture(t testing.TB, copies int) *demoData {
 	t.Helper()
 	dataOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "meetpipe-e2e-data-")
@@ -172,7 +172,7 @@ func (e *e2e) counts() counts {
 	return counts{asr: e.srv.asr.Counters().Requests, chat: e.srv.moonshot.Counters().Chat, bytes: e.srv.tencent.BytesServed()}
 }
 
-func openDB(t *testing.T, dsn string) *sql.DB {
+func openDB(t testing.TB, dsn string) *sql.DB {
 	t.Helper()
 	db, err := store.New(store.Config{DSN: dsn})
 	if err != nil {
