@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -329,6 +328,3 @@ func collectSecrets(n *yaml.Node, settings []Setting, s *Secrets) {
 		}
 	}
 }
-
-// sampleType is the Go type expressions see for a field.
-func sampleType(v any) reflect.Type { return reflect.TypeOf(v) }

@@ -38,7 +38,7 @@ func main() {
 	os.Exit(cli(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// errUsage marks errors that exit with 2.
+// usageError marks errors that exit with 2.
 type usageError struct{ error }
 
 func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -163,9 +163,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, p.Secrets.Scrub(err.Error()))
 		return 1
 	}
-	if sum.Pending > 0 && dry {
-		return 0
-	}
 	return 0
 }
 
