@@ -85,9 +85,9 @@ func upsertItem(t *testing.T, id string, day int, phase string, students ...stri
 	it, err := runner.NewItem(id, runner.Fields{
 		"id": id, "meeting_id": "1739626437650178888", "meeting_code": "118280844", "subject": "简历 😀 " + id,
 		"host_userid": "teacher_wang", "start": start, "end": start.Add(time.Hour), "duration_min": 60, "state": 3,
-		"files": []tencent.File{{FileID: "f" + id, Start: start, End: start.Add(time.Hour), Size: 1 << 20,
-			URL: "https://cos.example/" + id + ".mp4?sign=SECRETSIGNATURE"}},
-		"participants": parts, "teacher_id": "teacher_wang", "student_ids": ids,
+		"files":         []tencent.File{{FileID: "f" + id, Start: start, End: start.Add(time.Hour), Size: 1 << 20}},
+		"download_urls": map[string]string{"f" + id: "https://cos.example/" + id + ".mp4?sign=SECRETSIGNATURE"},
+		"participants":  parts, "teacher_id": "teacher_wang", "student_ids": ids,
 		"transcript": map[string]any{"text": "你好，开始吧。", "segments": []map[string]any{{"start": 0, "end": 1.5, "text": "你好"}}},
 		"phase":      phase, "summary": "总结 " + id,
 		"classification": map[string]any{"model": "moonshot-v1-8k", "rule": "model", "confidence": 0.9,

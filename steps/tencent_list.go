@@ -55,8 +55,7 @@ func init() {
 			{Name: "student_ids", Sample: []string{}, Doc: "participants the students rule picks: userid, or ext:<uuid> for people outside the enterprise"},
 			{Name: tencent.DownloadURLsField, Sample: map[string]string{}, Doc: "lazy: record_file_id → signed download address (valid 6 h), fetched from /v1/addresses only for a step that reads it and is about to run; never stored, not in memo keys, not readable by expressions"},
 		},
-		// files.url is no longer written; it stays volatile so that a URL there could never be stored.
-		Volatile:    []string{"files.url", tencent.DownloadURLsField},
+		Volatile:    []string{tencent.DownloadURLsField},
 		Lazy:        []string{tencent.DownloadURLsField},
 		SideEffects: false,
 		Source:      true,

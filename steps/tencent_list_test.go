@@ -85,7 +85,7 @@ func TestTencentListSpec(t *testing.T) {
 		t.Fatal("tencent_list is not registered")
 	}
 	sp := def.Spec
-	if !sp.Source || sp.SideEffects || !slices.Equal(sp.Volatile, []string{"files.url", "download_urls"}) || !slices.Equal(sp.Lazy, []string{"download_urls"}) {
+	if !sp.Source || sp.SideEffects || !slices.Equal(sp.Volatile, []string{"download_urls"}) || !slices.Equal(sp.Lazy, []string{"download_urls"}) {
 		t.Errorf("source %v side effects %v volatile %v lazy %v", sp.Source, sp.SideEffects, sp.Volatile, sp.Lazy)
 	}
 	var names []string
@@ -201,7 +201,7 @@ students: p.seconds >= 600 && p.userid != teacher_id && host_userid == "teacher_
 			if !slices.Equal(students, tt.students) {
 				t.Errorf("students %v, want %v", students, tt.students)
 			}
-			if len(files) != 2 || files[0].FileID != "file-00001-a" || files[0].URL != "" {
+			if len(files) != 2 || files[0].FileID != "file-00001-a" {
 				t.Errorf("files %+v", files)
 			}
 			// The download addresses are resolved on demand.

@@ -114,10 +114,8 @@ type File struct {
 	Start  time.Time `json:"start" expr:"start"`
 	End    time.Time `json:"end" expr:"end"`
 	Size   int64     `json:"size" expr:"size"`
-	// URL is no longer filled by tencent_list: download addresses are the lazy field download_urls,
-	// fetched only for a recording about to be downloaded. It stays (always empty, volatile, omitted from
-	// JSON) for code that still builds File values with it.
-	URL string `json:"url,omitempty" expr:"url"`
+	// No address here: download addresses are the lazy field download_urls, fetched only for a recording
+	// about to be downloaded.
 }
 
 // Participant is an item's participants[] element: one person, with their join sessions merged.
