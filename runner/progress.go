@@ -88,14 +88,26 @@ func (t *Terminal) Close() {
 	t.mu.Unlock()
 }
 
-func (t *Terminal) Write(p []byte) (int, error) {
+func (t *Terminal) Write(p []byte) (int, error) { return t.writeTo(t.w, p) }
+
+// Writer returns a writer to another stream of the same terminal (stdout beside stderr) that keeps the
+// status line out of what it writes.
+func (t *Terminal) Writer(w io.Writer) io.Writer {
+	return writerFunc(func(p []byte) (int, error) { return t.writeTo(w, p) })
+}
+
+func (t *Terminal) writeTo(w io.Writer, p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.clear()
-	n, err := t.w.Write(p)
+	n, err := w.Write(p)
 	t.draw()
 	return n, err
 }
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 func (t *Terminal) clear() {
 	if t.shown {

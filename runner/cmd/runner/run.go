@@ -149,6 +149,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		JSON: output == "json", Logger: log, Progress: term, Grace: grace}
 	if dry || explain {
 		o.Report = stdout
+		if f, ok := stdout.(*os.File); ok && term != nil && isTerminal(f) {
+			o.Report = term.Writer(stdout) // the report and the status line share the screen
+		}
 	}
 	sum, err := p.Run(ctx, o)
 	if err != nil {
