@@ -14,9 +14,11 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"meetpipe/runner"
 	kimiemu "meetpipe/steps/kimi/emulator"
 	"meetpipe/steps/store"
 	"meetpipe/steps/store/storetest"
@@ -538,4 +540,109 @@ func TestFaultsKillsAndRestart(t *testing.T) {
 		t.Fatalf("no faults were injected: asr %+v chat %+v", asr, chat)
 	}
 	t.Logf("faults: tencent %d, asr %d, moonshot %+v", tencentErrs, asr.Faults, chat)
+}
+
+// TestKeepMediaFalseRewinds: with media deleted after use, a changed ASR model needs audio that is gone;
+// the engine finds the memoized audio and video missing and downloads again, and nothing else re-runs.
+func TestKeepMediaFalseRewinds(t *testing.T) {
+	dsn := storetest.DB(t)
+	e := newE2E(t, dsn, 1, serverOptions{})
+	e.setEnv(t, "KEEP_MEDIA", "false")
+	if code, _, stderr := e.run(); code != 0 {
+		t.Fatalf("first run exited %d:\n%s", code, stderr)
+	}
+	var left []string
+	filepath.Walk(filepath.Join(e.dir, "state", "media"), func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			left = append(left, p)
+		}
+		return nil
+	})
+	if len(left) != 0 {
+		t.Fatalf("keep_media false left %v", left)
+	}
+	before := e.counts()
+	e.setEnv(t, "ASR_MODEL", "whisper-large-v3")
+	code, out, stderr := e.run("--explain", "--output", "json")
+	if code != 0 {
+		t.Fatalf("rerun exited %d:\n%s", code, stderr)
+	}
+	c := e.counts()
+	if c.asr != before.asr+5 || c.bytes <= before.bytes || c.chat != before.chat {
+		t.Fatalf("calls %+v, before %+v: want 5 transcriptions, downloads again, no chat", c, before)
+	}
+	acts := explainActions(t, out)
+	if a := acts["1964787070499246101"]; a["aria2_download"] != "run" || a["kimi_asr"] != "run" || a["kimi_classify"] != "memo" {
+		t.Fatalf("actions %v", a)
+	}
+	assertDB(t, openDB(t, dsn), expected(1))
+}
+
+// TestCLIBehaviour: exit codes, the state lock and a graceful stop, through the binary.
+func TestCLIBehaviour(t *testing.T) {
+	dsn := storetest.DB(t)
+	e := newE2E(t, dsn, 1, serverOptions{ASRLatency: 400 * time.Millisecond})
+
+	t.Run("validate reports every problem with its place and exits 2", func(t *testing.T) {
+		bad := e.editPipeline(t, "filter: host_userid in teachers", "filter: host_userid in teacherz")
+		defer func() { e.pipeline = filepath.Join(e.root, "pipelines", "meeting.yaml") }()
+		cmd := exec.Command(e.bin, "validate", bad, "--env-file", e.envFile, "--plugins", filepath.Join(e.root, "plugins"))
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+			t.Fatalf("exit %v:\n%s", err, out)
+		}
+		if !strings.Contains(string(out), bad+":") || !strings.Contains(string(out), "unknown name teacherz") || !strings.Contains(string(out), "^") {
+			t.Fatalf("diagnostic:\n%s", out)
+		}
+		if strings.Contains(string(out), demoKimiKey) || strings.Contains(string(out), tencentemu.DefaultSecretKey) {
+			t.Fatalf("a secret in the output:\n%s", out)
+		}
+	})
+
+	t.Run("a second run at once exits at once; SIGTERM leaves items pending", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		first, _, stderr := e.command(ctx, "--grace", "100ms")
+		if err := first.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Wait until the first run holds the lock and is transcribing.
+		for deadline := time.Now().Add(30 * time.Second); e.srv.asr.Counters().Requests == 0; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the first run never reached ASR:\n%s", stderr)
+			}
+		}
+		start := time.Now()
+		code, _, errOut := e.run()
+		if code != 1 || !strings.Contains(errOut, "locked by another run") || time.Since(start) > 20*time.Second {
+			t.Fatalf("second run: exit %d after %v:\n%s", code, time.Since(start), errOut)
+		}
+		first.Process.Signal(syscall.SIGTERM)
+		err := first.Wait()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Fatalf("stopped run: %v\n%s", err, stderr)
+		}
+		b, _ := os.ReadFile(filepath.Join(e.dir, "state", "pending.json"))
+		if !strings.Contains(string(b), `"id"`) {
+			t.Fatalf("no pending items after a stop: %s", b)
+		}
+		// The next run finishes what was left.
+		if code, _, errOut := e.run(); code != 0 {
+			t.Fatalf("run after the stop exited %d:\n%s", code, errOut)
+		}
+		assertDB(t, openDB(t, dsn), expected(1))
+	})
+}
+
+// setEnv changes one variable of the env file later runs read.
+func (e *e2e) setEnv(t *testing.T, k, v string) {
+	t.Helper()
+	env, err := runner.ReadDotEnv(e.envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env[k] = v
+	if err := writeEnvFile(e.envFile, env); err != nil {
+		t.Fatal(err)
+	}
 }
