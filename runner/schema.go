@@ -203,6 +203,12 @@ func typeName(v any) string {
 	if v == nil {
 		return "any"
 	}
-	t := reflect.TypeOf(v)
-	return t.String()
+	switch t := reflect.TypeOf(v); t.String() {
+	case "map[string]interface {}":
+		return "object"
+	case "[]interface {}":
+		return "list"
+	default:
+		return t.String()
+	}
 }
