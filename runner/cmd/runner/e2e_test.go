@@ -581,7 +581,7 @@ func TestKeepMediaFalseRewinds(t *testing.T) {
 // TestCLIBehaviour: exit codes, the state lock and a graceful stop, through the binary.
 func TestCLIBehaviour(t *testing.T) {
 	dsn := storetest.DB(t)
-	e := newE2E(t, dsn, 1, serverOptions{ASRLatency: 400 * time.Millisecond})
+	e := newE2E(t, dsn, 1, serverOptions{ASRLatency: time.Second}) // slow enough to still be running when signalled
 
 	t.Run("validate reports every problem with its place and exits 2", func(t *testing.T) {
 		bad := e.editPipeline(t, "filter: host_userid in teachers", "filter: host_userid in teacherz")
