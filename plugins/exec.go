@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -104,8 +103,8 @@ func (s *step) run(ctx context.Context, itemID string, stdin []byte) (runner.Fie
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
 	// Its own process group, so that a timeout kills the children the plugin started as well.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL} // the group for timeouts; the signal if the runner dies
-	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
+	cmd.SysProcAttr = groupAttr()
+	cmd.Cancel = func() error { return killGroup(cmd.Process) }
 	cmd.WaitDelay = waitDelay
 
 	if err := cmd.Start(); err != nil {
@@ -117,7 +116,7 @@ func (s *step) run(ctx context.Context, itemID string, stdin []byte) (runner.Fie
 	}
 	err := cmd.Wait()
 	// Children left behind by a plugin that has exited are killed too: a plugin handles one item.
-	_ = killGroup(cmd.Process.Pid)
+	_ = killGroup(cmd.Process)
 	stderr.flush()
 
 	if ctx.Err() != nil {
@@ -147,14 +146,6 @@ func (s *step) run(ctx context.Context, itemID string, stdin []byte) (runner.Fie
 		return nil, runner.Permanentf("plugin %s: %s%s", name, cmd.ProcessState, stderr.tail())
 	}
 	return nil, runner.Permanentf("plugin %s: exit %d%s", name, code, stderr.tail())
-}
-
-// killGroup kills the process group led by pid. A group already gone is not an error.
-func killGroup(pid int) error {
-	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return err
-	}
-	return nil
 }
 
 func environ() []string {

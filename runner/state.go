@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -66,7 +65,7 @@ func OpenState(dir string, readOnly bool) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state lock: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := lockFile(f); err != nil {
 		holder, _ := os.ReadFile(f.Name())
 		f.Close()
 		return nil, fmt.Errorf("%w (%s): %s", ErrLocked, dir, strings.TrimSpace(string(holder)))
