@@ -15,7 +15,7 @@ import (
 // Test steps: a source of N numbered items, a doubler, a flaky step and a sink counting calls.
 
 type srcCfg struct {
-	Count    int    `yaml:"count" doc:"items to emit"`
+	Count    int    `yaml:"count" min:"0" max:"1000" doc:"items to emit"`
 	NotReady int    `yaml:"not_ready" doc:"ids ≥ count-not_ready are reported not ready"`
 	Token    string `yaml:"token" secret:"true"`
 }

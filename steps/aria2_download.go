@@ -14,14 +14,14 @@ import (
 )
 
 type aria2Config struct {
-	Connections    int           `yaml:"connections" doc:"connections per file (aria2c -x), 1..16"`
-	Split          int           `yaml:"split" doc:"pieces of a file fetched in parallel (aria2c -s)"`
-	MinSplitMB     int           `yaml:"min_split_mb" doc:"smallest piece in MiB; a file is split only into pieces at least this big"`
-	ConnectTimeout time.Duration `yaml:"connect_timeout" doc:"limit on establishing one connection"`
-	Timeout        time.Duration `yaml:"timeout" doc:"a connection that receives nothing this long is dropped and retried"`
-	MaxTries       int           `yaml:"max_tries" doc:"aria2c's own tries per run on network errors; the step's retry policy retries the whole download"`
-	RetryWait      time.Duration `yaml:"retry_wait" doc:"aria2c's pause between its tries"`
-	SizeRetries    int           `yaml:"size_retries" doc:"times a file whose finished size differs from the listing is fetched again from scratch before the item fails"`
+	Connections    int           `yaml:"connections" min:"1" max:"16" doc:"connections per file (aria2c -x)"`
+	Split          int           `yaml:"split" min:"1" max:"64" doc:"pieces of a file fetched in parallel (aria2c -s)"`
+	MinSplitMB     int           `yaml:"min_split_mb" min:"1" max:"1024" doc:"smallest piece in MiB; a file is split only into pieces at least this big"`
+	ConnectTimeout time.Duration `yaml:"connect_timeout" min:"1s" max:"10m" doc:"limit on establishing one connection"`
+	Timeout        time.Duration `yaml:"timeout" min:"1s" max:"1h" doc:"a connection that receives nothing this long is dropped and retried"`
+	MaxTries       int           `yaml:"max_tries" min:"1" max:"20" doc:"aria2c's own tries per run on network errors; the step's retry policy retries the whole download"`
+	RetryWait      time.Duration `yaml:"retry_wait" min:"0s" max:"10m" doc:"aria2c's pause between its tries"`
+	SizeRetries    int           `yaml:"size_retries" min:"0" max:"10" doc:"times a file whose finished size differs from the listing is fetched again from scratch before the item fails"`
 }
 
 func init() {

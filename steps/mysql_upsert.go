@@ -23,21 +23,21 @@ import (
 type mysqlUpsertConfig struct {
 	DSN             string        `yaml:"dsn" secret:"true" doc:"go-sql-driver DSN, user:pass@tcp(host:3306)/db (the seed's DB_DSN); when set, host, port, user, password and database are not used"`
 	Host            string        `yaml:"host" doc:"server host (DB_HOST)"`
-	Port            int           `yaml:"port" doc:"server port (DB_PORT)"`
+	Port            int           `yaml:"port" min:"1" max:"65535" doc:"server port (DB_PORT)"`
 	User            string        `yaml:"user" doc:"user (DB_USER)"`
 	Password        string        `yaml:"password" secret:"true" doc:"password (DB_PASS)"`
 	Database        string        `yaml:"database" doc:"database name (DB_NAME)"`
 	TLS             string        `yaml:"tls" enum:"false,true,skip-verify,preferred" doc:"TLS to the server: false, true (verified), skip-verify, preferred (TLS when the server offers it); empty keeps the DSN's tls parameter, else false"`
 	Migrate         bool          `yaml:"migrate" doc:"apply the sql/ migrations the database lacks before the first write (as runner migrate does)"`
 	RecordRuns      bool          `yaml:"record_runs" doc:"record each run in pipeline_runs and its failed items in item_failures, for runner status"`
-	MaxOpen         int           `yaml:"max_open" doc:"connections in the pool; set it at least to the step's concurrency"`
-	MaxIdle         int           `yaml:"max_idle" doc:"idle connections kept in the pool (default max_open)"`
+	MaxOpen         int           `yaml:"max_open" min:"1" max:"256" doc:"connections in the pool; set it at least to the step's concurrency"`
+	MaxIdle         int           `yaml:"max_idle" min:"0" max:"256" doc:"idle connections kept in the pool (default max_open)"`
 	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime" doc:"a connection older than this is closed and replaced (below the server's wait_timeout)"`
-	ConnectTimeout  time.Duration `yaml:"connect_timeout" doc:"limit on establishing a connection"`
-	ReadTimeout     time.Duration `yaml:"read_timeout" doc:"limit on one read from the server"`
-	WriteTimeout    time.Duration `yaml:"write_timeout" doc:"limit on one write to the server"`
-	LockWait        time.Duration `yaml:"lock_wait" doc:"innodb_lock_wait_timeout of the session (whole seconds)"`
-	LockRetries     int           `yaml:"lock_retries" doc:"times a transaction that lost a lock race (deadlock 1213, lock wait timeout 1205) is run again at once, before the step's retry policy takes over"`
+	ConnectTimeout  time.Duration `yaml:"connect_timeout" min:"1s" max:"10m" doc:"limit on establishing a connection"`
+	ReadTimeout     time.Duration `yaml:"read_timeout" min:"1s" max:"1h" doc:"limit on one read from the server"`
+	WriteTimeout    time.Duration `yaml:"write_timeout" min:"1s" max:"1h" doc:"limit on one write to the server"`
+	LockWait        time.Duration `yaml:"lock_wait" min:"1s" max:"1h" doc:"innodb_lock_wait_timeout of the session (whole seconds)"`
+	LockRetries     int           `yaml:"lock_retries" min:"0" max:"100" doc:"times a transaction that lost a lock race (deadlock 1213, lock wait timeout 1205) is run again at once, before the step's retry policy takes over"`
 }
 
 func init() {
