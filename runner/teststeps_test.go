@@ -18,6 +18,7 @@ type srcCfg struct {
 	Count    int    `yaml:"count" min:"0" max:"1000" doc:"items to emit"`
 	NotReady int    `yaml:"not_ready" doc:"ids ≥ count-not_ready are reported not ready"`
 	Token    string `yaml:"token" secret:"true"`
+	Reason   string `yaml:"reason" doc:"not-ready reason (default transcoding)"`
 }
 
 type numSource struct {
@@ -33,7 +34,11 @@ func (s *numSource) List(ctx context.Context, w Window, out Emitter) error {
 	for i := range s.cfg.Count {
 		id := fmt.Sprintf("rec%03d", i)
 		if i >= s.cfg.Count-s.cfg.NotReady {
-			out.NotReady(id, map[string]int{"i": i}, "transcoding")
+			reason := s.cfg.Reason
+			if reason == "" {
+				reason = "transcoding"
+			}
+			out.NotReady(id, map[string]int{"i": i}, reason)
 			continue
 		}
 		s.listed.Add(1)

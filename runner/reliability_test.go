@@ -1,0 +1,58 @@
+package runner
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A damaged pending.json must never be read as "nothing pending": the not-ready recordings it names
+// would be forgotten once the window moves on.
+func TestPendingSurvivesCorruption(t *testing.T) {
+	for name, damage := range map[string]string{"empty": "", "truncated": `[{"id":"rec0`, "not a list": `{"a":1}`} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			p := h.load("steps:\n  - uses: nums\n    with: {count: 3, not_ready: 2}\n  - uses: double\n")
+			if _, err, _ := h.run(p, RunOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			main := filepath.Join(h.dir, "pending.json")
+			writeFile(t, main, damage)
+			if _, err, _ := h.run(p, RunOptions{}); err != nil {
+				t.Fatalf("run over a damaged list with a good backup: %v", err)
+			}
+			offered := map[string]bool{}
+			for _, p := range h.pending {
+				offered[p.ID] = true
+			}
+			if !offered["rec001"] || !offered["rec002"] {
+				t.Fatalf("source was offered %+v, want the 2 not-ready items from the backup", h.pending)
+			}
+			// Both generations damaged: stop, and say how to proceed.
+			writeFile(t, main, damage)
+			writeFile(t, main+".bak", damage)
+			sum, err, _ := h.run(p, RunOptions{})
+			if sum != nil || !errors.Is(err, ErrPendingCorrupt) || !strings.Contains(err.Error(), "remove both") {
+				t.Fatalf("want a stop with ErrPendingCorrupt, got %+v %v", sum, err)
+			}
+			if b, _ := os.ReadFile(main); string(b) != damage {
+				t.Fatalf("the damaged list was overwritten: %q", b)
+			}
+		})
+	}
+}
+
+// A not-ready reason quoting a remote error that echoes a credential is scrubbed before pending.json.
+func TestNotReadyReasonScrubbed(t *testing.T) {
+	h := newHarness(t)
+	p := h.load("steps:\n  - uses: nums\n    with: {count: 2, not_ready: 1, token: \"${TOKEN}\", reason: \"HTTP 500: bad signature for key ${TOKEN}\"}\n  - uses: double\n")
+	if _, err, _ := h.run(p, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(h.dir, "pending.json"))
+	if err != nil || !strings.Contains(string(b), "bad signature") || strings.Contains(string(b), "tok-SECRET-123") {
+		t.Fatalf("pending.json: %s %v", b, err)
+	}
+}
