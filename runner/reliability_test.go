@@ -56,3 +56,28 @@ func TestNotReadyReasonScrubbed(t *testing.T) {
 		t.Fatalf("pending.json: %s %v", b, err)
 	}
 }
+
+// A fault of the environment (a rejected key) condemns no item: they all stay pending, the run stops
+// early and fails, and the run after the fix does the work.
+func TestEnvironmentalFailureDefersAndStops(t *testing.T) {
+	h := newHarness(t)
+	p := h.load("steps:\n  - uses: nums\n    with: {count: 6}\n  - uses: flaky\n    with: {fail_times: 99, kind: environment}\n")
+	sum, err, _ := h.run(p, RunOptions{})
+	if err == nil || !strings.Contains(err.Error(), "environment, not the items") || sum.Status != "failed" {
+		t.Fatalf("want a failed run naming the environment: %+v %v", sum, err)
+	}
+	if sum.Failed != 0 || sum.Pending != 6 || h.calls.get("flaky") > 2 {
+		t.Fatalf("items must stay pending and the run stop early: %+v, flaky called %d times", sum, h.calls.get("flaky"))
+	}
+	st, _ := OpenState(h.dir, true)
+	pend, _ := st.Pending()
+	if len(pend) != 6 {
+		t.Fatalf("pending.json holds %d items, want 6: %+v", len(pend), pend)
+	}
+	fixed := h.load("steps:\n  - uses: nums\n    with: {count: 0}\n  - uses: flaky\n")
+	_ = fixed
+	sum, err, _ = h.run(fixed, RunOptions{})
+	if err != nil || len(h.pending) != 6 {
+		t.Fatalf("after the fix: %+v %v; source offered %d pending", sum, err, len(h.pending))
+	}
+}

@@ -93,7 +93,7 @@ func (v verifyStep) Verify(ctx context.Context, out *Item) error {
 
 type flakyCfg struct {
 	FailTimes int           `yaml:"fail_times"`
-	Kind      string        `yaml:"kind" enum:"transient,permanent,deferred,after"`
+	Kind      string        `yaml:"kind" enum:"transient,permanent,deferred,after,environment"`
 	After     time.Duration `yaml:"after"`
 	FailOnly  int           `yaml:"fail_only" doc:"only item n fails; -1 all"`
 	Sleep     time.Duration `yaml:"sleep"`
@@ -156,6 +156,8 @@ func testRegistry(c *calls, listed *atomic.Int64, pending *[]Pending) *Registry 
 						return nil, Permanent(err)
 					case "deferred":
 						return nil, Deferred(err)
+					case "environment":
+						return nil, Environmental(err)
 					case "after":
 						return nil, RetryAfter(err, cfg.After)
 					}
