@@ -109,8 +109,9 @@ func (s *mysqlUpsert) open(ctx context.Context) (*sql.DB, error) {
 	if err != nil {
 		err = fmt.Errorf("migrate %s: %w", s.cfg.Describe(), err)
 		if !store.Temporary(err) && !runner.IsCanceled(ctx, err) {
-			// An edited migration or a statement the server refuses: every item would fail the same way.
-			err = runner.Permanent(err)
+			// An edited migration, a user without CREATE, a table of another shape: every item would fail
+			// the same way, and none of them is at fault.
+			err = runner.Environmental(store.Scrub(err, s.secrets...))
 		}
 		return nil, err
 	}
@@ -129,8 +130,8 @@ func (s *mysqlUpsert) Process(ctx context.Context, in *runner.Item) (runner.Fiel
 	}
 	db, err := s.open(ctx)
 	if err != nil {
-		if k, _ := runner.Classify(err); k == runner.KindPermanent {
-			return nil, store.Scrub(err, s.secrets...)
+		if runner.IsEnvironmental(err) {
+			return nil, err
 		}
 		return nil, s.classify(ctx, err)
 	}
@@ -158,7 +159,10 @@ func (s *mysqlUpsert) classify(ctx context.Context, err error) error {
 	case errors.As(err, &ve):
 		return runner.Permanent(err)
 	case errors.As(err, &me) && (me.Number == 1146 || me.Number == 1054):
-		return runner.Permanent(fmt.Errorf("%w (the schema is missing or old: run `runner migrate` or set migrate: true)", err))
+		return runner.Environmental(fmt.Errorf("%w (the schema is missing or old: run `runner migrate` or set migrate: true)", err))
+	case store.Environment(err):
+		// The login, the grants or the schema are wrong, not the recording: it stays pending.
+		return runner.Environmental(err)
 	case errors.As(err, &me):
 		return runner.Permanent(err)
 	}
