@@ -119,6 +119,13 @@ func (s *aria2Download) fetch(ctx context.Context, item string, i int, f listedF
 		log.DebugContext(ctx, "already downloaded", "path", path)
 		return fileSize(path)
 	}
+	if err := media.CheckControlFile(path); err != nil {
+		// aria2c would fail on it forever; the partial file beside it cannot be trusted either.
+		log.WarnContext(ctx, "discarding a partial download", "path", path, "reason", err.Error())
+		if err := media.RemovePartial(path); err != nil {
+			return 0, err
+		}
+	}
 	if fi, err := os.Stat(path); err == nil {
 		_, cerr := os.Stat(media.ControlFile(path))
 		// Without its control file a partial file may have holes (pieces arrive out of order), and one
@@ -142,6 +149,12 @@ func (s *aria2Download) fetch(ctx context.Context, item string, i int, f listedF
 		}
 		err = s.aria2.Download(ctx, f.URL, path, s.progress)
 		release()
+		if de := (*media.DownloadError)(nil); errors.As(err, &de) && de.DiskFull() {
+			// The disk, not the recording, is at fault, and every download would fail the same way: the
+			// item stays pending and the run stops. The next run resumes or, if the control file was cut
+			// short, starts over.
+			return 0, runner.Environmental(fmt.Errorf("disk full under %s: free space; the recording stays pending: %w", s.dir, err))
+		}
 		if err != nil {
 			if de := (*media.DownloadError)(nil); errors.As(err, &de) && de.Expired() {
 				// Retrying now would use the same stale address: leave the item to the next run, which
