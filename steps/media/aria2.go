@@ -246,6 +246,7 @@ func (a *Aria2) Download(ctx context.Context, url, path string, progress func(in
 	}
 	cmd := exec.CommandContext(ctx, a.Bin, args...)
 	cmd.SysProcAttr = childAttr()
+	cmd.Env = childEnv(proxyEnv...)
 	// Options given with a URI in the input file; aria2c ignores --out for input-file URIs.
 	cmd.Stdin = strings.NewReader(url + "\n  dir=" + dir + "\n  out=" + name + "\n")
 	// On cancel, ask aria2c to stop: it then writes its control file, so the next call resumes.
