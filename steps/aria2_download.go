@@ -149,6 +149,9 @@ func (s *aria2Download) fetch(ctx context.Context, item string, i int, f listedF
 		}
 		err = s.aria2.Download(ctx, f.URL, path, s.progress)
 		release()
+		if errors.Is(err, media.ErrScheme) {
+			return 0, runner.Permanent(err) // the listing's address itself is wrong
+		}
 		if de := (*media.DownloadError)(nil); errors.As(err, &de) && de.DiskFull() {
 			// The disk, not the recording, is at fault, and every download would fail the same way: the
 			// item stays pending and the run stops. The next run resumes or, if the control file was cut

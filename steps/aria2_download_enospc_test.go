@@ -3,6 +3,7 @@ package steps
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,5 +82,20 @@ func TestAria2DownloadDiskFull(t *testing.T) {
 	}
 	if m := mediaOut(t, f)[0]; m.Bytes != 3<<20 {
 		t.Fatalf("downloaded %d bytes, want %d", m.Bytes, 3<<20)
+	}
+}
+
+// Only http(s) addresses reach aria2c: a file:// address from the listing would read a local file.
+func TestAria2DownloadRefusesNonHTTP(t *testing.T) {
+	dir := fakeTools(t, "aria2c")
+	for _, u := range []string{"file:///etc/passwd", "ftp://example.com/a.mp4", "sftp://h/a", "//no-scheme/a", "http:///nohost"} {
+		s, _, _ := newTestDownload(t, "")
+		_, err := s.Process(context.Background(), filesItem(t, "rec", listedFile{FileID: "f", Size: 10, URL: u}))
+		if k, _ := runner.Classify(err); !errors.Is(err, media.ErrScheme) || k != runner.KindPermanent {
+			t.Errorf("%s: %v (%v), want a permanent ErrScheme", u, err, k)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "aria2c.env")); err == nil {
+		t.Error("aria2c was run")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -212,6 +213,22 @@ func redactURLs(s string) string {
 	return urlRE.ReplaceAllStringFunc(s, runner.RedactURL)
 }
 
+// ErrScheme is a download address that is not http(s): aria2c would read a local file (file://) or
+// speak a protocol no recording is served by.
+var ErrScheme = errors.New("download address is not http or https")
+
+// CheckURL refuses an address aria2c must not be given.
+func CheckURL(raw string) error {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("download address does not parse: %v", redactURLs(err.Error()))
+	}
+	if s := strings.ToLower(u.Scheme); s != "http" && s != "https" || u.Host == "" {
+		return fmt.Errorf("%w: %s", ErrScheme, runner.RedactURL(raw))
+	}
+	return nil
+}
+
 // Download fetches url into path. A partial download of an earlier call resumes. progress (may be nil)
 // receives the bytes fetched by this call as they arrive. The URL is handed to aria2c on its standard
 // input, so it shows in no process listing, and no error or log line carries its query.
@@ -219,6 +236,9 @@ func (a *Aria2) Download(ctx context.Context, url, path string, progress func(in
 	if strings.ContainsFunc(url, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 		// aria2c reads options from the lines after a URI; a URL with a line break could add some.
 		return errors.New("download address contains whitespace or control characters")
+	}
+	if err := CheckURL(url); err != nil {
+		return err
 	}
 	dir, name := filepath.Split(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
