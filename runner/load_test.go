@@ -18,6 +18,8 @@ func TestBrokenPipelines(t *testing.T) {
 		{"bad yaml sequence", "steps:\n  - uses: nums\n  with: {}\n", "invalid YAML", "t.yaml:2"},
 		{"tab indentation", "steps:\n\t- uses: nums\n", "invalid YAML", "t.yaml:2"},
 		{"empty file", "", "empty", "t.yaml:1:1"},
+		{"second document", "steps:\n  - uses: nums\n---\nsteps: []\n", "a second YAML document", "t.yaml:3:1"},
+		{"second document inline", "steps:\n  - uses: nums\n--- {name: x}\n", "a second YAML document", "t.yaml:3:1"},
 		{"no steps", "name: x\n", "no steps", "t.yaml:1:1"},
 		{"steps not a list", "steps: {uses: nums}\n", "want a list", "t.yaml:1:8"},
 		{"empty steps", "steps: []\n", "empty", "t.yaml:1:8"},

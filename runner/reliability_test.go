@@ -81,3 +81,22 @@ func TestEnvironmentalFailureDefersAndStops(t *testing.T) {
 		t.Fatalf("after the fix: %+v %v; source offered %d pending", sum, err, len(h.pending))
 	}
 }
+
+// An id with a line break or NUL from a remote API must not forge lines of the text dry run.
+func TestDryRunEscapesControlCharacters(t *testing.T) {
+	h := newHarness(t)
+	p := h.load("steps:\n  - uses: nums\n    with: {count: 1, prefix: \"x\\nrec999 would-process\\0\\e[31m\"}\n  - uses: double\n")
+	_, err, rep := h.run(p, RunOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(rep), "\n")
+	for _, l := range lines {
+		if strings.HasPrefix(l, "rec999") || strings.ContainsAny(l, "\x00\x1b") {
+			t.Errorf("forged or raw line %q in:\n%s", l, rep)
+		}
+	}
+	if !strings.Contains(rep, `x\nrec999 would-process\x00\x1b[31mrec000`) {
+		t.Errorf("id not shown escaped:\n%s", rep)
+	}
+}

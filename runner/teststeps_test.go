@@ -19,6 +19,7 @@ type srcCfg struct {
 	NotReady int    `yaml:"not_ready" doc:"ids ≥ count-not_ready are reported not ready"`
 	Token    string `yaml:"token" secret:"true"`
 	Reason   string `yaml:"reason" doc:"not-ready reason (default transcoding)"`
+	Prefix   string `yaml:"prefix" doc:"prepended to every id"`
 }
 
 type numSource struct {
@@ -32,7 +33,7 @@ func (s *numSource) List(ctx context.Context, w Window, out Emitter) error {
 		*s.pending = w.Pending
 	}
 	for i := range s.cfg.Count {
-		id := fmt.Sprintf("rec%03d", i)
+		id := s.cfg.Prefix + fmt.Sprintf("rec%03d", i)
 		if i >= s.cfg.Count-s.cfg.NotReady {
 			reason := s.cfg.Reason
 			if reason == "" {
