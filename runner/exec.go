@@ -633,7 +633,7 @@ func (r *run) execute(w *work, s *stage, key string, inputs map[string]string, w
 		}
 		wait := backoff(s.retry, attempt)
 		if after > wait {
-			wait = after
+			wait = min(after, MaxWait) // a hostile Retry-After must not park the item for days
 		}
 		if s.retry.MaxElapsed > 0 && time.Since(begin)+wait > s.retry.MaxElapsed {
 			break

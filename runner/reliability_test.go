@@ -1,11 +1,15 @@
 package runner
 
 import (
+	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A damaged pending.json must never be read as "nothing pending": the not-ready recordings it names
@@ -98,5 +102,28 @@ func TestDryRunEscapesControlCharacters(t *testing.T) {
 	}
 	if !strings.Contains(rep, `x\nrec999 would-process\x00\x1b[31mrec000`) {
 		t.Errorf("id not shown escaped:\n%s", rep)
+	}
+}
+
+// A stop while items wait on a slow limiter ends the run within the grace period, not when the limiter
+// would let them go (here two minutes later); the waiting items stay pending.
+func TestStopWhileWaitingOnLimiter(t *testing.T) {
+	h := newHarness(t)
+	p := h.load("limiters:\n  slow: {rpm: 1}\nsteps:\n  - uses: nums\n    with: {count: 3}\n  - uses: limited\n    limiter: slow\n    concurrency: 3\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for h.calls.get("limited") == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond)
+		cancel()
+	}()
+	start := time.Now()
+	sum, _ := p.Run(ctx, RunOptions{Grace: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if took := time.Since(start); took > 30*time.Second {
+		t.Fatalf("the run took %v after a stop", took)
+	}
+	if sum == nil || sum.Done != 1 || sum.Pending != 2 {
+		t.Fatalf("summary %+v, want 1 done and 2 pending", sum)
 	}
 }

@@ -174,6 +174,19 @@ func testRegistry(c *calls, listed *atomic.Int64, pending *[]Pending) *Registry 
 				return Fields{"stored": true}, nil
 			}), nil
 		}))
+	reg.Register(Define(Spec{Name: "limited", Version: "1", SideEffects: true, Reads: []string{"n"}, Writes: []Field{{Name: "limited", Sample: false}}},
+		struct{}{}, func(_ struct{}, b *Build) (any, error) {
+			lim := b.Limiter()
+			return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
+				release, err := lim.Acquire(ctx)
+				if err != nil {
+					return nil, err
+				}
+				release()
+				c.inc("limited")
+				return Fields{"limited": true}, nil
+			}), nil
+		}))
 	reg.Register(Define(Spec{Name: "crash", Version: "1", SideEffects: true, Reads: []string{"n"}, Writes: []Field{{Name: "crashed", Sample: false}}},
 		struct{}{}, func(_ struct{}, b *Build) (any, error) {
 			return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
