@@ -83,3 +83,23 @@ func TestDryRunWritesNoLogFile(t *testing.T) {
 		t.Fatalf("a dry run wrote the log file:\n%s", b)
 	}
 }
+
+// A pending list that neither pending.json nor its backup can give back stops the run with exit 2 and
+// says how to proceed, instead of running as if nothing were pending.
+func TestCorruptPendingExits2(t *testing.T) {
+	file, _, envFile := tinyFixture(t, "")
+	state := filepath.Join(filepath.Dir(file), "state")
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"pending.json", "pending.json.bak"} {
+		if err := os.WriteFile(filepath.Join(state, f), []byte(`[{"id":"rec1","reas`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out, errOut bytes.Buffer
+	code := cli(context.Background(), []string{"run", file, "--env-file", envFile, "--log-format", "json"}, &out, &errOut)
+	if code != 2 || !strings.Contains(errOut.String(), "pending list is corrupt") || !strings.Contains(errOut.String(), "remove both") {
+		t.Fatalf("exit %d, want 2 with advice:\n%s", code, errOut.String())
+	}
+}
