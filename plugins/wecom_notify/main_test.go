@@ -514,3 +514,21 @@ func TestShippedPipelineTakesWecomBaseURL(t *testing.T) {
 		t.Fatalf("run: %+v %v; the test endpoint got %d messages, want 2", sum, err, len(emu.Messages()))
 	}
 }
+
+// A plugin setting's min and max from the manifest are enforced at load, with the place.
+func TestManifestBoundsChecked(t *testing.T) {
+	reg := runner.NewRegistry()
+	if err := plugins.Load(pluginDir, reg); err != nil {
+		t.Fatal(err)
+	}
+	yml := "steps:\n  - uses: meetings\n  - uses: wecom_notify\n    with: {key: k, http_timeout: 10h}\n"
+	reg.Register(runner.Define(runner.Spec{Name: "meetings", Source: true, Version: "1", Writes: []runner.Field{
+		{Name: "subject", Sample: ""}, {Name: "teacher_id", Sample: ""}, {Name: "student_ids", Sample: []string{}},
+		{Name: "phase", Sample: ""}, {Name: "summary", Sample: ""}, {Name: "duration_min", Sample: 0},
+		{Name: "start", Sample: time.Time{}}}},
+		sourceCfg{}, func(c sourceCfg, b *runner.Build) (any, error) { return meetingSource{c.Count}, nil }))
+	_, err := runner.LoadBytes("p.yaml", []byte(yml), runner.LoadOptions{Registry: reg, Env: map[string]string{}, StateDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "p.yaml:4:34: http_timeout: want 1s..5m") {
+		t.Fatalf("load: %v", err)
+	}
+}
