@@ -202,7 +202,12 @@ func (s *State) PutPending(p []Pending) error {
 	if s.readOnly {
 		return errors.New("state is read-only (dry run)")
 	}
-	if b, err := os.ReadFile(main); err == nil && json.Valid(b) && len(strings.TrimSpace(string(b))) > 0 {
+	// Only a list that reads back replaces the backup: a damaged one must not overwrite the good generation.
+	if cur, err := readPending(main); err == nil && cur != nil {
+		b, err := os.ReadFile(main)
+		if err != nil {
+			return fmt.Errorf("back up the pending list: %w", err)
+		}
 		if err := WriteFileAtomic(main+".bak", b); err != nil {
 			return fmt.Errorf("back up the pending list: %w", err)
 		}
