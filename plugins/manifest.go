@@ -299,8 +299,15 @@ func (p *parser) settings(n *yaml.Node) []runner.Setting {
 			case "enum":
 				enumNode = v
 				s.Enum = p.strs(v, "enum")
+			case "min", "max": // bounds of an int, number or duration, checked where the setting is used
+				b := p.str(v, k.Value)
+				if k.Value == "min" {
+					s.Min = b
+				} else {
+					s.Max = b
+				}
 			default:
-				p.errorf(k, "unknown key %q in a setting; known: name, type, items, default, doc, secret, required, enum", k.Value)
+				p.errorf(k, "unknown key %q in a setting; known: name, type, items, default, doc, secret, required, enum, min, max", k.Value)
 			}
 		})
 		if e.Kind != yaml.MappingNode {

@@ -109,32 +109,51 @@ func (d *decoder) str(n *yaml.Node, what string) string {
 	return n.Value
 }
 
-func (d *decoder) int(n *yaml.Node, what string, lo int) int {
+// Upper bounds of the engine's counts, enforced at load: a count is a promise of memory, goroutines or
+// requests, and a typo (a missing unit, a pasted id) must not become a billion of them.
+const (
+	// MaxConcurrency bounds a step's workers and a limiter's slots: far above what any remote service or
+	// a machine's disks and cores serve, low enough that the workers' stacks stay in megabytes.
+	MaxConcurrency = 256
+	// MaxRPM bounds a limiter's starts per minute (1000/s): no remote API of a pipeline takes more.
+	MaxRPM = 60000
+	// MaxAttempts bounds a step's tries of one item: with backoff capped at max_backoff, 100 tries
+	// already spans hours.
+	MaxAttempts = 100
+	// MaxTimeout bounds one attempt of a step: a day, the longest a nightly window can wait.
+	MaxTimeout = 24 * time.Hour
+	// MaxWait bounds backoffs and grace: a run that waits longer than an hour per pause looks hung.
+	MaxWait = time.Hour
+)
+
+func (d *decoder) int(n *yaml.Node, what string, lo, hi int) int {
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
 		d.errorf(n, "%s: want an integer, got %s", what, describe(n))
 		return 0
 	}
 	v, err := strconv.Atoi(n.Value)
-	if err != nil || v < lo {
-		d.errorf(n, "%s: want an integer ≥ %d, got %s", what, lo, n.Value)
+	if err != nil || v < lo || v > hi {
+		d.errorf(n, "%s: want an integer from %d to %d, got %s", what, lo, hi, n.Value)
 		return 0
 	}
 	return v
 }
 
-func (d *decoder) number(n *yaml.Node, what string) float64 {
+func (d *decoder) number(n *yaml.Node, what string, hi float64) float64 {
 	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") {
 		d.errorf(n, "%s: want a number, got %s", what, describe(n))
 		return 0
 	}
 	v, err := strconv.ParseFloat(n.Value, 64)
-	if err != nil || v < 0 {
-		d.errorf(n, "%s: want a number ≥ 0, got %s", what, n.Value)
+	if err != nil || !(v >= 0 && v <= hi) {
+		d.errorf(n, "%s: want a number from 0 to %g, got %s", what, hi, n.Value)
+		return 0
 	}
 	return v
 }
 
-func (d *decoder) duration(n *yaml.Node, what string) time.Duration {
+// duration decodes a duration in lo..hi.
+func (d *decoder) duration(n *yaml.Node, what string, lo, hi time.Duration) time.Duration {
 	if n.Kind != yaml.ScalarNode {
 		d.errorf(n, "%s: want a duration such as 30s, 5m or 7d, got %s", what, describe(n))
 		return 0
@@ -144,7 +163,20 @@ func (d *decoder) duration(n *yaml.Node, what string) time.Duration {
 		d.errorf(n, "%s: %q is not a duration (use 300ms, 30s, 5m, 2h or 7d)", what, n.Value)
 		return 0
 	}
+	if v < lo || v > hi {
+		d.errorf(n, "%s: want a duration from %s to %s, got %s", what, fmtDuration(lo), fmtDuration(hi), n.Value)
+		return 0
+	}
 	return v
+}
+
+func fmtDuration(d time.Duration) string {
+	if d > 24*time.Hour && d%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	}
+	s := d.String()
+	s = strings.TrimSuffix(s, "0s")
+	return strings.TrimSuffix(s, "0m")
 }
 
 func (d *decoder) expr(n *yaml.Node, what string) *Expr {
@@ -184,9 +216,9 @@ func (d *decoder) pipeline(root *yaml.Node) *pipelineFile {
 		case "log_file":
 			p.LogFile = d.str(v, key)
 		case "pending_max_age":
-			p.PendingMaxAge = d.duration(v, key)
+			p.PendingMaxAge = d.duration(v, key, 0, 365*24*time.Hour)
 		case "grace":
-			p.Grace = d.duration(v, key)
+			p.Grace = d.duration(v, key, 0, MaxWait)
 		case "vars":
 			d.vars(v, p)
 		case "limiters":
@@ -276,9 +308,9 @@ func (d *decoder) limiters(n *yaml.Node, p *pipelineFile) {
 		d.fields(v, "limiters."+k.Value, []string{"concurrency", "rpm"}, func(key string, _, v *yaml.Node) {
 			switch key {
 			case "concurrency":
-				lc.Concurrency = d.int(v, key, 1)
+				lc.Concurrency = d.int(v, key, 1, MaxConcurrency)
 			case "rpm":
-				lc.RPM = d.number(v, key)
+				lc.RPM = d.number(v, key, MaxRPM)
 			}
 		})
 		p.Limiters[k.Value] = lc
@@ -300,9 +332,10 @@ func (d *decoder) step(n *yaml.Node) stepConf {
 		case "if":
 			s.If = d.expr(v, key)
 		case "concurrency":
-			s.Concurrency = d.int(v, key, 1)
+			s.Concurrency = d.int(v, key, 1, MaxConcurrency)
 		case "timeout":
-			s.Timeout = d.duration(v, key)
+			// 0 would fail every attempt at once: a step that needs no limit gets the largest one.
+			s.Timeout = d.duration(v, key, time.Millisecond, MaxTimeout)
 		case "retry":
 			d.retry(v, &s.Retry)
 		case "limiter":
@@ -320,19 +353,19 @@ func (d *decoder) step(n *yaml.Node) stepConf {
 
 func (d *decoder) retry(n *yaml.Node, r *RetryPolicy) {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" { // `retry: 5` is the short form
-		r.Attempts = d.int(n, "retry", 1)
+		r.Attempts = d.int(n, "retry", 1, MaxAttempts)
 		return
 	}
 	d.fields(n, "retry", []string{"attempts", "backoff", "max_backoff", "max_elapsed"}, func(key string, _, v *yaml.Node) {
 		switch key {
 		case "attempts":
-			r.Attempts = d.int(v, key, 1)
+			r.Attempts = d.int(v, key, 1, MaxAttempts)
 		case "backoff":
-			r.Backoff = d.duration(v, key)
+			r.Backoff = d.duration(v, key, 0, MaxWait)
 		case "max_backoff":
-			r.MaxBackoff = d.duration(v, key)
+			r.MaxBackoff = d.duration(v, key, 0, MaxWait)
 		case "max_elapsed":
-			r.MaxElapsed = d.duration(v, key)
+			r.MaxElapsed = d.duration(v, key, 0, 7*24*time.Hour)
 		}
 	})
 	if r.MaxBackoff < r.Backoff {

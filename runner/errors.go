@@ -35,6 +35,7 @@ func (k Kind) String() string {
 type StepError struct {
 	Kind  Kind
 	After time.Duration // wait at least this long before the next attempt (a server's Retry-After)
+	Env   bool          // the environment is at fault, not the item: see Environmental
 	Err   error
 }
 
@@ -52,6 +53,23 @@ func RetryAfter(err error, d time.Duration) error { return wrapKind(err, KindTra
 
 // Deferred marks err as leaving the item pending for a later run.
 func Deferred(err error) error { return wrapKind(err, KindDeferred, 0) }
+
+// Environmental marks err as a fault of the environment, not of the item: a rejected key, a database user
+// without the privileges it needs, a schema of another shape. Every item would fail the same way until
+// someone fixes it, so the item stays pending (as Deferred) and the run stops taking new items and ends
+// with a failure (exit 1); the next run after the fix does the work.
+func Environmental(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &StepError{Kind: KindDeferred, Env: true, Err: err}
+}
+
+// IsEnvironmental reports whether err was marked by Environmental.
+func IsEnvironmental(err error) bool {
+	var se *StepError
+	return errors.As(err, &se) && se.Env
+}
 
 // Permanentf is fmt.Errorf plus Permanent.
 func Permanentf(format string, args ...any) error { return Permanent(fmt.Errorf(format, args...)) }

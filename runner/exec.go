@@ -92,6 +92,7 @@ type run struct {
 	resolved   map[string]bool
 	emitted    map[string]bool
 	inflight   map[string]*Item
+	envErr     error // set once a step reports an environment-wide fault; the run then stops
 }
 
 // Run lists the window and streams its items through the steps. It returns the run's summary and, when
@@ -196,7 +197,7 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
 	src.progress.running.Add(1)
 	listErr := src.source.List(WithLogger(ctx, r.log.With("step", src.id)), win, &emitter{r: r, ctx: ctx, chans: chans})
 	src.progress.running.Add(-1)
-	if listErr != nil && !(ctx.Err() != nil && errors.Is(listErr, context.Canceled)) {
+	if listErr != nil && !((ctx.Err() != nil || r.stop.Load()) && errors.Is(listErr, context.Canceled)) {
 		listErr = fmt.Errorf("step %s: list %s..%s: %w", src.id, o.Since.Format(time.RFC3339), o.Until.Format(time.RFC3339), listErr)
 		r.log.Error("listing failed", "step", src.id, "err", p.Secrets.Scrub(listErr.Error()))
 		r.mu.Lock()
@@ -214,6 +215,8 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
 	r.mu.Lock()
 	r.sum.Finished = time.Now()
 	switch {
+	case r.envErr != nil:
+		r.sum.Status = "failed"
 	case r.stop.Load():
 		r.sum.Status = "interrupted"
 	case r.errs != nil && r.sum.Failed == 0 && r.sum.Pending > 0:
@@ -302,7 +305,7 @@ type emitter struct {
 func (e *emitter) Emit(ctx context.Context, id string, f Fields) error {
 	r := e.r
 	if r.stop.Load() {
-		return context.Canceled
+		return e.stopped(id, f)
 	}
 	if len(r.only) > 0 && !r.only[id] {
 		return nil
@@ -630,7 +633,7 @@ func (r *run) execute(w *work, s *stage, key string, inputs map[string]string, w
 		}
 		wait := backoff(s.retry, attempt)
 		if after > wait {
-			wait = after
+			wait = min(after, MaxWait) // a hostile Retry-After must not park the item for days
 		}
 		if s.retry.MaxElapsed > 0 && time.Since(begin)+wait > s.retry.MaxElapsed {
 			break
@@ -654,6 +657,9 @@ func (r *run) execute(w *work, s *stage, key string, inputs map[string]string, w
 	status := "failed"
 	if kind == KindDeferred {
 		status = "pending"
+	}
+	if IsEnvironmental(lastErr) {
+		r.abort(s, lastErr)
 	}
 	r.finish(w, status, s.id, lastErr)
 }

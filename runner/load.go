@@ -1,9 +1,11 @@
 package runner
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -121,6 +123,11 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 	}
 	if len(doc.Content) == 0 {
 		ds.Addf(path, 1, 1, "the file is empty")
+		return nil, ds
+	}
+	if line, ok := secondDocument(src); ok {
+		// yaml.Unmarshal reads the first document only: whatever follows `---` would be ignored silently.
+		ds.Addf(path, line, 1, "a second YAML document starts here; a pipeline file holds one (remove the `---` and what follows, or merge them)")
 		return nil, ds
 	}
 	interpolate(&doc, env, path, ds)
@@ -277,6 +284,41 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 		return nil, ds
 	}
 	return p, nil
+}
+
+// secondDocument reports the line of a second YAML document in src, if there is one.
+func secondDocument(src []byte) (int, bool) {
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var first, second yaml.Node
+	if dec.Decode(&first) != nil {
+		return 0, false
+	}
+	if err := dec.Decode(&second); err != nil {
+		if errors.Is(err, io.EOF) {
+			return 0, false
+		}
+		line, _ := splitYAMLLine(err.Error())
+		return max(line, 1), true
+	}
+	line := second.Line
+	if len(second.Content) > 0 {
+		line = second.Content[0].Line
+	}
+	// The node's line is that of its first token; the `---` marker, if on its own line, is just above.
+	for l := line - 1; l >= 1; l-- {
+		if text := lineOf(src, l); strings.HasPrefix(text, "---") {
+			return l, true
+		}
+	}
+	return max(line, 1), true
+}
+
+func lineOf(src []byte, n int) string {
+	lines := strings.SplitN(string(src), "\n", n+1)
+	if n-1 < len(lines) {
+		return lines[n-1]
+	}
+	return ""
 }
 
 func asDiag(err error, file string, at ...*yaml.Node) Diagnostic {

@@ -9,9 +9,12 @@ import (
 // loadPending reads the items earlier runs left to look at again and drops those older than the
 // pipeline's pending_max_age: a recording that never finishes transcoding must not be polled forever.
 func (r *run) loadPending() error {
-	list, err := r.st.Pending()
+	list, note, err := r.st.LoadPending()
 	if err != nil {
 		return err
+	}
+	if note != "" {
+		r.log.Warn("pending list recovered from its backup", "note", note)
 	}
 	cutoff := time.Now().Add(-r.p.PendingMaxAge)
 	for _, p := range list {
@@ -64,6 +67,8 @@ func (r *run) savePending() {
 	}
 	list := make([]Pending, 0, len(final))
 	for _, p := range final {
+		// A source's reason may quote a remote error that echoes a credential.
+		p.Reason = r.p.Secrets.Scrub(p.Reason)
 		list = append(list, p)
 	}
 	r.mu.Unlock()

@@ -25,14 +25,14 @@ func (r *run) reportLine(id, decision, reason string, trace []stepTrace) {
 		line = string(b)
 	} else {
 		var b strings.Builder
-		fmt.Fprintf(&b, "%-22s %-13s", id, decision)
+		fmt.Fprintf(&b, "%-22s %-13s", printable(id), decision) // ids come from remote APIs
 		if reason != "" {
-			fmt.Fprintf(&b, " %s", reason)
+			fmt.Fprintf(&b, " %s", printable(reason))
 		}
 		for _, t := range trace {
 			fmt.Fprintf(&b, "\n    %-16s %-9s", t.Step, t.Action)
 			if t.Reason != "" {
-				b.WriteString(" " + t.Reason)
+				b.WriteString(" " + printable(t.Reason))
 			}
 			if t.Estimate != "" {
 				b.WriteString(" [" + t.Estimate + "]")

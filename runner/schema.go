@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
 )
 
@@ -120,6 +121,14 @@ func settingSchema(s Setting) map[string]any {
 	if len(s.Enum) > 0 {
 		m["enum"] = s.Enum
 	}
+	if s.Type == "int" || s.Type == "number" {
+		if v, err := strconv.ParseFloat(s.Min, 64); err == nil {
+			m["minimum"] = v
+		}
+		if v, err := strconv.ParseFloat(s.Max, 64); err == nil {
+			m["maximum"] = v
+		}
+	}
 	if s.Default != nil && !s.Secret {
 		m["default"] = s.Default
 	}
@@ -187,6 +196,9 @@ func describeSettings(w io.Writer, ss []Setting, indent string) {
 		}
 		if len(st.Enum) > 0 {
 			notes = append(notes, "one of "+strings.Join(st.Enum, "|"))
+		}
+		if r := rangeText(st); r != "" {
+			notes = append(notes, r)
 		}
 		n := ""
 		if len(notes) > 0 {

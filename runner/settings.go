@@ -42,7 +42,7 @@ func settingsOf(t reflect.Type, def reflect.Value) []Setting {
 			name = strings.ToLower(f.Name)
 		}
 		s := Setting{Name: name, Doc: f.Tag.Get("doc"), Secret: f.Tag.Get("secret") == "true",
-			Required: f.Tag.Get("required") == "true"}
+			Required: f.Tag.Get("required") == "true", Min: f.Tag.Get("min"), Max: f.Tag.Get("max")}
 		if e := f.Tag.Get("enum"); e != "" {
 			s.Enum = strings.Split(e, ",")
 		}
@@ -181,6 +181,7 @@ func checkNode(n *yaml.Node, name, typ, items string, fields []Setting, errorf f
 			}
 			f := fields[idx]
 			checkNode(v, f.Name, f.Type, f.Items, f.Fields, errorf)
+			checkRange(v, f, errorf)
 			if len(f.Enum) > 0 && v.Kind == yaml.ScalarNode && !slices.Contains(f.Enum, v.Value) {
 				errorf(v, "%s: %q is not one of %s", f.Name, v.Value, strings.Join(f.Enum, ", "))
 			}
@@ -224,6 +225,51 @@ func checkNode(n *yaml.Node, name, typ, items string, fields []Setting, errorf f
 			errorf(n, "%s: %q is not a duration (use 300ms, 30s, 5m, 2h)", name, n.Value)
 		}
 	}
+}
+
+// checkRange enforces a setting's min and max on an int, number or duration scalar.
+func checkRange(n *yaml.Node, s Setting, errorf func(*yaml.Node, string, ...any)) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if (s.Min == "" && s.Max == "") || n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" {
+		return
+	}
+	val := func(v string) (float64, bool) {
+		if s.Type == "duration" {
+			d, err := ParseDuration(v)
+			return float64(d), err == nil
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		return f, err == nil
+	}
+	switch s.Type {
+	case "int", "number", "duration":
+	default:
+		return
+	}
+	v, ok := val(n.Value)
+	if !ok {
+		return // checkNode said what is wrong
+	}
+	lo, hasLo := val(s.Min)
+	hi, hasHi := val(s.Max)
+	if (hasLo && v < lo) || (hasHi && v > hi) {
+		errorf(n, "%s: want %s, got %s", s.Name, rangeText(s), n.Value)
+	}
+}
+
+// rangeText says a setting's bounds in words: "1..16", "at least 1", "at most 16".
+func rangeText(s Setting) string {
+	switch {
+	case s.Min != "" && s.Max != "":
+		return s.Min + ".." + s.Max
+	case s.Min != "":
+		return "at least " + s.Min
+	case s.Max != "":
+		return "at most " + s.Max
+	}
+	return ""
 }
 
 func describe(n *yaml.Node) string {

@@ -132,19 +132,86 @@ func (s *State) PutItem(st *ItemState) error {
 	return s.write(filepath.Join(s.itemDir(st.ID), "item.json"), st)
 }
 
+// ErrPendingCorrupt says that the pending list and its backup are both unreadable: continuing with an
+// empty list would silently forget the recordings it names.
+var ErrPendingCorrupt = errors.New("pending list is corrupt")
+
 // Pending returns the items sources must look at again.
 func (s *State) Pending() ([]Pending, error) {
-	var p []Pending
-	_, err := s.read(filepath.Join(s.dir, "pending.json"), &p)
+	p, _, err := s.LoadPending()
 	return p, err
 }
 
-// PutPending replaces the pending list.
+// LoadPending returns the pending list. A missing, empty or undecodable pending.json is replaced by its
+// backup generation (pending.json.bak), and note then says so; when neither decodes, the error says how
+// to proceed. Only a state directory that never had a list yields an empty one.
+func (s *State) LoadPending() (list []Pending, note string, err error) {
+	main := filepath.Join(s.dir, "pending.json")
+	list, merr := readPending(main)
+	if merr == nil && list != nil {
+		return list, "", nil
+	}
+	bak, berr := readPending(main + ".bak")
+	switch {
+	case merr == nil && berr == nil && bak == nil: // a fresh state directory
+		return []Pending{}, "", nil
+	case berr == nil && bak != nil:
+		why := "missing"
+		if merr != nil {
+			why = merr.Error()
+		}
+		return bak, fmt.Sprintf("%s: %s; using its backup %s.bak (%d items)", main, why, filepath.Base(main), len(bak)), nil
+	case merr == nil: // pending.json missing, backup unreadable
+		merr = errors.New("missing")
+	}
+	if berr == nil {
+		berr = errors.New("missing")
+	}
+	return nil, "", fmt.Errorf("%w: %s: %v, and its backup %s.bak: %v; the recordings it named would be forgotten. "+
+		"Repair the file (a JSON list), or remove both to start with an empty list and widen --since to find "+
+		"unfinished recordings again", ErrPendingCorrupt, main, merr, filepath.Base(main), berr)
+}
+
+// readPending decodes a pending file; (nil, nil) when it does not exist.
+func readPending(path string) ([]Pending, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return nil, errors.New("empty")
+	}
+	p := []Pending{}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("not a pending list: %v", err)
+	}
+	return p, nil
+}
+
+// PutPending replaces the pending list, first keeping the current one (when it decodes) as the backup
+// generation pending.json.bak: a list damaged later, on disk or by hand, can then be recovered.
 func (s *State) PutPending(p []Pending) error {
 	if p == nil {
 		p = []Pending{}
 	}
-	return s.write(filepath.Join(s.dir, "pending.json"), p)
+	main := filepath.Join(s.dir, "pending.json")
+	if s.readOnly {
+		return errors.New("state is read-only (dry run)")
+	}
+	// Only a list that reads back replaces the backup: a damaged one must not overwrite the good generation.
+	if cur, err := readPending(main); err == nil && cur != nil {
+		b, err := os.ReadFile(main)
+		if err != nil {
+			return fmt.Errorf("back up the pending list: %w", err)
+		}
+		if err := WriteFileAtomic(main+".bak", b); err != nil {
+			return fmt.Errorf("back up the pending list: %w", err)
+		}
+	}
+	return s.write(main, p)
 }
 
 // RunRecord is one run in the history.

@@ -80,6 +80,8 @@ type Setting struct {
 	Secret   bool      `json:"secret,omitempty"`
 	Required bool      `json:"required,omitempty"`
 	Enum     []string  `json:"enum,omitempty"`
+	Min      string    `json:"min,omitempty"`    // lowest value of an int, number or duration (tag `min:"1"`)
+	Max      string    `json:"max,omitempty"`    // highest value (tag `max:"16"`)
 	Items    string    `json:"items,omitempty"`  // element type of a list
 	Fields   []Setting `json:"fields,omitempty"` // of an object, or of a list's object elements
 }

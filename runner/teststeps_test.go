@@ -15,9 +15,11 @@ import (
 // Test steps: a source of N numbered items, a doubler, a flaky step and a sink counting calls.
 
 type srcCfg struct {
-	Count    int    `yaml:"count" doc:"items to emit"`
+	Count    int    `yaml:"count" min:"0" max:"1000" doc:"items to emit"`
 	NotReady int    `yaml:"not_ready" doc:"ids ≥ count-not_ready are reported not ready"`
 	Token    string `yaml:"token" secret:"true"`
+	Reason   string `yaml:"reason" doc:"not-ready reason (default transcoding)"`
+	Prefix   string `yaml:"prefix" doc:"prepended to every id"`
 }
 
 type numSource struct {
@@ -31,9 +33,13 @@ func (s *numSource) List(ctx context.Context, w Window, out Emitter) error {
 		*s.pending = w.Pending
 	}
 	for i := range s.cfg.Count {
-		id := fmt.Sprintf("rec%03d", i)
+		id := s.cfg.Prefix + fmt.Sprintf("rec%03d", i)
 		if i >= s.cfg.Count-s.cfg.NotReady {
-			out.NotReady(id, map[string]int{"i": i}, "transcoding")
+			reason := s.cfg.Reason
+			if reason == "" {
+				reason = "transcoding"
+			}
+			out.NotReady(id, map[string]int{"i": i}, reason)
 			continue
 		}
 		s.listed.Add(1)
@@ -88,7 +94,7 @@ func (v verifyStep) Verify(ctx context.Context, out *Item) error {
 
 type flakyCfg struct {
 	FailTimes int           `yaml:"fail_times"`
-	Kind      string        `yaml:"kind" enum:"transient,permanent,deferred,after"`
+	Kind      string        `yaml:"kind" enum:"transient,permanent,deferred,after,environment"`
 	After     time.Duration `yaml:"after"`
 	FailOnly  int           `yaml:"fail_only" doc:"only item n fails; -1 all"`
 	Sleep     time.Duration `yaml:"sleep"`
@@ -151,6 +157,8 @@ func testRegistry(c *calls, listed *atomic.Int64, pending *[]Pending) *Registry 
 						return nil, Permanent(err)
 					case "deferred":
 						return nil, Deferred(err)
+					case "environment":
+						return nil, Environmental(err)
 					case "after":
 						return nil, RetryAfter(err, cfg.After)
 					}
@@ -164,6 +172,19 @@ func testRegistry(c *calls, listed *atomic.Int64, pending *[]Pending) *Registry 
 			return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
 				c.inc("sink")
 				return Fields{"stored": true}, nil
+			}), nil
+		}))
+	reg.Register(Define(Spec{Name: "limited", Version: "1", SideEffects: true, Reads: []string{"n"}, Writes: []Field{{Name: "limited", Sample: false}}},
+		struct{}{}, func(_ struct{}, b *Build) (any, error) {
+			lim := b.Limiter()
+			return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
+				release, err := lim.Acquire(ctx)
+				if err != nil {
+					return nil, err
+				}
+				release()
+				c.inc("limited")
+				return Fields{"limited": true}, nil
 			}), nil
 		}))
 	reg.Register(Define(Spec{Name: "crash", Version: "1", SideEffects: true, Reads: []string{"n"}, Writes: []Field{{Name: "crashed", Sample: false}}},

@@ -14,14 +14,14 @@ import (
 )
 
 type aria2Config struct {
-	Connections    int           `yaml:"connections" doc:"connections per file (aria2c -x), 1..16"`
-	Split          int           `yaml:"split" doc:"pieces of a file fetched in parallel (aria2c -s)"`
-	MinSplitMB     int           `yaml:"min_split_mb" doc:"smallest piece in MiB; a file is split only into pieces at least this big"`
-	ConnectTimeout time.Duration `yaml:"connect_timeout" doc:"limit on establishing one connection"`
-	Timeout        time.Duration `yaml:"timeout" doc:"a connection that receives nothing this long is dropped and retried"`
-	MaxTries       int           `yaml:"max_tries" doc:"aria2c's own tries per run on network errors; the step's retry policy retries the whole download"`
-	RetryWait      time.Duration `yaml:"retry_wait" doc:"aria2c's pause between its tries"`
-	SizeRetries    int           `yaml:"size_retries" doc:"times a file whose finished size differs from the listing is fetched again from scratch before the item fails"`
+	Connections    int           `yaml:"connections" min:"1" max:"16" doc:"connections per file (aria2c -x)"`
+	Split          int           `yaml:"split" min:"1" max:"64" doc:"pieces of a file fetched in parallel (aria2c -s)"`
+	MinSplitMB     int           `yaml:"min_split_mb" min:"1" max:"1024" doc:"smallest piece in MiB; a file is split only into pieces at least this big"`
+	ConnectTimeout time.Duration `yaml:"connect_timeout" min:"1s" max:"10m" doc:"limit on establishing one connection"`
+	Timeout        time.Duration `yaml:"timeout" min:"1s" max:"1h" doc:"a connection that receives nothing this long is dropped and retried"`
+	MaxTries       int           `yaml:"max_tries" min:"1" max:"20" doc:"aria2c's own tries per run on network errors; the step's retry policy retries the whole download"`
+	RetryWait      time.Duration `yaml:"retry_wait" min:"0s" max:"10m" doc:"aria2c's pause between its tries"`
+	SizeRetries    int           `yaml:"size_retries" min:"0" max:"10" doc:"times a file whose finished size differs from the listing is fetched again from scratch before the item fails"`
 }
 
 func init() {
@@ -119,6 +119,13 @@ func (s *aria2Download) fetch(ctx context.Context, item string, i int, f listedF
 		log.DebugContext(ctx, "already downloaded", "path", path)
 		return fileSize(path)
 	}
+	if err := media.CheckControlFile(path); err != nil {
+		// aria2c would fail on it forever; the partial file beside it cannot be trusted either.
+		log.WarnContext(ctx, "discarding a partial download", "path", path, "reason", err.Error())
+		if err := media.RemovePartial(path); err != nil {
+			return 0, err
+		}
+	}
 	if fi, err := os.Stat(path); err == nil {
 		_, cerr := os.Stat(media.ControlFile(path))
 		// Without its control file a partial file may have holes (pieces arrive out of order), and one
@@ -142,6 +149,15 @@ func (s *aria2Download) fetch(ctx context.Context, item string, i int, f listedF
 		}
 		err = s.aria2.Download(ctx, f.URL, path, s.progress)
 		release()
+		if errors.Is(err, media.ErrScheme) {
+			return 0, runner.Permanent(err) // the listing's address itself is wrong
+		}
+		if de := (*media.DownloadError)(nil); errors.As(err, &de) && de.DiskFull() {
+			// The disk, not the recording, is at fault, and every download would fail the same way: the
+			// item stays pending and the run stops. The next run resumes or, if the control file was cut
+			// short, starts over.
+			return 0, runner.Environmental(fmt.Errorf("disk full under %s: free space; the recording stays pending: %w", s.dir, err))
+		}
 		if err != nil {
 			if de := (*media.DownloadError)(nil); errors.As(err, &de) && de.Expired() {
 				// Retrying now would use the same stale address: leave the item to the next run, which

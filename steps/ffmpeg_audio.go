@@ -21,12 +21,12 @@ type audioConfig struct {
 	Codec         string        `yaml:"codec" enum:"flac,opus,mp3" doc:"codec of the chunks: flac (lossless, for self-hosted servers), opus or mp3 (small uploads)"`
 	Bitrate       string        `yaml:"bitrate" doc:"opus or mp3 bitrate such as 24k; empty: 24k for opus, 32k for mp3; flac ignores it"`
 	SampleRate    int           `yaml:"sample_rate" doc:"sample rate in Hz (speech recognisers use 16000); audio is always mono"`
-	ChunkMinutes  float64       `yaml:"chunk_minutes" doc:"longest chunk in minutes"`
-	MaxChunkBytes int64         `yaml:"max_chunk_bytes" doc:"largest chunk file in bytes; chunks are shortened so that the codec's worst case fits (hosted ASR takes 25 MB)"`
-	SilenceWindow time.Duration `yaml:"silence_window" doc:"a chunk ends at the middle of the longest silence in this span before its limit"`
+	ChunkMinutes  float64       `yaml:"chunk_minutes" min:"0.1" max:"120" doc:"longest chunk in minutes"`
+	MaxChunkBytes int64         `yaml:"max_chunk_bytes" min:"10000" max:"4000000000" doc:"largest chunk file in bytes; chunks are shortened so that the codec's worst case fits (hosted ASR takes 25 MB)"`
+	SilenceWindow time.Duration `yaml:"silence_window" min:"0s" max:"30m" doc:"a chunk ends at the middle of the longest silence in this span before its limit"`
 	SilenceNoise  string        `yaml:"silence_noise" doc:"level under which audio counts as silence (ffmpeg silencedetect noise), e.g. -35dB"`
-	SilenceMin    time.Duration `yaml:"silence_min" doc:"shortest pause that counts as a silence"`
-	Overlap       time.Duration `yaml:"overlap" doc:"overlap of two chunks split where no silence was found"`
+	SilenceMin    time.Duration `yaml:"silence_min" min:"0s" max:"1m" doc:"shortest pause that counts as a silence"`
+	Overlap       time.Duration `yaml:"overlap" min:"0s" max:"1m" doc:"overlap of two chunks split where no silence was found"`
 	KeepMedia     bool          `yaml:"keep_media" doc:"keep the downloaded video once the audio is extracted, and the audio once transcribed; false deletes them"`
 }
 

@@ -290,7 +290,8 @@ func (s *kimiASR) classify(err error) error {
 	}
 	switch ae.Kind() {
 	case kimi.ErrAuth:
-		e := runner.Permanent(fmt.Errorf("the speech server rejected the key (%w); check ASR_API_KEY", err))
+		// The key, not the recording, is at fault: the items stay pending for the run after the fix.
+		e := runner.Environmental(fmt.Errorf("the speech server rejected the key (%w); check ASR_API_KEY", err))
 		s.stop.CompareAndSwap(nil, &e)
 		return e
 	case kimi.ErrQuota:

@@ -200,6 +200,14 @@ func TestKimiASRFiltersHallucinations(t *testing.T) {
 	}
 }
 
+// kimiEnv checks that err blames the environment: the item stays pending and the run stops.
+func kimiEnv(t *testing.T, err error) {
+	t.Helper()
+	if k, _ := runner.Classify(err); err == nil || k != runner.KindDeferred || !runner.IsEnvironmental(err) {
+		t.Fatalf("error %v is not environmental", err)
+	}
+}
+
 func kimiKind(t *testing.T, err error, want runner.Kind) time.Duration {
 	t.Helper()
 	if err == nil {
@@ -240,12 +248,12 @@ func TestKimiASRErrors(t *testing.T) {
 		s := asrServer(t, emulator.ASROptions{APIKey: "other"})
 		step := newTestASR(t, s, "")
 		_, err := step.Process(ctx, kimiAudioItem(t, kimiChunks(t, [2]float64{0, 2})))
-		kimiKind(t, err, runner.KindPermanent)
+		kimiEnv(t, err)
 		if !strings.Contains(err.Error(), "ASR_API_KEY") || strings.Contains(err.Error(), "sk-asr") {
 			t.Errorf("message: %v", err)
 		}
 		_, err = step.Process(ctx, kimiAudioItem(t, kimiChunks(t, [2]float64{0, 3})))
-		kimiKind(t, err, runner.KindPermanent)
+		kimiEnv(t, err)
 		if n := s.Counters().Requests; n != 1 {
 			t.Errorf("%d requests after a rejected key, want 1", n)
 		}

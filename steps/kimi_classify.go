@@ -646,7 +646,7 @@ func (s *kimiClassify) classifyErr(err error) error {
 	}
 	switch ae.Kind() {
 	case kimi.ErrAuth:
-		e := runner.Permanent(fmt.Errorf("Moonshot rejected the key (%w); check KIMI_API_KEY (keys of api.moonshot.cn and api.moonshot.ai are not interchangeable; base_url is %s)",
+		e := runner.Environmental(fmt.Errorf("Moonshot rejected the key (%w); check KIMI_API_KEY (keys of api.moonshot.cn and api.moonshot.ai are not interchangeable; base_url is %s)",
 			err, runner.RedactURL(s.chat.BaseURL)))
 		s.stop.CompareAndSwap(nil, &e)
 		return e

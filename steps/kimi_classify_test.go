@@ -187,12 +187,12 @@ func TestKimiClassify429Kinds(t *testing.T) {
 		s := moonshotServer(t, emulator.MoonshotOptions{APIKey: "sk-other"})
 		step := newTestClassify(t, s, "")
 		_, err := step.Process(ctx, transcriptItem(t, "rec1", "周会", "简历"))
-		kimiKind(t, err, runner.KindPermanent)
+		kimiEnv(t, err)
 		if !strings.Contains(err.Error(), "KIMI_API_KEY") || strings.Contains(err.Error(), "sk-kimi") {
 			t.Errorf("message: %v", err)
 		}
 		_, err = step.Process(ctx, transcriptItem(t, "rec2", "周会", "项目"))
-		kimiKind(t, err, runner.KindPermanent)
+		kimiEnv(t, err)
 		if n := s.Counters().Chat; n != 1 {
 			t.Errorf("%d calls after a rejected key", n)
 		}

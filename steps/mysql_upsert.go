@@ -23,21 +23,21 @@ import (
 type mysqlUpsertConfig struct {
 	DSN             string        `yaml:"dsn" secret:"true" doc:"go-sql-driver DSN, user:pass@tcp(host:3306)/db (the seed's DB_DSN); when set, host, port, user, password and database are not used"`
 	Host            string        `yaml:"host" doc:"server host (DB_HOST)"`
-	Port            int           `yaml:"port" doc:"server port (DB_PORT)"`
+	Port            int           `yaml:"port" min:"1" max:"65535" doc:"server port (DB_PORT)"`
 	User            string        `yaml:"user" doc:"user (DB_USER)"`
 	Password        string        `yaml:"password" secret:"true" doc:"password (DB_PASS)"`
 	Database        string        `yaml:"database" doc:"database name (DB_NAME)"`
 	TLS             string        `yaml:"tls" enum:"false,true,skip-verify,preferred" doc:"TLS to the server: false, true (verified), skip-verify, preferred (TLS when the server offers it); empty keeps the DSN's tls parameter, else false"`
 	Migrate         bool          `yaml:"migrate" doc:"apply the sql/ migrations the database lacks before the first write (as runner migrate does)"`
 	RecordRuns      bool          `yaml:"record_runs" doc:"record each run in pipeline_runs and its failed items in item_failures, for runner status"`
-	MaxOpen         int           `yaml:"max_open" doc:"connections in the pool; set it at least to the step's concurrency"`
-	MaxIdle         int           `yaml:"max_idle" doc:"idle connections kept in the pool (default max_open)"`
+	MaxOpen         int           `yaml:"max_open" min:"1" max:"256" doc:"connections in the pool; set it at least to the step's concurrency"`
+	MaxIdle         int           `yaml:"max_idle" min:"0" max:"256" doc:"idle connections kept in the pool (default max_open)"`
 	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime" doc:"a connection older than this is closed and replaced (below the server's wait_timeout)"`
-	ConnectTimeout  time.Duration `yaml:"connect_timeout" doc:"limit on establishing a connection"`
-	ReadTimeout     time.Duration `yaml:"read_timeout" doc:"limit on one read from the server"`
-	WriteTimeout    time.Duration `yaml:"write_timeout" doc:"limit on one write to the server"`
-	LockWait        time.Duration `yaml:"lock_wait" doc:"innodb_lock_wait_timeout of the session (whole seconds)"`
-	LockRetries     int           `yaml:"lock_retries" doc:"times a transaction that lost a lock race (deadlock 1213, lock wait timeout 1205) is run again at once, before the step's retry policy takes over"`
+	ConnectTimeout  time.Duration `yaml:"connect_timeout" min:"1s" max:"10m" doc:"limit on establishing a connection"`
+	ReadTimeout     time.Duration `yaml:"read_timeout" min:"1s" max:"1h" doc:"limit on one read from the server"`
+	WriteTimeout    time.Duration `yaml:"write_timeout" min:"1s" max:"1h" doc:"limit on one write to the server"`
+	LockWait        time.Duration `yaml:"lock_wait" min:"1s" max:"1h" doc:"innodb_lock_wait_timeout of the session (whole seconds)"`
+	LockRetries     int           `yaml:"lock_retries" min:"0" max:"100" doc:"times a transaction that lost a lock race (deadlock 1213, lock wait timeout 1205) is run again at once, before the step's retry policy takes over"`
 }
 
 func init() {
@@ -109,8 +109,9 @@ func (s *mysqlUpsert) open(ctx context.Context) (*sql.DB, error) {
 	if err != nil {
 		err = fmt.Errorf("migrate %s: %w", s.cfg.Describe(), err)
 		if !store.Temporary(err) && !runner.IsCanceled(ctx, err) {
-			// An edited migration or a statement the server refuses: every item would fail the same way.
-			err = runner.Permanent(err)
+			// An edited migration, a user without CREATE, a table of another shape: every item would fail
+			// the same way, and none of them is at fault.
+			err = runner.Environmental(store.Scrub(err, s.secrets...))
 		}
 		return nil, err
 	}
@@ -129,8 +130,8 @@ func (s *mysqlUpsert) Process(ctx context.Context, in *runner.Item) (runner.Fiel
 	}
 	db, err := s.open(ctx)
 	if err != nil {
-		if k, _ := runner.Classify(err); k == runner.KindPermanent {
-			return nil, store.Scrub(err, s.secrets...)
+		if runner.IsEnvironmental(err) {
+			return nil, err
 		}
 		return nil, s.classify(ctx, err)
 	}
@@ -158,7 +159,10 @@ func (s *mysqlUpsert) classify(ctx context.Context, err error) error {
 	case errors.As(err, &ve):
 		return runner.Permanent(err)
 	case errors.As(err, &me) && (me.Number == 1146 || me.Number == 1054):
-		return runner.Permanent(fmt.Errorf("%w (the schema is missing or old: run `runner migrate` or set migrate: true)", err))
+		return runner.Environmental(fmt.Errorf("%w (the schema is missing or old: run `runner migrate` or set migrate: true)", err))
+	case store.Environment(err):
+		// The login, the grants or the schema are wrong, not the recording: it stays pending.
+		return runner.Environmental(err)
 	case errors.As(err, &me):
 		return runner.Permanent(err)
 	}

@@ -188,6 +188,12 @@ func TestMysqlUpsertErrors(t *testing.T) {
 	badType, _ := runner.NewItem("9", runner.Fields{"meeting_id": "m", "start": upsertStart, "student_ids": "alice"})
 
 	server, _ := mysql.ParseDSN(dsn)
+	noCreateDB := strings.Split(strings.Split(storetest.DB(t), "/")[1], "?")[0]
+	noCreate := upsertUser(t, noCreateDB, "pw-Secret9", "SELECT, INSERT, UPDATE, DELETE")
+	foreignDSN := storetest.DB(t)
+	if _, err := upsertTestPool(t, foreignDSN).ExecContext(ctx, "CREATE TABLE recordings (id INT PRIMARY KEY, title VARCHAR(10))"); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		with string
@@ -201,10 +207,15 @@ func TestMysqlUpsertErrors(t *testing.T) {
 		{"server down", fmt.Sprintf("{host: 127.0.0.1, port: %d, user: app, password: pw-Secret9, database: x, connect_timeout: 2s}",
 			upsertClosedPort(t)), long, runner.KindTransient, []string{"connection refused"}},
 		{"no schema and migrate off", fmt.Sprintf("{dsn: %q, migrate: false}", storetest.DB(t)), upsertItem(t, "10", 0, "其他"),
-			runner.KindPermanent, []string{"runner migrate"}},
+			runner.KindDeferred, []string{"runner migrate"}},
 		{"wrong password", fmt.Sprintf("{host: %s, port: %s, user: %s, password: pw-Secret9, database: %s}",
 			strings.Split(server.Addr, ":")[0], strings.Split(server.Addr, ":")[1], server.User, server.DBName),
-			upsertItem(t, "11", 0, "其他"), runner.KindPermanent, []string{"Access denied"}},
+			upsertItem(t, "11", 0, "其他"), runner.KindDeferred, []string{"Access denied"}},
+		{"user without CREATE", fmt.Sprintf("{host: %s, port: %s, user: %s, password: pw-Secret9, database: %s}",
+			strings.Split(server.Addr, ":")[0], strings.Split(server.Addr, ":")[1], noCreate, noCreateDB),
+			upsertItem(t, "12", 0, "其他"), runner.KindDeferred, []string{"CREATE command denied"}},
+		{"foreign recordings table", "dsn: " + foreignDSN, upsertItem(t, "13", 0, "其他"), runner.KindDeferred,
+			[]string{"table recordings does not have the shape", "column id is int"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -218,6 +229,10 @@ func TestMysqlUpsertErrors(t *testing.T) {
 			}
 			if k, _ := runner.Classify(err); k != tt.kind {
 				t.Errorf("error %v is %v, want %v", err, k, tt.kind)
+			}
+			// Deferred here means the environment is at fault: the run stops and the item stays pending.
+			if tt.kind == runner.KindDeferred && !runner.IsEnvironmental(err) {
+				t.Errorf("error %v is not environmental", err)
 			}
 			for _, w := range tt.says {
 				if !strings.Contains(err.Error(), w) {
@@ -467,4 +482,21 @@ func TestMysqlUpsertSurvivesServerKill(t *testing.T) {
 	if !slices.Equal(gotRows, wantRows) {
 		t.Errorf("student_stats after the kill:\n got %q\nwant %q", gotRows, wantRows)
 	}
+}
+
+// upsertUser creates a user of the test server with only the given privileges on db.
+func upsertUser(t *testing.T, db, password, privileges string) string {
+	t.Helper()
+	root := upsertTestPool(t, storetest.DB(t))
+	name := fmt.Sprintf("mp_%d", time.Now().UnixNano()%1e9)
+	for _, q := range []string{
+		fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY '%s'", name, password),
+		fmt.Sprintf("GRANT %s ON `%s`.* TO '%s'@'%%'", privileges, db, name),
+	} {
+		if _, err := root.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	t.Cleanup(func() { root.Exec(fmt.Sprintf("DROP USER '%s'@'%%'", name)) })
+	return name
 }

@@ -120,6 +120,9 @@ func notify(req request, rt http.RoundTripper) (*notified, error) {
 	if s.BaseURL == "" {
 		s.BaseURL = "https://qyapi.weixin.qq.com"
 	}
+	if u, err := url.Parse(s.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fail(exitUsage, "base_url %q is not an http(s) address (WECOM_BASE_URL)", s.BaseURL)
+	}
 	timeout, err := duration(s.HTTPTimeout, "http_timeout", 10*time.Second)
 	if err != nil {
 		return nil, err

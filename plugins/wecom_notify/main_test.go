@@ -451,3 +451,84 @@ func TestPipelineOffWithoutKey(t *testing.T) {
 		t.Fatalf("summary %+v, requests %d; want the step off and the items done", sum, emu.Requests())
 	}
 }
+
+// The shipped pipeline's wecom_notify step is pointed at a test endpoint by WECOM_BASE_URL from .env.
+func TestShippedPipelineTakesWecomBaseURL(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "..", "pipelines", "meeting.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var step *yaml.Node
+	root := doc.Content[0]
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value != "steps" {
+			continue
+		}
+		for _, s := range root.Content[i+1].Content {
+			for j := 0; j+1 < len(s.Content); j += 2 {
+				if s.Content[j].Value == "uses" && s.Content[j+1].Value == "wecom_notify" {
+					step = s
+				}
+			}
+		}
+	}
+	if step == nil {
+		t.Fatal("pipelines/meeting.yaml has no wecom_notify step")
+	}
+	b, err := yaml.Marshal(map[string]any{"name": "notify", "steps": []any{
+		map[string]any{"uses": "meetings", "with": map[string]int{"count": 2}}, step}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	emu := emulator.New(emulator.Options{Key: key})
+	t.Cleanup(emu.Close)
+	dir := t.TempDir()
+	envFile := filepath.Join(dir, ".env")
+	if err := os.WriteFile(envFile, []byte("WECOM_WEBHOOK_KEY="+key+"\nWECOM_BASE_URL="+emu.URL()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dot, err := runner.ReadDotEnv(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := runner.NewRegistry()
+	reg.Register(runner.Define(runner.Spec{Name: "meetings", Source: true, Version: "1", Writes: []runner.Field{
+		{Name: "subject", Sample: ""}, {Name: "teacher_id", Sample: ""}, {Name: "student_ids", Sample: []string{}},
+		{Name: "phase", Sample: ""}, {Name: "summary", Sample: ""}, {Name: "duration_min", Sample: 0},
+		{Name: "start", Sample: time.Time{}}}},
+		sourceCfg{}, func(c sourceCfg, b *runner.Build) (any, error) { return meetingSource{c.Count}, nil }))
+	if err := plugins.Load(pluginDir, reg); err != nil {
+		t.Fatal(err)
+	}
+	p, err := runner.LoadBytes("meeting.yaml", b, runner.LoadOptions{Registry: reg, Env: dot, StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	sum, err := p.Run(context.Background(), runner.RunOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil || sum.Done != 2 || len(emu.Messages()) != 2 {
+		t.Fatalf("run: %+v %v; the test endpoint got %d messages, want 2", sum, err, len(emu.Messages()))
+	}
+}
+
+// A plugin setting's min and max from the manifest are enforced at load, with the place.
+func TestManifestBoundsChecked(t *testing.T) {
+	reg := runner.NewRegistry()
+	if err := plugins.Load(pluginDir, reg); err != nil {
+		t.Fatal(err)
+	}
+	yml := "steps:\n  - uses: meetings\n  - uses: wecom_notify\n    with: {key: k, http_timeout: 10h}\n"
+	reg.Register(runner.Define(runner.Spec{Name: "meetings", Source: true, Version: "1", Writes: []runner.Field{
+		{Name: "subject", Sample: ""}, {Name: "teacher_id", Sample: ""}, {Name: "student_ids", Sample: []string{}},
+		{Name: "phase", Sample: ""}, {Name: "summary", Sample: ""}, {Name: "duration_min", Sample: 0},
+		{Name: "start", Sample: time.Time{}}}},
+		sourceCfg{}, func(c sourceCfg, b *runner.Build) (any, error) { return meetingSource{c.Count}, nil }))
+	_, err := runner.LoadBytes("p.yaml", []byte(yml), runner.LoadOptions{Registry: reg, Env: map[string]string{}, StateDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "p.yaml:4:34: http_timeout: want 1s..5m") {
+		t.Fatalf("load: %v", err)
+	}
+}

@@ -17,7 +17,8 @@ type ErrorKind int
 const (
 	// ErrOther is an error the client cannot place; callers treat it as transient.
 	ErrOther ErrorKind = iota
-	// ErrAuth is a rejected key (401): retrying cannot help.
+	// ErrAuth is a rejected key (401) or a key not allowed to call the API (403 permission_denied_error):
+	// retrying cannot help, and no other call with that key will succeed either.
 	ErrAuth
 	// ErrQuota is an exhausted balance or daily token budget: no call will succeed until someone pays or
 	// the day turns, so the work should wait for a later run.
@@ -84,7 +85,9 @@ func (e *APIError) Kind() ErrorKind {
 	switch {
 	case strings.Contains(t, "quota") || e.Code == "insufficient_quota":
 		return ErrQuota
-	case e.Status == http.StatusUnauthorized:
+	case e.Status == http.StatusUnauthorized, e.Status == http.StatusForbidden:
+		// 403 permission_denied_error: "The API you are accessing is not open" (platform.kimi.ai
+		// docs/api/errors, 403 rows); a 403 about the balance says quota and is caught above.
 		return ErrAuth
 	case e.Status == http.StatusRequestEntityTooLarge:
 		return ErrTooLarge

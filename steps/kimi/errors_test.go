@@ -43,6 +43,8 @@ func TestParseAPIError(t *testing.T) {
 			ErrQuota, "You exceeded your current quota", 0},
 		{"auth", 401, nil, `{"error":{"type":"invalid_authentication_error","message":"Invalid Authentication"}}`,
 			ErrAuth, "Invalid Authentication", 0},
+		{"permission denied is a key problem", 403, nil, `{"error":{"type":"permission_denied_error","message":"The API you are accessing is not open"}}`,
+			ErrAuth, "The API you are accessing is not open", 0},
 		{"whisper.cpp string error", 400, nil, `{"error":"no 'file' field in the request"}`,
 			ErrBadRequest, "no 'file' field in the request", 0},
 		{"old vLLM top-level error", 400, nil, `{"object":"error","message":"Currently only support response_format ` + "`text`" + ` or ` + "`json`" + `","type":"BadRequestError","param":null,"code":400}`,

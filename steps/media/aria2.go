@@ -3,9 +3,11 @@ package media
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,6 +63,78 @@ func Complete(path string, size int64) (bool, error) {
 	return fi.Mode().IsRegular() && (size <= 0 || fi.Size() == size), nil
 }
 
+// CheckControlFile reports why the control file of path cannot be resumed from, or nil when it is
+// absent or well formed. After a full disk aria2c leaves it empty or cut short, and then fails every later
+// run with "Failed to read from the segment file". The layout is that of the aria2 manual, Technical
+// Notes, "Control File (*.aria2) Format": version 0 (host order) or 1 (big endian), extension, info hash,
+// piece length, total and upload length, bitfield, in-flight pieces.
+func CheckControlFile(path string) error {
+	b, err := os.ReadFile(ControlFile(path))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("unreadable control file: %w", err)
+	}
+	if len(b) < 2 {
+		return fmt.Errorf("control file is %d bytes", len(b))
+	}
+	var order binary.ByteOrder
+	switch {
+	case b[0] == 0 && b[1] == 1:
+		order = binary.BigEndian
+	case b[0] == 0 && b[1] == 0:
+		order = binary.LittleEndian
+	default:
+		return fmt.Errorf("control file version %02x%02x is not one aria2 writes", b[0], b[1])
+	}
+	off := 2
+	next := func(n int) ([]byte, bool) {
+		if n < 0 || off+n > len(b) {
+			return nil, false
+		}
+		p := b[off : off+n]
+		off += n
+		return p, true
+	}
+	u32 := func() (int, bool) {
+		p, ok := next(4)
+		if !ok {
+			return 0, false
+		}
+		return int(order.Uint32(p)), true
+	}
+	skip := func(n int) bool { _, ok := next(n); return ok }
+	ok := skip(4) // extension
+	if n, k := u32(); ok && k {
+		ok = skip(n) // info hash
+	} else {
+		ok = false
+	}
+	ok = ok && skip(4+8+8) // piece length, total length, upload length
+	if n, k := u32(); ok && k {
+		ok = skip(n) // bitfield
+	} else {
+		ok = false
+	}
+	if pieces, k := u32(); ok && k {
+		for i := 0; ok && i < pieces; i++ {
+			ok = skip(4 + 4) // index, length
+			if n, k := u32(); ok && k {
+				ok = skip(n) // piece bitfield
+			} else {
+				ok = false
+			}
+		}
+	} else {
+		ok = false
+	}
+	if !ok {
+		return fmt.Errorf("control file is cut short (%d bytes)", len(b))
+	}
+	return nil
+}
+
 // RemovePartial deletes path and its control file, so that the next download starts from scratch.
 func RemovePartial(path string) error {
 	var errs []error
@@ -89,6 +163,9 @@ func (e *DownloadError) Error() string {
 	}
 	return msg
 }
+
+// DiskFull reports whether aria2c gave up because the disk is full (exit status 9).
+func (e *DownloadError) DiskFull() bool { return e.Exit == 9 }
 
 // Expired reports whether the server refused the address (HTTP 403), which for a signed URL means it has
 // expired: fetching a fresh address is the cure.
@@ -136,6 +213,22 @@ func redactURLs(s string) string {
 	return urlRE.ReplaceAllStringFunc(s, runner.RedactURL)
 }
 
+// ErrScheme is a download address that is not http(s): aria2c would read a local file (file://) or
+// speak a protocol no recording is served by.
+var ErrScheme = errors.New("download address is not http or https")
+
+// CheckURL refuses an address aria2c must not be given.
+func CheckURL(raw string) error {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("download address does not parse: %v", redactURLs(err.Error()))
+	}
+	if s := strings.ToLower(u.Scheme); s != "http" && s != "https" || u.Host == "" {
+		return fmt.Errorf("%w: %s", ErrScheme, runner.RedactURL(raw))
+	}
+	return nil
+}
+
 // Download fetches url into path. A partial download of an earlier call resumes. progress (may be nil)
 // receives the bytes fetched by this call as they arrive. The URL is handed to aria2c on its standard
 // input, so it shows in no process listing, and no error or log line carries its query.
@@ -143,6 +236,9 @@ func (a *Aria2) Download(ctx context.Context, url, path string, progress func(in
 	if strings.ContainsFunc(url, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 		// aria2c reads options from the lines after a URI; a URL with a line break could add some.
 		return errors.New("download address contains whitespace or control characters")
+	}
+	if err := CheckURL(url); err != nil {
+		return err
 	}
 	dir, name := filepath.Split(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -170,6 +266,7 @@ func (a *Aria2) Download(ctx context.Context, url, path string, progress func(in
 	}
 	cmd := exec.CommandContext(ctx, a.Bin, args...)
 	cmd.SysProcAttr = childAttr()
+	cmd.Env = childEnv(proxyEnv...)
 	// Options given with a URI in the input file; aria2c ignores --out for input-file URIs.
 	cmd.Stdin = strings.NewReader(url + "\n  dir=" + dir + "\n  out=" + name + "\n")
 	// On cancel, ask aria2c to stop: it then writes its control file, so the next call resumes.

@@ -98,6 +98,7 @@ func (f *FFmpeg) Probe(ctx context.Context, path string) (Probe, error) {
 	cmd := exec.CommandContext(ctx, f.FFprobe, "-v", "error", "-of", "json",
 		"-show_entries", "format=duration:stream=codec_type,codec_name,sample_rate,channels,duration", path)
 	cmd.SysProcAttr = childAttr()
+	cmd.Env = childEnv()
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
@@ -173,6 +174,7 @@ func (f *FFmpeg) Normalize(ctx context.Context, inputs []string, out string, rat
 
 	cmd := exec.CommandContext(ctx, f.FFmpeg, args...)
 	cmd.SysProcAttr = childAttr()
+	cmd.Env = childEnv()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -289,6 +291,7 @@ func (f *FFmpeg) Cut(ctx context.Context, src, dst string, start, dur float64, e
 	var stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, f.FFmpeg, args...)
 	cmd.SysProcAttr = childAttr()
+	cmd.Env = childEnv()
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		os.Remove(tmp)

@@ -2,7 +2,9 @@ package media
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
+	"strings"
 )
 
 // Packages maps each tool to the Debian package that provides it.
@@ -34,4 +36,24 @@ func LookTool(tool string) (string, error) {
 		return "", &MissingToolError{Tool: tool, Package: pkg}
 	}
 	return p, nil
+}
+
+// toolEnv are the environment variables ffmpeg and ffprobe inherit, as exec plugins do (plugins/exec.go):
+// the runner's environment carries every key and DSN of the pipeline (systemd EnvironmentFile,
+// Kubernetes envFrom), and no tool needs them.
+var toolEnv = []string{"PATH", "HOME", "TMPDIR", "TZ", "LANG", "LC_ALL", "LC_CTYPE"}
+
+// proxyEnv are read by aria2c itself (aria2c(1), ENVIRONMENT): a download behind a proxy needs them.
+var proxyEnv = []string{"http_proxy", "https_proxy", "ftp_proxy", "all_proxy", "no_proxy",
+	"HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "ALL_PROXY", "NO_PROXY"}
+
+// childEnv returns the allow-listed part of the runner's environment, plus extra names.
+func childEnv(extra ...string) []string {
+	env := []string{}
+	for _, k := range append(append([]string{}, toolEnv...), extra...) {
+		if v, ok := os.LookupEnv(k); ok && !strings.ContainsRune(k, '=') {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
 }

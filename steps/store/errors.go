@@ -72,6 +72,33 @@ func Temporary(err error) bool {
 	return errors.As(err, &ne)
 }
 
+// environmentCodes are server errors about the database's setup, not about a row: every write fails the
+// same way until someone fixes the grants, the database or the schema.
+var environmentCodes = map[uint16]string{
+	1044: "access denied to the database",
+	1045: "access denied (user or password)",
+	1049: "unknown database",
+	1054: "unknown column (schema missing or old)",
+	1142: "command denied (missing privilege)",
+	1143: "column access denied",
+	1146: "no such table (schema missing)",
+	1227: "access denied (missing privilege)",
+	1370: "execute command denied",
+	1698: "access denied (user)",
+}
+
+// Environment reports whether err is about the database's setup rather than the recording being written:
+// a login or privilege refused, a missing database or table, a schema of another shape (*SchemaError).
+func Environment(err error) bool {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		_, ok := environmentCodes[me.Number]
+		return ok
+	}
+	var se *SchemaError
+	return errors.As(err, &se)
+}
+
 // isLockConflict reports a deadlock or lock wait timeout: the transaction lost a race and may simply run
 // again at once.
 func isLockConflict(err error) bool {

@@ -114,12 +114,23 @@ func MigrateWith(ctx context.Context, db *sql.DB, ms []Migration) (applied []str
 				return applied, fmt.Errorf("migrate: %s was applied with a different content (checksum %.12s, file %.12s): "+
 					"never edit an applied migration, add a new one", m.Version, sum, m.Checksum)
 			}
+			// Recorded as applied is not proof: an older runner recorded a foreign table as migrated.
+			if err := verifyMigration(ctx, conn, m.Version, false); err != nil {
+				return applied, fmt.Errorf("migrate: %s: %w", m.Version, err)
+			}
 			continue
+		}
+		if err := verifyMigration(ctx, conn, m.Version, true); err != nil {
+			return applied, fmt.Errorf("migrate: %s: %w", m.Version, err)
 		}
 		for i, stmt := range SplitStatements(m.SQL) {
 			if _, err := conn.ExecContext(ctx, stmt); err != nil {
 				return applied, fmt.Errorf("migrate: %s statement %d: %w", m.Version, i+1, err)
 			}
+		}
+		// CREATE TABLE IF NOT EXISTS keeps a table of another shape: check before recording it as done.
+		if err := verifyMigration(ctx, conn, m.Version, false); err != nil {
+			return applied, fmt.Errorf("migrate: %s: %w", m.Version, err)
 		}
 		if _, err := conn.ExecContext(ctx, `INSERT INTO schema_migrations (version, checksum) VALUES (?, ?)`,
 			m.Version, m.Checksum); err != nil {

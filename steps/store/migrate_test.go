@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -160,4 +161,52 @@ func TestSplitStatements(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A table of another shape under one of our names is not "migrated": the mismatch is named, the
+// migration is not recorded, and running migrate again says so again instead of "up to date".
+func TestMigrateRefusesForeignTable(t *testing.T) {
+	ctx := context.Background()
+	db := openEmpty(t)
+	if _, err := db.ExecContext(ctx, `CREATE TABLE recordings (id INT NOT NULL PRIMARY KEY, title VARCHAR(10))`); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		applied, err := Migrate(ctx, db)
+		var se *SchemaError
+		if !errors.As(err, &se) || se.Table != "recordings" || !Environment(err) {
+			t.Fatalf("migrate over a foreign recordings table: applied %v, err %v", applied, err)
+		}
+		for _, want := range []string{"column id is int, want varchar", "column meeting_id is missing", "runner migrate"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not say %q", err, want)
+			}
+		}
+		if pending, err := PendingMigrations(ctx, db); err != nil || !slices.Contains(pending, "0001_init") {
+			t.Fatalf("0001_init recorded as applied over a foreign table: pending %v, %v", pending, err)
+		}
+	}
+	// An older runner recorded it as applied: the check still runs.
+	if _, err := db.ExecContext(ctx, `INSERT INTO schema_migrations (version, checksum) SELECT ?, ?`,
+		"0001_init", mustChecksum(t, "0001_init")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Migrate(ctx, db); err == nil || !strings.Contains(err.Error(), "column id is int") {
+		t.Fatalf("a recorded migration over a foreign table: %v", err)
+	}
+}
+
+func mustChecksum(t *testing.T, version string) string {
+	t.Helper()
+	ms, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Version == version {
+			return m.Checksum
+		}
+	}
+	t.Fatalf("no migration %s", version)
+	return ""
 }

@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -41,7 +44,8 @@ func StartRun(ctx context.Context, db *sql.DB, r Run) error {
 	_, err := db.ExecContext(ctx, `INSERT INTO pipeline_runs
 		(id, pipeline, host, window_since, window_until, status, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?)
 		ON DUPLICATE KEY UPDATE id = id`,
-		r.ID, r.Pipeline, nullString(r.Host), nullTime(r.Since), nullTime(r.Until), r.Started.UTC())
+		fitColumn(r.ID, 64), fitColumn(r.Pipeline, 128), nullString(fitColumn(r.Host, 255)), nullTime(r.Since),
+		nullTime(r.Until), r.Started.UTC())
 	if err != nil {
 		return fmt.Errorf("record start of run %s: %w", r.ID, err)
 	}
@@ -49,7 +53,10 @@ func StartRun(ctx context.Context, db *sql.DB, r Run) error {
 }
 
 // FinishRun records how run r ended and remembers its failed items until they are stored. The run's row
-// is created if StartRun could not write it (the server was down when the run began).
+// is created if StartRun could not write it (the server was down when the run began). Each failure is
+// written on its own, with ids and texts cut to their columns (marked), so that one odd item cannot
+// lose the others or leave the run shown as running; the run's row is written last, so that a finished
+// run has its failures recorded.
 func FinishRun(ctx context.Context, db *sql.DB, r Run, e RunEnd) error {
 	var steps []byte
 	if e.Steps != nil {
@@ -58,38 +65,44 @@ func FinishRun(ctx context.Context, db *sql.DB, r Run, e RunEnd) error {
 			return fmt.Errorf("record end of run %s: %w", r.ID, err)
 		}
 	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("record end of run %s: %w", r.ID, err)
-	}
-	defer tx.Rollback()
-	end := []any{e.Status, e.Finished.UTC(), e.Items, e.Done, e.Skipped, e.Failed, e.Pending, e.Memo, e.Ran, nullJSON(steps)}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO pipeline_runs (id, pipeline, host, window_since, window_until,
-			started_at, status, finished_at, items, done, skipped, failed, pending, memo, ran, steps)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON DUPLICATE KEY UPDATE status = ?, finished_at = ?, items = ?, done = ?, skipped = ?, failed = ?,
-			pending = ?, memo = ?, ran = ?, steps = ?`,
-		slices.Concat([]any{r.ID, r.Pipeline, nullString(r.Host), nullTime(r.Since), nullTime(r.Until),
-			r.Started.UTC()}, end, end)...); err != nil {
-		return fmt.Errorf("record end of run %s: %w", r.ID, err)
-	}
-	id := r.ID
+	id := fitColumn(r.ID, 64)
 	at := e.Finished.UTC()
+	var errs []error
 	for _, f := range e.Failures {
+		item, step, kind := fitColumn(f.Item, 64), fitColumn(f.Step, 128), fitColumn(f.Kind, 16)
 		msg := truncateBytes(f.Error, 8000)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO item_failures
+		if _, err := db.ExecContext(ctx, `INSERT INTO item_failures
 			(item_id, run_id, step, kind, error, failures, first_failed_at, last_failed_at)
 			VALUES (?, ?, ?, ?, ?, 1, ?, ?)
 			ON DUPLICATE KEY UPDATE failures = failures + IF(run_id = ?, 0, 1), run_id = ?, step = ?, kind = ?,
 				error = ?, last_failed_at = ?`,
-			f.Item, id, f.Step, f.Kind, msg, at, at, id, id, f.Step, f.Kind, msg, at); err != nil {
-			return fmt.Errorf("record failure of item %s: %w", f.Item, err)
+			item, id, step, kind, msg, at, at, id, id, step, kind, msg, at); err != nil {
+			errs = append(errs, fmt.Errorf("record failure of item %s: %w", shorten(f.Item), err))
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("record end of run %s: %w", id, err)
+	end := []any{fitColumn(e.Status, 16), at, e.Items, e.Done, e.Skipped, e.Failed, e.Pending, e.Memo, e.Ran, nullJSON(steps)}
+	if _, err := db.ExecContext(ctx, `INSERT INTO pipeline_runs (id, pipeline, host, window_since, window_until,
+			started_at, status, finished_at, items, done, skipped, failed, pending, memo, ran, steps)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON DUPLICATE KEY UPDATE status = ?, finished_at = ?, items = ?, done = ?, skipped = ?, failed = ?,
+			pending = ?, memo = ?, ran = ?, steps = ?`,
+		slices.Concat([]any{id, fitColumn(r.Pipeline, 128), nullString(fitColumn(r.Host, 255)), nullTime(r.Since),
+			nullTime(r.Until), r.Started.UTC()}, end, end)...); err != nil {
+		errs = append(errs, fmt.Errorf("record end of run %s: %w", r.ID, err))
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// fitColumn cuts s to a VARCHAR(n) column (n characters). A cut value ends in "…" and a digest of the
+// whole, so that two long ids sharing a prefix stay two rows.
+func fitColumn(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	sum := sha256.Sum256([]byte(s))
+	tag := "…" + hex.EncodeToString(sum[:])[:12]
+	r := []rune(s)
+	return string(r[:n-utf8.RuneCountInString(tag)]) + tag
 }
 
 func nullTime(t time.Time) any {

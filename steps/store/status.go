@@ -61,6 +61,9 @@ type RunRow struct {
 	Pending  int        `json:"pending"`
 	Memo     int        `json:"memo"`
 	Ran      int        `json:"ran"`
+	// Unfinished: no end was recorded. The run is still going, or it was killed or could not write its
+	// end (the database was down), and its failed items may be missing from the list.
+	Unfinished bool `json:"unfinished,omitempty"`
 }
 
 // FailureRow is an item that failed and has not been stored since.
@@ -189,6 +192,7 @@ func (rep *Report) readRuns(ctx context.Context, db *sql.DB, limit int) error {
 			return err
 		}
 		r.Since, r.Until, r.Finished = timePtr(since), timePtr(until), timePtr(fin)
+		r.Unfinished = r.Finished == nil
 		rep.Runs = append(rep.Runs, r)
 	}
 	return rows.Err()
@@ -260,10 +264,24 @@ func (rep *Report) WriteText(w io.Writer) error {
 	}))
 	p.table("last runs", []string{"run", "pipeline", "started", "finished", "status", ">items", ">done",
 		">skipped", ">failed", ">pending"}, rowsOf(rep.Runs, func(r RunRow) []string {
-		return []string{r.ID, r.Pipeline, fmtTime(&r.Started), fmtTime(r.Finished), r.Status,
+		status := r.Status
+		if r.Unfinished {
+			status += "?"
+		}
+		return []string{r.ID, r.Pipeline, fmtTime(&r.Started), fmtTime(r.Finished), status,
 			strconv.Itoa(r.Items), strconv.Itoa(r.Done), strconv.Itoa(r.Skipped), strconv.Itoa(r.Failed),
 			strconv.Itoa(r.Pending)}
 	}))
+	unfinished := 0
+	for _, r := range rep.Runs {
+		if r.Unfinished {
+			unfinished++
+		}
+	}
+	if unfinished > 0 {
+		p.linef("  %d run(s) marked ? have no recorded end: still running, or killed or unable to record their end; "+
+			"their failed items may be missing below (see the run's log)", unfinished)
+	}
 	p.table("failed items", []string{"item", "step", "kind", "last failed", ">runs", "reason"},
 		rowsOf(rep.Failures, func(f FailureRow) []string {
 			return []string{f.Item, f.Step, f.Kind, fmtTime(&f.LastFailed), strconv.Itoa(f.Failures),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -55,7 +56,7 @@ func cmdStatus(ctx context.Context, args []string, stdout io.Writer) error {
 	runs := fs.Int("runs", 10, "how many recent runs")
 	failures := fs.Int("failures", 20, "how many failed items")
 	students := fs.Int("students", 10, "how many of the most active students")
-	if _, err := parseArgs(fs, args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	if *output != "text" && *output != "json" {
@@ -82,7 +83,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	var df dbFlags
 	df.register(fs)
-	if _, err := parseArgs(fs, args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	db, sec, err := df.open(ctx)
@@ -100,4 +101,25 @@ func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "applied %d migration(s): %s\n", len(applied), strings.Join(applied, ", "))
 	return nil
+}
+
+// noArgs parses flags of a command that takes no positional argument; a bad flag or a stray argument is a
+// usage error (exit 2).
+func noArgs(fs *flag.FlagSet, args []string) error {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return flagError(err)
+	}
+	if len(pos) > 0 {
+		return usageError{fmt.Errorf("%s: unexpected argument %q", fs.Name(), pos[0])}
+	}
+	return nil
+}
+
+// flagError makes a flag parse error a usage error; -h stays flag.ErrHelp (exit 0).
+func flagError(err error) error {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return usageError{err}
 }

@@ -97,6 +97,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "runner run: --output must be text or json")
 		return 2
 	}
+	if grace < 0 || grace > runner.MaxWait {
+		fmt.Fprintf(stderr, "runner run: --grace %s: want a duration from 0s to %s\n", grace, runner.MaxWait)
+		return 2
+	}
 	now := time.Now()
 	u, s, err := window(since, until, now)
 	if err != nil {
@@ -115,6 +119,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if logFile == "" {
 		logFile = p.LogFile
+	}
+	if dry {
+		logFile = "" // a dry run writes nothing, not even a log line to a file
 	}
 	var term *runner.Terminal
 	tty := false

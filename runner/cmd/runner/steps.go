@@ -14,7 +14,7 @@ func cmdSteps(args []string, stdout io.Writer) error {
 	dir := fs.String("plugins", "plugins", "folder of exec plugins")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
-		return err
+		return flagError(err)
 	}
 	reg, err := registry(*dir, "x/x")
 	if err != nil {
@@ -43,7 +43,7 @@ func cmdSteps(args []string, stdout io.Writer) error {
 func cmdSchema(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
 	dir := fs.String("plugins", "plugins", "folder of exec plugins")
-	if _, err := parseArgs(fs, args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	reg, err := registry(*dir, "x/x")
