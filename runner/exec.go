@@ -143,6 +143,12 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
 	if err := r.loadPending(); err != nil {
 		return nil, err
 	}
+	if config, err := r.open(ctx); err != nil {
+		if config {
+			return nil, err
+		}
+		return &Summary{Status: "failed", Finished: time.Now()}, err
+	}
 
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
@@ -211,8 +217,10 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
 		wgs[i].Wait()
 	}
 
+	costs := r.costs(o.Report)
 	r.mu.Lock()
 	r.sum.Finished = time.Now()
+	r.sum.Costs = costs
 	switch {
 	case r.stop.Load():
 		r.sum.Status = "interrupted"
