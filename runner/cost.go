@@ -20,8 +20,10 @@ func (r *run) open(ctx context.Context) (config bool, err error) {
 		if err := o.Open(WithLogger(ctx, r.log.With("step", s.id))); err != nil {
 			var d Diagnostic
 			var ds *Diagnostics
-			config := errors.As(err, &d) || errors.As(err, &ds)
-			return config, fmt.Errorf("step %s: %s", s.id, r.p.Secrets.Scrub(err.Error()))
+			if errors.As(err, &d) || errors.As(err, &ds) {
+				return true, fmt.Errorf("step %s: %w", s.id, err)
+			}
+			return false, fmt.Errorf("step %s: %s", s.id, r.p.Secrets.Scrub(err.Error()))
 		}
 	}
 	return false, nil
