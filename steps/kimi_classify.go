@@ -118,13 +118,14 @@ var kimiClassifyReads = []string{"transcript", "subject", "start", "duration_min
 func init() {
 	runner.Register(runner.Spec{
 		Name: "kimi_classify",
-		Summary: "summarise a transcript and give it a phase with a Moonshot (Kimi) model in JSON mode, with YAML rules before " +
+		Summary: "summarise a transcript and give it a phase with a Moonshot (Kimi) model (structured output: json_schema, else JSON mode; " +
+			"the model is checked against GET /v1/models at start, parameters it refuses are learned from its 400s), with YAML rules before " +
 			"(pre_rules) and after (post_rules) the model. Templates see: .transcript {text, segments}, .text (the transcript " +
 			"as [mm:ss] lines, or one part, or the parts' summaries), .subject, .start, .duration_min, .teacher_id, .student_ids, " +
 			".participants, .id, .phases [{name, description}], .phase_names, .fallback_phase, .phase (set by a pre rule, else " +
 			"empty), .summary_max, .mode (single, map, collapse, reduce), .part, .parts; functions json and join. " +
 			"Limits: name a limiter, e.g. `limiters: {moonshot: {concurrency: 1, rpm: 3}}` (entry tier) and `limiter: moonshot`",
-		Version: "1",
+		Version: "2", // 2: usage in the classification; requests with json_schema and max_completion_tokens
 		Reads:   kimiClassifyReads,
 		Writes: []runner.Field{
 			{Name: "phase", Sample: "", Doc: "one of the configured phases"},

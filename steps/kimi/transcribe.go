@@ -228,6 +228,11 @@ func parseTranscription(b []byte, contentType, format string, duration float64) 
 		}
 		return nil, &BadAnswerError{Format: format, ContentType: contentType, Start: oneLine(string(trim), 80)}
 	}
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(trim, &keys) == nil && keys["text"] == nil && keys["segments"] == nil && keys["error"] == nil {
+		// {"detail":"Not Found"} from a framework's 404 page answered as 200 is no transcript either.
+		return nil, &BadAnswerError{Format: format, ContentType: contentType, Start: oneLine(string(trim), 80)}
+	}
 	var raw struct {
 		Text     string          `json:"text"`
 		Language string          `json:"language"`

@@ -164,6 +164,13 @@ func TestParseTranscription(t *testing.T) {
 	if _, err := parseTranscription([]byte(`{"error":"failed to read audio"}`), "application/json", "json", 1); err == nil {
 		t.Error("a 200 with an error body parsed as a transcript")
 	}
+	var bad *BadAnswerError
+	if _, err := parseTranscription([]byte(`{"detail":"Not Found"}`), "application/json", "json", 1); !errors.As(err, &bad) {
+		t.Errorf("an object without text or segments parsed as a transcript (err %v)", err)
+	}
+	if got, err := parseTranscription([]byte(`{"text":""}`), "application/json", "json", 1); err != nil || got.Text != "" {
+		t.Errorf("a silent chunk: %+v, %v", got, err)
+	}
 	// A proxy's error page answered with 200 is not a transcript, whatever its Content-Type says.
 	for _, format := range []string{"json", "verbose_json"} {
 		for _, ct := range []string{"text/html; charset=utf-8", "application/json", ""} {
