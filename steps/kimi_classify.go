@@ -698,6 +698,14 @@ func (s *kimiClassify) complete(ctx context.Context, msgs []kimi.Message, maxTok
 		if err != nil {
 			return nil, s.classifyErr(err)
 		}
+		if np, ok := capIgnored(p, resp, maxTokens); ok && heals < 4 {
+			if s.healer.Learn(s.cfg.Model, np) {
+				runner.Logger(ctx).InfoContext(ctx, "the model refused a parameter; adjusted for the rest of the run",
+					"model", s.cfg.Model, "change", "max_completion_tokens ignored (cut off far below it); output cap sent as max_tokens")
+			}
+			p = np
+			continue
+		}
 		break
 	}
 	var u kimi.TokenUsage
@@ -712,6 +720,18 @@ func (s *kimiClassify) complete(ctx context.Context, msgs []kimi.Message, maxTok
 	s.cache[key] = resp
 	s.order = append(s.order, key)
 	return resp, nil
+}
+
+// capIgnored reports a server that cut the answer off far below max_completion_tokens: it does not read
+// that name (some clients found native Moonshot wants max_tokens, docs/kimi-asr-api.md §1.3).
+func capIgnored(p kimi.Params, resp *kimi.ChatResponse, maxTokens int) (kimi.Params, bool) {
+	_, finish := resp.Content()
+	u := resp.TokenUsage()
+	if finish != "length" || p.MaxField == "max_tokens" || u.CompletionTokens == 0 || u.CompletionTokens*2 > maxTokens {
+		return p, false
+	}
+	p.MaxField = "max_tokens"
+	return p, true
 }
 
 var tokenLimitRE = regexp.MustCompile(`(?i)exceeded model token limit\s*:\s*(\d+)`)

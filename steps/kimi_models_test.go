@@ -307,3 +307,19 @@ func TestKimiClassifyDryRunCost(t *testing.T) {
 		t.Errorf("a dry run called %+v", got)
 	}
 }
+
+// TestKimiClassifyCapIgnored: a server that ignores max_completion_tokens (cutting a reasoning model off
+// at its default 1024) is sent max_tokens from then on.
+func TestKimiClassifyCapIgnored(t *testing.T) {
+	srv := moonshotServer(t, emulator.MoonshotOptions{ModelSpecs: []emulator.ModelSpec{
+		{ID: "moonshot-v1-thinker", Context: 131072, OnlyMaxTokens: true, AlwaysReasons: true, Reasoning: 1500}}})
+	sum, r, err := classifyRun(t, srv, t.TempDir(), "model: moonshot-v1-thinker", runner.RunOptions{})
+	if err != nil || sum.Done != 3 {
+		t.Fatalf("run: %v, summary %+v", err, sum)
+	}
+	checkClassified(t, r)
+	reqs := chatBodies(t, srv)
+	if len(reqs) != 4 || reqs[0].MaxCompletionTokens == 0 || reqs[1].MaxTokens != reqs[0].MaxCompletionTokens || reqs[3].MaxTokens == 0 {
+		t.Errorf("%d requests, caps %+v", len(reqs), reqs)
+	}
+}

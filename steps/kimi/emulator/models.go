@@ -31,6 +31,9 @@ type ModelSpec struct {
 	// NoMaxTokens models refuse the deprecated max_tokens ("Unsupported parameter: 'max_tokens'"); by
 	// default it is still accepted (corrections item 2).
 	NoMaxTokens bool
+	// OnlyMaxTokens models ignore max_completion_tokens and cap at 1024 unless max_tokens says otherwise,
+	// as some clients found native Moonshot does [U] (docs/kimi-asr-api.md §1.3, can1357/oh-my-pi#2289).
+	OnlyMaxTokens bool
 }
 
 // DefaultModelSpecs is the emulated roster of 2026. Context windows: moonshot-v1 8/32/128k (old docs

@@ -325,7 +325,7 @@ func (s *MoonshotServer) chat(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	maxTokens := 1024
-	if body.MaxComp != nil {
+	if body.MaxComp != nil && !spec.OnlyMaxTokens {
 		maxTokens = *body.MaxComp
 	} else if body.MaxTokens != nil {
 		maxTokens = *body.MaxTokens
@@ -410,6 +410,10 @@ func (s *MoonshotServer) chat(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	}
 	completion := tokens(content) + reasoning
+	if finish == "length" {
+		// finish_reason "length" means the cap was reached (platform.kimi.ai/docs/api/chat).
+		completion = max(completion, maxTokens)
+	}
 	s.mu.Lock()
 	s.seq++
 	id := fmt.Sprintf("chatcmpl-%024x", s.seq)
