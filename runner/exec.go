@@ -144,6 +144,12 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
 	if err := r.loadPending(); err != nil {
 		return nil, err
 	}
+	if config, err := r.open(ctx); err != nil {
+		if config {
+			return nil, err
+		}
+		return &Summary{Status: "failed", Finished: time.Now()}, err
+	}
 
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
@@ -212,8 +218,10 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
 		wgs[i].Wait()
 	}
 
+	costs := r.costs(o.Report)
 	r.mu.Lock()
 	r.sum.Finished = time.Now()
+	r.sum.Costs = costs
 	switch {
 	case r.envErr != nil:
 		r.sum.Status = "failed"

@@ -63,6 +63,27 @@ type Estimator interface {
 	Estimate(in *Item) string
 }
 
+// Opener is implemented by steps that check their environment once per run before any item is taken
+// (in dry runs too): that a configured remote model exists, say. An error stops the run with no item
+// touched; a Diagnostic (Build.Errorf) is a configuration error (exit 2), anything else a failed run.
+type Opener interface {
+	Open(ctx context.Context) error
+}
+
+// CostReporter is implemented by steps that spend metered resources (tokens, audio minutes). At the end
+// of a run the engine logs what they report and keeps it in the summary; in a dry run it is an estimate.
+type CostReporter interface {
+	Cost() Cost
+}
+
+// Cost is what a step spent in a run, or would spend (Estimate).
+type Cost struct {
+	Units    map[string]int64 `json:"units,omitempty"` // e.g. {"prompt_tokens": 12000}
+	Money    float64          `json:"money,omitempty"` // 0 when no price is configured
+	Currency string           `json:"currency,omitempty"`
+	Estimate bool             `json:"estimate,omitempty"`
+}
+
 // Field declares an item field a step writes. Sample is a zero value of the Go type the field decodes into:
 // expressions are type-checked against it and filters see values of that type.
 type Field struct {

@@ -14,18 +14,19 @@ type RunInfo struct {
 
 // Summary counts what a run did.
 type Summary struct {
-	Finished time.Time      `json:"finished"`
-	Status   string         `json:"status"` // ok, failed (some item failed), pending (some left for later), interrupted
-	Items    int            `json:"items"`
-	Done     int            `json:"done"`
-	Skipped  int            `json:"skipped"` // dropped by a filter
-	Failed   int            `json:"failed"`
-	Pending  int            `json:"pending"`   // deferred or interrupted: left for a later run
-	NotReady int            `json:"not_ready"` // reported not ready by the source (still transcoding)
-	Memo     int            `json:"memo"`      // step executions served from the memo
-	Ran      int            `json:"ran"`       // step executions actually run
-	Failures []ItemFailure  `json:"failures,omitempty"`
-	Steps    map[string]int `json:"steps,omitempty"` // executions run per step
+	Finished time.Time       `json:"finished"`
+	Status   string          `json:"status"` // ok, failed (some item failed), pending (some left for later), interrupted
+	Items    int             `json:"items"`
+	Done     int             `json:"done"`
+	Skipped  int             `json:"skipped"` // dropped by a filter
+	Failed   int             `json:"failed"`
+	Pending  int             `json:"pending"`   // deferred or interrupted: left for a later run
+	NotReady int             `json:"not_ready"` // reported not ready by the source (still transcoding)
+	Memo     int             `json:"memo"`      // step executions served from the memo
+	Ran      int             `json:"ran"`       // step executions actually run
+	Failures []ItemFailure   `json:"failures,omitempty"`
+	Steps    map[string]int  `json:"steps,omitempty"` // executions run per step
+	Costs    map[string]Cost `json:"costs,omitempty"` // what steps reported spending (CostReporter), by step id
 }
 
 // ItemFailure is one item's failure in a run.

@@ -233,6 +233,15 @@ func TestKimiASRErrors(t *testing.T) {
 			t.Errorf("counters %+v", s.Counters())
 		}
 	})
+	t.Run("vLLM's 400 Maximum file size exceeded is too large, with the hint", func(t *testing.T) {
+		s := asrServer(t, emulator.ASROptions{Mode: emulator.ModeVLLM, MaxBytes: 100 << 10})
+		_, err := newTestASR(t, s, "").Process(ctx, kimiAudioItem(t, kimiChunks(t, [2]float64{0, 5})))
+		kimiKind(t, err, runner.KindPermanent)
+		if !strings.Contains(err.Error(), "HTTP 400") || !strings.Contains(err.Error(), "refused the chunk as too large") ||
+			!strings.Contains(err.Error(), "VLLM_MAX_AUDIO_CLIP_FILESIZE_MB") {
+			t.Errorf("message: %v", err)
+		}
+	})
 	t.Run("over max_upload_mb fails without an upload", func(t *testing.T) {
 		s := asrServer(t, emulator.ASROptions{})
 		_, err := newTestASR(t, s, "max_upload_mb: 0.1").Process(ctx, kimiAudioItem(t, kimiChunks(t, [2]float64{0, 1}, [2]float64{1, 5})))
@@ -267,6 +276,8 @@ func TestKimiASRErrors(t *testing.T) {
 		{emulator.FaultServerError, runner.KindTransient, 0},
 		{emulator.FaultReset, runner.KindTransient, 0},
 		{emulator.FaultQuota, runner.KindDeferred, 0},
+		// A 200 with a proxy's HTML page is no transcript: transient, not kept, and the retry transcribes.
+		{emulator.FaultHTML, runner.KindTransient, 0},
 	} {
 		t.Run(string(tt.fault), func(t *testing.T) {
 			s := asrServer(t, emulator.ASROptions{})
@@ -279,7 +290,10 @@ func TestKimiASRErrors(t *testing.T) {
 			if tt.fault == emulator.FaultRateLimit {
 				return // the limiter now holds every call for a second
 			}
-			_, err = step.Process(ctx, kimiAudioItem(t, kimiChunks(t, [2]float64{0, 2})))
+			out, err := step.Process(ctx, kimiAudioItem(t, kimiChunks(t, [2]float64{0, 2})))
+			if tr, ok := out["transcript"].(kimi.Transcript); ok && strings.Contains(tr.Text, "html") {
+				t.Errorf("an HTML page became the transcript: %q", tr.Text)
+			}
 			if tt.kind == runner.KindDeferred {
 				kimiKind(t, err, runner.KindDeferred)
 				if n := s.Counters().Requests; n != 1 {

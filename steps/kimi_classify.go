@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,28 +46,36 @@ type kimiLimit struct {
 // the server is, the key, limits, timeouts) carry json:"-" and stay out of the memo key; phases, rules,
 // prompts and model parameters are in it, so editing one re-runs the classification.
 type kimiClassifyConfig struct {
-	BaseURL       string        `yaml:"base_url" json:"-" doc:"Moonshot API base (KIMI_BASE_URL): https://api.moonshot.cn/v1 (China) or https://api.moonshot.ai/v1 (global); keys work on one only"`
-	APIKey        string        `yaml:"api_key" json:"-" secret:"true" doc:"Moonshot API key (KIMI_API_KEY)"`
-	Model         string        `yaml:"model" json:"model" doc:"model id, e.g. moonshot-v1-128k, moonshot-v1-32k, kimi-k2.6 (k2.5/k2.6 get no temperature and thinking disabled)"`
-	ContextTokens int           `yaml:"context_tokens" json:"context_tokens" doc:"the model's context window in tokens; 0: known from the model id (8k/32k/128k, 256k for kimi-k2)"`
-	Phases        []kimiPhase   `yaml:"phases" json:"phases" doc:"the phases, each with a description for the model"`
-	FallbackPhase string        `yaml:"fallback_phase" json:"fallback_phase" doc:"phase of a recording whose answer stays invalid (it is also flagged needs_review)"`
-	System        string        `yaml:"system" json:"system" doc:"system prompt (Go text/template; see the step's documentation for the names)"`
-	User          string        `yaml:"user" json:"user" doc:"user prompt (Go text/template) carrying the transcript"`
-	MapSystem     string        `yaml:"map_system" json:"map_system" doc:"system prompt summarising one part of an over-long transcript"`
-	MapUser       string        `yaml:"map_user" json:"map_user" doc:"user prompt carrying one part of an over-long transcript"`
-	PreRules      []kimiRule    `yaml:"pre_rules" json:"pre_rules" doc:"tried in order before the model; the first match sets the phase and the model is asked only for the summary"`
-	PostRules     []kimiRule    `yaml:"post_rules" json:"post_rules" doc:"tried in order after the model; the first match overrides the phase"`
-	SummaryMax    int           `yaml:"summary_max" json:"summary_max" doc:"longest valid summary, in characters"`
-	MaxTokens     int           `yaml:"max_tokens" json:"max_tokens" doc:"output token cap; an answer cut off at it is retried once with twice as many"`
-	Temperature   float64       `yaml:"temperature" json:"temperature" doc:"sampling temperature (0-1), sent only to models that accept it"`
-	JSONMode      bool          `yaml:"json_mode" json:"json_mode" doc:"ask for response_format json_object"`
-	TokenEstimate string        `yaml:"token_estimate" json:"token_estimate" enum:"auto,api,runes" doc:"how a prompt is measured against the budget: runes (1.5 characters a token, no call), api (the estimate-token-count endpoint), auto (api only when the rune count is near the budget)"`
-	BudgetRatio   float64       `yaml:"budget_ratio" json:"budget_ratio" doc:"share of the context window a prompt plus max_tokens may fill before the transcript is summarised in parts"`
-	PartTokens    int           `yaml:"part_tokens" json:"part_tokens" doc:"size of a transcript part in map-reduce, in tokens"`
-	Timestamps    bool          `yaml:"timestamps" json:"timestamps" doc:"prefix transcript lines with [mm:ss]"`
-	DefaultLimit  kimiLimit     `yaml:"default_limit" json:"-" doc:"limits used when the step names no limiter (entry tier: concurrency 1, rpm 3); a named limiter replaces them"`
-	Timeout       time.Duration `yaml:"timeout" json:"-" doc:"limit for one request"`
+	BaseURL       string      `yaml:"base_url" json:"-" doc:"Moonshot API base (KIMI_BASE_URL): https://api.moonshot.cn/v1 (China) or https://api.moonshot.ai/v1 (global); keys work on one only"`
+	APIKey        string      `yaml:"api_key" json:"-" secret:"true" doc:"Moonshot API key (KIMI_API_KEY)"`
+	Model         string      `yaml:"model" json:"model" doc:"model id (KIMI_MODEL), e.g. kimi-k3, kimi-k2.6, moonshot-v1-128k; checked against GET /v1/models at the start of every run (and dry run)"`
+	ContextTokens int         `yaml:"context_tokens" json:"context_tokens" doc:"the model's context window in tokens when GET /v1/models does not give it"`
+	Phases        []kimiPhase `yaml:"phases" json:"phases" doc:"the phases, each with a description for the model"`
+	FallbackPhase string      `yaml:"fallback_phase" json:"fallback_phase" doc:"phase of a recording whose answer stays invalid (it is also flagged needs_review)"`
+	System        string      `yaml:"system" json:"system" doc:"system prompt (Go text/template; see the step's documentation for the names)"`
+	User          string      `yaml:"user" json:"user" doc:"user prompt (Go text/template) carrying the transcript"`
+	MapSystem     string      `yaml:"map_system" json:"map_system" doc:"system prompt summarising one part of an over-long transcript"`
+	MapUser       string      `yaml:"map_user" json:"map_user" doc:"user prompt carrying one part of an over-long transcript"`
+	PreRules      []kimiRule  `yaml:"pre_rules" json:"pre_rules" doc:"tried in order before the model; the first match sets the phase and the model is asked only for the summary"`
+	PostRules     []kimiRule  `yaml:"post_rules" json:"post_rules" doc:"tried in order after the model; the first match overrides the phase"`
+	SummaryMax    int         `yaml:"summary_max" json:"summary_max" doc:"longest valid summary, in characters"`
+	MaxTokens     int         `yaml:"max_tokens" json:"max_tokens" doc:"tokens for the answer; the request's max_completion_tokens is this plus reasoning_tokens (within the context window), doubled once when an answer is cut off"`
+	// Reasoning only sizes the cap: a model that does not reason never spends it.
+	ReasoningTokens int           `yaml:"reasoning_tokens" json:"-" doc:"tokens a reasoning model (kimi-k3 always reasons) may think before it answers, on top of max_tokens"`
+	Temperature     float64       `yaml:"temperature" json:"temperature" doc:"sampling temperature (0-1); a model that allows only its own (\"only 1 is allowed\") gets none, learned from its 400 and remembered for the run"`
+	Thinking        string        `yaml:"thinking" json:"thinking" enum:"disabled,enabled,default" doc:"thinking switch sent to the model (a classification needs no reasoning); a model that refuses it gets its default"`
+	JSONMode        bool          `yaml:"json_mode" json:"json_mode" doc:"ask for a JSON answer (response_format)"`
+	JSONSchema      bool          `yaml:"json_schema" json:"json_schema" doc:"with json_mode, ask for response_format json_schema (phases as an enum, summary_max as maxLength); a server that refuses it gets json_object"`
+	TokenEstimate   string        `yaml:"token_estimate" json:"token_estimate" enum:"auto,api,runes" doc:"how a prompt is measured against the budget: runes (1.5 characters a token, no call), api (the estimate-token-count endpoint), auto (api only when the rune count is near the budget)"`
+	BudgetRatio     float64       `yaml:"budget_ratio" json:"budget_ratio" doc:"share of the context window a prompt plus max_tokens may fill before the transcript is summarised in parts"`
+	PartTokens      int           `yaml:"part_tokens" json:"part_tokens" doc:"size of a transcript part in map-reduce, in tokens"`
+	Timestamps      bool          `yaml:"timestamps" json:"timestamps" doc:"prefix transcript lines with [mm:ss]"`
+	DefaultLimit    kimiLimit     `yaml:"default_limit" json:"-" doc:"limits used when the step names no limiter (entry tier: concurrency 1, rpm 3); a named limiter replaces them"`
+	Timeout         time.Duration `yaml:"timeout" json:"-" doc:"limit for one request"`
+	PriceInput      float64       `yaml:"price_per_mtok_input" json:"-" doc:"price of a million prompt tokens (0: unknown); with it the dry-run estimate and the run's cost line give money"`
+	PriceOutput     float64       `yaml:"price_per_mtok_output" json:"-" doc:"price of a million completion tokens, reasoning included"`
+	PriceCached     float64       `yaml:"price_per_mtok_cached" json:"-" doc:"price of a million prompt tokens served from the prompt cache (0: as price_per_mtok_input)"`
+	Currency        string        `yaml:"currency" json:"-" doc:"currency of the prices (CNY on api.moonshot.cn, USD on api.moonshot.ai)"`
 }
 
 const kimiSystemPrompt = `你是求职辅导会谈的分析助手。阅读一次辅导会谈的{{if eq .mode "reduce"}}分段摘要{{else}}转写{{end}}，{{if .phase}}为它写摘要{{else}}判断它属于哪个阶段并写摘要{{end}}。只输出一个 JSON 对象，不要输出任何其他内容。
@@ -108,19 +118,21 @@ var kimiClassifyReads = []string{"transcript", "subject", "start", "duration_min
 func init() {
 	runner.Register(runner.Spec{
 		Name: "kimi_classify",
-		Summary: "summarise a transcript and give it a phase with a Moonshot (Kimi) model in JSON mode, with YAML rules before " +
+		Summary: "summarise a transcript and give it a phase with a Moonshot (Kimi) model (structured output: json_schema, else JSON mode; " +
+			"the model is checked against GET /v1/models at start, parameters it refuses are learned from its 400s), with YAML rules before " +
 			"(pre_rules) and after (post_rules) the model. Templates see: .transcript {text, segments}, .text (the transcript " +
 			"as [mm:ss] lines, or one part, or the parts' summaries), .subject, .start, .duration_min, .teacher_id, .student_ids, " +
 			".participants, .id, .phases [{name, description}], .phase_names, .fallback_phase, .phase (set by a pre rule, else " +
 			"empty), .summary_max, .mode (single, map, collapse, reduce), .part, .parts; functions json and join. " +
 			"Limits: name a limiter, e.g. `limiters: {moonshot: {concurrency: 1, rpm: 3}}` (entry tier) and `limiter: moonshot`",
-		Version: "1",
+		Version: "2", // 2: usage in the classification; requests with json_schema and max_completion_tokens
 		Reads:   kimiClassifyReads,
 		Writes: []runner.Field{
 			{Name: "phase", Sample: "", Doc: "one of the configured phases"},
 			{Name: "summary", Sample: "", Doc: "the model's summary (empty when it never gave a valid one)"},
 			{Name: "classification", Sample: kimi.Classification{},
-				Doc: "model, rule (model, a rule's name, fallback, empty), model_phase, confidence, needs_review, reason, attempts, prompt_tokens, completion_tokens, tokens, parts, answer, raw"},
+				Doc: "model, rule (model, a rule's name, fallback, empty), model_phase, confidence, needs_review, reason, attempts, prompt_tokens, completion_tokens, tokens, " +
+					"usage {prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens} (this item's calls; reasoning is part of completion, cached part of prompt), parts, answer, raw"},
 			{Name: "needs_review", Sample: false, Doc: "true when a person should check the phase or summary"},
 		},
 		SideEffects: true,
@@ -134,21 +146,26 @@ func init() {
 			{"Offer后续", "拿到或即将拿到 offer 之后的事：比较和选择 offer、谈薪、入职准备、试用期。"},
 			{"其他", "不属于以上任何一类，或内容不足以判断（寒暄、时间安排、设备调试等）。"},
 		},
-		FallbackPhase: "其他",
-		System:        kimiSystemPrompt,
-		User:          kimiUserPrompt,
-		MapSystem:     kimiMapSystemPrompt,
-		MapUser:       kimiMapUserPrompt,
-		SummaryMax:    300,
-		MaxTokens:     1024,
-		Temperature:   0.3,
-		JSONMode:      true,
-		TokenEstimate: "auto",
-		BudgetRatio:   0.8,
-		PartTokens:    6000,
-		Timestamps:    true,
-		DefaultLimit:  kimiLimit{Concurrency: 1, RPM: 3},
-		Timeout:       5 * time.Minute,
+		FallbackPhase:   "其他",
+		System:          kimiSystemPrompt,
+		User:            kimiUserPrompt,
+		MapSystem:       kimiMapSystemPrompt,
+		MapUser:         kimiMapUserPrompt,
+		SummaryMax:      300,
+		MaxTokens:       1024,
+		ReasoningTokens: 8192,
+		Temperature:     0.3,
+		Thinking:        "disabled",
+		JSONMode:        true,
+		JSONSchema:      true,
+		ContextTokens:   131072,
+		Currency:        "CNY",
+		TokenEstimate:   "auto",
+		BudgetRatio:     0.8,
+		PartTokens:      6000,
+		Timestamps:      true,
+		DefaultLimit:    kimiLimit{Concurrency: 1, RPM: 3},
+		Timeout:         5 * time.Minute,
 	}, newKimiClassify)
 }
 
@@ -165,7 +182,7 @@ type kimiClassify struct {
 	cfg     kimiClassifyConfig
 	chat    *kimi.Chat
 	lim     *runner.Limiter
-	context int
+	context atomic.Int64      // the model's window: GET /v1/models, else context_tokens, lowered by a 400 that names it
 	phases  map[string]string // folded name → name
 	names   []string
 	tpl     map[string]*template.Template
@@ -175,6 +192,11 @@ type kimiClassify struct {
 	// stop holds an error that ends every later call of this run: an exhausted quota (deferred) or a
 	// rejected key (permanent).
 	stop atomic.Pointer[error]
+
+	b      *runner.Build
+	healer kimi.Healer // parameters the model refused, learned this run
+	prices kimi.Prices
+	spent  kimi.Meter // tokens of this run's calls (or, in a dry run, the estimate)
 
 	// cache keeps answers within the run, so that an engine retry after a 429 half-way through the ladder
 	// or a map-reduce does not pay again for the calls that succeeded.
@@ -212,16 +234,18 @@ func newKimiClassify(cfg kimiClassifyConfig, b *runner.Build) (any, error) {
 	if _, ok := s.phase(cfg.FallbackPhase); !ok {
 		return fail("fallback_phase %q is not one of the phases %s", cfg.FallbackPhase, strings.Join(s.names, ", "))
 	}
-	if cfg.SummaryMax <= 0 || cfg.MaxTokens <= 0 || cfg.PartTokens <= 0 {
-		return fail("summary_max, max_tokens and part_tokens must be positive")
+	if cfg.SummaryMax <= 0 || cfg.MaxTokens <= 0 || cfg.PartTokens <= 0 || cfg.ContextTokens <= 0 {
+		return fail("summary_max, max_tokens, part_tokens and context_tokens must be positive")
+	}
+	if cfg.ReasoningTokens < 0 || cfg.PriceInput < 0 || cfg.PriceOutput < 0 || cfg.PriceCached < 0 {
+		return fail("reasoning_tokens and prices must not be negative")
 	}
 	if cfg.BudgetRatio <= 0 || cfg.BudgetRatio > 1 {
 		return fail("budget_ratio must be in (0, 1]")
 	}
-	s.context = cfg.ContextTokens
-	if s.context <= 0 {
-		s.context = kimi.FamilyOf(cfg.Model).Context
-	}
+	s.context.Store(int64(cfg.ContextTokens))
+	s.b = b
+	s.prices = kimi.Prices{Input: cfg.PriceInput, Output: cfg.PriceOutput, Cached: cfg.PriceCached, Currency: cfg.Currency}
 	funcs := template.FuncMap{"json": templateJSON, "join": templateJoin}
 	for name, src := range map[string]string{"system": cfg.System, "user": cfg.User, "map_system": cfg.MapSystem, "map_user": cfg.MapUser} {
 		t, err := template.New(name).Funcs(funcs).Option("missingkey=zero").Parse(src)
@@ -371,7 +395,7 @@ func (s *kimiClassify) Process(ctx context.Context, in *runner.Item) (runner.Fie
 				}
 			}
 			if !decided {
-				res.ModelPhase = stringOf(out.answer["phase"])
+				res.ModelPhase = clipRunes(stringOf(out.answer["phase"]), 100)
 			}
 		}
 	}
@@ -466,7 +490,7 @@ func (s *kimiClassify) classify(ctx context.Context, data map[string]any, tr kim
 		return answer{}, err
 	}
 	if fits {
-		out, err := s.ask(ctx, msgs, check, res)
+		out, err := s.ask(ctx, msgs, check, res, phasesUnless(decided, s.names))
 		var ae *kimi.APIError
 		if err == nil || !errors.As(err, &ae) || ae.Kind() != kimi.ErrTooLong {
 			return out, err
@@ -481,7 +505,15 @@ func (s *kimiClassify) classify(ctx context.Context, data map[string]any, tr kim
 	if err != nil {
 		return answer{}, err
 	}
-	return s.ask(ctx, msgs, check, res)
+	return s.ask(ctx, msgs, check, res, phasesUnless(decided, s.names))
+}
+
+// phasesUnless is the schema's enum: none when the phase is decided and only a summary is asked for.
+func phasesUnless(decided bool, names []string) []string {
+	if decided {
+		return nil
+	}
+	return names
 }
 
 // answer is the end of a ladder: the last parsed answer, valid or not.
@@ -492,16 +524,18 @@ type answer struct {
 	reason  string
 }
 
-// ask runs the validation ladder: an answer cut off at max_tokens is asked again once with twice the
-// tokens; an invalid one is asked again with the validator's message at most twice; after that the
+// ask runs the validation ladder: an answer cut off at the output cap is asked again once with twice
+// the cap; an invalid one is asked again with the validator's message at most twice; after that the
 // last answer is returned as invalid. Network errors and 429s end the ladder with an error for the
-// engine to retry; they do not count as re-prompts.
-func (s *kimiClassify) ask(ctx context.Context, msgs []kimi.Message, check func(map[string]any) error, res *kimi.Classification) (answer, error) {
+// engine to retry; they do not count as re-prompts. schemaPhases are the enum of the json_schema (nil:
+// the summary alone).
+func (s *kimiClassify) ask(ctx context.Context, msgs []kimi.Message, check func(map[string]any) error, res *kimi.Classification, schemaPhases []string) (answer, error) {
 	msgs = append([]kimi.Message(nil), msgs...)
-	maxTokens := s.cfg.MaxTokens
+	limit := s.outputCap(msgs, 1)
 	grown, reprompts := false, 0
+	schema := kimi.ClassifySchema(schemaPhases, s.cfg.SummaryMax)
 	for {
-		resp, err := s.complete(ctx, msgs, maxTokens)
+		resp, err := s.complete(ctx, msgs, limit, schema)
 		if err != nil {
 			return answer{}, err
 		}
@@ -510,9 +544,10 @@ func (s *kimiClassify) ask(ctx context.Context, msgs []kimi.Message, check func(
 		res.PromptTokens += u.PromptTokens
 		res.CompletionTokens += u.CompletionTokens
 		res.Tokens += u.TotalTokens
+		res.Usage.Add(u)
 		content, finish := resp.Content()
 		if finish == "length" && !grown {
-			grown, maxTokens = true, maxTokens*2
+			grown, limit = true, s.outputCap(msgs, 2)
 			continue
 		}
 		ans, verr := kimi.ParseAnswer(content)
@@ -523,18 +558,42 @@ func (s *kimiClassify) ask(ctx context.Context, msgs []kimi.Message, check func(
 			return answer{answer: ans, content: content, valid: true}, nil
 		}
 		if finish == "length" {
-			verr = fmt.Errorf("输出在 %d 个 token 处被截断，%v", maxTokens, verr)
+			verr = fmt.Errorf("输出在 %d 个 token 处被截断，%v", limit, verr)
 		}
 		if reprompts == kimiReprompts {
 			return answer{answer: ans, content: content, reason: verr.Error()}, nil
 		}
 		reprompts++
-		if strings.TrimSpace(content) != "" {
-			msgs = append(msgs, kimi.Message{Role: "assistant", Content: content})
+		if quote := strings.TrimSpace(content); quote != "" {
+			// Quote back only the start: a runaway answer (megabytes of prose) would otherwise grow the
+			// prompt until it overflows the context and the item fails for good.
+			msgs = append(msgs, kimi.Message{Role: "assistant", Content: clipQuote(quote, kimiQuoteRunes)})
 		}
 		msgs = append(msgs, kimi.Message{Role: "user",
-			Content: "上次输出不符合要求：" + verr.Error() + "。请只输出符合字段要求的 JSON 对象。"})
+			Content: "上次输出不符合要求：" + clipQuote(verr.Error(), 500) + "。请只输出符合字段要求的 JSON 对象。"})
 	}
+}
+
+// kimiQuoteRunes is how much of an invalid answer is quoted back in a re-prompt: a valid one is a few
+// hundred characters, so this shows the model what it did without carrying a runaway answer along.
+const kimiQuoteRunes = 2000
+
+func clipQuote(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "……（已截断）"
+	}
+	return s
+}
+
+// outputCap is max_completion_tokens for a prompt: the answer's tokens plus a reasoning model's thinking,
+// times factor, kept within the context window left by the prompt (a model that does not reason never
+// spends the reasoning share).
+func (s *kimiClassify) outputCap(msgs []kimi.Message, factor int) int {
+	n := (s.cfg.MaxTokens + s.cfg.ReasoningTokens) * factor
+	if room := int(s.context.Load()) - runeTokens(msgs); n > room {
+		n = max(room, s.cfg.MaxTokens*factor)
+	}
+	return n
 }
 
 // checkFull validates an answer that must carry the phase and the summary; it rewrites the phase to the
@@ -550,7 +609,7 @@ func (s *kimiClassify) checkFull(a map[string]any) error {
 	}
 	p, ok := s.phase(str)
 	if !ok {
-		return fmt.Errorf(`"phase" 的值 %q 不在允许的阶段中：%s`, str, strings.Join(s.names, "、"))
+		return fmt.Errorf(`"phase" 的值 %q 不在允许的阶段中：%s`, clipQuote(str, 50), strings.Join(s.names, "、"))
 	}
 	a["phase"] = p
 	if c, ok := a["confidence"]; ok && c != nil {
@@ -582,11 +641,23 @@ func (s *kimiClassify) checkSummary(a map[string]any) error {
 	return nil
 }
 
-// complete sends one chat completion inside the limiter, or answers from the run's cache.
-func (s *kimiClassify) complete(ctx context.Context, msgs []kimi.Message, maxTokens int) (*kimi.ChatResponse, error) {
-	req := kimi.NewChatRequest(s.cfg.Model, msgs, kimi.ChatOptions{JSON: s.cfg.JSONMode,
-		Temperature: s.cfg.Temperature, MaxTokens: maxTokens})
-	body, err := json.Marshal(req)
+// complete sends one chat completion inside the limiter, or answers from the run's cache. A 400 naming
+// a parameter the model refuses is healed and sent again; what was learned holds for the model for the
+// rest of the run. The cache key is the request as configured, so a healed request finds it too.
+func (s *kimiClassify) complete(ctx context.Context, msgs []kimi.Message, maxTokens int, schema *kimi.JSONSchema) (*kimi.ChatResponse, error) {
+	want := kimi.Params{Thinking: s.cfg.Thinking, MaxField: "max_completion_tokens", Format: "text"}
+	if want.Thinking == "default" {
+		want.Thinking = ""
+	}
+	t := s.cfg.Temperature
+	want.Temperature = &t
+	if s.cfg.JSONMode {
+		want.Format = "json_object"
+		if s.cfg.JSONSchema {
+			want.Format = "json_schema"
+		}
+	}
+	body, err := json.Marshal(want.Request(s.cfg.Model, msgs, maxTokens, schema, ""))
 	if err != nil {
 		return nil, err
 	}
@@ -597,15 +668,49 @@ func (s *kimiClassify) complete(ctx context.Context, msgs []kimi.Message, maxTok
 	if hit != nil {
 		return hit, nil
 	}
+	// The fixed prefix is the system prompt (with the phase list): requests sharing it share a key.
+	sum := sha256.Sum256([]byte(s.cfg.Model + "\x00" + msgs[0].Content))
+	cacheKey := fmt.Sprintf("meetpipe-%x", sum[:8])
+	p := s.healer.Params(s.cfg.Model, want)
 	var resp *kimi.ChatResponse
-	err = s.call(ctx, func(ctx context.Context) error {
-		var err error
-		resp, err = s.chat.Complete(ctx, req)
-		return err
-	})
-	if err != nil {
-		return nil, err
+	for heals := 0; ; heals++ {
+		req := p.Request(s.cfg.Model, msgs, maxTokens, schema, cacheKey)
+		err = s.callRaw(ctx, func(ctx context.Context) error {
+			var err error
+			resp, err = s.chat.Complete(ctx, req)
+			return err
+		})
+		var ae *kimi.APIError
+		if err != nil && heals < 4 && errors.As(err, &ae) {
+			if np, note, ok := kimi.Heal(p, ae); ok {
+				if s.healer.Learn(s.cfg.Model, np) {
+					runner.Logger(ctx).InfoContext(ctx, "the model refused a parameter; adjusted for the rest of the run",
+						"model", s.cfg.Model, "change", note)
+				}
+				p = np
+				continue
+			}
+		}
+		if err != nil && heals < 4 && errors.As(err, &ae) && s.learnWindow(ctx, ae) {
+			maxTokens = min(maxTokens, s.outputCap(msgs, 1))
+			continue
+		}
+		if err != nil {
+			return nil, s.classifyErr(err)
+		}
+		if np, ok := capIgnored(p, resp, maxTokens); ok && heals < 4 {
+			if s.healer.Learn(s.cfg.Model, np) {
+				runner.Logger(ctx).InfoContext(ctx, "the model refused a parameter; adjusted for the rest of the run",
+					"model", s.cfg.Model, "change", "max_completion_tokens ignored (cut off far below it); output cap sent as max_tokens")
+			}
+			p = np
+			continue
+		}
+		break
 	}
+	var u kimi.TokenUsage
+	u.Add(resp.TokenUsage())
+	s.spent.Add(u)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.order) >= 512 {
@@ -617,8 +722,46 @@ func (s *kimiClassify) complete(ctx context.Context, msgs []kimi.Message, maxTok
 	return resp, nil
 }
 
+// capIgnored reports a server that cut the answer off far below max_completion_tokens: it does not read
+// that name (some clients found native Moonshot wants max_tokens, docs/kimi-asr-api.md §1.3).
+func capIgnored(p kimi.Params, resp *kimi.ChatResponse, maxTokens int) (kimi.Params, bool) {
+	_, finish := resp.Content()
+	u := resp.TokenUsage()
+	if finish != "length" || p.MaxField == "max_tokens" || u.CompletionTokens == 0 || u.CompletionTokens*2 > maxTokens {
+		return p, false
+	}
+	p.MaxField = "max_tokens"
+	return p, true
+}
+
+var tokenLimitRE = regexp.MustCompile(`(?i)exceeded model token limit\s*:\s*(\d+)`)
+
+// learnWindow lowers the context window to the one a 400 names ("Your request exceeded model token limit
+// : 8192"), for a model whose window GET /v1/models did not give. It reports whether the window shrank.
+func (s *kimiClassify) learnWindow(ctx context.Context, ae *kimi.APIError) bool {
+	m := tokenLimitRE.FindStringSubmatch(ae.Message)
+	if m == nil {
+		return false
+	}
+	n, err := strconv.Atoi(m[1])
+	if cur := s.context.Load(); err != nil || n <= 0 || int64(n) >= cur || !s.context.CompareAndSwap(cur, int64(n)) {
+		return false
+	}
+	runner.Logger(ctx).InfoContext(ctx, "the model's context window is smaller than configured; using it for the rest of the run",
+		"model", s.cfg.Model, "context_tokens", n)
+	return true
+}
+
 // call runs one request inside the limiter and classifies its failure.
 func (s *kimiClassify) call(ctx context.Context, f func(context.Context) error) error {
+	if err := s.callRaw(ctx, f); err != nil {
+		return s.classifyErr(err)
+	}
+	return nil
+}
+
+// callRaw runs one request inside the limiter.
+func (s *kimiClassify) callRaw(ctx context.Context, f func(context.Context) error) error {
 	if p := s.stop.Load(); p != nil {
 		return *p
 	}
@@ -632,10 +775,54 @@ func (s *kimiClassify) call(ctx context.Context, f func(context.Context) error) 
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.Timeout)
 		defer cancel()
 	}
-	if err := f(ctx); err != nil {
-		return s.classifyErr(err)
+	return f(ctx)
+}
+
+// Open checks the model against GET /v1/models once per run, before any money is spent, and takes its
+// context window from the answer where it is given.
+func (s *kimiClassify) Open(ctx context.Context) error {
+	log := runner.Logger(ctx)
+	if strings.TrimSpace(s.cfg.APIKey) == "" {
+		log.WarnContext(ctx, "no api_key: the model is not checked in this dry run", "model", s.cfg.Model)
+		return nil
 	}
+	var ms []kimi.Model
+	err := s.callRaw(ctx, func(ctx context.Context) error {
+		var err error
+		ms, err = s.chat.Models(ctx)
+		return err
+	})
+	var ae *kimi.APIError
+	switch {
+	case errors.As(err, &ae) && (ae.Kind() == kimi.ErrNotFound || ae.Kind() == kimi.ErrBadRequest):
+		// A proxy without the endpoint: the first completion will tell.
+		log.WarnContext(ctx, "cannot list models; the model is not checked", "err", err)
+		return nil
+	case err != nil:
+		return fmt.Errorf("list the models of the key: %w", s.classifyErr(err))
+	}
+	m, err := kimi.CheckModel(ms, s.cfg.Model)
+	if err != nil {
+		return s.b.Errorf(nil, "kimi_classify: %v (set KIMI_MODEL or model:)", err)
+	}
+	if m.ContextLength > 0 {
+		s.context.Store(int64(m.ContextLength))
+	}
+	log.DebugContext(ctx, "model checked", "model", m.ID, "context_tokens", s.context.Load())
 	return nil
+}
+
+// Cost is the run's tokens (in a dry run, the estimate's) and, with prices configured, their money.
+func (s *kimiClassify) Cost() runner.Cost {
+	u := s.spent.Total()
+	if u == (kimi.TokenUsage{}) {
+		return runner.Cost{}
+	}
+	c := runner.Cost{Units: u.Units(), Estimate: s.b.DryRun}
+	if s.prices.Known() {
+		c.Money, c.Currency = s.prices.Money(u), s.prices.Currency
+	}
+	return c
 }
 
 // classifyErr tells the engine what to do: Moonshot's three kinds of 429 differ only in error.type.
@@ -697,7 +884,7 @@ func (s *kimiClassify) fits(ctx context.Context, msgs []kimi.Message) (bool, err
 }
 
 func (s *kimiClassify) budget() int {
-	return int(float64(s.context)*s.cfg.BudgetRatio) - s.cfg.MaxTokens
+	return int(float64(s.context.Load())*s.cfg.BudgetRatio) - s.cfg.MaxTokens
 }
 
 // runeTokens over-estimates tokens: 1.5 characters a token plus a few per message.
@@ -739,7 +926,7 @@ func (s *kimiClassify) summarise(ctx context.Context, data map[string]any, texts
 		if err != nil {
 			return nil, err
 		}
-		a, err := s.ask(ctx, msgs, s.checkSummary, res)
+		a, err := s.ask(ctx, msgs, s.checkSummary, res, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -870,20 +1057,33 @@ func clipRunes(s string, n int) string {
 	return string(r[:n])
 }
 
-// Estimate says what a run would spend on the item.
+// Estimate says what a run would spend on the item: tokens, and money where prices are configured. In a
+// dry run the estimates add up to the run's cost line.
 func (s *kimiClassify) Estimate(in *runner.Item) string {
 	var tr kimi.Transcript
+	var n int
+	note := "1 call"
 	if in.Get("transcript", &tr) != nil {
 		// A dry run has no transcript yet: assume 200 characters of Mandarin a minute, 1.5 a token.
 		var minutes float64
-		if in.Get("duration_min", &minutes) == nil && minutes > 0 {
-			return fmt.Sprintf("~%dk tokens (from %.0f min)", (int(minutes*200/1.5)+600+999)/1000, minutes)
+		if in.Get("duration_min", &minutes) != nil || minutes <= 0 {
+			return "1+ model calls (tokens known once transcribed)"
 		}
-		return "1+ model calls (tokens known once transcribed)"
+		n, note = int(minutes*200/1.5)+600, fmt.Sprintf("from %.0f min", minutes)
+	} else {
+		n = textTokens(formatTranscript(tr, s.cfg.Timestamps)) + 600
 	}
-	n := textTokens(formatTranscript(tr, s.cfg.Timestamps)) + 600
 	if n+s.cfg.MaxTokens > s.budget() {
-		return fmt.Sprintf("~%dk tokens, map-reduce in ~%d parts", (n+999)/1000, n/s.cfg.PartTokens+1)
+		note += fmt.Sprintf(", map-reduce in ~%d parts", n/s.cfg.PartTokens+1)
 	}
-	return fmt.Sprintf("~%dk tokens, 1 call", (n+999)/1000)
+	// The answer is well under max_tokens; a reasoning model adds its thinking, which is not known here.
+	u := kimi.TokenUsage{PromptTokens: n, CompletionTokens: s.cfg.MaxTokens / 2}
+	if s.b.DryRun {
+		s.spent.Add(u)
+	}
+	out := fmt.Sprintf("~%dk tokens, %s", (n+999)/1000, note)
+	if s.prices.Known() {
+		out += ", ~" + s.prices.Format(s.prices.Money(u))
+	}
+	return out
 }

@@ -29,6 +29,8 @@ type Classification struct {
 	PromptTokens     int `json:"prompt_tokens" expr:"prompt_tokens"`
 	CompletionTokens int `json:"completion_tokens" expr:"completion_tokens"`
 	Tokens           int `json:"tokens" expr:"tokens"`
+	// Usage is the tokens of this item's calls by kind, for reports that sum cost from the database.
+	Usage TokenUsage `json:"usage" expr:"usage"`
 	// Parts is 1 for a single pass, or the number of transcript parts summarised before the merge.
 	Parts int `json:"parts" expr:"parts"`
 	// Answer is the model's final JSON object, extra keys included.

@@ -26,18 +26,29 @@ type Message struct {
 	Content string `json:"content"`
 }
 
-// ResponseFormat selects JSON mode ("json_object") or free text ("text").
+// ResponseFormat selects structured output ("json_schema"), JSON mode ("json_object") or free text
+// ("text"). json_schema is offered besides json_object (corrections at the top of
+// docs/kimi-asr-api.md, item 3; OpenAI's response_format shape).
 type ResponseFormat struct {
-	Type string `json:"type"`
+	Type       string      `json:"type"`
+	JSONSchema *JSONSchema `json:"json_schema,omitempty"`
 }
 
-// Thinking switches the reasoning of kimi-k2.5/k2.6 ("enabled", the default there, or "disabled").
+// JSONSchema is the json_schema member of a structured-output response_format.
+type JSONSchema struct {
+	Name   string         `json:"name"`
+	Strict bool           `json:"strict"`
+	Schema map[string]any `json:"schema"`
+}
+
+// Thinking switches a model's reasoning ("enabled" or "disabled"); models that only reason refuse
+// "disabled", and the request heals (see Heal).
 type Thinking struct {
 	Type string `json:"type"`
 }
 
-// ChatRequest is the body of POST /chat/completions. Pointer fields are omitted when nil, because some
-// model families reject any value of them (see NewChatRequest).
+// ChatRequest is the body of POST /chat/completions. Optional fields are omitted when unset, because some
+// models refuse any value of them; which ones is learned from their 400s (Heal), never from the id.
 type ChatRequest struct {
 	Model          string          `json:"model"`
 	Messages       []Message       `json:"messages"`
@@ -45,15 +56,48 @@ type ChatRequest struct {
 	Temperature    *float64        `json:"temperature,omitempty"`
 	TopP           *float64        `json:"top_p,omitempty"`
 	N              *int            `json:"n,omitempty"`
-	MaxTokens      int             `json:"max_tokens,omitempty"`
-	Thinking       *Thinking       `json:"thinking,omitempty"`
+	// MaxTokens is deprecated in favour of MaxCompletionTokens (still accepted): corrections item 2.
+	MaxTokens           int       `json:"max_tokens,omitempty"`
+	MaxCompletionTokens int       `json:"max_completion_tokens,omitempty"`
+	Thinking            *Thinking `json:"thinking,omitempty"`
+	// PromptCacheKey groups requests that share a prefix so the server can cache it (corrections item 4).
+	PromptCacheKey string `json:"prompt_cache_key,omitempty"`
 }
 
-// Usage counts the tokens of one completion.
+// Usage counts the tokens of one completion. Reasoning tokens are part of completion_tokens (OpenAI
+// shape, completion_tokens_details.reasoning_tokens); cached prompt tokens come as usage.cached_tokens
+// (Moonshot fixtures) or prompt_tokens_details.cached_tokens (one reseller doc): both are read.
 type Usage struct {
-	PromptTokens     int `json:"prompt_tokens"`
-	CompletionTokens int `json:"completion_tokens"`
-	TotalTokens      int `json:"total_tokens"`
+	PromptTokens            int           `json:"prompt_tokens"`
+	CompletionTokens        int           `json:"completion_tokens"`
+	TotalTokens             int           `json:"total_tokens"`
+	CachedTokens            int           `json:"cached_tokens,omitempty"`
+	PromptTokensDetails     *tokenDetails `json:"prompt_tokens_details,omitempty"`
+	CompletionTokensDetails *tokenDetails `json:"completion_tokens_details,omitempty"`
+}
+
+type tokenDetails struct {
+	CachedTokens    int `json:"cached_tokens,omitempty"`
+	ReasoningTokens int `json:"reasoning_tokens,omitempty"`
+}
+
+// Reasoning is the number of completion tokens spent on reasoning_content.
+func (u Usage) Reasoning() int {
+	if u.CompletionTokensDetails != nil {
+		return u.CompletionTokensDetails.ReasoningTokens
+	}
+	return 0
+}
+
+// Cached is the number of prompt tokens served from the prompt cache.
+func (u Usage) Cached() int {
+	if u.CachedTokens > 0 {
+		return u.CachedTokens
+	}
+	if u.PromptTokensDetails != nil {
+		return u.PromptTokensDetails.CachedTokens
+	}
+	return 0
 }
 
 // Choice is one completion. Moonshot puts usage inside the choice in streams; it is kept when present.
@@ -76,7 +120,7 @@ type ChatResponse struct {
 	Usage   *Usage   `json:"usage,omitempty"`
 }
 
-// Content returns the first choice's text and finish reason.
+// Content returns the first choice's text and finish reason; reasoning_content is left out.
 func (r *ChatResponse) Content() (content, finish string) {
 	if len(r.Choices) == 0 {
 		return "", ""
@@ -93,61 +137,6 @@ func (r *ChatResponse) TokenUsage() Usage {
 		return *r.Choices[0].Usage
 	}
 	return Usage{}
-}
-
-// Family describes what a model accepts.
-type Family struct {
-	// FixedSampling models (kimi-k2.5, kimi-k2.6) reject temperature, top_p and n other than their fixed
-	// values, so the client leaves them out.
-	FixedSampling bool
-	// Thinking models reason before answering unless told not to.
-	Thinking bool
-	// Context is the context window in tokens (input + output).
-	Context int
-}
-
-// FamilyOf returns what is known of a model id. Unknown ids get a 128k window and free sampling.
-func FamilyOf(model string) Family {
-	m := strings.ToLower(strings.TrimSpace(model))
-	switch {
-	case strings.HasPrefix(m, "kimi-k2.5"), strings.HasPrefix(m, "kimi-k2.6"):
-		return Family{FixedSampling: true, Thinking: true, Context: 262144}
-	case strings.HasPrefix(m, "kimi-k2-0711"), m == "kimi-latest":
-		return Family{Context: 131072}
-	case strings.HasPrefix(m, "kimi-k2"):
-		return Family{Context: 262144}
-	case strings.Contains(m, "-8k"):
-		return Family{Context: 8192}
-	case strings.Contains(m, "-32k"):
-		return Family{Context: 32768}
-	}
-	return Family{Context: 131072}
-}
-
-// ChatOptions are the knobs of one request that depend on the model family.
-type ChatOptions struct {
-	JSON        bool    // response_format json_object
-	Temperature float64 // sent only where the family accepts it
-	MaxTokens   int
-}
-
-// NewChatRequest builds a request with the parameters the model's family accepts: kimi-k2.5/k2.6 get no
-// temperature, top_p or n and have thinking disabled (a classification needs no reasoning and
-// reasoning_content would only cost tokens); other models get the temperature and no n.
-func NewChatRequest(model string, msgs []Message, o ChatOptions) ChatRequest {
-	req := ChatRequest{Model: model, Messages: msgs, MaxTokens: o.MaxTokens}
-	if o.JSON {
-		req.ResponseFormat = &ResponseFormat{Type: "json_object"}
-	}
-	f := FamilyOf(model)
-	if !f.FixedSampling {
-		t := o.Temperature
-		req.Temperature = &t
-	}
-	if f.Thinking {
-		req.Thinking = &Thinking{Type: "disabled"}
-	}
-	return req
 }
 
 // Complete sends one chat completion.
@@ -188,8 +177,15 @@ func (c *Chat) EstimateTokens(ctx context.Context, model string, msgs []Message)
 	return out.Data.TotalTokens, nil
 }
 
-// Models lists the model ids the key may use.
-func (c *Chat) Models(ctx context.Context) ([]string, error) {
+// Model is one entry of GET /v1/models. ContextLength is 0 when the server does not say.
+type Model struct {
+	ID            string
+	ContextLength int
+}
+
+// Models lists the models the key may use. The window is read from whichever field the server fills
+// (context_length, context_window, max_context_length); the API reference does not fix its name [U].
+func (c *Chat) Models(ctx context.Context) ([]Model, error) {
 	const op = "list models"
 	b, err := c.get(ctx, "models", op)
 	if err != nil {
@@ -197,17 +193,20 @@ func (c *Chat) Models(ctx context.Context) ([]string, error) {
 	}
 	var out struct {
 		Data []struct {
-			ID string `json:"id"`
+			ID               string `json:"id"`
+			ContextLength    int    `json:"context_length"`
+			ContextWindow    int    `json:"context_window"`
+			MaxContextLength int    `json:"max_context_length"`
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(b, &out); err != nil {
 		return nil, fmt.Errorf("%s: decode response: %w", op, err)
 	}
-	ids := make([]string, 0, len(out.Data))
+	ms := make([]Model, 0, len(out.Data))
 	for _, m := range out.Data {
-		ids = append(ids, m.ID)
+		ms = append(ms, Model{ID: m.ID, ContextLength: max(m.ContextLength, m.ContextWindow, m.MaxContextLength)})
 	}
-	return ids, nil
+	return ms, nil
 }
 
 // Balance is the account balance (CNY on the China platform, USD on the global one).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -146,53 +147,106 @@ func moonshot(t *testing.T, o emulator.MoonshotOptions) (*emulator.MoonshotServe
 	return s, &kimi.Chat{BaseURL: s.URL(), APIKey: "sk-test"}
 }
 
-func TestChatRequestPerFamily(t *testing.T) {
+// heal sends req's params until the model takes them, as kimi_classify does, and returns the answer and
+// the notes of the adjustments.
+func heal(t *testing.T, c *kimi.Chat, model string, msgs []kimi.Message, p kimi.Params, schema *kimi.JSONSchema) (*kimi.ChatResponse, []string) {
+	t.Helper()
+	var notes []string
+	for range 5 {
+		resp, err := c.Complete(context.Background(), p.Request(model, msgs, 8000, schema, "k1"))
+		var ae *kimi.APIError
+		if errors.As(err, &ae) {
+			np, note, ok := kimi.Heal(p, ae)
+			if !ok {
+				t.Fatalf("%s: not healable: %v", model, err)
+			}
+			p, notes = np, append(notes, note)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, notes
+	}
+	t.Fatalf("%s: still refused after 5 heals: %v", model, notes)
+	return nil, nil
+}
+
+func TestChatHealsPerModel(t *testing.T) {
 	msgs := []kimi.Message{{Role: "system", Content: "只输出 JSON。"}, {Role: "user", Content: "<transcript>我们来模拟面试，请先做自我介绍。</transcript>"}}
-	for _, model := range []string{"moonshot-v1-8k", "kimi-k2.6", "kimi-k2.5", "kimi-k2-turbo-preview"} {
-		t.Run(model, func(t *testing.T) {
+	temp := 0.3
+	want := kimi.Params{Temperature: &temp, Thinking: "disabled", MaxField: "max_completion_tokens", Format: "json_object"}
+	for _, tt := range []struct {
+		model     string
+		heals     int
+		reasoning bool
+	}{
+		{"moonshot-v1-8k", 0, false},
+		{"moonshot-v1-128k", 0, false},
+		{"kimi-k2.6", 1, false},     // only 0.6 with thinking off: temperature left out
+		{"kimi-k2.7-code", 2, true}, // thinking only enabled, then temperature only 1
+		{"kimi-k3", 1, true},        // temperature only 1; reasons whatever it is told
+	} {
+		t.Run(tt.model, func(t *testing.T) {
 			s, c := moonshot(t, emulator.MoonshotOptions{APIKey: "sk-test"})
-			req := kimi.NewChatRequest(model, msgs, kimi.ChatOptions{JSON: true, Temperature: 0.3, MaxTokens: 512})
-			resp, err := c.Complete(context.Background(), req)
-			if err != nil {
-				t.Fatal(err)
+			resp, notes := heal(t, c, tt.model, msgs, want, nil)
+			if len(notes) != tt.heals {
+				t.Errorf("heals %v, want %d", notes, tt.heals)
 			}
 			content, finish := resp.Content()
 			var ans map[string]any
-			if err := json.Unmarshal([]byte(content), &ans); err != nil || finish != "stop" {
+			if err := json.Unmarshal([]byte(content), &ans); err != nil || finish != "stop" || ans["phase"] != "面试模拟" {
 				t.Fatalf("content %q finish %q: %v", content, finish, err)
 			}
-			if ans["phase"] != "面试模拟" {
-				t.Errorf("answer %v", ans)
+			u := resp.TokenUsage()
+			if (u.Reasoning() > 0) != tt.reasoning || (resp.Choices[0].Message.ReasoningContent != "") != tt.reasoning {
+				t.Errorf("reasoning tokens %d, content %q", u.Reasoning(), resp.Choices[0].Message.ReasoningContent)
+			}
+			if u.TotalTokens != u.PromptTokens+u.CompletionTokens || u.CompletionTokens < u.Reasoning() {
+				t.Errorf("usage %+v", u)
 			}
 			var sent map[string]any
-			_ = json.Unmarshal(s.Requests()[0], &sent)
-			fixed := strings.HasPrefix(model, "kimi-k2.5") || strings.HasPrefix(model, "kimi-k2.6")
-			if _, has := sent["temperature"]; has == fixed {
-				t.Errorf("temperature sent=%v for %s", has, model)
-			}
-			if th, _ := sent["thinking"].(map[string]any); fixed != (th != nil && th["type"] == "disabled") {
-				t.Errorf("thinking %v for %s", sent["thinking"], model)
-			}
-			if _, has := sent["n"]; has {
-				t.Error("n sent")
-			}
-			if resp.Choices[0].Message.ReasoningContent != "" {
-				t.Error("reasoning_content with thinking disabled")
-			}
-			if u := resp.TokenUsage(); u.TotalTokens == 0 || u.TotalTokens != u.PromptTokens+u.CompletionTokens {
-				t.Errorf("usage %+v", u)
+			reqs := s.Requests()
+			_ = json.Unmarshal(reqs[len(reqs)-1], &sent)
+			if _, has := sent["max_tokens"]; has || sent["max_completion_tokens"] != 8000.0 || sent["prompt_cache_key"] != "k1" {
+				t.Errorf("sent %v", sent)
 			}
 		})
 	}
-	t.Run("emulator rejects a temperature on k2.6", func(t *testing.T) {
-		_, c := moonshot(t, emulator.MoonshotOptions{})
-		temp := 0.3
-		_, err := c.Complete(context.Background(), kimi.ChatRequest{Model: "kimi-k2.6", Messages: msgs, Temperature: &temp})
-		var ae *kimi.APIError
-		if !errors.As(err, &ae) || ae.Kind() != kimi.ErrBadRequest {
-			t.Fatalf("got %v", err)
+	t.Run("unsupported max_tokens and json_schema", func(t *testing.T) {
+		_, c := moonshot(t, emulator.MoonshotOptions{ModelSpecs: []emulator.ModelSpec{{ID: "kimi-k9", Context: 65536, NoMaxTokens: true, NoJSONSchema: true}}})
+		p := want
+		p.MaxField, p.Format = "max_tokens", "json_schema"
+		schema := &kimi.JSONSchema{Name: "x", Strict: true, Schema: map[string]any{"type": "object"}}
+		_, notes := heal(t, c, "kimi-k9", msgs, p, schema)
+		if fmt.Sprint(notes) != "[output cap sent as max_completion_tokens json_schema refused, asking for json_object]" {
+			t.Errorf("notes %q", notes)
 		}
 	})
+	t.Run("other 400s are not healed", func(t *testing.T) {
+		for _, msg := range []string{"Input token length too long", "Invalid request: messages must not be empty", "The request was rejected because it was considered high risk"} {
+			if _, _, ok := kimi.Heal(want, &kimi.APIError{Status: 400, Type: "invalid_request_error", Message: msg}); ok {
+				t.Errorf("healed %q", msg)
+			}
+		}
+	})
+}
+
+func TestCachedPrefix(t *testing.T) {
+	s, c := moonshot(t, emulator.MoonshotOptions{})
+	msgs := []kimi.Message{{Role: "system", Content: strings.Repeat("固定的系统提示", 50)}, {Role: "user", Content: "你好"}}
+	p := kimi.Params{MaxField: "max_completion_tokens"}
+	var cached []int
+	for range 2 {
+		resp, err := c.Complete(context.Background(), p.Request("moonshot-v1-8k", msgs, 100, nil, "prefix-1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cached = append(cached, resp.TokenUsage().Cached())
+	}
+	if cached[0] != 0 || cached[1] == 0 || s.Counters().Cached != cached[1] {
+		t.Errorf("cached tokens %v", cached)
+	}
 }
 
 func TestChat429Kinds(t *testing.T) {
@@ -210,12 +264,12 @@ func TestChat429Kinds(t *testing.T) {
 		t.Run(string(tt.fault), func(t *testing.T) {
 			s, c := moonshot(t, emulator.MoonshotOptions{})
 			s.Inject(tt.fault)
-			_, err := c.Complete(context.Background(), kimi.NewChatRequest("moonshot-v1-8k", msgs, kimi.ChatOptions{}))
+			_, err := c.Complete(context.Background(), kimi.ChatRequest{Model: "moonshot-v1-8k", Messages: msgs})
 			var ae *kimi.APIError
 			if !errors.As(err, &ae) || ae.Kind() != tt.kind {
 				t.Fatalf("got %v, want kind %v", err, tt.kind)
 			}
-			if _, err := c.Complete(context.Background(), kimi.NewChatRequest("moonshot-v1-8k", msgs, kimi.ChatOptions{})); err != nil {
+			if _, err := c.Complete(context.Background(), kimi.ChatRequest{Model: "moonshot-v1-8k", Messages: msgs}); err != nil {
 				t.Errorf("injected fault outlived its call: %v", err)
 			}
 		})
@@ -226,7 +280,7 @@ func TestChatEntryTier(t *testing.T) {
 	s, c := moonshot(t, emulator.MoonshotOptions{RPM: 3, Concurrency: 1})
 	msgs := []kimi.Message{{Role: "user", Content: "你好"}}
 	for i := range 4 {
-		_, err := c.Complete(context.Background(), kimi.NewChatRequest("moonshot-v1-8k", msgs, kimi.ChatOptions{}))
+		_, err := c.Complete(context.Background(), kimi.ChatRequest{Model: "moonshot-v1-8k", Messages: msgs})
 		if i < 3 && err != nil {
 			t.Fatalf("call %d: %v", i+1, err)
 		}
@@ -249,13 +303,13 @@ func TestChatEntryTierConcurrency(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := c.Complete(ctx, kimi.NewChatRequest("moonshot-v1-8k", msgs, kimi.ChatOptions{}))
+		_, err := c.Complete(ctx, kimi.ChatRequest{Model: "moonshot-v1-8k", Messages: msgs})
 		done <- err
 	}()
 	for s.InFlight() == 0 {
 		time.Sleep(time.Millisecond)
 	}
-	_, err := c.Complete(context.Background(), kimi.NewChatRequest("moonshot-v1-8k", msgs, kimi.ChatOptions{}))
+	_, err := c.Complete(context.Background(), kimi.ChatRequest{Model: "moonshot-v1-8k", Messages: msgs})
 	var ae *kimi.APIError
 	if !errors.As(err, &ae) || ae.Kind() != kimi.ErrRateLimit || !strings.Contains(ae.Message, "max concurrency: 1") {
 		t.Errorf("second call in flight: %v", err)
@@ -271,9 +325,9 @@ func TestChatOtherEndpoints(t *testing.T) {
 	if err != nil || n != 100 {
 		t.Errorf("estimate = %d, %v; want 100", n, err)
 	}
-	ids, err := c.Models(ctx)
-	if err != nil || len(ids) == 0 || ids[0] != "moonshot-v1-8k" {
-		t.Errorf("models = %v, %v", ids, err)
+	ms, err := c.Models(ctx)
+	if err != nil || len(ms) == 0 || ms[0].ID != "moonshot-v1-8k" || ms[0].ContextLength != 8192 {
+		t.Errorf("models = %v, %v", ms, err)
 	}
 	b, err := c.Balance(ctx)
 	if err != nil || b.Available != 49.58894 {

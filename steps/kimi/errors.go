@@ -27,7 +27,7 @@ const (
 	ErrRateLimit
 	// ErrOverloaded is the server shedding load; back off and retry.
 	ErrOverloaded
-	// ErrTooLarge is an upload over the server's size limit (413).
+	// ErrTooLarge is an upload over the server's size limit: 413, or vLLM's 400 "Maximum file size exceeded".
 	ErrTooLarge
 	// ErrTooLong is a prompt over the model's context ("Input token length too long").
 	ErrTooLong
@@ -89,7 +89,10 @@ func (e *APIError) Kind() ErrorKind {
 		// 403 permission_denied_error: "The API you are accessing is not open" (platform.kimi.ai
 		// docs/api/errors, 403 rows); a 403 about the balance says quota and is caught above.
 		return ErrAuth
-	case e.Status == http.StatusRequestEntityTooLarge:
+	case e.Status == http.StatusRequestEntityTooLarge,
+		// vLLM raises VLLMValidationError("Maximum file size exceeded", parameter="audio_filesize_mb"), a
+		// 400 (vllm-project/vllm:vllm/entrypoints/openai/speech_to_text.py; corrections item 5).
+		e.Status == http.StatusBadRequest && (strings.Contains(msg, "maximum file size exceeded") || e.Param == "audio_filesize_mb"):
 		return ErrTooLarge
 	case t == "content_filter":
 		return ErrContentFilter

@@ -154,7 +154,7 @@ func (t *Transcriber) send(ctx context.Context, r TranscribeRequest, format stri
 	if err != nil {
 		return nil, err
 	}
-	out, err := parseTranscription(b, h.Get("Content-Type"), r.Duration)
+	out, err := parseTranscription(b, h.Get("Content-Type"), format, r.Duration)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -207,16 +207,31 @@ func (f flexFloat) ptr() *float64 {
 	return &v
 }
 
+// BadAnswerError is a 2xx answer that is not in the format asked for: a proxy's HTML error page, a
+// truncated body. It is never a transcript; the request is worth repeating.
+type BadAnswerError struct {
+	Format, ContentType, Start string
+}
+
+func (e *BadAnswerError) Error() string {
+	return fmt.Sprintf("the server answered 200 with a body that is not %s (Content-Type %q): %s", e.Format, e.ContentType, e.Start)
+}
+
 // parseTranscription reads any of the answers of the compatibility table: OpenAI/vLLM verbose_json,
 // whisper.cpp (no compression_ratio), LocalAI (times in nanoseconds), SiliconFlow and json ({"text"}
-// only), or a plain text body.
-func parseTranscription(b []byte, contentType string, duration float64) (*Transcription, error) {
+// only); a plain body only when format is "text". Anything else is a *BadAnswerError.
+func parseTranscription(b []byte, contentType, format string, duration float64) (*Transcription, error) {
 	trim := bytes.TrimSpace(b)
 	if len(trim) == 0 || trim[0] != '{' {
-		if strings.Contains(contentType, "json") && len(trim) > 0 {
-			return nil, fmt.Errorf("response is not a JSON object: %s", oneLine(string(trim), 80))
+		if format == "text" {
+			return &Transcription{Text: string(trim)}, nil
 		}
-		return &Transcription{Text: string(trim)}, nil
+		return nil, &BadAnswerError{Format: format, ContentType: contentType, Start: oneLine(string(trim), 80)}
+	}
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(trim, &keys) == nil && keys["text"] == nil && keys["segments"] == nil && keys["error"] == nil {
+		// {"detail":"Not Found"} from a framework's 404 page answered as 200 is no transcript either.
+		return nil, &BadAnswerError{Format: format, ContentType: contentType, Start: oneLine(string(trim), 80)}
 	}
 	var raw struct {
 		Text     string          `json:"text"`

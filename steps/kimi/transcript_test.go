@@ -1,6 +1,7 @@
 package kimi
 
 import (
+	"errors"
 	"reflect"
 	"testing"
 )
@@ -130,24 +131,25 @@ func TestParseTranscription(t *testing.T) {
 		name     string
 		body     string
 		ct       string
+		format   string
 		duration float64
 		want     []TranscriptionSegment
 		text     string
 	}{
 		{"verbose_json seconds", `{"text":"你好。","segments":[{"start":0.0,"end":1.5,"text":" 你好。","avg_logprob":-0.2,"no_speech_prob":0.01,"compression_ratio":1.2}]}`,
-			"application/json", 2, []TranscriptionSegment{{Start: 0, End: 1.5, Text: "你好。", AvgLogprob: ptr(-0.2), NoSpeechProb: ptr(0.01), CompressionRatio: ptr(1.2)}}, "你好。"},
+			"application/json", "verbose_json", 2, []TranscriptionSegment{{Start: 0, End: 1.5, Text: "你好。", AvgLogprob: ptr(-0.2), NoSpeechProb: ptr(0.01), CompressionRatio: ptr(1.2)}}, "你好。"},
 		{"localai nanoseconds", `{"segments":[{"id":0,"start":0,"end":9640000000,"text":"一","tokens":[1]},{"id":1,"start":9640000000,"end":12000000000,"text":"二"}],"text":""}`,
-			"application/json", 12, []TranscriptionSegment{{Start: 0, End: 9.64, Text: "一"}, {Start: 9.64, End: 12, Text: "二"}}, "一二"},
+			"application/json", "verbose_json", 12, []TranscriptionSegment{{Start: 0, End: 9.64, Text: "一"}, {Start: 9.64, End: 12, Text: "二"}}, "一二"},
 		{"nanoseconds without a known duration", `{"segments":[{"start":500000000,"end":1500000000,"text":"短"}]}`,
-			"application/json", 0, []TranscriptionSegment{{Start: 0.5, End: 1.5, Text: "短"}}, "短"},
+			"application/json", "verbose_json", 0, []TranscriptionSegment{{Start: 0.5, End: 1.5, Text: "短"}}, "短"},
 		{"string times", `{"text":"x","segments":[{"start":"1.25","end":"2","text":"x"}]}`,
-			"application/json", 3, []TranscriptionSegment{{Start: 1.25, End: 2, Text: "x"}}, "x"},
-		{"text only", `{"text":"只有文字"}`, "application/json", 5, nil, "只有文字"},
-		{"plain text body", "纯文本\n", "text/html; charset=utf-8", 5, nil, "纯文本"},
+			"application/json", "verbose_json", 3, []TranscriptionSegment{{Start: 1.25, End: 2, Text: "x"}}, "x"},
+		{"text only", `{"text":"只有文字"}`, "application/json", "verbose_json", 5, nil, "只有文字"},
+		{"plain text body when text was asked", "纯文本\n", "text/html; charset=utf-8", "text", 5, nil, "纯文本"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseTranscription([]byte(tt.body), tt.ct, tt.duration)
+			got, err := parseTranscription([]byte(tt.body), tt.ct, tt.format, tt.duration)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -159,7 +161,24 @@ func TestParseTranscription(t *testing.T) {
 			}
 		})
 	}
-	if _, err := parseTranscription([]byte(`{"error":"failed to read audio"}`), "application/json", 1); err == nil {
+	if _, err := parseTranscription([]byte(`{"error":"failed to read audio"}`), "application/json", "json", 1); err == nil {
 		t.Error("a 200 with an error body parsed as a transcript")
+	}
+	var bad *BadAnswerError
+	if _, err := parseTranscription([]byte(`{"detail":"Not Found"}`), "application/json", "json", 1); !errors.As(err, &bad) {
+		t.Errorf("an object without text or segments parsed as a transcript (err %v)", err)
+	}
+	if got, err := parseTranscription([]byte(`{"text":""}`), "application/json", "json", 1); err != nil || got.Text != "" {
+		t.Errorf("a silent chunk: %+v, %v", got, err)
+	}
+	// A proxy's error page answered with 200 is not a transcript, whatever its Content-Type says.
+	for _, format := range []string{"json", "verbose_json"} {
+		for _, ct := range []string{"text/html; charset=utf-8", "application/json", ""} {
+			_, err := parseTranscription([]byte("<html><body><h1>502 Bad Gateway</h1></body></html>"), ct, format, 1)
+			var bad *BadAnswerError
+			if !errors.As(err, &bad) {
+				t.Errorf("%s, %q: an HTML page parsed as a transcript (err %v)", format, ct, err)
+			}
+		}
 	}
 }

@@ -398,7 +398,8 @@ func TestEndToEnd(t *testing.T) {
 		}
 		for item, steps := range explainActions(t, out) {
 			for step, action := range steps {
-				if action == "run" && step != "kimi_classify" && !(step == "mysql_upsert" && item == "1964787070499246107") {
+				// mysql_upsert runs again too: the new classification's usage (cached prompt tokens) differs.
+				if action == "run" && step != "kimi_classify" && step != "mysql_upsert" {
 					t.Errorf("after a rule edit %s ran on %s", step, item)
 				}
 			}

@@ -21,10 +21,11 @@ const (
 	// ModeOpenAI answers like OpenAI and vLLM serving Whisper: verbose_json with float-second segments
 	// (avg_logprob, compression_ratio, no_speech_prob), language "chinese"; errors {"error":{…}}.
 	ModeOpenAI ASRMode = "openai"
-	// ModeVLLM is ModeOpenAI.
+	// ModeVLLM is ModeOpenAI, except that an oversize upload is a 400 "Maximum file size exceeded" (vLLM's
+	// VLLMValidationError, parameter audio_filesize_mb; vllm-project/vllm:vllm/entrypoints/openai/speech_to_text.py).
 	ModeVLLM ASRMode = "vllm"
 	// ModeKimiAudio is vLLM serving Kimi-Audio: no timestamps, so verbose_json is refused with 400 and
-	// json gives {"text"} only.
+	// json gives {"text"} only; oversize uploads as ModeVLLM.
 	ModeKimiAudio ASRMode = "kimi-audio"
 	// ModeWhisperCPP is whisper.cpp's server: no compression_ratio, detected_language added, errors as
 	// {"error":"…"} strings, model ignored, also served on /inference.
@@ -43,7 +44,7 @@ type ASROptions struct {
 	Mode     ASRMode
 	Fixture  *ASRFixture
 	APIKey   string // "" accepts any request
-	MaxBytes int64  // upload limit, 413 above it; 0 is 25 MiB
+	MaxBytes int64  // upload limit, 413 above it (vLLM modes: 400); 0 is 25 MiB
 	// FaultRate is the chance of a random fault per request, drawn from Faults (default server_error,
 	// reset, rate_limit).
 	FaultRate  float64
@@ -204,6 +205,12 @@ func (s *ASRServer) transcribe(w http.ResponseWriter, r *http.Request) {
 		s.count(func(c *ASRCounters) { c.Faults++ })
 		s.fail(w, http.StatusTooManyRequests, "insufficient_quota", "",
 			"You exceeded your current quota, please check your plan and billing details")
+		return
+	case FaultHTML:
+		// A reverse proxy's error page passed on with 200, as some gateways do.
+		s.count(func(c *ASRCounters) { c.Faults++ })
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1><hr><center>nginx</center></body></html>\n")
 		return
 	default:
 		s.count(func(c *ASRCounters) { c.Faults++ })
@@ -377,6 +384,10 @@ func (s *ASRServer) tooLarge(w http.ResponseWriter, r *http.Request) {
 	// Drain (boundedly) so that the client reads the 413 instead of a broken pipe.
 	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 4*s.o.MaxBytes))
 	s.count(func(c *ASRCounters) { c.TooLarge++ })
+	if s.o.Mode == ModeVLLM || s.o.Mode == ModeKimiAudio {
+		s.fail(w, http.StatusBadRequest, "BadRequestError", "audio_filesize_mb", "Maximum file size exceeded")
+		return
+	}
 	s.fail(w, http.StatusRequestEntityTooLarge, "invalid_request_error", "file",
 		fmt.Sprintf("Maximum content size limit (%d) exceeded", s.o.MaxBytes))
 }

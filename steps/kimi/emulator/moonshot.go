@@ -29,8 +29,10 @@ type MoonshotOptions struct {
 	FaultRate float64
 	Faults    []Fault
 	Latency   time.Duration // added to every chat completion
-	Models    []string      // served model ids; nil is the usual roster
-	Seed      uint64
+	Models    []string      // served model ids; nil is the usual roster (DefaultModels)
+	// ModelSpecs add or override models (served besides Models), for ids the client has never seen.
+	ModelSpecs []ModelSpec
+	Seed       uint64
 }
 
 // MoonshotCounters count what the server saw.
@@ -47,6 +49,11 @@ type MoonshotCounters struct {
 	Unauthorized    int // 401 on any path
 	InvalidJSON     int // 200 answers that were not JSON (injected)
 	Truncated       int // 200 answers with finish_reason length
+	Refused         int // 400 for a parameter the model refuses (temperature, thinking, max_tokens, json_schema)
+	Schema          int // 200 answers to a json_schema request (constrained: always the schema's shape)
+	Reasoning       int // reasoning tokens spent
+	Cached          int // prompt tokens served from the prompt cache
+	Huge            int // 2 MB answers (injected)
 	Estimates       int // POST /v1/tokenizers/estimate-token-count answered
 	Models          int // GET /v1/models answered
 	Balance         int // GET /v1/users/me/balance answered
@@ -65,11 +72,8 @@ type MoonshotServer struct {
 	served   map[int]int // faults served per fixture rule
 	bodies   []json.RawMessage
 	seq      int
+	prefixes map[string]bool // prompt_cache_key + system prompt seen
 }
-
-// DefaultModels are the model ids the emulator serves when none are configured.
-var DefaultModels = []string{"moonshot-v1-8k", "moonshot-v1-32k", "moonshot-v1-128k", "moonshot-v1-auto",
-	"kimi-k2-0905-preview", "kimi-k2-turbo-preview", "kimi-k2.5", "kimi-k2.6"}
 
 // NewMoonshot starts a Moonshot emulator and panics if it cannot listen.
 func NewMoonshot(o MoonshotOptions) *MoonshotServer {
@@ -209,14 +213,20 @@ type chatBody struct {
 		Content string `json:"content"`
 	} `json:"messages"`
 	ResponseFormat *struct {
-		Type string `json:"type"`
+		Type       string `json:"type"`
+		JSONSchema *struct {
+			Name   string         `json:"name"`
+			Strict bool           `json:"strict"`
+			Schema map[string]any `json:"schema"`
+		} `json:"json_schema"`
 	} `json:"response_format"`
-	Temperature *float64 `json:"temperature"`
-	TopP        *float64 `json:"top_p"`
-	N           *int     `json:"n"`
-	MaxTokens   *int     `json:"max_tokens"`
-	MaxComp     *int     `json:"max_completion_tokens"`
-	Thinking    *struct {
+	PromptCacheKey string   `json:"prompt_cache_key"`
+	Temperature    *float64 `json:"temperature"`
+	TopP           *float64 `json:"top_p"`
+	N              *int     `json:"n"`
+	MaxTokens      *int     `json:"max_tokens"`
+	MaxComp        *int     `json:"max_completion_tokens"`
+	Thinking       *struct {
 		Type string `json:"type"`
 	} `json:"thinking"`
 	Stream bool `json:"stream"`
@@ -226,18 +236,6 @@ type chatBody struct {
 func tokens(s string) int {
 	n := utf8.RuneCountInString(s)
 	return (n*10 + 15) / 16
-}
-
-func contextOf(model string) int {
-	switch {
-	case strings.Contains(model, "-8k"):
-		return 8192
-	case strings.Contains(model, "-32k"):
-		return 32768
-	case strings.HasPrefix(model, "kimi-k2"):
-		return 262144
-	}
-	return 131072
 }
 
 func (s *MoonshotServer) chat(w http.ResponseWriter, r *http.Request) {
@@ -300,7 +298,7 @@ func (s *MoonshotServer) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if !slices.Contains(s.o.Models, body.Model) {
+	if !slices.Contains(s.roster(), body.Model) {
 		s.count(func(c *MoonshotCounters) { c.BadRequests++ })
 		apiError(w, http.StatusNotFound, "resource_not_found_error", "Not found the model or Permission denied")
 		return
@@ -309,7 +307,13 @@ func (s *MoonshotServer) chat(w http.ResponseWriter, r *http.Request) {
 		s.badRequest(w, "Invalid request: stream is not supported by this emulator")
 		return
 	}
+	spec := s.specOf(body.Model)
 	if msg := checkParams(&body); msg != "" {
+		s.badRequest(w, msg)
+		return
+	}
+	if msg := spec.checkModelParams(&body); msg != "" {
+		s.count(func(c *MoonshotCounters) { c.Refused++ })
 		s.badRequest(w, msg)
 		return
 	}
@@ -321,12 +325,12 @@ func (s *MoonshotServer) chat(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	maxTokens := 1024
-	if body.MaxTokens != nil {
-		maxTokens = *body.MaxTokens
-	} else if body.MaxComp != nil {
+	if body.MaxComp != nil && !spec.OnlyMaxTokens {
 		maxTokens = *body.MaxComp
+	} else if body.MaxTokens != nil {
+		maxTokens = *body.MaxTokens
 	}
-	ctxLen := contextOf(body.Model)
+	ctxLen := spec.Context
 	if prompt > ctxLen {
 		s.badRequest(w, "Input token length too long")
 		return
@@ -336,12 +340,23 @@ func (s *MoonshotServer) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	enum, maxLen := schemaLimits(&body)
 	ans, ruleFault := s.answer(firstUser)
 	if fault == "" {
 		fault = ruleFault
 	}
+	schema := body.ResponseFormat != nil && body.ResponseFormat.Type == "json_schema"
+	if schema {
+		// Structured output decodes under the schema: no prose, no phase outside the enum, no summary over
+		// maxLength (OpenAI structured-outputs semantics, which the json_schema response_format copies).
+		s.count(func(c *MoonshotCounters) { c.Schema++ })
+		if fault == FaultInvalidJSON || fault == FaultBadPhase || fault == FaultHuge {
+			fault = ""
+		}
+		ans = constrain(ans, enum, maxLen)
+	}
 	content := ans
-	jsonMode := body.ResponseFormat != nil && body.ResponseFormat.Type == "json_object"
+	jsonMode := body.ResponseFormat != nil && (body.ResponseFormat.Type == "json_object" || schema)
 	if !jsonMode {
 		content = "好的，以下是分析结果：\n```json\n" + ans + "\n```"
 	}
@@ -350,6 +365,9 @@ func (s *MoonshotServer) chat(w http.ResponseWriter, r *http.Request) {
 	case FaultInvalidJSON:
 		s.count(func(c *MoonshotCounters) { c.InvalidJSON++ })
 		content = "好的，我来总结一下这次会谈。这次会谈主要讨论了学员的求职准备情况。"
+	case FaultHuge:
+		s.count(func(c *MoonshotCounters) { c.Huge++ })
+		content = strings.Repeat("这次会谈讨论了很多内容，", 2<<20/36)
 	case FaultLength:
 		r := []rune(content)
 		content, finish = string(r[:len(r)/2]), "length"
@@ -360,29 +378,60 @@ func (s *MoonshotServer) chat(w http.ResponseWriter, r *http.Request) {
 		b, _ := json.Marshal(m)
 		content = string(b)
 	}
-	if finish == "stop" && tokens(content) > maxTokens {
+	// A reasoning model thinks first, out of the same budget (max_completion_tokens counts both); when
+	// the thinking uses it up, the answer is empty and cut off (corrections item 1, K3).
+	reasoning := 0
+	if spec.reasons(&body) {
+		reasoning = min(spec.Reasoning, maxTokens)
+	}
+	left := maxTokens - reasoning
+	if finish == "stop" && fault != FaultHuge && tokens(content) > left {
 		r := []rune(content)
-		content, finish = string(r[:min(len(r), maxTokens*16/10)]), "length"
+		content, finish = string(r[:min(len(r), max(left, 0)*16/10)]), "length"
 	}
 	if finish == "length" {
 		s.count(func(c *MoonshotCounters) { c.Truncated++ })
 	}
 	msg := map[string]any{"role": "assistant", "content": content}
-	if strings.HasPrefix(body.Model, "kimi-k2.5") || strings.HasPrefix(body.Model, "kimi-k2.6") {
-		if body.Thinking == nil || body.Thinking.Type != "disabled" {
-			msg["reasoning_content"] = "用户希望我判断会谈阶段并写摘要，我先通读转写……"
-		}
+	if reasoning > 0 {
+		msg["reasoning_content"] = reasoningText(reasoning)
 	}
-	completion := tokens(content)
+	cached := 0
+	if body.PromptCacheKey != "" && len(body.Messages) > 0 && body.Messages[0].Role == "system" {
+		k := body.Model + "\x00" + body.PromptCacheKey + "\x00" + body.Messages[0].Content
+		s.mu.Lock()
+		if s.prefixes == nil {
+			s.prefixes = map[string]bool{}
+		}
+		if s.prefixes[k] {
+			cached = tokens(body.Messages[0].Content)
+		}
+		s.prefixes[k] = true
+		s.mu.Unlock()
+	}
+	completion := tokens(content) + reasoning
+	if finish == "length" {
+		// finish_reason "length" means the cap was reached (platform.kimi.ai/docs/api/chat).
+		completion = max(completion, maxTokens)
+	}
 	s.mu.Lock()
 	s.seq++
 	id := fmt.Sprintf("chatcmpl-%024x", s.seq)
 	s.c.Completions++
+	s.c.Reasoning += reasoning
+	s.c.Cached += cached
 	s.mu.Unlock()
+	usage := map[string]any{"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+	if cached > 0 {
+		usage["cached_tokens"] = cached
+	}
+	if reasoning > 0 {
+		usage["completion_tokens_details"] = map[string]any{"reasoning_tokens": reasoning}
+	}
 	writeJSON(w, map[string]any{
 		"id": id, "object": "chat.completion", "created": time.Now().Unix(), "model": body.Model,
 		"choices": []any{map[string]any{"index": 0, "message": msg, "finish_reason": finish}},
-		"usage":   map[string]any{"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+		"usage":   usage,
 	})
 }
 
@@ -391,8 +440,8 @@ func (s *MoonshotServer) badRequest(w http.ResponseWriter, msg string) {
 	apiError(w, http.StatusBadRequest, "invalid_request_error", msg)
 }
 
-// checkParams enforces what the real API rejects: sampling parameters on kimi-k2.5/k2.6 other than their
-// fixed values, n > 1 with temperature near 0, empty messages.
+// checkParams enforces what every model rejects: empty messages. What a model refuses besides is its
+// ModelSpec's business (checkModelParams).
 func checkParams(b *chatBody) string {
 	if len(b.Messages) == 0 {
 		return "Invalid request: messages must not be empty"
@@ -402,30 +451,23 @@ func checkParams(b *chatBody) string {
 			return fmt.Sprintf("Invalid request: the message at position %d with role '%s' must not be empty", i, m.Role)
 		}
 	}
-	fixed := strings.HasPrefix(b.Model, "kimi-k2.5") || strings.HasPrefix(b.Model, "kimi-k2.6")
-	if fixed {
-		want := 1.0
-		if b.Thinking != nil && b.Thinking.Type == "disabled" {
-			want = 0.6
-		}
-		if b.Temperature != nil && *b.Temperature != want {
-			return fmt.Sprintf("invalid temperature: only %g is allowed for this model", want)
-		}
-		if b.TopP != nil && *b.TopP != 0.95 {
-			return "invalid top_p: only 0.95 is allowed for this model"
-		}
-		if b.N != nil && *b.N != 1 {
-			return "invalid n: only 1 is allowed for this model"
-		}
-		return ""
-	}
-	if b.Temperature != nil && (*b.Temperature < 0 || *b.Temperature > 1) {
-		return "Invalid request: temperature must be in [0, 1]"
-	}
-	if b.N != nil && *b.N > 1 && (b.Temperature == nil || *b.Temperature < 0.01) {
-		return "Invalid request: n must be 1 when temperature is close to 0"
-	}
 	return ""
+}
+
+// constrain makes a JSON answer obey a schema's phase enum and summary length.
+func constrain(ans string, enum []string, maxLen int) string {
+	var m map[string]any
+	if json.Unmarshal([]byte(ans), &m) != nil {
+		return ans
+	}
+	if p, _ := m["phase"].(string); len(enum) > 0 && !slices.Contains(enum, p) {
+		m["phase"] = enum[len(enum)-1]
+	}
+	if sm, _ := m["summary"].(string); maxLen > 0 && utf8.RuneCountInString(sm) > maxLen {
+		m["summary"] = string([]rune(sm)[:maxLen])
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
 }
 
 // answer picks the fixture answer for the first user message and any fault its rule still has to serve.
@@ -508,9 +550,11 @@ func (s *MoonshotServer) models(w http.ResponseWriter, r *http.Request) {
 	if !s.authorized(w, r) {
 		return
 	}
-	data := make([]any, 0, len(s.o.Models))
-	for _, m := range s.o.Models {
-		data = append(data, map[string]any{"id": m, "object": "model", "created": 1741252964, "owned_by": "moonshot"})
+	ids := s.roster()
+	data := make([]any, 0, len(ids))
+	for _, m := range ids {
+		data = append(data, map[string]any{"id": m, "object": "model", "created": 1741252964, "owned_by": "moonshot",
+			"context_length": s.specOf(m).Context})
 	}
 	s.count(func(c *MoonshotCounters) { c.Models++ })
 	writeJSON(w, map[string]any{"object": "list", "data": data})

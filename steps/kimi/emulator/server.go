@@ -39,6 +39,10 @@ const (
 	FaultLength Fault = "length"
 	// FaultBadPhase answers 200 with a phase that is not among the ones asked for (Moonshot).
 	FaultBadPhase Fault = "bad_phase"
+	// FaultHuge answers 200 with 2 MB of prose instead of the JSON object (Moonshot).
+	FaultHuge Fault = "huge"
+	// FaultHTML answers 200 with a proxy's HTML error page (ASR).
+	FaultHTML Fault = "html"
 )
 
 // ParseFaults reads a comma-separated list of fault names.
@@ -51,7 +55,7 @@ func ParseFaults(s string) ([]Fault, error) {
 		}
 		switch f := Fault(p); f {
 		case FaultServerError, FaultReset, FaultRateLimit, FaultOverloaded, FaultQuota, FaultContentFilter,
-			FaultInvalidJSON, FaultLength, FaultBadPhase:
+			FaultInvalidJSON, FaultLength, FaultBadPhase, FaultHuge, FaultHTML:
 			out = append(out, f)
 		default:
 			return nil, fmt.Errorf("unknown fault %q", p)

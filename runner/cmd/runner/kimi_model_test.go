@@ -1,0 +1,28 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"meetpipe/steps/store/storetest"
+)
+
+// TestUnknownKimiModelExits2: the binary refuses a model id the key cannot use before any listing,
+// download or model call, naming the usable ids, with exit 2 — in a dry run too.
+func TestUnknownKimiModelExits2(t *testing.T) {
+	e := newE2E(t, storetest.DB(t), 1, serverOptions{})
+	e.setEnv(t, "KIMI_MODEL", "kimi-k2-0905-preview")
+	for _, args := range [][]string{nil, {"--dry-run"}} {
+		code, _, stderr := e.run(args...)
+		if code != 2 || !strings.Contains(stderr, `model "kimi-k2-0905-preview" is not available to this key; usable:`) ||
+			!strings.Contains(stderr, "kimi-k3") {
+			t.Fatalf("%v: exit %d:\n%s", args, code, stderr)
+		}
+		if strings.Contains(stderr, demoKimiKey) {
+			t.Fatalf("the key in the output:\n%s", stderr)
+		}
+	}
+	if c := e.counts(); c.chat != 0 || c.asr != 0 || c.bytes != 0 {
+		t.Errorf("calls before the model check: %+v", c)
+	}
+}

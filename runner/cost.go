@@ -1,0 +1,73 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// open runs every Opener in pipeline order. It reports whether the error is a configuration error.
+func (r *run) open(ctx context.Context) (config bool, err error) {
+	for _, s := range r.p.stages {
+		o, ok := s.impl.(Opener)
+		if !ok {
+			continue
+		}
+		if err := o.Open(WithLogger(ctx, r.log.With("step", s.id))); err != nil {
+			var d Diagnostic
+			var ds *Diagnostics
+			if errors.As(err, &d) || errors.As(err, &ds) {
+				return true, fmt.Errorf("step %s: %w", s.id, err)
+			}
+			return false, fmt.Errorf("step %s: %s", s.id, r.p.Secrets.Scrub(err.Error()))
+		}
+	}
+	return false, nil
+}
+
+// costs gathers what CostReporters spent, logs a line per step and, in a dry run, writes it to the report.
+func (r *run) costs(w io.Writer) map[string]Cost {
+	out := map[string]Cost{}
+	for _, s := range r.p.stages {
+		c, ok := s.impl.(CostReporter)
+		if !ok {
+			continue
+		}
+		cost := c.Cost()
+		if len(cost.Units) == 0 && cost.Money == 0 {
+			continue
+		}
+		out[s.id] = cost
+		line := costLine(cost)
+		r.log.Info("cost", "step", s.id, "cost", line, "estimate", cost.Estimate)
+		if w != nil && r.o.DryRun && !r.o.JSON {
+			fmt.Fprintf(w, "cost %s: %s\n", s.id, line)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// costLine renders a cost as "prompt_tokens=1200 completion_tokens=300 ≈ 0.0123 CNY".
+func costLine(c Cost) string {
+	var b strings.Builder
+	if c.Estimate {
+		b.WriteString("~ ")
+	}
+	for i, k := range slices.Sorted(maps.Keys(c.Units)) {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s=%d", k, c.Units[k])
+	}
+	if c.Money > 0 {
+		fmt.Fprintf(&b, " ≈ %.4f %s", c.Money, c.Currency)
+	}
+	return b.String()
+}

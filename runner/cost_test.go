@@ -1,0 +1,95 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+type openCfg struct {
+	Fail   string `yaml:"fail" enum:",config,other"`
+	Tokens int64  `yaml:"tokens"`
+}
+
+// openStep checks its environment at Open and reports a cost per item processed.
+type openStep struct {
+	cfg    openCfg
+	b      *Build
+	opened *atomic.Int64
+	items  atomic.Int64
+}
+
+func (s *openStep) Open(ctx context.Context) error {
+	s.opened.Add(1)
+	switch s.cfg.Fail {
+	case "config":
+		return s.b.Errorf(nil, "opened: model %q is not available; usable: a, b", "x")
+	case "other":
+		return errors.New("cannot reach the service")
+	}
+	return nil
+}
+
+func (s *openStep) Process(ctx context.Context, in *Item) (Fields, error) {
+	s.items.Add(1)
+	return nil, nil
+}
+
+func (s *openStep) Cost() Cost {
+	return Cost{Units: map[string]int64{"tokens": s.cfg.Tokens * s.items.Load()}, Money: 0.5 * float64(s.items.Load()), Currency: "CNY", Estimate: s.b.DryRun}
+}
+
+func openHarness(t *testing.T) (*harness, *atomic.Int64) {
+	h := newHarness(t)
+	var opened atomic.Int64
+	h.reg.Register(Define(Spec{Name: "opened", Version: "1", Reads: []string{"n"}}, openCfg{}, func(cfg openCfg, b *Build) (any, error) {
+		return &openStep{cfg: cfg, b: b, opened: &opened}, nil
+	}))
+	return h, &opened
+}
+
+func TestOpenerStopsTheRunBeforeAnyItem(t *testing.T) {
+	for _, tt := range []struct {
+		fail   string
+		config bool
+	}{{"config", true}, {"other", false}} {
+		h, opened := openHarness(t)
+		p := h.load("steps:\n  - uses: nums\n    with: {count: 3}\n  - uses: opened\n    with: {fail: " + tt.fail + "}\n")
+		sum, err, _ := h.run(p, RunOptions{})
+		var d Diagnostic
+		if err == nil || errors.As(err, &d) != tt.config || (sum == nil) != tt.config || opened.Load() != 1 {
+			t.Fatalf("%s: summary %+v, err %v", tt.fail, sum, err)
+		}
+		if !tt.config && sum.Status != "failed" {
+			t.Errorf("status %q", sum.Status)
+		}
+		if h.listed.Load() != 0 {
+			t.Errorf("%s: %d items listed after a failed open", tt.fail, h.listed.Load())
+		}
+	}
+}
+
+func TestCostReporterInSummary(t *testing.T) {
+	h, opened := openHarness(t)
+	p := h.load("steps:\n  - uses: nums\n    with: {count: 3}\n  - id: model\n    uses: opened\n    with: {tokens: 100}\n")
+	sum, err, _ := h.run(p, RunOptions{})
+	if err != nil || opened.Load() != 1 {
+		t.Fatal(err)
+	}
+	c := sum.Costs["model"]
+	if c.Units["tokens"] != 300 || c.Money != 1.5 || c.Currency != "CNY" || c.Estimate {
+		t.Errorf("cost %+v", c)
+	}
+	if got := costLine(c); got != "tokens=300 ≈ 1.5000 CNY" {
+		t.Errorf("cost line %q", got)
+	}
+	h2, _ := openHarness(t)
+	p = h2.load("steps:\n  - uses: nums\n    with: {count: 3}\n  - id: model\n    uses: opened\n    with: {tokens: 100}\n")
+	sum, err, rep := h2.run(p, RunOptions{DryRun: true})
+	if err != nil || !strings.Contains(rep, "cost model: tokens=300 ≈ 1.5000 CNY") {
+		t.Errorf("dry run: %v\n%s", err, rep)
+	}
+	_ = sum
+}
