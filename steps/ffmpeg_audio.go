@@ -20,7 +20,7 @@ import (
 type audioConfig struct {
 	Codec         string        `yaml:"codec" enum:"flac,opus,mp3" doc:"codec of the chunks: flac (lossless, for self-hosted servers), opus or mp3 (small uploads)"`
 	Bitrate       string        `yaml:"bitrate" doc:"opus or mp3 bitrate such as 24k; empty: 24k for opus, 32k for mp3; flac ignores it"`
-	SampleRate    int           `yaml:"sample_rate" doc:"sample rate in Hz (speech recognisers use 16000); audio is always mono"`
+	SampleRate    int           `yaml:"sample_rate" min:"8000" max:"48000" doc:"sample rate in Hz (speech recognisers use 16000); audio is always mono"`
 	ChunkMinutes  float64       `yaml:"chunk_minutes" min:"0.1" max:"120" doc:"longest chunk in minutes"`
 	MaxChunkBytes int64         `yaml:"max_chunk_bytes" min:"10000" max:"4000000000" doc:"largest chunk file in bytes; chunks are shortened so that the codec's worst case fits (hosted ASR takes 25 MB)"`
 	SilenceWindow time.Duration `yaml:"silence_window" min:"0s" max:"30m" doc:"a chunk ends at the middle of the longest silence in this span before its limit"`

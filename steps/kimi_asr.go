@@ -26,15 +26,15 @@ type kimiASRConfig struct {
 	Language string `yaml:"language" json:"language" doc:"ISO-639-1 language of the speech"`
 	Prompt   string `yaml:"prompt" json:"prompt" doc:"prompt prefix; a Simplified-Chinese sentence keeps Whisper-family models from answering in Traditional"`
 	// CarryOver needs the previous chunk's text, so it only works when chunks go one at a time.
-	CarryOver        int           `yaml:"carry_over" json:"carry_over" doc:"runes of the previous chunk's text appended to the prompt for continuity (0: none); applied only when chunk_concurrency is 1"`
+	CarryOver        int           `yaml:"carry_over" min:"0" max:"10000" json:"carry_over" doc:"runes of the previous chunk's text appended to the prompt for continuity (0: none); applied only when chunk_concurrency is 1"`
 	ResponseFormat   string        `yaml:"response_format" json:"response_format" enum:"verbose_json,json" doc:"verbose_json gives timed segments; servers that refuse it are asked for json, and each chunk becomes one segment"`
-	Temperature      float64       `yaml:"temperature" json:"temperature" doc:"decoding temperature; 0 lets Whisper servers fall back by themselves"`
-	ChunkConcurrency int           `yaml:"chunk_concurrency" json:"chunk_concurrency" doc:"chunks of one recording transcribed at once (the step's limiter still bounds all requests); above 1 there is no carry-over"`
+	Temperature      float64       `yaml:"temperature" min:"0" max:"1" json:"temperature" doc:"decoding temperature; 0 lets Whisper servers fall back by themselves"`
+	ChunkConcurrency int           `yaml:"chunk_concurrency" min:"1" max:"64" json:"chunk_concurrency" doc:"chunks of one recording transcribed at once (the step's limiter still bounds all requests); above 1 there is no carry-over"`
 	Hallucinations   []string      `yaml:"hallucinations" json:"hallucinations" doc:"texts the model invents from silence; removed wherever they appear (spaces and case ignored)"`
-	NoSpeech         float64       `yaml:"no_speech_threshold" json:"no_speech_threshold" doc:"drop a segment whose no_speech_prob is above this AND whose avg_logprob is below logprob_threshold (when the server reports both)"`
-	Logprob          float64       `yaml:"logprob_threshold" json:"logprob_threshold" doc:"see no_speech_threshold"`
-	MaxUploadMB      float64       `yaml:"max_upload_mb" json:"-" doc:"largest chunk the server takes, in MB (vLLM and OpenAI: 25); a larger chunk fails the item without an upload"`
-	Timeout          time.Duration `yaml:"timeout" json:"-" doc:"limit for one chunk's request"`
+	NoSpeech         float64       `yaml:"no_speech_threshold" min:"0" max:"1" json:"no_speech_threshold" doc:"drop a segment whose no_speech_prob is above this AND whose avg_logprob is below logprob_threshold (when the server reports both)"`
+	Logprob          float64       `yaml:"logprob_threshold" min:"-100" max:"0" json:"logprob_threshold" doc:"see no_speech_threshold"`
+	MaxUploadMB      float64       `yaml:"max_upload_mb" min:"0.1" max:"4096" json:"-" doc:"largest chunk the server takes, in MB (vLLM and OpenAI: 25); a larger chunk fails the item without an upload"`
+	Timeout          time.Duration `yaml:"timeout" min:"1s" max:"6h" json:"-" doc:"limit for one chunk's request"`
 }
 
 func init() {

@@ -38,8 +38,8 @@ type kimiRule struct {
 
 // kimiLimit is the fallback limiter of a step that names none.
 type kimiLimit struct {
-	Concurrency int     `yaml:"concurrency" json:"concurrency" doc:"requests in flight (0: no bound)"`
-	RPM         float64 `yaml:"rpm" json:"rpm" doc:"requests started per minute (0: no bound)"`
+	Concurrency int     `yaml:"concurrency" min:"0" max:"256" json:"concurrency" doc:"requests in flight (0: no bound)"`
+	RPM         float64 `yaml:"rpm" min:"0" max:"60000" json:"rpm" doc:"requests started per minute (0: no bound)"`
 }
 
 // kimiClassifyConfig is the `with:` block of kimi_classify. Settings that cannot change the answer (where
@@ -49,7 +49,7 @@ type kimiClassifyConfig struct {
 	BaseURL       string      `yaml:"base_url" json:"-" doc:"Moonshot API base (KIMI_BASE_URL): https://api.moonshot.cn/v1 (China) or https://api.moonshot.ai/v1 (global); keys work on one only"`
 	APIKey        string      `yaml:"api_key" json:"-" secret:"true" doc:"Moonshot API key (KIMI_API_KEY)"`
 	Model         string      `yaml:"model" json:"model" doc:"model id (KIMI_MODEL), e.g. kimi-k3, kimi-k2.6, moonshot-v1-128k; checked against GET /v1/models at the start of every run (and dry run)"`
-	ContextTokens int         `yaml:"context_tokens" json:"context_tokens" doc:"the model's context window in tokens when GET /v1/models does not give it"`
+	ContextTokens int         `yaml:"context_tokens" min:"1024" max:"10000000" json:"context_tokens" doc:"the model's context window in tokens when GET /v1/models does not give it"`
 	Phases        []kimiPhase `yaml:"phases" json:"phases" doc:"the phases, each with a description for the model"`
 	FallbackPhase string      `yaml:"fallback_phase" json:"fallback_phase" doc:"phase of a recording whose answer stays invalid (it is also flagged needs_review)"`
 	System        string      `yaml:"system" json:"system" doc:"system prompt (Go text/template; see the step's documentation for the names)"`
@@ -58,23 +58,23 @@ type kimiClassifyConfig struct {
 	MapUser       string      `yaml:"map_user" json:"map_user" doc:"user prompt carrying one part of an over-long transcript"`
 	PreRules      []kimiRule  `yaml:"pre_rules" json:"pre_rules" doc:"tried in order before the model; the first match sets the phase and the model is asked only for the summary"`
 	PostRules     []kimiRule  `yaml:"post_rules" json:"post_rules" doc:"tried in order after the model; the first match overrides the phase"`
-	SummaryMax    int         `yaml:"summary_max" json:"summary_max" doc:"longest valid summary, in characters"`
-	MaxTokens     int         `yaml:"max_tokens" json:"max_tokens" doc:"tokens for the answer; the request's max_completion_tokens is this plus reasoning_tokens (within the context window), doubled once when an answer is cut off"`
+	SummaryMax    int         `yaml:"summary_max" min:"10" max:"100000" json:"summary_max" doc:"longest valid summary, in characters"`
+	MaxTokens     int         `yaml:"max_tokens" min:"16" max:"1000000" json:"max_tokens" doc:"tokens for the answer; the request's max_completion_tokens is this plus reasoning_tokens (within the context window), doubled once when an answer is cut off"`
 	// Reasoning only sizes the cap: a model that does not reason never spends it.
-	ReasoningTokens int           `yaml:"reasoning_tokens" json:"-" doc:"tokens a reasoning model (kimi-k3 always reasons) may think before it answers, on top of max_tokens"`
-	Temperature     float64       `yaml:"temperature" json:"temperature" doc:"sampling temperature (0-1); a model that allows only its own (\"only 1 is allowed\") gets none, learned from its 400 and remembered for the run"`
+	ReasoningTokens int           `yaml:"reasoning_tokens" min:"0" max:"1000000" json:"-" doc:"tokens a reasoning model (kimi-k3 always reasons) may think before it answers, on top of max_tokens"`
+	Temperature     float64       `yaml:"temperature" min:"0" max:"2" json:"temperature" doc:"sampling temperature (0-1); a model that allows only its own (\"only 1 is allowed\") gets none, learned from its 400 and remembered for the run"`
 	Thinking        string        `yaml:"thinking" json:"thinking" enum:"disabled,enabled,default" doc:"thinking switch sent to the model (a classification needs no reasoning); a model that refuses it gets its default"`
 	JSONMode        bool          `yaml:"json_mode" json:"json_mode" doc:"ask for a JSON answer (response_format)"`
 	JSONSchema      bool          `yaml:"json_schema" json:"json_schema" doc:"with json_mode, ask for response_format json_schema (phases as an enum, summary_max as maxLength); a server that refuses it gets json_object"`
 	TokenEstimate   string        `yaml:"token_estimate" json:"token_estimate" enum:"auto,api,runes" doc:"how a prompt is measured against the budget: runes (1.5 characters a token, no call), api (the estimate-token-count endpoint), auto (api only when the rune count is near the budget)"`
-	BudgetRatio     float64       `yaml:"budget_ratio" json:"budget_ratio" doc:"share of the context window a prompt plus max_tokens may fill before the transcript is summarised in parts"`
-	PartTokens      int           `yaml:"part_tokens" json:"part_tokens" doc:"size of a transcript part in map-reduce, in tokens"`
+	BudgetRatio     float64       `yaml:"budget_ratio" min:"0.05" max:"1" json:"budget_ratio" doc:"share of the context window a prompt plus max_tokens may fill before the transcript is summarised in parts"`
+	PartTokens      int           `yaml:"part_tokens" min:"256" max:"1000000" json:"part_tokens" doc:"size of a transcript part in map-reduce, in tokens"`
 	Timestamps      bool          `yaml:"timestamps" json:"timestamps" doc:"prefix transcript lines with [mm:ss]"`
 	DefaultLimit    kimiLimit     `yaml:"default_limit" json:"-" doc:"limits used when the step names no limiter (entry tier: concurrency 1, rpm 3); a named limiter replaces them"`
-	Timeout         time.Duration `yaml:"timeout" json:"-" doc:"limit for one request"`
-	PriceInput      float64       `yaml:"price_per_mtok_input" json:"-" doc:"price of a million prompt tokens (0: unknown); with it the dry-run estimate and the run's cost line give money"`
-	PriceOutput     float64       `yaml:"price_per_mtok_output" json:"-" doc:"price of a million completion tokens, reasoning included"`
-	PriceCached     float64       `yaml:"price_per_mtok_cached" json:"-" doc:"price of a million prompt tokens served from the prompt cache (0: as price_per_mtok_input)"`
+	Timeout         time.Duration `yaml:"timeout" min:"1s" max:"6h" json:"-" doc:"limit for one request"`
+	PriceInput      float64       `yaml:"price_per_mtok_input" min:"0" max:"1000000" json:"-" doc:"price of a million prompt tokens (0: unknown); with it the dry-run estimate and the run's cost line give money"`
+	PriceOutput     float64       `yaml:"price_per_mtok_output" min:"0" max:"1000000" json:"-" doc:"price of a million completion tokens, reasoning included"`
+	PriceCached     float64       `yaml:"price_per_mtok_cached" min:"0" max:"1000000" json:"-" doc:"price of a million prompt tokens served from the prompt cache (0: as price_per_mtok_input)"`
 	Currency        string        `yaml:"currency" json:"-" doc:"currency of the prices (CNY on api.moonshot.cn, USD on api.moonshot.ai)"`
 }
 

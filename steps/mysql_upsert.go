@@ -32,7 +32,7 @@ type mysqlUpsertConfig struct {
 	RecordRuns      bool          `yaml:"record_runs" doc:"record each run in pipeline_runs and its failed items in item_failures, for runner status"`
 	MaxOpen         int           `yaml:"max_open" min:"1" max:"256" doc:"connections in the pool; set it at least to the step's concurrency"`
 	MaxIdle         int           `yaml:"max_idle" min:"0" max:"256" doc:"idle connections kept in the pool (default max_open)"`
-	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime" doc:"a connection older than this is closed and replaced (below the server's wait_timeout)"`
+	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime" min:"1s" max:"24h" doc:"a connection older than this is closed and replaced (below the server's wait_timeout)"`
 	ConnectTimeout  time.Duration `yaml:"connect_timeout" min:"1s" max:"10m" doc:"limit on establishing a connection"`
 	ReadTimeout     time.Duration `yaml:"read_timeout" min:"1s" max:"1h" doc:"limit on one read from the server"`
 	WriteTimeout    time.Duration `yaml:"write_timeout" min:"1s" max:"1h" doc:"limit on one write to the server"`
