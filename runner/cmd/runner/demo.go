@@ -16,9 +16,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"meetpipe/runner"
+	"meetpipe/runner/table"
 	kimiemu "meetpipe/steps/kimi/emulator"
 	"meetpipe/steps/media/mediatest"
 	"meetpipe/steps/store"
@@ -455,7 +455,7 @@ func printDemoTables(ctx context.Context, db *sql.DB, w io.Writer) error {
 		if review {
 			r = "yes"
 		}
-		table = append(table, []string{id, teacher, students, start.Format("2006-01-02 15:04"), fmt.Sprint(minutes), phase, r, clip(summary, 28)})
+		table = append(table, []string{id, teacher, students, start.Format("2006-01-02 15:04"), fmt.Sprint(minutes), phase, r, clip(summary, 48)})
 	}
 	if err := rows.Err(); err != nil {
 		return err
@@ -483,49 +483,10 @@ func printDemoTables(ctx context.Context, db *sql.DB, w io.Writer) error {
 	return rows2.Err()
 }
 
-func clip(s string, n int) string {
-	r := []rune(strings.Join(strings.Fields(s), " "))
-	if len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return string(r)
-}
+// clip cuts s to n display cells.
+func clip(s string, n int) string { return table.Truncate(strings.Join(strings.Fields(s), " "), n) }
 
-// writeTable aligns columns, counting CJK characters as two cells.
+// writeTable aligns columns in display cells (CJK characters take two).
 func writeTable(w io.Writer, rows [][]string) {
-	widths := make([]int, len(rows[0]))
-	for _, r := range rows {
-		for i, c := range r {
-			widths[i] = max(widths[i], cells(c))
-		}
-	}
-	for n, r := range rows {
-		var b strings.Builder
-		for i, c := range r {
-			b.WriteString(c)
-			if i < len(r)-1 {
-				b.WriteString(strings.Repeat(" ", widths[i]-cells(c)+2))
-			}
-		}
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
-		if n == 0 {
-			var sep []string
-			for _, wd := range widths {
-				sep = append(sep, strings.Repeat("─", wd))
-			}
-			fmt.Fprintln(w, strings.Join(sep, "  "))
-		}
-	}
-}
-
-func cells(s string) int {
-	n := 0
-	for _, r := range s {
-		if r >= 0x1100 && utf8.RuneLen(r) >= 3 && !(r >= 0x2000 && r <= 0x206f) && r != '…' && r != '─' {
-			n += 2
-		} else {
-			n++
-		}
-	}
-	return n
+	table.Write(w, "", rows[0], rows[1:])
 }
