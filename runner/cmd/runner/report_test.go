@@ -201,7 +201,7 @@ func checkInBrowser(t *testing.T, page string) {
 	if err != nil {
 		t.Fatalf("chromium: read the page: %v", err)
 	}
-	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("chromium: screenshot: %v", err)
 	}
