@@ -72,3 +72,15 @@ func TestWriteAlignsChineseCells(t *testing.T) {
 		}
 	}
 }
+
+func TestPadCountsCells(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		w    int
+		want string
+	}{{"简历", 6, "简历  "}, {"ab", 6, "ab    "}, {"简历优化很长", 6, "简历优化很长"}} {
+		if got := Pad(tc.s, tc.w); got != tc.want {
+			t.Errorf("Pad(%q, %d) = %q, want %q", tc.s, tc.w, got, tc.want)
+		}
+	}
+}
