@@ -345,11 +345,26 @@ func (r *Report) Hours() float64 { return float64(r.Spend.AudioMinutes) / 60 }
 
 // OnlyCommand is the command an operator pastes to process these recordings again.
 func (r *Report) OnlyCommand(ids ...string) string {
-	p := r.Pipeline
-	if p == "" {
-		p = "pipelines/meeting.yaml"
+	return fmt.Sprintf("runner run %s --only %s", r.pipeline(), strings.Join(ids, ","))
+}
+
+// RerunCommand is OnlyCommand for one review item, with a window that holds its start: a recording older
+// than the default 24 hours is not listed otherwise.
+func (r *Report) RerunCommand(it ReviewItem) string {
+	since := it.Start.Add(-time.Hour).In(r.Loc)
+	until := it.Start.Add(24 * time.Hour)
+	if !r.Generated.IsZero() && until.After(r.Generated) {
+		until = r.Generated
 	}
-	return fmt.Sprintf("runner run %s --only %s", p, strings.Join(ids, ","))
+	return fmt.Sprintf("runner run %s --since %s --until %s --only %s", r.pipeline(), since.Format(time.RFC3339),
+		until.In(r.Loc).Format(time.RFC3339), it.ID)
+}
+
+func (r *Report) pipeline() string {
+	if r.Pipeline == "" {
+		return "pipelines/meeting.yaml"
+	}
+	return r.Pipeline
 }
 
 func weekStart(t time.Time) time.Time {

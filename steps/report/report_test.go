@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"html"
 	"regexp"
 	"strings"
 	"testing"
@@ -107,8 +108,9 @@ func TestHTMLIsSelfContained(t *testing.T) {
 	}
 	for _, want := range []string{`id="journey-chart"`, `id="weeks-chart"`, `id="teachers-chart"`, `data-student="stu_li"`,
 		`data-phase="项目深挖"`, `<span class="id">1004</span>`, "too-short", "runner run pipelines/meeting.yaml --only ID",
-		"约 0.0314 元", "not ready: 转码中", "9 天"} {
-		if !strings.Contains(page, want) {
+		"约 0.0314 元", "not ready: 转码中", "9 天",
+		"runner run pipelines/meeting.yaml --since 2026-11-11T09:00:00+08:00 --until 2026-11-12T10:00:00+08:00 --only 1004"} {
+		if !strings.Contains(html.UnescapeString(page), want) {
 			t.Errorf("the page lacks %q", want)
 		}
 	}
@@ -153,7 +155,7 @@ func TestXLSXRoundTrip(t *testing.T) {
 		t.Errorf("column A width %.1f", w)
 	}
 	rev, _ := f.GetRows(SheetReview)
-	if len(rev) != 2 || rev[1][0] != "1004" || rev[1][6] != "too-short" || rev[1][7] != "runner run pipelines/meeting.yaml --only 1004" {
+	if len(rev) != 2 || rev[1][0] != "1004" || rev[1][6] != "too-short" || rev[1][7] != "runner run pipelines/meeting.yaml --since 2026-11-11T09:00:00+08:00 --until 2026-11-12T10:00:00+08:00 --only 1004" {
 		t.Errorf("review sheet = %q", rev)
 	}
 	recs, _ := f.GetRows(SheetRecordings)

@@ -161,7 +161,7 @@ func (r *Report) sheets() []sheet {
 	for _, it := range r.Review {
 		start := it.Start
 		review.rows = append(review.rows, []any{it.ID, wall(&start), it.Teacher, strings.Join(it.Students, "、"), it.Subject,
-			it.Phase, it.Reason, r.OnlyCommand(it.ID)})
+			it.Phase, it.Reason, r.RerunCommand(it)})
 	}
 	return []sheet{students, recs, teachers, review}
 }

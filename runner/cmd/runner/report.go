@@ -37,7 +37,10 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	title := fs.String("title", "辅导进度报告", "the report's title")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{fmt.Errorf("report: %w", err)}
 	}
 	file := "pipelines/meeting.yaml"
 	switch len(pos) {
