@@ -90,7 +90,13 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		pending = append(pending, report.Pending{ID: x.ID, Reason: sec.Scrub(x.Reason), FirstSeen: x.FirstSeen, LastSeen: x.LastSeen})
 	}
 	classify, _ := p.StepSettings("kimi_classify")
-	rep := report.Build(data, pending, report.Options{Title: *title, Location: loc, Now: now, Pipeline: file,
+	shown := file // as the operator would type it in the commands the report suggests
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, file); err == nil && !strings.HasPrefix(rel, "..") {
+			shown = rel
+		}
+	}
+	rep := report.Build(data, pending, report.Options{Title: *title, Location: loc, Now: now, Pipeline: shown,
 		Phases: phasesOf(classify), Prices: pricesOf(classify)})
 
 	var html, book bytes.Buffer
