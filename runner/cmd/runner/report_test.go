@@ -69,6 +69,33 @@ func TestReport(t *testing.T) {
 		}
 	})
 
+	// The dry run explains in words what the filter and the if: decided.
+	t.Run("explanations", func(t *testing.T) {
+		code, out, errOut := e.run("--dry-run")
+		if code != 0 {
+			t.Fatalf("dry run exited %d:\n%s", code, errOut)
+		}
+		if !strings.Contains(out, `filter of step tencent_list: host_userid "teacher_999" not in teachers`) {
+			t.Errorf("the filtered recording's reason does not name the clause and its value:\n%s", out)
+		}
+		if strings.Contains(out, "host_userid in teachers &&") {
+			t.Errorf("the reason is the whole expression:\n%s", out)
+		}
+		previews := 0
+		for _, line := range strings.Split(out, "\n") {
+			if !strings.Contains(line, "wecom_notify") {
+				continue
+			}
+			previews++
+			if !strings.Contains(line, `skip      if false: env.WECOM_WEBHOOK_KEY == ""`) {
+				t.Errorf("wecom_notify's if: is false without a key; the dry run shows %q", line)
+			}
+		}
+		if previews != 5 { // the five stored recordings
+			t.Errorf("wecom_notify previewed for %d recordings, want 5:\n%s", previews, out)
+		}
+	})
+
 	t.Run("send", func(t *testing.T) {
 		const key = "robot-key-report-7f3a"
 		robot, err := wecomemu.Start(wecomemu.Options{Key: key})
