@@ -99,6 +99,14 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	rep := report.Build(data, pending, report.Options{Title: *title, Location: loc, Now: now, Pipeline: shown,
 		Phases: phasesOf(classify), Prices: pricesOf(classify)})
 
+	robot, mailer, err := sendTargets(p, env)
+	if err != nil {
+		return usageError{fmt.Errorf("report: %w", err)}
+	}
+	if *send && robot == nil && mailer == nil {
+		return usageError{errors.New("report: --send: nothing to send to: set WECOM_WEBHOOK_KEY (the key of wecom_notify) or SMTP_HOST")}
+	}
+
 	var html, book bytes.Buffer
 	if err := rep.WriteHTML(&html); err != nil {
 		return err
@@ -131,39 +139,51 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if !*send && !*dry {
 		return nil
 	}
-	return sendDigest(ctx, p, env, rep, html.Bytes(), book.Bytes(), *xlsx, *send && !*dry, stdout)
+	if robot == nil && mailer == nil {
+		fmt.Fprintln(stdout, "nothing configured to send to (WECOM_WEBHOOK_KEY, SMTP_HOST)")
+		return nil
+	}
+	return sendDigest(ctx, p.Secrets, robot, mailer, rep, html.Bytes(), book.Bytes(), *xlsx, *send && !*dry, stdout)
+}
+
+// sendTargets are the robot of wecom_notify (when it has a key) and the SMTP server (when SMTP_HOST is
+// set); their secrets join the pipeline's, so nothing printed holds them.
+func sendTargets(p *runner.Pipeline, env map[string]string) (*report.WeCom, *report.SMTP, error) {
+	var robot *report.WeCom
+	if w, ok := p.StepSettings("wecom_notify"); ok && str(w, "key") != "" {
+		robot = &report.WeCom{Key: str(w, "key"), BaseURL: str(w, "base_url")}
+		p.Secrets.Add(robot.Key)
+	}
+	if env["SMTP_HOST"] == "" {
+		return robot, nil, nil
+	}
+	m, err := smtpOf(env)
+	if err != nil {
+		return nil, nil, err
+	}
+	p.Secrets.Add(m.Pass)
+	return robot, &m, nil
 }
 
 // sendDigest posts the digest to the robot and mails the report, or (dry run) says what it would send.
-func sendDigest(ctx context.Context, p *runner.Pipeline, env map[string]string, rep *report.Report, html, book []byte,
-	xlsxPath string, really bool, stdout io.Writer) error {
-	sec := p.Secrets
+func sendDigest(ctx context.Context, sec *runner.Secrets, robot *report.WeCom, m *report.SMTP, rep *report.Report,
+	html, book []byte, xlsxPath string, really bool, stdout io.Writer) error {
 	digest := rep.Digest()
-	var targets int
 	var errs []error
-	if w, ok := p.StepSettings("wecom_notify"); ok && str(w, "key") != "" {
-		targets++
-		robot := report.WeCom{Key: str(w, "key"), BaseURL: str(w, "base_url")}
-		sec.Add(robot.Key)
+	if robot != nil {
 		where := robot.BaseURL
 		if where == "" {
 			where = "https://qyapi.weixin.qq.com"
 		}
 		if !really {
-			fmt.Fprintf(stdout, "would post to the WeCom robot at %s (%d bytes):\n%s\n", where, len(digest), digest)
+			fmt.Fprintf(stdout, "would post to the WeCom robot at %s (%d bytes):\n%s\n", where, len(digest), sec.Scrub(digest))
 		} else if err := robot.Send(ctx, digest); err != nil {
 			errs = append(errs, errors.New(sec.Scrub(err.Error())))
 		} else {
 			fmt.Fprintf(stdout, "posted the digest to the WeCom robot at %s\n", where)
 		}
 	}
-	if env["SMTP_HOST"] != "" {
-		targets++
-		m, err := smtpOf(env)
-		if err != nil {
-			return usageError{fmt.Errorf("report: %w", err)}
-		}
-		sec.Add(m.Pass)
+	if m != nil {
 		subject := fmt.Sprintf("%s %s – %s", rep.Title, rep.Since.In(rep.Loc).Format("2006-01-02"), rep.UntilIncl().Format("2006-01-02"))
 		files := []report.Attachment{{Name: "report.html", Data: html}}
 		if xlsxPath != "" {
@@ -171,15 +191,12 @@ func sendDigest(ctx context.Context, p *runner.Pipeline, env map[string]string, 
 		}
 		if !really {
 			fmt.Fprintf(stdout, "would mail %q from %s to %s via %s:%d (STARTTLS %s), attaching %d file(s):\n%s\n",
-				subject, m.From, strings.Join(m.To, ", "), m.Host, m.Port, m.StartTLS, len(files), digest)
+				subject, m.From, strings.Join(m.To, ", "), m.Host, m.Port, m.StartTLS, len(files), sec.Scrub(digest))
 		} else if err := m.Mail(ctx, subject, digest, files...); err != nil {
 			errs = append(errs, errors.New(sec.Scrub(err.Error())))
 		} else {
 			fmt.Fprintf(stdout, "mailed the report to %s\n", strings.Join(m.To, ", "))
 		}
-	}
-	if targets == 0 {
-		return usageError{errors.New("report: nothing to send to: set WECOM_WEBHOOK_KEY (the key of wecom_notify) or SMTP_HOST")}
 	}
 	return errors.Join(errs...)
 }
