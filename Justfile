@@ -21,13 +21,20 @@ deps:
     command -v jq        >/dev/null || need+=(jq)
     command -v mariadbd  >/dev/null || command -v mysqld >/dev/null || need+=(mariadb-server)
     command -v mariadb   >/dev/null || command -v mysql  >/dev/null || need+=(mariadb-client)
+    # The report's browser test drives Debian's chromium; the page's Chinese needs a CJK font.
+    command -v chromium  >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)
+    { command -v fc-list >/dev/null && fc-list :lang=zh | grep -q .; } || need+=(fonts-wqy-microhei)
     if ! command -v go >/dev/null; then
         echo "Go 1.26 or newer is required: https://go.dev/doc/install" >&2; exit 1
     fi
     if [ ${#need[@]} -gt 0 ]; then
         echo "installing: ${need[*]}"
-        {{sudo}} apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive {{sudo}} apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${need[@]}" | sort -u)
+        # Quiet unless it fails: then everything apt said is shown.
+        log=$(mktemp)
+        if ! { {{sudo}} apt-get update -qq && DEBIAN_FRONTEND=noninteractive {{sudo}} apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${need[@]}" | sort -u); } >"$log" 2>&1; then
+            cat "$log" >&2; rm -f "$log"; echo "apt-get failed installing: ${need[*]}" >&2; exit 1
+        fi
+        rm -f "$log"
     fi
 
 # Build the runner and the Go plugins into bin/ and plugins/.

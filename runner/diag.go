@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"meetpipe/runner/table"
 )
 
 // Diagnostic is a configuration error at a place in a pipeline file.
@@ -90,21 +92,9 @@ func (ds *Diagnostics) Error() string {
 	return ds.Secrets.Scrub(b.String())
 }
 
-// caretOffset turns a 1-based rune column into a display offset, counting wide (CJK) runes as two cells.
+// caretOffset turns a 1-based rune column into a display offset in terminal cells (CJK counts two).
 func caretOffset(line string, col int) int {
-	n, i := 0, 0
-	for _, r := range line {
-		if i >= col-1 {
-			break
-		}
-		i++
-		if r >= 0x1100 && (r <= 0x115f || (r >= 0x2e80 && r <= 0xa4cf) || (r >= 0xac00 && r <= 0xd7a3) ||
-			(r >= 0xf900 && r <= 0xfaff) || (r >= 0xfe30 && r <= 0xfe4f) || (r >= 0xff00 && r <= 0xff60) ||
-			(r >= 0xffe0 && r <= 0xffe6)) {
-			n += 2
-		} else {
-			n++
-		}
-	}
-	return n + max(0, col-1-i)
+	r := []rune(line)
+	i := min(max(col-1, 0), len(r))
+	return table.Width(string(r[:i])) + max(0, col-1-i)
 }

@@ -460,7 +460,7 @@ func (r *run) skipIf(s *stage, w *work) bool {
 		return false
 	}
 	if !ok {
-		w.trace = append(w.trace, stepTrace{Step: s.id, Action: "skip", Reason: "if: " + oneLine(s.iff.Source()) + " is false"})
+		w.trace = append(w.trace, stepTrace{Step: s.id, Action: "skip", Reason: "if false: " + s.iff.Why(w.item, nil)})
 		s.progress.skipped.Add(1)
 	}
 	return !ok
@@ -482,7 +482,7 @@ func (r *run) keep(s *stage, w *work) (bool, string) {
 		return false, fmt.Sprintf("filter of step %s failed: %v", s.id, err)
 	}
 	if !ok {
-		return false, fmt.Sprintf("filter of step %s: %s", s.id, oneLine(s.filter.Source()))
+		return false, fmt.Sprintf("filter of step %s: %s", s.id, s.filter.Why(w.item, nil))
 	}
 	return true, ""
 }
@@ -516,6 +516,17 @@ func (r *run) worker(i int, chans []chan *work) {
 func (r *run) process(w *work, s *stage) {
 	id := w.item.id
 	if w.blocked != "" {
+		// A dry run previews the if: on what it knows; a step whose if: is false is not "would-run".
+		if s.iff != nil {
+			if missing := s.iff.missing(w.item); len(missing) > 0 {
+				w.trace = append(w.trace, stepTrace{Step: s.id, Action: "may-run",
+					Reason: fmt.Sprintf("after %s; if: %s depends on %v, which it would write", w.blocked, oneLine(s.iff.Source()), missing)})
+				return
+			}
+			if r.skipIf(s, w) || w.ended {
+				return
+			}
+		}
 		tr := stepTrace{Step: s.id, Action: "would-run", Reason: "after " + w.blocked}
 		if e, ok := s.impl.(Estimator); ok {
 			tr.Estimate = e.Estimate(w.item)

@@ -238,7 +238,7 @@ steps:
 	if sum.Skipped != 1 || h.calls.get("double") != 2 {
 		t.Fatalf("%+v calls %v", sum, h.calls.n)
 	}
-	if !strings.Contains(rep, "filter of step nums: n != 1") {
+	if !strings.Contains(rep, "filter of step nums: n 1 == 1") {
 		t.Fatalf("explain lacks the filter reason:\n%s", rep)
 	}
 }

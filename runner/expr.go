@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/expr-lang/expr"
@@ -115,6 +117,11 @@ type Program struct {
 	static map[string]any          // vars, env, …
 	types  map[string]reflect.Type // item fields
 	asBool bool
+	reads  []string // the item fields it refers to
+
+	opts    []expr.Option // to compile the clauses of explanations
+	once    sync.Once
+	clauses []*clause
 }
 
 // Source returns the expression's text.
@@ -122,6 +129,19 @@ func (p *Program) Source() string { return p.expr.Source }
 
 // Eval runs the program over the item (which may be nil) and extra names.
 func (p *Program) Eval(in *Item, extra map[string]any) (any, error) {
+	env, err := p.env(in, extra)
+	if err != nil {
+		return nil, err
+	}
+	out, err := expr.Run(p.prog, env)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate %q: %w", oneLine(p.expr.Source), err)
+	}
+	return out, nil
+}
+
+// env is what the program sees: static names, the item's fields decoded into their compiled types, extra.
+func (p *Program) env(in *Item, extra map[string]any) (map[string]any, error) {
 	env := make(map[string]any, len(p.static)+len(p.types)+len(extra))
 	for k, v := range p.static {
 		env[k] = v
@@ -143,11 +163,18 @@ func (p *Program) Eval(in *Item, extra map[string]any) (any, error) {
 	for k, v := range extra {
 		env[k] = v
 	}
-	out, err := expr.Run(p.prog, env)
-	if err != nil {
-		return nil, fmt.Errorf("evaluate %q: %w", oneLine(p.expr.Source), err)
+	return env, nil
+}
+
+// missing lists the item fields the program refers to that the item does not have (yet).
+func (p *Program) missing(in *Item) []string {
+	var out []string
+	for _, f := range p.reads {
+		if !in.Has(f) {
+			out = append(out, f)
+		}
 	}
-	return out, nil
+	return out
 }
 
 // Bool runs a boolean program.
@@ -198,6 +225,7 @@ func (x *exprEnv) compile(e *Expr, extra map[string]any, asBool bool) (*Program,
 	}
 	opts := []expr.Option{expr.Env(check), expr.DisableBuiltin("now")}
 	opts = append(opts, helpers(x.now)...)
+	base := opts[:len(opts):len(opts)] // without AsBool: the operands of a clause are not booleans
 	if asBool {
 		opts = append(opts, expr.AsBool())
 	}
@@ -209,15 +237,22 @@ func (x *exprEnv) compile(e *Expr, extra map[string]any, asBool bool) (*Program,
 		}
 		return nil, x.diag(e, 1, 0, "expression: %v", err)
 	}
-	if x.uses != nil {
-		root := prog.Node()
-		ast.Walk(&root, identVisitor(func(name string) {
-			if _, ok := x.fields[name]; ok {
+	pr := &Program{expr: e, prog: prog, static: x.static, types: types, asBool: asBool}
+	root := prog.Node()
+	ast.Walk(&root, identVisitor(func(name string) {
+		if _, ok := x.fields[name]; ok {
+			if !slices.Contains(pr.reads, name) {
+				pr.reads = append(pr.reads, name)
+			}
+			if x.uses != nil {
 				x.uses(name)
 			}
-		}))
+		}
+	}))
+	if asBool {
+		pr.opts = base
 	}
-	return &Program{expr: e, prog: prog, static: x.static, types: types, asBool: asBool}, nil
+	return pr, nil
 }
 
 // identVisitor reports every identifier an expression refers to.

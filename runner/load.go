@@ -56,6 +56,7 @@ type stage struct {
 	limiter     *Limiter
 	line        int
 	progress    *stageProgress
+	with        *yaml.Node // the interpolated settings, for StepSettings
 }
 
 // Stages returns the step ids in order.
@@ -197,7 +198,7 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 			}
 		}
 		st := &stage{index: i, id: sc.ID, uses: sc.Uses, spec: spec, concurrency: sc.Concurrency,
-			timeout: sc.Timeout, retry: sc.Retry, line: sc.usesNode.Line}
+			timeout: sc.Timeout, retry: sc.Retry, line: sc.usesNode.Line, with: sc.With}
 		if sc.Limiter != "" {
 			l, ok := p.limiters[sc.Limiter]
 			if !ok {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"meetpipe/runner/table"
 )
 
 type reportEntry struct {
@@ -25,12 +27,12 @@ func (r *run) reportLine(id, decision, reason string, trace []stepTrace) {
 		line = string(b)
 	} else {
 		var b strings.Builder
-		fmt.Fprintf(&b, "%-22s %-13s", printable(id), decision) // ids come from remote APIs
+		fmt.Fprintf(&b, "%s %s", table.Pad(printable(id), 22), table.Pad(decision, 13)) // ids come from remote APIs
 		if reason != "" {
 			fmt.Fprintf(&b, " %s", printable(reason))
 		}
 		for _, t := range trace {
-			fmt.Fprintf(&b, "\n    %-16s %-9s", t.Step, t.Action)
+			fmt.Fprintf(&b, "\n    %s %s", table.Pad(t.Step, 16), table.Pad(t.Action, 9))
 			if t.Reason != "" {
 				b.WriteString(" " + printable(t.Reason))
 			}

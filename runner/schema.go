@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"meetpipe/runner/table"
 )
 
 // Schema returns a JSON Schema (draft 2020-12) for pipeline files using the steps of reg, so that editors
@@ -158,7 +160,7 @@ func Describe(w io.Writer, d Definition) {
 	if len(s.Writes) > 0 {
 		fmt.Fprintf(w, "\nwrites:\n")
 		for _, f := range s.Writes {
-			fmt.Fprintf(w, "  %-16s %-28s %s\n", f.Name, typeName(f.Sample), f.Doc)
+			fmt.Fprintf(w, "  %s %s %s\n", table.Pad(f.Name, 16), table.Pad(typeName(f.Sample), 28), f.Doc)
 		}
 	}
 	if len(s.Volatile) > 0 {
@@ -204,7 +206,7 @@ func describeSettings(w io.Writer, ss []Setting, indent string) {
 		if len(notes) > 0 {
 			n = " (" + strings.Join(notes, ", ") + ")"
 		}
-		fmt.Fprintf(w, "%s%-18s %-10s %s%s\n", indent, st.Name, t, st.Doc, n)
+		fmt.Fprintf(w, "%s%s %s %s%s\n", indent, table.Pad(st.Name, 18), table.Pad(t, 10), st.Doc, n)
 		if len(st.Fields) > 0 {
 			describeSettings(w, st.Fields, indent+"    ")
 		}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"meetpipe/runner/table"
 )
 
 // StatusOptions bounds the lists of a Report. Zero values take the defaults.
@@ -374,18 +376,4 @@ func (p *printer) table(title string, head []string, rows [][]string) {
 }
 
 // displayWidth counts terminal cells: East Asian wide and fullwidth runes take two.
-func displayWidth(s string) int {
-	n := 0
-	for _, r := range s {
-		switch {
-		case r >= 0x1100 && (r <= 0x115f || r == 0x2329 || r == 0x232a ||
-			(r >= 0x2e80 && r <= 0xa4cf && r != 0x303f) || (r >= 0xac00 && r <= 0xd7a3) ||
-			(r >= 0xf900 && r <= 0xfaff) || (r >= 0xfe30 && r <= 0xfe6f) || (r >= 0xff00 && r <= 0xff60) ||
-			(r >= 0xffe0 && r <= 0xffe6) || (r >= 0x1f300 && r <= 0x1faff) || (r >= 0x20000 && r <= 0x3fffd)):
-			n += 2
-		default:
-			n++
-		}
-	}
-	return n
-}
+func displayWidth(s string) int { return table.Width(s) }

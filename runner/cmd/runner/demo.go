@@ -16,9 +16,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"meetpipe/runner"
+	"meetpipe/runner/table"
 	kimiemu "meetpipe/steps/kimi/emulator"
 	"meetpipe/steps/media/mediatest"
 	"meetpipe/steps/store"
@@ -336,6 +336,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	dir := fs.String("dir", "var/demo", "folder for the demo's media, fixtures, state and logs")
 	pipeline := fs.String("pipeline", "pipelines/meeting.yaml", "the pipeline to run")
+	explain := fs.Bool("explain", false, "print, per recording, why each step ran (default: a short summary)")
 	var df dbFlags
 	df.register(fs)
 	if _, err := parseArgs(fs, args); err != nil {
@@ -382,15 +383,18 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stdout, "== emulators: tencent %s · asr %s · moonshot %s\n", srv.tencent.URL(), srv.asr.URL(), srv.moonshot.URL())
-	fmt.Fprintf(stdout, "== running: runner run %s --env-file %s --since %s --until %s --explain\n\n",
-		*pipeline, envFile, demoSince.Format(time.RFC3339), demoUntil.Format(time.RFC3339))
+	runArgs := []string{"run", *pipeline, "--env-file", envFile, "--since", demoSince.Format(time.RFC3339),
+		"--until", demoUntil.Format(time.RFC3339)}
+	if *explain {
+		runArgs = append(runArgs, "--explain")
+	}
+	fmt.Fprintf(stdout, "== running: runner %s\n\n", strings.Join(runArgs, " "))
 
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, exe, "run", *pipeline, "--env-file", envFile, "--explain",
-		"--since", demoSince.Format(time.RFC3339), "--until", demoUntil.Format(time.RFC3339))
+	cmd := exec.CommandContext(ctx, exe, runArgs...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	runErr := cmd.Run()
 	var exit *exec.ExitError
@@ -403,6 +407,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("open the demo database: %w", err)
 	}
 	defer db.Close()
+	if err := printDemoSummary(ctx, db, stdout); err != nil {
+		return err
+	}
 	if err := printDemoTables(ctx, db, stdout); err != nil {
 		return err
 	}
@@ -411,6 +418,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "\nremote calls in this run: tencent API %d · asr %d · moonshot %d · media bytes %d\n",
 		len(srv.tencent.Requests("")), c.Requests, mc.Chat, srv.tencent.BytesServed())
 	fmt.Fprintln(stdout, "run `just demo` again: every step is then served from the memo (no download, ASR or model call).")
+	fmt.Fprintf(stdout, "draw it for the coaching team: %s report %s --env-file %s --since %s --until %s --out %s\n",
+		exe, *pipeline, envFile, demoSince.Format(time.RFC3339), demoUntil.Format(time.RFC3339), filepath.Join(abs, "report.html"))
 	if runErr != nil {
 		return fmt.Errorf("the pipeline run reported failures (%v)", runErr)
 	}
@@ -435,6 +444,23 @@ func ensureDatabase(ctx context.Context, c store.Config) error {
 	return nil
 }
 
+// printDemoSummary says in one line what the last run did (its row in pipeline_runs).
+func printDemoSummary(ctx context.Context, db *sql.DB, w io.Writer) error {
+	var id, status string
+	var items, done, skipped, failed, pending, ran, memo int
+	err := db.QueryRowContext(ctx, `SELECT id, status, items, done, skipped, failed, pending, ran, memo
+		FROM pipeline_runs ORDER BY started_at DESC, id DESC LIMIT 1`).Scan(&id, &status, &items, &done, &skipped, &failed, &pending, &ran, &memo)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read pipeline_runs: %w", err)
+	}
+	fmt.Fprintf(w, "\n== run %s: %s · %d recordings listed · %d stored · %d filtered out · %d failed · %d left for later · %d steps run, %d from the memo\n",
+		id, status, items, done, skipped, failed, pending, ran, memo)
+	return nil
+}
+
 func printDemoTables(ctx context.Context, db *sql.DB, w io.Writer) error {
 	rows, err := db.QueryContext(ctx, `SELECT id, teacher_id, COALESCE(CAST(student_ids AS CHAR), ''), start_ts, duration_min, phase,
 		needs_review, COALESCE(summary, '') FROM recordings ORDER BY start_ts`)
@@ -455,7 +481,7 @@ func printDemoTables(ctx context.Context, db *sql.DB, w io.Writer) error {
 		if review {
 			r = "yes"
 		}
-		table = append(table, []string{id, teacher, students, start.Format("2006-01-02 15:04"), fmt.Sprint(minutes), phase, r, clip(summary, 28)})
+		table = append(table, []string{id, teacher, students, start.Format("2006-01-02 15:04"), fmt.Sprint(minutes), phase, r, clip(summary, 48)})
 	}
 	if err := rows.Err(); err != nil {
 		return err
@@ -483,49 +509,10 @@ func printDemoTables(ctx context.Context, db *sql.DB, w io.Writer) error {
 	return rows2.Err()
 }
 
-func clip(s string, n int) string {
-	r := []rune(strings.Join(strings.Fields(s), " "))
-	if len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return string(r)
-}
+// clip cuts s to n display cells.
+func clip(s string, n int) string { return table.Truncate(strings.Join(strings.Fields(s), " "), n) }
 
-// writeTable aligns columns, counting CJK characters as two cells.
+// writeTable aligns columns in display cells (CJK characters take two).
 func writeTable(w io.Writer, rows [][]string) {
-	widths := make([]int, len(rows[0]))
-	for _, r := range rows {
-		for i, c := range r {
-			widths[i] = max(widths[i], cells(c))
-		}
-	}
-	for n, r := range rows {
-		var b strings.Builder
-		for i, c := range r {
-			b.WriteString(c)
-			if i < len(r)-1 {
-				b.WriteString(strings.Repeat(" ", widths[i]-cells(c)+2))
-			}
-		}
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
-		if n == 0 {
-			var sep []string
-			for _, wd := range widths {
-				sep = append(sep, strings.Repeat("─", wd))
-			}
-			fmt.Fprintln(w, strings.Join(sep, "  "))
-		}
-	}
-}
-
-func cells(s string) int {
-	n := 0
-	for _, r := range s {
-		if r >= 0x1100 && utf8.RuneLen(r) >= 3 && !(r >= 0x2000 && r <= 0x206f) && r != '…' && r != '─' {
-			n += 2
-		} else {
-			n++
-		}
-	}
-	return n
+	table.Write(w, "", rows[0], rows[1:])
 }

@@ -25,6 +25,7 @@ usage:
   runner migrate [flags]         apply the SQL migrations in sql/
   runner emulate SERVICE [flags] run an emulator: tencent, asr, moonshot, wecom
   runner demo [flags]            run pipelines/meeting.yaml on the bundled meetings against the emulators
+  runner report [FILE] [flags]   HTML report and workbook from the database; --send posts and mails a digest
   runner version
 
 Run 'runner COMMAND -h' for the flags of a command.
@@ -64,6 +65,8 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdEmulate(ctx, args[1:], stdout, stderr)
 	case "demo":
 		err = cmdDemo(ctx, args[1:], stdout, stderr)
+	case "report":
+		err = cmdReport(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "runner", version)
 	case "help", "-h", "--help":

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"meetpipe/runner"
+	"meetpipe/runner/table"
 )
 
 func cmdSteps(args []string, stdout io.Writer) error {
@@ -23,7 +24,7 @@ func cmdSteps(args []string, stdout io.Writer) error {
 	if len(pos) == 0 {
 		for _, n := range reg.Names() {
 			d, _ := reg.Lookup(n)
-			fmt.Fprintf(stdout, "%-16s %s\n", n, firstSentence(d.Spec.Summary))
+			fmt.Fprintf(stdout, "%s %s\n", table.Pad(n, 16), firstSentence(d.Spec.Summary))
 		}
 		return nil
 	}

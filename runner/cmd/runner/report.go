@@ -1,0 +1,319 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "time/tzdata" // --timezone must work on machines without zoneinfo
+
+	"meetpipe/runner"
+	"meetpipe/steps/report"
+	"meetpipe/steps/store"
+)
+
+// cmdReport writes the coaching team's report: an HTML page (and a workbook), optionally posted as a
+// digest to the WeCom robot and mailed. Nothing is sent without --send; --dry-run writes and sends nothing.
+func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var lf loadFlags
+	lf.register(fs)
+	since := fs.String("since", "30d", "start of the window: a duration back from --until (30d, 7d) or a time")
+	until := fs.String("until", "", "end of the window (default now)")
+	out := fs.String("out", "report.html", "write the HTML report here (empty: none)")
+	xlsx := fs.String("xlsx", "", "also write the tables as an Excel workbook here")
+	send := fs.Bool("send", false, "post the digest to the WeCom robot of wecom_notify and/or mail the report (SMTP_* in .env)")
+	dry := fs.Bool("dry-run", false, "write nothing, send nothing: print what would be written and sent")
+	tz := fs.String("timezone", "Asia/Shanghai", "show dates in this zone")
+	title := fs.String("title", "辅导进度报告", "the report's title")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{fmt.Errorf("report: %w", err)}
+	}
+	file := "pipelines/meeting.yaml"
+	switch len(pos) {
+	case 0:
+	case 1:
+		file = pos[0]
+	default:
+		return usageError{errors.New("report: want at most one pipeline file")}
+	}
+	loc, err := time.LoadLocation(*tz)
+	if err != nil {
+		return usageError{fmt.Errorf("report: --timezone: %w", err)}
+	}
+	now := time.Now()
+	u, s, err := window(*since, *until, now)
+	if err != nil {
+		return usageError{fmt.Errorf("report: %w", err)}
+	}
+	p, env, err := lf.load(file, true, u)
+	if err != nil {
+		return err // diagnostics exit 2
+	}
+	defer p.Close()
+	sec := p.Secrets
+	dbc, err := dbConfigOf(p, env)
+	if err != nil {
+		return usageError{fmt.Errorf("report: %w", err)}
+	}
+	for _, v := range dbc.Secrets() {
+		sec.Add(v)
+	}
+	db, err := store.Open(ctx, dbc)
+	if err != nil {
+		return fmt.Errorf("report: %s", sec.Scrub(err.Error()))
+	}
+	defer db.Close()
+	data, err := store.LoadReport(ctx, db, store.ReportOptions{Since: s, Until: u})
+	if err != nil {
+		return fmt.Errorf("report: %s", sec.Scrub(err.Error()))
+	}
+	pend, err := runner.ReadPending(p.StateDir)
+	if err != nil {
+		return fmt.Errorf("report: pending list of %s: %w", p.StateDir, err)
+	}
+	var pending []report.Pending
+	for _, x := range pend {
+		pending = append(pending, report.Pending{ID: x.ID, Reason: sec.Scrub(x.Reason), FirstSeen: x.FirstSeen, LastSeen: x.LastSeen})
+	}
+	classify, _ := p.StepSettings("kimi_classify")
+	shown := file // as the operator would type it in the commands the report suggests
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, file); err == nil && !strings.HasPrefix(rel, "..") {
+			shown = rel
+		}
+	}
+	rep := report.Build(data, pending, report.Options{Title: *title, Location: loc, Now: now, Pipeline: shown,
+		Phases: phasesOf(classify), Prices: pricesOf(classify)})
+
+	robot, mailer, err := sendTargets(p, env)
+	if err != nil {
+		return usageError{fmt.Errorf("report: %w", err)}
+	}
+	if *send && robot == nil && mailer == nil {
+		return usageError{errors.New("report: --send: nothing to send to: set WECOM_WEBHOOK_KEY (the key of wecom_notify) or SMTP_HOST")}
+	}
+
+	var html, book bytes.Buffer
+	if err := rep.WriteHTML(&html); err != nil {
+		return err
+	}
+	if *xlsx != "" {
+		if err := rep.WriteXLSX(&book); err != nil {
+			return err
+		}
+	}
+	outputs := []struct {
+		path string
+		data []byte
+	}{{*out, html.Bytes()}, {*xlsx, book.Bytes()}}
+	for _, o := range outputs {
+		if o.path == "" {
+			continue
+		}
+		if *dry {
+			fmt.Fprintf(stdout, "would write %s (%d bytes)\n", o.path, len(o.data))
+			continue
+		}
+		if err := writeFileAtomic(o.path, o.data); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		fmt.Fprintf(stdout, "wrote %s\n", o.path)
+	}
+	fmt.Fprintf(stdout, "%s – %s: %d sessions, %d students (%d new), %d to review, %d failed, %d pending\n",
+		s.In(loc).Format("2006-01-02"), u.In(loc).Format("2006-01-02"), rep.Sessions(), len(rep.Students),
+		rep.NewStudents, len(rep.Review), len(rep.Failures), len(rep.Pending))
+	if !*send && !*dry {
+		return nil
+	}
+	if robot == nil && mailer == nil {
+		fmt.Fprintln(stdout, "nothing configured to send to (WECOM_WEBHOOK_KEY, SMTP_HOST)")
+		return nil
+	}
+	return sendDigest(ctx, p.Secrets, robot, mailer, rep, html.Bytes(), book.Bytes(), *xlsx, *send && !*dry, stdout)
+}
+
+// sendTargets are the robot of wecom_notify (when it has a key) and the SMTP server (when SMTP_HOST is
+// set); their secrets join the pipeline's, so nothing printed holds them.
+func sendTargets(p *runner.Pipeline, env map[string]string) (*report.WeCom, *report.SMTP, error) {
+	var robot *report.WeCom
+	if w, ok := p.StepSettings("wecom_notify"); ok && str(w, "key") != "" {
+		robot = &report.WeCom{Key: str(w, "key"), BaseURL: str(w, "base_url")}
+		p.Secrets.Add(robot.Key)
+	}
+	if env["SMTP_HOST"] == "" {
+		return robot, nil, nil
+	}
+	m, err := smtpOf(env)
+	if err != nil {
+		return nil, nil, err
+	}
+	p.Secrets.Add(m.Pass)
+	return robot, &m, nil
+}
+
+// sendDigest posts the digest to the robot and mails the report, or (dry run) says what it would send.
+func sendDigest(ctx context.Context, sec *runner.Secrets, robot *report.WeCom, m *report.SMTP, rep *report.Report,
+	html, book []byte, xlsxPath string, really bool, stdout io.Writer) error {
+	digest := rep.Digest()
+	var errs []error
+	if robot != nil {
+		where := robot.BaseURL
+		if where == "" {
+			where = "https://qyapi.weixin.qq.com"
+		}
+		if !really {
+			fmt.Fprintf(stdout, "would post to the WeCom robot at %s (%d bytes):\n%s\n", where, len(digest), sec.Scrub(digest))
+		} else if err := robot.Send(ctx, digest); err != nil {
+			errs = append(errs, errors.New(sec.Scrub(err.Error())))
+		} else {
+			fmt.Fprintf(stdout, "posted the digest to the WeCom robot at %s\n", where)
+		}
+	}
+	if m != nil {
+		subject := fmt.Sprintf("%s %s – %s", rep.Title, rep.Since.In(rep.Loc).Format("2006-01-02"), rep.UntilIncl().Format("2006-01-02"))
+		files := []report.Attachment{{Name: "report.html", Data: html}}
+		if xlsxPath != "" {
+			files = append(files, report.Attachment{Name: filepath.Base(xlsxPath), Data: book})
+		}
+		if !really {
+			fmt.Fprintf(stdout, "would mail %q from %s to %s via %s:%d (STARTTLS %s), attaching %d file(s):\n%s\n",
+				subject, m.From, strings.Join(m.To, ", "), m.Host, m.Port, m.StartTLS, len(files), sec.Scrub(digest))
+		} else if err := m.Mail(ctx, subject, digest, files...); err != nil {
+			errs = append(errs, errors.New(sec.Scrub(err.Error())))
+		} else {
+			fmt.Fprintf(stdout, "mailed the report to %s\n", strings.Join(m.To, ", "))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// dbConfigOf takes the database from mysql_upsert's settings, else from DB_* as `runner status` does.
+func dbConfigOf(p *runner.Pipeline, env map[string]string) (store.Config, error) {
+	if w, ok := p.StepSettings("mysql_upsert"); ok {
+		c := store.Config{DSN: str(w, "dsn"), Host: str(w, "host"), User: str(w, "user"), Password: str(w, "password"),
+			Database: str(w, "database"), TLS: str(w, "tls")}
+		if v := str(w, "port"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return c, fmt.Errorf("mysql_upsert port %q is not a number", v)
+			}
+			c.Port = n
+		}
+		return c, nil
+	}
+	return store.ConfigFromEnv(func(k string) string { return env[k] })
+}
+
+func smtpOf(env map[string]string) (report.SMTP, error) {
+	m := report.SMTP{Host: env["SMTP_HOST"], User: env["SMTP_USER"], Pass: env["SMTP_PASS"], From: env["SMTP_FROM"],
+		StartTLS: env["STARTTLS"], Port: 587}
+	if m.StartTLS == "" {
+		m.StartTLS = "true"
+	}
+	if v := env["SMTP_PORT"]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > 65535 {
+			return m, fmt.Errorf("SMTP_PORT %q is not a port number", v)
+		}
+		m.Port = n
+	}
+	for _, t := range strings.Split(env["SMTP_TO"], ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			m.To = append(m.To, t)
+		}
+	}
+	if m.From == "" || len(m.To) == 0 {
+		return m, errors.New("SMTP_HOST is set: SMTP_FROM and SMTP_TO are required too")
+	}
+	return m, nil
+}
+
+// phasesOf reads kimi_classify's phases (the journey's order).
+func phasesOf(w map[string]any) []string {
+	list, _ := w["phases"].([]any)
+	var out []string
+	for _, e := range list {
+		if m, ok := e.(map[string]any); ok && str(m, "name") != "" {
+			out = append(out, str(m, "name"))
+		}
+	}
+	return out
+}
+
+// pricesOf reads the model's prices per million tokens from kimi_classify's settings, if configured.
+func pricesOf(w map[string]any) report.Prices {
+	num := func(k string) (float64, bool) {
+		switch v := w[k].(type) {
+		case int:
+			return float64(v), true
+		case float64:
+			return v, true
+		case string:
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f, err == nil
+		}
+		return 0, false
+	}
+	var p report.Prices
+	in, okIn := num("price_per_mtok_input")
+	out, okOut := num("price_per_mtok_output")
+	if !okIn && !okOut {
+		return p
+	}
+	p.Known, p.Input, p.Output = true, in, out
+	p.CachedInput, _ = num("price_per_mtok_cached_input")
+	p.Currency = str(w, "price_currency")
+	if p.Currency == "" {
+		p.Currency = "元"
+	}
+	return p
+}
+
+func str(m map[string]any, k string) string {
+	switch v := m[k].(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

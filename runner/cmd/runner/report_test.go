@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/xuri/excelize/v2"
+
+	wecomemu "meetpipe/plugins/wecom_notify/emulator"
+	"meetpipe/steps/store/storetest"
+)
+
+// TestReport runs the demo pipeline into a fresh database, then `runner report` on it: the page is
+// checked in a real headless Chromium as a person would look at it, the workbook is read back, and the
+// digest is sent only with --send.
+func TestReport(t *testing.T) {
+	e := newE2E(t, storetest.DB(t), 1, serverOptions{})
+	if code, _, errOut := e.run(); code != 0 {
+		t.Fatalf("demo run exited %d:\n%s", code, errOut)
+	}
+	report := func(t *testing.T, args ...string) (int, string, string) {
+		t.Helper()
+		full := append([]string{"report", e.pipeline, "--env-file", e.envFile, "--plugins", filepath.Join(e.root, "plugins"),
+			"--since", demoSince.Format(time.RFC3339), "--until", demoUntil.Format(time.RFC3339)}, args...)
+		cmd := exec.Command(e.bin, full...)
+		cmd.Dir = e.root
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return code, stdout.String(), stderr.String()
+	}
+	page := filepath.Join(e.dir, "out", "report.html")
+	book := filepath.Join(e.dir, "out", "report.xlsx")
+	if code, out, errOut := report(t, "--out", page, "--xlsx", book); code != 0 {
+		t.Fatalf("report exited %d:\n%s\n%s", code, out, errOut)
+	} else if !strings.Contains(out, "5 sessions, 4 students (4 new), 1 to review, 0 failed, 1 pending") {
+		t.Errorf("summary line:\n%s", out)
+	}
+
+	t.Run("browser", func(t *testing.T) { checkInBrowser(t, page) })
+
+	t.Run("xlsx", func(t *testing.T) {
+		f, err := excelize.OpenFile(book)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		rows, err := f.GetRows("待复核")
+		if err != nil || len(rows) != 2 || rows[1][0] != "1964787070499246107" {
+			t.Fatalf("review sheet: %q %v", rows, err)
+		}
+		recs, _ := f.GetRows("录制")
+		if len(recs) != 6 || recs[1][1] != "2026-11-02 10:00" {
+			t.Errorf("recordings sheet: %d rows, first start %q (Beijing time)", len(recs), recs[1][1])
+		}
+	})
+
+	// The dry run explains in words what the filter and the if: decided.
+	t.Run("explanations", func(t *testing.T) {
+		code, out, errOut := e.run("--dry-run")
+		if code != 0 {
+			t.Fatalf("dry run exited %d:\n%s", code, errOut)
+		}
+		if !strings.Contains(out, `filter of step tencent_list: host_userid "teacher_999" not in teachers`) {
+			t.Errorf("the filtered recording's reason does not name the clause and its value:\n%s", out)
+		}
+		if strings.Contains(out, "host_userid in teachers &&") {
+			t.Errorf("the reason is the whole expression:\n%s", out)
+		}
+		previews := 0
+		for _, line := range strings.Split(out, "\n") {
+			if !strings.Contains(line, "wecom_notify") {
+				continue
+			}
+			previews++
+			if !strings.Contains(line, `skip      if false: env.WECOM_WEBHOOK_KEY == ""`) {
+				t.Errorf("wecom_notify's if: is false without a key; the dry run shows %q", line)
+			}
+		}
+		if previews != 5 { // the five stored recordings
+			t.Errorf("wecom_notify previewed for %d recordings, want 5:\n%s", previews, out)
+		}
+	})
+
+	t.Run("send", func(t *testing.T) {
+		const key = "robot-key-report-7f3a"
+		robot, err := wecomemu.Start(wecomemu.Options{Key: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer robot.Close()
+		e.editPipeline(t, "      key: ${WECOM_WEBHOOK_KEY:-}\n", "      key: ${WECOM_WEBHOOK_KEY:-}\n      base_url: ${WECOM_BASE_URL:-}\n")
+		e.setEnv(t, "WECOM_WEBHOOK_KEY", key)
+		e.setEnv(t, "WECOM_BASE_URL", robot.URL())
+		e.setEnv(t, "SMTP_HOST", "127.0.0.1")
+		e.setEnv(t, "SMTP_PORT", "1") // nothing listens: a dry run must not even connect
+		e.setEnv(t, "SMTP_FROM", "reports@example.com")
+		e.setEnv(t, "SMTP_TO", "jiaowu@example.com")
+		e.setEnv(t, "SMTP_PASS", "smtp-pass-9d2c")
+
+		quiet := filepath.Join(e.dir, "quiet.html")
+		if code, out, errOut := report(t, "--out", quiet); code != 0 || len(robot.Messages()) != 0 {
+			t.Fatalf("without --send: exit %d, %d messages\n%s%s", code, len(robot.Messages()), out, errOut)
+		}
+		dry := filepath.Join(e.dir, "dry.html")
+		code, out, errOut := report(t, "--out", dry, "--send", "--dry-run")
+		if code != 0 || len(robot.Messages()) != 0 {
+			t.Fatalf("--dry-run --send: exit %d, %d messages\n%s%s", code, len(robot.Messages()), out, errOut)
+		}
+		if _, err := os.Stat(dry); err == nil {
+			t.Errorf("a dry run wrote %s", dry)
+		}
+		for _, want := range []string{"would write " + dry, "would post to the WeCom robot at " + robot.URL(), "待复核",
+			`would mail "辅导进度报告 2026-11-01 – 2026-11-08" from reports@example.com to jiaowu@example.com via 127.0.0.1:1 (STARTTLS true)`} {
+			if !strings.Contains(out, want) {
+				t.Errorf("dry run output lacks %q:\n%s", want, out)
+			}
+		}
+		for _, secret := range []string{key, "smtp-pass-9d2c"} {
+			if strings.Contains(out+errOut, secret) {
+				t.Errorf("a secret is in the output:\n%s%s", out, errOut)
+			}
+		}
+
+		// --send: the robot gets the digest; the mail fails (nothing listens) and the command says so.
+		code, out, errOut = report(t, "--out", quiet, "--send")
+		if msgs := robot.Messages(); len(msgs) != 1 || !strings.Contains(msgs[0].Content, "会话 **5** 次") ||
+			!strings.Contains(msgs[0].Content, "1964787070499246107") {
+			t.Fatalf("the robot got %+v\n%s%s", msgs, out, errOut)
+		}
+		if code != 1 || !strings.Contains(errOut, "smtp: send to 127.0.0.1:1") {
+			t.Errorf("a failed mail must exit 1 with the cause: exit %d\n%s", code, errOut)
+		}
+		if strings.Contains(out+errOut, key) || strings.Contains(out+errOut, "smtp-pass-9d2c") {
+			t.Errorf("a secret is in the output:\n%s%s", out, errOut)
+		}
+	})
+}
+
+// chromium finds Debian's chromium (or another Chrome); the test skips only when there is none.
+func chromium(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("no Chromium on PATH: apt-get install -y chromium (`just deps` installs it)")
+	return ""
+}
+
+func checkInBrowser(t *testing.T, page string) {
+	exe := chromium(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
+		chromedp.DisableGPU, chromedp.WindowSize(1100, 1400))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+
+	// The page must open with no network: record every request that is not the file itself.
+	var mu sync.Mutex
+	var requests []string
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if r, ok := ev.(*network.EventRequestWillBeSent); ok {
+			mu.Lock()
+			requests = append(requests, r.Request.URL)
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatalf("start chromium %s: %v", exe, err)
+	}
+	type view struct {
+		Title        string   `json:"title"`
+		Circles      int      `json:"circles"`
+		Bars         int      `json:"bars"`
+		ChartW       float64  `json:"chartW"`
+		ChartH       float64  `json:"chartH"`
+		LiPhases     []string `json:"liPhases"`
+		LiRow        string   `json:"liRow"`
+		Review       []string `json:"review"`
+		ReviewCard   string   `json:"reviewCard"`
+		HanWidth     float64  `json:"hanWidth"`
+		LatinWidth   float64  `json:"latinWidth"`
+		PendingTable string   `json:"pending"`
+	}
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatalf("chromium: network.enable: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate("file://"+page), chromedp.WaitVisible("#journey-chart")); err != nil {
+		t.Fatalf("chromium: open %s: %v", page, err)
+	}
+	seen, err := chromedp.Run(ctx, chromedp.Evaluate[view](`(() => {
+			const q = s => document.querySelector(s), qa = s => Array.from(document.querySelectorAll(s));
+			const chart = q('#journey-chart').getBoundingClientRect();
+			const li = qa('#journey-chart g.journey[data-student="stu_li"] circle.session')
+				.sort((a, b) => a.cx.baseVal.value - b.cx.baseVal.value).map(c => c.dataset.phase);
+			const measure = s => { const e = document.createElement('span'); e.style.fontSize = '20px'; e.textContent = s;
+				document.body.appendChild(e); const w = e.getBoundingClientRect().width; e.remove(); return w; };
+			return {
+				title: q('h1').innerText,
+				circles: qa('#journey-chart circle.session').length,
+				bars: qa('#weeks-chart rect.bar').length,
+				chartW: chart.width, chartH: chart.height,
+				liPhases: li,
+				liRow: q('#students-table tr[data-student="stu_li"]').innerText,
+				review: qa('#review-table tbody tr[data-recording]').map(r => r.innerText),
+				reviewCard: q('#card-review').innerText,
+				hanWidth: measure('简历优化'), latinWidth: measure('abcd'),
+				pending: q('#pending-table').innerText,
+			};
+		})()`))
+	if err != nil {
+		t.Fatalf("chromium: read the page: %v", err)
+	}
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("chromium: screenshot: %v", err)
+	}
+	shotPath := filepath.Join(t.TempDir(), "report.png")
+	if err := os.WriteFile(shotPath, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s (%d bytes)", shotPath, len(shot))
+	if dst := os.Getenv("MEETPIPE_REPORT_SCREENSHOT"); dst != "" {
+		os.WriteFile(dst, shot, 0o644) // how docs/report.png is refreshed
+	}
+
+	if seen.Title != "辅导进度报告" {
+		t.Errorf("title = %q", seen.Title)
+	}
+	if seen.Circles != 5 || seen.Bars != 5 || seen.ChartW < 500 || seen.ChartH < 80 {
+		t.Errorf("charts: %d journey dots, %d week bars, journey chart %.0f×%.0f px", seen.Circles, seen.Bars, seen.ChartW, seen.ChartH)
+	}
+	if strings.Join(seen.LiPhases, " → ") != "简历优化 → Offer后续" {
+		t.Errorf("李同学's journey = %v, want 简历优化 then Offer后续", seen.LiPhases)
+	}
+	if !strings.Contains(seen.LiRow, "李同学") || !strings.Contains(seen.LiRow, "简历优化 → Offer后续") {
+		t.Errorf("李同学's row reads %q", seen.LiRow)
+	}
+	if len(seen.Review) != 1 || !strings.Contains(seen.Review[0], "1964787070499246107") ||
+		!strings.Contains(seen.Review[0], "too-short") || !strings.Contains(seen.Review[0], "teacher_002") ||
+		!strings.Contains(seen.Review[0], "周同学") {
+		t.Errorf("review queue = %q", seen.Review)
+	}
+	if !strings.Contains(seen.ReviewCard, "1") {
+		t.Errorf("review card = %q", seen.ReviewCard)
+	}
+	if !strings.Contains(seen.PendingTable, "1964787070499246106") {
+		t.Errorf("pending table lacks the recording still transcoding:\n%s", seen.PendingTable)
+	}
+	// Chinese is drawn with a CJK font: four Han characters are about twice as wide as four Latin ones.
+	if seen.HanWidth < 1.5*seen.LatinWidth {
+		t.Errorf("Chinese text is %.0f px for 4 characters vs %.0f px Latin: no CJK font? (apt-get install fonts-wqy-microhei)", seen.HanWidth, seen.LatinWidth)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, u := range requests {
+		if !strings.HasPrefix(u, "file://") && !strings.HasPrefix(u, "data:") {
+			t.Errorf("the page asked the network for %s", u)
+		}
+	}
+}
