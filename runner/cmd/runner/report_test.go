@@ -103,7 +103,6 @@ func TestReport(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer robot.Close()
-		e.editPipeline(t, "      key: ${WECOM_WEBHOOK_KEY:-}\n", "      key: ${WECOM_WEBHOOK_KEY:-}\n      base_url: ${WECOM_BASE_URL:-}\n")
 		e.setEnv(t, "WECOM_WEBHOOK_KEY", key)
 		e.setEnv(t, "WECOM_BASE_URL", robot.URL())
 		e.setEnv(t, "SMTP_HOST", "127.0.0.1")
