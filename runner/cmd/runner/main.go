@@ -19,6 +19,7 @@ const usage = `runner — declarative pipelines for Tencent Meeting recordings
 usage:
   runner run FILE [flags]        run a pipeline (--since 24h, --dry-run, --explain, …)
   runner validate FILE           check a pipeline; every problem as file:line:col
+  runner doctor FILE [--spend]   check what the pipeline will touch: credentials, services, database, tools
   runner steps [NAME]            list the steps, or document one
   runner schema                  JSON Schema for pipeline files (for editors)
   runner status [flags]          what the database holds: counts, runs, failures, students
@@ -52,6 +53,8 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdRun(ctx, args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
+	case "doctor":
+		return cmdDoctor(ctx, args[1:], stdout, stderr)
 	case "steps":
 		err = cmdSteps(args[1:], stdout)
 	case "schema":
