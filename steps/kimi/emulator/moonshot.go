@@ -31,6 +31,8 @@ type MoonshotOptions struct {
 	Latency   time.Duration // added to every chat completion
 	Models    []string      // served model ids; nil is the usual roster
 	Seed      uint64
+	// EmptyBalance reports a balance of 0 at GET /v1/users/me/balance (chat completions still answer).
+	EmptyBalance bool
 }
 
 // MoonshotCounters count what the server saw.
@@ -521,6 +523,5 @@ func (s *MoonshotServer) balance(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.count(func(c *MoonshotCounters) { c.Balance++ })
-	writeJSON(w, map[string]any{"code": 0, "data": map[string]any{"available_balance": 49.58894,
-		"voucher_balance": 46.58893, "cash_balance": 3.00001}, "scode": "0x0", "status": true})
+	writeJSON(w, map[string]any{"code": 0, "data": s.balanceOf(), "scode": "0x0", "status": true})
 }
