@@ -48,6 +48,9 @@ func CheckTool(ctx context.Context, tool string) (runner.Finding, string) {
 		return runner.Fail(tool, fmt.Sprintf("%s does not run: %v", p, err), fmt.Sprintf("reinstall it with `apt-get install --reinstall %s`", Packages[tool])), ""
 	}
 	line, _, _ := strings.Cut(string(out), "\n")
+	if f := strings.Fields(line); len(f) > 3 {
+		line = strings.Join(f[:3], " ") // "ffmpeg version 5.1.6-0+deb12u1", without the copyright
+	}
 	return runner.OK(tool, p+" ("+strings.TrimSpace(line)+")"), p
 }
 
