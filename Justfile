@@ -76,6 +76,16 @@ demo: deps build
     fi
     ./bin/runner demo --dir "$dir"
 
+# Install under PREFIX (default /opt/meetpipe): binary, plugins, pipeline, an .env template (an existing
+# .env is kept), then `runner doctor`, `runner migrate` and a nightly systemd timer (or a crontab line where
+# systemd does not run). Idempotent. MEETPIPE_UNIT_DIR, MEETPIPE_SYSTEMCTL, MEETPIPE_CRONTAB redirect it.
+deploy prefix="/opt/meetpipe": deps build
+    {{sudo}} env PATH="$PATH" ./bin/runner deploy --prefix "{{prefix}}"
+
+# Remove the schedule, the binary and the plugins of a deploy; .env, the pipeline and data stay.
+undeploy prefix="/opt/meetpipe": build
+    {{sudo}} env PATH="$PATH" ./bin/runner undeploy --prefix "{{prefix}}"
+
 # Benchmarks (see docs/benchmarks.md).
 bench: deps build
     bash bench/run.sh

@@ -24,6 +24,7 @@ usage:
   runner schema                  JSON Schema for pipeline files (for editors)
   runner status [flags]          what the database holds: counts, runs, failures, students
   runner migrate [flags]         apply the SQL migrations in sql/
+  runner deploy|undeploy [flags] install under /opt/meetpipe with a nightly timer or crontab line, or remove it
   runner emulate SERVICE [flags] run an emulator: tencent, asr, moonshot, wecom
   runner demo [flags]            run pipelines/meeting.yaml on the bundled meetings against the emulators
   runner version
@@ -63,6 +64,10 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdStatus(ctx, args[1:], stdout)
 	case "migrate":
 		err = cmdMigrate(ctx, args[1:], stdout)
+	case "deploy":
+		err = cmdDeploy(ctx, args[1:], stdout, stderr)
+	case "undeploy":
+		err = cmdUndeploy(ctx, args[1:], stdout, stderr)
 	case "emulate":
 		err = cmdEmulate(ctx, args[1:], stdout, stderr)
 	case "demo":
