@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -47,7 +48,8 @@ type CheckOptions struct {
 	Preflight bool
 	// Window is the span a nightly run covers (for estimates of disk space).
 	Window time.Duration
-	// RecentItems is the most items one of the recent runs in state_dir saw (0: no history).
+	// RecentItems is the most items one of the recent runs in state_dir saw, scaled to Window (0: no
+	// history).
 	RecentItems int
 	// StateDir is the pipeline's state_dir.
 	StateDir string
@@ -69,7 +71,7 @@ func (p *Pipeline) Check(ctx context.Context, o CheckOptions) []StepFinding {
 	if o.Window <= 0 {
 		o.Window = 24 * time.Hour
 	}
-	o.RecentItems = recentItems(p.StateDir)
+	o.RecentItems = recentItems(p.StateDir, o.Window)
 	var out []StepFinding
 	for _, f := range checkStateDir(p.StateDir) {
 		out = append(out, StepFinding{Finding: f})
@@ -109,7 +111,7 @@ func checkStateDir(dir string) []Finding {
 	// The nearest existing folder: a state_dir that does not exist yet is created by the first run.
 	at := abs
 	for {
-		if _, err := os.Stat(at); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat(at); err == nil || !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 			break
 		}
 		parent := filepath.Dir(at)
@@ -121,7 +123,7 @@ func checkStateDir(dir string) []Finding {
 	if st, err := os.Stat(at); err != nil {
 		return []Finding{Fail(subject, fmt.Sprintf("%s: %v", abs, err), "set state_dir to a path this user can write")}
 	} else if !st.IsDir() {
-		return []Finding{Fail(subject, at+" is not a folder", "set state_dir to a folder, or remove the file in its way")}
+		return []Finding{Fail(subject, at+" is not a folder", "set state_dir to a folder, or move the file "+at+" out of its way")}
 	}
 	f, err := os.CreateTemp(at, ".doctor-*")
 	if err != nil {
@@ -171,8 +173,9 @@ func HumanBytes(n uint64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// recentItems is the most items one of the last runs recorded in state_dir saw.
-func recentItems(dir string) int {
+// recentItems is the most items one of the last runs recorded in state_dir saw, scaled from its window to
+// window (a run of a 7-day backlog says little about a night).
+func recentItems(dir string, window time.Duration) int {
 	entries, err := os.ReadDir(filepath.Join(dir, "runs"))
 	if err != nil {
 		return 0
@@ -187,9 +190,14 @@ func recentItems(dir string) int {
 			continue
 		}
 		var r RunRecord
-		if json.Unmarshal(b, &r) == nil && !r.DryRun {
-			most = max(most, r.Summary.Items)
+		if json.Unmarshal(b, &r) != nil || r.DryRun || r.Summary.Items == 0 {
+			continue
 		}
+		n := r.Summary.Items
+		if span := r.Until.Sub(r.Since); span > 0 && window > 0 {
+			n = int(math.Ceil(float64(n) * float64(window) / float64(span)))
+		}
+		most = max(most, n)
 	}
 	return most
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -122,5 +123,18 @@ func TestRunPreflightStopsBeforeSpending(t *testing.T) {
 	code, _, stderr = e.run("--no-preflight")
 	if code != 1 || e.counts().asr == 0 {
 		t.Fatalf("--no-preflight: exit %d, counters %+v:\n%s", code, e.counts(), stderr)
+	}
+}
+
+// validate and a dry run need nothing installed: tools are looked up when a run or a check acquires them.
+func TestValidateNeedsNoTools(t *testing.T) {
+	e := &e2e{t: t, root: repoRoot(t), bin: runnerBinary(t)}
+	env := filepath.Join(t.TempDir(), "test.env")
+	os.WriteFile(env, []byte("TQM_SECRET_ID=id\nTQM_SECRET_KEY=key\nENTERPRISE_ID=1\nTEACHER_WHITELIST=t1\nASR_BASE_URL=http://127.0.0.1:1\nKIMI_API_KEY=k\n"), 0o600)
+	cmd := exec.Command(e.bin, "validate", filepath.Join(e.root, "pipelines", "meeting.yaml"), "--env-file", env, "--plugins", filepath.Join(e.root, "plugins"))
+	cmd.Env = []string{"PATH=" + t.TempDir(), "HOME=" + t.TempDir()} // no aria2c, ffmpeg or ffprobe
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "ok (7 steps") {
+		t.Fatalf("validate without tools: %v\n%s", err, out)
 	}
 }
