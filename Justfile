@@ -76,9 +76,7 @@ demo: deps build
     fi
     ./bin/runner demo --dir "$dir"
 
-# Install under PREFIX (default /opt/meetpipe): binary, plugins, pipeline, an .env template (an existing
-# .env is kept), then `runner doctor`, `runner migrate` and a nightly systemd timer (or a crontab line where
-# systemd does not run). Idempotent. MEETPIPE_UNIT_DIR, MEETPIPE_SYSTEMCTL, MEETPIPE_CRONTAB redirect it.
+# Install under prefix with doctor, migrate and a nightly timer or crontab line (idempotent; runner deploy -h).
 deploy prefix="/opt/meetpipe": deps build
     {{sudo}} env PATH="$PATH" ./bin/runner deploy --prefix "{{prefix}}"
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -34,7 +35,19 @@ const (
 	codeUnknownSecret  = 190303 // AK/SK: unrecognised secret (AppId, X-TC-Key, an unassigned SdkId); new code 200190303
 )
 
-var ipRE = regexp.MustCompile(`\b(?:\d{1,3}\.){3}\d{1,3}\b|\b[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7}\b`)
+// ipCandidateRE finds words that may be an IP address; net.ParseIP decides (a time such as 10:30:45 is not).
+var ipCandidateRE = regexp.MustCompile(`[0-9A-Fa-f.:]{7,}`)
+
+// ipIn returns the first IP address in an error message, or "".
+func ipIn(msg string) string {
+	for _, w := range ipCandidateRE.FindAllString(msg, -1) {
+		w = strings.Trim(w, ".:")
+		if ip := net.ParseIP(w); ip != nil && (ip.To4() != nil || strings.Contains(w, ":")) {
+			return ip.String()
+		}
+	}
+	return ""
+}
 
 // Check makes one signed, cheap call in the configured mode (a one-record page of the last hour, with the
 // operator of that mode) and reports what stands in the way of listing: the network, the clock against
@@ -141,7 +154,7 @@ func (c *Client) apiFinding(subject, op, mode string, ae *APIError) runner.Findi
 	switch {
 	case ae.HasCode(CodeIPNotWhitelisted):
 		ip := "this server's egress IP"
-		if m := ipRE.FindString(ae.Message); m != "" {
+		if m := ipIn(ae.Message); m != "" {
 			ip = m
 		}
 		return runner.Fail(subject+": IP whitelist", detail, fmt.Sprintf("add %s to the app's IP whitelist in the Tencent Meeting admin console (企业自建应用 → IP 白名单)", ip))

@@ -111,6 +111,19 @@ func TestCheckNamesTheWhitelistIP(t *testing.T) {
 	}
 }
 
+func TestIPIn(t *testing.T) {
+	for msg, want := range map[string]string{
+		"IP 203.0.113.7 is not in the app's whitelist": "203.0.113.7",
+		"ip(2001:db8::1) not allowed":                  "2001:db8::1",
+		"refused at 10:30:45, ip not allowed":          "",
+		"IP 不在白名单内":                                    "",
+	} {
+		if got := ipIn(msg); got != want {
+			t.Errorf("ipIn(%q) = %q, want %q", msg, got, want)
+		}
+	}
+}
+
 func TestCheckRateHeadroom(t *testing.T) {
 	if f := rateFinding(CheckConfig{Mode: ModePerTeacher, RequestsPerSecond: 5}); f.Status != runner.StatusOK || !strings.Contains(f.Detail, "300 requests/min configured of the app's 300/min") {
 		t.Errorf("%+v", f)
