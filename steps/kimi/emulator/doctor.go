@@ -2,9 +2,10 @@ package emulator
 
 import "net/http"
 
-// Knobs for `runner doctor` tests: an ASR server that lists its models (vLLM and OpenAI answer
-// GET /v1/models with {"object":"list","data":[{"id":…}]}: vllm/entrypoints/openai/api_server.py
-// show_available_models) and a Moonshot account with nothing left to spend.
+// Knobs for `runner doctor` tests: an ASR server that lists its models (vLLM answers GET /v1/models with
+// {"object":"list","data":[{"id","object":"model","created","owned_by":"vllm",…}]}: docs.vllm.ai
+// serving/openai_compatible_server; the answer quoted in cuongpiger/vllm-labs others/server-llama3.1/README.md)
+// and a Moonshot account with nothing left to spend.
 
 // asrModels serves GET /v1/models when ASROptions.Models is set; servers that list nothing (whisper.cpp,
 // SiliconFlow's SenseVoice) answer 404, which is also the emulator's default.
@@ -22,7 +23,7 @@ func (s *ASRServer) asrModels(w http.ResponseWriter, r *http.Request) {
 }
 
 // balanceOf is the balance the Moonshot emulator reports: the figures of the API reference's example
-// (platform.moonshot.cn/docs/api/balance), or zeros with MoonshotOptions.EmptyBalance.
+// (platform.moonshot.ai/docs/api/balance; docs/kimi-asr-api.md §2), or zeros with MoonshotOptions.EmptyBalance.
 func (s *MoonshotServer) balanceOf() map[string]any {
 	if s.o.EmptyBalance {
 		return map[string]any{"available_balance": 0.0, "voucher_balance": 0.0, "cash_balance": 0.0}
