@@ -49,19 +49,19 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 2
 	}
 	defer p.Close()
-	fs2 := p.Check(ctx, runner.CheckOptions{Spend: spend, Window: win})
+	found := p.Check(ctx, runner.CheckOptions{Spend: spend, Window: win})
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)
-		if fs2 == nil {
-			fs2 = []runner.StepFinding{}
+		if found == nil {
+			found = []runner.StepFinding{}
 		}
-		enc.Encode(fs2) //nolint:errcheck // stdout gone
+		enc.Encode(found) //nolint:errcheck // stdout gone
 	} else {
-		writeFindings(stdout, fs2)
+		writeFindings(stdout, found)
 	}
-	if runner.Failed(fs2) {
+	if runner.Failed(found) {
 		return 1
 	}
 	return 0
