@@ -46,6 +46,8 @@ build:
 lint:
     test -z "$(gofmt -l $(git ls-files '*.go'))" || { gofmt -l $(git ls-files '*.go'); exit 1; }
     go vet ./...
+    GOOS=darwin go build ./... && GOOS=windows go build ./...
+    go mod tidy -diff
 
 # Run every test (installs what is missing; tests start a MariaDB of their own if none is reachable).
 test: deps build lint
@@ -82,6 +84,14 @@ demo: deps build
         export DB_HOST=127.0.0.1 DB_PORT=$port DB_USER=root DB_PASS=
     fi
     ./bin/runner demo --dir "$dir"
+
+# Install under prefix with doctor, migrate and a nightly timer or crontab line (idempotent; runner deploy -h).
+deploy prefix="/opt/meetpipe": deps build
+    {{sudo}} env PATH="$PATH" ./bin/runner deploy --prefix "{{prefix}}"
+
+# Remove the schedule, the binary and the plugins of a deploy; .env, the pipeline and data stay.
+undeploy prefix="/opt/meetpipe": build
+    {{sudo}} env PATH="$PATH" ./bin/runner undeploy --prefix "{{prefix}}"
 
 # Benchmarks (see docs/benchmarks.md).
 bench: deps build

@@ -26,7 +26,10 @@ type Manifest struct {
 	Summary string
 	// Command is the argv to start. A first element containing a slash is relative to Dir; a bare name
 	// ("sh", "python3") is looked up in PATH.
-	Command     []string
+	Command []string
+	// Check is an optional argv, resolved like Command, that `runner doctor` runs to check the plugin's
+	// settings and services (see CheckInput).
+	Check       []string
 	Reads       []string
 	Writes      []Write
 	SideEffects bool
@@ -143,6 +146,11 @@ func (p *parser) manifest(src []byte) *Manifest {
 			} else if filepath.IsAbs(m.Command[0]) {
 				p.errorf(v, "command: %q must be relative to the plugin folder or a name found in PATH", m.Command[0])
 			}
+		case "check":
+			m.Check = p.strs(v, "check")
+			if v.Kind == yaml.SequenceNode && (len(m.Check) == 0 || m.Check[0] == "" || filepath.IsAbs(m.Check[0])) {
+				p.errorf(v, "check: want a program relative to the plugin folder or found in PATH, and its arguments")
+			}
 		case "reads":
 			m.Reads = p.strs(v, "reads")
 			for i, r := range m.Reads {
@@ -157,7 +165,7 @@ func (p *parser) manifest(src []byte) *Manifest {
 		case "settings":
 			m.Settings = p.settings(v)
 		default:
-			p.errorf(k, "unknown key %q; known: name, version, summary, command, reads, writes, side_effects, settings", k.Value)
+			p.errorf(k, "unknown key %q; known: name, version, summary, command, check, reads, writes, side_effects, settings", k.Value)
 		}
 	})
 	if root.Kind == yaml.MappingNode {

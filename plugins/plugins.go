@@ -104,6 +104,9 @@ func (m *Manifest) Definition() runner.Definition {
 				return nil, nil, err
 			}
 			s := newStep(m, values, b)
+			if len(m.Check) > 0 {
+				return checkedStep{s}, runner.RedactSettings(values, m.Settings), nil
+			}
 			return s, runner.RedactSettings(values, m.Settings), nil
 		},
 	}

@@ -50,6 +50,13 @@ type Verifier interface {
 	Verify(ctx context.Context, out *Item) error
 }
 
+// Checker is implemented by steps that can tell, before a run, whether it can do its job: credentials
+// accepted, a service reachable, a tool present, a database writable (`runner doctor`, and the preflight of
+// `runner run` for steps with side effects). Checks have no side effects and cost nothing unless o.Spend.
+type Checker interface {
+	Check(ctx context.Context, o CheckOptions) []Finding
+}
+
 // RunObserver is implemented by steps that want to record runs (for monitoring). Errors are logged, never
 // fatal.
 type RunObserver interface {

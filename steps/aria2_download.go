@@ -49,7 +49,8 @@ type listedFile struct {
 }
 
 type aria2Download struct {
-	aria2    *media.Aria2
+	aria2    *media.Aria2 // Bin filled from tool on first use
+	tool     *media.Lazy
 	dir      string // state_dir/media
 	retries  int
 	lim      *runner.Limiter
@@ -58,10 +59,6 @@ type aria2Download struct {
 }
 
 func newAria2Download(cfg aria2Config, b *runner.Build) (any, error) {
-	bin, err := media.LookTool("aria2c")
-	if err != nil {
-		return nil, b.Errorf(nil, "aria2_download: %v", err)
-	}
 	if cfg.Connections < 1 || cfg.Connections > 16 {
 		return nil, b.Errorf(nil, "aria2_download: connections must be 1..16, got %d", cfg.Connections)
 	}
@@ -76,7 +73,8 @@ func newAria2Download(cfg aria2Config, b *runner.Build) (any, error) {
 		return nil, b.Errorf(nil, "aria2_download: state_dir: %v", err)
 	}
 	return &aria2Download{
-		aria2: &media.Aria2{Bin: bin, Connections: cfg.Connections, Split: cfg.Split,
+		tool: &media.Lazy{Tool: "aria2c"},
+		aria2: &media.Aria2{Connections: cfg.Connections, Split: cfg.Split,
 			MinSplitSize: int64(cfg.MinSplitMB) << 20, ConnectTimeout: cfg.ConnectTimeout, Timeout: cfg.Timeout,
 			MaxTries: cfg.MaxTries, RetryWait: cfg.RetryWait},
 		dir: dir, retries: max(cfg.SizeRetries, 0), lim: b.Limiter(), progress: b.Progress, secret: b.Secret,
@@ -84,6 +82,13 @@ func newAria2Download(cfg aria2Config, b *runner.Build) (any, error) {
 }
 
 func (s *aria2Download) Process(ctx context.Context, in *runner.Item) (runner.Fields, error) {
+	bin, err := s.tool.Path()
+	if err != nil {
+		// Not the recording's fault: it waits for the next run, once aria2c is installed.
+		return nil, runner.Deferred(err)
+	}
+	a := *s.aria2
+	a.Bin = bin
 	var files []listedFile
 	if err := in.Get("files", &files); err != nil {
 		return nil, runner.Permanent(err)
@@ -101,7 +106,7 @@ func (s *aria2Download) Process(ctx context.Context, in *runner.Item) (runner.Fi
 	out := make([]media.File, 0, len(files))
 	for i, f := range files {
 		path := filepath.Join(dir, media.FileName(i, f.FileID, ".mp4"))
-		n, err := s.fetch(ctx, in.ID(), i, f, path)
+		n, err := s.fetch(ctx, &a, in.ID(), i, f, path)
 		if err != nil {
 			return nil, fmt.Errorf("file %d of %d (%s): %w", i+1, len(files), f.FileID, err)
 		}
@@ -111,7 +116,7 @@ func (s *aria2Download) Process(ctx context.Context, in *runner.Item) (runner.Fi
 }
 
 // fetch makes path a complete copy of f and returns its size. A complete file is kept as it is.
-func (s *aria2Download) fetch(ctx context.Context, item string, i int, f listedFile, path string) (int64, error) {
+func (s *aria2Download) fetch(ctx context.Context, a *media.Aria2, item string, i int, f listedFile, path string) (int64, error) {
 	log := slog.Default().With("step", "aria2_download", "item", item, "file", i+1)
 	if done, err := media.Complete(path, f.Size); err != nil {
 		return 0, err
@@ -147,7 +152,7 @@ func (s *aria2Download) fetch(ctx context.Context, item string, i int, f listedF
 		if err != nil {
 			return 0, err
 		}
-		err = s.aria2.Download(ctx, f.URL, path, s.progress)
+		err = a.Download(ctx, f.URL, path, s.progress)
 		release()
 		if errors.Is(err, media.ErrScheme) {
 			return 0, runner.Permanent(err) // the listing's address itself is wrong
@@ -226,4 +231,15 @@ func (s *aria2Download) Estimate(in *runner.Item) string {
 		total += f.Size
 	}
 	return fmt.Sprintf("%d files, %.1f MB", len(files), float64(total)/1e6)
+}
+
+// Check reports whether aria2c is installed and state_dir has room for a night's downloads (with no run
+// history yet, ten recordings are assumed).
+func (s *aria2Download) Check(ctx context.Context, o runner.CheckOptions) []runner.Finding {
+	f, _ := media.CheckTool(ctx, "aria2c")
+	n := o.RecentItems
+	if n == 0 {
+		n = 10
+	}
+	return []runner.Finding{f, media.CheckSpace(s.dir, n)}
 }

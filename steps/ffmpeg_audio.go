@@ -46,7 +46,8 @@ func init() {
 }
 
 type ffmpegAudio struct {
-	ff      *media.FFmpeg
+	ffmpeg  *media.Lazy
+	ffprobe *media.Lazy
 	enc     media.Encoding
 	plan    media.PlanOptions
 	detect  media.SilenceDetect
@@ -56,10 +57,7 @@ type ffmpegAudio struct {
 }
 
 func newFFmpegAudio(cfg audioConfig, b *runner.Build) (any, error) {
-	ff, err := media.NewFFmpeg()
-	if err != nil {
-		return nil, b.Errorf(nil, "ffmpeg_audio: %v", err)
-	}
+	var err error
 	enc := media.Encoding{Codec: cfg.Codec, SampleRate: cfg.SampleRate}
 	if cfg.Codec != "flac" {
 		s := cfg.Bitrate
@@ -94,7 +92,8 @@ func newFFmpegAudio(cfg audioConfig, b *runner.Build) (any, error) {
 		return nil, b.Errorf(nil, "ffmpeg_audio: state_dir: %v", err)
 	}
 	return &ffmpegAudio{
-		ff:      ff,
+		ffmpeg:  &media.Lazy{Tool: "ffmpeg"},
+		ffprobe: &media.Lazy{Tool: "ffprobe"},
 		enc:     enc,
 		plan:    media.PlanOptions{Max: maxSec, Window: cfg.SilenceWindow.Seconds(), Overlap: cfg.Overlap.Seconds()},
 		detect:  media.SilenceDetect{Noise: cfg.SilenceNoise, Min: cfg.SilenceMin},
@@ -102,6 +101,19 @@ func newFFmpegAudio(cfg audioConfig, b *runner.Build) (any, error) {
 		keep:    cfg.KeepMedia,
 		dir:     dir,
 	}, nil
+}
+
+// tools acquires ffmpeg and ffprobe; missing ones leave the item for the next run.
+func (s *ffmpegAudio) tools() (*media.FFmpeg, error) {
+	ff, err := s.ffmpeg.Path()
+	if err != nil {
+		return nil, runner.Deferred(err)
+	}
+	fp, err := s.ffprobe.Path()
+	if err != nil {
+		return nil, runner.Deferred(err)
+	}
+	return &media.FFmpeg{FFmpeg: ff, FFprobe: fp}, nil
 }
 
 // parseBitrate reads "24k", "32000" or "1.5M" as bits per second.
@@ -128,6 +140,10 @@ func (s *ffmpegAudio) Process(ctx context.Context, in *runner.Item) (runner.Fiel
 	if len(files) == 0 {
 		return nil, runner.Permanentf("recording has no media files")
 	}
+	ff, err := s.tools()
+	if err != nil {
+		return nil, err
+	}
 	log := slog.Default().With("step", "ffmpeg_audio", "item", in.ID())
 	inputs := make([]string, len(files))
 	for i, f := range files {
@@ -135,7 +151,7 @@ func (s *ffmpegAudio) Process(ctx context.Context, in *runner.Item) (runner.Fiel
 			// Gone since the download (deleted by hand?): downloading again is the cure, not failing.
 			return nil, fmt.Errorf("file %d of %d: %w", i+1, len(files), err)
 		}
-		p, err := s.ff.Probe(ctx, f.Path)
+		p, err := ff.Probe(ctx, f.Path)
 		if err != nil {
 			return nil, s.classify(ctx, fmt.Errorf("file %d of %d (%s) is unreadable: %w", i+1, len(files), filepath.Base(f.Path), err))
 		}
@@ -153,11 +169,11 @@ func (s *ffmpegAudio) Process(ctx context.Context, in *runner.Item) (runner.Fiel
 		return nil, err
 	}
 	full := filepath.Join(dir, "audio.flac")
-	silences, err := s.ff.Normalize(ctx, inputs, full, s.enc.SampleRate, s.detect)
+	silences, err := ff.Normalize(ctx, inputs, full, s.enc.SampleRate, s.detect)
 	if err != nil {
 		return nil, s.classify(ctx, fmt.Errorf("extract audio: %w", err))
 	}
-	p, err := s.ff.Probe(ctx, full)
+	p, err := ff.Probe(ctx, full)
 	if err != nil {
 		return nil, s.classify(ctx, fmt.Errorf("extracted audio: %w", err))
 	}
@@ -168,7 +184,7 @@ func (s *ffmpegAudio) Process(ctx context.Context, in *runner.Item) (runner.Fiel
 		start, end := math.Round(sp.Start*1e6)/1e6, math.Round(sp.End*1e6)/1e6
 		c := media.Chunk{Path: filepath.Join(dir, fmt.Sprintf("chunk-%03d%s", i+1, s.enc.Ext())),
 			OffsetS: start, DurationS: end - start}
-		if err := s.ff.Cut(ctx, full, c.Path, c.OffsetS, c.DurationS, s.enc); err != nil {
+		if err := ff.Cut(ctx, full, c.Path, c.OffsetS, c.DurationS, s.enc); err != nil {
 			return nil, s.classify(ctx, fmt.Errorf("chunk %d: %w", i+1, err))
 		}
 		if c.Bytes, err = fileSize(c.Path); err != nil {
@@ -226,4 +242,9 @@ func (s *ffmpegAudio) Verify(ctx context.Context, out *runner.Item) error {
 		}
 	}
 	return nil
+}
+
+// Check reports whether ffmpeg and ffprobe are installed with the encoder of the configured codec.
+func (s *ffmpegAudio) Check(ctx context.Context, _ runner.CheckOptions) []runner.Finding {
+	return media.CheckFFmpeg(ctx, s.enc.Codec)
 }

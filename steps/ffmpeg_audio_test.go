@@ -335,6 +335,27 @@ func TestFFmpegAudioKeepMedia(t *testing.T) {
 	}
 }
 
+// The check finds ffmpeg, ffprobe and the encoder of the configured codec in `ffmpeg -encoders`.
+func TestFFmpegAudioCheck(t *testing.T) {
+	for _, codec := range []string{"flac", "opus", "mp3"} {
+		s, err := newTestAudio(t, "{codec: "+codec+"}")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs := s.Check(context.Background(), runner.CheckOptions{})
+		want := map[string]bool{"ffmpeg": true, "ffprobe": true, "ffmpeg encoder flac": true, "ffmpeg encoder " + media.Encoders[codec]: true}
+		for _, f := range fs {
+			if f.Status != runner.StatusOK {
+				t.Errorf("%s: %+v", codec, f)
+			}
+			delete(want, f.Subject)
+		}
+		if len(want) > 0 {
+			t.Errorf("%s: no finding for %v in %+v", codec, want, fs)
+		}
+	}
+}
+
 func TestFFmpegAudioConfig(t *testing.T) {
 	tests := []struct {
 		name, with, want string
@@ -354,9 +375,18 @@ func TestFFmpegAudioConfig(t *testing.T) {
 	}
 	t.Run("missing ffmpeg", func(t *testing.T) {
 		t.Setenv("PATH", t.TempDir())
-		_, err := newTestAudio(t, "")
-		if err == nil || !strings.Contains(err.Error(), "apt-get install ffmpeg") {
-			t.Errorf("build error %v, want one naming the ffmpeg package", err)
+		s, err := newTestAudio(t, "{codec: opus}")
+		if err != nil {
+			t.Fatalf("build without ffmpeg on PATH: %v (validate needs nothing installed)", err)
+		}
+		fs := s.Check(context.Background(), runner.CheckOptions{})
+		if len(fs) != 2 || fs[0].Status != runner.StatusFail || !strings.Contains(fs[0].Remedy, "apt-get install ffmpeg") {
+			t.Errorf("check: %+v", fs)
+		}
+		item, _ := runner.NewItem("r1", runner.Fields{"media": []media.File{{Path: "/nonexistent"}}})
+		_, err = s.Process(context.Background(), item)
+		if k, _ := runner.Classify(err); k != runner.KindDeferred || !strings.Contains(err.Error(), "apt-get install ffmpeg") {
+			t.Errorf("process: kind %v, error %v; want deferred naming the package", k, err)
 		}
 	})
 }

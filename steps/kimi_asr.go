@@ -327,3 +327,13 @@ func (s *kimiASR) Estimate(in *runner.Item) string {
 	}
 	return fmt.Sprintf("%.1f audio min in %d chunks", a.DurationS/60, len(asrChunks(a)))
 }
+
+// Check reports whether the transcription server answers and serves the model; with o.Spend it also
+// transcribes a second of silence.
+func (s *kimiASR) Check(ctx context.Context, o runner.CheckOptions) []runner.Finding {
+	var out []runner.Finding
+	for _, f := range kimi.CheckTranscriber(ctx, s.client, o.Spend && !o.Preflight) {
+		out = append(out, runner.Finding(f))
+	}
+	return out
+}

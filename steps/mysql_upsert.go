@@ -317,3 +317,12 @@ func attendance(ids []string, participants []tencent.Participant) []store.Attend
 	}
 	return list
 }
+
+// Check connects and reports whether the user may write and migrate, and what the schema lacks.
+func (s *mysqlUpsert) Check(ctx context.Context, o runner.CheckOptions) []runner.Finding {
+	var out []runner.Finding
+	for _, f := range store.Check(ctx, s.cfg, store.CheckOptions{Migrate: s.migrate, Preflight: o.Preflight}) {
+		out = append(out, runner.Finding(f))
+	}
+	return out
+}

@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -139,5 +140,17 @@ func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
 	if err != nil {
 		return nil, b.Errorf(nil, "tencent_list: %v", err)
 	}
-	return l, nil
+	return &checkedLister{Lister: l, client: c, check: tencent.CheckConfig{Mode: cfg.Mode, Operator: cfg.OperatorID,
+		Teachers: teachers, RequestsPerSecond: cfg.RequestsPerSecond, CorpRecordsPerMinute: cfg.CorpRecordsPerMinute}}, nil
+}
+
+// checkedLister is the listing with a check of its credentials, operator and limits (`runner doctor`).
+type checkedLister struct {
+	*tencent.Lister
+	client *tencent.Client
+	check  tencent.CheckConfig
+}
+
+func (l *checkedLister) Check(ctx context.Context, _ runner.CheckOptions) []runner.Finding {
+	return l.client.Check(ctx, l.check)
 }

@@ -253,7 +253,8 @@ func startDemoServers(d *demoData, o serverOptions) (*demoServers, error) {
 		return nil, fmt.Errorf("start tencent emulator: %w", err)
 	}
 	a, err := kimiemu.StartASR(kimiemu.ASROptions{Fixture: d.asr, APIKey: demoASRKey, FaultRate: o.FaultRate,
-		Latency: o.ASRLatency, Seed: o.Seed})
+		Latency: o.ASRLatency, Seed: o.Seed,
+		Models: []string{"moonshotai/Kimi-Audio-7B-Instruct"}}) // listed like vLLM's, for runner doctor
 	if err != nil {
 		t.Close()
 		return nil, fmt.Errorf("start asr emulator: %w", err)
@@ -388,12 +389,18 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *explain {
 		runArgs = append(runArgs, "--explain")
 	}
-	fmt.Fprintf(stdout, "== running: runner %s\n\n", strings.Join(runArgs, " "))
 
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(stdout, "== runner doctor %s --env-file %s\n", *pipeline, envFile)
+	doctor := exec.CommandContext(ctx, exe, "doctor", *pipeline, "--env-file", envFile)
+	doctor.Stdout, doctor.Stderr = stdout, stderr
+	_ = doctor.Run() // a failure is printed; the run's preflight stops on it
+	fmt.Fprintln(stdout)
+	fmt.Fprintf(stdout, "== running: runner %s\n\n", strings.Join(runArgs, " "))
+
 	cmd := exec.CommandContext(ctx, exe, runArgs...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	runErr := cmd.Run()

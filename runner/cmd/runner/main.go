@@ -19,10 +19,12 @@ const usage = `runner — declarative pipelines for Tencent Meeting recordings
 usage:
   runner run FILE [flags]        run a pipeline (--since 24h, --dry-run, --explain, …)
   runner validate FILE           check a pipeline; every problem as file:line:col
+  runner doctor FILE [--spend]   check what the pipeline will touch: credentials, services, database, tools
   runner steps [NAME]            list the steps, or document one
   runner schema                  JSON Schema for pipeline files (for editors)
   runner status [flags]          what the database holds: counts, runs, failures, students
   runner migrate [flags]         apply the SQL migrations in sql/
+  runner deploy|undeploy [flags] install under /opt/meetpipe with a nightly timer or crontab line, or remove it
   runner emulate SERVICE [flags] run an emulator: tencent, asr, moonshot, wecom
   runner demo [flags]            run pipelines/meeting.yaml on the bundled meetings against the emulators
   runner report [FILE] [flags]   HTML report and workbook from the database; --send posts and mails a digest
@@ -53,6 +55,8 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdRun(ctx, args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
+	case "doctor":
+		return cmdDoctor(ctx, args[1:], stdout, stderr)
 	case "steps":
 		err = cmdSteps(args[1:], stdout)
 	case "schema":
@@ -61,6 +65,10 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdStatus(ctx, args[1:], stdout)
 	case "migrate":
 		err = cmdMigrate(ctx, args[1:], stdout)
+	case "deploy":
+		err = cmdDeploy(ctx, args[1:], stdout, stderr)
+	case "undeploy":
+		err = cmdUndeploy(ctx, args[1:], stdout, stderr)
 	case "emulate":
 		err = cmdEmulate(ctx, args[1:], stdout, stderr)
 	case "demo":

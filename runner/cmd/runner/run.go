@@ -68,6 +68,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		logLevel, logFormat string
 		logFile             string
 		grace               time.Duration
+		noPreflight         bool
 	)
 	lf.register(fs)
 	fs.StringVar(&since, "since", "24h", "start of the window: a duration back from --until (24h, 7d) or a time (2026-11-01T00:00:00+08:00)")
@@ -82,6 +83,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&logFormat, "log-format", "auto", "auto (colours on a terminal, else JSON), text or json")
 	fs.StringVar(&logFile, "log-file", "", "also append JSON logs to this file (default: the pipeline's log_file)")
 	fs.DurationVar(&grace, "grace", 0, "after SIGINT/SIGTERM, how long in-flight work may finish (default: the pipeline's grace, 30s)")
+	fs.BoolVar(&noPreflight, "no-preflight", false, "skip the checks of database, state_dir, tools and models before the run")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -113,6 +115,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer p.Close()
+	// Before anything is downloaded or paid for: a sink that cannot take the results stops the run here.
+	if !dry && !noPreflight && !preflight(ctx, p, u.Sub(s), stderr) {
+		return 2
+	}
 
 	if logLevel == "" {
 		logLevel = env["LOG_LEVEL"]

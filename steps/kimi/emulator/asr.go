@@ -52,6 +52,8 @@ type ASROptions struct {
 	RetryAfter time.Duration // the wait a 429 announces; 0 is 1 s
 	Latency    time.Duration // added to every transcription
 	Seed       uint64
+	// Models, when set, are listed at GET /v1/models as vLLM does (nil: 404, as whisper.cpp answers).
+	Models []string
 }
 
 // ASRRequest is what one transcription request carried.
@@ -122,6 +124,9 @@ func StartASR(o ASROptions) (*ASRServer, error) {
 	mux.HandleFunc("POST /v1/audio/transcriptions", s.transcribe)
 	if o.Mode == ModeWhisperCPP {
 		mux.HandleFunc("POST /inference", s.transcribe)
+	}
+	if o.Models != nil {
+		mux.HandleFunc("GET /v1/models", s.asrModels)
 	}
 	l, err := listen(o.Addr, mux)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -31,6 +32,10 @@ func RunASRCLI(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.DurationVar(&o.RetryAfter, "retry-after", time.Second, "wait announced by 429s")
 	fs.DurationVar(&o.Latency, "latency", 0, "added latency per transcription")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed for faults")
+	fs.Func("models", "list these model ids at GET /v1/models (comma-separated; default: not served)", func(v string) error {
+		o.Models = strings.Split(v, ",")
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -84,6 +89,11 @@ func RunMoonshotCLI(ctx context.Context, args []string, stdout io.Writer) error 
 	fs.StringVar(&faultList, "faults", "", "faults to draw from (default server_error,reset,rate_limit,overloaded,invalid_json)")
 	fs.DurationVar(&o.Latency, "latency", 0, "added latency per chat completion")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed for faults")
+	fs.Func("models", "serve these model ids (comma-separated; default: the usual roster)", func(v string) error {
+		o.Models = strings.Split(v, ",")
+		return nil
+	})
+	fs.BoolVar(&o.EmptyBalance, "empty-balance", false, "report a balance of 0")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

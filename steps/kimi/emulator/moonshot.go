@@ -33,6 +33,8 @@ type MoonshotOptions struct {
 	// ModelSpecs add or override models (served besides Models), for ids the client has never seen.
 	ModelSpecs []ModelSpec
 	Seed       uint64
+	// EmptyBalance reports a balance of 0 at GET /v1/users/me/balance (chat completions still answer).
+	EmptyBalance bool
 }
 
 // MoonshotCounters count what the server saw.
@@ -565,6 +567,5 @@ func (s *MoonshotServer) balance(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.count(func(c *MoonshotCounters) { c.Balance++ })
-	writeJSON(w, map[string]any{"code": 0, "data": map[string]any{"available_balance": 49.58894,
-		"voucher_balance": 46.58893, "cash_balance": 3.00001}, "scode": "0x0", "status": true})
+	writeJSON(w, map[string]any{"code": 0, "data": s.balanceOf(), "scode": "0x0", "status": true})
 }

@@ -99,7 +99,7 @@ func (s *Server) listRecords(w *statusWriter, r *http.Request, corp bool) *apiEr
 		return e
 	}
 	admin := s.isAdmin(op)
-	if corp && !admin {
+	if corp && !admin || s.lacksRights(op) {
 		return noPermission(op)
 	}
 	if corp && s.opts.CorpRecordsPerMinute > 0 && !s.corpAllowed() {

@@ -35,8 +35,21 @@ func RunCLI(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&o.CorpRecordsPerMinute, "corp-rpm", 0, "enforce this many /v1/corp/records calls per minute (0: off; the real service allows 10)")
 	fs.BoolVar(&o.Quirks, "quirks", false, "send numbers as strings and ids as bare numbers")
 	fs.Uint64Var(&seed, "seed", 1, "seed of the fault generator")
+	var skew time.Duration
+	fs.Func("allowed-ips", "the app's IP whitelist, comma-separated (others get 500125; default: any)", func(v string) error {
+		o.AllowedIPs = strings.Split(v, ",")
+		return nil
+	})
+	fs.Func("no-record-rights", "operators without 录制管理 rights, comma-separated (their listings get 500133)", func(v string) error {
+		o.NoRecordRights = strings.Split(v, ",")
+		return nil
+	})
+	fs.DurationVar(&skew, "clock-skew", 0, "run the server clock this far ahead of this machine's (e.g. 10m)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if skew != 0 {
+		o.Now = func() time.Time { return time.Now().Add(skew) }
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("emulate tencent: unexpected argument %q", fs.Arg(0))

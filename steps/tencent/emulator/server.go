@@ -71,9 +71,11 @@ type Options struct {
 	// MaxSkew is the accepted difference between X-TC-Timestamp and the server clock (default 5m); the
 	// same span guards against replayed nonces.
 	MaxSkew time.Duration
-	// Now is the server clock (default time.Now); Advance shifts it.
+	// Now is the server clock (default time.Now); Advance shifts it. The Date header follows it.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// NoRecordRights are operators without 录制管理 rights: their records listings get 500133.
+	NoRecordRights []string
 }
 
 // Server is a running emulator.
@@ -551,6 +553,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if endpoint != EndpointMedia {
 		sw.Header().Set("X-TC-Trace", s.newTrace())
+		s.setDate(sw)
 	}
 	if f, ok := s.nextFault(endpoint); ok {
 		if f.Kind == FaultReset || f.Kind == FaultHang {

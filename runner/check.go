@@ -1,0 +1,202 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// Statuses of a Finding.
+const (
+	StatusOK   = "ok"
+	StatusWarn = "warn"
+	StatusFail = "fail"
+)
+
+// Finding is one result of a check: what was checked, what was found and, unless it is ok, what to do
+// about it in one sentence. Client packages that do not import runner declare a struct with the same
+// fields, which converts to Finding.
+type Finding struct {
+	Status  string `json:"status"` // ok, warn or fail
+	Subject string `json:"subject"`
+	Detail  string `json:"detail,omitempty"`
+	Remedy  string `json:"remedy,omitempty"`
+}
+
+// OK, Warn and Fail build findings.
+func OK(subject, detail string) Finding { return Finding{StatusOK, subject, detail, ""} }
+func Warn(subject, detail, remedy string) Finding {
+	return Finding{StatusWarn, subject, detail, remedy}
+}
+func Fail(subject, detail, remedy string) Finding {
+	return Finding{StatusFail, subject, detail, remedy}
+}
+
+// CheckOptions say how far a check may go.
+type CheckOptions struct {
+	// Spend allows calls that cost money (a one-second transcription); without it checks are free.
+	Spend bool
+	// Preflight is set when a run checks before it starts: only cheap checks that decide whether the run
+	// can do its job (a sink reachable and writable, a tool present), nothing slow.
+	Preflight bool
+	// Window is the span a nightly run covers (for estimates of disk space).
+	Window time.Duration
+	// RecentItems is the most items one of the recent runs in state_dir saw, scaled to Window (0: no
+	// history).
+	RecentItems int
+	// StateDir is the pipeline's state_dir.
+	StateDir string
+}
+
+// StepFinding is a Finding with the step it is about ("" for the pipeline itself).
+type StepFinding struct {
+	Step string `json:"step,omitempty"`
+	Finding
+}
+
+// checkTimeout bounds one step's checks, so that an unreachable service cannot hold the doctor.
+const checkTimeout = 45 * time.Second
+
+// Check runs the checks of the pipeline (state_dir) and of every step that implements Checker, in order.
+// With o.Preflight only the steps with side effects are checked. Secrets are scrubbed from every finding.
+func (p *Pipeline) Check(ctx context.Context, o CheckOptions) []StepFinding {
+	o.StateDir = p.StateDir
+	if o.Window <= 0 {
+		o.Window = 24 * time.Hour
+	}
+	o.RecentItems = recentItems(p.StateDir, o.Window)
+	var out []StepFinding
+	for _, f := range checkStateDir(p.StateDir) {
+		out = append(out, StepFinding{Finding: f})
+	}
+	for _, s := range p.stages {
+		c, ok := s.impl.(Checker)
+		if !ok || (o.Preflight && !s.spec.SideEffects) {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, checkTimeout)
+		for _, f := range c.Check(cctx, o) {
+			f.Subject, f.Detail, f.Remedy = p.Secrets.Scrub(f.Subject), p.Secrets.Scrub(f.Detail), p.Secrets.Scrub(f.Remedy)
+			out = append(out, StepFinding{Step: s.id, Finding: f})
+		}
+		cancel()
+	}
+	return out
+}
+
+// Failed reports whether any finding failed.
+func Failed(fs []StepFinding) bool {
+	for _, f := range fs {
+		if f.Status == StatusFail {
+			return true
+		}
+	}
+	return false
+}
+
+// checkStateDir checks that state_dir can be written (or created) and reports its free space.
+func checkStateDir(dir string) []Finding {
+	const subject = "state_dir"
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return []Finding{Fail(subject, err.Error(), "set state_dir to a path this user can write")}
+	}
+	// The nearest existing folder: a state_dir that does not exist yet is created by the first run.
+	at := abs
+	for {
+		if _, err := os.Stat(at); err == nil || !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+			break
+		}
+		parent := filepath.Dir(at)
+		if parent == at {
+			break
+		}
+		at = parent
+	}
+	if st, err := os.Stat(at); err != nil {
+		return []Finding{Fail(subject, fmt.Sprintf("%s: %v", abs, err), "set state_dir to a path this user can write")}
+	} else if !st.IsDir() {
+		return []Finding{Fail(subject, at+" is not a folder", "set state_dir to a folder, or move the file "+at+" out of its way")}
+	}
+	f, err := os.CreateTemp(at, ".doctor-*")
+	if err != nil {
+		return []Finding{Fail(subject, fmt.Sprintf("%s is not writable: %v", at, err),
+			fmt.Sprintf("give this user write access to %s (chown or chmod) or set MEETPIPE_STATE_DIR elsewhere", at))}
+	}
+	f.Close()
+	os.Remove(f.Name())
+	detail := abs + " writable"
+	if at != abs {
+		detail = abs + " will be created in " + at
+	}
+	if free, ok := FreeBytes(at); ok {
+		detail += fmt.Sprintf(", %s free", HumanBytes(free))
+	}
+	return []Finding{OK(subject, detail)}
+}
+
+// FreeBytes is the space available to this user on the file system holding path.
+func FreeBytes(path string) (uint64, bool) {
+	for {
+		if free, err := freeBytes(path); err == nil {
+			return free, true
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return 0, false
+		}
+		parent := filepath.Dir(path)
+		if parent == path {
+			return 0, false
+		}
+		path = parent
+	}
+}
+
+// HumanBytes writes n in binary units: 1.5 GiB.
+func HumanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// recentItems is the most items one of the last runs recorded in state_dir saw, scaled from its window to
+// window (a run of a 7-day backlog says little about a night).
+func recentItems(dir string, window time.Duration) int {
+	entries, err := os.ReadDir(filepath.Join(dir, "runs"))
+	if err != nil {
+		return 0
+	}
+	if len(entries) > 14 {
+		entries = entries[len(entries)-14:] // run ids sort by time
+	}
+	most := 0
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, "runs", e.Name()))
+		if err != nil {
+			continue
+		}
+		var r RunRecord
+		if json.Unmarshal(b, &r) != nil || r.DryRun || r.Summary.Items == 0 {
+			continue
+		}
+		n := r.Summary.Items
+		if span := r.Until.Sub(r.Since); span > 0 && window > 0 {
+			n = int(math.Ceil(float64(n) * float64(window) / float64(span)))
+		}
+		most = max(most, n)
+	}
+	return most
+}

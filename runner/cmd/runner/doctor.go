@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"meetpipe/runner"
+)
+
+// cmdDoctor checks everything a pipeline will touch and prints one line per finding. Exit 0 when nothing
+// failed, 1 otherwise, 2 when the pipeline does not load.
+func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		lf     loadFlags
+		spend  bool
+		asJSON bool
+		since  string
+	)
+	lf.register(fs)
+	fs.BoolVar(&spend, "spend", false, "also make calls that cost a little (a one-second transcription of silence)")
+	fs.BoolVar(&asJSON, "json", false, "print the findings as a JSON array")
+	fs.StringVar(&since, "since", "26h", "the window of a nightly run, for the disk-space estimate")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "runner doctor: want exactly one pipeline file")
+		return 2
+	}
+	win, err := runner.ParseDuration(since)
+	if err != nil || win <= 0 {
+		fmt.Fprintf(stderr, "runner doctor: --since %q is not a duration such as 26h\n", since)
+		return 2
+	}
+	p, _, err := lf.load(pos[0], false, time.Now())
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	defer p.Close()
+	found := p.Check(ctx, runner.CheckOptions{Spend: spend, Window: win})
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if found == nil {
+			found = []runner.StepFinding{}
+		}
+		enc.Encode(found) //nolint:errcheck // stdout gone
+	} else {
+		writeFindings(stdout, found)
+	}
+	if runner.Failed(found) {
+		return 1
+	}
+	return 0
+}
+
+// writeFindings prints one line per finding: status, the thing checked, what was found, and the remedy.
+func writeFindings(w io.Writer, fs []runner.StepFinding) {
+	for _, f := range fs {
+		fmt.Fprintln(w, findingLine(f))
+	}
+}
+
+func findingLine(f runner.StepFinding) string {
+	s := fmt.Sprintf("%-4s  ", f.Status)
+	if f.Step != "" {
+		s += f.Step + ": "
+	}
+	s += f.Subject
+	if f.Detail != "" {
+		s += ": " + f.Detail
+	}
+	if f.Remedy != "" && f.Status != runner.StatusOK {
+		s += " — " + f.Remedy
+	}
+	return s
+}
+
+// preflight runs the cheap checks of the steps that write or spend. It prints failed findings and reports
+// whether the run may start.
+func preflight(ctx context.Context, p *runner.Pipeline, window time.Duration, stderr io.Writer) bool {
+	var failed []runner.StepFinding
+	for _, f := range p.Check(ctx, runner.CheckOptions{Preflight: true, Window: window}) {
+		if f.Status == runner.StatusFail {
+			failed = append(failed, f)
+		}
+	}
+	if len(failed) == 0 {
+		return true
+	}
+	fmt.Fprintln(stderr, "runner run: preflight failed; nothing was downloaded, transcribed or stored (--no-preflight skips this check):")
+	writeFindings(stderr, failed)
+	return false
+}

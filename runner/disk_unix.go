@@ -1,0 +1,13 @@
+//go:build unix
+
+package runner
+
+import "golang.org/x/sys/unix"
+
+func freeBytes(path string) (uint64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return 0, err
+	}
+	return st.Bavail * uint64(st.Bsize), nil
+}

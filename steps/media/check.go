@@ -1,0 +1,138 @@
+package media
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"strings"
+	"sync"
+
+	"meetpipe/runner"
+)
+
+// Lazy finds a tool on PATH on first use and remembers the answer, so that loading and validating a
+// pipeline need nothing installed: only a run or a check acquires the tools.
+type Lazy struct {
+	Tool string
+
+	mu   sync.Mutex
+	path string
+}
+
+// Path returns the tool's path, or a *MissingToolError. A missing tool is looked up again next time, so
+// installing it during a long run helps the items that follow.
+func (l *Lazy) Path() (string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.path != "" {
+		return l.path, nil
+	}
+	p, err := LookTool(l.Tool)
+	if err != nil {
+		return "", err
+	}
+	l.path = p
+	return p, nil
+}
+
+// CheckTool reports whether tool is installed, with its version line.
+func CheckTool(ctx context.Context, tool string) (runner.Finding, string) {
+	p, err := LookTool(tool)
+	if err != nil {
+		return runner.Fail(tool, "not found on PATH", fmt.Sprintf("install it with `apt-get install %s` (or run `just deps`)", Packages[tool])), ""
+	}
+	out, err := exec.CommandContext(ctx, p, versionFlag(tool)).Output()
+	if err != nil {
+		return runner.Fail(tool, fmt.Sprintf("%s does not run: %v", p, err), fmt.Sprintf("reinstall it with `apt-get install --reinstall %s`", Packages[tool])), ""
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	if f := strings.Fields(line); len(f) > 3 {
+		line = strings.Join(f[:3], " ") // "ffmpeg version 5.1.6-0+deb12u1", without the copyright
+	}
+	return runner.OK(tool, p+" ("+strings.TrimSpace(line)+")"), p
+}
+
+func versionFlag(tool string) string {
+	if strings.HasPrefix(tool, "ff") {
+		return "-version"
+	}
+	return "--version"
+}
+
+// Encoders maps the codecs of Encoding to the ffmpeg encoder each needs.
+var Encoders = map[string]string{"flac": "flac", "opus": "libopus", "mp3": "libmp3lame"}
+
+// CheckFFmpeg checks ffmpeg and ffprobe, and that ffmpeg has the encoders of codecs (`ffmpeg -encoders`).
+// The whole-recording audio is always FLAC, so flac is checked whatever the chunks use.
+func CheckFFmpeg(ctx context.Context, codecs ...string) []runner.Finding {
+	ff, ffPath := CheckTool(ctx, "ffmpeg")
+	fp, _ := CheckTool(ctx, "ffprobe")
+	out := []runner.Finding{ff, fp}
+	if ffPath == "" {
+		return out
+	}
+	b, err := exec.CommandContext(ctx, ffPath, "-hide_banner", "-encoders").Output()
+	if err != nil {
+		return append(out, runner.Fail("ffmpeg encoders", fmt.Sprintf("ffmpeg -encoders: %v", err), "reinstall ffmpeg with `apt-get install --reinstall ffmpeg`"))
+	}
+	have := encoderNames(b)
+	seen := map[string]bool{}
+	for _, c := range append([]string{"flac"}, codecs...) {
+		enc := Encoders[c]
+		if enc == "" || seen[enc] {
+			continue
+		}
+		seen[enc] = true
+		if have[enc] {
+			out = append(out, runner.OK("ffmpeg encoder "+enc, "for "+c))
+		} else {
+			out = append(out, runner.Fail("ffmpeg encoder "+enc, "this ffmpeg cannot encode "+c,
+				fmt.Sprintf("install an ffmpeg built with %s (Debian's ffmpeg package has it) or set codec: flac", enc)))
+		}
+	}
+	return out
+}
+
+// encoderNames reads the names of `ffmpeg -encoders`: lines " A....D flac   FLAC (Free Lossless Audio Codec)"
+// below the " ------" separator.
+func encoderNames(b []byte) map[string]bool {
+	names := map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	started := false
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		switch {
+		case !started:
+			started = len(f) == 1 && strings.HasPrefix(f[0], "---")
+		case len(f) >= 2:
+			names[f[1]] = true
+		}
+	}
+	return names
+}
+
+// NightBytes is the disk space assumed for one recording of a night: a one-hour Tencent cloud recording
+// (720p MP4) is a few hundred MB, its FLAC audio about 100 MB.
+const NightBytes = 600 << 20
+
+// CheckSpace compares the free space of dir with what a night of recordings needs: items recordings (at
+// least one) of NightBytes each.
+func CheckSpace(dir string, items int) runner.Finding {
+	const subject = "disk space for media"
+	free, ok := runner.FreeBytes(dir)
+	if !ok {
+		return runner.Warn(subject, "cannot read the free space of "+dir, "check that the file system of state_dir has room for a night's recordings")
+	}
+	n := max(items, 1)
+	need := uint64(n) * NightBytes
+	detail := fmt.Sprintf("%s free under %s; a night of %d recording(s) needs about %s", runner.HumanBytes(free), dir, n, runner.HumanBytes(need))
+	switch {
+	case free < NightBytes:
+		return runner.Fail(subject, detail, "free space on the disk of state_dir, or point MEETPIPE_STATE_DIR at a larger one")
+	case free < need:
+		return runner.Warn(subject, detail, "free space on the disk of state_dir, or set keep_media: false so media is deleted once used")
+	}
+	return runner.OK(subject, detail)
+}

@@ -1,0 +1,236 @@
+package tencent
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"meetpipe/runner"
+)
+
+// CheckConfig is what Check needs to know of the listing it stands for.
+type CheckConfig struct {
+	Mode     string   // ModeCorp or ModePerTeacher
+	Operator string   // the admin in corp mode
+	Teachers []string // the operators in per_teacher mode; the first is checked
+	// RequestsPerSecond and CorpRecordsPerMinute are the client-side limits configured.
+	RequestsPerSecond    float64
+	CorpRecordsPerMinute float64
+}
+
+// Documented limits and codes the check maps (docs/tencent-meeting-api.md corrections 4 and 5:
+// 1095/105276 for the limits, 1095/43704 for 190300 and 190303).
+const (
+	appCallsPerMinute  = 300
+	corpCallsPerMinute = 10
+	maxClockSkew       = 5 * time.Minute
+	codeTimestampSkew  = 190300 // X-TC-Timestamp more than 5 minutes from the server clock
+	codeUnknownSecret  = 190303 // AK/SK: unrecognised secret (AppId, X-TC-Key, an unassigned SdkId); new code 200190303
+)
+
+// ipCandidateRE finds words that may be an IP address; net.ParseIP decides (a time such as 10:30:45 is not).
+var ipCandidateRE = regexp.MustCompile(`[0-9A-Fa-f.:]{7,}`)
+
+// ipIn returns the first IP address in an error message, or "".
+func ipIn(msg string) string {
+	for _, w := range ipCandidateRE.FindAllString(msg, -1) {
+		w = strings.Trim(w, ".:")
+		if ip := net.ParseIP(w); ip != nil && (ip.To4() != nil || strings.Contains(w, ":")) {
+			return ip.String()
+		}
+	}
+	return ""
+}
+
+// Check makes one signed, cheap call in the configured mode (a one-record page of the last hour, with the
+// operator of that mode) and reports what stands in the way of listing: the network, the clock against
+// the server's Date, the signature, AppId and SdkId, the IP whitelist and the operator's rights. It also
+// compares the configured rate limits with the documented ones. It changes nothing at Tencent.
+func (c *Client) Check(ctx context.Context, cc CheckConfig) []runner.Finding {
+	out := []runner.Finding{rateFinding(cc)}
+	path, op := "/v1/records", ""
+	switch cc.Mode {
+	case ModeCorp:
+		path, op = "/v1/corp/records", cc.Operator
+	default:
+		if len(cc.Teachers) > 0 {
+			op = cc.Teachers[0]
+		}
+	}
+	subject := fmt.Sprintf("Tencent %s listing as %s", cc.Mode, op)
+	now := c.now()
+	q, err := RecordsQuery{Operator: op, Start: now.Add(-time.Hour), End: now, Page: 1, PageSize: 1, RecordType: 1}.values()
+	if err != nil {
+		return append(out, runner.Fail(subject, err.Error(), "set operator_id (TQM_OPERATOR_ID) in corp mode, or teachers in per_teacher mode"))
+	}
+	status, date, ae, err := c.probe(ctx, path, q)
+	if err != nil {
+		return append(out, runner.Fail("Tencent API "+c.base.String(), err.Error(),
+			"check that TQM_BASE_URL is reachable from this machine (DNS, proxy, firewall)"))
+	}
+	clockBad := false
+	if f, ok := clockFinding(date, now, ae); ok {
+		out = append(out, f)
+		clockBad = f.Status == runner.StatusFail
+	}
+	if ae == nil {
+		return append(out, runner.OK(subject, fmt.Sprintf("HTTP %d: signature, AppId, SdkId, IP whitelist and operator rights accepted", status)))
+	}
+	if clockBad && (ae.HasCode(CodeBadSignature) || ae.HasCode(codeTimestampSkew)) {
+		return out // the clock finding says it: a timestamp out of the window fails the signature too
+	}
+	return append(out, c.apiFinding(subject, op, cc.Mode, ae))
+}
+
+// rateFinding compares the configured client-side limits with the app's documented ones.
+func rateFinding(cc CheckConfig) runner.Finding {
+	const subject = "Tencent rate limits"
+	perMin := cc.RequestsPerSecond * 60
+	if cc.RequestsPerSecond <= 0 {
+		perMin = 5 * 60 // the client's default
+	}
+	detail := fmt.Sprintf("%.0f requests/min configured of the app's %d/min", perMin, appCallsPerMinute)
+	if cc.Mode == ModeCorp {
+		cpm := cc.CorpRecordsPerMinute
+		if cpm <= 0 {
+			cpm = corpCallsPerMinute
+		}
+		detail += fmt.Sprintf("; /v1/corp/records %.0f/min of %d/min", cpm, corpCallsPerMinute)
+		if cpm > corpCallsPerMinute {
+			return runner.Warn(subject, detail, fmt.Sprintf("set corp_records_per_minute to %d or less, or listings will be refused with 190310", corpCallsPerMinute))
+		}
+	}
+	if perMin > appCallsPerMinute {
+		return runner.Warn(subject, detail, fmt.Sprintf("set TQM_RPS (requests_per_second) to %d or less, or calls will be refused with 190310", appCallsPerMinute/60))
+	}
+	return runner.OK(subject, detail)
+}
+
+// clockFinding measures this machine's clock against the server's Date header (and 190300, which says
+// the same without a figure).
+func clockFinding(date, now time.Time, ae *APIError) (runner.Finding, bool) {
+	const subject = "clock"
+	const remedy = "synchronise this machine's clock (timedatectl set-ntp true, or chrony/ntpd)"
+	skewed := ae != nil && ae.HasCode(codeTimestampSkew)
+	if date.IsZero() {
+		if skewed {
+			return runner.Fail(subject, "Tencent says X-TC-Timestamp is more than 5 minutes from its clock (190300)", remedy), true
+		}
+		return runner.Finding{}, false
+	}
+	skew := now.Sub(date).Round(time.Second)
+	detail := fmt.Sprintf("%s from the server's Date", skew)
+	switch {
+	case skewed || skew > maxClockSkew || skew < -maxClockSkew:
+		return runner.Fail(subject, detail+"; requests more than 5 minutes off are refused", remedy), true
+	case skew > time.Minute || skew < -time.Minute:
+		return runner.Warn(subject, detail, remedy), true
+	}
+	return runner.OK(subject, detail), true
+}
+
+// apiFinding turns an error answer into what to do about it.
+func (c *Client) apiFinding(subject, op, mode string, ae *APIError) runner.Finding {
+	detail := fmt.Sprintf("HTTP %d error %d", ae.Status, ae.Code)
+	if ae.NewCode != 0 {
+		detail += fmt.Sprintf(" (new %d)", ae.NewCode)
+	}
+	if ae.Message != "" {
+		detail += ": " + ae.Message
+	} else if ae.Snippet != "" {
+		detail += ": " + ae.Snippet
+	}
+	sdk := "SdkId is sent empty, which is right only for old apps without one"
+	if c.sdkID != "" {
+		sdk = "check APP_ID (sent as SdkId), and leave it empty if the app was assigned none"
+	}
+	switch {
+	case ae.HasCode(CodeIPNotWhitelisted):
+		ip := "this server's egress IP"
+		if m := ipIn(ae.Message); m != "" {
+			ip = m
+		}
+		return runner.Fail(subject+": IP whitelist", detail, fmt.Sprintf("add %s to the app's IP whitelist in the Tencent Meeting admin console (企业自建应用 → IP 白名单)", ip))
+	case ae.HasCode(codeUnknownSecret), ae.HasCode(CodeCorpMismatch), ae.HasCode(CodeInvalidCorp),
+		ae.HasCode(CodeInvalidParam) && (containsFold(ae.Message, "AppId") || containsFold(ae.Message, "SdkId")):
+		return runner.Fail(subject+": AppId/SdkId", detail, "check ENTERPRISE_ID (sent as AppId) and TQM_SECRET_ID (X-TC-Key) against the app's page; "+sdk)
+	case ae.HasCode(codeTimestampSkew):
+		return runner.Fail(subject+": clock", detail, "synchronise this machine's clock (timedatectl set-ntp true, or chrony/ntpd)")
+	case ae.HasCode(CodeBadSignature):
+		return runner.Fail(subject+": signature", detail, "check TQM_SECRET_ID and TQM_SECRET_KEY (copy them again from the app's page)")
+	case ae.HasCode(CodeNoPermission), ae.HasCode(CodeNoPermissionOld):
+		who := "TQM_OPERATOR_ID"
+		if mode == ModePerTeacher {
+			who = "the teacher"
+		}
+		return runner.Fail(subject+": operator rights", detail, fmt.Sprintf("grant %s (%s) 录制管理 rights in the admin console, or use a super-admin, and give the app 查看/管理企业录制", op, who))
+	case ae.HasCode(CodeUserUnregistered), ae.HasCode(CodeUserNotExist):
+		return runner.Fail(subject+": operator", detail, fmt.Sprintf("%s is not a user of the enterprise: check TQM_OPERATOR_ID or the teacher whitelist", op))
+	case ae.HasCode(CodeTooFrequent), ae.HasCode(CodePerMinuteLimit), ae.Status == http.StatusTooManyRequests:
+		return runner.Warn(subject, detail, "the app is being rate limited right now: lower TQM_RPS or run the doctor again in a minute")
+	case ae.Status >= 500 && ae.Code == 0:
+		return runner.Warn(subject, detail, "Tencent or a proxy in between failed; run the doctor again, and check TQM_BASE_URL")
+	}
+	remedy := "see the code in docs/tencent-meeting-api.md §5 or Tencent's error table (1095/43704)"
+	if cause := ae.Cause(); cause != "" {
+		remedy = cause
+	}
+	return runner.Fail(subject, detail, remedy)
+}
+
+// probe makes one signed GET without retries and returns the status, the server's Date and the error
+// answer, if any. It signs like once (the official SDK's authenticator) but keeps the headers once drops.
+func (c *Client) probe(ctx context.Context, path string, q url.Values) (int, time.Time, *APIError, error) {
+	u := *c.base
+	u.Path, u.RawPath, u.RawQuery = c.base.Path+path, "", q.Encode()
+	actx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return 0, time.Time{}, nil, err
+	}
+	ts := strconv.FormatInt(c.now().Unix(), 10)
+	nonce := c.nonce()
+	h := req.Header
+	h.Set("Content-Type", "application/json")
+	h.Set("X-TC-Key", c.secretID)
+	h.Set("X-TC-Timestamp", ts)
+	h.Set("X-TC-Nonce", nonce)
+	h.Set("X-TC-Signature", Signature(c.secretKey, http.MethodGet, c.secretID, nonce, ts, req.URL.RequestURI(), nil))
+	h.Set("AppId", c.enterprise)
+	h.Set("SdkId", c.sdkID)
+	h.Set("X-TC-Registered", "1")
+	h.Set("User-Agent", "meetpipe")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, time.Time{}, nil, fmt.Errorf("tencent GET %s: %w", path, netCause(err, actx))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return 0, time.Time{}, nil, fmt.Errorf("tencent GET %s: HTTP %d, reading body: %w", path, resp.StatusCode, netCause(err, actx))
+	}
+	date, _ := http.ParseTime(resp.Header.Get("Date"))
+	info := decodeErrorInfo(body)
+	if resp.StatusCode/100 == 2 && info == nil {
+		return resp.StatusCode, date, nil, nil
+	}
+	ae := &APIError{Method: http.MethodGet, Path: path, Status: resp.StatusCode, Trace: resp.Header.Get("X-TC-Trace")}
+	if info != nil {
+		ae.Code, ae.NewCode, ae.Message = int64(info.ErrorCode), int64(info.NewErrorCode), string(info.Message)
+	} else {
+		ae.Snippet = snippet(body)
+	}
+	return resp.StatusCode, date, ae, nil
+}
+
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}
