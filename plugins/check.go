@@ -41,15 +41,7 @@ func (s checkedStep) Check(ctx context.Context, o runner.CheckOptions) []runner.
 	}
 	stdout := &capped{max: maxOutput}
 	stderr := &capped{max: 64 << 10}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Dir = s.m.Dir
-	cmd.Env = environ()
-	cmd.Stdin = bytes.NewReader(stdin)
-	cmd.Stdout = stdout
-	cmd.Stderr = stderr
-	cmd.SysProcAttr = groupAttr()
-	cmd.Cancel = func() error { return killGroup(cmd.Process) }
-	cmd.WaitDelay = waitDelay
+	cmd := s.command(ctx, argv, stdin, stdout, stderr)
 	runErr := cmd.Run()
 	if cmd.Process != nil {
 		_ = killGroup(cmd.Process)

@@ -96,17 +96,7 @@ func (s *step) run(ctx context.Context, itemID string, stdin []byte) (runner.Fie
 	stderr := &lineLogger{log: log, scrub: s.scrub}
 	stdout := &capped{max: maxOutput}
 
-	cmd := exec.CommandContext(ctx, s.argv[0], s.argv[1:]...)
-	cmd.Dir = s.m.Dir
-	cmd.Env = environ()
-	cmd.Stdin = bytes.NewReader(stdin)
-	cmd.Stdout = stdout
-	cmd.Stderr = stderr
-	// Its own process group, so that a timeout kills the children the plugin started as well.
-	cmd.SysProcAttr = groupAttr()
-	cmd.Cancel = func() error { return killGroup(cmd.Process) }
-	cmd.WaitDelay = waitDelay
-
+	cmd := s.command(ctx, s.argv, stdin, stdout, stderr)
 	if err := cmd.Start(); err != nil {
 		hint := ""
 		if errors.Is(err, fs.ErrNotExist) {
@@ -146,6 +136,21 @@ func (s *step) run(ctx context.Context, itemID string, stdin []byte) (runner.Fie
 		return nil, runner.Permanentf("plugin %s: %s%s", name, cmd.ProcessState, stderr.tail())
 	}
 	return nil, runner.Permanentf("plugin %s: exit %d%s", name, code, stderr.tail())
+}
+
+// command prepares argv in the plugin's folder with the allow-listed environment, in a process group of its
+// own, so that a timeout kills the children the plugin started as well.
+func (s *step) command(ctx context.Context, argv []string, stdin []byte, stdout, stderr io.Writer) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = s.m.Dir
+	cmd.Env = environ()
+	cmd.Stdin = bytes.NewReader(stdin)
+	cmd.Stdout = stdout
+	cmd.Stderr = stderr
+	cmd.SysProcAttr = groupAttr()
+	cmd.Cancel = func() error { return killGroup(cmd.Process) }
+	cmd.WaitDelay = waitDelay
+	return cmd
 }
 
 func environ() []string {
