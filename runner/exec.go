@@ -212,11 +212,14 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
 	}
 
 	r.mu.Lock()
+	if err := r.stuckError(); err != nil && !r.stop.Load() {
+		r.errs = multierror.Append(r.errs, err)
+	}
 	r.sum.Finished = time.Now()
 	switch {
 	case r.stop.Load():
 		r.sum.Status = "interrupted"
-	case r.errs != nil && r.sum.Failed == 0 && r.sum.Pending > 0:
+	case r.errs != nil && r.sum.Failed == 0 && (r.sum.Pending > 0 || r.sum.Stuck > 0):
 		r.sum.Status = "pending"
 	case r.errs != nil:
 		r.sum.Status = "failed"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -112,7 +111,7 @@ func (s *aria2Download) Process(ctx context.Context, in *runner.Item) (runner.Fi
 
 // fetch makes path a complete copy of f and returns its size. A complete file is kept as it is.
 func (s *aria2Download) fetch(ctx context.Context, item string, i int, f listedFile, path string) (int64, error) {
-	log := slog.Default().With("step", "aria2_download", "item", item, "file", i+1)
+	log := runner.Logger(ctx).With("file", i+1) // the run's logger carries run, step and item
 	if done, err := media.Complete(path, f.Size); err != nil {
 		return 0, err
 	} else if done {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"os"
 	"strings"
@@ -64,7 +63,6 @@ type mysqlUpsert struct {
 	migrate bool
 	runs    bool
 	retries int
-	log     *slog.Logger
 
 	mu    sync.Mutex
 	db    *sql.DB
@@ -91,7 +89,7 @@ func newMysqlUpsert(cfg mysqlUpsertConfig, b *runner.Build) (any, error) {
 		return nil, b.Errorf(nil, "mysql_upsert: %v", err)
 	}
 	return &mysqlUpsert{cfg: sc, secrets: sc.Secrets(), migrate: cfg.Migrate, runs: cfg.RecordRuns,
-		retries: cfg.LockRetries, db: db, log: slog.Default().With("step", "mysql_upsert")}, nil
+		retries: cfg.LockRetries, db: db}, nil
 }
 
 // open returns the pool once the schema is ready: the first caller applies the migrations, and a failure
@@ -115,7 +113,7 @@ func (s *mysqlUpsert) open(ctx context.Context) (*sql.DB, error) {
 		return nil, err
 	}
 	if len(applied) > 0 {
-		s.log.Info("schema migrated", "database", s.cfg.Describe(), "applied", strings.Join(applied, ","))
+		runner.Logger(ctx).Info("schema migrated", "database", s.cfg.Describe(), "applied", strings.Join(applied, ","))
 	}
 	s.ready = true
 	return s.db, nil
@@ -138,7 +136,7 @@ func (s *mysqlUpsert) Process(ctx context.Context, in *runner.Item) (runner.Fiel
 	if err != nil {
 		return nil, s.classify(ctx, err)
 	}
-	s.log.Debug("recording stored", "item", rec.ID, "action", res.Action, "status", res.Status,
+	runner.Logger(ctx).Debug("recording stored", "item", rec.ID, "action", res.Action, "status", res.Status,
 		"students", res.Students, "attempts", res.Attempts)
 	return runner.Fields{"stored": store.Stored{Action: res.Action, Status: res.Status, Students: res.Students,
 		At: time.Now().UTC().Truncate(time.Millisecond)}}, nil

@@ -96,7 +96,7 @@ func (l *Lister) Resolve(ctx context.Context, in *runner.Item) (runner.Fields, e
 			l.cfg.Secret(u)
 		}
 	}
-	l.log.LogAttrs(ctx, slog.LevelDebug, "download addresses resolved", slog.String("item", id), slog.Int("files", len(urls)))
+	l.logger(ctx).LogAttrs(ctx, slog.LevelDebug, "download addresses resolved", slog.String("item", id), slog.Int("files", len(urls)))
 	return runner.Fields{DownloadURLsField: urls}, nil
 }
 
@@ -112,4 +112,12 @@ func (l *Lister) operatorOf(in *runner.Item) string {
 		return host
 	}
 	return l.cfg.Teachers[0]
+}
+
+// logger is the configured logger, else the run's (runner.Logger).
+func (l *Lister) logger(ctx context.Context) *slog.Logger {
+	if l.log != nil {
+		return l.log
+	}
+	return runner.Logger(ctx)
 }

@@ -298,8 +298,8 @@ func TestCorpRecordsShape(t *testing.T) {
 	}
 	call{uri: uri}.do(t, s)
 	st, out = call{uri: uri}.do(t, s)
-	if st != 400 || errorCode(out) != 190310 {
-		t.Errorf("third corp call in a minute: HTTP %d %v, want 190310", st, out)
+	if st != 500 || errorCode(out) != 190310 {
+		t.Errorf("third corp call in a minute: HTTP %d %v, want 190310 with HTTP 500 (1095/53805)", st, out)
 	}
 }
 
@@ -388,6 +388,12 @@ func TestRecurringParticipants(t *testing.T) {
 	if st != 200 || len(out["participants"].([]any)) != 1 {
 		t.Fatalf("sub-meeting s2: HTTP %d %v, want one row", st, out)
 	}
+	// Over 30 days past its last occurrence, a recurring meeting is no longer answered (1095/42418).
+	st, out = call{uri: "/v1/meetings/555?instanceid=1&operator_id=admin&operator_id_type=1"}.do(t, s)
+	if st != 200 || len(out["meeting_info_list"].([]any)) != 0 {
+		t.Fatalf("ended recurring meeting: HTTP %d %v, want an empty meeting_info_list", st, out)
+	}
+	s = newServer(t, Options{Fixture: fx, AnswerEndedMeetings: true})
 	st, out = call{uri: "/v1/meetings/555?instanceid=1&operator_id=admin&operator_id_type=1"}.do(t, s)
 	info := out["meeting_info_list"].([]any)[0].(map[string]any)
 	if st != 200 || info["meeting_type"] != 1.0 || len(info["sub_meetings"].([]any)) != 2 {

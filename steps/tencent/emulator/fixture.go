@@ -23,8 +23,12 @@ type Meeting struct {
 	MeetingID   string `json:"meeting_id"`
 	MeetingCode string `json:"meeting_code"`
 	Subject     string `json:"subject"`
-	// Host is the host's userid: host_user_id on /v1/records, userid on /v1/corp/records.
+	// Host is the host's userid: the participant to give user_role 2 or 3.
 	Host string `json:"host"`
+	// Creator is who scheduled the meeting (an assistant may schedule for a teacher); empty: Host.
+	// Record listings name the creator (tencent-meeting-api.md correction 3), and /v1/records lists a
+	// meeting for its creator only (1095/51189).
+	Creator string `json:"creator,omitempty"`
 	// Recurring meetings (meeting_type 1) answer participants only per sub-meeting.
 	Recurring    bool         `json:"recurring,omitempty"`
 	Start        time.Time    `json:"start"` // scheduled
@@ -172,4 +176,12 @@ func (m *Meeting) check(meetings, records, files map[string]bool) error {
 		}
 	}
 	return nil
+}
+
+// creator is the meeting's creator: Creator, else Host.
+func (m *Meeting) creator() string {
+	if m.Creator != "" {
+		return m.Creator
+	}
+	return m.Host
 }

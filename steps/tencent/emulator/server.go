@@ -31,12 +31,14 @@ const (
 
 // Endpoint names used by counters and faults.
 const (
-	EndpointRecords      = "records"      // GET /v1/records
-	EndpointCorpRecords  = "corp_records" // GET /v1/corp/records
-	EndpointAddresses    = "addresses"    // GET /v1/addresses
-	EndpointParticipants = "participants" // GET /v1/meetings/{id}/participants
-	EndpointMeeting      = "meeting"      // GET /v1/meetings/{id}
-	EndpointMedia        = "media"        // GET /media/{file}: the download addresses
+	EndpointRecords      = "records"       // GET /v1/records
+	EndpointCorpRecords  = "corp_records"  // GET /v1/corp/records
+	EndpointAddresses    = "addresses"     // GET /v1/addresses
+	EndpointParticipants = "participants"  // GET /v1/meetings/{id}/participants
+	EndpointMeeting      = "meeting"       // GET /v1/meetings/{id}
+	EndpointCorpMeetings = "corp_meetings" // GET /v1/corp/meetings (ended meetings of the enterprise)
+	EndpointHistory      = "history"       // GET /v1/history/meetings/{userid}
+	EndpointMedia        = "media"         // GET /media/{file}: the download addresses
 	EndpointOther        = "other"
 )
 
@@ -71,6 +73,14 @@ type Options struct {
 	// MaxSkew is the accepted difference between X-TC-Timestamp and the server clock (default 5m); the
 	// same span guards against replayed nonces.
 	MaxSkew time.Duration
+	// AnswerEndedMeetings makes /v1/meetings/{id} answer ended meetings. Tencent does not (1095/42418:
+	// an ended one-off meeting, and a recurring one 30 days after its end, are no longer returned), so
+	// this knob is the pre-correction behaviour, for tests of the fallback.
+	AnswerEndedMeetings bool
+	// StableUUIDs serves each person's fixture uuid in every meeting. Tencent's uuid is valid for one
+	// meeting only (GO model comment; tencent-meeting-api.md correction 2), so by default the uuid served
+	// is derived from the meeting id and the fixture's.
+	StableUUIDs bool
 	// Now is the server clock (default time.Now); Advance shifts it.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -490,6 +500,10 @@ func endpointOf(path string) (endpoint, meetingID string) {
 		return EndpointCorpRecords, ""
 	case path == "/v1/addresses":
 		return EndpointAddresses, ""
+	case path == "/v1/corp/meetings":
+		return EndpointCorpMeetings, ""
+	case strings.HasPrefix(path, "/v1/history/meetings/"):
+		return EndpointHistory, strings.TrimPrefix(path, "/v1/history/meetings/")
 	case strings.HasPrefix(path, "/media/"):
 		return EndpointMedia, ""
 	case strings.HasPrefix(path, "/v1/meetings/"):
@@ -586,6 +600,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		err = s.participants(sw, r, meetingID)
 	case EndpointMeeting:
 		err = s.meeting(sw, r, meetingID)
+	case EndpointCorpMeetings:
+		err = s.endedMeetings(sw, r, "")
+	case EndpointHistory:
+		err = s.endedMeetings(sw, r, meetingID)
 	default:
 		err = &apiError{status: http.StatusNotFound, code: 190004, msg: "unknown API " + r.URL.Path}
 	}
@@ -632,7 +650,7 @@ func (s *Server) fault(w *statusWriter, r *http.Request, endpoint string, f Faul
 		if s.pick(2) == 0 {
 			s.writeError(w, badRequest(9061, "query meetings too frequently"))
 		} else {
-			s.writeError(w, badRequest(190310, "API call frequency exceeds the per-minute limit"))
+			s.writeError(w, &apiError{status: http.StatusInternalServerError, code: 190310, msg: "API call frequency exceeds the per-minute limit"}) // HTTP 500 (1095/53805)
 		}
 	case FaultGarbage:
 		if endpoint == EndpointMedia {
