@@ -141,6 +141,7 @@ func (c *Client) Participants(ctx context.Context, q ParticipantsQuery) ([]Atten
 	path := "/v1/meetings/" + url.PathEscape(q.MeetingID) + "/participants"
 	var rows []Attendance
 	var pos int64
+	seen := map[Attendance]bool{}
 	for {
 		v := url.Values{}
 		if q.Operator != "" {
@@ -163,7 +164,19 @@ func (c *Client) Participants(ctx context.Context, q ParticipantsQuery) ([]Atten
 		if err != nil {
 			return nil, fmt.Errorf("participants of meeting %s: %w", q.MeetingID, err)
 		}
+		fresh := 0
+		for _, a := range p.Rows {
+			if !seen[a] {
+				seen[a] = true
+				fresh++
+			}
+		}
 		rows = append(rows, p.Rows...)
+		if p.HasRemaining && len(p.Rows) > 0 && fresh == 0 {
+			// The same rows again: a cursor that does not move. What follows is unknown, so the
+			// participants are not complete; never store a recording with students missing.
+			return nil, runner.Transient(fmt.Errorf("participants of meeting %s: the page at pos %d repeats rows already read (next_pos %d)", q.MeetingID, pos, p.NextPos))
+		}
 		if !p.HasRemaining || len(rows) >= maxParticipantRows {
 			return rows, nil
 		}
