@@ -24,7 +24,9 @@ import (
 // student comes back to a second meeting (with another uuid there, and her name typed in full width),
 // and a weekly meeting has two recorded occurrences whose attendees differ.
 func documentedFixture() *emulator.Fixture {
-	day := func(d int, m int) time.Time { return tencentBase.Add(time.Duration(d)*24*time.Hour + time.Duration(m)*time.Minute) }
+	day := func(d int, m int) time.Time {
+		return tencentBase.Add(time.Duration(d)*24*time.Hour + time.Duration(m)*time.Minute)
+	}
 	sess := func(d, from, to int, sub string) []emulator.Session {
 		return []emulator.Session{{Join: day(d, from), Left: day(d, to), SubMeetingID: sub}}
 	}
@@ -96,7 +98,9 @@ func captureRegistry(c *captured) *runner.Registry {
 
 type stepFunc func(context.Context, *runner.Item) (runner.Fields, error)
 
-func (f stepFunc) Process(ctx context.Context, in *runner.Item) (runner.Fields, error) { return f(ctx, in) }
+func (f stepFunc) Process(ctx context.Context, in *runner.Item) (runner.Fields, error) {
+	return f(ctx, in)
+}
 
 // runDocumented runs tencent_list (with the given extra settings) and the capture step over the
 // fixture's two weeks.
