@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"meetpipe/runner"
 	"meetpipe/steps/store"
@@ -55,6 +56,7 @@ func cmdStatus(ctx context.Context, args []string, stdout io.Writer) error {
 	runs := fs.Int("runs", 10, "how many recent runs")
 	failures := fs.Int("failures", 20, "how many failed items")
 	students := fs.Int("students", 10, "how many of the most active students")
+	stateDir := fs.String("state-dir", defaultStateDir(), "the pipeline's state_dir, for its pending recordings")
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
 	}
@@ -70,12 +72,23 @@ func cmdStatus(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("status: %s", sec.Scrub(err.Error()))
 	}
+	pending, err := readPending(*stateDir, time.Now())
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
 	if *output == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return enc.Encode(struct {
+			*store.Report
+			Pending []pendingItem `json:"pending"`
+		}{rep, pending})
 	}
-	return rep.WriteText(stdout)
+	if err := rep.WriteText(stdout); err != nil {
+		return err
+	}
+	writePending(stdout, *stateDir, pending)
+	return nil
 }
 
 func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {

@@ -41,6 +41,7 @@ type demoPerson struct {
 // demoMeeting is one bundled session and what the pipeline should make of it.
 type demoMeeting struct {
 	record, meetingID, subject, host string
+	creator                          string // who scheduled it, when not the host (an assistant)
 	day                              int // days after demoSince, at 10:00 Beijing time
 	minutes                          int // length of the recording at Tencent
 	state                            int
@@ -78,15 +79,20 @@ var demoMeetings = []demoMeeting{
 		phrases:    []string{"说说你做的推荐系统项目", "这个技术方案的难点在哪里", "缓存是怎么设计的"},
 		transcript: "说说你做的推荐系统项目。这个技术方案的难点在哪里？缓存是怎么设计的，为什么选这种一致性策略。你在项目里的个人贡献要讲具体。",
 		wantPhase:  "项目深挖"},
+	// Scheduled by an assistant for the teacher: the listing names the assistant, the participants the host.
 	{record: "1964787070499246103", meetingID: "1739626437650178103", subject: "后端模拟面试", host: "teacher_002",
-		day: 3, minutes: 50, state: 3, files: 2,
-		people:     []demoPerson{teacher("teacher_002", "吴老师", 50), student("stu_wang", "王同学", 0, 50)},
+		creator: "assistant_he", day: 3, minutes: 50, state: 3, files: 2,
+		people: []demoPerson{teacher("teacher_002", "吴老师", 50), student("stu_wang", "王同学", 0, 50),
+			{userid: "assistant_he", uuid: "WTassistant_he", name: "何助教", role: 1, sessions: [][2]time.Duration{{0, 3 * time.Minute}}}},
 		phrases:    []string{"现在开始模拟面试", "请先做一个自我介绍", "下面做一道算法题"},
 		transcript: "现在开始模拟面试，请先做一个自我介绍。下面做一道算法题，先说思路再写代码。最后我们复盘一下刚才的回答。",
 		wantPhase:  "面试模拟"},
 	{record: "1964787070499246104", meetingID: "1739626437650178104", subject: "周五沟通", host: "teacher_002",
 		day: 4, minutes: 30, state: 3, files: 1,
-		people:     []demoPerson{teacher("teacher_002", "吴老师", 30), student("stu_li", "李同学", 0, 30)},
+		people: []demoPerson{teacher("teacher_002", "吴老师", 30), student("stu_li", "李同学", 0, 30),
+			// The external student of Wednesday again, as a guest: another uuid in this meeting, her name
+			// typed with a full-width space. She is still one student.
+			{uuid: "WMzhao9", name: "赵同学　", sessions: [][2]time.Duration{{1 * time.Minute, 29 * time.Minute}}}},
 		phrases:    []string{"恭喜你拿到了 offer", "我们聊聊薪资怎么谈"},
 		transcript: "恭喜你拿到了 offer。我们聊聊薪资怎么谈，入职前还要准备背调材料。两家公司怎么选也可以再对比一下。",
 		wantPhase:  "Offer后续"},
@@ -176,7 +182,7 @@ func fixtureMeeting(m demoMeeting, record, meetingID, code string, start time.Ti
 		rec.Files = append(rec.Files, tencentemu.File{ID: fmt.Sprintf("%s-f%d", rec.ID, f+1), Start: fs, End: fe, Path: gen.Path})
 	}
 	meeting := tencentemu.Meeting{MeetingID: meetingID, MeetingCode: code, Subject: m.subject,
-		Host: m.host, Start: start, End: end, Records: []tencentemu.Record{rec}}
+		Host: m.host, Creator: m.creator, Start: start, End: end, Records: []tencentemu.Record{rec}}
 	for _, p := range m.people {
 		person := tencentemu.Person{UserID: p.userid, UUID: p.uuid, Name: p.name, Role: p.role, InstanceID: 1}
 		for _, s := range p.sessions {
