@@ -42,8 +42,8 @@ type demoPerson struct {
 type demoMeeting struct {
 	record, meetingID, subject, host string
 	creator                          string // who scheduled it, when not the host (an assistant)
-	day                              int // days after demoSince, at 10:00 Beijing time
-	minutes                          int // length of the recording at Tencent
+	day                              int    // days after demoSince, at 10:00 Beijing time
+	minutes                          int    // length of the recording at Tencent
 	state                            int
 	files                            int
 	people                           []demoPerson

@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"meetpipe/runner"
-	"meetpipe/steps/roster"
 	kimiemu "meetpipe/steps/kimi/emulator"
+	"meetpipe/steps/roster"
 	"meetpipe/steps/store"
 	"meetpipe/steps/store/storetest"
 	tencentemu "meetpipe/steps/tencent/emulator"
