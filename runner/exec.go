@@ -237,7 +237,7 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
 		r.observe(func(ob RunObserver) error { return ob.RunFinished(workCtx, r.info, sum) })
 	}
 	r.log.Info("run finished", "status", sum.Status, "items", sum.Items, "done", sum.Done, "skipped", sum.Skipped,
-		"failed", sum.Failed, "pending", sum.Pending, "not_ready", sum.NotReady, "ran", sum.Ran, "memo", sum.Memo,
+		"failed", sum.Failed, "pending", sum.Pending, "not_ready", sum.NotReady, "stuck", sum.Stuck, "ran", sum.Ran, "memo", sum.Memo,
 		"elapsed", sum.Finished.Sub(started).Round(time.Millisecond).String())
 	if errs != nil {
 		errs.ErrorFormat = listFormat

@@ -163,7 +163,7 @@ func TestClientPermanentErrors(t *testing.T) {
 	}{
 		{name: "bad signature", cfg: func(cfg *Config) { cfg.SecretKey = "wrong" }, code: 200003, status: 400, kind: runner.KindPermanent, cause: "secret_key"},
 		{name: "clock off", client: func(c *Client) { c.now = func() time.Time { return time.Now().Add(-10 * time.Minute) } },
-			code: 200003, status: 400, kind: runner.KindPermanent, cause: "clock"},
+			code: 190300, status: 400, kind: runner.KindPermanent, cause: "clock"},
 		{name: "IP not whitelisted", opts: emulator.Options{AllowedIPs: []string{"192.0.2.1"}}, code: 500125, status: 400, kind: runner.KindPermanent, cause: "whitelist"},
 		{name: "operator lacks permission", call: func(c *Client) error {
 			_, err := c.CorpRecords(context.Background(), dayQuery("teacher_li"))
