@@ -17,6 +17,7 @@ import (
 type srcCfg struct {
 	Count    int    `yaml:"count" doc:"items to emit"`
 	NotReady int    `yaml:"not_ready" doc:"ids ≥ count-not_ready are reported not ready"`
+	Stuck    int    `yaml:"stuck" doc:"the stuck ids before those are reported stuck (pending for a problem)"`
 	Token    string `yaml:"token" secret:"true"`
 }
 
@@ -34,6 +35,10 @@ func (s *numSource) List(ctx context.Context, w Window, out Emitter) error {
 		id := fmt.Sprintf("rec%03d", i)
 		if i >= s.cfg.Count-s.cfg.NotReady {
 			out.NotReady(id, map[string]int{"i": i}, "transcoding")
+			continue
+		}
+		if i >= s.cfg.Count-s.cfg.NotReady-s.cfg.Stuck {
+			ReportStuck(out, id, map[string]int{"i": i}, "participants unreadable: no permission")
 			continue
 		}
 		s.listed.Add(1)
