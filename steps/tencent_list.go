@@ -55,9 +55,10 @@ func init() {
 			{Name: "teacher_id", Sample: "", Doc: "the teacher: host_userid"},
 			{Name: "student_ids", Sample: []string{}, Doc: "participants the students rule picks: userid, or name:<normalised display name> for guests (a guest's uuid holds for one meeting only); ext:<uuid> for a guest without a name"},
 			{Name: tencent.DownloadURLsField, Sample: map[string]string{}, Doc: "lazy: record_file_id → signed download address (valid 6 h), fetched from /v1/addresses only for a step that reads it and is about to run; never stored, not in memo keys, not readable by expressions"},
+			{Name: tencent.AudioURLsField, Sample: map[string]string{}, Doc: "lazy, like download_urls: record_file_id → signed address of the file's audio-only rendition (m4a), for the files Tencent offers one"},
 		},
-		Volatile:    []string{tencent.DownloadURLsField},
-		Lazy:        []string{tencent.DownloadURLsField},
+		Volatile:    []string{tencent.DownloadURLsField, tencent.AudioURLsField},
+		Lazy:        []string{tencent.DownloadURLsField, tencent.AudioURLsField},
 		SideEffects: false,
 		Source:      true,
 	}, tencentListConfig{

@@ -85,7 +85,7 @@ func TestTencentListSpec(t *testing.T) {
 		t.Fatal("tencent_list is not registered")
 	}
 	sp := def.Spec
-	if !sp.Source || sp.SideEffects || !slices.Equal(sp.Volatile, []string{"download_urls"}) || !slices.Equal(sp.Lazy, []string{"download_urls"}) {
+	if !sp.Source || sp.SideEffects || !slices.Equal(sp.Volatile, []string{"download_urls", "audio_urls"}) || !slices.Equal(sp.Lazy, []string{"download_urls", "audio_urls"}) {
 		t.Errorf("source %v side effects %v volatile %v lazy %v", sp.Source, sp.SideEffects, sp.Volatile, sp.Lazy)
 	}
 	var names []string
@@ -93,7 +93,7 @@ func TestTencentListSpec(t *testing.T) {
 		names = append(names, w.Name)
 	}
 	want := []string{"id", "meeting_id", "meeting_code", "subject", "host_userid", "creator_userid", "start", "end", "duration_min", "state",
-		"files", "participants", "teacher_id", "student_ids", "download_urls"}
+		"files", "participants", "teacher_id", "student_ids", "download_urls", "audio_urls"}
 	if !slices.Equal(names, want) {
 		t.Errorf("writes %v, want %v", names, want)
 	}

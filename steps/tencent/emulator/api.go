@@ -308,12 +308,18 @@ func (s *Server) addresses(w *statusWriter, r *http.Request) *apiError {
 	from, to := min((page-1)*size, total), min(page*size, total)
 	list := make([]map[string]any, 0, to-from)
 	for _, f := range files[from:to] {
-		list = append(list, map[string]any{
+		e := map[string]any{
 			"record_file_id":             s.id(f.ID),
 			"view_address":               s.url + "/crm/" + f.ID,
 			"download_address":           s.mediaURL(f),
 			"download_address_file_type": "mp4",
-		})
+		}
+		if f.AudioPath != "" {
+			// The audio-only rendition beside the MP4 (tencent-meeting-api.md correction 6).
+			e["audio_address"] = s.audioURL(f)
+			e["audio_address_file_type"] = "m4a"
+		}
+		list = append(list, e)
 	}
 	s.writeJSON(w, map[string]any{
 		"meeting_record_id": s.id(rec.ID),

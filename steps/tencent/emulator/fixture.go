@@ -82,6 +82,10 @@ type File struct {
 	// emulator serves Size bytes of deterministic filler.
 	Path string `json:"path,omitempty"`
 	Size int64  `json:"size,omitempty"`
+	// AudioPath is the file's audio-only rendition (m4a), served as /v1/addresses' audio_address
+	// (tencent-meeting-api.md correction 6). Without it no audio_address is answered.
+	AudioPath string `json:"audio_path,omitempty"`
+	audioSize int64
 }
 
 // LoadFixture reads a JSON fixture and resolves its media paths against the fixture's directory.
@@ -101,6 +105,9 @@ func LoadFixture(path string) (*Fixture, error) {
 				file := &f.Meetings[i].Records[j].Files[k]
 				if file.Path != "" && !filepath.IsAbs(file.Path) {
 					file.Path = filepath.Join(dir, file.Path)
+				}
+				if file.AudioPath != "" && !filepath.IsAbs(file.AudioPath) {
+					file.AudioPath = filepath.Join(dir, file.AudioPath)
 				}
 			}
 		}
@@ -172,6 +179,13 @@ func (m *Meeting) check(meetings, records, files map[string]bool) error {
 					return fmt.Errorf("record file %s: %w", file.ID, err)
 				}
 				file.Size = st.Size()
+			}
+			if file.AudioPath != "" {
+				st, err := os.Stat(file.AudioPath)
+				if err != nil {
+					return fmt.Errorf("record file %s audio: %w", file.ID, err)
+				}
+				file.audioSize = st.Size()
 			}
 		}
 	}
