@@ -69,3 +69,18 @@ func TestEndedMeetingsAsDocumented(t *testing.T) {
 		t.Errorf("StableUUIDs: uuid %v", u)
 	}
 }
+
+// The documented limits: 190311 once the day's quota is spent, 190313 past /v1/corp/meetings' own limit.
+func TestDocumentedLimits(t *testing.T) {
+	s := newServer(t, Options{Fixture: testFixture(), DailyQuota: 2, CorpMeetingsPerMinute: 1})
+	uri := "/v1/corp/meetings?meeting_state=1&operator_id=admin&operator_id_type=1"
+	if st, out := (call{uri: uri}).do(t, s); st != 200 {
+		t.Fatalf("first call: HTTP %d %v", st, out)
+	}
+	if st, out := (call{uri: uri}).do(t, s); errorCode(out) != 190313 {
+		t.Errorf("second corp meetings call in a minute: HTTP %d %v, want 190313", st, out)
+	}
+	if st, out := (call{uri: uri}).do(t, s); errorCode(out) != 190311 {
+		t.Errorf("third call of the day: HTTP %d %v, want 190311", st, out)
+	}
+}

@@ -73,6 +73,12 @@ type Options struct {
 	// MaxSkew is the accepted difference between X-TC-Timestamp and the server clock (default 5m); the
 	// same span guards against replayed nonces.
 	MaxSkew time.Duration
+	// DailyQuota, when positive, is the app's calls per day (documented: 200,000, 1095/105276): API
+	// calls beyond it are answered 190311 until Advance moves the clock to another day.
+	DailyQuota int
+	// CorpMeetingsPerMinute enforces the account-level limit of /v1/corp/meetings (documented 100/min)
+	// with 190313 (0: not enforced).
+	CorpMeetingsPerMinute int
 	// AnswerEndedMeetings makes /v1/meetings/{id} answer ended meetings. Tencent does not (1095/42418:
 	// an ended one-off meeting, and a recurring one 30 days after its end, are no longer returned), so
 	// this knob is the pre-correction behaviour, for tests of the fallback.
@@ -106,6 +112,8 @@ type Server struct {
 	files      map[string]*fileRef
 	nonces     map[string]time.Time
 	corpCalls  []time.Time
+	meetCalls  []time.Time
+	dayCalls   map[string]int // API calls per server day, for DailyQuota
 	queued     map[string][]Fault
 	rng        *mrand.Rand
 	counts     map[string]*counter
@@ -590,6 +598,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.writeError(sw, badRequest(190004, "method %s not supported", r.Method))
 		return
 	}
+	if e := s.limits(endpoint); e != nil {
+		s.writeError(sw, e)
+		return
+	}
 	var err *apiError
 	switch endpoint {
 	case EndpointRecords, EndpointCorpRecords:
@@ -696,3 +708,29 @@ func (s *Server) reset(w *statusWriter) {
 
 // errClosed is returned by media writers once the server is closing.
 var errClosed = errors.New("emulator closed")
+
+// limits applies the daily quota (190311) and the per-interface limit of /v1/corp/meetings (190313),
+// both from 1095/105276.
+func (s *Server) limits(endpoint string) *apiError {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opts.DailyQuota > 0 {
+		if s.dayCalls == nil {
+			s.dayCalls = map[string]int{}
+		}
+		day := now.UTC().Format("2006-01-02")
+		if s.dayCalls[day] >= s.opts.DailyQuota {
+			return badRequest(190311, "the app's daily call quota (%d) is used up", s.opts.DailyQuota)
+		}
+		s.dayCalls[day]++
+	}
+	if endpoint == EndpointCorpMeetings && s.opts.CorpMeetingsPerMinute > 0 {
+		s.meetCalls = slices.DeleteFunc(s.meetCalls, func(t time.Time) bool { return now.Sub(t) >= time.Minute })
+		if len(s.meetCalls) >= s.opts.CorpMeetingsPerMinute {
+			return badRequest(190313, "/v1/corp/meetings: at most %d calls per minute", s.opts.CorpMeetingsPerMinute)
+		}
+		s.meetCalls = append(s.meetCalls, now)
+	}
+	return nil
+}
