@@ -347,9 +347,14 @@ func (l *Lister) Hint(in *runner.Item) any {
 	}
 	in.Get("host_userid", &h.Host)     //nolint:errcheck // optional
 	in.Get("meeting_id", &h.MeetingID) //nolint:errcheck // optional
-	if l.cfg.Mode == ModeCorp {
+	var creator string
+	in.Get("creator_userid", &creator) //nolint:errcheck // optional
+	switch {
+	case l.cfg.Mode == ModeCorp:
 		h.Operator = l.cfg.Operator
-	} else if slices.Contains(l.cfg.Teachers, h.Host) {
+	case slices.Contains(l.cfg.Teachers, creator):
+		h.Operator = creator // /v1/records lists a meeting for its creator only
+	case slices.Contains(l.cfg.Teachers, h.Host):
 		h.Operator = h.Host
 	}
 	return h
