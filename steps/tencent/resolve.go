@@ -113,13 +113,17 @@ func (l *Lister) Resolve(ctx context.Context, in *runner.Item) (runner.Fields, e
 }
 
 // operatorOf is the operator for an item this process did not list: the admin in corp mode, else its
-// host when a teacher, else the first teacher.
+// creator or host when a teacher, else the first teacher.
 func (l *Lister) operatorOf(in *runner.Item) string {
 	if l.cfg.Mode == ModeCorp {
 		return l.cfg.Operator
 	}
-	var host string
-	in.Get("host_userid", &host) //nolint:errcheck // optional
+	var host, creator string
+	in.Get("host_userid", &host)       //nolint:errcheck // optional
+	in.Get("creator_userid", &creator) //nolint:errcheck // optional
+	if slices.Contains(l.cfg.Teachers, creator) {
+		return creator // the operator that lists the meeting
+	}
 	if slices.Contains(l.cfg.Teachers, host) {
 		return host
 	}
