@@ -220,6 +220,9 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
 
 	costs := r.costs(o.Report)
 	r.mu.Lock()
+	if err := r.stuckError(); err != nil && !r.stop.Load() {
+		r.errs = multierror.Append(r.errs, err)
+	}
 	r.sum.Finished = time.Now()
 	r.sum.Costs = costs
 	switch {
@@ -227,7 +230,7 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
 		r.sum.Status = "failed"
 	case r.stop.Load():
 		r.sum.Status = "interrupted"
-	case r.errs != nil && r.sum.Failed == 0 && r.sum.Pending > 0:
+	case r.errs != nil && r.sum.Failed == 0 && (r.sum.Pending > 0 || r.sum.Stuck > 0):
 		r.sum.Status = "pending"
 	case r.errs != nil:
 		r.sum.Status = "failed"
@@ -245,7 +248,7 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
 		r.observe(func(ob RunObserver) error { return ob.RunFinished(workCtx, r.info, sum) })
 	}
 	r.log.Info("run finished", "status", sum.Status, "items", sum.Items, "done", sum.Done, "skipped", sum.Skipped,
-		"failed", sum.Failed, "pending", sum.Pending, "not_ready", sum.NotReady, "ran", sum.Ran, "memo", sum.Memo,
+		"failed", sum.Failed, "pending", sum.Pending, "not_ready", sum.NotReady, "stuck", sum.Stuck, "ran", sum.Ran, "memo", sum.Memo,
 		"elapsed", sum.Finished.Sub(started).Round(time.Millisecond).String())
 	if errs != nil {
 		errs.ErrorFormat = listFormat

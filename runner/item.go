@@ -116,9 +116,12 @@ type Window struct {
 
 // Pending is an item a source reported as not ready (a recording still transcoding).
 type Pending struct {
-	ID        string          `json:"id"`
-	Hint      json.RawMessage `json:"hint,omitempty"` // what the source needs to find it again
-	Reason    string          `json:"reason"`
-	FirstSeen time.Time       `json:"first_seen"`
-	LastSeen  time.Time       `json:"last_seen"`
+	ID     string          `json:"id"`
+	Hint   json.RawMessage `json:"hint,omitempty"` // what the source needs to find it again
+	Reason string          `json:"reason"`
+	// Problem is true when the item is pending for a problem (its source could not read it), not merely
+	// because it is not ready yet.
+	Problem   bool      `json:"problem,omitempty"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
 }

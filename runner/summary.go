@@ -22,6 +22,7 @@ type Summary struct {
 	Failed   int             `json:"failed"`
 	Pending  int             `json:"pending"`   // deferred or interrupted: left for a later run
 	NotReady int             `json:"not_ready"` // reported not ready by the source (still transcoding)
+	Stuck    int             `json:"stuck"`     // left pending by the source for a problem (exit 1)
 	Memo     int             `json:"memo"`      // step executions served from the memo
 	Ran      int             `json:"ran"`       // step executions actually run
 	Failures []ItemFailure   `json:"failures,omitempty"`

@@ -17,6 +17,7 @@ import (
 type srcCfg struct {
 	Count    int    `yaml:"count" min:"0" max:"1000" doc:"items to emit"`
 	NotReady int    `yaml:"not_ready" doc:"ids ≥ count-not_ready are reported not ready"`
+	Stuck    int    `yaml:"stuck" doc:"the stuck ids before those are reported stuck (pending for a problem)"`
 	Token    string `yaml:"token" secret:"true"`
 	Reason   string `yaml:"reason" doc:"not-ready reason (default transcoding)"`
 	Prefix   string `yaml:"prefix" doc:"prepended to every id"`
@@ -40,6 +41,10 @@ func (s *numSource) List(ctx context.Context, w Window, out Emitter) error {
 				reason = "transcoding"
 			}
 			out.NotReady(id, map[string]int{"i": i}, reason)
+			continue
+		}
+		if i >= s.cfg.Count-s.cfg.NotReady-s.cfg.Stuck {
+			ReportStuck(out, id, map[string]int{"i": i}, "participants unreadable: no permission")
 			continue
 		}
 		s.listed.Add(1)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -22,6 +21,7 @@ type aria2Config struct {
 	MaxTries       int           `yaml:"max_tries" min:"1" max:"20" doc:"aria2c's own tries per run on network errors; the step's retry policy retries the whole download"`
 	RetryWait      time.Duration `yaml:"retry_wait" min:"0s" max:"10m" doc:"aria2c's pause between its tries"`
 	SizeRetries    int           `yaml:"size_retries" min:"0" max:"10" doc:"times a file whose finished size differs from the listing is fetched again from scratch before the item fails"`
+	Audio          bool          `yaml:"audio" doc:"download a file's audio-only rendition (m4a, the source's audio_urls) instead of its MP4 when the source offers one; the MP4 is the fallback. An audio file is checked to be non-empty and no bigger than its listed MP4"`
 }
 
 func init() {
@@ -31,12 +31,12 @@ func init() {
 		Version: "1",
 		// download_urls is the source's lazy, volatile field: resolved just before this step runs, and
 		// never part of its memo key.
-		Reads: []string{"files", "download_urls"},
+		Reads: []string{"files", "download_urls", "audio_urls"},
 		Writes: []runner.Field{{Name: "media", Sample: []media.File{},
 			Doc: "downloaded files in recording order: file_id, path (under state_dir/media), bytes"}},
 		SideEffects: true,
 	}, aria2Config{Connections: 8, Split: 8, MinSplitMB: 1, ConnectTimeout: 30 * time.Second,
-		Timeout: 60 * time.Second, MaxTries: 3, RetryWait: 2 * time.Second, SizeRetries: 1},
+		Timeout: 60 * time.Second, MaxTries: 3, RetryWait: 2 * time.Second, SizeRetries: 1, Audio: true},
 		newAria2Download)
 }
 
@@ -46,6 +46,7 @@ type listedFile struct {
 	FileID string `json:"file_id"`
 	Size   int64  `json:"size"`
 	URL    string `json:"-"`
+	Audio  bool   `json:"-"` // URL is the audio-only rendition: Size is its MP4's, an upper bound
 }
 
 type aria2Download struct {
@@ -53,6 +54,7 @@ type aria2Download struct {
 	tool     *media.Lazy
 	dir      string // state_dir/media
 	retries  int
+	audio    bool
 	lim      *runner.Limiter
 	progress func(int64)
 	secret   func(string)
@@ -77,7 +79,7 @@ func newAria2Download(cfg aria2Config, b *runner.Build) (any, error) {
 		aria2: &media.Aria2{Connections: cfg.Connections, Split: cfg.Split,
 			MinSplitSize: int64(cfg.MinSplitMB) << 20, ConnectTimeout: cfg.ConnectTimeout, Timeout: cfg.Timeout,
 			MaxTries: cfg.MaxTries, RetryWait: cfg.RetryWait},
-		dir: dir, retries: max(cfg.SizeRetries, 0), lim: b.Limiter(), progress: b.Progress, secret: b.Secret,
+		dir: dir, retries: max(cfg.SizeRetries, 0), audio: cfg.Audio, lim: b.Limiter(), progress: b.Progress, secret: b.Secret,
 	}, nil
 }
 
@@ -99,13 +101,26 @@ func (s *aria2Download) Process(ctx context.Context, in *runner.Item) (runner.Fi
 			return nil, runner.Permanent(fmt.Errorf("download_urls: %w", err))
 		}
 	}
+	var audio map[string]string
+	if s.audio && in.Has("audio_urls") {
+		if err := in.Get("audio_urls", &audio); err != nil {
+			return nil, runner.Permanent(fmt.Errorf("audio_urls: %w", err))
+		}
+	}
 	for i := range files {
 		files[i].URL = urls[files[i].FileID]
+		if u := audio[files[i].FileID]; u != "" {
+			files[i].URL, files[i].Audio = u, true
+		}
 	}
 	dir := filepath.Join(s.dir, media.SafeName(in.ID()))
 	out := make([]media.File, 0, len(files))
 	for i, f := range files {
-		path := filepath.Join(dir, media.FileName(i, f.FileID, ".mp4"))
+		ext := ".mp4"
+		if f.Audio {
+			ext = ".m4a"
+		}
+		path := filepath.Join(dir, media.FileName(i, f.FileID, ext))
 		n, err := s.fetch(ctx, &a, in.ID(), i, f, path)
 		if err != nil {
 			return nil, fmt.Errorf("file %d of %d (%s): %w", i+1, len(files), f.FileID, err)
@@ -117,8 +132,12 @@ func (s *aria2Download) Process(ctx context.Context, in *runner.Item) (runner.Fi
 
 // fetch makes path a complete copy of f and returns its size. A complete file is kept as it is.
 func (s *aria2Download) fetch(ctx context.Context, a *media.Aria2, item string, i int, f listedFile, path string) (int64, error) {
-	log := slog.Default().With("step", "aria2_download", "item", item, "file", i+1)
-	if done, err := media.Complete(path, f.Size); err != nil {
+	log := runner.Logger(ctx).With("file", i+1) // the run's logger carries run, step and item
+	exact := f.Size                             // the size the finished file must have; 0: only bounded (audio)
+	if f.Audio {
+		exact = 0
+	}
+	if done, err := media.Complete(path, exact); err != nil {
 		return 0, err
 	} else if done {
 		log.DebugContext(ctx, "already downloaded", "path", path)
@@ -176,8 +195,8 @@ func (s *aria2Download) fetch(ctx context.Context, a *media.Aria2, item string, 
 		if err != nil {
 			return 0, err
 		}
-		if f.Size <= 0 || n == f.Size {
-			log.InfoContext(ctx, "downloaded", "path", path, "bytes", n)
+		if f.Size <= 0 || n == f.Size || (f.Audio && n > 0 && n <= f.Size) {
+			log.InfoContext(ctx, "downloaded", "path", path, "bytes", n, "audio_only", f.Audio)
 			return n, nil
 		}
 		// The server sent another file than the listing describes: start over, then give up.
@@ -185,6 +204,9 @@ func (s *aria2Download) fetch(ctx context.Context, a *media.Aria2, item string, 
 			return 0, err
 		}
 		mismatch := fmt.Errorf("downloaded %d bytes, listing says %d", n, f.Size)
+		if f.Audio {
+			mismatch = fmt.Errorf("downloaded an audio rendition of %d bytes; its MP4 is listed at %d", n, f.Size)
+		}
 		if attempt >= s.retries {
 			// Transient, not permanent: a stale listing or a proxy that cuts bodies heals by itself, and
 			// the item then stays on the pending list for later runs instead of being lost.

@@ -324,7 +324,7 @@ func TestAria2DownloadRetriesUnavailableInsideAria2(t *testing.T) {
 
 func TestAria2DownloadTakesURLsFromDownloadURLs(t *testing.T) {
 	def, _ := runner.Builtins.Lookup("aria2_download")
-	if !slices.Equal(def.Spec.Reads, []string{"files", "download_urls"}) {
+	if !slices.Equal(def.Spec.Reads, []string{"files", "download_urls", "audio_urls"}) {
 		t.Errorf("reads %v, want files and download_urls", def.Spec.Reads)
 	}
 	srv := mediatest.NewServer()

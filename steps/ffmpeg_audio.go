@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -144,7 +143,7 @@ func (s *ffmpegAudio) Process(ctx context.Context, in *runner.Item) (runner.Fiel
 	if err != nil {
 		return nil, err
 	}
-	log := slog.Default().With("step", "ffmpeg_audio", "item", in.ID())
+	log := runner.Logger(ctx) // the run's logger carries run, step and item
 	inputs := make([]string, len(files))
 	for i, f := range files {
 		if _, err := os.Stat(f.Path); err != nil {

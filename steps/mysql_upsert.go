@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"os"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"meetpipe/runner"
+	"meetpipe/steps/roster"
 	"meetpipe/steps/store"
 	"meetpipe/steps/tencent"
 )
@@ -38,6 +38,7 @@ type mysqlUpsertConfig struct {
 	WriteTimeout    time.Duration `yaml:"write_timeout" min:"1s" max:"1h" doc:"limit on one write to the server"`
 	LockWait        time.Duration `yaml:"lock_wait" min:"1s" max:"1h" doc:"innodb_lock_wait_timeout of the session (whole seconds)"`
 	LockRetries     int           `yaml:"lock_retries" min:"0" max:"100" doc:"times a transaction that lost a lock race (deadlock 1213, lock wait timeout 1205) is run again at once, before the step's retry policy takes over"`
+	Roster          string        `yaml:"roster" doc:"optional roster file (.csv: id,name,aliases,userid with aliases separated by |; or .yaml: a list of {id, name, aliases, userid}) mapping guests' names and aliases, and userids, to canonical student ids. A guest it does not know keeps its name:<name> id and flags the recording needs_review. Edits apply to every stored recording at the next run, with no step re-run"`
 }
 
 func init() {
@@ -64,7 +65,8 @@ type mysqlUpsert struct {
 	migrate bool
 	runs    bool
 	retries int
-	log     *slog.Logger
+	roster  *roster.Roster // nil: none configured
+	applied bool           // the roster was applied to the stored links
 
 	mu    sync.Mutex
 	db    *sql.DB
@@ -90,8 +92,15 @@ func newMysqlUpsert(cfg mysqlUpsertConfig, b *runner.Build) (any, error) {
 	if err != nil {
 		return nil, b.Errorf(nil, "mysql_upsert: %v", err)
 	}
+	var ros *roster.Roster
+	if cfg.Roster != "" {
+		// Relative to the working directory, like state_dir and log_file.
+		if ros, err = roster.Load(cfg.Roster); err != nil {
+			return nil, b.Errorf(nil, "mysql_upsert: %v", err)
+		}
+	}
 	return &mysqlUpsert{cfg: sc, secrets: sc.Secrets(), migrate: cfg.Migrate, runs: cfg.RecordRuns,
-		retries: cfg.LockRetries, db: db, log: slog.Default().With("step", "mysql_upsert")}, nil
+		retries: cfg.LockRetries, db: db, roster: ros}, nil
 }
 
 // open returns the pool once the schema is ready: the first caller applies the migrations, and a failure
@@ -103,7 +112,7 @@ func (s *mysqlUpsert) open(ctx context.Context) (*sql.DB, error) {
 		return nil, errors.New("mysql_upsert: closed")
 	}
 	if s.ready || !s.migrate {
-		return s.db, nil
+		return s.db, s.applyRoster(ctx)
 	}
 	applied, err := store.Migrate(ctx, s.db)
 	if err != nil {
@@ -116,15 +125,43 @@ func (s *mysqlUpsert) open(ctx context.Context) (*sql.DB, error) {
 		return nil, err
 	}
 	if len(applied) > 0 {
-		s.log.Info("schema migrated", "database", s.cfg.Describe(), "applied", strings.Join(applied, ","))
+		runner.Logger(ctx).Info("schema migrated", "database", s.cfg.Describe(), "applied", strings.Join(applied, ","))
 	}
 	s.ready = true
-	return s.db, nil
+	return s.db, s.applyRoster(ctx)
+}
+
+// applyRoster re-keys the stored links to the roster once per process (s.mu held): an edited roster
+// moves a merged or renamed student's rows, and a removed one brings back the name ids.
+func (s *mysqlUpsert) applyRoster(ctx context.Context) error {
+	if s.applied {
+		return nil
+	}
+	n, err := store.ApplyRoster(ctx, s.db, s.resolve)
+	if err != nil {
+		return s.classify(ctx, err)
+	}
+	s.applied = true
+	if n > 0 {
+		runner.Logger(ctx).Info("roster applied to stored recordings", "recordings", n, "roster", s.roster.Hash())
+	}
+	return nil
+}
+
+// resolve maps a source id to its canonical id; a guest (name: or ext: id) the configured roster does
+// not know is unmatched. Without a roster every id is its own and nobody is flagged.
+func (s *mysqlUpsert) resolve(src string) (string, bool) {
+	if s.roster == nil {
+		return src, false
+	}
+	id, ok := s.roster.Resolve(src)
+	guest := strings.HasPrefix(src, roster.NamePrefix) || strings.HasPrefix(src, "ext:")
+	return id, guest && !ok
 }
 
 // Process writes the item's recording in one transaction.
 func (s *mysqlUpsert) Process(ctx context.Context, in *runner.Item) (runner.Fields, error) {
-	rec, err := recordingOf(in)
+	rec, err := recordingOf(in, s.resolve)
 	if err != nil {
 		return nil, runner.Permanent(err)
 	}
@@ -139,7 +176,7 @@ func (s *mysqlUpsert) Process(ctx context.Context, in *runner.Item) (runner.Fiel
 	if err != nil {
 		return nil, s.classify(ctx, err)
 	}
-	s.log.Debug("recording stored", "item", rec.ID, "action", res.Action, "status", res.Status,
+	runner.Logger(ctx).Debug("recording stored", "item", rec.ID, "action", res.Action, "status", res.Status,
 		"students", res.Students, "attempts", res.Attempts)
 	return runner.Fields{"stored": store.Stored{Action: res.Action, Status: res.Status, Students: res.Students,
 		At: time.Now().UTC().Truncate(time.Millisecond)}}, nil
@@ -193,7 +230,7 @@ func (s *mysqlUpsert) RunFinished(ctx context.Context, r runner.RunInfo, sum run
 		return store.Scrub(err, s.secrets...)
 	}
 	end := store.RunEnd{Finished: sum.Finished, Status: sum.Status, Items: sum.Items, Done: sum.Done,
-		Skipped: sum.Skipped, Failed: sum.Failed, Pending: sum.Pending, Memo: sum.Memo, Ran: sum.Ran, Steps: sum.Steps}
+		Skipped: sum.Skipped, Failed: sum.Failed, Pending: sum.Pending + sum.Stuck, Memo: sum.Memo, Ran: sum.Ran, Steps: sum.Steps}
 	if end.Finished.IsZero() {
 		end.Finished = time.Now()
 	}
@@ -233,7 +270,7 @@ type storedFile struct {
 
 // recordingOf decodes the item into the row to store. Fields other than meeting_id and start may be
 // absent (a step skipped by `if:`) and are then stored as NULL.
-func recordingOf(in *runner.Item) (store.Recording, error) {
+func recordingOf(in *runner.Item, resolve store.Resolver) (store.Recording, error) {
 	r := store.Recording{ID: in.ID()}
 	var (
 		studentIDs   []string
@@ -285,21 +322,28 @@ func recordingOf(in *runner.Item) (store.Recording, error) {
 		}
 		r.Files = b
 	}
-	r.Students = attendance(studentIDs, participants)
+	r.Sources = attendance(studentIDs, participants, resolve)
+	r.Students = store.Merge(r.Sources)
+	for _, s := range r.Sources {
+		r.NeedsReview = r.NeedsReview || s.Unmatched // a guest the roster does not know: runner status names them
+	}
 	return r, nil
 }
 
 // attendance pairs each student id with the participant it names (by tencent's rule: userid, else
 // "ext:"+uuid), summing the seconds of every participant with that id. A student with no participant
 // row attended 0 seconds; participants who are not students (the teacher) are left out.
-func attendance(ids []string, participants []tencent.Participant) []store.Attendance {
-	byID := map[string]*store.Attendance{}
-	var out []*store.Attendance
+func attendance(ids []string, participants []tencent.Participant, resolve store.Resolver) []store.Source {
+	byID := map[string]*store.Source{}
+	var out []*store.Source
 	for _, id := range ids {
 		if id == "" || byID[id] != nil {
 			continue
 		}
-		a := &store.Attendance{StudentID: id}
+		a := &store.Source{SourceID: id, StudentID: id}
+		if resolve != nil {
+			a.StudentID, a.Unmatched = resolve(id)
+		}
 		byID[id] = a
 		out = append(out, a)
 	}
@@ -311,7 +355,7 @@ func attendance(ids []string, participants []tencent.Participant) []store.Attend
 			}
 		}
 	}
-	list := make([]store.Attendance, len(out))
+	list := make([]store.Source, len(out))
 	for i, a := range out {
 		list[i] = *a
 	}

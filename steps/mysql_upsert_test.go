@@ -58,7 +58,7 @@ func upsertTestPool(t *testing.T, dsn string) *sql.DB {
 var upsertStart = time.Date(2026, 11, 2, 2, 0, 0, 0, time.UTC)
 
 // meetingItem is an item as tencent_list, kimi_asr and kimi_classify leave it. Students are "id:seconds";
-// ids starting with ext: are external people known by uuid.
+// ids starting with name: are guests known by their name, ext: guests without a name (known by uuid).
 func upsertItem(t *testing.T, id string, day int, phase string, students ...string) *runner.Item {
 	t.Helper()
 	start := upsertStart.Add(time.Duration(day) * 24 * time.Hour)
@@ -72,7 +72,9 @@ func upsertItem(t *testing.T, id string, day int, phase string, students ...stri
 		fmt.Sscan(s[i+1:], &secs)
 		p := tencent.Participant{Name: "同学" + sid, Join: start, Left: start.Add(time.Duration(secs) * time.Second), Seconds: secs}
 		if uuid, ok := strings.CutPrefix(sid, "ext:"); ok {
-			p.UUID = uuid
+			p.UUID, p.Name = uuid, ""
+		} else if name, ok := strings.CutPrefix(sid, "name:"); ok {
+			p.UUID, p.Name = "WMguest", name
 		} else {
 			p.UserID, p.UUID = sid, "WM"+sid
 		}
@@ -106,7 +108,7 @@ func TestMysqlUpsertStoresAnItemOnce(t *testing.T) {
 	db := upsertTestPool(t, dsn)
 	ctx := context.Background()
 
-	it := upsertItem(t, "1964787070499246080", 0, "简历优化", "alice:1800", "ext:WMabc123:2400")
+	it := upsertItem(t, "1964787070499246080", 0, "简历优化", "alice:1800", "name:李同学:2400")
 	out, err := s.Process(ctx, it)
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +131,7 @@ func TestMysqlUpsertStoresAnItemOnce(t *testing.T) {
 		t.Errorf("classification %s, duration %d", cls, dur)
 	}
 	links := storetest.Dump(t, db, "recording_students")
-	want := []string{"1964787070499246080\talice\t同学alice\t1800", "1964787070499246080\text:WMabc123\t同学ext:WMabc123\t2400"}
+	want := []string{"1964787070499246080\talice\t同学alice\t1800", "1964787070499246080\tname:李同学\t李同学\t2400"}
 	if !slices.Equal(links, want) {
 		t.Errorf("links %q, want %q (the teacher is not a student)", links, want)
 	}
@@ -151,9 +153,9 @@ func TestMysqlUpsertStoresAnItemOnce(t *testing.T) {
 		}
 	}
 	var stats string
-	db.QueryRow(`SELECT CONCAT(record_cnt, ' ', total_duration) FROM student_stats WHERE student_id = 'ext:WMabc123'`).Scan(&stats)
+	db.QueryRow(`SELECT CONCAT(record_cnt, ' ', total_duration) FROM student_stats WHERE student_id = 'name:李同学'`).Scan(&stats)
 	if stats != "1 40" {
-		t.Errorf("stats of ext:WMabc123 = %q, want \"1 40\"", stats)
+		t.Errorf("stats of name:李同学 = %q, want \"1 40\"", stats)
 	}
 }
 
@@ -306,7 +308,7 @@ func TestMysqlUpsertSurvivesServerKill(t *testing.T) {
 	ctx := context.Background()
 
 	const items, workers = 48, 8
-	pool := []string{"alice", "bob", "carol", "ext:WM1", "ext:WM2", "dave"}
+	pool := []string{"alice", "bob", "carol", "name:wm1", "name:wm2", "dave"}
 	want := map[string][]string{} // item → its "student:seconds"
 	var queue []*runner.Item
 	for i := range items {
@@ -438,7 +440,11 @@ func TestMysqlUpsertSurvivesServerKill(t *testing.T) {
 			var secs int64
 			fmt.Sscan(st[k+1:], &secs)
 			sid := st[:k]
-			wantLinks = append(wantLinks, fmt.Sprintf("%s\t%s\t同学%s\t%d", id, sid, sid, secs))
+			name := "同学" + sid
+			if n, ok := strings.CutPrefix(sid, "name:"); ok {
+				name = n // a guest's name is the id's
+			}
+			wantLinks = append(wantLinks, fmt.Sprintf("%s\t%s\t%s\t%d", id, sid, name, secs))
 			a := wantStats[sid]
 			if a == nil {
 				a = &agg{}

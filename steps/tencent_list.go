@@ -19,18 +19,18 @@ type tencentListConfig struct {
 	Mode         string      `yaml:"mode" doc:"corp: one enterprise-wide listing (/v1/corp/records, operator_id must be an admin, 10 calls/min); per_teacher: /v1/records once per teacher with the teacher as operator" enum:"corp,per_teacher"`
 	OperatorID   string      `yaml:"operator_id" doc:"admin userid used as operator in corp mode"`
 	Teachers     string      `yaml:"teachers" doc:"teacher userids as a JSON array (the seed's TEACHER_WHITELIST) or comma-separated; the operators in per_teacher mode; in corp mode, when set, only recordings they host are listed. Quote it when interpolated: '${TEACHER_WHITELIST}'"`
-	Students     runner.Expr `yaml:"students" doc:"rule picking students among a recording's participants; sees p (userid, uuid, name, role, join, left, seconds), teacher_id and host_userid. user_role: 0 member, 1 creator, 2 host, 3 creator+host, 4 guest, 5 guest+host, 6 co-host, 7 creator+co-host"`
+	Students     runner.Expr `yaml:"students" doc:"rule picking students among a recording's participants; sees p (userid, uuid, name, role, join, left, seconds), teacher_id, host_userid and creator_userid. user_role: 0 member, 1 creator, 2 host, 3 creator+host, 4 guest, 5 guest+host, 6 co-host, 7 creator+co-host"`
 	RecordType   int         `yaml:"record_type" doc:"query_record_type: 0 all, 1 cloud recordings, 2 uploaded"`
 	PageSize     int         `yaml:"page_size" doc:"records per page, at most 20"`
 	MaxPages     int         `yaml:"max_pages" doc:"safety limit on pages followed for one 31-day span and operator"`
 
-	RequestsPerSecond      float64       `yaml:"requests_per_second" doc:"client-side limit on all requests (no global figure is documented; 5 is the usual advice)"`
+	RequestsPerSecond      float64       `yaml:"requests_per_second" doc:"client-side limit on all requests; Tencent allows 300 calls a minute per app (1095/105276), and 4/s leaves a fifth of that to the app's other users"`
 	CorpRecordsPerMinute   float64       `yaml:"corp_records_per_minute" doc:"client-side limit on /v1/corp/records (documented: 10 per minute)"`
 	Retries                int           `yaml:"retries" doc:"retries of one request on 5xx, gateway errors, rate limiting, network errors and timeouts (-1: none)"`
 	Backoff                time.Duration `yaml:"backoff" doc:"first wait between retries of a request, doubled each time"`
 	Timeout                time.Duration `yaml:"timeout" doc:"limit on one request"`
 	Participants           bool          `yaml:"participants" doc:"read participants (for teacher fallback and student_ids); false saves requests"`
-	MeetingDetails         bool          `yaml:"meeting_details" doc:"look up each meeting once to find recurring meetings, whose participants need sub_meeting_id; false saves one request per meeting"`
+	MeetingDetails         bool          `yaml:"meeting_details" doc:"find each recording's meeting occurrence (recurring meetings' participants need its sub_meeting_id) in the ended-meeting listing of the window (/v1/corp/meetings in corp mode, /v1/history/meetings per teacher), falling back to /v1/meetings/{id}; false reads every meeting as one-off"`
 	Cache                  bool          `yaml:"cache" doc:"keep the participants and meeting details of settled recordings under state_dir/tencent-cache and read them on later runs instead of calling the API (a dry run reads but never writes it); false: always ask"`
 	ParticipantsCacheAfter time.Duration `yaml:"participants_cache_after" doc:"a finished recording whose end is this far in the past is settled: nobody joins any more, so its participants and meeting details are cached"`
 }
@@ -45,19 +45,21 @@ func init() {
 			{Name: "meeting_id", Sample: "", Doc: "meeting id (a 19-digit number kept as text)"},
 			{Name: "meeting_code", Sample: "", Doc: "9-digit meeting code"},
 			{Name: "subject", Sample: "", Doc: "meeting subject"},
-			{Name: "host_userid", Sample: "", Doc: "host's userid (host_user_id; userid on corp listings)"},
+			{Name: "host_userid", Sample: "", Doc: "the host: the participant whose user_role is 3, 2 or 5 (with a userid), else the creator"},
+			{Name: "creator_userid", Sample: "", Doc: "who created the meeting (the listing's userid; an assistant may schedule for a teacher)"},
 			{Name: "start", Sample: time.Time{}, Doc: "meeting start (media_start_time), UTC"},
 			{Name: "end", Sample: time.Time{}, Doc: "end of the last recording file, UTC"},
 			{Name: "duration_min", Sample: 0, Doc: "end - start in whole minutes (rounded)"},
 			{Name: "state", Sample: 0, Doc: "recording state; always 3 (done) on emitted items"},
 			{Name: "files", Sample: []tencent.File{}, Doc: "recording files in order: file_id, start, end, size"},
 			{Name: "participants", Sample: []tencent.Participant{}, Doc: "one per person, rejoins merged: userid, uuid, name (decoded), role, join, left, seconds attended"},
-			{Name: "teacher_id", Sample: "", Doc: "the host's userid (else the participant whose role marks the host)"},
-			{Name: "student_ids", Sample: []string{}, Doc: "participants the students rule picks: userid, or ext:<uuid> for people outside the enterprise"},
+			{Name: "teacher_id", Sample: "", Doc: "the teacher: host_userid"},
+			{Name: "student_ids", Sample: []string{}, Doc: "participants the students rule picks: userid, or name:<normalised display name> for guests (a guest's uuid holds for one meeting only); ext:<uuid> for a guest without a name"},
 			{Name: tencent.DownloadURLsField, Sample: map[string]string{}, Doc: "lazy: record_file_id → signed download address (valid 6 h), fetched from /v1/addresses only for a step that reads it and is about to run; never stored, not in memo keys, not readable by expressions"},
+			{Name: tencent.AudioURLsField, Sample: map[string]string{}, Doc: "lazy, like download_urls: record_file_id → signed address of the file's audio-only rendition (m4a), for the files Tencent offers one"},
 		},
-		Volatile:    []string{tencent.DownloadURLsField},
-		Lazy:        []string{tencent.DownloadURLsField},
+		Volatile:    []string{tencent.DownloadURLsField, tencent.AudioURLsField},
+		Lazy:        []string{tencent.DownloadURLsField, tencent.AudioURLsField},
 		SideEffects: false,
 		Source:      true,
 	}, tencentListConfig{
@@ -67,7 +69,7 @@ func init() {
 		RecordType:             1,
 		PageSize:               tencent.MaxPageSize,
 		MaxPages:               1000,
-		RequestsPerSecond:      5,
+		RequestsPerSecond:      tencent.DefaultRequestsPerSecond,
 		CorpRecordsPerMinute:   10,
 		Retries:                3,
 		Backoff:                time.Second,
@@ -101,7 +103,7 @@ func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
 	var rule *runner.Program
 	if !cfg.Students.IsZero() {
 		if rule, err = b.CompileBool(&cfg.Students, map[string]any{
-			"p": tencent.Participant{}, "teacher_id": "", "host_userid": "",
+			"p": tencent.Participant{}, "teacher_id": "", "host_userid": "", "creator_userid": "",
 		}); err != nil {
 			return nil, err
 		}
@@ -128,8 +130,8 @@ func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
 			cfg.BaseURL+"\x00"+cfg.EnterpriseID, b.DryRun, nil)
 	}
 	if rule != nil {
-		lc.Students = func(p tencent.Participant, teacher, host string) (bool, error) {
-			ok, err := rule.Bool(nil, map[string]any{"p": p, "teacher_id": teacher, "host_userid": host})
+		lc.Students = func(p tencent.Participant, teacher, creator string) (bool, error) {
+			ok, err := rule.Bool(nil, map[string]any{"p": p, "teacher_id": teacher, "host_userid": teacher, "creator_userid": creator})
 			if err != nil {
 				return false, fmt.Errorf("students rule: %w", err)
 			}

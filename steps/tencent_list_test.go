@@ -85,15 +85,15 @@ func TestTencentListSpec(t *testing.T) {
 		t.Fatal("tencent_list is not registered")
 	}
 	sp := def.Spec
-	if !sp.Source || sp.SideEffects || !slices.Equal(sp.Volatile, []string{"download_urls"}) || !slices.Equal(sp.Lazy, []string{"download_urls"}) {
+	if !sp.Source || sp.SideEffects || !slices.Equal(sp.Volatile, []string{"download_urls", "audio_urls"}) || !slices.Equal(sp.Lazy, []string{"download_urls", "audio_urls"}) {
 		t.Errorf("source %v side effects %v volatile %v lazy %v", sp.Source, sp.SideEffects, sp.Volatile, sp.Lazy)
 	}
 	var names []string
 	for _, w := range sp.Writes {
 		names = append(names, w.Name)
 	}
-	want := []string{"id", "meeting_id", "meeting_code", "subject", "host_userid", "start", "end", "duration_min", "state",
-		"files", "participants", "teacher_id", "student_ids", "download_urls"}
+	want := []string{"id", "meeting_id", "meeting_code", "subject", "host_userid", "creator_userid", "start", "end", "duration_min", "state",
+		"files", "participants", "teacher_id", "student_ids", "download_urls", "audio_urls"}
 	if !slices.Equal(names, want) {
 		t.Errorf("writes %v, want %v", names, want)
 	}
@@ -141,7 +141,7 @@ func TestTencentListThroughDefinition(t *testing.T) {
 			name: "per teacher, whitelist in the seed's JSON format, default students rule",
 			with: `mode: per_teacher
 teachers: '["teacher_001","teacher_002"]'`,
-			emitted: []string{"rec-00001"}, students: []string{"ext:u-ext", "stu_brief"}, notReady: []string{"rec-00002"},
+			emitted: []string{"rec-00001"}, students: []string{"name:外部同学", "stu_brief"}, notReady: []string{"rec-00002"},
 		},
 		{
 			name: "corp, comma-separated whitelist, custom students rule",
@@ -149,12 +149,12 @@ teachers: '["teacher_001","teacher_002"]'`,
 operator_id: admin
 teachers: teacher_001, teacher_002
 students: p.seconds >= 600 && p.userid != teacher_id && host_userid == "teacher_001"`,
-			emitted: []string{"rec-00001"}, students: []string{"ext:u-ext"}, notReady: []string{"rec-00002"},
+			emitted: []string{"rec-00001"}, students: []string{"name:外部同学"}, notReady: []string{"rec-00002"},
 		},
 		{
 			name:    "corp, everyone",
 			with:    "mode: corp\noperator_id: admin",
-			emitted: []string{"rec-00001", "rec-00003"}, students: []string{"ext:u-ext", "stu_brief"}, notReady: []string{"rec-00002"},
+			emitted: []string{"rec-00001", "rec-00003"}, students: []string{"name:外部同学", "stu_brief"}, notReady: []string{"rec-00002"},
 		},
 	}
 	for _, tt := range tests {

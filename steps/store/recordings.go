@@ -24,8 +24,11 @@ type Recording struct {
 	DurationMin *int      // nil: unknown
 	// Students are the recording's students in the source's order, each at most once.
 	Students []Attendance
-	Phase    string
-	Summary  string
+	// Sources, when not nil, are the ids the source gave (before a roster mapped them to Students'
+	// ids), kept in recording_sources so that a roster edit can re-key the links (ApplyRoster).
+	Sources []Source
+	Phase   string
+	Summary string
 	// Transcript is the full text; Segments its timed pieces as JSON ([{start, end, text}]), or nil.
 	Transcript string
 	Segments   json.RawMessage
@@ -294,6 +297,13 @@ func (s *Recordings) upsertOnce(ctx context.Context, r Recording) (res Result, e
 		}
 		if n, _ := out.RowsAffected(); n > 0 {
 			changed = true
+		}
+	}
+
+	// 4b. What the links came from, for roster edits.
+	if r.Sources != nil {
+		if err := replaceSources(ctx, tx, r.ID, r.Sources); err != nil {
+			return res, fmt.Errorf("recording %s: %w", r.ID, err)
 		}
 	}
 

@@ -32,6 +32,8 @@ type Report struct {
 	Runs        []RunRow     `json:"runs"`
 	Failures    []FailureRow `json:"failures"`
 	TopStudents []StudentRow `json:"top_students"`
+	// UnmatchedGuests are guests the roster did not know; their recordings are flagged needs_review.
+	UnmatchedGuests []GuestRow `json:"unmatched_guests"`
 }
 
 // SchemaState lists the migrations applied and still pending.
@@ -141,6 +143,9 @@ func Status(ctx context.Context, db *sql.DB, opts StatusOptions) (*Report, error
 	}
 	if err := rep.readStudents(ctx, db, opts.Students); err != nil {
 		return nil, fmt.Errorf("status: students: %w", err)
+	}
+	if rep.UnmatchedGuests, err = unmatchedGuests(ctx, db, opts.Students); err != nil {
+		return nil, fmt.Errorf("status: guests: %w", err)
 	}
 	return rep, nil
 }
@@ -292,6 +297,10 @@ func (rep *Report) WriteText(w io.Writer) error {
 	p.table("most active students", []string{"student", "name", ">recordings", ">minutes", "last"},
 		rowsOf(rep.TopStudents, func(s StudentRow) []string {
 			return []string{s.ID, s.Name, strconv.Itoa(s.Recordings), strconv.Itoa(s.Minutes), fmtTime(s.LastRecordAt)}
+		}))
+	p.table("guests not in the roster (add them, or their alias, to the roster file)", []string{"guest", "name", ">recordings", "last"},
+		rowsOf(rep.UnmatchedGuests, func(g GuestRow) []string {
+			return []string{g.SourceID, g.Name, strconv.Itoa(g.Recordings), fmtTime(g.Last)}
 		}))
 	return p.err
 }

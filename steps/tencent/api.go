@@ -2,6 +2,7 @@ package tencent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -140,6 +141,7 @@ func (c *Client) Participants(ctx context.Context, q ParticipantsQuery) ([]Atten
 	path := "/v1/meetings/" + url.PathEscape(q.MeetingID) + "/participants"
 	var rows []Attendance
 	var pos int64
+	seen := map[Attendance]bool{}
 	for {
 		v := url.Values{}
 		if q.Operator != "" {
@@ -162,16 +164,30 @@ func (c *Client) Participants(ctx context.Context, q ParticipantsQuery) ([]Atten
 		if err != nil {
 			return nil, fmt.Errorf("participants of meeting %s: %w", q.MeetingID, err)
 		}
+		fresh := 0
+		for _, a := range p.Rows {
+			if !seen[a] {
+				seen[a] = true
+				fresh++
+			}
+		}
 		rows = append(rows, p.Rows...)
+		if p.HasRemaining && len(p.Rows) > 0 && fresh == 0 {
+			// The same rows again: a cursor that does not move. What follows is unknown, so the
+			// participants are not complete; never store a recording with students missing.
+			return nil, runner.Transient(fmt.Errorf("participants of meeting %s: the page at pos %d repeats rows already read (next_pos %d)", q.MeetingID, pos, p.NextPos))
+		}
 		if !p.HasRemaining || len(rows) >= maxParticipantRows {
 			return rows, nil
 		}
+		// The cursor is bounded by the rows seen: pos never moves back nor past what has been read, and a
+		// page that brings no row ends the listing as an error (a hostile or broken cursor would otherwise
+		// cost a request per position).
 		next := p.NextPos
-		if next <= pos {
-			// A cursor that does not advance would loop for ever; the rows so far are all we can trust.
-			if len(p.Rows) == 0 {
-				return nil, runner.Transient(fmt.Errorf("participants of meeting %s: next_pos %d does not advance from %d", q.MeetingID, next, pos))
-			}
+		if len(p.Rows) == 0 {
+			return nil, runner.Transient(fmt.Errorf("participants of meeting %s: has_remaining with an empty page at pos %d", q.MeetingID, pos))
+		}
+		if next <= pos || next > pos+int64(len(p.Rows)) {
 			next = pos + int64(len(p.Rows))
 		}
 		pos = next
@@ -179,7 +195,9 @@ func (c *Client) Participants(ctx context.Context, q ParticipantsQuery) ([]Atten
 }
 
 // Meeting returns a meeting's details (GET /v1/meetings/{id}?instanceid=1): whether it is recurring, and
-// its sub-meetings.
+// its sub-meetings. It returns nil and no error when the service no longer answers for the meeting: an
+// ended one-off meeting, or a recurring one 30 days after its end, comes back as an empty
+// meeting_info_list or as 9003 (1095/42418, tencent-meeting-api.md correction 1).
 func (c *Client) Meeting(ctx context.Context, meetingID, operator string) (*MeetingInfo, error) {
 	v := url.Values{}
 	v.Set("instanceid", "1")
@@ -193,7 +211,91 @@ func (c *Client) Meeting(ctx context.Context, meetingID, operator string) (*Meet
 		return err
 	})
 	if err != nil {
+		var ae *APIError
+		if errors.As(err, &ae) && ae.HasCode(CodeMeetingNotExist) {
+			return nil, nil
+		}
 		return nil, fmt.Errorf("meeting %s: %w", meetingID, err)
 	}
 	return m, nil
+}
+
+// EndedMeeting is one ended meeting, or one ended occurrence of a recurring meeting, as the ended-meeting
+// listings give it: what /v1/meetings/{id} no longer answers once a meeting is over (1095/42418).
+type EndedMeeting struct {
+	MeetingID    string
+	MeetingCode  string
+	Subject      string
+	Creator      string // userid on /v1/corp/meetings: the creator, not the host
+	MeetingType  int    // 0 one-off, 1 recurring, 6 webinar, …
+	SubMeetingID string // recurring only
+	// Start and End are the media room's (corp: ms on the wire; history: seconds).
+	Start, End time.Time
+}
+
+// EndedMeetingsPage is one page of an ended-meeting listing.
+type EndedMeetingsPage struct {
+	TotalCount, TotalPage, CurrentPage int
+	Meetings                           []EndedMeeting
+}
+
+// EndedMeetingsQuery selects one page of ended meetings.
+type EndedMeetingsQuery struct {
+	Operator   string // the admin (corp) or the user whose meetings are listed (history)
+	Start, End time.Time
+	Page       int
+}
+
+// endedPageSize is the largest page of both ended-meeting listings (1095/53805: 最大20条).
+const endedPageSize = 20
+
+// MaxHistorySpan is the longest span /v1/history/meetings accepts (1095/53805: 小于等于90天).
+const MaxHistorySpan = 90 * 24 * time.Hour
+
+// CorpMeetings lists one page of the enterprise's ended meetings (GET /v1/corp/meetings?meeting_state=1,
+// 1095/52492; the operator must be an admin; 100 calls/min). start_time/end_time are sent in seconds
+// like every other listing's; the answer's times are milliseconds (tencent-meeting-api.md, correction 1).
+func (c *Client) CorpMeetings(ctx context.Context, q EndedMeetingsQuery) (*EndedMeetingsPage, error) {
+	v := url.Values{}
+	v.Set("meeting_state", "1")
+	v.Set("operator_id", q.Operator)
+	v.Set("operator_id_type", "1")
+	v.Set("start_time", strconv.FormatInt(q.Start.Unix(), 10))
+	v.Set("end_time", strconv.FormatInt(q.End.Unix(), 10))
+	v.Set("page", strconv.Itoa(max(q.Page, 1)))
+	v.Set("page_size", strconv.Itoa(endedPageSize))
+	var p *EndedMeetingsPage
+	err := c.Get(ctx, "/v1/corp/meetings", v, func(b []byte) (err error) {
+		p, err = decodeEndedMeetings(b, msTime)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ended meetings %s..%s page %d: %w", q.Start.UTC().Format(time.RFC3339), q.End.UTC().Format(time.RFC3339), max(q.Page, 1), err)
+	}
+	return p, nil
+}
+
+// HistoryMeetings lists one page of the ended meetings a user created or attended (GET
+// /v1/history/meetings/{userid}, 1095/53805 and the Go SDK's V1HistoryMeetingsUseridGet; times in
+// seconds; span at most 90 days).
+func (c *Client) HistoryMeetings(ctx context.Context, q EndedMeetingsQuery) (*EndedMeetingsPage, error) {
+	if q.End.Sub(q.Start) > MaxHistorySpan {
+		q.Start = q.End.Add(-MaxHistorySpan)
+	}
+	v := url.Values{}
+	v.Set("operator_id", q.Operator)
+	v.Set("operator_id_type", "1")
+	v.Set("start_time", strconv.FormatInt(q.Start.Unix(), 10))
+	v.Set("end_time", strconv.FormatInt(q.End.Unix(), 10))
+	v.Set("page", strconv.Itoa(max(q.Page, 1)))
+	v.Set("page_size", strconv.Itoa(endedPageSize))
+	var p *EndedMeetingsPage
+	err := c.Get(ctx, "/v1/history/meetings/"+url.PathEscape(q.Operator), v, func(b []byte) (err error) {
+		p, err = decodeEndedMeetings(b, secTime)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ended meetings of %s %s..%s page %d: %w", q.Operator, q.Start.UTC().Format(time.RFC3339), q.End.UTC().Format(time.RFC3339), max(q.Page, 1), err)
+	}
+	return p, nil
 }

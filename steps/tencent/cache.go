@@ -35,13 +35,18 @@ type Cache struct {
 }
 
 // NewCache returns a cache in dir. Scope separates enterprises (or an emulator and production) sharing a
-// state directory. A read-only cache never writes, nor creates its directory: a dry run must not change
+// state directory. A nil log means the run's logger. A read-only cache never writes, nor creates its directory: a dry run must not change
 // a byte under state_dir.
 func NewCache(dir, scope string, readOnly bool, log *slog.Logger) *Cache {
-	if log == nil {
-		log = slog.Default()
-	}
 	return &Cache{dir: dir, scope: scope, readOnly: readOnly, log: log}
+}
+
+// logger is the given logger, else the run's.
+func (c *Cache) logger(ctx context.Context) *slog.Logger {
+	if c.log != nil {
+		return c.log
+	}
+	return runner.Logger(ctx)
 }
 
 // participantsEntry is one cached participants answer. The ids and window are repeated in the entry so
@@ -97,7 +102,7 @@ func (c *Cache) Participants(ctx context.Context, q ParticipantsQuery) ([]Attend
 	}
 	if e.V != want.V || e.MeetingID != want.MeetingID || e.SubMeetingID != want.SubMeetingID ||
 		e.Since != want.Since || e.Until != want.Until || e.Rows == nil {
-		c.log.LogAttrs(ctx, slog.LevelWarn, "tencent cache entry does not match its name; refetching", slog.String("file", filepath.Base(path)))
+		c.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "tencent cache entry does not match its name; refetching", slog.String("file", filepath.Base(path)))
 		return nil, false
 	}
 	return e.Rows, true
@@ -122,7 +127,7 @@ func (c *Cache) Meeting(ctx context.Context, meetingID string, end time.Time) (*
 		return nil, false
 	}
 	if e.V != cacheVersion || e.MeetingID != meetingID || e.Info == nil {
-		c.log.LogAttrs(ctx, slog.LevelWarn, "tencent cache entry does not match its name; refetching", slog.String("file", filepath.Base(path)))
+		c.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "tencent cache entry does not match its name; refetching", slog.String("file", filepath.Base(path)))
 		return nil, false
 	}
 	if e.Fetched.Before(end) {
@@ -142,12 +147,12 @@ func (c *Cache) load(ctx context.Context, path string, v any) bool {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
-			c.log.LogAttrs(ctx, slog.LevelWarn, "tencent cache unreadable; refetching", slog.String("file", filepath.Base(path)), slog.String("error", err.Error()))
+			c.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "tencent cache unreadable; refetching", slog.String("file", filepath.Base(path)), slog.String("error", err.Error()))
 		}
 		return false
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		c.log.LogAttrs(ctx, slog.LevelWarn, "tencent cache entry corrupt; refetching", slog.String("file", filepath.Base(path)), slog.String("error", err.Error()))
+		c.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "tencent cache entry corrupt; refetching", slog.String("file", filepath.Base(path)), slog.String("error", err.Error()))
 		return false
 	}
 	return true
@@ -164,6 +169,34 @@ func (c *Cache) store(ctx context.Context, path string, v any) {
 		err = runner.WriteFileAtomic(path, b)
 	}
 	if err != nil {
-		c.log.LogAttrs(ctx, slog.LevelWarn, "tencent cache not written", slog.String("file", filepath.Base(path)), slog.String("error", err.Error()))
+		c.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "tencent cache not written", slog.String("file", filepath.Base(path)), slog.String("error", err.Error()))
 	}
+}
+
+// occurrenceEntry is a settled recording's meeting occurrence (sub_meeting_id, creator), as matched in
+// the ended-meeting listing: it no longer changes, and finding it again costs a listing.
+type occurrenceEntry struct {
+	V        int        `json:"v"`
+	RecordID string     `json:"meeting_record_id"`
+	Fetched  time.Time  `json:"fetched"`
+	Occ      occurrence `json:"occurrence"`
+}
+
+// Occurrence returns the cached occurrence of a recording, if any.
+func (c *Cache) Occurrence(ctx context.Context, recordID string) (occurrence, bool) {
+	path := c.name("occurrence", recordID)
+	var e occurrenceEntry
+	if !c.load(ctx, path, &e) {
+		return occurrence{}, false
+	}
+	if e.V != cacheVersion || e.RecordID != recordID {
+		c.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "tencent cache entry does not match its name; refetching", slog.String("file", filepath.Base(path)))
+		return occurrence{}, false
+	}
+	return e.Occ, true
+}
+
+// PutOccurrence caches a settled recording's occurrence.
+func (c *Cache) PutOccurrence(ctx context.Context, recordID string, o occurrence, now time.Time) {
+	c.store(ctx, c.name("occurrence", recordID), occurrenceEntry{V: cacheVersion, RecordID: recordID, Fetched: now.UTC(), Occ: o})
 }

@@ -17,7 +17,8 @@ import (
 // followUps counts the calls a listing makes besides its pages.
 func followUps(s *emulator.Server) map[string]int {
 	out := map[string]int{}
-	for _, ep := range []string{emulator.EndpointAddresses, emulator.EndpointParticipants, emulator.EndpointMeeting} {
+	for _, ep := range []string{emulator.EndpointAddresses, emulator.EndpointParticipants, emulator.EndpointMeeting,
+		emulator.EndpointCorpMeetings, emulator.EndpointHistory} {
 		if n := s.Count(ep); n > 0 {
 			out[ep] = n
 		}
@@ -71,11 +72,12 @@ func TestCacheMakesRerunsCostOnlyListingPages(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), CacheDirName)
 
 	first := listAll(t, c, NewCache(dir, "scope", false, quiet), later)
-	if got := followUps(s); got[emulator.EndpointParticipants] != 3 || got[emulator.EndpointMeeting] != 3 || got[emulator.EndpointAddresses] != 0 {
-		t.Fatalf("cold listing made %v, want participants and meeting details of 3 recordings and no addresses", got)
+	// Ended meetings come from one page of /v1/corp/meetings for the window, not /v1/meetings/{id}.
+	if got := followUps(s); got[emulator.EndpointParticipants] != 3 || got[emulator.EndpointCorpMeetings] != 1 || len(got) != 2 {
+		t.Fatalf("cold listing made %v, want participants of 3 recordings, one ended-meetings page and no addresses", got)
 	}
 	entries, _ := os.ReadDir(dir)
-	name := regexp.MustCompile(`^(participants|meeting)-[0-9a-f]{40}\.json$`)
+	name := regexp.MustCompile(`^(participants|occurrence)-[0-9a-f]{40}\.json$`)
 	if len(entries) != 6 {
 		t.Errorf("%d cache files, want 6", len(entries))
 	}
@@ -115,7 +117,7 @@ func TestCacheMakesRerunsCostOnlyListingPages(t *testing.T) {
 		}
 		s.Reset()
 		sameRecordings(t, listAll(t, c, NewCache(dir, "scope", false, quiet), later), first)
-		if got := followUps(s); got[emulator.EndpointParticipants] != 3 || got[emulator.EndpointMeeting] != 3 {
+		if got := followUps(s); got[emulator.EndpointParticipants] != 3 || got[emulator.EndpointCorpMeetings] != 1 {
 			t.Errorf("calls with corrupt cache %v, want everything refetched", got)
 		}
 		s.Reset()
@@ -133,7 +135,7 @@ func TestCacheOnlySettledRecordings(t *testing.T) {
 	soon := base.Add(4 * time.Hour)
 	listAll(t, c, NewCache(dir, "scope", false, quiet), soon)
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 2 { // participants and meeting details of the first recording
+	if len(entries) != 2 { // participants and occurrence of the first recording
 		var names []string
 		for _, e := range entries {
 			names = append(names, e.Name())
@@ -210,7 +212,7 @@ func TestNoCacheAlwaysAsks(t *testing.T) {
 	listAll(t, c, nil, later)
 	s.Reset()
 	listAll(t, c, nil, later)
-	if got := followUps(s); got[emulator.EndpointParticipants] != 3 || got[emulator.EndpointMeeting] != 3 {
+	if got := followUps(s); got[emulator.EndpointParticipants] != 3 || got[emulator.EndpointCorpMeetings] != 1 {
 		t.Errorf("without a cache a rerun made %v, want the API asked again", got)
 	}
 }

@@ -39,15 +39,23 @@ type Config struct {
 	// Backoff is the first wait between attempts, doubled each time up to MaxBackoff (defaults 1s, 15s).
 	Backoff, MaxBackoff time.Duration
 
-	// RequestsPerSecond bounds all requests of this client (default 5). CorpRecordsPerMinute bounds
-	// /v1/corp/records, documented at 10/min (default 10). Negative: unbounded.
+	// RequestsPerSecond bounds all requests of this client (default DefaultRequestsPerSecond).
+	// CorpRecordsPerMinute bounds /v1/corp/records, documented at 10/min (default 10). Negative: unbounded.
 	RequestsPerSecond    float64
 	CorpRecordsPerMinute float64
 	// Shared is an extra limiter acquired around every request (the step's `limiter:`), may be nil.
 	Shared *runner.Limiter
 
+	// Logger, when set, overrides the run's logger that each call finds in its context (runner.Logger).
 	Logger *slog.Logger
 }
+
+// DefaultRequestsPerSecond leaves a fifth of the app's documented 300 calls a minute (1095/105276) to
+// other users of the same app (a doctor check, a second pipeline, the admin console's integrations).
+const DefaultRequestsPerSecond = 4
+
+// maxRetryAfter caps a server's Retry-After: a longer wait is the engine's business (a later attempt).
+const maxRetryAfter = 5 * time.Minute
 
 // Client calls the Tencent Meeting REST API with AK/SK signatures, retries transient failures a few times
 // with backoff, and keeps to client-side rate limits. It is safe for concurrent use.
@@ -64,6 +72,7 @@ type Client struct {
 	maxBackoff time.Duration
 	all        *runner.Limiter
 	corp       *runner.Limiter
+	account    *runner.Limiter // account-level listings: 100/min (190313, 1095/105276)
 	shared     *runner.Limiter
 	log        *slog.Logger
 
@@ -122,12 +131,9 @@ func NewClient(cfg Config) (*Client, error) {
 	if c.maxBackoff < c.backoff {
 		c.maxBackoff = c.backoff
 	}
-	if c.log == nil {
-		c.log = slog.Default()
-	}
 	rps := cfg.RequestsPerSecond
 	if rps == 0 {
-		rps = 5
+		rps = DefaultRequestsPerSecond
 	}
 	c.all = runner.NewLimiter("tencent", 0, max(rps, 0)*60)
 	cpm := cfg.CorpRecordsPerMinute
@@ -135,7 +141,20 @@ func NewClient(cfg Config) (*Client, error) {
 		cpm = 10
 	}
 	c.corp = runner.NewLimiter("tencent-corp-records", 0, max(cpm, 0))
+	c.account = runner.NewLimiter("tencent-account", 0, 100)
+	if cfg.RequestsPerSecond < 0 {
+		c.account = runner.NewLimiter("tencent-account", 0, 0)
+	}
 	return c, nil
+}
+
+// logger is the configured logger, else the run's (the engine puts it in every step's context), so
+// that levels and attributes reach the handler the CLI configured.
+func (c *Client) logger(ctx context.Context) *slog.Logger {
+	if c.log != nil {
+		return c.log
+	}
+	return runner.Logger(ctx)
 }
 
 // Close releases idle connections.
@@ -166,8 +185,11 @@ func (c *Client) Get(ctx context.Context, path string, q url.Values, decode func
 	}
 	u.Path, u.RawPath, u.RawQuery = unesc, raw, q.Encode()
 	limiters := []*runner.Limiter{c.all}
-	if path == "/v1/corp/records" {
+	switch path {
+	case "/v1/corp/records":
 		limiters = append(limiters, c.corp)
+	case "/v1/corp/meetings":
+		limiters = append(limiters, c.account)
 	}
 	var last error
 	for attempt := 0; ; attempt++ {
@@ -199,6 +221,9 @@ func (c *Client) Get(ctx context.Context, path string, q url.Values, decode func
 		if disp == retryFresh {
 			wait = 0 // a fresh nonce and timestamp is the whole remedy
 		}
+		if ae != nil && ae.RetryAfter > wait {
+			wait = ae.RetryAfter // the server said how long (429 Retry-After)
+		}
 		if disp == retryRateLimit {
 			// Every caller of these limiters waits too: the service is refusing the whole app.
 			for _, l := range limiters {
@@ -208,7 +233,7 @@ func (c *Client) Get(ctx context.Context, path string, q url.Values, decode func
 				c.shared.Hold(wait)
 			}
 		}
-		c.log.LogAttrs(ctx, slog.LevelWarn, "tencent request failed, retrying",
+		c.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "tencent request failed, retrying",
 			slog.String("path", path), slog.Int("attempt", attempt+1), slog.Duration("wait", wait),
 			slog.String("error", err.Error()))
 		if err := sleep(ctx, wait); err != nil {
@@ -225,7 +250,12 @@ func (c *Client) finalize(err error, disp disposition) error {
 	case deferred:
 		return runner.Deferred(err)
 	case retryRateLimit:
-		return runner.RetryAfter(err, rateLimitWait)
+		wait := rateLimitWait
+		var ae *APIError
+		if errors.As(err, &ae) && ae.RetryAfter > wait {
+			wait = ae.RetryAfter
+		}
+		return runner.RetryAfter(err, wait)
 	}
 	return runner.Transient(err)
 }
@@ -295,7 +325,11 @@ func (c *Client) once(ctx context.Context, u *url.URL, path string, limiters []*
 	h.Set("X-TC-Nonce", nonce)
 	h.Set("X-TC-Signature", sig)
 	h.Set("AppId", c.enterprise)
-	h.Set("SdkId", c.sdkID)
+	if c.sdkID != "" {
+		// An app with no SdkId must not send the header: an empty one is answered 190303
+		// (tencent-meeting-api.md, correction 5).
+		h.Set("SdkId", c.sdkID)
+	}
 	h.Set("X-TC-Registered", "1")
 	h.Set("User-Agent", "meetpipe")
 
@@ -310,13 +344,14 @@ func (c *Client) once(ctx context.Context, u *url.URL, path string, limiters []*
 	if err != nil {
 		return nil, trace, fmt.Errorf("tencent GET %s: HTTP %d, reading body: %w [trace %s]", path, resp.StatusCode, netCause(err, actx), trace)
 	}
-	c.log.LogAttrs(ctx, slog.LevelDebug, "tencent request", slog.String("path", path),
+	c.logger(ctx).LogAttrs(ctx, slog.LevelDebug, "tencent request", slog.String("path", path),
 		slog.Int("status", resp.StatusCode), slog.String("trace", trace), slog.Duration("took", time.Since(start)))
 	info := decodeErrorInfo(body)
 	if resp.StatusCode/100 == 2 && info == nil {
 		return body, trace, nil
 	}
-	ae := &APIError{Method: http.MethodGet, Path: path, Status: resp.StatusCode, Trace: trace}
+	ae := &APIError{Method: http.MethodGet, Path: path, Status: resp.StatusCode, Trace: trace,
+		RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	if info != nil {
 		ae.Code, ae.NewCode, ae.Message = int64(info.ErrorCode), int64(info.NewErrorCode), string(info.Message)
 	} else {
@@ -347,4 +382,23 @@ func snippet(b []byte) string {
 		s = string(r[:120]) + "…"
 	}
 	return s
+}
+
+// retryAfter reads a Retry-After header (delay-seconds or an HTTP date, RFC 9110 §10.2.3), capped at
+// maxRetryAfter; 0 when absent or unreadable.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		d = time.Duration(min(n, int64(maxRetryAfter/time.Second))) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
 }

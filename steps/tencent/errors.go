@@ -20,6 +20,8 @@ type APIError struct {
 	Trace   string // X-TC-Trace response header, for support tickets
 	// Snippet is the start of a body that carried no error_info.
 	Snippet string
+	// RetryAfter is the answer's Retry-After header (0 when absent).
+	RetryAfter time.Duration
 }
 
 func (e *APIError) Error() string {
@@ -75,9 +77,14 @@ const (
 	CodeUserNotExist     = 20001
 	CodeInvalidCorp      = 50000
 	CodeUnavailableCorp  = 50001
-	CodeTokenExpired     = 190303
-	CodePerMinuteLimit   = 190310
-	CodeQuotaExhausted   = 500246
+	// CodeUnknownSecret is 190303 (new code 200190303): under AK/SK the service did not recognise the
+	// secret, or an SdkId was sent that the app has none of (tencent-meeting-api.md, correction 5).
+	CodeUnknownSecret  = 190303
+	CodeClockSkew      = 190300 // X-TC-Timestamp more than 5 minutes from the server's clock
+	CodePerMinuteLimit = 190310 // 300 calls/min per app; arrives with HTTP 500 (1095/105276, 1095/53805)
+	CodeDailyQuota     = 190311 // 200,000 calls/day per app (1095/105276)
+	CodeInterfaceLimit = 190313 // per-interface limit, e.g. account-level APIs at 100/min (1095/105276)
+	CodeQuotaExhausted = 500246
 )
 
 // causes name the likely cause of each known code, in words an operator can act on.
@@ -99,7 +106,10 @@ var causes = []struct {
 	{CodeMeetingNotFound, "the meeting does not exist"},
 	{CodeMeetingNotExist, "the meeting does not exist"},
 	{CodeRecordDeleted, "the recording was deleted"},
-	{CodeTokenExpired, "access token expired (OAuth credentials were used where AK/SK are expected)"},
+	{CodeUnknownSecret, "the service does not recognise the secret: check enterprise_id (AppId) and secret_id (X-TC-Key); leave sdk_id empty when the app was assigned no SdkId"},
+	{CodeClockSkew, "X-TC-Timestamp is more than 5 minutes from Tencent's clock: set this machine's clock (NTP)"},
+	{CodeDailyQuota, "the app's daily call quota (200,000/day) is spent: left for the next run"},
+	{CodeInterfaceLimit, "rate limited: this interface's own per-minute limit exceeded"},
 	{CodeTooFrequent, "rate limited: queries too frequent"},
 	{CodePerMinuteLimit, "rate limited: per-minute call limit exceeded"},
 	{CodeQuotaExhausted, "API quota exhausted"},
@@ -134,11 +144,12 @@ const (
 // answers some permanent errors (9003) with HTTP 500.
 func classify(e *APIError) disposition {
 	switch {
-	case e.HasCode(CodeTooFrequent), e.HasCode(CodePerMinuteLimit), e.Status == 429:
+	case e.HasCode(CodeTooFrequent), e.HasCode(CodePerMinuteLimit), e.HasCode(CodeInterfaceLimit), e.Status == 429:
+		// 190310 comes with HTTP 500 (1095/53805): the code decides, not the status.
 		return retryRateLimit
 	case e.HasCode(CodeReplay):
 		return retryFresh
-	case e.HasCode(CodeQuotaExhausted):
+	case e.HasCode(CodeQuotaExhausted), e.HasCode(CodeDailyQuota):
 		return deferred
 	case e.Cause() != "":
 		return permanent

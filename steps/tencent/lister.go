@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -33,7 +32,8 @@ type ListerConfig struct {
 	// Operator is the admin userid used as operator_id in corp mode.
 	Operator string
 	// Teachers are the operators in per_teacher mode. In corp mode, when not empty, only recordings
-	// hosted by one of them are reported (the others would cost participant calls for nothing).
+	// hosted by one of them are reported. The host is known only from the participants (the listing
+	// names the creator), so every finished recording costs its participant calls.
 	Teachers []string
 	PageSize int // default and maximum 20
 	// MaxPages bounds the pages followed for one window and operator (default 1000): a safety net against
@@ -43,11 +43,11 @@ type ListerConfig struct {
 	RecordType int
 	// SkipParticipants leaves participants, teacher fallback and student_ids empty (saves requests).
 	SkipParticipants bool
-	// SkipMeetingDetails saves one request per meeting by not looking up whether it is recurring; then no
-	// sub_meeting_id is sent and a recurring meeting's participants may be incomplete.
+	// SkipMeetingDetails skips the ended-meeting listings and /v1/meetings/{id}: every meeting is then
+	// read as one-off, and a recurring meeting's participants cannot be read (no sub_meeting_id).
 	SkipMeetingDetails bool
 	// Students picks the students among a recording's participants; nil means IsStudent.
-	Students func(p Participant, teacherID, hostUserID string) (bool, error)
+	Students func(p Participant, teacherID, creator string) (bool, error)
 	// Secret, when set, is told every signed URL so that log handlers can scrub it.
 	Secret func(string)
 	// Cache, when set, keeps the participants and meeting details of settled recordings for later runs.
@@ -103,10 +103,7 @@ func NewLister(c *Client, cfg ListerConfig) (*Lister, error) {
 		cfg.MaxPages = 1000
 	}
 	if cfg.Students == nil {
-		cfg.Students = func(p Participant, teacher, _ string) (bool, error) { return IsStudent(p, teacher), nil }
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+		cfg.Students = func(p Participant, teacher, creator string) (bool, error) { return IsStudent(p, teacher, creator), nil }
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -138,13 +135,15 @@ type run struct {
 	out      runner.Emitter
 	seen     map[string]bool
 	meetings map[string]*lookup
-	failed   []error
-	only     map[string]bool // when set, recordings outside it are ignored (a pending re-check)
+	ended    map[string]*endedIndex // by operator and span: the ended meetings of a listing span
+	span     [2]time.Time           // the span being listed
+	only     map[string]bool        // when set, recordings outside it are ignored (a pending re-check)
 }
 
 // List emits every finished recording in w and in w.Pending, and reports recordings still being recorded
-// or transcoded with NotReady. A recording whose participants cannot be read is reported not ready too,
-// so that the next run tries again; the error returned then names the permanent failures.
+// or transcoded with NotReady. A recording whose participants cannot be read is left pending for that
+// problem (runner.ReportStuck), so that the next run tries again and this run does not look green; it is
+// never emitted with its students missing.
 func (l *Lister) List(ctx context.Context, w runner.Window, out runner.Emitter) error {
 	until := w.Until
 	if until.IsZero() {
@@ -157,7 +156,7 @@ func (l *Lister) List(ctx context.Context, w runner.Window, out runner.Emitter) 
 	if until.Before(since) {
 		return runner.Permanentf("tencent: window %s..%s ends before it starts", since.Format(time.RFC3339), until.Format(time.RFC3339))
 	}
-	r := &run{l: l, out: out, seen: map[string]bool{}, meetings: map[string]*lookup{}}
+	r := &run{l: l, out: out, seen: map[string]bool{}, meetings: map[string]*lookup{}, ended: map[string]*endedIndex{}}
 	for _, span := range SplitWindow(since, until) {
 		for _, op := range l.operators() {
 			if err := r.listSpan(ctx, op, span[0], span[1]); err != nil {
@@ -165,10 +164,7 @@ func (l *Lister) List(ctx context.Context, w runner.Window, out runner.Emitter) 
 			}
 		}
 	}
-	if err := r.recheck(ctx, w.Pending); err != nil {
-		return err
-	}
-	return r.result()
+	return r.recheck(ctx, w.Pending)
 }
 
 func (l *Lister) operators() []string {
@@ -192,9 +188,13 @@ func SplitWindow(since, until time.Time) [][2]time.Time {
 	}
 }
 
-// listSpan follows the pages of one span for one operator.
+// listSpan follows the pages of one span for one operator. It stops at the last page, at an empty or
+// short page, and at a page that brings no recording not already seen in the span: a total_page that
+// never ends (or a server repeating its last page) cannot keep the listing going.
 func (r *run) listSpan(ctx context.Context, op string, since, until time.Time) error {
 	l := r.l
+	r.span = [2]time.Time{since, until}
+	inSpan := map[string]bool{}
 	for page := 1; ; page++ {
 		if page > l.cfg.MaxPages {
 			return runner.Permanentf("tencent: listing %s..%s for %s passed max_pages=%d; raise it or shorten the window",
@@ -211,12 +211,22 @@ func (r *run) listSpan(ctx context.Context, op string, since, until time.Time) e
 		if err != nil {
 			return err
 		}
+		fresh := 0
 		for _, rec := range p.Records {
+			if !inSpan[rec.MeetingRecordID] {
+				inSpan[rec.MeetingRecordID] = true
+				fresh++
+			}
 			if err := r.handle(ctx, rec, op); err != nil {
 				return err
 			}
 		}
-		if page >= p.TotalPage || len(p.Records) == 0 {
+		if page >= p.TotalPage || len(p.Records) < l.cfg.PageSize {
+			return nil
+		}
+		if fresh == 0 {
+			l.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "tencent listing page brought nothing new; stopping",
+				slog.String("operator", op), slog.Int("page", page), slog.Int("total_page", p.TotalPage))
 			return nil
 		}
 	}
@@ -227,9 +237,6 @@ func (r *run) handle(ctx context.Context, rec Record, op string) error {
 	l := r.l
 	id := rec.MeetingRecordID
 	if id == "" || r.seen[id] || (r.only != nil && !r.only[id]) {
-		return nil
-	}
-	if l.cfg.Mode == ModeCorp && len(l.cfg.Teachers) > 0 && !slices.Contains(l.cfg.Teachers, rec.HostUserID) {
 		return nil
 	}
 	r.seen[id] = true
@@ -245,22 +252,26 @@ func (r *run) handle(ctx context.Context, rec Record, op string) error {
 		case StateTranscoding:
 			reason = "transcoding (state 2)"
 		}
-		l.log.LogAttrs(ctx, slog.LevelDebug, "recording not ready", slog.String("item", id), slog.String("reason", reason))
+		l.logger(ctx).LogAttrs(ctx, slog.LevelDebug, "recording not ready", slog.String("item", id), slog.String("reason", reason))
 		r.out.NotReady(id, h, reason)
 		return nil
 	}
-	doc, err := l.enrich(ctx, rec, op, r.meetings)
+	doc, err := r.enrich(ctx, rec, op)
 	if err != nil {
 		if ctx.Err() != nil {
+			// Stopped while reading its details: kept pending, or the next run's window may have moved on.
+			r.out.NotReady(id, h, "interrupted while its participants were read")
 			return ctx.Err()
 		}
 		kind, _ := runner.Classify(err)
-		l.log.LogAttrs(ctx, slog.LevelWarn, "recording left pending", slog.String("item", id),
+		l.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "recording left pending: its participants could not be read", slog.String("item", id),
 			slog.String("kind", kind.String()), slog.String("error", err.Error()))
-		r.out.NotReady(id, h, err.Error())
-		if kind == runner.KindPermanent {
-			r.failed = append(r.failed, fmt.Errorf("recording %s: %w", id, err))
-		}
+		runner.ReportStuck(r.out, id, h, "participants not read ("+kind.String()+"): "+err.Error())
+		return nil
+	}
+	if l.cfg.Mode == ModeCorp && len(l.cfg.Teachers) > 0 && !slices.Contains(l.cfg.Teachers, doc.HostUserID) {
+		l.logger(ctx).LogAttrs(ctx, slog.LevelDebug, "recording not hosted by a listed teacher", slog.String("item", id),
+			slog.String("host", doc.HostUserID), slog.String("creator", doc.CreatorUserID))
 		return nil
 	}
 	f, err := doc.Fields()
@@ -287,7 +298,7 @@ func (r *run) recheck(ctx context.Context, pending []runner.Pending) error {
 		}
 		var h hint
 		if err := json.Unmarshal(p.Hint, &h); err != nil || h.MediaStartMs == 0 {
-			l.log.LogAttrs(ctx, slog.LevelWarn, "pending recording has no usable hint; dropped", slog.String("item", p.ID))
+			l.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "pending recording has no usable hint; dropped", slog.String("item", p.ID))
 			continue
 		}
 		if h.Operator == "" || (l.cfg.Mode == ModeCorp && h.Operator != l.cfg.Operator) {
@@ -336,9 +347,14 @@ func (l *Lister) Hint(in *runner.Item) any {
 	}
 	in.Get("host_userid", &h.Host)     //nolint:errcheck // optional
 	in.Get("meeting_id", &h.MeetingID) //nolint:errcheck // optional
-	if l.cfg.Mode == ModeCorp {
+	var creator string
+	in.Get("creator_userid", &creator) //nolint:errcheck // optional
+	switch {
+	case l.cfg.Mode == ModeCorp:
 		h.Operator = l.cfg.Operator
-	} else if slices.Contains(l.cfg.Teachers, h.Host) {
+	case slices.Contains(l.cfg.Teachers, creator):
+		h.Operator = creator // /v1/records lists a meeting for its creator only
+	case slices.Contains(l.cfg.Teachers, h.Host):
 		h.Operator = h.Host
 	}
 	return h
@@ -360,20 +376,13 @@ func mergeSpans(in [][2]time.Time) [][2]time.Time {
 	return out
 }
 
-func (r *run) result() error {
-	if len(r.failed) == 0 {
-		return nil
-	}
-	return runner.Permanent(fmt.Errorf("tencent: %d recording(s) could not be read and were left pending: %w",
-		len(r.failed), errors.Join(r.failed...)))
-}
-
-// enrich turns a finished recording into the item document: files, merged participants, teacher and
-// students.
-func (l *Lister) enrich(ctx context.Context, rec Record, op string, meetings map[string]*lookup) (*Recording, error) {
+// enrich turns a finished recording into the item document: files, merged participants, host, creator
+// and students.
+func (r *run) enrich(ctx context.Context, rec Record, op string) (*Recording, error) {
+	l := r.l
 	doc := &Recording{
 		ID: rec.MeetingRecordID, MeetingID: rec.MeetingID, MeetingCode: rec.MeetingCode, Subject: rec.Subject,
-		HostUserID: rec.HostUserID, Start: rec.MediaStart, State: rec.State,
+		HostUserID: rec.HostUserID, CreatorUserID: rec.HostUserID, Start: rec.MediaStart, State: rec.State,
 		Files: make([]File, 0, len(rec.Files)), Participants: []Participant{}, StudentIDs: []string{},
 	}
 	for _, f := range rec.Files {
@@ -400,18 +409,16 @@ func (l *Lister) enrich(ctx context.Context, rec Record, op string, meetings map
 		if doc.End.IsZero() || now.Sub(doc.End) <= l.cfg.CacheAfter {
 			cache = nil
 		}
-		q := ParticipantsQuery{MeetingID: rec.MeetingID, SubMeetingID: rec.SubMeetingID, Operator: op}
-		if q.SubMeetingID == "" && !l.cfg.SkipMeetingDetails && rec.MeetingType != 0 {
-			info, err := l.meeting(ctx, rec.MeetingID, op, doc.End, cache, meetings)
-			if err != nil {
-				return nil, err
-			}
-			if info.MeetingType == 1 {
-				q.SubMeetingID = pickSubMeeting(info, doc.Start)
-			}
+		occ, err := r.occurrence(ctx, rec, op, doc, cache)
+		if err != nil {
+			return nil, err
 		}
-		if !doc.Start.IsZero() {
-			// Joins are filtered by time, and the service's default is the last 31 days only.
+		if doc.CreatorUserID == "" {
+			doc.CreatorUserID = occ.Creator
+		}
+		q := ParticipantsQuery{MeetingID: rec.MeetingID, SubMeetingID: occ.SubMeetingID, Operator: op}
+		if q.SubMeetingID == "" && !doc.Start.IsZero() {
+			// A one-off meeting's joins are read by time (the service's default is the last 31 days only).
 			q.Since = doc.Start.Add(-time.Hour)
 			q.Until = doc.End.Add(24 * time.Hour)
 			if q.Until.Sub(q.Since) > MaxWindow {
@@ -423,7 +430,6 @@ func (l *Lister) enrich(ctx context.Context, rec Record, op string, meetings map
 			rows, ok = cache.Participants(ctx, q)
 		}
 		if !ok {
-			var err error
 			if rows, err = l.c.Participants(ctx, q); err != nil {
 				return nil, err
 			}
@@ -433,10 +439,11 @@ func (l *Lister) enrich(ctx context.Context, rec Record, op string, meetings map
 		}
 		doc.Participants = MergeAttendance(rows)
 	}
-	doc.TeacherID = TeacherID(rec.HostUserID, doc.Participants)
+	doc.HostUserID = HostID(doc.CreatorUserID, doc.Participants)
+	doc.TeacherID = doc.HostUserID
 	seen := map[string]bool{}
 	for _, p := range doc.Participants {
-		ok, err := l.cfg.Students(p, doc.TeacherID, doc.HostUserID)
+		ok, err := l.cfg.Students(p, doc.TeacherID, doc.CreatorUserID)
 		if err != nil {
 			return nil, runner.Permanent(fmt.Errorf("students rule on %s: %w", p.StudentID(), err))
 		}
@@ -446,6 +453,130 @@ func (l *Lister) enrich(ctx context.Context, rec Record, op string, meetings map
 		}
 	}
 	return doc, nil
+}
+
+// occurrence is what the participants call needs of a recording's meeting: its sub_meeting_id when the
+// meeting is recurring, and its creator.
+type occurrence struct {
+	SubMeetingID string `json:"sub_meeting_id,omitempty"`
+	Creator      string `json:"creator,omitempty"`
+}
+
+// occurrence finds the meeting occurrence of a finished recording. /v1/meetings/{id} no longer answers
+// for ended meetings (1095/42418), so the ended-meeting listing of the span (/v1/corp/meetings or
+// /v1/history/meetings, fetched once per span, paged) is asked first and matched by the media start;
+// /v1/meetings/{id} is the fallback for a meeting the listing lacks. Neither answering means a one-off
+// meeting, read by its time window.
+func (r *run) occurrence(ctx context.Context, rec Record, op string, doc *Recording, cache *Cache) (occurrence, error) {
+	l := r.l
+	if rec.SubMeetingID != "" || rec.MeetingType == 0 || l.cfg.SkipMeetingDetails {
+		return occurrence{SubMeetingID: rec.SubMeetingID}, nil
+	}
+	if cache != nil {
+		if o, ok := cache.Occurrence(ctx, rec.MeetingRecordID); ok {
+			return o, nil
+		}
+	}
+	var occ occurrence
+	if m, ok := r.endedIndex(ctx, op).match(rec.MeetingID, doc.Start); ok {
+		occ.Creator = m.Creator
+		if m.MeetingType == 1 {
+			occ.SubMeetingID = m.SubMeetingID
+		}
+	} else {
+		info, err := l.meeting(ctx, rec.MeetingID, op, doc.End, cache, r.meetings)
+		if err != nil {
+			return occ, err
+		}
+		if info != nil && info.MeetingType == 1 {
+			occ.SubMeetingID = pickSubMeeting(info, doc.Start)
+		}
+	}
+	if cache != nil {
+		cache.PutOccurrence(ctx, rec.MeetingRecordID, occ, l.cfg.Now())
+	}
+	return occ, nil
+}
+
+// endedIndex is the ended meetings of one listing span, by meeting id.
+type endedIndex struct {
+	byMeeting map[string][]EndedMeeting
+}
+
+// endedMargin widens the ended-meeting query around the listing span: a meeting starts before its
+// recording does and is listed by its own start.
+const endedMargin = 24 * time.Hour
+
+// endedIndex returns the ended meetings of the span being listed, fetching them on first use. A
+// failure is logged and leaves the index empty: meeting details are optional enrichment, and the
+// fallbacks still apply.
+func (r *run) endedIndex(ctx context.Context, op string) *endedIndex {
+	key := op + "\x00" + r.span[0].String() + "\x00" + r.span[1].String()
+	if ix := r.ended[key]; ix != nil {
+		return ix
+	}
+	l := r.l
+	ix := &endedIndex{byMeeting: map[string][]EndedMeeting{}}
+	r.ended[key] = ix
+	q := EndedMeetingsQuery{Operator: op, Start: r.span[0].Add(-endedMargin), End: r.span[1].Add(time.Hour)}
+	seen := map[string]bool{}
+	for page := 1; page <= l.cfg.MaxPages; page++ {
+		q.Page = page
+		var p *EndedMeetingsPage
+		var err error
+		if l.cfg.Mode == ModeCorp {
+			p, err = l.c.CorpMeetings(ctx, q)
+		} else {
+			p, err = l.c.HistoryMeetings(ctx, q)
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				l.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "ended meetings not listed; asking /v1/meetings per meeting",
+					slog.String("operator", op), slog.String("error", err.Error()))
+			}
+			return ix
+		}
+		fresh := 0
+		for _, m := range p.Meetings {
+			k := m.MeetingID + "\x00" + m.SubMeetingID + "\x00" + m.Start.String()
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			fresh++
+			ix.byMeeting[m.MeetingID] = append(ix.byMeeting[m.MeetingID], m)
+		}
+		if page >= p.TotalPage || len(p.Meetings) < endedPageSize || fresh == 0 {
+			return ix
+		}
+	}
+	return ix
+}
+
+// matchSlack is how far a recording's media start may lie outside its occurrence's media-room span.
+const matchSlack = 5 * time.Minute
+
+// match picks the ended occurrence of meeting id that a recording starting at t belongs to: the one
+// whose span holds t, else the one starting nearest to t.
+func (ix *endedIndex) match(id string, t time.Time) (EndedMeeting, bool) {
+	list := ix.byMeeting[id]
+	if len(list) == 0 {
+		return EndedMeeting{}, false
+	}
+	best, bestD := -1, time.Duration(math.MaxInt64)
+	for i, m := range list {
+		if !t.Before(m.Start.Add(-matchSlack)) && (m.End.IsZero() || !t.After(m.End.Add(matchSlack))) {
+			return m, true
+		}
+		d := t.Sub(m.Start)
+		if d < 0 {
+			d = -d
+		}
+		if d < bestD {
+			best, bestD = i, d
+		}
+	}
+	return list[best], true
 }
 
 // meeting returns a meeting's details: looked up once per run, and for a settled recording (cache not
@@ -462,6 +593,11 @@ func (l *Lister) meeting(ctx context.Context, id, op string, end time.Time, cach
 		info, err := l.c.Meeting(ctx, id, op)
 		if err != nil {
 			return nil, err
+		}
+		if info == nil {
+			// Ended and no longer answered: not an error (1095/42418); nothing to cache.
+			meetings[id] = &lookup{fetched: l.cfg.Now(), stored: true}
+			return nil, nil
 		}
 		m = &lookup{info: info, fetched: l.cfg.Now()}
 		meetings[id] = m

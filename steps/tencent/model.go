@@ -2,6 +2,8 @@ package tencent
 
 import (
 	"encoding/base64"
+
+	"meetpipe/steps/roster"
 	"strings"
 	"time"
 	"unicode"
@@ -15,7 +17,8 @@ type Record struct {
 	MeetingID       string
 	MeetingCode     string
 	Subject         string
-	// HostUserID is host_user_id on /v1/records and userid on /v1/corp/records.
+	// HostUserID is host_user_id on /v1/records and userid on /v1/corp/records: the meeting's creator
+	// (tencent-meeting-api.md correction 3), not necessarily its host.
 	HostUserID string
 	MediaStart time.Time
 	State      int
@@ -130,32 +133,38 @@ type Participant struct {
 }
 
 // StudentID is the id a participant is known by in student_ids: the enterprise userid when there is one,
-// else "ext:" + uuid (external students have no userid), else "ext:" + the name.
+// else, for a guest, "name:" + the normalised display name (roster.GuestID): a guest's uuid is valid for
+// one meeting only (tencent-meeting-api.md correction 2), so it would make a returning student new in
+// every session. A guest with no name falls back to "ext:" + uuid.
 func (p Participant) StudentID() string {
 	switch {
 	case p.UserID != "":
 		return p.UserID
-	case p.UUID != "":
-		return "ext:" + p.UUID
 	}
-	return "ext:" + p.Name
+	if id := roster.GuestID(p.Name); id != "" {
+		return id
+	}
+	return "ext:" + p.UUID
 }
 
 // Recording is the document tencent_list emits for one recording; its JSON names are the item's fields.
 type Recording struct {
-	ID           string        `json:"id" expr:"id"` // meeting_record_id, also the item id
-	MeetingID    string        `json:"meeting_id" expr:"meeting_id"`
-	MeetingCode  string        `json:"meeting_code" expr:"meeting_code"`
-	Subject      string        `json:"subject" expr:"subject"`
-	HostUserID   string        `json:"host_userid" expr:"host_userid"`
-	Start        time.Time     `json:"start" expr:"start"`
-	End          time.Time     `json:"end" expr:"end"`
-	DurationMin  int           `json:"duration_min" expr:"duration_min"`
-	State        int           `json:"state" expr:"state"`
-	Files        []File        `json:"files" expr:"files"`
-	Participants []Participant `json:"participants" expr:"participants"`
-	TeacherID    string        `json:"teacher_id" expr:"teacher_id"`
-	StudentIDs   []string      `json:"student_ids" expr:"student_ids"`
+	ID          string `json:"id" expr:"id"` // meeting_record_id, also the item id
+	MeetingID   string `json:"meeting_id" expr:"meeting_id"`
+	MeetingCode string `json:"meeting_code" expr:"meeting_code"`
+	Subject     string `json:"subject" expr:"subject"`
+	// HostUserID is the host: the participant whose user_role is 3, 2 or 5 (with a userid), else the
+	// creator. CreatorUserID is who created the meeting (the listing's userid), e.g. an assistant.
+	HostUserID    string        `json:"host_userid" expr:"host_userid"`
+	CreatorUserID string        `json:"creator_userid" expr:"creator_userid"`
+	Start         time.Time     `json:"start" expr:"start"`
+	End           time.Time     `json:"end" expr:"end"`
+	DurationMin   int           `json:"duration_min" expr:"duration_min"`
+	State         int           `json:"state" expr:"state"`
+	Files         []File        `json:"files" expr:"files"`
+	Participants  []Participant `json:"participants" expr:"participants"`
+	TeacherID     string        `json:"teacher_id" expr:"teacher_id"`
+	StudentIDs    []string      `json:"student_ids" expr:"student_ids"`
 }
 
 // decodeName decodes a base64 user_name. Text that is not base64 of printable UTF-8 is kept as sent.

@@ -115,32 +115,29 @@ func unionSeconds(iv [][2]time.Time) int64 {
 	return int64(total / time.Second)
 }
 
-// hostRoles are user_role values that mark a host, strongest first: creator+host, host, guest+host,
-// creator.
-var hostRoles = []int{3, 2, 5, 1}
+// hostRoles are user_role values that mark the host, strongest first: creator+host, host, guest+host
+// (tencent-meeting-api.md correction 3; 1 and 7 are creator roles, not host roles).
+var hostRoles = []int{3, 2, 5}
 
-// TeacherID is the teacher of a recording: its host (host_user_id, or userid on corp listings), else the
-// participant whose role marks the host.
-func TeacherID(hostUserID string, people []Participant) string {
-	if hostUserID != "" {
-		return hostUserID
-	}
+// HostID is the host of a recording: the enterprise participant whose user_role marks the host, else the
+// creator (the listing's userid, which an assistant scheduling for a teacher makes the assistant).
+func HostID(creator string, people []Participant) string {
 	for _, role := range hostRoles {
 		for _, p := range people {
-			if p.Role == role {
-				return p.StudentID()
+			if p.Role == role && p.UserID != "" {
+				return p.UserID
 			}
 		}
 	}
-	return ""
+	return creator
 }
 
 // DefaultStudentRule is the expression tencent_list uses to pick students when none is configured, and
-// IsStudent is its Go twin: members (role 0) and guests (role 4) other than the teacher. Hosts,
-// co-hosts and the creator are staff.
-const DefaultStudentRule = `p.role in [0, 4] && (p.userid == "" || p.userid != teacher_id)`
+// IsStudent is its Go twin: members (role 0) and guests (role 4) other than the teacher and the creator.
+// Hosts, co-hosts and the creator are staff.
+const DefaultStudentRule = `p.role in [0, 4] && (p.userid == "" || (p.userid != teacher_id && p.userid != creator_userid))`
 
 // IsStudent evaluates DefaultStudentRule.
-func IsStudent(p Participant, teacherID string) bool {
-	return (p.Role == 0 || p.Role == 4) && (p.UserID == "" || p.UserID != teacherID)
+func IsStudent(p Participant, teacherID, creator string) bool {
+	return (p.Role == 0 || p.Role == 4) && (p.UserID == "" || (p.UserID != teacherID && p.UserID != creator))
 }

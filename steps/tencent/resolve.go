@@ -13,6 +13,11 @@ import (
 // DownloadURLsField is the lazy item field Resolve fills: record_file_id → signed download address.
 const DownloadURLsField = "download_urls"
 
+// AudioURLsField is the lazy item field of audio-only renditions: record_file_id → signed m4a address,
+// for the files /v1/addresses gives an audio_address (tencent-meeting-api.md correction 6). An hour of
+// screen-share MP4 can be hundreds of MB while its audio is tens.
+const AudioURLsField = "audio_urls"
+
 // remember keeps what Resolve needs of an emitted recording: the operator that listed it, and the
 // addresses the listing carried (the corp listing has them).
 func (l *Lister) remember(id, op string, files []RecordFile) {
@@ -47,7 +52,7 @@ func (l *Lister) Resolve(ctx context.Context, in *runner.Item) (runner.Fields, e
 			return nil, runner.Permanent(fmt.Errorf("tencent: item %s: files: %w", id, err))
 		}
 		if len(files) == 0 {
-			return runner.Fields{DownloadURLsField: map[string]string{}}, nil
+			return runner.Fields{DownloadURLsField: map[string]string{}, AudioURLsField: map[string]string{}}, nil
 		}
 	}
 	l.mu.Lock()
@@ -62,9 +67,13 @@ func (l *Lister) Resolve(ctx context.Context, in *runner.Item) (runner.Fields, e
 		return nil, err
 	}
 	urls := make(map[string]string, len(addrs))
+	audio := map[string]string{}
 	for _, a := range addrs {
 		if a.DownloadAddress != "" {
 			urls[a.FileID] = a.DownloadAddress
+		}
+		if a.AudioAddress != "" {
+			audio[a.FileID] = a.AudioAddress
 		}
 	}
 	for f, u := range seen.addrs {
@@ -95,21 +104,36 @@ func (l *Lister) Resolve(ctx context.Context, in *runner.Item) (runner.Fields, e
 		for _, u := range urls {
 			l.cfg.Secret(u)
 		}
+		for _, u := range audio {
+			l.cfg.Secret(u)
+		}
 	}
-	l.log.LogAttrs(ctx, slog.LevelDebug, "download addresses resolved", slog.String("item", id), slog.Int("files", len(urls)))
-	return runner.Fields{DownloadURLsField: urls}, nil
+	l.logger(ctx).LogAttrs(ctx, slog.LevelDebug, "download addresses resolved", slog.String("item", id), slog.Int("files", len(urls)))
+	return runner.Fields{DownloadURLsField: urls, AudioURLsField: audio}, nil
 }
 
 // operatorOf is the operator for an item this process did not list: the admin in corp mode, else its
-// host when a teacher, else the first teacher.
+// creator or host when a teacher, else the first teacher.
 func (l *Lister) operatorOf(in *runner.Item) string {
 	if l.cfg.Mode == ModeCorp {
 		return l.cfg.Operator
 	}
-	var host string
-	in.Get("host_userid", &host) //nolint:errcheck // optional
+	var host, creator string
+	in.Get("host_userid", &host)       //nolint:errcheck // optional
+	in.Get("creator_userid", &creator) //nolint:errcheck // optional
+	if slices.Contains(l.cfg.Teachers, creator) {
+		return creator // the operator that lists the meeting
+	}
 	if slices.Contains(l.cfg.Teachers, host) {
 		return host
 	}
 	return l.cfg.Teachers[0]
+}
+
+// logger is the configured logger, else the run's (runner.Logger).
+func (l *Lister) logger(ctx context.Context) *slog.Logger {
+	if l.log != nil {
+		return l.log
+	}
+	return runner.Logger(ctx)
 }

@@ -2,6 +2,10 @@ package tencent
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,8 +18,8 @@ import (
 // downloadURLs decodes what Resolve returned, as aria2_download will.
 func downloadURLs(t *testing.T, f runner.Fields) map[string]string {
 	t.Helper()
-	if len(f) != 1 {
-		t.Fatalf("Resolve returned fields %v, want download_urls only", f)
+	if _, ok := f[AudioURLsField]; len(f) != 2 || !ok {
+		t.Fatalf("Resolve returned fields %v, want download_urls and audio_urls only", f)
 	}
 	it, err := runner.NewItem("x", f)
 	if err != nil {
@@ -166,4 +170,40 @@ func (s *resolvingSink) Emit(ctx context.Context, id string, f runner.Fields) er
 		}
 	}()
 	return nil
+}
+
+// /v1/addresses' audio_address is resolved as audio_urls, beside the MP4's download address.
+func TestResolveAudioAddresses(t *testing.T) {
+	fx := coachingFixture()
+	dir := t.TempDir()
+	audio := filepath.Join(dir, "a.m4a")
+	os.WriteFile(audio, []byte("m4a bytes"), 0o600)
+	fx.Meetings[0].Records[0].Files[0].AudioPath = audio
+	s, c := newEnv(t, emulator.Options{Fixture: fx})
+	out := newSink()
+	l := newLister(t, c, ListerConfig{})
+	if err := l.List(context.Background(), day, out); err != nil {
+		t.Fatal(err)
+	}
+	f, err := l.Resolve(context.Background(), out.items["1964787070499246080"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, _ := runner.NewItem("x", f)
+	var urls, mp4 map[string]string
+	it.Get(AudioURLsField, &urls)
+	it.Get(DownloadURLsField, &mp4)
+	if len(urls) != 1 || urls["1964787070499246081"] == "" || len(mp4) != 2 {
+		t.Fatalf("audio_urls %v download_urls %v: want the first file's audio and both MP4s", urls, mp4)
+	}
+	resp, err := http.Get(urls["1964787070499246081"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "m4a bytes" {
+		t.Errorf("audio address served HTTP %d %q", resp.StatusCode, b)
+	}
+	_ = s
 }

@@ -346,7 +346,7 @@ func decodeMeeting(b []byte) (*MeetingInfo, error) {
 		return nil, fmt.Errorf("decode meeting: %w", err)
 	}
 	if len(w.MeetingInfoList) == 0 {
-		return nil, fmt.Errorf("decode meeting: empty meeting_info_list")
+		return nil, nil // an ended meeting: no longer answered (1095/42418)
 	}
 	m := w.MeetingInfoList[0]
 	out := &MeetingInfo{
@@ -363,6 +363,42 @@ func decodeMeeting(b []byte) (*MeetingInfo, error) {
 		})
 	}
 	return out, nil
+}
+
+type wireEndedMeeting struct {
+	MeetingID    flexString `json:"meeting_id"`
+	MeetingCode  flexString `json:"meeting_code"`
+	Subject      flexString `json:"subject"`
+	UserID       flexString `json:"userid"`
+	MeetingType  flexInt    `json:"meeting_type"`
+	SubMeetingID flexString `json:"sub_meeting_id"`
+	StartTime    flexInt    `json:"start_time"`
+	EndTime      flexInt    `json:"end_time"`
+}
+
+type wireEndedMeetings struct {
+	TotalCount      flexInt                    `json:"total_count"`
+	TotalPage       flexInt                    `json:"total_page"`
+	CurrentPage     flexInt                    `json:"current_page"`
+	MeetingInfoList flexList[wireEndedMeeting] `json:"meeting_info_list"`
+}
+
+// decodeEndedMeetings decodes a /v1/corp/meetings or /v1/history/meetings page; times converts the
+// listing's unit (ms for corp, seconds for history).
+func decodeEndedMeetings(b []byte, times func(flexInt) time.Time) (*EndedMeetingsPage, error) {
+	var w wireEndedMeetings
+	if err := json.Unmarshal(b, &w); err != nil {
+		return nil, fmt.Errorf("decode ended meetings: %w", err)
+	}
+	p := &EndedMeetingsPage{TotalCount: int(w.TotalCount), TotalPage: int(w.TotalPage), CurrentPage: int(w.CurrentPage)}
+	for _, m := range w.MeetingInfoList {
+		p.Meetings = append(p.Meetings, EndedMeeting{
+			MeetingID: string(m.MeetingID), MeetingCode: string(m.MeetingCode), Subject: string(m.Subject),
+			Creator: string(m.UserID), MeetingType: int(m.MeetingType), SubMeetingID: string(m.SubMeetingID),
+			Start: times(m.StartTime), End: times(m.EndTime),
+		})
+	}
+	return p, nil
 }
 
 // decodeErrorInfo returns the error_info of a body, or nil when there is none.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"meetpipe/runner"
 	"meetpipe/steps/store"
@@ -56,6 +57,7 @@ func cmdStatus(ctx context.Context, args []string, stdout io.Writer) error {
 	runs := fs.Int("runs", 10, "how many recent runs")
 	failures := fs.Int("failures", 20, "how many failed items")
 	students := fs.Int("students", 10, "how many of the most active students")
+	stateDir := fs.String("state-dir", defaultStateDir(), "the pipeline's state_dir, for its pending recordings")
 	if err := noArgs(fs, args); err != nil {
 		return err
 	}
@@ -71,12 +73,23 @@ func cmdStatus(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("status: %s", sec.Scrub(err.Error()))
 	}
+	pending, err := readPending(*stateDir, time.Now())
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
 	if *output == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return enc.Encode(struct {
+			*store.Report
+			Pending []pendingItem `json:"pending"`
+		}{rep, pending})
 	}
-	return rep.WriteText(stdout)
+	if err := rep.WriteText(stdout); err != nil {
+		return err
+	}
+	writePending(stdout, *stateDir, pending)
+	return nil
 }
 
 func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 
 	"meetpipe/runner"
 	kimiemu "meetpipe/steps/kimi/emulator"
+	"meetpipe/steps/roster"
 	"meetpipe/steps/store"
 	"meetpipe/steps/store/storetest"
 	tencentemu "meetpipe/steps/tencent/emulator"
@@ -223,12 +225,12 @@ func expectMeeting(w *wantDB, stats map[string]*agg, m demoMeeting, c int) {
 		rec := copyID(m.record, c)
 		w.recordings = append(w.recordings, fmt.Sprintf("%s %s %s %v %d", rec, m.host, m.wantPhase, m.wantReview, m.minutes))
 		for _, p := range m.people {
-			if p.userid == m.host {
-				continue
+			if p.userid == m.host || (p.userid != "" && p.userid == m.creator) {
+				continue // the host and the assistant who created the meeting are staff
 			}
 			id := p.userid
 			if id == "" {
-				id = "ext:" + p.uuid
+				id = roster.GuestID(p.name) // a guest is one student across meetings, whatever her uuid
 			}
 			var secs int64
 			for _, s := range p.sessions {
@@ -298,6 +300,21 @@ func assertDB(t *testing.T, db *sql.DB, want wantDB) {
 		if strings.Join(c.got, "\n") != strings.Join(c.want, "\n") {
 			t.Errorf("%s:\ngot\n  %s\nwant\n  %s", c.name, strings.Join(c.got, "\n  "), strings.Join(c.want, "\n  "))
 		}
+	}
+	// Spelled out: the returning guest is one student with two recordings (two uuids at Tencent), and
+	// the assistant-created meeting is stored under its host, the assistant counted nowhere.
+	stats := strings.Join(got.stats, "\n")
+	guest := 0
+	for _, l := range got.stats {
+		if rest, ok := strings.CutPrefix(l, "name:赵同学 "); ok {
+			fmt.Sscan(rest, &guest)
+		}
+	}
+	if guest < 2 || strings.Contains(stats, "assistant_he") || strings.Contains(stats, "ext:") {
+		t.Errorf("student_stats:\n%s\nwant name:赵同学 with 2 recordings, no assistant, no ext: ids", stats)
+	}
+	if !slices.ContainsFunc(got.recordings, func(r string) bool { return strings.HasPrefix(r, "1964787070499246103 teacher_002 ") }) {
+		t.Errorf("recordings %q: want the assistant-created meeting under teacher_002", got.recordings)
 	}
 }
 

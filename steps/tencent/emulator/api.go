@@ -2,8 +2,11 @@ package emulator
 
 import (
 	"cmp"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -70,7 +73,7 @@ func (s *Server) registered(u string) bool {
 		return true
 	}
 	for _, m := range s.order {
-		if m.Host == u {
+		if m.Host == u || m.Creator == u {
 			return true
 		}
 		for _, p := range m.Participants {
@@ -103,7 +106,9 @@ func (s *Server) listRecords(w *statusWriter, r *http.Request, corp bool) *apiEr
 		return noPermission(op)
 	}
 	if corp && s.opts.CorpRecordsPerMinute > 0 && !s.corpAllowed() {
-		return badRequest(190310, "/v1/corp/records: at most %d calls per minute", s.opts.CorpRecordsPerMinute)
+		// 190310 comes with HTTP 500 (1095/53805's error table).
+		return &apiError{status: http.StatusInternalServerError, code: 190310,
+			msg: fmt.Sprintf("/v1/corp/records: at most %d calls per minute", s.opts.CorpRecordsPerMinute)}
 	}
 	if q.Get("start_time") == "" || q.Get("end_time") == "" {
 		return badRequest(190004, "start_time and end_time are required")
@@ -153,8 +158,8 @@ func (s *Server) listRecords(w *statusWriter, r *http.Request, corp bool) *apiEr
 	var hits []hit
 	s.mu.Lock()
 	for _, m := range s.order {
-		if !admin && m.Host != op {
-			continue
+		if !admin && m.creator() != op {
+			continue // /v1/records lists only the operator's own meetings (1095/51189, 2026-01)
 		}
 		if meetingID != "" && m.MeetingID != meetingID {
 			continue
@@ -192,10 +197,11 @@ func (s *Server) listRecords(w *statusWriter, r *http.Request, corp bool) *apiEr
 			"state":             h.r.State,
 			"record_type":       h.r.RecordType,
 		}
+		// Both listings name the creator, not the host (tencent-meeting-api.md correction 3).
 		if corp {
-			rm["userid"] = h.m.Host
+			rm["userid"] = h.m.creator()
 		} else {
-			rm["host_user_id"] = h.m.Host
+			rm["host_user_id"] = h.m.creator()
 		}
 		if h.r.State == 3 {
 			files := make([]map[string]any, 0, len(h.r.Files))
@@ -249,7 +255,7 @@ func (s *Server) meetingFor(id, op string) (*Meeting, *apiError) {
 		// The official example of this error is an HTTP 500.
 		return nil, &apiError{status: http.StatusInternalServerError, code: 9003, msg: "MEETING NOT EXIST"}
 	}
-	if m.Host != op && !s.isAdmin(op) {
+	if m.Host != op && m.creator() != op && !s.isAdmin(op) {
 		return nil, noPermission(op)
 	}
 	return m, nil
@@ -277,7 +283,7 @@ func (s *Server) addresses(w *statusWriter, r *http.Request) *apiError {
 	if ref == nil {
 		return &apiError{status: http.StatusBadRequest, code: 4051, newCode: 108004051, msg: "record does not exist or was deleted"}
 	}
-	if m.Host != op && !s.isAdmin(op) {
+	if m.Host != op && m.creator() != op && !s.isAdmin(op) {
 		return noPermission(op)
 	}
 	size, e := intParam(q, "page_size", 50)
@@ -302,12 +308,18 @@ func (s *Server) addresses(w *statusWriter, r *http.Request) *apiError {
 	from, to := min((page-1)*size, total), min(page*size, total)
 	list := make([]map[string]any, 0, to-from)
 	for _, f := range files[from:to] {
-		list = append(list, map[string]any{
+		e := map[string]any{
 			"record_file_id":             s.id(f.ID),
 			"view_address":               s.url + "/crm/" + f.ID,
 			"download_address":           s.mediaURL(f),
 			"download_address_file_type": "mp4",
-		})
+		}
+		if f.AudioPath != "" {
+			// The audio-only rendition beside the MP4 (tencent-meeting-api.md correction 6).
+			e["audio_address"] = s.audioURL(f)
+			e["audio_address_file_type"] = "m4a"
+		}
+		list = append(list, e)
 	}
 	s.writeJSON(w, map[string]any{
 		"meeting_record_id": s.id(rec.ID),
@@ -416,8 +428,8 @@ func (s *Server) participants(w *statusWriter, r *http.Request, meetingID string
 		}
 		list = append(list, map[string]any{
 			"userid":             rw.p.UserID,
-			"uuid":               rw.p.UUID,
-			"ms_open_id":         "ms" + rw.p.UUID,
+			"uuid":               s.uuidIn(m, rw.p.UUID),
+			"ms_open_id":         "ms" + s.uuidIn(m, rw.p.UUID),
 			"open_id":            "",
 			"user_name":          base64.StdEncoding.EncodeToString([]byte(rw.p.Name)),
 			"join_time":          jv,
@@ -454,8 +466,14 @@ func (s *Server) meeting(w *statusWriter, r *http.Request, meetingID string) *ap
 	if e != nil {
 		return e
 	}
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.opts.AnswerEndedMeetings && endedAt(m, now) {
+		// 1095/42418: an ended meeting is no longer returned; the documented answer is an empty list.
+		s.writeJSON(w, map[string]any{"meeting_number": 0, "meeting_info_list": []any{}})
+		return nil
+	}
 	mt := 0
 	if m.Recurring {
 		mt = 1
@@ -494,5 +512,195 @@ func (s *Server) meeting(w *statusWriter, r *http.Request, meetingID string) *ap
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	json.NewEncoder(w).Encode(map[string]any{"meeting_number": 1, "meeting_info_list": []any{info}}) //nolint:errcheck
+	return nil
+}
+
+// uuidIn is the uuid a person has in meeting m: valid for that meeting only, unless StableUUIDs.
+func (s *Server) uuidIn(m *Meeting, uuid string) string {
+	if s.opts.StableUUIDs || uuid == "" {
+		return uuid
+	}
+	sum := sha256.Sum256([]byte(m.MeetingID + "/" + uuid))
+	return "WM" + hex.EncodeToString(sum[:12])
+}
+
+// endedAt reports whether /v1/meetings/{id} no longer returns m at now (1095/42418): a one-off meeting
+// that ended (a finished recording proves it) or is an hour past its scheduled end; a recurring one 30
+// days past its last occurrence. s.mu is held.
+func endedAt(m *Meeting, now time.Time) bool {
+	if m.Recurring {
+		last := m.End
+		for _, x := range m.SubMeetings {
+			if x.End.After(last) {
+				last = x.End
+			}
+		}
+		return !last.IsZero() && now.After(last.Add(30*24*time.Hour))
+	}
+	for _, r := range m.Records {
+		if r.State == 3 {
+			return true
+		}
+	}
+	return !m.End.IsZero() && now.After(m.End.Add(time.Hour))
+}
+
+// endedEntry is one ended meeting or occurrence of the ended-meeting listings.
+type endedEntry struct {
+	m          *Meeting
+	sub        string
+	start, end time.Time
+}
+
+// endedEntriesLocked lists the ended meetings and ended occurrences, with their media-room times: the
+// span of their recordings when there are some, else the schedule. s.mu is held.
+func (s *Server) endedEntriesLocked(now time.Time) []endedEntry {
+	var out []endedEntry
+	for _, m := range s.order {
+		span := func(from, to time.Time) (time.Time, time.Time) {
+			var a, b time.Time
+			for _, r := range m.Records {
+				if r.Start.Before(from) || r.Start.After(to) {
+					continue
+				}
+				if a.IsZero() || r.Start.Before(a) {
+					a = r.Start
+				}
+				for _, f := range r.Files {
+					if f.End.After(b) {
+						b = f.End
+					}
+				}
+			}
+			if a.IsZero() {
+				return from, to
+			}
+			if b.Before(a) {
+				b = a
+			}
+			return a, b
+		}
+		if m.Recurring {
+			for _, x := range m.SubMeetings {
+				if !x.End.Before(now) {
+					continue
+				}
+				a, b := span(x.Start.Add(-time.Hour), x.End.Add(time.Hour))
+				out = append(out, endedEntry{m, x.ID, a, b})
+			}
+			continue
+		}
+		ended := !m.End.IsZero() && m.End.Before(now)
+		for _, r := range m.Records {
+			ended = ended || r.State == 3
+		}
+		if ended {
+			a, b := span(m.Start.Add(-24*time.Hour), m.End.Add(24*time.Hour))
+			out = append(out, endedEntry{m: m, start: a, end: b})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b endedEntry) int { return a.start.Compare(b.start) })
+	return out
+}
+
+// endedMeetings serves /v1/corp/meetings?meeting_state=1 (user == "": the enterprise, admins only,
+// times in ms, userid = the creator; 1095/52492) and /v1/history/meetings/{user} (meetings the user
+// created or attended, times in seconds, span at most 90 days; 1095/53805). Pages of at most 20.
+func (s *Server) endedMeetings(w *statusWriter, r *http.Request, user string) *apiError {
+	q := r.URL.Query()
+	op, e := s.operator(q)
+	if e != nil {
+		return e
+	}
+	corp := user == ""
+	if corp {
+		if !s.isAdmin(op) {
+			return noPermission(op)
+		}
+		if q.Get("meeting_state") != "1" {
+			return badRequest(190004, "this emulator serves meeting_state=1 (ended) only")
+		}
+	} else if user != op && !s.isAdmin(op) {
+		return noPermission(op)
+	}
+	st, e := intParam(q, "start_time", 0)
+	if e != nil {
+		return e
+	}
+	et, e := intParam(q, "end_time", 0)
+	if e != nil {
+		return e
+	}
+	now := s.now()
+	from, to := time.Unix(st, 0), time.Unix(et, 0)
+	switch {
+	case st == 0 && et == 0:
+		from, to = now.Add(-maxSpan), now
+	case et == 0:
+		to = from.Add(maxSpan)
+	case st == 0:
+		from = to.Add(-maxSpan)
+	}
+	if to.Before(from) || (!corp && to.Sub(from) > 90*24*time.Hour) {
+		return badRequest(190004, "start_time..end_time must be at most 90 days")
+	}
+	size, e := intParam(q, "page_size", 20)
+	if e != nil {
+		return e
+	}
+	if size <= 0 || size > 20 {
+		size = 20
+	}
+	page, e := intParam(q, "page", 1)
+	if e != nil {
+		return e
+	}
+	if page < 1 {
+		return badRequest(190004, "page starts at 1")
+	}
+	s.mu.Lock()
+	var hits []endedEntry
+	for _, x := range s.endedEntriesLocked(now) {
+		if x.start.Before(from) || x.start.After(to) {
+			continue
+		}
+		if !corp && x.m.creator() != user && !slices.ContainsFunc(x.m.Participants, func(p Person) bool { return p.UserID == user }) {
+			continue
+		}
+		hits = append(hits, x)
+	}
+	s.mu.Unlock()
+	total := int64(len(hits))
+	lo, hi := min((page-1)*size, total), min(page*size, total)
+	list := make([]map[string]any, 0, hi-lo)
+	for _, x := range hits[lo:hi] {
+		mt := 0
+		if x.m.Recurring {
+			mt = 1
+		}
+		at := func(t time.Time) any {
+			if corp {
+				return s.num(t.UnixMilli())
+			}
+			return s.num(t.Unix())
+		}
+		e := map[string]any{
+			"meeting_id": s.id(x.m.MeetingID), "meeting_code": x.m.MeetingCode, "subject": x.m.Subject,
+			"meeting_type": mt, "start_time": at(x.start), "end_time": at(x.end),
+		}
+		if x.sub != "" {
+			e["sub_meeting_id"] = x.sub
+		}
+		if corp {
+			e["userid"] = x.m.creator()
+			e["userid_type"] = 1
+			e["participants_num"] = len(x.m.Participants)
+		}
+		list = append(list, e)
+	}
+	s.writeJSON(w, map[string]any{
+		"total_count": s.num(total), "total_page": s.num((total + size - 1) / size),
+		"current_page": page, "current_size": len(list), "meeting_info_list": list,
+	})
 	return nil
 }

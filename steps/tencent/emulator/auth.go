@@ -66,7 +66,8 @@ func (s *Server) authenticate(r *http.Request, body []byte) *apiError {
 		}
 	}
 	if key != s.opts.SecretID {
-		return badRequest(200003, "signature verification failed: unknown X-TC-Key")
+		// An unrecognised secret is 190303 / 200190303 under AK/SK (tencent-meeting-api.md correction 5).
+		return &apiError{status: http.StatusBadRequest, code: 190303, newCode: 200190303, msg: "secret not recognised: unknown X-TC-Key"}
 	}
 	sec, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
@@ -77,7 +78,8 @@ func (s *Server) authenticate(r *http.Request, body []byte) *apiError {
 	}
 	now := s.now()
 	if d := now.Sub(time.Unix(sec, 0)); d > s.opts.MaxSkew || d < -s.opts.MaxSkew {
-		return badRequest(200003, "signature expired: X-TC-Timestamp is %s away from server time", d.Round(time.Second))
+		// More than 5 minutes off is 190300 (tencent-meeting-api.md correction 5).
+		return badRequest(190300, "signature expired: X-TC-Timestamp is %s away from server time", d.Round(time.Second))
 	}
 	want := signature(s.opts.SecretKey, r.Method, key, nonce, ts, r.RequestURI, body)
 	if !hmac.Equal([]byte(sig), []byte(want)) {
@@ -91,6 +93,11 @@ func (s *Server) authenticate(r *http.Request, body []byte) *apiError {
 	}
 	if s.opts.SdkID != "" && h.Get("SdkId") != s.opts.SdkID {
 		return badRequest(190004, "SdkId 无效")
+	}
+	if s.opts.SdkID == "" && h.Get("SdkId") != "" {
+		// An app with no SdkId must not send one (correction 5: 190303, "do not send SdkId when none was
+		// assigned"). An empty header is tolerated: the official Go SDK sends SdkId "" by default.
+		return &apiError{status: http.StatusBadRequest, code: 190303, newCode: 200190303, msg: "SdkId sent for an app that has none"}
 	}
 	if len(s.opts.AllowedIPs) > 0 {
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)

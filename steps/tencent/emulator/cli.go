@@ -34,6 +34,10 @@ func RunCLI(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.DurationVar(&o.URLTTL, "url-ttl", 6*time.Hour, "validity of download addresses")
 	fs.IntVar(&o.CorpRecordsPerMinute, "corp-rpm", 0, "enforce this many /v1/corp/records calls per minute (0: off; the real service allows 10)")
 	fs.BoolVar(&o.Quirks, "quirks", false, "send numbers as strings and ids as bare numbers")
+	fs.BoolVar(&o.AnswerEndedMeetings, "answer-ended-meetings", false, "answer /v1/meetings/{id} for ended meetings (Tencent does not)")
+	fs.BoolVar(&o.StableUUIDs, "stable-uuids", false, "serve each person's fixture uuid in every meeting (Tencent's uuid is per meeting)")
+	fs.IntVar(&o.DailyQuota, "daily-quota", 0, "answer 190311 after this many API calls in a day (0: off; the real quota is 200,000)")
+	fs.IntVar(&o.CorpMeetingsPerMinute, "corp-meetings-rpm", 0, "enforce this many /v1/corp/meetings calls per minute with 190313 (0: off; the real service allows 100)")
 	fs.Uint64Var(&seed, "seed", 1, "seed of the fault generator")
 	var skew time.Duration
 	fs.Func("allowed-ips", "the app's IP whitelist, comma-separated (others get 500125; default: any)", func(v string) error {

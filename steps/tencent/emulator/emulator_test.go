@@ -166,9 +166,9 @@ func TestAuthentication(t *testing.T) {
 		{name: "GET with body null signed as null (official Go SDK)", c: call{uri: uri, body: []byte("null")}, status: 200},
 		{name: "GET with body null signed as empty", c: call{uri: uri, body: []byte("null"), signBody: []byte{}}, status: 400, code: 200003},
 		{name: "wrong secret key", c: call{uri: uri, secret: "nope"}, status: 400, code: 200003},
-		{name: "unknown secret id", c: call{uri: uri, key: "AKID_other"}, status: 400, code: 200003},
-		{name: "stale timestamp", c: call{uri: uri, ts: strconv.FormatInt(time.Now().Add(-6*time.Minute).Unix(), 10)}, status: 400, code: 200003, msgMatch: "expired"},
-		{name: "future timestamp", c: call{uri: uri, ts: strconv.FormatInt(time.Now().Add(6*time.Minute).Unix(), 10)}, status: 400, code: 200003},
+		{name: "unknown secret id", c: call{uri: uri, key: "AKID_other"}, status: 400, code: 190303},
+		{name: "stale timestamp", c: call{uri: uri, ts: strconv.FormatInt(time.Now().Add(-6*time.Minute).Unix(), 10)}, status: 400, code: 190300, msgMatch: "expired"},
+		{name: "future timestamp", c: call{uri: uri, ts: strconv.FormatInt(time.Now().Add(6*time.Minute).Unix(), 10)}, status: 400, code: 190300},
 		{name: "wrong AppId", c: call{uri: uri, appID: "999"}, status: 400, code: 190004},
 		{name: "nonce not a number", c: call{uri: uri, nonce: "abc"}, status: 400, code: 190004},
 		{name: "signed URI differs from sent URI", c: call{uri: uri + "&page=2", signBody: nil, key: "", secret: ""}, status: 200},
@@ -298,8 +298,8 @@ func TestCorpRecordsShape(t *testing.T) {
 	}
 	call{uri: uri}.do(t, s)
 	st, out = call{uri: uri}.do(t, s)
-	if st != 400 || errorCode(out) != 190310 {
-		t.Errorf("third corp call in a minute: HTTP %d %v, want 190310", st, out)
+	if st != 500 || errorCode(out) != 190310 {
+		t.Errorf("third corp call in a minute: HTTP %d %v, want 190310 with HTTP 500 (1095/53805)", st, out)
 	}
 }
 
@@ -388,6 +388,12 @@ func TestRecurringParticipants(t *testing.T) {
 	if st != 200 || len(out["participants"].([]any)) != 1 {
 		t.Fatalf("sub-meeting s2: HTTP %d %v, want one row", st, out)
 	}
+	// Over 30 days past its last occurrence, a recurring meeting is no longer answered (1095/42418).
+	st, out = call{uri: "/v1/meetings/555?instanceid=1&operator_id=admin&operator_id_type=1"}.do(t, s)
+	if st != 200 || len(out["meeting_info_list"].([]any)) != 0 {
+		t.Fatalf("ended recurring meeting: HTTP %d %v, want an empty meeting_info_list", st, out)
+	}
+	s = newServer(t, Options{Fixture: fx, AnswerEndedMeetings: true})
 	st, out = call{uri: "/v1/meetings/555?instanceid=1&operator_id=admin&operator_id_type=1"}.do(t, s)
 	info := out["meeting_info_list"].([]any)[0].(map[string]any)
 	if st != 200 || info["meeting_type"] != 1.0 || len(info["sub_meetings"].([]any)) != 2 {

@@ -23,8 +23,12 @@ type Meeting struct {
 	MeetingID   string `json:"meeting_id"`
 	MeetingCode string `json:"meeting_code"`
 	Subject     string `json:"subject"`
-	// Host is the host's userid: host_user_id on /v1/records, userid on /v1/corp/records.
+	// Host is the host's userid: the participant to give user_role 2 or 3.
 	Host string `json:"host"`
+	// Creator is who scheduled the meeting (an assistant may schedule for a teacher); empty: Host.
+	// Record listings name the creator (tencent-meeting-api.md correction 3), and /v1/records lists a
+	// meeting for its creator only (1095/51189).
+	Creator string `json:"creator,omitempty"`
 	// Recurring meetings (meeting_type 1) answer participants only per sub-meeting.
 	Recurring    bool         `json:"recurring,omitempty"`
 	Start        time.Time    `json:"start"` // scheduled
@@ -78,6 +82,10 @@ type File struct {
 	// emulator serves Size bytes of deterministic filler.
 	Path string `json:"path,omitempty"`
 	Size int64  `json:"size,omitempty"`
+	// AudioPath is the file's audio-only rendition (m4a), served as /v1/addresses' audio_address
+	// (tencent-meeting-api.md correction 6). Without it no audio_address is answered.
+	AudioPath string `json:"audio_path,omitempty"`
+	audioSize int64
 }
 
 // LoadFixture reads a JSON fixture and resolves its media paths against the fixture's directory.
@@ -97,6 +105,9 @@ func LoadFixture(path string) (*Fixture, error) {
 				file := &f.Meetings[i].Records[j].Files[k]
 				if file.Path != "" && !filepath.IsAbs(file.Path) {
 					file.Path = filepath.Join(dir, file.Path)
+				}
+				if file.AudioPath != "" && !filepath.IsAbs(file.AudioPath) {
+					file.AudioPath = filepath.Join(dir, file.AudioPath)
 				}
 			}
 		}
@@ -169,7 +180,22 @@ func (m *Meeting) check(meetings, records, files map[string]bool) error {
 				}
 				file.Size = st.Size()
 			}
+			if file.AudioPath != "" {
+				st, err := os.Stat(file.AudioPath)
+				if err != nil {
+					return fmt.Errorf("record file %s audio: %w", file.ID, err)
+				}
+				file.audioSize = st.Size()
+			}
 		}
 	}
 	return nil
+}
+
+// creator is the meeting's creator: Creator, else Host.
+func (m *Meeting) creator() string {
+	if m.Creator != "" {
+		return m.Creator
+	}
+	return m.Host
 }

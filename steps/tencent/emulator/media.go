@@ -27,6 +27,12 @@ func (s *Server) mediaURL(f File) string {
 	return s.url + "/media/" + url.PathEscape(f.ID) + ext + "?expires=" + exp + "&sign=" + s.urlSign(f.ID, exp)
 }
 
+// audioURL is the signed address of a file's audio rendition (an .m4a name selects it).
+func (s *Server) audioURL(f File) string {
+	exp := strconv.FormatInt(s.now().Add(s.opts.URLTTL).Unix(), 10)
+	return s.url + "/media/" + url.PathEscape(f.ID) + ".m4a?expires=" + exp + "&sign=" + s.urlSign(f.ID+"#audio", exp)
+}
+
 func (s *Server) urlSign(fileID, exp string) string {
 	m := hmac.New(sha256.New, s.urlKey)
 	fmt.Fprintf(m, "%s\n%s", fileID, exp)
@@ -42,12 +48,14 @@ func cosError(w http.ResponseWriter, status int, code, msg string) {
 // mediaFile checks a media request's signature and expiry and finds its file.
 func (s *Server) mediaFile(w http.ResponseWriter, r *http.Request) (File, bool) {
 	name := strings.TrimPrefix(r.URL.Path, "/media/")
+	ext := ""
 	if i := strings.LastIndexByte(name, '.'); i > 0 {
-		name = name[:i]
+		name, ext = name[:i], name[i:]
 	}
 	q := r.URL.Query()
 	exp := q.Get("expires")
-	if !hmac.Equal([]byte(q.Get("sign")), []byte(s.urlSign(name, exp))) {
+	audio := ext == ".m4a" && hmac.Equal([]byte(q.Get("sign")), []byte(s.urlSign(name+"#audio", exp)))
+	if !audio && !hmac.Equal([]byte(q.Get("sign")), []byte(s.urlSign(name, exp))) {
 		cosError(w, http.StatusForbidden, "AccessDenied", "Request has incorrect signature")
 		return File{}, false
 	}
@@ -63,9 +71,12 @@ func (s *Server) mediaFile(w http.ResponseWriter, r *http.Request) (File, bool) 
 		f = *ref.f
 	}
 	s.mu.Unlock()
-	if ref == nil {
+	if ref == nil || (audio && f.AudioPath == "") {
 		cosError(w, http.StatusNotFound, "NoSuchKey", "The specified key does not exist.")
 		return File{}, false
+	}
+	if audio {
+		f.Path, f.Size = f.AudioPath, f.audioSize
 	}
 	return f, true
 }

@@ -31,12 +31,14 @@ const (
 
 // Endpoint names used by counters and faults.
 const (
-	EndpointRecords      = "records"      // GET /v1/records
-	EndpointCorpRecords  = "corp_records" // GET /v1/corp/records
-	EndpointAddresses    = "addresses"    // GET /v1/addresses
-	EndpointParticipants = "participants" // GET /v1/meetings/{id}/participants
-	EndpointMeeting      = "meeting"      // GET /v1/meetings/{id}
-	EndpointMedia        = "media"        // GET /media/{file}: the download addresses
+	EndpointRecords      = "records"       // GET /v1/records
+	EndpointCorpRecords  = "corp_records"  // GET /v1/corp/records
+	EndpointAddresses    = "addresses"     // GET /v1/addresses
+	EndpointParticipants = "participants"  // GET /v1/meetings/{id}/participants
+	EndpointMeeting      = "meeting"       // GET /v1/meetings/{id}
+	EndpointCorpMeetings = "corp_meetings" // GET /v1/corp/meetings (ended meetings of the enterprise)
+	EndpointHistory      = "history"       // GET /v1/history/meetings/{userid}
+	EndpointMedia        = "media"         // GET /media/{file}: the download addresses
 	EndpointOther        = "other"
 )
 
@@ -71,6 +73,20 @@ type Options struct {
 	// MaxSkew is the accepted difference between X-TC-Timestamp and the server clock (default 5m); the
 	// same span guards against replayed nonces.
 	MaxSkew time.Duration
+	// DailyQuota, when positive, is the app's calls per day (documented: 200,000, 1095/105276): API
+	// calls beyond it are answered 190311 until Advance moves the clock to another day.
+	DailyQuota int
+	// CorpMeetingsPerMinute enforces the account-level limit of /v1/corp/meetings (documented 100/min)
+	// with 190313 (0: not enforced).
+	CorpMeetingsPerMinute int
+	// AnswerEndedMeetings makes /v1/meetings/{id} answer ended meetings. Tencent does not (1095/42418:
+	// an ended one-off meeting, and a recurring one 30 days after its end, are no longer returned), so
+	// this knob is the pre-correction behaviour, for tests of the fallback.
+	AnswerEndedMeetings bool
+	// StableUUIDs serves each person's fixture uuid in every meeting. Tencent's uuid is valid for one
+	// meeting only (GO model comment; tencent-meeting-api.md correction 2), so by default the uuid served
+	// is derived from the meeting id and the fixture's.
+	StableUUIDs bool
 	// Now is the server clock (default time.Now); Advance shifts it. The Date header follows it.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -98,6 +114,8 @@ type Server struct {
 	files      map[string]*fileRef
 	nonces     map[string]time.Time
 	corpCalls  []time.Time
+	meetCalls  []time.Time
+	dayCalls   map[string]int // API calls per server day, for DailyQuota
 	queued     map[string][]Fault
 	rng        *mrand.Rand
 	counts     map[string]*counter
@@ -492,6 +510,10 @@ func endpointOf(path string) (endpoint, meetingID string) {
 		return EndpointCorpRecords, ""
 	case path == "/v1/addresses":
 		return EndpointAddresses, ""
+	case path == "/v1/corp/meetings":
+		return EndpointCorpMeetings, ""
+	case strings.HasPrefix(path, "/v1/history/meetings/"):
+		return EndpointHistory, strings.TrimPrefix(path, "/v1/history/meetings/")
 	case strings.HasPrefix(path, "/media/"):
 		return EndpointMedia, ""
 	case strings.HasPrefix(path, "/v1/meetings/"):
@@ -579,6 +601,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.writeError(sw, badRequest(190004, "method %s not supported", r.Method))
 		return
 	}
+	if e := s.limits(endpoint); e != nil {
+		s.writeError(sw, e)
+		return
+	}
 	var err *apiError
 	switch endpoint {
 	case EndpointRecords, EndpointCorpRecords:
@@ -589,6 +615,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		err = s.participants(sw, r, meetingID)
 	case EndpointMeeting:
 		err = s.meeting(sw, r, meetingID)
+	case EndpointCorpMeetings:
+		err = s.endedMeetings(sw, r, "")
+	case EndpointHistory:
+		err = s.endedMeetings(sw, r, meetingID)
 	default:
 		err = &apiError{status: http.StatusNotFound, code: 190004, msg: "unknown API " + r.URL.Path}
 	}
@@ -635,7 +665,7 @@ func (s *Server) fault(w *statusWriter, r *http.Request, endpoint string, f Faul
 		if s.pick(2) == 0 {
 			s.writeError(w, badRequest(9061, "query meetings too frequently"))
 		} else {
-			s.writeError(w, badRequest(190310, "API call frequency exceeds the per-minute limit"))
+			s.writeError(w, &apiError{status: http.StatusInternalServerError, code: 190310, msg: "API call frequency exceeds the per-minute limit"}) // HTTP 500 (1095/53805)
 		}
 	case FaultGarbage:
 		if endpoint == EndpointMedia {
@@ -681,3 +711,29 @@ func (s *Server) reset(w *statusWriter) {
 
 // errClosed is returned by media writers once the server is closing.
 var errClosed = errors.New("emulator closed")
+
+// limits applies the daily quota (190311) and the per-interface limit of /v1/corp/meetings (190313),
+// both from 1095/105276.
+func (s *Server) limits(endpoint string) *apiError {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opts.DailyQuota > 0 {
+		if s.dayCalls == nil {
+			s.dayCalls = map[string]int{}
+		}
+		day := now.UTC().Format("2006-01-02")
+		if s.dayCalls[day] >= s.opts.DailyQuota {
+			return badRequest(190311, "the app's daily call quota (%d) is used up", s.opts.DailyQuota)
+		}
+		s.dayCalls[day]++
+	}
+	if endpoint == EndpointCorpMeetings && s.opts.CorpMeetingsPerMinute > 0 {
+		s.meetCalls = slices.DeleteFunc(s.meetCalls, func(t time.Time) bool { return now.Sub(t) >= time.Minute })
+		if len(s.meetCalls) >= s.opts.CorpMeetingsPerMinute {
+			return badRequest(190313, "/v1/corp/meetings: at most %d calls per minute", s.opts.CorpMeetingsPerMinute)
+		}
+		s.meetCalls = append(s.meetCalls, now)
+	}
+	return nil
+}
