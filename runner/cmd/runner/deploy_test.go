@@ -81,7 +81,7 @@ func TestDeploySystemd(t *testing.T) {
 	if got := readFile(t, filepath.Join(prefix, ".env")); got != env {
 		t.Errorf(".env was overwritten:\n%s", got)
 	}
-	if !strings.Contains(out, "schema_migrations") && !strings.Contains(out, "applied 1 migration") && !strings.Contains(out, "schema is up to date") {
+	if !strings.Contains(out, "schema_migrations") && !strings.Contains(out, "migration(s): 0001_init") && !strings.Contains(out, "schema is up to date") {
 		t.Errorf("migrate did not run:\n%s", out)
 	}
 	if !strings.Contains(out, "ok    mysql_upsert") || strings.Contains(out, "fail  ") {
