@@ -68,10 +68,12 @@ func (g *kimiGuard) Call(ctx context.Context, f func(context.Context) error) err
 }
 
 // Fail tells the engine what to do about a failed call: Moonshot's three kinds of 429 differ only in
-// error.type (kimi.APIError.Kind). An error that is not the server's answer passes unchanged.
+// error.type (kimi.APIError.Kind). An error that is not the server's answer passes unchanged, and so does
+// one already given a kind (the run's stop, which Do returns), so that it is not wrapped twice.
 func (g *kimiGuard) Fail(err error) error {
 	var ae *kimi.APIError
-	if !errors.As(err, &ae) {
+	var se *runner.StepError
+	if !errors.As(err, &ae) || errors.As(err, &se) {
 		return err
 	}
 	switch ae.Kind() {

@@ -88,7 +88,8 @@ func groupSummaries(sums []string, size int) []string {
 // by characters.
 func splitTranscript(tr Transcript, stamps bool, size int) []string {
 	var lines []string
-	maxRunes := int(float64(size) * 1.5)
+	// A cut piece costs TextTokens plus one for its newline, like every line: it must fit a part alone.
+	maxRunes := int(float64(size-1) * 1.5)
 	for _, l := range transcriptLines(tr, stamps) {
 		r := []rune(l)
 		for len(r) > maxRunes {
