@@ -514,3 +514,19 @@ func TestKimiPipeline(t *testing.T) {
 		t.Errorf("moved servers got calls: %+v %+v", asr2.Counters(), chat2.Counters())
 	}
 }
+
+// TestKimiClassifyPromptOverride: a prompt set in the YAML replaces the embedded default, and the names
+// the step documents are filled in.
+func TestKimiClassifyPromptOverride(t *testing.T) {
+	s := moonshotServer(t, emulator.MoonshotOptions{})
+	step := newTestClassify(t, s, "system: '阶段：{{join .phase_names \"/\"}}；摘要不超过 {{.summary_max}} 字；只输出 JSON。'\n"+
+		"user: '{{.subject}}（{{.duration_min}} 分钟，{{.id}}）\n{{.text}}'")
+	if _, err := step.Process(context.Background(), transcriptItem(t, "rec1", "周会", "我们来聊简历。")); err != nil {
+		t.Fatal(err)
+	}
+	msgs := chatBodies(t, s)[0].Messages
+	if msgs[0].Content != "阶段：简历优化/项目深挖/面试模拟/Offer后续/其他；摘要不超过 300 字；只输出 JSON。" ||
+		msgs[1].Content != "周会（45 分钟，rec1） [00:00] 我们来聊简历。" {
+		t.Errorf("messages %+v", msgs)
+	}
+}
