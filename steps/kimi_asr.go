@@ -67,16 +67,11 @@ type kimiASR struct {
 	cfg    kimiASRConfig
 	client *kimi.Transcriber
 	filter *kimi.Filter
-	lim    *runner.Limiter
+	guard  *kimiGuard
 	b      *runner.Build
-	// stop holds an error that ends every later call of this run (a rejected key, an exhausted quota).
-	stop atomic.Pointer[error]
-
 	// done keeps the chunks transcribed in this run, so that when the engine retries an item after one
 	// chunk failed, the chunks that succeeded are not paid for again.
-	mu    sync.Mutex
-	done  map[asrKey]*kimi.Transcription
-	order []asrKey
+	done *kimi.Cache[asrKey, *kimi.Transcription]
 }
 
 // asrKey identifies one chunk's request: the file as it is on disk and the prompt sent with it.
@@ -101,9 +96,21 @@ func newKimiASR(cfg kimiASRConfig, b *runner.Build) (any, error) {
 		cfg:    cfg,
 		client: &kimi.Transcriber{BaseURL: cfg.BaseURL, APIKey: cfg.APIKey, Model: cfg.Model},
 		filter: kimi.NewFilter(cfg.Hallucinations, cfg.NoSpeech, cfg.Logprob),
-		lim:    b.Limiter(),
-		b:      b,
-		done:   map[asrKey]*kimi.Transcription{},
+		guard: &kimiGuard{lim: b.Limiter(), timeout: cfg.Timeout, words: kimiWords{
+			auth: func(err error) error {
+				return fmt.Errorf("the speech server rejected the key (%w); check ASR_API_KEY", err)
+			},
+			quota: func(err error) error {
+				return fmt.Errorf("speech server quota exhausted, no more transcriptions this run; items stay pending for the next run: %w", err)
+			},
+			tooLarge: func(err error) error {
+				return fmt.Errorf("the speech server refused the chunk as too large (%w); keep chunks under its upload limit "+
+					"(max_upload_mb is %g MB here; vLLM: VLLM_MAX_AUDIO_CLIP_FILESIZE_MB, OpenAI: 25 MB) by lowering ffmpeg_audio's chunk_minutes or max_chunk_bytes",
+					err, cfg.MaxUploadMB)
+			},
+		}},
+		b:    b,
+		done: kimi.NewCache[asrKey](1024, cloneTranscription),
 	}, nil
 }
 
@@ -116,8 +123,8 @@ func asrChunks(a media.Audio) []media.Chunk {
 }
 
 func (s *kimiASR) Process(ctx context.Context, in *runner.Item) (runner.Fields, error) {
-	if p := s.stop.Load(); p != nil {
-		return nil, *p
+	if err := s.guard.Stopped(); err != nil {
+		return nil, err
 	}
 	var audio media.Audio
 	if err := in.Get("audio", &audio); err != nil {
@@ -233,44 +240,26 @@ func moreSerious(a, b error) bool {
 	return ka != runner.KindTransient && kb == runner.KindTransient
 }
 
-// transcribe sends one chunk inside the limiter and classifies the failure.
+// transcribe sends one chunk through the guard, or answers from the run's cache.
 func (s *kimiASR) transcribe(ctx context.Context, c media.Chunk, prompt string) (*kimi.Transcription, error) {
 	key := asrKey{path: c.Path, prompt: prompt}
 	if fi, err := os.Stat(c.Path); err == nil {
 		key.size, key.mtime = fi.Size(), fi.ModTime()
 	}
-	s.mu.Lock()
-	hit := s.done[key]
-	s.mu.Unlock()
-	if hit != nil {
-		return cloneTranscription(hit), nil
+	if hit, ok := s.done.Get(key); ok {
+		return hit, nil
 	}
-	if p := s.stop.Load(); p != nil {
-		return nil, *p
-	}
-	release, err := s.lim.Acquire(ctx)
+	var t *kimi.Transcription
+	err := s.guard.Call(ctx, func(ctx context.Context) error {
+		var err error
+		t, err = s.client.Transcribe(ctx, kimi.TranscribeRequest{Path: c.Path, Language: s.cfg.Language, Prompt: prompt,
+			ResponseFormat: s.cfg.ResponseFormat, Temperature: s.cfg.Temperature, Duration: c.DurationS})
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer release()
-	if s.cfg.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.cfg.Timeout)
-		defer cancel()
-	}
-	t, err := s.client.Transcribe(ctx, kimi.TranscribeRequest{Path: c.Path, Language: s.cfg.Language, Prompt: prompt,
-		ResponseFormat: s.cfg.ResponseFormat, Temperature: s.cfg.Temperature, Duration: c.DurationS})
-	if err != nil {
-		return nil, s.classify(err)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.order) >= 1024 {
-		delete(s.done, s.order[0])
-		s.order = s.order[1:]
-	}
-	s.done[key] = cloneTranscription(t)
-	s.order = append(s.order, key)
+	s.done.Put(key, t)
 	return t, nil
 }
 
@@ -281,37 +270,6 @@ func cloneTranscription(t *kimi.Transcription) *kimi.Transcription {
 		c.Segments = append([]kimi.TranscriptionSegment(nil), t.Segments...)
 	}
 	return &c
-}
-
-func (s *kimiASR) classify(err error) error {
-	var ae *kimi.APIError
-	if !errors.As(err, &ae) {
-		return err
-	}
-	switch ae.Kind() {
-	case kimi.ErrAuth:
-		// The key, not the recording, is at fault: the items stay pending for the run after the fix.
-		e := runner.Environmental(fmt.Errorf("the speech server rejected the key (%w); check ASR_API_KEY", err))
-		s.stop.CompareAndSwap(nil, &e)
-		return e
-	case kimi.ErrQuota:
-		e := runner.Deferred(fmt.Errorf("speech server quota exhausted, no more transcriptions this run; items stay pending for the next run: %w", err))
-		s.stop.CompareAndSwap(nil, &e)
-		return e
-	case kimi.ErrTooLarge:
-		return runner.Permanent(fmt.Errorf("the speech server refused the chunk as too large (%w); keep chunks under its upload limit "+
-			"(max_upload_mb is %g MB here; vLLM: VLLM_MAX_AUDIO_CLIP_FILESIZE_MB, OpenAI: 25 MB) by lowering ffmpeg_audio's chunk_minutes or max_chunk_bytes",
-			err, s.cfg.MaxUploadMB))
-	case kimi.ErrRateLimit, kimi.ErrOverloaded, kimi.ErrServer:
-		if ae.Wait > 0 {
-			s.lim.Hold(ae.Wait)
-			return runner.RetryAfter(err, ae.Wait)
-		}
-		return runner.Transient(err)
-	case kimi.ErrBadRequest, kimi.ErrNotFound, kimi.ErrContentFilter, kimi.ErrTooLong:
-		return runner.Permanent(err)
-	}
-	return err
 }
 
 // Estimate says how much audio a run would send.

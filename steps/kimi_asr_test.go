@@ -12,33 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"meetpipe/runner"
 	"meetpipe/steps/kimi"
 	"meetpipe/steps/kimi/emulator"
 	"meetpipe/steps/media"
 	"meetpipe/steps/media/mediatest"
+	"meetpipe/steps/steptest"
 )
-
-// kimiBuild builds a step from a `with:` block the way the engine does and returns it with its effective
-// configuration.
-func kimiBuild(t *testing.T, step, with string) (any, any) {
-	t.Helper()
-	var n yaml.Node
-	if err := yaml.Unmarshal([]byte(with), &n); err != nil {
-		t.Fatal(err)
-	}
-	def, ok := runner.Builtins.Lookup(step)
-	if !ok {
-		t.Fatalf("%s is not registered", step)
-	}
-	impl, cfg, err := def.New(n.Content[0], &runner.Build{StateDir: t.TempDir(), StepID: step})
-	if err != nil {
-		t.Fatalf("build %s: %v", step, err)
-	}
-	return impl, cfg
-}
 
 // kimiChunks writes silent WAV chunks of the given durations, each starting at its offset.
 func kimiChunks(t *testing.T, spans ...[2]float64) media.Audio {
@@ -79,8 +59,7 @@ func asrServer(t *testing.T, o emulator.ASROptions) *emulator.ASRServer {
 
 func newTestASR(t *testing.T, s *emulator.ASRServer, extra string) *kimiASR {
 	t.Helper()
-	impl, _ := kimiBuild(t, "kimi_asr", fmt.Sprintf("base_url: %s\napi_key: sk-asr\n%s", s.URL(), extra))
-	return impl.(*kimiASR)
+	return steptest.As[*kimiASR](t, "kimi_asr", fmt.Sprintf("base_url: %s\napi_key: sk-asr\n%s", s.URL(), extra))
 }
 
 // Two chunks overlapping by 2 s (10–12 s), cut at 11 s: "下一段。" is heard by both.
@@ -351,7 +330,7 @@ func TestKimiASRDeletesAudioWhenNotKept(t *testing.T) {
 func TestKimiASROnFFmpegChunks(t *testing.T) {
 	m := mediatest.MustGenerate(t, mediatest.MeetingSpec{Silences: []time.Duration{2 * time.Second, 2 * time.Second,
 		2 * time.Second, 2 * time.Second, 2 * time.Second}, Lead: time.Second, Tail: time.Second})
-	impl, _ := kimiBuild(t, "ffmpeg_audio", "chunk_minutes: 0.25\nsilence_window: 8s")
+	impl, _ := steptest.Build(t, "ffmpeg_audio", "chunk_minutes: 0.25\nsilence_window: 8s")
 	fi, err := os.Stat(m.Path)
 	if err != nil {
 		t.Fatal(err)
@@ -400,7 +379,7 @@ func TestKimiASROnFFmpegChunks(t *testing.T) {
 func TestKimiASRConfigKey(t *testing.T) {
 	key := func(with string) string {
 		t.Helper()
-		_, cfg := kimiBuild(t, "kimi_asr", with)
+		_, cfg := steptest.Build(t, "kimi_asr", with)
 		b, err := json.Marshal(cfg)
 		if err != nil {
 			t.Fatal(err)

@@ -1,0 +1,112 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"meetpipe/runner"
+	"meetpipe/steps/kimi"
+)
+
+// kimiGuard is the one call guard of kimi_asr and kimi_classify: each request runs inside the step's
+// limiter and timeout, a rejected key or an exhausted quota stops every later call of the run, and a
+// failure becomes the engine's error kind (a 429's wait holds the limiter for every caller). It
+// satisfies kimi.Guard, so the client package stays free of the engine.
+type kimiGuard struct {
+	lim     *runner.Limiter
+	timeout time.Duration // 0: none
+	words   kimiWords
+
+	// stop holds an error that ends every later call of this run: an exhausted quota (deferred) or a
+	// rejected key (permanent for the run, the items stay pending).
+	stop atomic.Pointer[error]
+}
+
+// kimiWords say, for one step, what a failure means to whoever reads the error.
+type kimiWords struct {
+	auth, quota func(err error) error // a rejected key (what to check), an exhausted quota
+	// tooLarge and notFound explain those refusals; nil leaves the error as it is.
+	tooLarge, notFound func(err error) error
+}
+
+var _ kimi.Guard = (*kimiGuard)(nil)
+
+// Stopped is the error that stopped the run's calls, or nil.
+func (g *kimiGuard) Stopped() error {
+	if p := g.stop.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Do runs f inside the limiter and the timeout and returns its error as it is.
+func (g *kimiGuard) Do(ctx context.Context, f func(context.Context) error) error {
+	if err := g.Stopped(); err != nil {
+		return err
+	}
+	release, err := g.lim.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if g.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, g.timeout)
+		defer cancel()
+	}
+	return f(ctx)
+}
+
+// Call is Do with the failure classified.
+func (g *kimiGuard) Call(ctx context.Context, f func(context.Context) error) error {
+	if err := g.Do(ctx, f); err != nil {
+		return g.Fail(err)
+	}
+	return nil
+}
+
+// Fail tells the engine what to do about a failed call: Moonshot's three kinds of 429 differ only in
+// error.type (kimi.APIError.Kind). An error that is not the server's answer passes unchanged, and so does
+// one already given a kind (the run's stop, which Do returns), so that it is not wrapped twice.
+func (g *kimiGuard) Fail(err error) error {
+	var ae *kimi.APIError
+	var se *runner.StepError
+	if !errors.As(err, &ae) || errors.As(err, &se) {
+		return err
+	}
+	switch ae.Kind() {
+	case kimi.ErrAuth:
+		// The key, not the recording, is at fault: the items stay pending for the run after the fix.
+		return g.stopWith(runner.Environmental(g.words.auth(err)))
+	case kimi.ErrQuota:
+		return g.stopWith(runner.Deferred(g.words.quota(err)))
+	case kimi.ErrRateLimit, kimi.ErrOverloaded, kimi.ErrServer:
+		if ae.Wait > 0 {
+			g.lim.Hold(ae.Wait)
+			return runner.RetryAfter(err, ae.Wait)
+		}
+		return runner.Transient(err)
+	case kimi.ErrTooLarge:
+		return runner.Permanent(explain(g.words.tooLarge, err))
+	case kimi.ErrNotFound:
+		return runner.Permanent(explain(g.words.notFound, err))
+	case kimi.ErrBadRequest, kimi.ErrTooLong, kimi.ErrContentFilter:
+		return runner.Permanent(err)
+	}
+	return err
+}
+
+// stopWith records e as the run's stop, unless another call got there first, and returns e.
+func (g *kimiGuard) stopWith(e error) error {
+	g.stop.CompareAndSwap(nil, &e)
+	return e
+}
+
+func explain(f func(error) error, err error) error {
+	if f == nil {
+		return err
+	}
+	return f(err)
+}

@@ -1,0 +1,119 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"meetpipe/runner"
+	"meetpipe/steps/kimi"
+)
+
+func testGuard(lim *runner.Limiter, timeout time.Duration) *kimiGuard {
+	return &kimiGuard{lim: lim, timeout: timeout, words: kimiWords{
+		auth:     func(err error) error { return fmt.Errorf("rejected key (%w); check TEST_KEY", err) },
+		quota:    func(err error) error { return fmt.Errorf("quota gone: %w", err) },
+		tooLarge: func(err error) error { return fmt.Errorf("too large for the server (%w)", err) },
+	}}
+}
+
+// TestKimiGuardKinds: every kind of server answer becomes the engine's kind once, in one place for both
+// Kimi steps; a rejected key and an exhausted quota stop the run's later calls without a request.
+func TestKimiGuardKinds(t *testing.T) {
+	tests := []struct {
+		name   string
+		err    error
+		kind   runner.Kind
+		after  time.Duration
+		env    bool
+		stops  bool
+		saying string
+	}{
+		{"401", &kimi.APIError{Status: 401, Type: "invalid_authentication_error"}, runner.KindDeferred, 0, true, true, "check TEST_KEY"},
+		{"403 permission", &kimi.APIError{Status: 403, Type: "permission_denied_error"}, runner.KindDeferred, 0, true, true, "check TEST_KEY"},
+		{"quota", &kimi.APIError{Status: 429, Type: "exceeded_current_quota_error"}, runner.KindDeferred, 0, false, true, "quota gone"},
+		{"daily tokens", &kimi.APIError{Status: 429, Type: "rate_limit_reached_error", Message: "TPD rate limit reached"}, runner.KindDeferred, 0, false, true, "quota gone"},
+		{"rate with wait", &kimi.APIError{Status: 429, Type: "rate_limit_reached_error", Wait: 2 * time.Second}, runner.KindTransient, 2 * time.Second, false, false, "HTTP 429"},
+		{"overloaded", &kimi.APIError{Status: 429, Type: "engine_overloaded_error"}, runner.KindTransient, 0, false, false, "HTTP 429"},
+		{"5xx", &kimi.APIError{Status: 502}, runner.KindTransient, 0, false, false, "HTTP 502"},
+		{"413", &kimi.APIError{Status: 413}, runner.KindPermanent, 0, false, false, "too large for the server"},
+		{"404 without words", &kimi.APIError{Status: 404, Message: "no such model"}, runner.KindPermanent, 0, false, false, "no such model"},
+		{"400", &kimi.APIError{Status: 400, Message: "bad field"}, runner.KindPermanent, 0, false, false, "bad field"},
+		{"too long", &kimi.APIError{Status: 400, Message: "Input token length too long"}, runner.KindPermanent, 0, false, false, "too long"},
+		{"content filter", &kimi.APIError{Status: 400, Type: "content_filter"}, runner.KindPermanent, 0, false, false, "content_filter"},
+	}
+	for _, tt := range tests {
+		// In a bubble: the wait of a 429 holds the next call for its seconds of fake time.
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				g := testGuard(runner.Unlimited(), 0)
+				err := g.Fail(fmt.Errorf("chat completion: %w", tt.err))
+				if k, after := runner.Classify(err); k != tt.kind || after != tt.after || runner.IsEnvironmental(err) != tt.env {
+					t.Errorf("%v: kind %v after %v environmental %v", err, k, after, runner.IsEnvironmental(err))
+				}
+				var ae *kimi.APIError
+				if !errors.As(err, &ae) || !strings.Contains(err.Error(), tt.saying) {
+					t.Errorf("%v: the server's error is lost or the message lacks %q", err, tt.saying)
+				}
+				called := false
+				later := g.Call(context.Background(), func(context.Context) error { called = true; return nil })
+				if stopped := g.Stopped() != nil; stopped != tt.stops || called == tt.stops || tt.stops && later != g.Stopped() {
+					t.Errorf("stopped %v, later call made %v with %v", stopped, called, later)
+				}
+				if again := g.Fail(later); tt.stops && (again != later || strings.Count(again.Error(), tt.saying) != 1) {
+					t.Errorf("the stop wrapped again: %v", again)
+				}
+			})
+		})
+	}
+	t.Run("not the server's answer", func(t *testing.T) {
+		g := testGuard(runner.Unlimited(), 0)
+		if err := g.Fail(io.ErrUnexpectedEOF); err != io.ErrUnexpectedEOF || g.Stopped() != nil {
+			t.Errorf("%v changed", err)
+		}
+	})
+	t.Run("first stop wins", func(t *testing.T) {
+		g := testGuard(runner.Unlimited(), 0)
+		first := g.Fail(&kimi.APIError{Status: 429, Type: "exceeded_current_quota_error"})
+		g.Fail(&kimi.APIError{Status: 401})
+		if g.Stopped() != first {
+			t.Errorf("stop %v, want the first %v", g.Stopped(), first)
+		}
+	})
+}
+
+// TestKimiGuardTimeAndHold: a call gets the step's timeout; a server's wait holds every later caller of
+// the limiter, not only the one that was told.
+func TestKimiGuardTimeAndHold(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := testGuard(runner.NewLimiter("moonshot", 0, 0), 5*time.Minute)
+		var left time.Duration
+		if err := g.Do(context.Background(), func(ctx context.Context) error {
+			d, ok := ctx.Deadline()
+			if !ok {
+				return errors.New("no deadline")
+			}
+			left = time.Until(d)
+			return nil
+		}); err != nil || left != 5*time.Minute {
+			t.Fatalf("do: %v, %v left", err, left)
+		}
+		g.Fail(&kimi.APIError{Status: 429, Type: "rate_limit_reached_error", Wait: time.Minute})
+		start := time.Now()
+		if err := g.Do(context.Background(), func(context.Context) error { return nil }); err != nil || time.Since(start) != time.Minute {
+			t.Errorf("held call: %v after %v, want a minute", err, time.Since(start))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		g.Fail(&kimi.APIError{Status: 429, Type: "rate_limit_reached_error", Wait: time.Hour})
+		called := false
+		if err := g.Do(ctx, func(context.Context) error { called = true; return nil }); !errors.Is(err, context.DeadlineExceeded) || called {
+			t.Errorf("held call with a short context: %v, called %v", err, called)
+		}
+	})
+}
