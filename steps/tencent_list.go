@@ -20,19 +20,19 @@ type tencentListConfig struct {
 	OperatorID   string      `yaml:"operator_id" doc:"admin userid used as operator in corp mode"`
 	Teachers     string      `yaml:"teachers" doc:"teacher userids as a JSON array (the seed's TEACHER_WHITELIST) or comma-separated; the operators in per_teacher mode; in corp mode, when set, only recordings they host are listed. Quote it when interpolated: '${TEACHER_WHITELIST}'"`
 	Students     runner.Expr `yaml:"students" doc:"rule picking students among a recording's participants; sees p (userid, uuid, name, role, join, left, seconds), teacher_id, host_userid and creator_userid. user_role: 0 member, 1 creator, 2 host, 3 creator+host, 4 guest, 5 guest+host, 6 co-host, 7 creator+co-host"`
-	RecordType   int         `yaml:"record_type" doc:"query_record_type: 0 all, 1 cloud recordings, 2 uploaded"`
-	PageSize     int         `yaml:"page_size" doc:"records per page, at most 20"`
-	MaxPages     int         `yaml:"max_pages" doc:"safety limit on pages followed for one 31-day span and operator"`
+	RecordType   int         `yaml:"record_type" min:"0" max:"5" doc:"query_record_type: 0 all, 1 cloud recordings, 2 uploaded"`
+	PageSize     int         `yaml:"page_size" min:"1" max:"20" doc:"records per page, at most 20"`
+	MaxPages     int         `yaml:"max_pages" min:"1" max:"10000" doc:"safety limit on pages followed for one 31-day span and operator"`
 
-	RequestsPerSecond      float64       `yaml:"requests_per_second" doc:"client-side limit on all requests; Tencent allows 300 calls a minute per app (1095/105276), and 4/s leaves a fifth of that to the app's other users"`
-	CorpRecordsPerMinute   float64       `yaml:"corp_records_per_minute" doc:"client-side limit on /v1/corp/records (documented: 10 per minute)"`
-	Retries                int           `yaml:"retries" doc:"retries of one request on 5xx, gateway errors, rate limiting, network errors and timeouts (-1: none)"`
-	Backoff                time.Duration `yaml:"backoff" doc:"first wait between retries of a request, doubled each time"`
-	Timeout                time.Duration `yaml:"timeout" doc:"limit on one request"`
+	RequestsPerSecond      float64       `yaml:"requests_per_second" min:"0.01" max:"1000" doc:"client-side limit on all requests; Tencent allows 300 calls a minute per app (1095/105276), and 4/s leaves a fifth of that to the app's other users"`
+	CorpRecordsPerMinute   float64       `yaml:"corp_records_per_minute" min:"0.1" max:"60000" doc:"client-side limit on /v1/corp/records (documented: 10 per minute)"`
+	Retries                int           `yaml:"retries" min:"-1" max:"10" doc:"retries of one request on 5xx, gateway errors, rate limiting, network errors and timeouts (-1: none)"`
+	Backoff                time.Duration `yaml:"backoff" min:"1ms" max:"1m" doc:"first wait between retries of a request, doubled each time"`
+	Timeout                time.Duration `yaml:"timeout" min:"1s" max:"10m" doc:"limit on one request"`
 	Participants           bool          `yaml:"participants" doc:"read participants (for teacher fallback and student_ids); false saves requests"`
 	MeetingDetails         bool          `yaml:"meeting_details" doc:"find each recording's meeting occurrence (recurring meetings' participants need its sub_meeting_id) in the ended-meeting listing of the window (/v1/corp/meetings in corp mode, /v1/history/meetings per teacher), falling back to /v1/meetings/{id}; false reads every meeting as one-off"`
 	Cache                  bool          `yaml:"cache" doc:"keep the participants and meeting details of settled recordings under state_dir/tencent-cache and read them on later runs instead of calling the API (a dry run reads but never writes it); false: always ask"`
-	ParticipantsCacheAfter time.Duration `yaml:"participants_cache_after" doc:"a finished recording whose end is this far in the past is settled: nobody joins any more, so its participants and meeting details are cached"`
+	ParticipantsCacheAfter time.Duration `yaml:"participants_cache_after" min:"0s" max:"87600h" doc:"a finished recording whose end is this far in the past is settled: nobody joins any more, so its participants and meeting details are cached"`
 }
 
 func init() {

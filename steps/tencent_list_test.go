@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"meetpipe/runner"
+	"meetpipe/steps/steptest"
 	"meetpipe/steps/tencent"
 	"meetpipe/steps/tencent/emulator"
 )
@@ -335,7 +336,6 @@ func TestTencentListFieldsInExpressions(t *testing.T) {
 }
 
 func TestTencentListConfigErrors(t *testing.T) {
-	def, _ := runner.Builtins.Lookup("tencent_list")
 	base := "secret_id: a\nsecret_key: b\nenterprise_id: c\n"
 	tests := []struct{ name, with, want string }{
 		{"corp without operator", "mode: corp", "operator_id"},
@@ -354,8 +354,7 @@ func TestTencentListConfigErrors(t *testing.T) {
 			if tt.name == "missing secret" {
 				src = "enterprise_id: c\noperator_id: a"
 			}
-			_, _, err := def.New(tencentNode(t, src), &runner.Build{})
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
+			if err := steptest.Err(t, "tencent_list", src); !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("got %v, want an error mentioning %q", err, tt.want)
 			}
 		})
