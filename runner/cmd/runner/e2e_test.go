@@ -528,9 +528,10 @@ func TestFaultsKillsAndRestart(t *testing.T) {
 	cancel()
 	t.Logf("run during the restart exited %d", cmd.ProcessState.ExitCode())
 
-	clean := false
+	clean, last := false, ""
 	for i := range 8 {
 		code, _, errOut := e.run()
+		last = errOut
 		if code == 0 {
 			clean = true
 			t.Logf("clean after %d more runs", i+1)
@@ -541,7 +542,7 @@ func TestFaultsKillsAndRestart(t *testing.T) {
 		}
 	}
 	if !clean {
-		t.Fatal("no clean run after 8 tries")
+		t.Fatalf("no clean run after 8 tries; the last said:\n%s", last)
 	}
 	assertDB(t, db, expected(copies))
 	var dup int
