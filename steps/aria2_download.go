@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"meetpipe/runner"
+	"meetpipe/steps/internal/fsx"
 	"meetpipe/steps/media"
 )
 
@@ -166,7 +167,7 @@ func (s *aria2Download) fetch(ctx context.Context, a *media.Aria2, item string, 
 	}
 	s.secret(f.URL)
 	for attempt := 0; ; attempt++ {
-		log.InfoContext(ctx, "download", "url", runner.RedactURL(f.URL), "size", f.Size, "attempt", attempt+1)
+		log.InfoContext(ctx, "download", "url", fsx.RedactURL(f.URL), "size", f.Size, "attempt", attempt+1)
 		release, err := s.lim.Acquire(ctx)
 		if err != nil {
 			return 0, err
@@ -263,5 +264,30 @@ func (s *aria2Download) Check(ctx context.Context, o runner.CheckOptions) []runn
 	if n == 0 {
 		n = 10
 	}
-	return []runner.Finding{f, media.CheckSpace(s.dir, n)}
+	return []runner.Finding{engineFinding(f), checkSpace(s.dir, n)}
+}
+
+// checkSpace compares the free space of dir with what a night of recordings needs: items recordings (at
+// least one) of media.NightBytes each.
+func checkSpace(dir string, items int) runner.Finding {
+	const subject = "disk space for media"
+	free, ok := runner.FreeBytes(dir)
+	if !ok {
+		return runner.Warn(subject, "cannot read the free space of "+dir, "check that the file system of state_dir has room for a night's recordings")
+	}
+	n := max(items, 1)
+	need := uint64(n) * media.NightBytes
+	detail := fmt.Sprintf("%s free under %s; a night of %d recording(s) needs about %s", runner.HumanBytes(free), dir, n, runner.HumanBytes(need))
+	switch {
+	case free < media.NightBytes:
+		return runner.Fail(subject, detail, "free space on the disk of state_dir, or point MEETPIPE_STATE_DIR at a larger one")
+	case free < need:
+		return runner.Warn(subject, detail, "free space on the disk of state_dir, or set keep_media: false so media is deleted once used")
+	}
+	return runner.OK(subject, detail)
+}
+
+// engineFinding is a media check's finding in the doctor's terms (the same three statuses).
+func engineFinding(f media.Finding) runner.Finding {
+	return runner.Finding{Status: f.Status, Subject: f.Subject, Detail: f.Detail, Remedy: f.Remedy}
 }

@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"meetpipe/runner"
+	"meetpipe/steps/internal/fsx"
 	"meetpipe/steps/kimi"
 )
 
@@ -162,7 +163,7 @@ func newKimiClassify(cfg kimiClassifyConfig, b *runner.Build) (any, error) {
 	s.guard = &kimiGuard{lim: lim, timeout: cfg.Timeout, words: kimiWords{
 		auth: func(err error) error {
 			return fmt.Errorf("Moonshot rejected the key (%w); check KIMI_API_KEY (keys of api.moonshot.cn and api.moonshot.ai are not interchangeable; base_url is %s)",
-				err, runner.RedactURL(s.chat.BaseURL))
+				err, fsx.RedactURL(s.chat.BaseURL))
 		},
 		quota: func(err error) error {
 			return fmt.Errorf("Moonshot quota exhausted, no more model calls this run; items stay pending for the next run: %w", err)

@@ -1,7 +1,6 @@
 package steps
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -26,8 +25,8 @@ type tencentListConfig struct {
 
 	RequestsPerSecond      float64       `yaml:"requests_per_second" min:"0.01" max:"1000" doc:"client-side limit on all requests; Tencent allows 300 calls a minute per app (1095/105276), and 4/s leaves a fifth of that to the app's other users"`
 	CorpRecordsPerMinute   float64       `yaml:"corp_records_per_minute" min:"0.1" max:"60000" doc:"client-side limit on /v1/corp/records (documented: 10 per minute)"`
-	Retries                int           `yaml:"retries" min:"-1" max:"10" doc:"retries of one request on 5xx, gateway errors, rate limiting, network errors and timeouts (-1: none)"`
-	Backoff                time.Duration `yaml:"backoff" min:"1ms" max:"1m" doc:"first wait between retries of a request, doubled each time"`
+	Retries                int           `yaml:"retries" min:"-1" max:"10" doc:"retries of one listing request (a page, a meeting's details or participants) on 5xx, gateway errors, rate limiting, network errors and timeouts (-1: none); the listing has no item for the engine to retry. Download addresses are tried once per attempt of the step that reads them: its retry: decides"`
+	Backoff                time.Duration `yaml:"backoff" min:"1ms" max:"1m" doc:"first wait between retries of a listing request, doubled each time"`
 	Timeout                time.Duration `yaml:"timeout" min:"1s" max:"10m" doc:"limit on one request"`
 	Participants           bool          `yaml:"participants" doc:"read participants (for teacher fallback and student_ids); false saves requests"`
 	MeetingDetails         bool          `yaml:"meeting_details" doc:"find each recording's meeting occurrence (recurring meetings' participants need its sub_meeting_id) in the ended-meeting listing of the window (/v1/corp/meetings in corp mode, /v1/history/meetings per teacher), falling back to /v1/meetings/{id}; false reads every meeting as one-off"`
@@ -71,7 +70,7 @@ func init() {
 		MaxPages:               1000,
 		RequestsPerSecond:      tencent.DefaultRequestsPerSecond,
 		CorpRecordsPerMinute:   10,
-		Retries:                3,
+		Retries:                1,
 		Backoff:                time.Second,
 		Timeout:                30 * time.Second,
 		Participants:           true,
@@ -111,9 +110,9 @@ func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
 	c, err := tencent.NewClient(tencent.Config{
 		BaseURL: cfg.BaseURL, SecretID: cfg.SecretID, SecretKey: cfg.SecretKey,
 		EnterpriseID: cfg.EnterpriseID, SdkID: cfg.SdkID,
-		Timeout: cfg.Timeout, Retries: cfg.Retries, Backoff: cfg.Backoff,
+		Timeout:           cfg.Timeout,
 		RequestsPerSecond: cfg.RequestsPerSecond, CorpRecordsPerMinute: cfg.CorpRecordsPerMinute,
-		Shared: b.Limiter(),
+		NewLimiter: engineLimiter, Shared: b.Limiter(),
 	})
 	if err != nil {
 		return nil, b.Errorf(nil, "tencent_list: %v", err)
@@ -122,7 +121,7 @@ func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
 		Mode: cfg.Mode, Operator: cfg.OperatorID, Teachers: teachers, PageSize: cfg.PageSize,
 		MaxPages: cfg.MaxPages, RecordType: cfg.RecordType,
 		SkipParticipants: !cfg.Participants, SkipMeetingDetails: !cfg.MeetingDetails,
-		Secret: b.Secret, CacheAfter: cfg.ParticipantsCacheAfter,
+		Secret: b.Secret, CacheAfter: cfg.ParticipantsCacheAfter, Retries: cfg.Retries, Backoff: cfg.Backoff,
 	}
 	if cfg.Cache && b.StateDir != "" {
 		// The scope keeps an emulator's answers and another enterprise's apart in a shared state_dir.
@@ -142,17 +141,6 @@ func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
 	if err != nil {
 		return nil, b.Errorf(nil, "tencent_list: %v", err)
 	}
-	return &checkedLister{Lister: l, client: c, check: tencent.CheckConfig{Mode: cfg.Mode, Operator: cfg.OperatorID,
+	return &tencentSource{lister: l, client: c, check: tencent.CheckConfig{Mode: cfg.Mode, Operator: cfg.OperatorID,
 		Teachers: teachers, RequestsPerSecond: cfg.RequestsPerSecond, CorpRecordsPerMinute: cfg.CorpRecordsPerMinute}}, nil
-}
-
-// checkedLister is the listing with a check of its credentials, operator and limits (`runner doctor`).
-type checkedLister struct {
-	*tencent.Lister
-	client *tencent.Client
-	check  tencent.CheckConfig
-}
-
-func (l *checkedLister) Check(ctx context.Context, _ runner.CheckOptions) []runner.Finding {
-	return l.client.Check(ctx, l.check)
 }

@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"meetpipe/runner"
+	"meetpipe/steps/internal/fsx"
 )
 
 // Aria2 downloads files with aria2c: several connections per file, resumable through aria2's control file
@@ -210,7 +210,7 @@ var (
 
 // redactURLs replaces every URL in s by its redacted form.
 func redactURLs(s string) string {
-	return urlRE.ReplaceAllStringFunc(s, runner.RedactURL)
+	return urlRE.ReplaceAllStringFunc(s, fsx.RedactURL)
 }
 
 // ErrScheme is a download address that is not http(s): aria2c would read a local file (file://) or
@@ -224,7 +224,7 @@ func CheckURL(raw string) error {
 		return fmt.Errorf("download address does not parse: %v", redactURLs(err.Error()))
 	}
 	if s := strings.ToLower(u.Scheme); s != "http" && s != "https" || u.Host == "" {
-		return fmt.Errorf("%w: %s", ErrScheme, runner.RedactURL(raw))
+		return fmt.Errorf("%w: %s", ErrScheme, fsx.RedactURL(raw))
 	}
 	return nil
 }
@@ -310,7 +310,7 @@ func (a *Aria2) Download(ctx context.Context, url, path string, progress func(in
 		if !errors.As(err, &ee) {
 			return fmt.Errorf("aria2c: %w", err)
 		}
-		return &DownloadError{Exit: ee.ExitCode(), Status: int(status), Detail: redactURLs(strings.ReplaceAll(detail, url, runner.RedactURL(url)))}
+		return &DownloadError{Exit: ee.ExitCode(), Status: int(status), Detail: redactURLs(strings.ReplaceAll(detail, url, fsx.RedactURL(url)))}
 	}
 	if fi, err := os.Stat(path); err == nil && progress != nil {
 		if d := fi.Size() - base - reported; d > 0 {

@@ -8,8 +8,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-
-	"meetpipe/runner"
 )
 
 // Lazy finds a tool on PATH on first use and remembers the answer, so that loading and validating a
@@ -38,20 +36,20 @@ func (l *Lazy) Path() (string, error) {
 }
 
 // CheckTool reports whether tool is installed, with its version line.
-func CheckTool(ctx context.Context, tool string) (runner.Finding, string) {
+func CheckTool(ctx context.Context, tool string) (Finding, string) {
 	p, err := LookTool(tool)
 	if err != nil {
-		return runner.Fail(tool, "not found on PATH", fmt.Sprintf("install it with `apt-get install %s` (or run `just deps`)", Packages[tool])), ""
+		return fail(tool, "not found on PATH", fmt.Sprintf("install it with `apt-get install %s` (or run `just deps`)", Packages[tool])), ""
 	}
 	out, err := exec.CommandContext(ctx, p, versionFlag(tool)).Output()
 	if err != nil {
-		return runner.Fail(tool, fmt.Sprintf("%s does not run: %v", p, err), fmt.Sprintf("reinstall it with `apt-get install --reinstall %s`", Packages[tool])), ""
+		return fail(tool, fmt.Sprintf("%s does not run: %v", p, err), fmt.Sprintf("reinstall it with `apt-get install --reinstall %s`", Packages[tool])), ""
 	}
 	line, _, _ := strings.Cut(string(out), "\n")
 	if f := strings.Fields(line); len(f) > 3 {
 		line = strings.Join(f[:3], " ") // "ffmpeg version 5.1.6-0+deb12u1", without the copyright
 	}
-	return runner.OK(tool, p+" ("+strings.TrimSpace(line)+")"), p
+	return okay(tool, p+" ("+strings.TrimSpace(line)+")"), p
 }
 
 func versionFlag(tool string) string {
@@ -66,16 +64,16 @@ var Encoders = map[string]string{"flac": "flac", "opus": "libopus", "mp3": "libm
 
 // CheckFFmpeg checks ffmpeg and ffprobe, and that ffmpeg has the encoders of codecs (`ffmpeg -encoders`).
 // The whole-recording audio is always FLAC, so flac is checked whatever the chunks use.
-func CheckFFmpeg(ctx context.Context, codecs ...string) []runner.Finding {
+func CheckFFmpeg(ctx context.Context, codecs ...string) []Finding {
 	ff, ffPath := CheckTool(ctx, "ffmpeg")
 	fp, _ := CheckTool(ctx, "ffprobe")
-	out := []runner.Finding{ff, fp}
+	out := []Finding{ff, fp}
 	if ffPath == "" {
 		return out
 	}
 	b, err := exec.CommandContext(ctx, ffPath, "-hide_banner", "-encoders").Output()
 	if err != nil {
-		return append(out, runner.Fail("ffmpeg encoders", fmt.Sprintf("ffmpeg -encoders: %v", err), "reinstall ffmpeg with `apt-get install --reinstall ffmpeg`"))
+		return append(out, fail("ffmpeg encoders", fmt.Sprintf("ffmpeg -encoders: %v", err), "reinstall ffmpeg with `apt-get install --reinstall ffmpeg`"))
 	}
 	have := encoderNames(b)
 	seen := map[string]bool{}
@@ -86,9 +84,9 @@ func CheckFFmpeg(ctx context.Context, codecs ...string) []runner.Finding {
 		}
 		seen[enc] = true
 		if have[enc] {
-			out = append(out, runner.OK("ffmpeg encoder "+enc, "for "+c))
+			out = append(out, okay("ffmpeg encoder "+enc, "for "+c))
 		} else {
-			out = append(out, runner.Fail("ffmpeg encoder "+enc, "this ffmpeg cannot encode "+c,
+			out = append(out, fail("ffmpeg encoder "+enc, "this ffmpeg cannot encode "+c,
 				fmt.Sprintf("install an ffmpeg built with %s (Debian's ffmpeg package has it) or set codec: flac", enc)))
 		}
 	}
@@ -117,22 +115,22 @@ func encoderNames(b []byte) map[string]bool {
 // (720p MP4) is a few hundred MB, its FLAC audio about 100 MB.
 const NightBytes = 600 << 20
 
-// CheckSpace compares the free space of dir with what a night of recordings needs: items recordings (at
-// least one) of NightBytes each.
-func CheckSpace(dir string, items int) runner.Finding {
-	const subject = "disk space for media"
-	free, ok := runner.FreeBytes(dir)
-	if !ok {
-		return runner.Warn(subject, "cannot read the free space of "+dir, "check that the file system of state_dir has room for a night's recordings")
-	}
-	n := max(items, 1)
-	need := uint64(n) * NightBytes
-	detail := fmt.Sprintf("%s free under %s; a night of %d recording(s) needs about %s", runner.HumanBytes(free), dir, n, runner.HumanBytes(need))
-	switch {
-	case free < NightBytes:
-		return runner.Fail(subject, detail, "free space on the disk of state_dir, or point MEETPIPE_STATE_DIR at a larger one")
-	case free < need:
-		return runner.Warn(subject, detail, "free space on the disk of state_dir, or set keep_media: false so media is deleted once used")
-	}
-	return runner.OK(subject, detail)
+// Statuses of a Finding: the words of the engine's doctor, which the step maps them to.
+const (
+	StatusOK   = "ok"
+	StatusWarn = "warn"
+	StatusFail = "fail"
+)
+
+// Finding is one result of a check: what was checked, what was found, and what to do when it is not ok.
+type Finding struct {
+	Status  string // StatusOK, StatusWarn or StatusFail
+	Subject string
+	Detail  string
+	Remedy  string
+}
+
+func okay(subject, detail string) Finding { return Finding{StatusOK, subject, detail, ""} }
+func fail(subject, detail, remedy string) Finding {
+	return Finding{StatusFail, subject, detail, remedy}
 }

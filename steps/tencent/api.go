@@ -7,8 +7,6 @@ import (
 	"net/url"
 	"strconv"
 	"time"
-
-	"meetpipe/runner"
 )
 
 // MaxWindow is the longest span a records or participants query may cover.
@@ -69,7 +67,7 @@ func (c *Client) CorpRecords(ctx context.Context, q RecordsQuery) (*RecordsPage,
 func (c *Client) records(ctx context.Context, path string, q RecordsQuery) (*RecordsPage, error) {
 	v, err := q.values()
 	if err != nil {
-		return nil, runner.Permanent(fmt.Errorf("tencent %s: %w", path, err))
+		return nil, permanent(fmt.Errorf("tencent %s: %w", path, err))
 	}
 	var page *RecordsPage
 	err = c.Get(ctx, path, v, func(b []byte) (err error) {
@@ -136,7 +134,7 @@ const maxParticipantRows = 50000
 // pos/next_pos. A person who rejoined appears once per session; see MergeAttendance.
 func (c *Client) Participants(ctx context.Context, q ParticipantsQuery) ([]Attendance, error) {
 	if q.MeetingID == "" {
-		return nil, runner.Permanentf("participants: no meeting id")
+		return nil, permanentf("participants: no meeting id")
 	}
 	path := "/v1/meetings/" + url.PathEscape(q.MeetingID) + "/participants"
 	var rows []Attendance
@@ -175,7 +173,7 @@ func (c *Client) Participants(ctx context.Context, q ParticipantsQuery) ([]Atten
 		if p.HasRemaining && len(p.Rows) > 0 && fresh == 0 {
 			// The same rows again: a cursor that does not move. What follows is unknown, so the
 			// participants are not complete; never store a recording with students missing.
-			return nil, runner.Transient(fmt.Errorf("participants of meeting %s: the page at pos %d repeats rows already read (next_pos %d)", q.MeetingID, pos, p.NextPos))
+			return nil, transient(fmt.Errorf("participants of meeting %s: the page at pos %d repeats rows already read (next_pos %d)", q.MeetingID, pos, p.NextPos))
 		}
 		if !p.HasRemaining || len(rows) >= maxParticipantRows {
 			return rows, nil
@@ -185,7 +183,7 @@ func (c *Client) Participants(ctx context.Context, q ParticipantsQuery) ([]Atten
 		// cost a request per position).
 		next := p.NextPos
 		if len(p.Rows) == 0 {
-			return nil, runner.Transient(fmt.Errorf("participants of meeting %s: has_remaining with an empty page at pos %d", q.MeetingID, pos))
+			return nil, transient(fmt.Errorf("participants of meeting %s: has_remaining with an empty page at pos %d", q.MeetingID, pos))
 		}
 		if next <= pos || next > pos+int64(len(p.Rows)) {
 			next = pos + int64(len(p.Rows))

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"meetpipe/runner"
 	"meetpipe/steps/tencent/emulator"
 )
 
@@ -25,7 +24,7 @@ func BenchmarkListMonth(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	w := runner.Window{Since: start, Until: start.Add(30 * 24 * time.Hour)}
+	w := Window{Since: start, Until: start.Add(30 * 24 * time.Hour)}
 	for b.Loop() {
 		out := newSink()
 		if err := l.List(context.Background(), w, out); err != nil {

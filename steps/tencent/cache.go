@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"time"
 
-	"meetpipe/runner"
+	"meetpipe/steps/internal/fsx"
 )
 
 // CacheDirName is the directory under state_dir that holds the cache.
@@ -46,7 +46,7 @@ func (c *Cache) logger(ctx context.Context) *slog.Logger {
 	if c.log != nil {
 		return c.log
 	}
-	return runner.Logger(ctx)
+	return loggerFrom(ctx)
 }
 
 // participantsEntry is one cached participants answer. The ids and window are repeated in the entry so
@@ -166,7 +166,7 @@ func (c *Cache) store(ctx context.Context, path string, v any) {
 	}
 	b, err := json.Marshal(v)
 	if err == nil {
-		err = runner.WriteFileAtomic(path, b)
+		err = fsx.WriteFileAtomic(path, b)
 	}
 	if err != nil {
 		c.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "tencent cache not written", slog.String("file", filepath.Base(path)), slog.String("error", err.Error()))

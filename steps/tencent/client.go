@@ -8,15 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
-
-	"meetpipe/runner"
 )
 
 // DefaultBaseURL is the production API.
@@ -30,23 +27,22 @@ type Config struct {
 	EnterpriseID string // 企业 ID, sent as AppId
 	SdkID        string // app id, sent as SdkId ("" for old accounts that have none)
 
-	// HTTPClient defaults to a client with no overall timeout (Timeout bounds each attempt).
+	// HTTPClient defaults to a client with no overall timeout (Timeout bounds each request).
 	HTTPClient *http.Client
-	// Timeout bounds one attempt (default 30s).
+	// Timeout bounds one request (default 30s).
 	Timeout time.Duration
-	// Retries is how many times a transient failure is retried inside the client (default 3; -1: none).
-	Retries int
-	// Backoff is the first wait between attempts, doubled each time up to MaxBackoff (defaults 1s, 15s).
-	Backoff, MaxBackoff time.Duration
 
 	// RequestsPerSecond bounds all requests of this client (default DefaultRequestsPerSecond).
 	// CorpRecordsPerMinute bounds /v1/corp/records, documented at 10/min (default 10). Negative: unbounded.
 	RequestsPerSecond    float64
 	CorpRecordsPerMinute float64
+	// NewLimiter makes the client's rate limiters (name, calls a minute; 0 means unbounded). The step gives
+	// the engine's; nil leaves the client unbounded (tests against an emulator).
+	NewLimiter func(name string, perMinute float64) Limiter
 	// Shared is an extra limiter acquired around every request (the step's `limiter:`), may be nil.
-	Shared *runner.Limiter
+	Shared Limiter
 
-	// Logger, when set, overrides the run's logger that each call finds in its context (runner.Logger).
+	// Logger, when set, overrides the run's logger that each call finds in its context (WithLogger).
 	Logger *slog.Logger
 }
 
@@ -57,8 +53,10 @@ const DefaultRequestsPerSecond = 4
 // maxRetryAfter caps a server's Retry-After: a longer wait is the engine's business (a later attempt).
 const maxRetryAfter = 5 * time.Minute
 
-// Client calls the Tencent Meeting REST API with AK/SK signatures, retries transient failures a few times
-// with backoff, and keeps to client-side rate limits. It is safe for concurrent use.
+// Client calls the Tencent Meeting REST API with AK/SK signatures and keeps to client-side rate limits. It
+// makes one request per call and does not retry: the engine retries an item's calls (the step's
+// `retry:`), and the Lister retries the calls of a listing, where the engine has no item yet. It is safe
+// for concurrent use.
 type Client struct {
 	base       *url.URL
 	secretID   string
@@ -67,13 +65,10 @@ type Client struct {
 	sdkID      string
 	http       *http.Client
 	timeout    time.Duration
-	retries    int
-	backoff    time.Duration
-	maxBackoff time.Duration
-	all        *runner.Limiter
-	corp       *runner.Limiter
-	account    *runner.Limiter // account-level listings: 100/min (190313, 1095/105276)
-	shared     *runner.Limiter
+	all        Limiter
+	corp       Limiter
+	account    Limiter // account-level listings: 100/min (190313, 1095/105276)
+	shared     Limiter
 	log        *slog.Logger
 
 	// now and nonce are replaceable by tests (replay and clock-skew cases).
@@ -106,8 +101,7 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	c := &Client{
 		base: base, secretID: cfg.SecretID, secretKey: cfg.SecretKey, enterprise: cfg.EnterpriseID,
-		sdkID: cfg.SdkID, http: cfg.HTTPClient, timeout: cfg.Timeout, retries: cfg.Retries,
-		backoff: cfg.Backoff, maxBackoff: cfg.MaxBackoff, shared: cfg.Shared, log: cfg.Logger,
+		sdkID: cfg.SdkID, http: cfg.HTTPClient, timeout: cfg.Timeout, shared: cfg.Shared, log: cfg.Logger,
 		now: time.Now, nonce: newNonce,
 	}
 	if c.http == nil {
@@ -116,34 +110,23 @@ func NewClient(cfg Config) (*Client, error) {
 	if c.timeout <= 0 {
 		c.timeout = 30 * time.Second
 	}
-	switch {
-	case c.retries == 0:
-		c.retries = 3
-	case c.retries < 0:
-		c.retries = 0
-	}
-	if c.backoff <= 0 {
-		c.backoff = time.Second
-	}
-	if c.maxBackoff <= 0 {
-		c.maxBackoff = 15 * time.Second
-	}
-	if c.maxBackoff < c.backoff {
-		c.maxBackoff = c.backoff
+	limiter := cfg.NewLimiter
+	if limiter == nil {
+		limiter = func(string, float64) Limiter { return noLimit{} }
 	}
 	rps := cfg.RequestsPerSecond
 	if rps == 0 {
 		rps = DefaultRequestsPerSecond
 	}
-	c.all = runner.NewLimiter("tencent", 0, max(rps, 0)*60)
+	c.all = limiter("tencent", max(rps, 0)*60)
 	cpm := cfg.CorpRecordsPerMinute
 	if cpm == 0 {
 		cpm = 10
 	}
-	c.corp = runner.NewLimiter("tencent-corp-records", 0, max(cpm, 0))
-	c.account = runner.NewLimiter("tencent-account", 0, 100)
+	c.corp = limiter("tencent-corp-records", max(cpm, 0))
+	c.account = limiter("tencent-account", 100)
 	if cfg.RequestsPerSecond < 0 {
-		c.account = runner.NewLimiter("tencent-account", 0, 0)
+		c.account = limiter("tencent-account", 0)
 	}
 	return c, nil
 }
@@ -154,7 +137,7 @@ func (c *Client) logger(ctx context.Context) *slog.Logger {
 	if c.log != nil {
 		return c.log
 	}
-	return runner.Logger(ctx)
+	return loggerFrom(ctx)
 }
 
 // Close releases idle connections.
@@ -173,26 +156,25 @@ func newNonce() string {
 }
 
 // Get performs a signed GET of path (which starts with /v1/) with query q and hands the body of a 2xx
-// answer to decode. Transient failures, including a 2xx body that does not decode, are retried here; the
-// returned error is classified for the engine (runner.Permanent, runner.Transient, runner.RetryAfter or
-// runner.Deferred) and wraps an *APIError when the service answered.
+// answer to decode. It makes one request, and one more at once only when the service took the first for
+// a replay (190301): a fresh nonce and timestamp is the whole remedy. The returned error is an *Error
+// whose Kind says whether another attempt can help, and wraps an *APIError when the service answered.
 func (c *Client) Get(ctx context.Context, path string, q url.Values, decode func(body []byte) error) error {
 	u := *c.base
 	raw := c.base.EscapedPath() + path // path is already escaped
 	unesc, err := url.PathUnescape(raw)
 	if err != nil {
-		return runner.Permanent(fmt.Errorf("tencent GET %s: %w", path, err))
+		return permanent(fmt.Errorf("tencent GET %s: %w", path, err))
 	}
 	u.Path, u.RawPath, u.RawQuery = unesc, raw, q.Encode()
-	limiters := []*runner.Limiter{c.all}
+	limiters := []Limiter{c.all}
 	switch path {
 	case "/v1/corp/records":
 		limiters = append(limiters, c.corp)
 	case "/v1/corp/meetings":
 		limiters = append(limiters, c.account)
 	}
-	var last error
-	for attempt := 0; ; attempt++ {
+	for resigned := false; ; resigned = true {
 		body, trace, err := c.once(ctx, &u, path, limiters)
 		if err == nil {
 			if err = decode(body); err == nil {
@@ -204,88 +186,62 @@ func (c *Client) Get(ctx context.Context, path string, q url.Values, decode func
 		if ctx.Err() != nil {
 			return fmt.Errorf("tencent GET %s: %w", path, ctx.Err())
 		}
-		var se *runner.StepError
-		if errors.As(err, &se) {
-			return err // already classified
+		var te *Error
+		if errors.As(err, &te) {
+			return err // already marked
 		}
-		last = err
-		disp := retry
+		disp := dispRetry
 		var ae *APIError
 		if errors.As(err, &ae) {
 			disp = classify(ae)
 		}
-		if disp == permanent || disp == deferred || attempt >= c.retries {
-			return c.finalize(err, disp)
+		if disp == dispFresh && !resigned {
+			c.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "tencent request taken for a replay; signing it again",
+				slog.String("path", path), slog.String("error", err.Error()))
+			continue
 		}
-		wait := c.delay(attempt)
-		if disp == retryFresh {
-			wait = 0 // a fresh nonce and timestamp is the whole remedy
-		}
-		if ae != nil && ae.RetryAfter > wait {
-			wait = ae.RetryAfter // the server said how long (429 Retry-After)
-		}
-		if disp == retryRateLimit {
+		if disp == dispRateLimit {
 			// Every caller of these limiters waits too: the service is refusing the whole app.
+			hold := rateHold
+			if ae != nil && ae.RetryAfter > hold {
+				hold = ae.RetryAfter
+			}
 			for _, l := range limiters {
-				l.Hold(wait)
+				l.Hold(hold)
 			}
 			if c.shared != nil {
-				c.shared.Hold(wait)
+				c.shared.Hold(hold)
 			}
 		}
-		c.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "tencent request failed, retrying",
-			slog.String("path", path), slog.Int("attempt", attempt+1), slog.Duration("wait", wait),
-			slog.String("error", err.Error()))
-		if err := sleep(ctx, wait); err != nil {
-			return fmt.Errorf("tencent GET %s: %w (last error: %v)", path, err, last)
-		}
+		return finalize(err, disp)
 	}
 }
 
-// finalize marks an error that will not be retried here any more for the engine.
-func (c *Client) finalize(err error, disp disposition) error {
+// rateHold is how long a rate-limited answer holds every request of the client (at least; a server's
+// Retry-After holds longer).
+const rateHold = time.Second
+
+// finalize marks an error with the kind its disposition gives.
+func finalize(err error, disp disposition) error {
+	var ae *APIError
+	errors.As(err, &ae)
 	switch disp {
-	case permanent, retryFresh:
-		return runner.Permanent(err)
-	case deferred:
-		return runner.Deferred(err)
-	case retryRateLimit:
+	case dispPermanent, dispFresh:
+		return permanent(err)
+	case dispDeferred:
+		return mark(err, KindDeferred, 0)
+	case dispRateLimit:
+		// The documented limits are per minute: the next attempt waits at least that.
 		wait := rateLimitWait
-		var ae *APIError
-		if errors.As(err, &ae) && ae.RetryAfter > wait {
+		if ae != nil && ae.RetryAfter > wait {
 			wait = ae.RetryAfter
 		}
-		return runner.RetryAfter(err, wait)
+		return mark(err, KindTransient, wait)
 	}
-	return runner.Transient(err)
-}
-
-// delay is the backoff before retry attempt+1: exponential with jitter so that several clients do not
-// retry in step.
-func (c *Client) delay(attempt int) time.Duration {
-	d := c.backoff << min(attempt, 20)
-	if d <= 0 || d > c.maxBackoff {
-		d = c.maxBackoff
+	if ae != nil && ae.RetryAfter > 0 {
+		return mark(err, KindTransient, ae.RetryAfter)
 	}
-	j, err := rand.Int(rand.Reader, big.NewInt(int64(d/2)+1))
-	if err != nil {
-		return d
-	}
-	return d/2 + time.Duration(j.Int64())
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return transient(err)
 }
 
 // maxBody bounds what one answer may hold; listings are pages of 20 and participants pages of 100.
@@ -293,7 +249,7 @@ const maxBody = 32 << 20
 
 // once performs one signed attempt, with a fresh nonce and timestamp, and returns a 2xx body with the
 // answer's trace id.
-func (c *Client) once(ctx context.Context, u *url.URL, path string, limiters []*runner.Limiter) ([]byte, string, error) {
+func (c *Client) once(ctx context.Context, u *url.URL, path string, limiters []Limiter) ([]byte, string, error) {
 	for _, l := range limiters {
 		release, err := l.Acquire(ctx)
 		if err != nil {
@@ -312,7 +268,7 @@ func (c *Client) once(ctx context.Context, u *url.URL, path string, limiters []*
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, "", runner.Permanent(fmt.Errorf("tencent GET %s: %w", path, err))
+		return nil, "", permanent(fmt.Errorf("tencent GET %s: %w", path, err))
 	}
 	ts := strconv.FormatInt(c.now().Unix(), 10)
 	nonce := c.nonce()

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"meetpipe/runner"
 	"meetpipe/steps/tencent/emulator"
 )
 
@@ -33,7 +32,7 @@ func hostile(t *testing.T, answer func(r *http.Request) (int, http.Header, strin
 	}))
 	t.Cleanup(srv.Close)
 	c, err := NewClient(Config{BaseURL: srv.URL, SecretID: "id", SecretKey: "key", EnterpriseID: "corp",
-		Backoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, RequestsPerSecond: -1, CorpRecordsPerMinute: -1, Logger: quiet})
+		RequestsPerSecond: -1, CorpRecordsPerMinute: -1, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,29 +58,47 @@ func TestDocumentedCodes(t *testing.T) {
 		name   string
 		status int
 		body   string
-		kind   runner.Kind
+		kind   Kind
 		text   string
 	}{
-		{"clock skew", 400, `{"error_info":{"error_code":190300,"message":"timestamp expired"}}`, runner.KindPermanent, "clock"},
-		{"unknown secret", 400, `{"error_info":{"error_code":190303,"new_error_code":200190303,"message":"x"}}`, runner.KindPermanent, "AppId"},
-		{"unknown secret, new code only", 400, `{"error_info":{"new_error_code":200190303,"message":"x"}}`, runner.KindPermanent, "sdk_id"},
-		{"daily quota", 400, `{"error_info":{"error_code":190311,"message":"quota"}}`, runner.KindDeferred, "next run"},
-		{"per-interface limit", 400, `{"error_info":{"error_code":190313,"message":"limit"}}`, runner.KindTransient, "rate limited"},
-		{"per-minute limit with HTTP 500", 500, `{"error_info":{"error_code":190310,"message":"limit"}}`, runner.KindTransient, "rate limited"},
+		{"clock skew", 400, `{"error_info":{"error_code":190300,"message":"timestamp expired"}}`, KindPermanent, "clock"},
+		{"unknown secret", 400, `{"error_info":{"error_code":190303,"new_error_code":200190303,"message":"x"}}`, KindPermanent, "AppId"},
+		{"unknown secret, new code only", 400, `{"error_info":{"new_error_code":200190303,"message":"x"}}`, KindPermanent, "sdk_id"},
+		{"daily quota", 400, `{"error_info":{"error_code":190311,"message":"quota"}}`, KindDeferred, "next run"},
+		{"per-interface limit", 400, `{"error_info":{"error_code":190313,"message":"limit"}}`, KindTransient, "rate limited"},
+		{"per-minute limit with HTTP 500", 500, `{"error_info":{"error_code":190310,"message":"limit"}}`, KindTransient, "rate limited"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, n := hostile(t, func(*http.Request) (int, http.Header, string) { return tt.status, nil, tt.body })
 			_, err := c.Records(context.Background(), dayQuery("op"))
-			kind, after := runner.Classify(err)
+			kind, after := KindOf(err)
 			if err == nil || kind != tt.kind || !strings.Contains(err.Error(), tt.text) {
 				t.Fatalf("got %s %v, want %s mentioning %q", kind, err, tt.kind, tt.text)
 			}
-			if tt.kind == runner.KindTransient && (after < time.Minute || n.Load() != 4) {
-				t.Errorf("rate limit: %d attempts, engine asked to wait %s; want 4 attempts then a minute", n.Load(), after)
-			}
-			if tt.kind != runner.KindTransient && n.Load() != 1 {
+			// The client makes one request: the engine (or a listing's own retry) decides on another.
+			if n.Load() != 1 {
 				t.Errorf("%d attempts, want 1", n.Load())
+			}
+			if tt.kind == KindTransient && after < time.Minute {
+				t.Errorf("rate limit: engine asked to wait %s; want a minute", after)
+			}
+			// A listing retries a rate-limited page (retries 3: 4 attempts), then asks for the minute.
+			n.Store(0)
+			l, lerr := NewLister(c, ListerConfig{Operator: "op", Retries: 3, Backoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, Logger: quiet})
+			if lerr != nil {
+				t.Fatal(lerr)
+			}
+			err = l.List(context.Background(), day, newSink())
+			kind, after = KindOf(err)
+			if err == nil || kind != tt.kind {
+				t.Fatalf("listing: got %s %v, want %s", kind, err, tt.kind)
+			}
+			if tt.kind == KindTransient && (after < time.Minute || n.Load() != 4) {
+				t.Errorf("listing under a rate limit: %d attempts, engine asked to wait %s; want 4 attempts then a minute", n.Load(), after)
+			}
+			if tt.kind != KindTransient && n.Load() != 1 {
+				t.Errorf("listing: %d attempts, want 1", n.Load())
 			}
 		})
 	}
@@ -96,7 +113,18 @@ func TestRetryAfterHonoured(t *testing.T) {
 		}
 		return 200, nil, `{"total_page":1,"record_meetings":[]}`
 	})
-	if _, err := c.Records(context.Background(), dayQuery("op")); err != nil {
+	// The client's answer asks the engine for the minute of a rate limit, or the server's longer wait.
+	_, err := c.Records(context.Background(), dayQuery("op"))
+	if kind, after := KindOf(err); kind != KindTransient || after != time.Minute {
+		t.Fatalf("429 classified %s after %s, want transient after a minute: %v", kind, after, err)
+	}
+	times = nil
+	// A listing retries the page itself, after the server's Retry-After.
+	l, err := NewLister(c, ListerConfig{Operator: "op", Backoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.List(context.Background(), day, newSink()); err != nil {
 		t.Fatal(err)
 	}
 	// The backoff alone is 2ms at most; the server asked for a second.
@@ -194,20 +222,24 @@ func TestInterruptedEnrichmentStaysPending(t *testing.T) {
 	}
 }
 
-// The client's retry warnings reach the run's logger at WARN with structured attributes, and its
+// The listing's retry warnings reach the run's logger at WARN with structured attributes, and its
 // debug lines at DEBUG: no logger is captured before the CLI configures slog.
 func TestClientLogsThroughTheRunLogger(t *testing.T) {
 	s := emulator.New(emulator.Options{Fixture: coachingFixture()})
 	t.Cleanup(s.Close)
 	c, err := NewClient(Config{BaseURL: s.URL(), SecretID: emulator.DefaultSecretID, SecretKey: emulator.DefaultSecretKey,
-		EnterpriseID: emulator.DefaultAppID, Backoff: time.Millisecond, RequestsPerSecond: -1, CorpRecordsPerMinute: -1})
+		EnterpriseID: emulator.DefaultAppID, RequestsPerSecond: -1, CorpRecordsPerMinute: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s.FailNext(emulator.EndpointRecords, 1, emulator.Fault{Kind: emulator.FaultGateway})
-	if _, err := c.Records(runner.WithLogger(context.Background(), log), dayQuery("admin")); err != nil {
+	l, err := NewLister(c, ListerConfig{Mode: ModePerTeacher, Teachers: []string{"teacher_wang"}, Backoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.List(WithLogger(context.Background(), log), day, newSink()); err != nil {
 		t.Fatal(err)
 	}
 	var warn, debug bool

@@ -1,8 +1,13 @@
 package tencent
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -15,7 +20,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // join-time window (the service's default is recent joins only).
 var base = time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
 
-// newEnv starts an emulator and a client for it with fast retries and no client-side rate limits.
+// newEnv starts an emulator and a client for it with no client-side rate limits.
 func newEnv(t *testing.T, o emulator.Options, tweak ...func(*Config)) (*emulator.Server, *Client) {
 	t.Helper()
 	if o.Fixture == nil {
@@ -25,7 +30,7 @@ func newEnv(t *testing.T, o emulator.Options, tweak ...func(*Config)) (*emulator
 	t.Cleanup(s.Close)
 	cfg := Config{
 		BaseURL: s.URL(), SecretID: emulator.DefaultSecretID, SecretKey: emulator.DefaultSecretKey,
-		EnterpriseID: emulator.DefaultAppID, Backoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond,
+		EnterpriseID:      emulator.DefaultAppID,
 		RequestsPerSecond: -1, CorpRecordsPerMinute: -1, Timeout: 5 * time.Second, Logger: quiet,
 	}
 	for _, f := range tweak {
@@ -107,3 +112,53 @@ func coachingFixture() *emulator.Fixture {
 		},
 	}
 }
+
+// item is an item as the engine keeps it, fields as JSON: what Resolve and Hint read, and what Emit's
+// fields become.
+type item struct {
+	id string
+	f  map[string]json.RawMessage
+}
+
+func newItem(id string, f map[string]any) (*item, error) {
+	it := &item{id: id, f: map[string]json.RawMessage{}}
+	for k, v := range f {
+		b, ok := v.(json.RawMessage)
+		if !ok {
+			var err error
+			if b, err = json.Marshal(v); err != nil {
+				return nil, fmt.Errorf("field %s: %w", k, err)
+			}
+		}
+		it.f[k] = b
+	}
+	return it, nil
+}
+
+func (it *item) ID() string           { return it.id }
+func (it *item) Has(name string) bool { _, ok := it.f[name]; return ok }
+func (it *item) Names() []string      { return slices.Sorted(maps.Keys(it.f)) }
+func (it *item) Get(name string, v any) error {
+	raw, ok := it.f[name]
+	if !ok {
+		return fmt.Errorf("item %s has no field %q", it.id, name)
+	}
+	return json.Unmarshal(raw, v)
+}
+
+// slot is a limiter of one concurrent request, as the engine's limiter: with concurrency 1.
+type slot struct{ ch chan struct{} }
+
+func newSlot() *slot { return &slot{ch: make(chan struct{}, 1)} }
+
+func (s *slot) Acquire(ctx context.Context) (func(), error) {
+	select {
+	case s.ch <- struct{}{}:
+		return func() { <-s.ch }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+func (s *slot) Hold(time.Duration) {}
+
+func (it *item) Raw(name string) json.RawMessage { return it.f[name] }

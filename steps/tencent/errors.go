@@ -128,16 +128,15 @@ func (e *APIError) Cause() string {
 	return ""
 }
 
-// disposition says what the client does with an answer: retry it here, and how to mark it when retries
-// run out or when it is not retried.
+// disposition says how an answer is marked, and whether the client signs it again at once (a replay).
 type disposition int
 
 const (
-	permanent      disposition = iota
-	retry                      // transient: 5xx, gateway pages, network, timeouts
-	retryFresh                 // a replay rejection: retry once more with a fresh nonce, else permanent
-	retryRateLimit             // rate limited: retry after backing off, then ask the engine to wait
-	deferred                   // quota: leave the item for a later run
+	dispPermanent disposition = iota
+	dispRetry                 // transient: 5xx, gateway pages, network, timeouts
+	dispFresh                 // a replay rejection: signed again once with a fresh nonce, else permanent
+	dispRateLimit             // rate limited: transient, after holding the limiters and asking for a wait
+	dispDeferred              // quota: leave the item for a later run
 )
 
 // classify decides the disposition of an APIError. Codes decide before the HTTP status: the service
@@ -146,19 +145,19 @@ func classify(e *APIError) disposition {
 	switch {
 	case e.HasCode(CodeTooFrequent), e.HasCode(CodePerMinuteLimit), e.HasCode(CodeInterfaceLimit), e.Status == 429:
 		// 190310 comes with HTTP 500 (1095/53805): the code decides, not the status.
-		return retryRateLimit
+		return dispRateLimit
 	case e.HasCode(CodeReplay):
-		return retryFresh
+		return dispFresh
 	case e.HasCode(CodeQuotaExhausted), e.HasCode(CodeDailyQuota):
-		return deferred
+		return dispDeferred
 	case e.Cause() != "":
-		return permanent
+		return dispPermanent
 	case e.Status >= 500, e.Status == 408:
-		return retry
+		return dispRetry
 	case e.Status >= 200 && e.Status < 300:
-		return retry // a 2xx whose body did not decode: a truncated or proxied answer
+		return dispRetry // a 2xx whose body did not decode: a truncated or proxied answer
 	}
-	return permanent
+	return dispPermanent
 }
 
 // rateLimitWait is how long the engine is asked to wait when rate limiting persists: the documented

@@ -11,8 +11,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"meetpipe/runner"
 )
 
 // DefaultCacheAfter is ListerConfig.CacheAfter's default.
@@ -55,8 +53,15 @@ type ListerConfig struct {
 	// CacheAfter is how long after its end a finished recording is settled: nobody joins any more, so
 	// its participants are final (default 2h).
 	CacheAfter time.Duration
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Retries is how many times a request of the listing (a page, a meeting's details or participants)
+	// is tried again when it fails transiently (default 1; -1: none). The engine retries what has an
+	// item (download addresses); a listing has none yet, so this is the only retry of its calls.
+	Retries int
+	// Backoff is the first wait between tries, doubled each time up to MaxBackoff (defaults 1s, 15s);
+	// a server's Retry-After waits longer.
+	Backoff, MaxBackoff time.Duration
+	Logger              *slog.Logger
+	Now                 func() time.Time
 }
 
 // Lister is the tencent_list source: it lists the recordings of a window and of the pending set, and
@@ -111,6 +116,19 @@ func NewLister(c *Client, cfg ListerConfig) (*Lister, error) {
 	if cfg.CacheAfter <= 0 {
 		cfg.CacheAfter = DefaultCacheAfter
 	}
+	switch {
+	case cfg.Retries == 0:
+		cfg.Retries = 1
+	case cfg.Retries < 0:
+		cfg.Retries = 0
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 15 * time.Second
+	}
+	cfg.MaxBackoff = max(cfg.MaxBackoff, cfg.Backoff)
 	return &Lister{c: c, cfg: cfg, log: cfg.Logger, listed: map[string]listed{}}, nil
 }
 
@@ -132,7 +150,7 @@ const recheckMargin = 2 * time.Minute
 // run is the state of one List call.
 type run struct {
 	l        *Lister
-	out      runner.Emitter
+	out      Sink
 	seen     map[string]bool
 	meetings map[string]*lookup
 	ended    map[string]*endedIndex // by operator and span: the ended meetings of a listing span
@@ -142,9 +160,9 @@ type run struct {
 
 // List emits every finished recording in w and in w.Pending, and reports recordings still being recorded
 // or transcoded with NotReady. A recording whose participants cannot be read is left pending for that
-// problem (runner.ReportStuck), so that the next run tries again and this run does not look green; it is
+// problem (Sink.Stuck), so that the next run tries again and this run does not look green; it is
 // never emitted with its students missing.
-func (l *Lister) List(ctx context.Context, w runner.Window, out runner.Emitter) error {
+func (l *Lister) List(ctx context.Context, w Window, out Sink) error {
 	until := w.Until
 	if until.IsZero() {
 		until = l.cfg.Now()
@@ -154,7 +172,7 @@ func (l *Lister) List(ctx context.Context, w runner.Window, out runner.Emitter) 
 		since = until.Add(-24 * time.Hour)
 	}
 	if until.Before(since) {
-		return runner.Permanentf("tencent: window %s..%s ends before it starts", since.Format(time.RFC3339), until.Format(time.RFC3339))
+		return permanentf("tencent: window %s..%s ends before it starts", since.Format(time.RFC3339), until.Format(time.RFC3339))
 	}
 	r := &run{l: l, out: out, seen: map[string]bool{}, meetings: map[string]*lookup{}, ended: map[string]*endedIndex{}}
 	for _, span := range SplitWindow(since, until) {
@@ -165,6 +183,21 @@ func (l *Lister) List(ctx context.Context, w runner.Window, out runner.Emitter) 
 		}
 	}
 	return r.recheck(ctx, w.Pending)
+}
+
+// recordsPath and endedPath name the listing endpoints of the mode, for logs.
+func (l *Lister) recordsPath() string {
+	if l.cfg.Mode == ModeCorp {
+		return "/v1/corp/records"
+	}
+	return "/v1/records"
+}
+
+func (l *Lister) endedPath() string {
+	if l.cfg.Mode == ModeCorp {
+		return "/v1/corp/meetings"
+	}
+	return "/v1/history/meetings"
 }
 
 func (l *Lister) operators() []string {
@@ -197,17 +230,20 @@ func (r *run) listSpan(ctx context.Context, op string, since, until time.Time) e
 	inSpan := map[string]bool{}
 	for page := 1; ; page++ {
 		if page > l.cfg.MaxPages {
-			return runner.Permanentf("tencent: listing %s..%s for %s passed max_pages=%d; raise it or shorten the window",
+			return permanentf("tencent: listing %s..%s for %s passed max_pages=%d; raise it or shorten the window",
 				since.Format(time.RFC3339), until.Format(time.RFC3339), op, l.cfg.MaxPages)
 		}
 		q := RecordsQuery{Operator: op, Start: since, End: until, Page: page, PageSize: l.cfg.PageSize, RecordType: l.cfg.RecordType}
 		var p *RecordsPage
 		var err error
-		if l.cfg.Mode == ModeCorp {
-			p, err = l.c.CorpRecords(ctx, q)
-		} else {
-			p, err = l.c.Records(ctx, q)
-		}
+		err = l.again(ctx, l.recordsPath(), func() (err error) {
+			if l.cfg.Mode == ModeCorp {
+				p, err = l.c.CorpRecords(ctx, q)
+			} else {
+				p, err = l.c.Records(ctx, q)
+			}
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -263,10 +299,10 @@ func (r *run) handle(ctx context.Context, rec Record, op string) error {
 			r.out.NotReady(id, h, "interrupted while its participants were read")
 			return ctx.Err()
 		}
-		kind, _ := runner.Classify(err)
+		kind, _ := KindOf(err)
 		l.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "recording left pending: its participants could not be read", slog.String("item", id),
 			slog.String("kind", kind.String()), slog.String("error", err.Error()))
-		runner.ReportStuck(r.out, id, h, "participants not read ("+kind.String()+"): "+err.Error())
+		r.out.Stuck(id, h, "participants not read ("+kind.String()+"): "+err.Error())
 		return nil
 	}
 	if l.cfg.Mode == ModeCorp && len(l.cfg.Teachers) > 0 && !slices.Contains(l.cfg.Teachers, doc.HostUserID) {
@@ -285,10 +321,10 @@ func (r *run) handle(ctx context.Context, rec Record, op string) error {
 
 // recheck looks again for pending recordings not seen in the window: each is searched in a small span
 // around its start, with the operator that found it.
-func (r *run) recheck(ctx context.Context, pending []runner.Pending) error {
+func (r *run) recheck(ctx context.Context, pending []Pending) error {
 	l := r.l
 	type want struct {
-		p runner.Pending
+		p Pending
 		h hint
 	}
 	var wanted []want
@@ -339,7 +375,7 @@ func (r *run) recheck(ctx context.Context, pending []runner.Pending) error {
 
 // Hint tells the engine how to find an item again in a later run (an item that failed downstream and
 // must be listed again, with fresh download addresses, after the window has moved on).
-func (l *Lister) Hint(in *runner.Item) any {
+func (l *Lister) Hint(in Item) any {
 	var h hint
 	var start time.Time
 	if in.Get("start", &start) == nil && !start.IsZero() {
@@ -430,7 +466,10 @@ func (r *run) enrich(ctx context.Context, rec Record, op string) (*Recording, er
 			rows, ok = cache.Participants(ctx, q)
 		}
 		if !ok {
-			if rows, err = l.c.Participants(ctx, q); err != nil {
+			if err = l.again(ctx, "/v1/meetings/{id}/participants", func() (err error) {
+				rows, err = l.c.Participants(ctx, q)
+				return err
+			}); err != nil {
 				return nil, err
 			}
 			if cache != nil {
@@ -445,7 +484,7 @@ func (r *run) enrich(ctx context.Context, rec Record, op string) (*Recording, er
 	for _, p := range doc.Participants {
 		ok, err := l.cfg.Students(p, doc.TeacherID, doc.CreatorUserID)
 		if err != nil {
-			return nil, runner.Permanent(fmt.Errorf("students rule on %s: %w", p.StudentID(), err))
+			return nil, permanent(fmt.Errorf("students rule on %s: %w", p.StudentID(), err))
 		}
 		if id := p.StudentID(); ok && !seen[id] {
 			seen[id] = true
@@ -524,11 +563,14 @@ func (r *run) endedIndex(ctx context.Context, op string) *endedIndex {
 		q.Page = page
 		var p *EndedMeetingsPage
 		var err error
-		if l.cfg.Mode == ModeCorp {
-			p, err = l.c.CorpMeetings(ctx, q)
-		} else {
-			p, err = l.c.HistoryMeetings(ctx, q)
-		}
+		err = l.again(ctx, l.endedPath(), func() (err error) {
+			if l.cfg.Mode == ModeCorp {
+				p, err = l.c.CorpMeetings(ctx, q)
+			} else {
+				p, err = l.c.HistoryMeetings(ctx, q)
+			}
+			return err
+		})
 		if err != nil {
 			if ctx.Err() == nil {
 				l.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "ended meetings not listed; asking /v1/meetings per meeting",
@@ -590,7 +632,11 @@ func (l *Lister) meeting(ctx context.Context, id, op string, end time.Time, cach
 		}
 	}
 	if m == nil {
-		info, err := l.c.Meeting(ctx, id, op)
+		var info *MeetingInfo
+		err := l.again(ctx, "/v1/meetings/{id}", func() (err error) {
+			info, err = l.c.Meeting(ctx, id, op)
+			return err
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -636,7 +682,7 @@ func pickSubMeeting(info *MeetingInfo, t time.Time) string {
 }
 
 // Fields returns the item fields of the recording.
-func (d *Recording) Fields() (runner.Fields, error) {
+func (d *Recording) Fields() (map[string]any, error) {
 	b, err := json.Marshal(d)
 	if err != nil {
 		return nil, err
@@ -645,7 +691,7 @@ func (d *Recording) Fields() (runner.Fields, error) {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return nil, err
 	}
-	f := make(runner.Fields, len(raw))
+	f := make(map[string]any, len(raw))
 	for k, v := range raw {
 		f[k] = v
 	}

@@ -13,15 +13,14 @@ import (
 	"testing"
 	"time"
 
-	"meetpipe/runner"
 	"meetpipe/steps/tencent/emulator"
 )
 
-// sink is a runner.Emitter that keeps what a source reports.
+// sink is a Sink that keeps what a source reports.
 type sink struct {
 	mu       sync.Mutex
 	order    []string
-	items    map[string]*runner.Item
+	items    map[string]*item
 	notReady map[string]notReady
 	stuck    map[string]notReady
 }
@@ -32,10 +31,10 @@ type notReady struct {
 }
 
 func newSink() *sink {
-	return &sink{items: map[string]*runner.Item{}, notReady: map[string]notReady{}, stuck: map[string]notReady{}}
+	return &sink{items: map[string]*item{}, notReady: map[string]notReady{}, stuck: map[string]notReady{}}
 }
 
-// Stuck records an item left pending for a problem (runner.StuckReporter).
+// Stuck records an item left pending for a problem (Sink.Stuck).
 func (s *sink) Stuck(id string, hint any, reason string) {
 	b, _ := json.Marshal(hint)
 	s.mu.Lock()
@@ -43,8 +42,8 @@ func (s *sink) Stuck(id string, hint any, reason string) {
 	s.stuck[id] = notReady{b, reason}
 }
 
-func (s *sink) Emit(_ context.Context, id string, f runner.Fields) error {
-	it, err := runner.NewItem(id, f)
+func (s *sink) Emit(_ context.Context, id string, f map[string]any) error {
+	it, err := newItem(id, f)
 	if err != nil {
 		return err
 	}
@@ -95,6 +94,9 @@ func (s *sink) recording(t *testing.T, id string) Recording {
 func newLister(t *testing.T, c *Client, cfg ListerConfig) *Lister {
 	t.Helper()
 	cfg.Logger = quiet
+	if cfg.Backoff == 0 {
+		cfg.Backoff, cfg.MaxBackoff = time.Millisecond, 4*time.Millisecond // fast listing retries
+	}
 	if cfg.Mode == "" {
 		cfg.Mode, cfg.Operator = ModeCorp, "admin"
 	}
@@ -108,7 +110,7 @@ func newLister(t *testing.T, c *Client, cfg ListerConfig) *Lister {
 	return l
 }
 
-var day = runner.Window{Since: base.Add(-time.Hour), Until: base.Add(23 * time.Hour)}
+var day = Window{Since: base.Add(-time.Hour), Until: base.Add(23 * time.Hour)}
 
 func TestListDay(t *testing.T) {
 	for _, quirks := range []bool{false, true} {
@@ -325,7 +327,7 @@ func TestListAcrossPagesAndWindows(t *testing.T) {
 	s, c := newEnv(t, emulator.Options{Fixture: fx})
 	out := newSink()
 	l := newLister(t, c, ListerConfig{SkipParticipants: true})
-	if err := l.List(context.Background(), runner.Window{Since: start, Until: start.Add(span)}, out); err != nil {
+	if err := l.List(context.Background(), Window{Since: start, Until: start.Add(span)}, out); err != nil {
 		t.Fatal(err)
 	}
 	got := slices.Sorted(slices.Values(out.order))
@@ -364,8 +366,8 @@ func TestListAcrossPagesAndWindows(t *testing.T) {
 	t.Run("max pages", func(t *testing.T) {
 		_, c := newEnv(t, emulator.Options{Fixture: fx})
 		l := newLister(t, c, ListerConfig{SkipParticipants: true, MaxPages: 1})
-		err := l.List(context.Background(), runner.Window{Since: start, Until: start.Add(span)}, newSink())
-		if kind, _ := runner.Classify(err); err == nil || kind != runner.KindPermanent || !strings.Contains(err.Error(), "max_pages") {
+		err := l.List(context.Background(), Window{Since: start, Until: start.Add(span)}, newSink())
+		if kind, _ := KindOf(err); err == nil || kind != KindPermanent || !strings.Contains(err.Error(), "max_pages") {
 			t.Fatalf("got %v, want a permanent max_pages error", err)
 		}
 	})
@@ -398,8 +400,8 @@ func TestNotReadyThenPendingRecheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Reset()
-	later := runner.Window{Since: base.Add(40 * 24 * time.Hour), Until: base.Add(41 * 24 * time.Hour), Pending: []runner.Pending{
-		{ID: "rec-transcoding", Hint: nr.hint, Reason: nr.reason},
+	later := Window{Since: base.Add(40 * 24 * time.Hour), Until: base.Add(41 * 24 * time.Hour), Pending: []Pending{
+		{ID: "rec-transcoding", Hint: nr.hint},
 		{ID: "rec-recording", Hint: first.notReady["rec-recording"].hint},
 		{ID: "rec-sales", Hint: json.RawMessage(fmt.Sprintf(`{"media_start_ms":%d}`, base.Add(4*time.Hour).UnixMilli()))},
 		{ID: "no-hint", Hint: json.RawMessage(`{}`)},
@@ -433,7 +435,7 @@ func TestNotReadyThenPendingRecheck(t *testing.T) {
 func TestHintFromItem(t *testing.T) {
 	_, c := newEnv(t, emulator.Options{})
 	l := newLister(t, c, ListerConfig{Mode: ModePerTeacher, Teachers: []string{"teacher_li"}})
-	it, _ := runner.NewItem("x", runner.Fields{"start": base, "host_userid": "teacher_li", "meeting_id": "m"})
+	it, _ := newItem("x", map[string]any{"start": base, "host_userid": "teacher_li", "meeting_id": "m"})
 	b, _ := json.Marshal(l.Hint(it))
 	var h hint
 	json.Unmarshal(b, &h)
@@ -448,9 +450,9 @@ func TestListSurvivesFaults(t *testing.T) {
 	if err := newLister(t, c, ListerConfig{}).List(context.Background(), day, want); err != nil {
 		t.Fatal(err)
 	}
-	s, c := newEnv(t, emulator.Options{FaultRate: 0.3, Seed: 7}, func(cfg *Config) { cfg.Retries = 10 })
+	s, c := newEnv(t, emulator.Options{FaultRate: 0.3, Seed: 7})
 	got := newSink()
-	if err := newLister(t, c, ListerConfig{}).List(context.Background(), day, got); err != nil {
+	if err := newLister(t, c, ListerConfig{Retries: 10}).List(context.Background(), day, got); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(got.order, want.order) || len(got.notReady) != len(want.notReady) {
@@ -491,11 +493,14 @@ func TestListEnrichmentFailureLeavesPending(t *testing.T) {
 }
 
 func TestListFailsWhenListingFails(t *testing.T) {
-	s, c := newEnv(t, emulator.Options{}, func(cfg *Config) { cfg.Retries = 1 })
+	s, c := newEnv(t, emulator.Options{})
 	s.FailNext(emulator.EndpointCorpRecords, 5, emulator.Fault{Kind: emulator.FaultGateway})
-	err := newLister(t, c, ListerConfig{}).List(context.Background(), day, newSink())
-	if kind, _ := runner.Classify(err); err == nil || kind != runner.KindTransient {
+	err := newLister(t, c, ListerConfig{Retries: 1}).List(context.Background(), day, newSink())
+	if kind, _ := KindOf(err); err == nil || kind != KindTransient {
 		t.Fatalf("got %v, want a transient error", err)
+	}
+	if n := s.Count(emulator.EndpointCorpRecords); n != 2 {
+		t.Errorf("%d listing requests, want 2 (retries 1)", n)
 	}
 }
 

@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-
-	"meetpipe/runner"
 )
 
 // DownloadURLsField is the lazy item field Resolve fills: record_file_id → signed download address.
@@ -38,21 +36,22 @@ func (l *Lister) remember(id, op string, files []RecordFile) {
 // Resolve returns the download addresses of the item's recording (GET /v1/addresses), as the lazy field
 // download_urls: record_file_id → signed URL, valid 6 hours. The engine asks for it only when a step that
 // reads it is about to run, so that reruns whose downloads are memoized cost no address call. Every
-// listed file must have an address; errors are classified like every client error.
-func (l *Lister) Resolve(ctx context.Context, in *runner.Item) (runner.Fields, error) {
+// listed file must have an address. It makes one try: the engine retries it with the item, under the
+// consuming step's `retry:`.
+func (l *Lister) Resolve(ctx context.Context, in Item) (map[string]any, error) {
 	id := in.ID()
 	if in.Has("id") {
 		if err := in.Get("id", &id); err != nil || id == "" {
-			return nil, runner.Permanent(fmt.Errorf("tencent: item %s has no usable id (meeting_record_id): %v", in.ID(), err))
+			return nil, permanent(fmt.Errorf("tencent: item %s has no usable id (meeting_record_id): %v", in.ID(), err))
 		}
 	}
 	var files []File
 	if in.Has("files") {
 		if err := in.Get("files", &files); err != nil {
-			return nil, runner.Permanent(fmt.Errorf("tencent: item %s: files: %w", id, err))
+			return nil, permanent(fmt.Errorf("tencent: item %s: files: %w", id, err))
 		}
 		if len(files) == 0 {
-			return runner.Fields{DownloadURLsField: map[string]string{}, AudioURLsField: map[string]string{}}, nil
+			return map[string]any{DownloadURLsField: map[string]string{}, AudioURLsField: map[string]string{}}, nil
 		}
 	}
 	l.mu.Lock()
@@ -94,7 +93,7 @@ func (l *Lister) Resolve(ctx context.Context, in *runner.Item) (runner.Fields, e
 		if len(missing) > 0 {
 			// Transient: the addresses of a just-finished recording can lag behind the listing. When they
 			// never come, downloading may be disabled for the recording (企业设置 → 允许下载).
-			return nil, runner.Transient(fmt.Errorf("tencent: recording %s: /v1/addresses has no download address for %d of %d file(s) (%s); "+
+			return nil, transient(fmt.Errorf("tencent: recording %s: /v1/addresses has no download address for %d of %d file(s) (%s); "+
 				"the addresses may lag behind the listing, or downloading is not allowed for this recording",
 				id, len(missing), len(files), strings.Join(missing, ", ")))
 		}
@@ -109,12 +108,12 @@ func (l *Lister) Resolve(ctx context.Context, in *runner.Item) (runner.Fields, e
 		}
 	}
 	l.logger(ctx).LogAttrs(ctx, slog.LevelDebug, "download addresses resolved", slog.String("item", id), slog.Int("files", len(urls)))
-	return runner.Fields{DownloadURLsField: urls, AudioURLsField: audio}, nil
+	return map[string]any{DownloadURLsField: urls, AudioURLsField: audio}, nil
 }
 
 // operatorOf is the operator for an item this process did not list: the admin in corp mode, else its
 // creator or host when a teacher, else the first teacher.
-func (l *Lister) operatorOf(in *runner.Item) string {
+func (l *Lister) operatorOf(in Item) string {
 	if l.cfg.Mode == ModeCorp {
 		return l.cfg.Operator
 	}
@@ -130,10 +129,10 @@ func (l *Lister) operatorOf(in *runner.Item) string {
 	return l.cfg.Teachers[0]
 }
 
-// logger is the configured logger, else the run's (runner.Logger).
+// logger is the configured logger, else the run's (WithLogger).
 func (l *Lister) logger(ctx context.Context) *slog.Logger {
 	if l.log != nil {
 		return l.log
 	}
-	return runner.Logger(ctx)
+	return loggerFrom(ctx)
 }

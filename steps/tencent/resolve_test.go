@@ -11,17 +11,16 @@ import (
 	"testing"
 	"time"
 
-	"meetpipe/runner"
 	"meetpipe/steps/tencent/emulator"
 )
 
 // downloadURLs decodes what Resolve returned, as aria2_download will.
-func downloadURLs(t *testing.T, f runner.Fields) map[string]string {
+func downloadURLs(t *testing.T, f map[string]any) map[string]string {
 	t.Helper()
 	if _, ok := f[AudioURLsField]; len(f) != 2 || !ok {
 		t.Fatalf("Resolve returned fields %v, want download_urls and audio_urls only", f)
 	}
-	it, err := runner.NewItem("x", f)
+	it, err := newItem("x", f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,9 +81,9 @@ func TestResolve(t *testing.T) {
 		var files []File
 		out.items[id].Get("files", &files)
 		files = append(files, File{FileID: "file-not-yet-addressed", Size: 1})
-		it, _ := runner.NewItem(id, runner.Fields{"id": id, "files": files})
+		it, _ := newItem(id, map[string]any{"id": id, "files": files})
 		_, err := l.Resolve(context.Background(), it)
-		if kind, _ := runner.Classify(err); err == nil || kind != runner.KindTransient ||
+		if kind, _ := KindOf(err); err == nil || kind != KindTransient ||
 			!strings.Contains(err.Error(), "file-not-yet-addressed") || !strings.Contains(err.Error(), "1 of 3") {
 			t.Fatalf("got %v (%v), want a transient error naming the file", err, kind)
 		}
@@ -96,22 +95,26 @@ func TestResolve(t *testing.T) {
 		for _, tt := range []struct {
 			name  string
 			fault emulator.Fault
-			kind  runner.Kind
+			kind  Kind
 			want  string
 		}{
-			{"deleted recording", emulator.ErrorFault(400, CodeRecordDeleted, "record deleted"), runner.KindPermanent, "deleted"},
-			{"no permission", emulator.ErrorFault(400, CodeNoPermission, "no permission"), runner.KindPermanent, "permission"},
-			{"gateway", emulator.Fault{Kind: emulator.FaultGateway}, runner.KindTransient, "503"},
-			{"rate limited", emulator.ErrorFault(400, CodeTooFrequent, "too frequent"), runner.KindTransient, "frequent"},
+			{"deleted recording", emulator.ErrorFault(400, CodeRecordDeleted, "record deleted"), KindPermanent, "deleted"},
+			{"no permission", emulator.ErrorFault(400, CodeNoPermission, "no permission"), KindPermanent, "permission"},
+			{"gateway", emulator.Fault{Kind: emulator.FaultGateway}, KindTransient, "503"},
+			{"rate limited", emulator.ErrorFault(400, CodeTooFrequent, "too frequent"), KindTransient, "frequent"},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
-				s, c := newEnv(t, emulator.Options{}, func(cfg *Config) { cfg.Retries = -1 })
+				s, c := newEnv(t, emulator.Options{})
 				l, out := listDay(t, s, c, ListerConfig{})
 				s.FailNext(emulator.EndpointAddresses, 1, tt.fault)
 				_, err := l.Resolve(context.Background(), out.items[id])
-				kind, _ := runner.Classify(err)
+				kind, _ := KindOf(err)
 				if err == nil || kind != tt.kind || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), id) {
 					t.Fatalf("got %v (%v), want %v naming %q and the recording", err, kind, tt.kind, tt.want)
+				}
+				// One request: the engine retries a transient failure, under the downloading step's retry:.
+				if n := s.Count(emulator.EndpointAddresses); n != 1 {
+					t.Errorf("%d address requests for one Resolve, want 1", n)
 				}
 			})
 		}
@@ -119,7 +122,7 @@ func TestResolve(t *testing.T) {
 	t.Run("no files", func(t *testing.T) {
 		s, c := newEnv(t, emulator.Options{})
 		l := newLister(t, c, ListerConfig{})
-		it, _ := runner.NewItem("r", runner.Fields{"id": "r", "files": []File{}})
+		it, _ := newItem("r", map[string]any{"id": "r", "files": []File{}})
 		f, err := l.Resolve(context.Background(), it)
 		if err != nil || len(downloadURLs(t, f)) != 0 || s.Count(emulator.EndpointAddresses) != 0 {
 			t.Fatalf("got %v, %v, %d calls; want an empty map and no call", f, err, s.Count(emulator.EndpointAddresses))
@@ -153,7 +156,7 @@ type resolvingSink struct {
 	errs []error
 }
 
-func (s *resolvingSink) Emit(ctx context.Context, id string, f runner.Fields) error {
+func (s *resolvingSink) Emit(ctx context.Context, id string, f map[string]any) error {
 	if err := s.sink.Emit(ctx, id, f); err != nil {
 		return err
 	}
@@ -189,7 +192,7 @@ func TestResolveAudioAddresses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	it, _ := runner.NewItem("x", f)
+	it, _ := newItem("x", f)
 	var urls, mp4 map[string]string
 	it.Get(AudioURLsField, &urls)
 	it.Get(DownloadURLsField, &mp4)

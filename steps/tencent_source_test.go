@@ -1,0 +1,150 @@
+package steps
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"meetpipe/runner"
+	"meetpipe/steps/tencent"
+	"meetpipe/steps/tencent/emulator"
+)
+
+// The client's kinds become the engine's, through any wrapping; unmarked errors pass as they are.
+func TestTencentErrorsMapToEngineKinds(t *testing.T) {
+	cause := errors.New("tencent GET /v1/addresses: HTTP 503")
+	for _, tt := range []struct {
+		name  string
+		err   error
+		kind  runner.Kind
+		after time.Duration
+	}{
+		{"permanent", &tencent.Error{Kind: tencent.KindPermanent, Err: cause}, runner.KindPermanent, 0},
+		{"deferred", &tencent.Error{Kind: tencent.KindDeferred, Err: cause}, runner.KindDeferred, 0},
+		{"transient", &tencent.Error{Kind: tencent.KindTransient, Err: cause}, runner.KindTransient, 0},
+		{"rate limited", &tencent.Error{Kind: tencent.KindTransient, After: time.Minute, Err: cause}, runner.KindTransient, time.Minute},
+		{"wrapped", fmt.Errorf("addresses of recording r: %w", &tencent.Error{Kind: tencent.KindPermanent, Err: cause}), runner.KindPermanent, 0},
+		{"unmarked", cause, runner.KindTransient, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := engineError(tt.err)
+			kind, after := runner.Classify(err)
+			if kind != tt.kind || after != tt.after || err.Error() != tt.err.Error() || !errors.Is(err, cause) {
+				t.Errorf("got %s after %s (%v), want %s after %s with the message kept", kind, after, err, tt.kind, tt.after)
+			}
+		})
+	}
+	if engineError(nil) != nil {
+		t.Error("nil became an error")
+	}
+	canceled := fmt.Errorf("tencent GET /v1/records: %w", context.Canceled)
+	if err := engineError(canceled); err != canceled {
+		t.Errorf("a cancelled call was marked: %v", err)
+	}
+}
+
+// stuckEmitter is an engine emitter that tells stuck from not ready, as the engine's does.
+type stuckEmitter struct{ notReady, stuck []string }
+
+func (e *stuckEmitter) Emit(context.Context, string, runner.Fields) error { return nil }
+func (e *stuckEmitter) NotReady(id string, _ any, _ string)               { e.notReady = append(e.notReady, id) }
+func (e *stuckEmitter) Stuck(id string, _ any, _ string)                  { e.stuck = append(e.stuck, id) }
+
+type plainEmitter struct{ notReady []string }
+
+func (e *plainEmitter) Emit(context.Context, string, runner.Fields) error { return nil }
+func (e *plainEmitter) NotReady(id string, _ any, _ string)               { e.notReady = append(e.notReady, id) }
+
+func TestTencentSinkReportsStuckToTheEngine(t *testing.T) {
+	se := &stuckEmitter{}
+	engineSink{se}.Stuck("a", nil, "participants not read")
+	engineSink{se}.NotReady("b", nil, "transcoding")
+	if len(se.stuck) != 1 || se.stuck[0] != "a" || len(se.notReady) != 1 || se.notReady[0] != "b" {
+		t.Errorf("stuck %v, not ready %v", se.stuck, se.notReady)
+	}
+	pe := &plainEmitter{}
+	engineSink{pe}.Stuck("a", nil, "participants not read")
+	if len(pe.notReady) != 1 {
+		t.Errorf("an emitter without Stuck got %v", pe.notReady)
+	}
+}
+
+// The listing's retry warnings reach the run's logger (the engine's, from the step's context) at WARN.
+func TestTencentListLogsThroughTheRun(t *testing.T) {
+	s := emulator.New(emulator.Options{Fixture: tencentFixture(), SecretID: "AKID_x", SecretKey: "SK_x", AppID: "corp-1"})
+	t.Cleanup(s.Close)
+	def, _ := runner.Builtins.Lookup("tencent_list")
+	src := fmt.Sprintf("secret_id: AKID_x\nsecret_key: SK_x\nenterprise_id: corp-1\nbase_url: %s\nbackoff: 1ms\nretries: 2\noperator_id: admin\nrequests_per_second: 1000\ncorp_records_per_minute: 10000\n", s.URL())
+	impl, _, err := def.New(tencentNode(t, src), &runner.Build{StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s.FailNext(emulator.EndpointCorpRecords, 2, emulator.Fault{Kind: emulator.FaultGateway})
+	out := &stuckEmitter{}
+	window := runner.Window{Since: tencentBase.Add(-time.Hour), Until: tencentBase.Add(time.Hour)}
+	if err := impl.(runner.Source).List(runner.WithLogger(context.Background(), log), window, out); err != nil {
+		t.Fatalf("retries: 2 did not cover two failed pages: %v", err)
+	}
+	if n := s.Count(emulator.EndpointCorpRecords); n != 3 {
+		t.Errorf("%d listing requests, want 3", n)
+	}
+	if got := strings.Count(buf.String(), "level=WARN msg=\"tencent request failed, retrying\" path=/v1/corp/records"); got != 2 {
+		t.Errorf("%d retry warnings in the run's log, want 2:\n%s", got, buf.String())
+	}
+	if !strings.Contains(buf.String(), "level=DEBUG msg=\"tencent request\"") {
+		t.Errorf("no debug request line in the run's log:\n%s", buf.String())
+	}
+}
+
+// One retry layer: a failing download-address lookup costs one request per attempt of the step that
+// reads the addresses (its retry:), not the client's retries inside each attempt.
+func TestAddressLookupRetriedByTheEngineOnly(t *testing.T) {
+	s := emulator.New(emulator.Options{Fixture: tencentFixture(), SecretID: "AKID_x", SecretKey: "SK_x", AppID: "corp-1"})
+	t.Cleanup(s.Close)
+	src := fmt.Sprintf(`name: addresses
+state_dir: %s
+steps:
+  - uses: tencent_list
+    with:
+      secret_id: AKID_x
+      secret_key: SK_x
+      enterprise_id: corp-1
+      base_url: %s
+      operator_id: admin
+      backoff: 1ms
+      requests_per_second: 1000
+      corp_records_per_minute: 10000
+  - uses: aria2_download
+    retry: { attempts: 3, backoff: 1ms }
+    with: { connections: 1 }
+`, t.TempDir(), s.URL())
+	p, err := runner.LoadBytes("addresses.yaml", []byte(src), runner.LoadOptions{Env: map[string]string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	s.FailNext(emulator.EndpointAddresses, 100, emulator.Fault{Kind: emulator.FaultGateway})
+	sum, err := p.Run(context.Background(), runner.RunOptions{Logger: slog.New(slog.DiscardHandler),
+		Since: tencentBase.Add(-time.Hour), Until: tencentBase.Add(time.Hour)})
+	if err == nil || !strings.Contains(err.Error(), "addresses of recording") {
+		t.Fatalf("run error %v, want the failed address lookups", err)
+	}
+	if sum == nil || sum.Failed != 2 || sum.Done != 0 {
+		t.Fatalf("summary %+v, want both recordings failed", sum)
+	}
+	if n := s.Count(emulator.EndpointAddresses); n != 2*3 {
+		t.Errorf("%d address requests for 2 recordings under attempts: 3, want 6", n)
+	}
+	for _, f := range sum.Failures {
+		if f.Kind != runner.KindTransient.String() || !strings.Contains(f.Error, "addresses") {
+			t.Errorf("failure %+v, want a transient address failure", f)
+		}
+	}
+}
