@@ -214,4 +214,3 @@ func (r *run) encodeOutput(s *stage, out Fields) (map[string]json.RawMessage, er
 	}
 	return raw, nil
 }
-
