@@ -90,7 +90,8 @@ type run struct {
 // Run lists the window and streams its items through the steps. It returns the run's summary and, when
 // any item failed or the listing failed, an error listing every failure. Cancelling ctx stops the run:
 // no new items are taken, in-flight steps get the grace period to finish, then they are cancelled;
-// unfinished items stay pending for the next run.
+// unfinished items stay pending for the next run. Run leaves the Pipeline as Load made it (but for the
+// clock of now(), which it sets to o.Until), so a loaded Pipeline can be run again.
 func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
 	started := time.Now()
 	if o.Until.IsZero() {
@@ -114,29 +115,8 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
 		return nil, err
 	}
 	defer st.Close()
-
-	r := &run{p: p, o: o, st: st, vol: volatileOf(p.stages), forced: make([]bool, len(p.stages)),
-		only: map[string]bool{}, pending: map[string]Pending{}, pendingOld: map[string]Pending{},
-		resolved: map[string]bool{}, emitted: map[string]bool{}, inflight: map[string]*Item{},
-		sum: Summary{Steps: map[string]int{}}}
-	for _, s := range p.stages {
-		r.prog = append(r.prog, &stageProgress{id: s.id, units: &s.units, unitsBase: s.units.Load()})
-	}
-	r.info = RunInfo{ID: newRunID(started), Pipeline: p.Name, Since: o.Since, Until: o.Until, Started: started, DryRun: o.DryRun}
-	r.log = o.Logger.With("run", r.info.ID)
-	r.hinter, _ = p.stages[0].impl.(Hinter)
-	r.resolve, _ = p.stages[0].impl.(Resolver)
-	r.lazy = map[string]bool{}
-	for _, f := range p.stages[0].spec.Lazy {
-		r.lazy[f] = true
-	}
-	for _, id := range o.Only {
-		r.only[id] = true
-	}
-	if err := r.markForced(); err != nil {
-		return nil, err
-	}
-	if err := r.loadPending(); err != nil {
+	r, err := newRun(p, o, st, started)
+	if err != nil {
 		return nil, err
 	}
 	if config, err := r.open(ctx); err != nil {
@@ -149,24 +129,7 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	r.workCtx = workCtx
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-workCtx.Done():
-			return
-		}
-		r.stop.Store(true)
-		r.log.Warn("stopping: no new items; in-flight work may finish", "grace", o.Grace)
-		t := time.NewTimer(o.Grace)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			r.log.Warn("grace period over: cancelling in-flight work")
-			cancelWork()
-		case <-workCtx.Done():
-		}
-	}()
-
+	go r.watch(ctx, cancelWork)
 	if !o.DryRun {
 		r.observe(func(ob RunObserver) error { return ob.RunStarted(workCtx, r.info) })
 	}
@@ -175,42 +138,103 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
 		defer o.Progress.SetStatus(nil)
 	}
 
-	n := len(p.stages)
-	chans := make([]chan *work, n)
-	var wgs = make([]sync.WaitGroup, n)
-	for i := 1; i < n; i++ {
-		chans[i] = make(chan *work)
-		for range p.stages[i].concurrency {
-			wgs[i].Add(1)
-			go func() {
-				defer wgs[i].Done()
-				r.worker(i, chans)
-			}()
-		}
-	}
-
+	chans, wait := r.startStages()
 	r.log.Info("run started", "pipeline", p.Name, "since", o.Since.Format(time.RFC3339), "until", o.Until.Format(time.RFC3339), "dry_run", o.DryRun)
-	win := Window{Since: o.Since, Until: o.Until, Pending: r.pendingList()}
-	src := p.stages[0]
-	r.prog[0].running.Add(1)
-	listErr := src.source.List(WithLogger(ctx, r.log.With("step", src.id)), win, &emitter{r: r, ctx: ctx, chans: chans})
-	r.prog[0].running.Add(-1)
-	if listErr != nil && !((ctx.Err() != nil || r.stop.Load()) && errors.Is(listErr, context.Canceled)) {
-		listErr = fmt.Errorf("step %s: list %s..%s: %w", src.id, o.Since.Format(time.RFC3339), o.Until.Format(time.RFC3339), listErr)
-		r.log.Error("listing failed", "step", src.id, "err", p.Secrets.Scrub(listErr.Error()))
-		r.mu.Lock()
-		r.errs = multierror.Append(r.errs, errors.New(p.Secrets.Scrub(listErr.Error())))
-		r.mu.Unlock()
-	}
+	r.list(ctx, chans)
 	if !o.DryRun {
 		r.savePending()
 	}
-	for i := 1; i < n; i++ {
-		close(chans[i])
-		wgs[i].Wait()
-	}
+	wait()
+	return r.end(started)
+}
 
-	costs := r.costs(o.Report)
+func newRun(p *Pipeline, o RunOptions, st *State, started time.Time) (*run, error) {
+	r := &run{p: p, o: o, st: st, vol: volatileOf(p.stages), forced: make([]bool, len(p.stages)),
+		only: map[string]bool{}, pending: map[string]Pending{}, pendingOld: map[string]Pending{},
+		resolved: map[string]bool{}, emitted: map[string]bool{}, inflight: map[string]*Item{},
+		sum: Summary{Steps: map[string]int{}}, lazy: map[string]bool{}}
+	for _, s := range p.stages {
+		r.prog = append(r.prog, &stageProgress{id: s.id, units: &s.units, unitsBase: s.units.Load()})
+	}
+	r.info = RunInfo{ID: newRunID(started), Pipeline: p.Name, Since: o.Since, Until: o.Until, Started: started, DryRun: o.DryRun}
+	r.log = o.Logger.With("run", r.info.ID)
+	r.hinter, _ = p.stages[0].impl.(Hinter)
+	r.resolve, _ = p.stages[0].impl.(Resolver)
+	for _, f := range p.stages[0].spec.Lazy {
+		r.lazy[f] = true
+	}
+	for _, id := range o.Only {
+		r.only[id] = true
+	}
+	if err := r.markForced(); err != nil {
+		return nil, err
+	}
+	if err := r.loadPending(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// watch stops the run when ctx is cancelled: no new items at once, in-flight work cancelled after the
+// grace period.
+func (r *run) watch(ctx context.Context, cancelWork context.CancelFunc) {
+	select {
+	case <-ctx.Done():
+	case <-r.workCtx.Done():
+		return
+	}
+	r.stop.Store(true)
+	r.log.Warn("stopping: no new items; in-flight work may finish", "grace", r.o.Grace)
+	t := time.NewTimer(r.o.Grace)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		r.log.Warn("grace period over: cancelling in-flight work")
+		cancelWork()
+	case <-r.workCtx.Done():
+	}
+}
+
+// startStages starts every stage's workers after the source, each stage fed by its own channel. wait
+// closes the channels in order and waits for the workers to drain them.
+func (r *run) startStages() (chans []chan *work, wait func()) {
+	n := len(r.p.stages)
+	chans = make([]chan *work, n)
+	wgs := make([]sync.WaitGroup, n)
+	for i := 1; i < n; i++ {
+		chans[i] = make(chan *work)
+		for range r.p.stages[i].concurrency {
+			wgs[i].Go(func() { r.worker(i, chans) })
+		}
+	}
+	return chans, func() {
+		for i := 1; i < n; i++ {
+			close(chans[i])
+			wgs[i].Wait()
+		}
+	}
+}
+
+// list runs the source over the window; the emitter plans each item and hands it to the first stage.
+func (r *run) list(ctx context.Context, chans []chan *work) {
+	src, o := r.p.stages[0], r.o
+	win := Window{Since: o.Since, Until: o.Until, Pending: r.pendingList()}
+	r.prog[0].running.Add(1)
+	err := src.source.List(WithLogger(ctx, r.log.With("step", src.id)), win, &emitter{r: r, ctx: ctx, chans: chans})
+	r.prog[0].running.Add(-1)
+	if err == nil || (ctx.Err() != nil || r.stop.Load()) && errors.Is(err, context.Canceled) {
+		return
+	}
+	msg := r.p.Secrets.Scrub(fmt.Sprintf("step %s: list %s..%s: %v", src.id, o.Since.Format(time.RFC3339), o.Until.Format(time.RFC3339), err))
+	r.log.Error("listing failed", "step", src.id, "err", msg)
+	r.mu.Lock()
+	r.errs = multierror.Append(r.errs, errors.New(msg))
+	r.mu.Unlock()
+}
+
+// end settles the run's status, saves the pending list and history, and tells the observers.
+func (r *run) end(started time.Time) (*Summary, error) {
+	costs := r.costs(r.o.Report)
 	r.mu.Lock()
 	if err := r.stuckError(); err != nil && !r.stop.Load() {
 		r.errs = multierror.Append(r.errs, err)
@@ -232,12 +256,12 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
 	sum := r.sum
 	errs := r.errs
 	r.mu.Unlock()
-	if !o.DryRun {
+	if !r.o.DryRun {
 		r.savePending()
-		if err := st.PutRun(RunRecord{RunInfo: r.info, Summary: sum}); err != nil {
+		if err := r.st.PutRun(RunRecord{RunInfo: r.info, Summary: sum}); err != nil {
 			r.log.Error("cannot save run history", "err", err)
 		}
-		r.observe(func(ob RunObserver) error { return ob.RunFinished(workCtx, r.info, sum) })
+		r.observe(func(ob RunObserver) error { return ob.RunFinished(r.workCtx, r.info, sum) })
 	}
 	r.log.Info("run finished", "status", sum.Status, "items", sum.Items, "done", sum.Done, "skipped", sum.Skipped,
 		"failed", sum.Failed, "pending", sum.Pending, "not_ready", sum.NotReady, "stuck", sum.Stuck, "ran", sum.Ran, "memo", sum.Memo,
