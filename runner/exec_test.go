@@ -296,11 +296,19 @@ steps:
 	os.Remove(filepath.Join(h.dir, "files", "rec000"))
 	// double's config changes, so it must run; touch is memoized but its file for rec000 is gone.
 	p = h.load(strings.Replace(yml, "%d", "3", 1))
-	if _, err, _ := h.run(p, RunOptions{}); err != nil {
+	sum, err, rep := h.run(p, RunOptions{Explain: true})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if h.calls.get("touch") != 3 || h.calls.get("double") != 4 {
 		t.Fatalf("calls %v: touch must re-run for rec000 only", h.calls.n)
+	}
+	// Counted once, as it happened: touch served for rec001 only, run for rec000; double run for both.
+	if sum.Memo != 1 || sum.Ran != 3 || sum.Steps["touch"] != 1 || sum.Steps["double"] != 2 {
+		t.Fatalf("summary %+v", sum)
+	}
+	if strings.Count(rep, "memoized output was gone") != 1 || strings.Count(rep, "touch            memo") != 1 {
+		t.Fatalf("report:\n%s", rep)
 	}
 }
 
