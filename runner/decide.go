@@ -7,6 +7,7 @@ import (
 
 // decision is what an item does at one step, and why.
 type decision struct {
+	stage    int // the stage it is about
 	act      Action
 	reason   string
 	estimate string            // would-run: what running would cost (Estimator)
@@ -19,7 +20,8 @@ type decision struct {
 // decide is the executor's one decision: memo, run, skip, would-run, may-run, fail or defer, with the
 // reason. Planning and the workers both ask it. It changes nothing (no counter, no trace, no state), so
 // asking again gives the same answer.
-func (r *run) decide(s *stage, w *work) decision {
+func (r *run) decide(s *stage, w *work) (d decision) {
+	defer func() { d.stage = s.index }()
 	if w.blocked != "" {
 		return r.decidePreview(s, w)
 	}
@@ -30,7 +32,7 @@ func (r *run) decide(s *stage, w *work) decision {
 		return d
 	}
 	key, inputs := memoKey(s, w.item, r.vol)
-	d := decision{act: ActRun, reason: "no record", key: key, inputs: inputs}
+	d = decision{act: ActRun, reason: "no record", key: key, inputs: inputs}
 	rec, err := r.st.Record(w.item.id, s.id)
 	if err != nil {
 		r.log.Warn("cannot read state; running the step", "item", w.item.id, "step", s.id, "err", err)
@@ -55,6 +57,17 @@ func (r *run) decide(s *stage, w *work) decision {
 		d.act, d.estimate = ActWouldRun, estimate(s, w)
 	}
 	return d
+}
+
+// decideAt is what a worker asks at stage s: the plan's decision when the plan settled this stage and the
+// run has not stopped since, else decide's. So each step of an item is decided once.
+func (r *run) decideAt(s *stage, w *work) decision {
+	d := w.decided
+	w.decided = nil
+	if d == nil || d.stage != s.index || r.stop.Load() {
+		return r.decide(s, w)
+	}
+	return *d
 }
 
 // decidePreview decides a step of a dry run after a step that would run (w.blocked): the step would run

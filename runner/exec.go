@@ -53,9 +53,10 @@ func Logger(ctx context.Context) *slog.Logger {
 // work is one item on its way through the stages.
 type work struct {
 	item       *Item
-	next       int    // first stage that still has to look at the item
-	forceUntil int    // stages before this run even when memoized (their memo was found stale)
-	blocked    string // dry run: the step with side effects that would run; the rest is a preview
+	next       int       // first stage that still has to look at the item
+	forceUntil int       // stages before this run even when memoized (their memo was found stale)
+	blocked    string    // dry run: the step with side effects that would run; the rest is a preview
+	decided    *decision // the plan's decision at stage next, for the worker there
 	trace      []stepTrace
 	ended      bool
 }

@@ -74,6 +74,7 @@ func (r *run) plan(w *work) {
 		}
 	}
 	m := n
+	var first *decision // the decision at stage m
 plan:
 	for i := 1; i < n; i++ {
 		s := stages[i]
@@ -95,8 +96,8 @@ plan:
 			flush(n)
 			r.finish(w, OutcomeFailed, s.id, d.err)
 			return
-		default: // run, would-run, defer: the workers take it from here and decide again
-			m = i
+		default: // run, would-run, defer: the workers take it from here
+			m, first = i, &d
 			break plan
 		}
 	}
@@ -122,6 +123,8 @@ plan:
 	if start < m {
 		w.item = snaps[start]
 		w.forceUntil = m
+	} else {
+		w.decided = first
 	}
 	flush(start)
 	w.next = start

@@ -35,7 +35,7 @@ func (r *run) worker(i int, chans []chan *work) {
 
 // process does what decide says the item does at stage s.
 func (r *run) process(w *work, s *stage) {
-	d := r.decide(s, w)
+	d := r.decideAt(s, w)
 	switch d.act {
 	case ActDefer:
 		r.finish(w, OutcomePending, s.id, d.err)
