@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -68,67 +69,30 @@ func (r *run) afterStep(w *work, s *stage) {
 
 // execute runs the step with its retry policy and stores the record only once the output is safe.
 func (r *run) execute(w *work, s *stage, d decision) {
-	id := w.item.id
-	log := r.log.With("item", id, "step", s.id)
+	log := r.log.With("item", w.item.id, "step", s.id)
 	rec := &Record{Step: s.id, Key: d.key, Inputs: d.inputs, Started: time.Now().UTC(), Run: r.info.ID}
 	r.prog[s.index].running.Add(1)
 	defer r.prog[s.index].running.Add(-1)
 	log.Debug("step starts", "why", d.reason)
 	begin := time.Now()
-	var lastErr error
+	var err error
 	for attempt := 1; ; attempt++ {
 		rec.Attempts = attempt
-		actx, cancel := context.WithTimeout(r.workCtx, s.timeout)
-		err := r.resolveLazy(WithLogger(actx, log), s, w)
 		var out Fields
-		if err == nil {
-			out, err = s.step.Process(WithLogger(actx, log), w.item.Clone())
-		}
-		timedOut := actx.Err() == context.DeadlineExceeded && r.workCtx.Err() == nil
-		cancel()
-		if err == nil {
-			raw, err := r.encodeOutput(s, out)
-			if err != nil {
-				lastErr = Permanent(err)
-				break
+		if out, err = r.attempt(w, s, log); err == nil {
+			if err = r.keepOutput(w, s, rec, out); err == nil {
+				r.note(w, s, d.trace(s))
+				log.Debug("step done", "attempts", attempt, "elapsed", time.Since(begin).Round(time.Millisecond).String())
+				return
 			}
-			rec.Status, rec.Output, rec.Finished = OutcomeDone, raw, time.Now().UTC()
-			if !r.o.DryRun {
-				if err := r.st.PutRecord(id, rec); err != nil {
-					lastErr = err
-					break
-				}
-			}
-			w.item.setRaw(raw)
-			for k, v := range out { // volatile parts are not stored, but later steps of this run see them
-				if b, err := marshalField(v); err == nil {
-					w.item.fields[k] = b
-				}
-			}
-			r.note(w, s, d.trace(s))
-			log.Debug("step done", "attempts", attempt, "elapsed", time.Since(begin).Round(time.Millisecond).String())
-			return
+			break
 		}
-		if timedOut {
-			err = Transient(fmt.Errorf("timed out after %s: %w", s.timeout, err))
-		}
-		lastErr = err
 		if r.workCtx.Err() != nil {
 			r.finish(w, OutcomePending, s.id, Deferred(fmt.Errorf("interrupted: %w", err)))
 			return
 		}
-		kind, after := Classify(err)
-		if kind != KindTransient {
-			break
-		}
-		if attempt >= s.retry.Attempts {
-			break
-		}
-		wait := backoff(s.retry, attempt)
-		if after > wait {
-			wait = min(after, MaxWait) // a hostile Retry-After must not park the item for days
-		}
-		if s.retry.MaxElapsed > 0 && time.Since(begin)+wait > s.retry.MaxElapsed {
+		wait, again := retryWait(s.retry, attempt, time.Since(begin), err)
+		if !again {
 			break
 		}
 		log.Warn("step failed; retrying", "attempt", attempt, "wait", wait.Round(time.Millisecond).String(),
@@ -140,21 +104,74 @@ func (r *run) execute(w *work, s *stage, d decision) {
 			t.Stop()
 		}
 	}
-	rec.Status, rec.Error, rec.Finished = OutcomeFailed, r.p.Secrets.Scrub(lastErr.Error()), time.Now().UTC()
+	rec.Status, rec.Error, rec.Finished = OutcomeFailed, r.p.Secrets.Scrub(err.Error()), time.Now().UTC()
 	if !r.o.DryRun {
-		if err := r.st.PutRecord(id, rec); err != nil {
+		if err := r.st.PutRecord(w.item.id, rec); err != nil {
 			log.Error("cannot save state", "err", err)
 		}
 	}
-	kind, _ := Classify(lastErr)
-	status := OutcomeFailed
-	if kind == KindDeferred {
-		status = OutcomePending
+	out := OutcomeFailed
+	if kind, _ := Classify(err); kind == KindDeferred {
+		out = OutcomePending
 	}
-	if IsEnvironmental(lastErr) {
-		r.abort(s, lastErr)
+	if IsEnvironmental(err) {
+		r.abort(s, err)
 	}
-	r.finish(w, status, s.id, lastErr)
+	r.finish(w, out, s.id, err)
+}
+
+// attempt runs the step once, within its timeout; a timeout is transient.
+func (r *run) attempt(w *work, s *stage, log *slog.Logger) (Fields, error) {
+	ctx, cancel := context.WithTimeout(r.workCtx, s.timeout)
+	defer cancel()
+	err := r.resolveLazy(WithLogger(ctx, log), s, w)
+	var out Fields
+	if err == nil {
+		out, err = s.step.Process(WithLogger(ctx, log), w.item.Clone())
+	}
+	if err != nil && ctx.Err() == context.DeadlineExceeded && r.workCtx.Err() == nil {
+		err = Transient(fmt.Errorf("timed out after %s: %w", s.timeout, err))
+	}
+	return out, err
+}
+
+// keepOutput stores the step's output in its record and merges it into the item. An error is final:
+// output outside the spec is permanent, a state that cannot be written fails the item as it is.
+func (r *run) keepOutput(w *work, s *stage, rec *Record, out Fields) error {
+	raw, err := r.encodeOutput(s, out)
+	if err != nil {
+		return Permanent(err)
+	}
+	rec.Status, rec.Output, rec.Finished = OutcomeDone, raw, time.Now().UTC()
+	if !r.o.DryRun {
+		if err := r.st.PutRecord(w.item.id, rec); err != nil {
+			return err
+		}
+	}
+	w.item.setRaw(raw)
+	for k, v := range out { // volatile parts are not stored, but later steps of this run see them
+		if b, err := marshalField(v); err == nil {
+			w.item.fields[k] = b
+		}
+	}
+	return nil
+}
+
+// retryWait says whether a failed attempt is tried again, and after how long: only transient errors,
+// within the policy's attempts and total time, after the backoff or the server's Retry-After.
+func retryWait(p RetryPolicy, attempt int, elapsed time.Duration, err error) (time.Duration, bool) {
+	kind, after := Classify(err)
+	if kind != KindTransient || attempt >= p.Attempts {
+		return 0, false
+	}
+	wait := backoff(p, attempt)
+	if after > wait {
+		wait = min(after, MaxWait) // a hostile Retry-After must not park the item for days
+	}
+	if p.MaxElapsed > 0 && elapsed+wait > p.MaxElapsed {
+		return 0, false
+	}
+	return wait, true
 }
 
 // resolveLazy asks the source for the lazy fields the step reads and the item lacks.
