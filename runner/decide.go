@@ -124,6 +124,14 @@ func keep(s *stage, w *work) (bool, string) {
 	return true, ""
 }
 
+// outcome is where a decision that ends the item (fail, defer) leaves it.
+func (d decision) outcome() Outcome {
+	if d.act == ActDefer {
+		return OutcomePending
+	}
+	return OutcomeFailed
+}
+
 // trace is the decision as a line of the item's story.
 func (d decision) trace(s *stage) stepTrace {
 	return stepTrace{Step: s.id, Action: d.act, Reason: d.reason, Estimate: d.estimate}

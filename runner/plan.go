@@ -94,7 +94,7 @@ plan:
 			}
 		case ActFail:
 			flush(n)
-			r.finish(w, OutcomeFailed, s.id, d.err)
+			r.finish(w, d.outcome(), s.id, d.err)
 			return
 		default: // run, would-run, defer: the workers take it from here
 			m, first = i, &d

@@ -23,11 +23,11 @@ func (r *run) worker(i int, chans []chan *work) {
 			continue
 		}
 		if last {
+			out := OutcomeDone
 			if w.blocked != "" {
-				r.finish(w, OutcomeWouldRun, "", nil)
-			} else {
-				r.finish(w, OutcomeDone, "", nil)
+				out = OutcomeWouldRun
 			}
+			r.finish(w, out, "", nil)
 			continue
 		}
 		chans[i+1] <- w
@@ -38,10 +38,8 @@ func (r *run) worker(i int, chans []chan *work) {
 func (r *run) process(w *work, s *stage) {
 	d := r.decideAt(s, w)
 	switch d.act {
-	case ActDefer:
-		r.finish(w, OutcomePending, s.id, d.err)
-	case ActFail:
-		r.finish(w, OutcomeFailed, s.id, d.err)
+	case ActDefer, ActFail:
+		r.finish(w, d.outcome(), s.id, d.err)
 	case ActSkip, ActMayRun:
 		r.note(w, s, d.trace(s))
 	case ActWouldRun:
