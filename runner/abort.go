@@ -38,24 +38,14 @@ func (e *emitter) stopped(id string, f Fields) error {
 	if env {
 		ret = nil
 	}
-	if len(r.only) > 0 && !r.only[id] {
-		return ret
-	}
-	r.mu.Lock()
-	dup := r.emitted[id]
-	r.emitted[id] = true
-	if !dup {
-		r.sum.Items++
-	}
-	r.mu.Unlock()
-	if dup {
+	if !r.admit(id) {
 		return ret
 	}
 	it, err := NewItem(id, f)
 	if err != nil {
 		return ret
 	}
-	r.finish(&work{item: it, next: 1}, "pending", r.p.stages[min(1, len(r.p.stages)-1)].id,
+	r.finish(&work{item: it, next: 1}, OutcomePending, r.p.stages[min(1, len(r.p.stages)-1)].id,
 		Deferred(fmt.Errorf("the run stopped before it started")))
 	return ret
 }

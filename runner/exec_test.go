@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -144,8 +145,9 @@ steps:
 }
 
 func TestRetryAfterHonoured(t *testing.T) {
-	h := newHarness(t)
-	p := h.load(`
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		p := h.load(`
 steps:
   - uses: nums
     with: {count: 1}
@@ -153,13 +155,16 @@ steps:
     with: {fail_times: 1, kind: after, after: 300ms}
     retry: {attempts: 2, backoff: 1ms}
 `)
-	start := time.Now()
-	if _, err, _ := h.run(p, RunOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if d := time.Since(start); d < 300*time.Millisecond {
-		t.Fatalf("retry came after %v, before the server's 300ms", d)
-	}
+		start := time.Now()
+		if _, err, _ := h.run(p, RunOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// The bubble's clock moves only when every goroutine waits: the run takes the server's 300ms and
+		// not a moment of real time.
+		if d := time.Since(start); d < 300*time.Millisecond || d > 310*time.Millisecond {
+			t.Fatalf("retry came after %v, want the server's 300ms", d)
+		}
+	})
 }
 
 func TestDeferredStaysPending(t *testing.T) {
@@ -291,11 +296,19 @@ steps:
 	os.Remove(filepath.Join(h.dir, "files", "rec000"))
 	// double's config changes, so it must run; touch is memoized but its file for rec000 is gone.
 	p = h.load(strings.Replace(yml, "%d", "3", 1))
-	if _, err, _ := h.run(p, RunOptions{}); err != nil {
+	sum, err, rep := h.run(p, RunOptions{Explain: true})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if h.calls.get("touch") != 3 || h.calls.get("double") != 4 {
 		t.Fatalf("calls %v: touch must re-run for rec000 only", h.calls.n)
+	}
+	// Counted once, as it happened: touch served for rec001 only, run for rec000; double run for both.
+	if sum.Memo != 1 || sum.Ran != 3 || sum.Steps["touch"] != 1 || sum.Steps["double"] != 2 {
+		t.Fatalf("summary %+v", sum)
+	}
+	if strings.Count(rep, "memoized output was gone") != 1 || strings.Count(rep, "touch            memo") != 1 {
+		t.Fatalf("report:\n%s", rep)
 	}
 }
 
@@ -322,8 +335,9 @@ steps:
 }
 
 func TestCancelLeavesPending(t *testing.T) {
-	h := newHarness(t)
-	p := h.load(`
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		p := h.load(`
 grace: 10ms
 steps:
   - uses: nums
@@ -331,21 +345,23 @@ steps:
   - uses: flaky
     with: {sleep: 5s}
 `)
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(100*time.Millisecond, cancel)
-	start := time.Now()
-	sum, err := p.Run(ctx, RunOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err == nil || time.Since(start) > 3*time.Second {
-		t.Fatalf("run must stop within the grace period: %v after %v", err, time.Since(start))
-	}
-	if sum.Done != 0 || sum.Failed != 0 {
-		t.Fatalf("%+v", sum)
-	}
-	st, _ := OpenState(h.dir, true)
-	pend, _ := st.Pending()
-	if len(pend) == 0 {
-		t.Fatal("interrupted items must stay pending")
-	}
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(100*time.Millisecond, cancel)
+		start := time.Now()
+		sum, err := p.Run(ctx, RunOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		// Cancelled at 100ms with a 10ms grace: the 5s steps are cut off at 110ms.
+		if took := time.Since(start); err == nil || took < 110*time.Millisecond || took > 120*time.Millisecond {
+			t.Fatalf("run must stop when the grace period ends: %v after %v", err, took)
+		}
+		if sum.Done != 0 || sum.Failed != 0 {
+			t.Fatalf("%+v", sum)
+		}
+		st, _ := OpenState(h.dir, true)
+		pend, _ := st.Pending()
+		if len(pend) == 0 {
+			t.Fatal("interrupted items must stay pending")
+		}
+	})
 }
 
 func TestLock(t *testing.T) {
@@ -361,36 +377,38 @@ func TestLock(t *testing.T) {
 }
 
 func TestConcurrencyLimit(t *testing.T) {
-	h := newHarness(t)
-	var cur, peak atomic.Int64
-	h.reg.Register(Define(Spec{Name: "slow", Version: "1", Reads: []string{"n"}, Writes: []Field{{Name: "slow", Sample: 0}}},
-		struct{}{}, func(_ struct{}, b *Build) (any, error) {
-			return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
-				c := cur.Add(1)
-				for {
-					p := peak.Load()
-					if c <= p || peak.CompareAndSwap(p, c) {
-						break
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		var cur, peak atomic.Int64
+		h.reg.Register(Define(Spec{Name: "slow", Version: "1", Reads: []string{"n"}, Writes: []Field{{Name: "slow", Sample: 0}}},
+			struct{}{}, func(_ struct{}, b *Build) (any, error) {
+				return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
+					c := cur.Add(1)
+					for {
+						p := peak.Load()
+						if c <= p || peak.CompareAndSwap(p, c) {
+							break
+						}
 					}
-				}
-				time.Sleep(20 * time.Millisecond)
-				cur.Add(-1)
-				return Fields{"slow": 1}, nil
-			}), nil
-		}))
-	p := h.load(`
+					time.Sleep(20 * time.Millisecond)
+					cur.Add(-1)
+					return Fields{"slow": 1}, nil
+				}), nil
+			}))
+		p := h.load(`
 steps:
   - uses: nums
     with: {count: 12}
   - uses: slow
     concurrency: 3
 `)
-	if _, err, _ := h.run(p, RunOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if peak.Load() != 3 {
-		t.Fatalf("peak concurrency %d, want 3", peak.Load())
-	}
+		if _, err, _ := h.run(p, RunOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if peak.Load() != 3 {
+			t.Fatalf("peak concurrency %d, want 3", peak.Load())
+		}
+	})
 }
 
 func treeDigest(t *testing.T, dir string) map[string]string {
@@ -439,31 +457,32 @@ func TestDryRunChangesNoByte(t *testing.T) {
 }
 
 func TestSharedLimiter(t *testing.T) {
-	h := newHarness(t)
-	var cur, peak atomic.Int64
-	var starts []time.Time
-	var mu sync.Mutex
-	h.reg.Register(Define(Spec{Name: "remote", Version: "1", Reads: []string{"n"}, Writes: []Field{{Name: "remote", Sample: 0}}},
-		struct{}{}, func(_ struct{}, b *Build) (any, error) {
-			lim := b.Limiter()
-			return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
-				release, err := lim.Acquire(ctx)
-				if err != nil {
-					return nil, err
-				}
-				defer release()
-				mu.Lock()
-				starts = append(starts, time.Now())
-				mu.Unlock()
-				c := cur.Add(1)
-				for p := peak.Load(); c > p && !peak.CompareAndSwap(p, c); p = peak.Load() {
-				}
-				time.Sleep(120 * time.Millisecond)
-				cur.Add(-1)
-				return Fields{"remote": 1}, nil
-			}), nil
-		}))
-	p := h.load(`
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		var cur, peak atomic.Int64
+		var starts []time.Time
+		var mu sync.Mutex
+		h.reg.Register(Define(Spec{Name: "remote", Version: "1", Reads: []string{"n"}, Writes: []Field{{Name: "remote", Sample: 0}}},
+			struct{}{}, func(_ struct{}, b *Build) (any, error) {
+				lim := b.Limiter()
+				return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
+					release, err := lim.Acquire(ctx)
+					if err != nil {
+						return nil, err
+					}
+					defer release()
+					mu.Lock()
+					starts = append(starts, time.Now())
+					mu.Unlock()
+					c := cur.Add(1)
+					for p := peak.Load(); c > p && !peak.CompareAndSwap(p, c); p = peak.Load() {
+					}
+					time.Sleep(120 * time.Millisecond)
+					cur.Add(-1)
+					return Fields{"remote": 1}, nil
+				}), nil
+			}))
+		p := h.load(`
 limiters:
   svc: {concurrency: 2, rpm: 1200}
 steps:
@@ -478,32 +497,35 @@ steps:
     concurrency: 4
     limiter: svc
 `)
-	if _, err, _ := h.run(p, RunOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if peak.Load() != 2 {
-		t.Fatalf("two steps sharing a limiter of 2 reached %d in flight", peak.Load())
-	}
-	sort.Slice(starts, func(i, j int) bool { return starts[i].Before(starts[j]) })
-	for i := 1; i < len(starts); i++ {
-		if gap := starts[i].Sub(starts[i-1]); gap < 45*time.Millisecond {
-			t.Fatalf("starts %d and %d only %v apart at 1200 rpm (50ms)", i-1, i, gap)
+		if _, err, _ := h.run(p, RunOptions{}); err != nil {
+			t.Fatal(err)
 		}
-	}
+		if peak.Load() != 2 {
+			t.Fatalf("two steps sharing a limiter of 2 reached %d in flight", peak.Load())
+		}
+		sort.Slice(starts, func(i, j int) bool { return starts[i].Before(starts[j]) })
+		for i := 1; i < len(starts); i++ {
+			if gap := starts[i].Sub(starts[i-1]); gap < 50*time.Millisecond {
+				t.Fatalf("starts %d and %d only %v apart at 1200 rpm (50ms)", i-1, i, gap)
+			}
+		}
+	})
 }
 
 func TestLimiterHold(t *testing.T) {
-	l := NewLimiter("x", 0, 0)
-	l.Hold(150 * time.Millisecond)
-	start := time.Now()
-	release, err := l.Acquire(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	release()
-	if time.Since(start) < 140*time.Millisecond {
-		t.Fatal("Hold was not honoured")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		l := NewLimiter("x", 0, 0)
+		l.Hold(150 * time.Millisecond)
+		start := time.Now()
+		release, err := l.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		release()
+		if d := time.Since(start); d != 150*time.Millisecond {
+			t.Fatalf("Acquire returned after %v, want the 150ms of Hold", d)
+		}
+	})
 }
 
 func TestTerminalKeepsStatusLine(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -37,7 +38,7 @@ type Pipeline struct {
 
 	stages   []*stage
 	limiters map[string]*Limiter
-	now      *time.Time
+	clock    *clock // now() of expressions: the run's logical time
 }
 
 type stage struct {
@@ -55,8 +56,8 @@ type stage struct {
 	retry       RetryPolicy
 	limiter     *Limiter
 	line        int
-	progress    *stageProgress
-	with        *yaml.Node // the interpolated settings, for StepSettings
+	units       atomic.Int64 // work its step reported (Build.Progress) over the pipeline's life; a run shows its share
+	with        *yaml.Node   // the interpolated settings, for StepSettings
 }
 
 // Stages returns the step ids in order.
@@ -141,7 +142,7 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 	}
 	p := &Pipeline{File: path, Name: pf.Name, StateDir: pf.StateDir, LogFile: pf.LogFile,
 		PendingMaxAge: pf.PendingMaxAge, Grace: pf.Grace, Secrets: &Secrets{},
-		limiters: map[string]*Limiter{}, now: &now}
+		limiters: map[string]*Limiter{}, clock: newClock(now)}
 	if opts.StateDir != "" {
 		p.StateDir = opts.StateDir
 	}
@@ -208,7 +209,7 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 		}
 		// Fields that the step's own expression settings refer to are inputs of the step like its
 		// declared reads: they belong in its memo key.
-		before := &exprEnv{file: path, static: static, fields: copyMap(fields), now: func() time.Time { return *p.now },
+		before := &exprEnv{file: path, static: static, fields: copyMap(fields), now: p.clock.now,
 			uses: func(f string) {
 				if !slices.Contains(spec.Reads, f) && !slices.Contains(st.exprReads, f) {
 					st.exprReads = append(st.exprReads, f)
@@ -227,11 +228,7 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 		}
 		b := &Build{StepID: sc.ID, File: path, StateDir: p.StateDir, DryRun: opts.DryRun, Env: env,
 			compile: before.compile, limiter: st.limiter, secrets: p.Secrets.Add, diags: ds}
-		b.progress = func(n int64) {
-			if st.progress != nil {
-				st.progress.units.Add(n)
-			}
-		}
+		b.progress = func(n int64) { st.units.Add(n) }
 		collectSecrets(sc.With, spec.Settings, p.Secrets)
 		n0 := len(ds.List)
 		impl, cfg, err := def.New(sc.With, b)

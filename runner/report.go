@@ -16,10 +16,11 @@ type reportEntry struct {
 }
 
 // reportLine prints one item's decision for dry runs and --explain.
-func (r *run) reportLine(id, decision, reason string, trace []stepTrace) {
+func (r *run) reportLine(id string, out Outcome, reason string, trace []stepTrace) {
 	if r.o.Report == nil || !(r.o.DryRun || r.o.Explain) {
 		return
 	}
+	decision := out.reportName()
 	e := reportEntry{Item: id, Decision: decision, Reason: reason, Steps: trace}
 	var line string
 	if r.o.JSON {
@@ -32,7 +33,7 @@ func (r *run) reportLine(id, decision, reason string, trace []stepTrace) {
 			fmt.Fprintf(&b, " %s", printable(reason))
 		}
 		for _, t := range trace {
-			fmt.Fprintf(&b, "\n    %s %s", table.Pad(t.Step, 16), table.Pad(t.Action, 9))
+			fmt.Fprintf(&b, "\n    %s %s", table.Pad(t.Step, 16), table.Pad(string(t.Action), 9))
 			if t.Reason != "" {
 				b.WriteString(" " + printable(t.Reason))
 			}

@@ -27,7 +27,7 @@ type State struct {
 type Record struct {
 	Step     string                     `json:"step"`
 	Key      string                     `json:"key"`
-	Status   string                     `json:"status"` // done, failed
+	Status   Outcome                    `json:"status"` // done, failed
 	Attempts int                        `json:"attempts"`
 	Error    string                     `json:"error,omitempty"`
 	Output   map[string]json.RawMessage `json:"output,omitempty"`
@@ -40,7 +40,7 @@ type Record struct {
 // ItemState is the last outcome of an item.
 type ItemState struct {
 	ID      string    `json:"id"`
-	Status  string    `json:"status"` // done, skipped, failed, pending
+	Status  Outcome   `json:"status"` // done, skipped, failed, pending, would-run
 	Step    string    `json:"step,omitempty"`
 	Reason  string    `json:"reason,omitempty"`
 	Run     string    `json:"run"`

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -28,19 +27,10 @@ func ReportStuck(out Emitter, id string, hint any, reason string) {
 func (e *emitter) Stuck(id string, hint any, reason string) {
 	r := e.r
 	reason = r.p.Secrets.Scrub(reason)
-	raw, _ := json.Marshal(hint)
-	now := time.Now().UTC()
-	r.mu.Lock()
-	p := Pending{ID: id, Hint: raw, Reason: reason, Problem: true, FirstSeen: now, LastSeen: now}
-	if old, ok := r.pendingOld[id]; ok {
-		p.FirstSeen = old.FirstSeen
-	}
-	r.pending[id] = p
-	r.sum.Stuck++
-	r.mu.Unlock()
+	p := r.leavePending(id, hint, reason, true)
 	r.log.Warn("left pending for a problem; later runs try again", "item", id, "reason", reason,
 		"since", p.FirstSeen.Format(time.RFC3339))
-	r.reportLine(id, "stuck", reason, nil)
+	r.reportLine(id, OutcomeStuck, reason, nil)
 }
 
 // stuckError is the run's error for the items left stuck this run, or nil.
