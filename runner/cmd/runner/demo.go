@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -352,14 +351,14 @@ func writeEnvFile(path string, env map[string]string) error {
 // cmdDemo runs pipelines/meeting.yaml, unchanged, on the bundled meetings: it starts the emulators, writes
 // an env file that points the pipeline at them, runs this very binary on it, and prints what MySQL holds.
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs := newFlags("demo", stderr)
 	dir := fs.String("dir", "var/demo", "folder for the demo's media, fixtures, state and logs")
 	pipeline := fs.String("pipeline", "pipelines/meeting.yaml", "the pipeline to run")
 	explain := fs.Bool("explain", false, "print, per recording, why each step ran (default: a short summary)")
 	var df dbFlags
 	df.register(fs)
 	if _, err := parseArgs(fs, args); err != nil {
-		return err
+		return flagError(err)
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

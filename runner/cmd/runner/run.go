@@ -56,9 +56,8 @@ func registry(dir, pipeline string) (*runner.Registry, error) {
 	return reg, nil
 }
 
-func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("run", stderr)
 	var (
 		lf                  loadFlags
 		since, until        string
@@ -86,38 +85,30 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&noPreflight, "no-preflight", false, "skip the checks of database, state_dir, tools and models before the run")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+		return flagError(err)
 	}
 	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "runner run: want exactly one pipeline file")
-		return 2
+		return usageError{errors.New("run: want exactly one pipeline file")}
 	}
 	if output != "text" && output != "json" {
-		fmt.Fprintln(stderr, "runner run: --output must be text or json")
-		return 2
+		return usageError{errors.New("run: --output must be text or json")}
 	}
 	if grace < 0 || grace > runner.MaxWait {
-		fmt.Fprintf(stderr, "runner run: --grace %s: want a duration from 0s to %s\n", grace, runner.MaxWait)
-		return 2
+		return usageError{fmt.Errorf("run: --grace %s: want a duration from 0s to %s", grace, runner.MaxWait)}
 	}
 	now := time.Now()
 	u, s, err := window(since, until, now)
 	if err != nil {
-		fmt.Fprintln(stderr, "runner run:", err)
-		return 2
+		return usageError{fmt.Errorf("run: %w", err)}
 	}
 	p, env, err := lf.load(pos[0], dry, u)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 2
+		return usageError{err}
 	}
 	defer p.Close()
 	// Before anything is downloaded or paid for: a sink that cannot take the results stops the run here.
 	if !dry && !noPreflight && !preflight(ctx, p, u.Sub(s), stderr) {
-		return 2
+		return reported{2}
 	}
 
 	if logLevel == "" {
@@ -142,8 +133,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log, closeLog, err := runner.NewLogger(runner.LogOptions{Level: logLevel, Format: logFormat, Out: logOut, TTY: tty, File: logFile, Secrets: p.Secrets})
 	if err != nil {
-		fmt.Fprintln(stderr, "runner run:", err)
-		return 2
+		return usageError{fmt.Errorf("run: %w", err)}
 	}
 	defer closeLog()
 	// Steps that log through slog's default get the same handler: format, file and secret scrubbing.
@@ -167,19 +157,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	sum, err := p.Run(ctx, o)
-	if err != nil {
-		if errors.Is(err, runner.ErrLocked) {
-			fmt.Fprintln(stderr, "runner run:", err)
-			return 1
-		}
-		if sum == nil {
-			fmt.Fprintln(stderr, "runner run:", p.Secrets.Scrub(err.Error()))
-			return 2
-		}
-		fmt.Fprintln(stderr, p.Secrets.Scrub(err.Error()))
-		return 1
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, runner.ErrLocked):
+		return fmt.Errorf("run: %w", err) // another run holds the state: exit 1, try later
+	case sum == nil:
+		return usageError{fmt.Errorf("run: %s", p.Secrets.Scrub(err.Error()))} // it could not start
 	}
-	return 0
+	return errors.New(p.Secrets.Scrub(err.Error())) // some items failed; the summary says which
 }
 
 // window resolves --since and --until: each is a duration back from now (24h, 7d) or an RFC 3339 time.
@@ -211,32 +197,27 @@ func parseWhen(v string, ref time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is neither a duration (24h, 7d) nor a time (2026-11-01T00:00:00+08:00)", v)
 }
 
-func cmdValidate(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func cmdValidate(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("validate", stderr)
 	var lf loadFlags
 	lf.register(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+		return flagError(err)
 	}
 	if len(pos) == 0 {
-		fmt.Fprintln(stderr, "runner validate: want one or more pipeline files")
-		return 2
+		return usageError{errors.New("validate: want one or more pipeline files")}
 	}
-	code := 0
+	var bad error
 	for _, f := range pos {
 		p, _, err := lf.load(f, true, time.Now())
 		if err != nil {
-			fmt.Fprintln(stderr, err)
-			code = 2
+			fmt.Fprintln(stderr, err) // every file's problems, not only the first file's
+			bad = reported{2}
 			continue
 		}
 		fmt.Fprintf(stdout, "%s: ok (%d steps: %v)\n", f, len(p.Stages()), p.Stages())
 		p.Close()
 	}
-	return code
+	return bad
 }
