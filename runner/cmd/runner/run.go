@@ -28,17 +28,31 @@ func (l *loadFlags) register(fs *flag.FlagSet) {
 
 // load reads the env file, registers plugins and loads the pipeline.
 func (l *loadFlags) load(file string, dry bool, now time.Time) (*runner.Pipeline, map[string]string, error) {
+	env, err := l.env()
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := l.loadWith(file, env, dry, now, nil)
+	return p, env, err
+}
+
+// env is the process environment over the env file.
+func (l *loadFlags) env() (map[string]string, error) {
 	dot, err := runner.ReadDotEnv(l.envFile)
 	if err != nil {
-		return nil, nil, usageError{err}
+		return nil, usageError{err}
 	}
-	env := runner.Environ(dot)
+	return runner.Environ(dot), nil
+}
+
+// loadWith registers plugins and loads the pipeline; secrets, when given, collects its secret values (the
+// logger made before the load scrubs them).
+func (l *loadFlags) loadWith(file string, env map[string]string, dry bool, now time.Time, secrets *runner.Secrets) (*runner.Pipeline, error) {
 	reg, err := registry(l.plugins, file)
 	if err != nil {
-		return nil, nil, usageError{err}
+		return nil, usageError{err}
 	}
-	p, err := runner.Load(file, runner.LoadOptions{Registry: reg, Env: env, DryRun: dry, Now: now, StateDir: l.stateDir})
-	return p, env, err
+	return runner.Load(file, runner.LoadOptions{Registry: reg, Env: env, DryRun: dry, Now: now, StateDir: l.stateDir, Secrets: secrets})
 }
 
 // registry returns the built-in steps plus the exec plugins found in dir.
@@ -101,24 +115,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return usageError{fmt.Errorf("run: %w", err)}
 	}
-	p, env, err := lf.load(pos[0], dry, u)
+	env, err := lf.env()
 	if err != nil {
-		return usageError{err}
-	}
-	defer p.Close()
-	// Before anything is downloaded or paid for: a sink that cannot take the results stops the run here.
-	if !dry && !noPreflight && !preflight(ctx, p, u.Sub(s), stderr) {
-		return reported{2}
+		return err
 	}
 
+	// The logger exists before the pipeline loads, so that what constructors log has the run's level, format
+	// and scrubbing; the log file, which the pipeline names, joins once it is known.
 	if logLevel == "" {
 		logLevel = env["LOG_LEVEL"]
-	}
-	if logFile == "" {
-		logFile = p.LogFile
-	}
-	if dry {
-		logFile = "" // a dry run writes nothing, not even a log line to a file
 	}
 	var term *runner.Terminal
 	tty := false
@@ -131,13 +136,35 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			logOut = term
 		}
 	}
-	log, closeLog, err := runner.NewLogger(runner.LogOptions{Level: logLevel, Format: logFormat, Out: logOut, TTY: tty, File: logFile, Secrets: p.Secrets})
+	secrets := &runner.Secrets{}
+	file := &lateFile{}
+	defer file.Close()
+	log, closeLog, err := runner.NewLogger(runner.LogOptions{Level: logLevel, Format: logFormat, Out: logOut, TTY: tty, Tee: file, Secrets: secrets})
 	if err != nil {
 		return usageError{fmt.Errorf("run: %w", err)}
 	}
 	defer closeLog()
 	// Steps that log through slog's default get the same handler: format, file and secret scrubbing.
 	slog.SetDefault(log)
+
+	p, err := lf.loadWith(pos[0], env, dry, u, secrets)
+	if err != nil {
+		return usageError{err}
+	}
+	defer p.Close()
+	if logFile == "" {
+		logFile = p.LogFile
+	}
+	if dry {
+		logFile = "" // a dry run writes nothing, not even a log line to a file
+	}
+	if err := file.Open(logFile); err != nil {
+		return usageError{fmt.Errorf("run: %w", err)}
+	}
+	// Before anything is downloaded or paid for: a sink that cannot take the results stops the run here.
+	if !dry && !noPreflight && !preflight(ctx, p, u.Sub(s), stderr) {
+		return reported{2}
+	}
 
 	// First signal: stop taking items and let in-flight work finish within the grace period.
 	// Second signal: cancel everything now.
