@@ -36,7 +36,7 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil || win <= 0 {
 		return usageError{fmt.Errorf("doctor: --since %q is not a duration such as 26h", since)}
 	}
-	p, _, err := lf.load(pos[0], false, time.Now())
+	p, _, err := lf.load(pos[0], false, time.Now(), stderr)
 	if err != nil {
 		return usageError{err}
 	}

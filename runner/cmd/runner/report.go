@@ -54,7 +54,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return usageError{fmt.Errorf("report: %w", err)}
 	}
-	p, env, err := lf.load(file, true, u)
+	p, env, err := lf.load(file, true, u, stderr)
 	if err != nil {
 		return err // diagnostics exit 2
 	}

@@ -26,13 +26,25 @@ func (l *loadFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&l.plugins, "plugins", "", "folder of exec plugins (default: plugins/ beside the pipeline's folder, if present)")
 }
 
-// load reads the env file, registers plugins and loads the pipeline.
-func (l *loadFlags) load(file string, dry bool, now time.Time) (*runner.Pipeline, map[string]string, error) {
+// load reads the env file, sets slog's default to a scrubbing logger on stderr (LOG_LEVEL), registers
+// plugins and loads the pipeline: the commands other than run log nothing of their own, but what
+// constructors log while loading keeps its level and fields, and no secret.
+func (l *loadFlags) load(file string, dry bool, now time.Time, stderr io.Writer) (*runner.Pipeline, map[string]string, error) {
 	env, err := l.env()
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := l.loadWith(file, env, dry, now, nil)
+	secrets := &runner.Secrets{}
+	tty := false
+	if f, ok := stderr.(*os.File); ok {
+		tty = isTerminal(f)
+	}
+	log, _, err := runner.NewLogger(runner.LogOptions{Level: env["LOG_LEVEL"], Out: stderr, TTY: tty, Secrets: secrets})
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	slog.SetDefault(log)
+	p, err := l.loadWith(file, env, dry, now, secrets)
 	return p, env, err
 }
 
@@ -237,7 +249,7 @@ func cmdValidate(_ context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	var bad error
 	for _, f := range pos {
-		p, _, err := lf.load(f, true, time.Now())
+		p, _, err := lf.load(f, true, time.Now(), stderr)
 		if err != nil {
 			fmt.Fprintln(stderr, err) // every file's problems, not only the first file's
 			bad = reported{2}
