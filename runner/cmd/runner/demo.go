@@ -101,10 +101,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("open the demo database: %w", err)
 	}
 	defer db.Close()
-	if err := demo.PrintSummary(ctx, db, stdout); err != nil {
-		return err
-	}
-	if err := demo.PrintTables(ctx, db, stdout); err != nil {
+	if err := demo.PrintResults(ctx, db, stdout); err != nil {
 		return err
 	}
 	c := srv.ASR.Counters()

@@ -317,6 +317,19 @@ func TestEndToEnd(t *testing.T) {
 	if first.asr != 5 || first.chat != 5 || first.bytes == 0 {
 		t.Fatalf("first run made %+v calls; want 5 transcriptions and 5 chats", first)
 	}
+	// What `runner demo` prints after its run: the run's line and one table row per stored recording.
+	var shown bytes.Buffer
+	if err := demo.PrintResults(context.Background(), db, &shown); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(shown.String(), fmt.Sprintf(": ok · 6 recordings listed · %d stored · 1 filtered out · 0 failed", len(want.Recordings))) {
+		t.Errorf("demo results: no line for the run:\n%s", shown.String())
+	}
+	for _, r := range want.Recordings {
+		if id := strings.Fields(r)[0]; !strings.Contains(shown.String(), id) {
+			t.Errorf("demo results do not show recording %s:\n%s", id, shown.String())
+		}
+	}
 
 	t.Run("rerun makes no download, ASR or model call", func(t *testing.T) {
 		code, out, stderr := e.run("--explain", "--output", "json")

@@ -7,7 +7,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -367,69 +366,45 @@ func EnsureDatabase(ctx context.Context, c store.Config) error {
 	return nil
 }
 
-// PrintSummary says in one line what the last run did (its row in pipeline_runs).
-func PrintSummary(ctx context.Context, db *sql.DB, w io.Writer) error {
-	var id, status string
-	var items, done, skipped, failed, pending, ran, memo int
-	err := db.QueryRowContext(ctx, `SELECT id, status, items, done, skipped, failed, pending, ran, memo
-		FROM pipeline_runs ORDER BY started_at DESC, id DESC LIMIT 1`).Scan(&id, &status, &items, &done, &skipped, &failed, &pending, &ran, &memo)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	}
+// PrintResults says what the last run did (its row in pipeline_runs) and shows the week's recordings and
+// their students' statistics, read through steps/store as `runner report` reads them.
+func PrintResults(ctx context.Context, db *sql.DB, w io.Writer) error {
+	d, err := store.LoadReport(ctx, db, store.ReportOptions{Since: Since, Until: Until, Runs: 1})
 	if err != nil {
-		return fmt.Errorf("read pipeline_runs: %w", err)
+		return fmt.Errorf("read the demo's results: %w", err)
 	}
-	fmt.Fprintf(w, "\n== run %s: %s · %d recordings listed · %d stored · %d filtered out · %d failed · %d left for later · %d steps run, %d from the memo\n",
-		id, status, items, done, skipped, failed, pending, ran, memo)
-	return nil
-}
-
-func PrintTables(ctx context.Context, db *sql.DB, w io.Writer) error {
-	rows, err := db.QueryContext(ctx, `SELECT id, teacher_id, COALESCE(CAST(student_ids AS CHAR), ''), start_ts, duration_min, phase,
-		needs_review, COALESCE(summary, '') FROM recordings ORDER BY start_ts`)
-	if err != nil {
-		return fmt.Errorf("read recordings: %w", err)
+	if len(d.Runs) > 0 {
+		r := d.Runs[0]
+		fmt.Fprintf(w, "\n== run %s: %s · %d recordings listed · %d stored · %d filtered out · %d failed · %d left for later · %d steps run, %d from the memo\n",
+			r.ID, r.Status, r.Items, r.Done, r.Skipped, r.Failed, r.Pending, r.Ran, r.Memo)
 	}
-	defer rows.Close()
-	table := [][]string{{"recording", "teacher", "students", "start (UTC)", "min", "phase", "review", "summary"}}
-	for rows.Next() {
-		var id, teacher, students, phase, summary string
-		var start time.Time
-		var minutes int
-		var review bool
-		if err := rows.Scan(&id, &teacher, &students, &start, &minutes, &phase, &review, &summary); err != nil {
-			return err
+	rows := [][]string{{"recording", "teacher", "students", "start (UTC)", "min", "phase", "review", "summary"}}
+	for _, r := range d.Recordings {
+		var students []string
+		for _, a := range r.Students {
+			students = append(students, a.ID)
 		}
-		r := ""
-		if review {
-			r = "yes"
+		review := ""
+		if r.NeedsReview {
+			review = "yes"
 		}
-		table = append(table, []string{id, teacher, students, start.Format("2006-01-02 15:04"), fmt.Sprint(minutes), phase, r, clip(summary, 48)})
-	}
-	if err := rows.Err(); err != nil {
-		return err
+		rows = append(rows, []string{r.ID, r.Teacher, strings.Join(students, ","), r.Start.Format("2006-01-02 15:04"),
+			fmt.Sprint(r.Minutes), r.Phase, review, clip(r.Summary, 48)})
 	}
 	fmt.Fprintln(w, "\n== recordings")
-	writeTable(w, table)
+	writeTable(w, rows)
 
-	rows2, err := db.QueryContext(ctx, `SELECT student_id, record_cnt, total_duration, last_record_at FROM student_stats ORDER BY student_id`)
-	if err != nil {
-		return fmt.Errorf("read student_stats: %w", err)
-	}
-	defer rows2.Close()
-	table = [][]string{{"student", "recordings", "minutes", "last recording (UTC)"}}
-	for rows2.Next() {
-		var id string
-		var cnt, minutes int
-		var last time.Time
-		if err := rows2.Scan(&id, &cnt, &minutes, &last); err != nil {
-			return err
+	rows = [][]string{{"student", "recordings", "minutes", "last recording (UTC)"}}
+	for _, st := range d.Students {
+		last := ""
+		if st.LastSession != nil {
+			last = st.LastSession.UTC().Format("2006-01-02 15:04")
 		}
-		table = append(table, []string{id, fmt.Sprint(cnt), fmt.Sprint(minutes), last.Format("2006-01-02 15:04")})
+		rows = append(rows, []string{st.ID, fmt.Sprint(st.AllSessions), fmt.Sprint(st.AllMinutes), last})
 	}
 	fmt.Fprintln(w, "\n== student_stats")
-	writeTable(w, table)
-	return rows2.Err()
+	writeTable(w, rows)
+	return nil
 }
 
 // clip cuts s to n display cells.
