@@ -350,7 +350,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("an edited rule re-runs classification only", func(t *testing.T) {
-		edited := e.editPipeline(t, "when: duration_min < 10 && phase != \"其他\"", "when: duration_min < 5 && phase != \"其他\"")
+		e.editPipeline(t, "when: duration_min < 10 && phase != \"其他\"", "when: duration_min < 5 && phase != \"其他\"")
 		before := e.counts()
 		code, out, stderr := e.run("--explain", "--output", "json")
 		if code != 0 {
@@ -376,7 +376,6 @@ func TestEndToEnd(t *testing.T) {
 			}
 		}
 		assertDB(t, db, w)
-		_ = edited
 	})
 
 	t.Run("a dry run writes nothing anywhere", func(t *testing.T) {
