@@ -13,9 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"meetpipe/runner"
+	"meetpipe/steps/steptest"
 )
 
 // writePlugin makes dir/name with a manifest and files and returns dir.
@@ -63,22 +62,10 @@ func buildStep(t *testing.T, dir, name, with string) (runner.Step, any) {
 	if err := Load(dir, reg); err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	def, ok := reg.Lookup(name)
-	if !ok {
+	if _, ok := reg.Lookup(name); !ok {
 		t.Fatalf("plugin %s not registered; have %v", name, reg.Names())
 	}
-	var node *yaml.Node
-	if with != "" {
-		var doc yaml.Node
-		if err := yaml.Unmarshal([]byte(with), &doc); err != nil {
-			t.Fatal(err)
-		}
-		node = doc.Content[0]
-	}
-	impl, cfg, err := def.New(node, &runner.Build{StepID: name, StateDir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	impl, cfg := steptest.BuildWith(t, name, with, steptest.Options{Registry: reg})
 	return impl.(runner.Step), cfg
 }
 
@@ -399,15 +386,8 @@ func TestProcessBadWith(t *testing.T) {
 	if err := Load(shPlugin(t, "true"), reg); err != nil {
 		t.Fatal(err)
 	}
-	def, _ := reg.Lookup("p")
 	for _, with := range []string{"greting_word: x", "token: [a]"} {
-		var doc yaml.Node
-		if err := yaml.Unmarshal([]byte(with), &doc); err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := def.New(doc.Content[0], &runner.Build{}); err == nil {
-			t.Errorf("with %q accepted", with)
-		}
+		steptest.ErrWith(t, "p", with, steptest.Options{Registry: reg}) // fails the test when accepted
 	}
 }
 

@@ -24,6 +24,7 @@ type LoadOptions struct {
 	DryRun   bool              // passed to constructors, which then must not open side-effecting resources
 	Now      time.Time         // the run's logical time for now(); zero: time.Now()
 	StateDir string            // overrides state_dir
+	Secrets  *Secrets          // collects the secret values found; nil: a new one (a logger made before Load shares it)
 }
 
 // Pipeline is a loaded, validated pipeline ready to run.
@@ -141,8 +142,11 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 		now = time.Now()
 	}
 	p := &Pipeline{File: path, Name: pf.Name, StateDir: pf.StateDir, LogFile: pf.LogFile,
-		PendingMaxAge: pf.PendingMaxAge, Grace: pf.Grace, Secrets: &Secrets{},
+		PendingMaxAge: pf.PendingMaxAge, Grace: pf.Grace, Secrets: opts.Secrets,
 		limiters: map[string]*Limiter{}, clock: newClock(now)}
+	if p.Secrets == nil {
+		p.Secrets = &Secrets{}
+	}
 	if opts.StateDir != "" {
 		p.StateDir = opts.StateDir
 	}

@@ -15,11 +15,14 @@ import (
 
 // LogOptions configure the run's logger.
 type LogOptions struct {
-	Level   string // debug, info, warn, error (LOG_LEVEL)
-	Format  string // auto (tint on a terminal, else JSON), text, json
-	Out     io.Writer
-	TTY     bool   // Out is a terminal
-	File    string // also append JSON lines here (the seed's logs/*.log); "" none
+	Level  string // debug, info, warn, error (LOG_LEVEL)
+	Format string // auto (tint on a terminal, else JSON), text, json
+	Out    io.Writer
+	TTY    bool   // Out is a terminal
+	File   string // also append JSON lines here (the seed's logs/*.log); "" none
+	// Tee also gets JSON lines, like File: for a log file known only once the pipeline has loaded, when
+	// the logger must exist before (the CLI's late file).
+	Tee     io.Writer
 	Secrets *Secrets
 }
 
@@ -71,6 +74,9 @@ func NewLogger(o LogOptions) (*slog.Logger, func() error, error) {
 		}
 		h = fanout{h, slog.NewJSONHandler(f, &slog.HandlerOptions{Level: level})}
 		closer = f.Close
+	}
+	if o.Tee != nil {
+		h = fanout{h, slog.NewJSONHandler(o.Tee, &slog.HandlerOptions{Level: level})}
 	}
 	return slog.New(&scrubber{h: h, s: o.Secrets}), closer, nil
 }

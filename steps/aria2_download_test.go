@@ -15,11 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"meetpipe/runner"
 	"meetpipe/steps/media"
 	"meetpipe/steps/media/mediatest"
+	"meetpipe/steps/steptest"
 	"meetpipe/steps/tencent"
 )
 
@@ -28,22 +27,7 @@ import (
 func newTestDownload(t *testing.T, with string) (*aria2Download, *atomic.Int64, string) {
 	t.Helper()
 	state := t.TempDir()
-	def, ok := runner.Builtins.Lookup("aria2_download")
-	if !ok {
-		t.Fatal("aria2_download is not registered")
-	}
-	var node *yaml.Node
-	if with != "" {
-		var doc yaml.Node
-		if err := yaml.Unmarshal([]byte(with), &doc); err != nil {
-			t.Fatal(err)
-		}
-		node = doc.Content[0]
-	}
-	impl, _, err := def.New(node, &runner.Build{StateDir: state})
-	if err != nil {
-		t.Fatalf("build aria2_download: %v", err)
-	}
+	impl, _ := steptest.BuildWith(t, "aria2_download", with, steptest.Options{StateDir: state})
 	s := impl.(*aria2Download)
 	var progress atomic.Int64
 	s.progress = func(n int64) { progress.Add(n) }
@@ -286,18 +270,13 @@ func TestAria2DownloadResumesAfterInterrupt(t *testing.T) {
 // the recording pending instead of failing it.
 func TestAria2DownloadMissingTool(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	def, _ := runner.Builtins.Lookup("aria2_download")
-	impl, _, err := def.New(nil, &runner.Build{StateDir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("build without aria2c on PATH: %v", err)
-	}
-	s := impl.(*aria2Download)
+	s := steptest.As[*aria2Download](t, "aria2_download", "") // builds without aria2c on PATH
 	fs := s.Check(context.Background(), runner.CheckOptions{})
 	if fs[0].Status != runner.StatusFail || fs[0].Subject != "aria2c" || !strings.Contains(fs[0].Remedy, "apt-get install aria2") {
 		t.Errorf("check: %+v", fs[0])
 	}
 	item, _ := runner.NewItem("r1", runner.Fields{"files": []listedFile{{FileID: "f1", Size: 10}}})
-	_, err = s.Process(context.Background(), item)
+	_, err := s.Process(context.Background(), item)
 	if k, _ := runner.Classify(err); k != runner.KindDeferred || !strings.Contains(err.Error(), "apt-get install aria2") {
 		t.Errorf("process: kind %v, error %v; want deferred naming the package", k, err)
 	}

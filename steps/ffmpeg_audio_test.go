@@ -9,28 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"meetpipe/runner"
 	"meetpipe/steps/media"
 	"meetpipe/steps/media/mediatest"
+	"meetpipe/steps/steptest"
 )
 
 func newTestAudio(t *testing.T, with string) (*ffmpegAudio, error) {
 	t.Helper()
-	def, ok := runner.Builtins.Lookup("ffmpeg_audio")
-	if !ok {
-		t.Fatal("ffmpeg_audio is not registered")
-	}
-	var node *yaml.Node
-	if with != "" {
-		var doc yaml.Node
-		if err := yaml.Unmarshal([]byte(with), &doc); err != nil {
-			t.Fatal(err)
-		}
-		node = doc.Content[0]
-	}
-	impl, _, err := def.New(node, &runner.Build{StateDir: t.TempDir()})
+	impl, _, err := steptest.New(t, "ffmpeg_audio", with, steptest.Options{})
 	if err != nil {
 		return nil, err
 	}

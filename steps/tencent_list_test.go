@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"meetpipe/runner"
 	"meetpipe/steps/steptest"
 	"meetpipe/steps/tencent"
@@ -51,15 +49,6 @@ func tencentFixture() *emulator.Fixture {
 			meeting("00003", "someone_else", nil, 3),
 		},
 	}
-}
-
-func tencentNode(t *testing.T, src string) *yaml.Node {
-	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
-		t.Fatal(err)
-	}
-	return doc.Content[0]
 }
 
 type tencentSink struct {
@@ -128,7 +117,6 @@ func TestTencentListSpec(t *testing.T) {
 func TestTencentListThroughDefinition(t *testing.T) {
 	s := emulator.New(emulator.Options{Fixture: tencentFixture(), SecretID: "AKID_x", SecretKey: "SK_x", AppID: "corp-1"})
 	t.Cleanup(s.Close)
-	def, _ := runner.Builtins.Lookup("tencent_list")
 	window := runner.Window{Since: tencentBase.Add(-time.Hour), Until: tencentBase.Add(time.Hour)}
 	tests := []struct {
 		name        string
@@ -161,11 +149,7 @@ students: p.seconds >= 600 && p.userid != teacher_id && host_userid == "teacher_
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			src := fmt.Sprintf("secret_id: AKID_x\nsecret_key: SK_x\nenterprise_id: corp-1\nbase_url: %s\nbackoff: 1ms\nrequests_per_second: 1000\ncorp_records_per_minute: 10000\n%s\n", s.URL(), tt.with)
-			b := &runner.Build{StateDir: t.TempDir()}
-			impl, cfg, err := def.New(tencentNode(t, src), b)
-			if err != nil {
-				t.Fatal(err)
-			}
+			impl, cfg := steptest.Build(t, "tencent_list", src)
 			if c := fmt.Sprintf("%+v", cfg); strings.Contains(c, "SK_x") || strings.Contains(c, "AKID_x") {
 				t.Errorf("effective config keeps secrets: %s", c)
 			}
@@ -235,7 +219,6 @@ students: p.seconds >= 600 && p.userid != teacher_id && host_userid == "teacher_
 func TestTencentListCache(t *testing.T) {
 	s := emulator.New(emulator.Options{Fixture: tencentFixture(), SecretID: "AKID_x", SecretKey: "SK_x", AppID: "corp-1"})
 	t.Cleanup(s.Close)
-	def, _ := runner.Builtins.Lookup("tencent_list")
 	window := runner.Window{Since: tencentBase.Add(-time.Hour), Until: tencentBase.Add(time.Hour)}
 	follow := func() int {
 		return s.Count(emulator.EndpointAddresses) + s.Count(emulator.EndpointParticipants) + s.Count(emulator.EndpointMeeting)
@@ -243,10 +226,7 @@ func TestTencentListCache(t *testing.T) {
 	list := func(t *testing.T, state string, dry bool, with string) *tencentSink {
 		t.Helper()
 		src := fmt.Sprintf("secret_id: AKID_x\nsecret_key: SK_x\nenterprise_id: corp-1\nbase_url: %s\nbackoff: 1ms\nrequests_per_second: 1000\ncorp_records_per_minute: 10000\noperator_id: admin\n%s", s.URL(), with)
-		impl, _, err := def.New(tencentNode(t, src), &runner.Build{StateDir: state, DryRun: dry})
-		if err != nil {
-			t.Fatal(err)
-		}
+		impl, _ := steptest.BuildWith(t, "tencent_list", src, steptest.Options{StateDir: state, DryRun: dry})
 		out := &tencentSink{items: map[string]*runner.Item{}, notReady: map[string]string{}}
 		if err := impl.(runner.Source).List(context.Background(), window, out); err != nil {
 			t.Fatal(err)

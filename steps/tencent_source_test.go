@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"meetpipe/runner"
+	"meetpipe/steps/steptest"
 	"meetpipe/steps/tencent"
 	"meetpipe/steps/tencent/emulator"
 )
@@ -78,12 +79,8 @@ func TestTencentSinkReportsStuckToTheEngine(t *testing.T) {
 func TestTencentListLogsThroughTheRun(t *testing.T) {
 	s := emulator.New(emulator.Options{Fixture: tencentFixture(), SecretID: "AKID_x", SecretKey: "SK_x", AppID: "corp-1"})
 	t.Cleanup(s.Close)
-	def, _ := runner.Builtins.Lookup("tencent_list")
 	src := fmt.Sprintf("secret_id: AKID_x\nsecret_key: SK_x\nenterprise_id: corp-1\nbase_url: %s\nbackoff: 1ms\nretries: 2\noperator_id: admin\nrequests_per_second: 1000\ncorp_records_per_minute: 10000\n", s.URL())
-	impl, _, err := def.New(tencentNode(t, src), &runner.Build{StateDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	impl, _ := steptest.Build(t, "tencent_list", src)
 	var buf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s.FailNext(emulator.EndpointCorpRecords, 2, emulator.Fault{Kind: emulator.FaultGateway})

@@ -21,6 +21,7 @@ import (
 	"meetpipe/plugins"
 	"meetpipe/plugins/wecom_notify/emulator"
 	"meetpipe/runner"
+	"meetpipe/steps/steptest"
 )
 
 const key = "robot-key-0123456789"
@@ -60,18 +61,10 @@ func newStep(t *testing.T, with string) runner.Step {
 	if err := plugins.Load(pluginDir, reg); err != nil {
 		t.Fatal(err)
 	}
-	def, ok := reg.Lookup("wecom_notify")
-	if !ok {
+	if _, ok := reg.Lookup("wecom_notify"); !ok {
 		t.Fatal("wecom_notify not loaded")
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(with), &doc); err != nil {
-		t.Fatal(err)
-	}
-	impl, _, err := def.New(doc.Content[0], &runner.Build{StepID: "notify"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	impl, _ := steptest.BuildWith(t, "wecom_notify", with, steptest.Options{Registry: reg, StepID: "notify"})
 	return impl.(runner.Step)
 }
 

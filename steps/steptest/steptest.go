@@ -54,6 +54,13 @@ func ErrWith(t testing.TB, step, with string, o Options) error {
 	return err
 }
 
+// New builds step from with and returns what the step's constructor returned, the error included, for
+// tests that expect some configurations to be refused and others not.
+func New(t testing.TB, step, with string, o Options) (impl, config any, err error) {
+	t.Helper()
+	return build(t, step, with, o)
+}
+
 // As builds step from with and returns it as T, the step's implementation type.
 func As[T any](t testing.TB, step, with string) T {
 	t.Helper()

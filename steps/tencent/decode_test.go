@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -187,14 +188,46 @@ func FuzzDecode(f *testing.F) {
 				}
 			}
 		}
-		if p, err := decodeAddresses(b); err == nil && p.TotalPage < 0 && len(p.Files) > 0 {
-			_ = p // negative pages are tolerated: Addresses stops on page >= total_page
+		// No decoder accepts what is not JSON (a gateway's HTML page must become an error, not an empty page).
+		if _, err := decodeAddresses(b); err == nil && !json.Valid(b) {
+			t.Fatalf("addresses decoded from invalid JSON %q", b)
 		}
-		if m, err := decodeMeeting(b); err == nil && m != nil {
-			pickSubMeeting(m, m.Start)
+		if m, err := decodeMeeting(b); err == nil {
+			if !json.Valid(b) {
+				t.Fatalf("meeting decoded from invalid JSON %q", b)
+			}
+			if m != nil {
+				checkSubMeeting(t, m, m.Start)
+			}
 		}
-		decodeErrorInfo(b)
+		if info := decodeErrorInfo(b); info != nil {
+			if !json.Valid(b) {
+				t.Fatalf("error info decoded from invalid JSON %q", b)
+			}
+			if info.ErrorCode == 0 && info.NewErrorCode == 0 && info.Message == "" {
+				t.Fatalf("an empty error_info %+v counts as an error", info)
+			}
+		}
 	})
+}
+
+// checkSubMeeting holds pickSubMeeting to its contract: it names a sub-meeting of the meeting (or the
+// current one, or none), and one that contains t when any does.
+func checkSubMeeting(t *testing.T, m *MeetingInfo, at time.Time) {
+	t.Helper()
+	got := pickSubMeeting(m, at)
+	contains := func(s SubMeeting) bool { return !at.Before(s.Start) && (s.End.IsZero() || !at.After(s.End)) }
+	known, anyContains := got == "" || got == m.CurrentSubMeetingID, false
+	for _, s := range m.SubMeetings {
+		known = known || s.ID == got
+		anyContains = anyContains || contains(s)
+	}
+	if !known {
+		t.Fatalf("pickSubMeeting chose %q, not a sub-meeting of %+v", got, m)
+	}
+	if anyContains && !slices.ContainsFunc(m.SubMeetings, func(s SubMeeting) bool { return s.ID == got && contains(s) }) {
+		t.Fatalf("pickSubMeeting chose %q at %v, though a sub-meeting of %+v holds that time", got, at, m.SubMeetings)
+	}
 }
 
 func utc(t *testing.T, tm time.Time) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"meetpipe/runner"
+	"meetpipe/runner/internal/demo"
 	kimiemu "meetpipe/steps/kimi/emulator"
 	"meetpipe/steps/media/mediatest"
 	"meetpipe/steps/store"
@@ -32,7 +33,7 @@ func BenchmarkPipeline(b *testing.B) {
 		b.Skip("set MEETPIPE_BENCH=1 to run the pipeline benchmark (about 3 minutes)")
 	}
 	const n = 200
-	lat := serverOptions{TencentLatency: 20 * time.Millisecond, ASRLatency: 300 * time.Millisecond,
+	lat := demo.ServerOptions{TencentLatency: 20 * time.Millisecond, ASRLatency: 300 * time.Millisecond,
 		MoonshotLatency: 200 * time.Millisecond, Throttle: 1 << 20}
 	env := map[string]string{"TQM_MODE": "per_teacher", "TQM_RPS": "50", "ASR_CONCURRENCY": "4", "ASR_RPM": "6000",
 		"KIMI_CONCURRENCY": "4", "KIMI_RPM": "6000"}
@@ -57,35 +58,35 @@ func BenchmarkPipeline(b *testing.B) {
 }
 
 // benchData holds n recordings cycling through the five demo sessions that are stored.
-func benchData(tb testing.TB, n int) *demoData {
+func benchData(tb testing.TB, n int) *demo.Data {
 	tb.Helper()
 	base := demoFixture(tb, 1)
 	dir := tb.TempDir()
 	fx := &tencentemu.Fixture{Admins: []string{"admin"}}
-	asr := &kimiemu.ASRFixture{Tolerance: base.asr.Tolerance}
+	asr := &kimiemu.ASRFixture{Tolerance: base.ASR.Tolerance}
 	var stored []int
-	for i, m := range demoMeetings {
-		if m.wantPhase != "" {
+	for i, m := range demo.Meetings {
+		if m.WantPhase != "" {
 			stored = append(stored, i)
 		}
 	}
 	media := map[int][]mediatest.Meeting{}
 	for _, i := range stored {
-		files, err := demoMedia(filepath.Join(base.dir, "media"), i, demoMeetings[i])
+		files, err := demo.Media(filepath.Join(base.Dir, "media"), i, demo.Meetings[i])
 		if err != nil {
 			tb.Fatal(err)
 		}
 		media[i] = files
-		asr.Entries = append(asr.Entries, base.asr.Entries[i])
+		asr.Entries = append(asr.Entries, base.ASR.Entries[i])
 	}
 	for k := range n {
 		i := stored[k%len(stored)]
-		m := demoMeetings[i]
-		start := demoSince.Add(24*time.Hour + time.Duration(k)*15*time.Minute)
-		fx.Meetings = append(fx.Meetings, fixtureMeeting(m, fmt.Sprintf("19647870705%08d", k), fmt.Sprintf("17396264377%08d", k),
+		m := demo.Meetings[i]
+		start := demo.Since.Add(24*time.Hour + time.Duration(k)*15*time.Minute)
+		fx.Meetings = append(fx.Meetings, demo.FixtureMeeting(m, fmt.Sprintf("19647870705%08d", k), fmt.Sprintf("17396264377%08d", k),
 			fmt.Sprintf("9%08d", k), start, media[i]))
 	}
-	return &demoData{dir: dir, tencent: fx, asr: asr}
+	return &demo.Data{Dir: dir, Tencent: fx, ASR: asr}
 }
 
 type benchResult struct {
@@ -96,16 +97,16 @@ type benchResult struct {
 }
 
 // benchRun runs the pipeline twice on a fresh database and state: the first run and the rerun.
-func benchRun(b *testing.B, data *demoData, o serverOptions, extra map[string]string, sequential bool) benchResult {
+func benchRun(b *testing.B, data *demo.Data, o demo.ServerOptions, extra map[string]string, sequential bool) benchResult {
 	b.Helper()
-	srv, err := startDemoServers(data, o)
+	srv, err := demo.StartServers(data, o)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer srv.Close()
 	dir := b.TempDir()
 	dsn := storetest.DB(b)
-	env := srv.env(store.Config{DSN: dsn}, filepath.Join(dir, "state"))
+	env := srv.Env(store.Config{DSN: dsn}, filepath.Join(dir, "state"))
 	env["MEETPIPE_LOG_FILE"] = filepath.Join(dir, "runner.log")
 	env["LOG_LEVEL"] = "warn"
 	for k, v := range extra {
@@ -125,12 +126,12 @@ func benchRun(b *testing.B, data *demoData, o serverOptions, extra map[string]st
 		os.WriteFile(pipeline, one, 0o644)
 	}
 	envFile := filepath.Join(dir, "bench.env")
-	if err := writeEnvFile(envFile, env); err != nil {
+	if err := demo.WriteEnvFile(envFile, env); err != nil {
 		b.Fatal(err)
 	}
 	run := func() (time.Duration, int64) {
 		cmd := exec.Command(runnerBinary(b), "run", pipeline, "--env-file", envFile, "--plugins", filepath.Join(repoRoot(b), "plugins"),
-			"--since", demoSince.Format(time.RFC3339), "--until", demoUntil.Format(time.RFC3339), "--log-format", "json")
+			"--since", demo.Since.Format(time.RFC3339), "--until", demo.Until.Format(time.RFC3339), "--log-format", "json")
 		cmd.Dir = repoRoot(b)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
@@ -162,9 +163,9 @@ func benchRun(b *testing.B, data *demoData, o serverOptions, extra map[string]st
 	}
 	var r benchResult
 	r.wall, r.rss = run()
-	r.tencent = len(srv.tencent.Requests("")) - srv.tencent.Count(tencentemu.EndpointMedia)
-	r.asr = srv.asr.Counters().Requests
-	r.chat = srv.moonshot.Counters().Chat
+	r.tencent = len(srv.Tencent.Requests("")) - srv.Tencent.Count(tencentemu.EndpointMedia)
+	r.asr = srv.ASR.Counters().Requests
+	r.chat = srv.Moonshot.Counters().Chat
 	r.bound, r.why = lowerBound(b, filepath.Join(dir, "state"), pipeline, env, o, r)
 	r.rerun, r.rerunRSS = run()
 	return r
@@ -196,7 +197,7 @@ func vmHWM(pid int) int64 {
 // its capacity, plus the other stages' shortest time for one item (the first item must reach the busiest
 // stage and the last must leave it). Remote stages count their emulated latency and limits; local stages
 // (aria2c, ffmpeg, MySQL) count the service times the run measured.
-func lowerBound(b *testing.B, stateDir, pipeline string, env map[string]string, o serverOptions, r benchResult) (time.Duration, string) {
+func lowerBound(b *testing.B, stateDir, pipeline string, env map[string]string, o demo.ServerOptions, r benchResult) (time.Duration, string) {
 	p, err := runner.Load(pipeline, runner.LoadOptions{Env: env, StateDir: stateDir, DryRun: true, Registry: mustRegistry(b)})
 	if err != nil {
 		b.Fatal(err)

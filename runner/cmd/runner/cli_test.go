@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"meetpipe/runner"
 )
 
 // A pipeline that needs no tool and no server to load: tencent_list pointed at a closed port.
@@ -101,5 +106,44 @@ func TestCorruptPendingExits2(t *testing.T) {
 	code := cli(context.Background(), []string{"run", file, "--env-file", envFile, "--log-format", "json"}, &out, &errOut)
 	if code != 2 || !strings.Contains(errOut.String(), "pending list is corrupt") || !strings.Contains(errOut.String(), "remove both") {
 		t.Fatalf("exit %d, want 2 with advice:\n%s", code, errOut.String())
+	}
+}
+
+// Every command's error goes through exitCode, the one mapping: -h is 0, usage and configuration 2, failed
+// work 1, whatever wraps them.
+func TestExitCodeMapping(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want int
+	}{
+		{nil, 0},
+		{flag.ErrHelp, 0},
+		{fmt.Errorf("steps: %w", flag.ErrHelp), 0},
+		{usageError{errors.New("bad flag")}, 2},
+		{fmt.Errorf("report: %w", usageError{errors.New("bad window")}), 2},
+		{&runner.Diagnostics{}, 2},
+		{usageError{&runner.Diagnostics{}}, 2},
+		{reported{2}, 2},
+		{errFailed, 1},
+		{fmt.Errorf("doctor: %w", errFailed), 1},
+		{errors.New("3 items failed"), 1},
+		{runner.ErrLocked, 1},
+	} {
+		if got := exitCode(c.err); got != c.want {
+			t.Errorf("exitCode(%#v) = %d, want %d", c.err, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want int
+	}{
+		{nil, 2}, {[]string{"no-such-command"}, 2}, {[]string{"-h"}, 0}, {[]string{"version"}, 0},
+		{[]string{"status", "-h"}, 0}, {[]string{"run", "-h"}, 0}, {[]string{"validate"}, 2},
+		{[]string{"deploy", "--no-such-flag"}, 2}, {[]string{"demo", "--no-such-flag"}, 2},
+	} {
+		var out, errOut bytes.Buffer
+		if code := cli(context.Background(), c.args, &out, &errOut); code != c.want {
+			t.Errorf("runner %v: exit %d, want %d:\n%s", c.args, code, c.want, errOut.String())
+		}
 	}
 }

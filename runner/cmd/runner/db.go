@@ -49,8 +49,8 @@ func (f *dbFlags) open(ctx context.Context) (*sql.DB, *runner.Secrets, error) {
 	return db, sec, nil
 }
 
-func cmdStatus(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("status", stderr)
 	var df dbFlags
 	df.register(fs)
 	output := fs.String("output", "text", "text or json")
@@ -92,8 +92,8 @@ func cmdStatus(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("migrate", stderr)
 	var df dbFlags
 	df.register(fs)
 	if err := noArgs(fs, args); err != nil {
@@ -129,10 +129,18 @@ func noArgs(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// flagError makes a flag parse error a usage error; -h stays flag.ErrHelp (exit 0).
+// flagError makes a flag parse error exit 2; the flag package has printed it with the usage to the flag
+// set's output. -h stays flag.ErrHelp (exit 0).
 func flagError(err error) error {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return err
 	}
-	return usageError{err}
+	return reported{2}
+}
+
+// newFlags is a flag set that reports to stderr and leaves the exit code to main.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
 }

@@ -67,12 +67,11 @@ func (d *deployment) useSystemd() bool {
 // cmdDeploy installs the binary, plugins, pipeline and an .env template under the prefix, runs doctor and
 // migrate, and installs the nightly schedule. Running it again changes nothing that is already right.
 func cmdDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("deploy", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	fl := newFlags("deploy", stderr)
 	d := &deployment{out: stdout}
 	d.register(fl)
 	if _, err := parseArgs(fl, args); err != nil {
-		return err
+		return flagError(err)
 	}
 	if !filepath.IsAbs(d.prefix) {
 		return usageError{fmt.Errorf("deploy: --prefix %q must be an absolute path (units and cron run from it)", d.prefix)}
@@ -138,12 +137,11 @@ func cmdDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // cmdUndeploy removes the schedule, the binary and the plugins; data (var/, logs/), the pipeline and .env
 // stay.
 func cmdUndeploy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("undeploy", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	fl := newFlags("undeploy", stderr)
 	d := &deployment{out: stdout}
 	d.register(fl)
 	if _, err := parseArgs(fl, args); err != nil {
-		return err
+		return flagError(err)
 	}
 	if !filepath.IsAbs(d.prefix) {
 		return usageError{fmt.Errorf("undeploy: --prefix %q must be an absolute path", d.prefix)}

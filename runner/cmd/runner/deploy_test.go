@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"meetpipe/runner/internal/demo"
 	"meetpipe/steps/store/storetest"
 )
 
@@ -57,7 +58,7 @@ func (e *e2e) prepared(t *testing.T) (prefix, env string) {
 }
 
 func TestDeploySystemd(t *testing.T) {
-	e := newE2E(t, storetest.DB(t), 1, serverOptions{})
+	e := newE2E(t, storetest.DB(t), 1, demo.ServerOptions{})
 	prefix, env := e.prepared(t)
 	units, tools := t.TempDir(), t.TempDir()
 	calls := filepath.Join(tools, "systemctl.log")
@@ -139,7 +140,7 @@ func TestDeploySystemd(t *testing.T) {
 }
 
 func TestDeployCron(t *testing.T) {
-	e := newE2E(t, storetest.DB(t), 1, serverOptions{})
+	e := newE2E(t, storetest.DB(t), 1, demo.ServerOptions{})
 	prefix, env := e.prepared(t)
 	tools := t.TempDir()
 	tab := filepath.Join(tools, "crontab.txt")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -14,9 +13,8 @@ import (
 
 // cmdDoctor checks everything a pipeline will touch and prints one line per finding. Exit 0 when nothing
 // failed, 1 otherwise, 2 when the pipeline does not load.
-func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("doctor", stderr)
 	var (
 		lf     loadFlags
 		spend  bool
@@ -29,24 +27,18 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.StringVar(&since, "since", "26h", "the window of a nightly run, for the disk-space estimate")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+		return flagError(err)
 	}
 	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "runner doctor: want exactly one pipeline file")
-		return 2
+		return usageError{errors.New("doctor: want exactly one pipeline file")}
 	}
 	win, err := runner.ParseDuration(since)
 	if err != nil || win <= 0 {
-		fmt.Fprintf(stderr, "runner doctor: --since %q is not a duration such as 26h\n", since)
-		return 2
+		return usageError{fmt.Errorf("doctor: --since %q is not a duration such as 26h", since)}
 	}
-	p, _, err := lf.load(pos[0], false, time.Now())
+	p, _, err := lf.load(pos[0], false, time.Now(), stderr)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 2
+		return usageError{err}
 	}
 	defer p.Close()
 	found := p.Check(ctx, runner.CheckOptions{Spend: spend, Window: win})
@@ -62,9 +54,9 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		writeFindings(stdout, found)
 	}
 	if runner.Failed(found) {
-		return 1
+		return errFailed // the findings say what failed
 	}
-	return 0
+	return nil
 }
 
 // writeFindings prints one line per finding: status, the thing checked, what was found, and the remedy.

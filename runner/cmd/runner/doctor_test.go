@@ -14,6 +14,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"meetpipe/runner"
+	"meetpipe/runner/internal/demo"
 	"meetpipe/steps/store/storetest"
 	tencentemu "meetpipe/steps/tencent/emulator"
 )
@@ -40,7 +41,7 @@ func (e *e2e) doctor(args ...string) (int, string) {
 
 func (e *e2e) noSecrets(out string) {
 	e.t.Helper()
-	for _, s := range []string{demoKimiKey, demoASRKey, tencentemu.DefaultSecretKey, tencentemu.DefaultSecretID} {
+	for _, s := range []string{demo.KimiKey, demo.ASRKey, tencentemu.DefaultSecretKey, tencentemu.DefaultSecretID} {
 		if strings.Contains(out, s) {
 			e.t.Errorf("a secret in the output:\n%s", out)
 		}
@@ -49,7 +50,7 @@ func (e *e2e) noSecrets(out string) {
 
 func TestDoctor(t *testing.T) {
 	dsn := storetest.DB(t)
-	e := newE2E(t, dsn, 1, serverOptions{})
+	e := newE2E(t, dsn, 1, demo.ServerOptions{})
 
 	t.Run("the demo's settings are green and cost nothing", func(t *testing.T) {
 		code, out := e.doctor()
@@ -82,7 +83,7 @@ func TestDoctor(t *testing.T) {
 		if !found {
 			t.Errorf("no ASR transcription finding in %+v", fs)
 		}
-		if c := e.srv.asr.Counters(); c.Transcribed != 1 {
+		if c := e.srv.ASR.Counters(); c.Transcribed != 1 {
 			t.Errorf("--spend transcribed %d times", c.Transcribed)
 		}
 		e.noSecrets(out)
@@ -106,7 +107,7 @@ func TestRunPreflightStopsBeforeSpending(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.DBName += "_missing"
-	e := newE2E(t, cfg.FormatDSN(), 1, serverOptions{})
+	e := newE2E(t, cfg.FormatDSN(), 1, demo.ServerOptions{})
 	code, _, stderr := e.run()
 	if code != 2 || !strings.Contains(stderr, "preflight failed") || !strings.Contains(stderr, "CREATE DATABASE `"+cfg.DBName+"`") {
 		t.Fatalf("exit %d:\n%s", code, stderr)
@@ -114,7 +115,7 @@ func TestRunPreflightStopsBeforeSpending(t *testing.T) {
 	if c := e.counts(); c.asr != 0 || c.chat != 0 || c.bytes != 0 {
 		t.Errorf("the run spent before failing: %+v", c)
 	}
-	if n := len(e.srv.tencent.Requests("")); n != 0 {
+	if n := len(e.srv.Tencent.Requests("")); n != 0 {
 		t.Errorf("%d Tencent requests before the preflight stopped the run", n)
 	}
 	e.noSecrets(stderr)

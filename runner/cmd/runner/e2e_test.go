@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -20,8 +19,8 @@ import (
 	"time"
 
 	"meetpipe/runner"
+	"meetpipe/runner/internal/demo"
 	kimiemu "meetpipe/steps/kimi/emulator"
-	"meetpipe/steps/roster"
 	"meetpipe/steps/store"
 	"meetpipe/steps/store/storetest"
 	tencentemu "meetpipe/steps/tencent/emulator"
@@ -35,7 +34,7 @@ var (
 	binPath   string
 	buildErr  error
 	dataOnce  sync.Once
-	shared    *demoData
+	shared    *demo.Data
 	dataErr   error
 )
 
@@ -74,7 +73,7 @@ func runnerBinary(t testing.TB) string {
 }
 
 // demoFixture returns the demo's data with each meeting held copies times; the media are made once.
-func demoFixture(t testing.TB, copies int) *demoData {
+func demoFixture(t testing.TB, copies int) *demo.Data {
 	t.Helper()
 	dataOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "meetpipe-e2e-data-")
@@ -82,7 +81,7 @@ func demoFixture(t testing.TB, copies int) *demoData {
 			dataErr = err
 			return
 		}
-		shared, dataErr = buildDemoData(dir)
+		shared, dataErr = demo.Build(dir)
 	})
 	if dataErr != nil {
 		t.Fatal(dataErr)
@@ -90,7 +89,7 @@ func demoFixture(t testing.TB, copies int) *demoData {
 	if copies == 1 {
 		return shared
 	}
-	d, err := buildDemoCopies(shared.dir, copies)
+	d, err := demo.BuildCopies(shared.Dir, copies)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +102,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(filepath.Dir(binPath))
 	}
 	if shared != nil {
-		os.RemoveAll(shared.dir)
+		os.RemoveAll(shared.Dir)
 	}
 	os.Exit(code)
 }
@@ -113,25 +112,25 @@ type e2e struct {
 	root     string
 	bin      string
 	dir      string
-	srv      *demoServers
+	srv      *demo.Servers
 	dsn      string
 	envFile  string
 	pipeline string
 }
 
-func newE2E(t *testing.T, dsn string, copies int, o serverOptions) *e2e {
+func newE2E(t *testing.T, dsn string, copies int, o demo.ServerOptions) *e2e {
 	t.Helper()
 	e := &e2e{t: t, root: repoRoot(t), bin: runnerBinary(t), dir: t.TempDir(), dsn: dsn}
-	srv, err := startDemoServers(demoFixture(t, copies), o)
+	srv, err := demo.StartServers(demoFixture(t, copies), o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
 	e.srv = srv
-	env := srv.env(store.Config{DSN: dsn}, filepath.Join(e.dir, "state"))
+	env := srv.Env(store.Config{DSN: dsn}, filepath.Join(e.dir, "state"))
 	env["MEETPIPE_LOG_FILE"] = filepath.Join(e.dir, "runner.log")
 	e.envFile = filepath.Join(e.dir, "test.env")
-	if err := writeEnvFile(e.envFile, env); err != nil {
+	if err := demo.WriteEnvFile(e.envFile, env); err != nil {
 		t.Fatal(err)
 	}
 	e.pipeline = filepath.Join(e.root, "pipelines", "meeting.yaml")
@@ -141,7 +140,7 @@ func newE2E(t *testing.T, dsn string, copies int, o serverOptions) *e2e {
 // command prepares a run of the binary on the pipeline, in the repository root.
 func (e *e2e) command(ctx context.Context, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
 	full := append([]string{"run", e.pipeline, "--env-file", e.envFile, "--plugins", filepath.Join(e.root, "plugins"),
-		"--since", demoSince.Format(time.RFC3339), "--until", demoUntil.Format(time.RFC3339), "--log-format", "json"}, args...)
+		"--since", demo.Since.Format(time.RFC3339), "--until", demo.Until.Format(time.RFC3339), "--log-format", "json"}, args...)
 	cmd := exec.CommandContext(ctx, e.bin, full...)
 	cmd.Dir = e.root
 	cmd.Env = append(os.Environ(), "LOG_LEVEL=warn")
@@ -173,7 +172,7 @@ type counts struct {
 }
 
 func (e *e2e) counts() counts {
-	return counts{asr: e.srv.asr.Counters().Requests, chat: e.srv.moonshot.Counters().Chat, bytes: e.srv.tencent.BytesServed()}
+	return counts{asr: e.srv.ASR.Counters().Requests, chat: e.srv.Moonshot.Counters().Chat, bytes: e.srv.Tencent.BytesServed()}
 }
 
 func openDB(t testing.TB, dsn string) *sql.DB {
@@ -186,74 +185,9 @@ func openDB(t testing.TB, dsn string) *sql.DB {
 	return db
 }
 
-// want is what the database must hold after the bundled week: computed from the demo's definitions.
-type wantDB struct {
-	recordings []string // "id teacher phase review minutes"
-	links      []string // "recording student seconds"
-	stats      []string // "student count minutes last"
-}
-
-func expected(copies int) wantDB {
-	var w wantDB
-	stats := map[string]*agg{}
-	for c := range copies {
-		for _, m := range demoMeetings {
-			expectMeeting(&w, stats, m, c)
-		}
-	}
-	for id, a := range stats {
-		w.stats = append(w.stats, fmt.Sprintf("%s %d %d %s", id, a.n, int(math.Floor(float64(a.seconds)/60+0.5)), a.last.Format(time.RFC3339)))
-	}
-	sort.Strings(w.recordings)
-	sort.Strings(w.links)
-	sort.Strings(w.stats)
-	return w
-}
-
-type agg struct {
-	n       int
-	seconds int64
-	last    time.Time
-}
-
-func expectMeeting(w *wantDB, stats map[string]*agg, m demoMeeting, c int) {
-	{
-		if m.wantPhase == "" {
-			return
-		}
-		start := demoStart(m, c)
-		rec := copyID(m.record, c)
-		w.recordings = append(w.recordings, fmt.Sprintf("%s %s %s %v %d", rec, m.host, m.wantPhase, m.wantReview, m.minutes))
-		for _, p := range m.people {
-			if p.userid == m.host || (p.userid != "" && p.userid == m.creator) {
-				continue // the host and the assistant who created the meeting are staff
-			}
-			id := p.userid
-			if id == "" {
-				id = roster.GuestID(p.name) // a guest is one student across meetings, whatever her uuid
-			}
-			var secs int64
-			for _, s := range p.sessions {
-				secs += int64((s[1] - s[0]).Seconds())
-			}
-			w.links = append(w.links, fmt.Sprintf("%s %s %d", rec, id, secs))
-			a := stats[id]
-			if a == nil {
-				a = &agg{}
-				stats[id] = a
-			}
-			a.n++
-			a.seconds += secs
-			if start.After(a.last) {
-				a.last = start
-			}
-		}
-	}
-}
-
-func readDB(t *testing.T, db *sql.DB) wantDB {
+func readDB(t *testing.T, db *sql.DB) demo.Want {
 	t.Helper()
-	var got wantDB
+	var got demo.Want
 	q := func(query string, f func(*sql.Rows) string) []string {
 		rows, err := db.Query(query)
 		if err != nil {
@@ -267,20 +201,20 @@ func readDB(t *testing.T, db *sql.DB) wantDB {
 		sort.Strings(out)
 		return out
 	}
-	got.recordings = q("SELECT id, teacher_id, phase, needs_review, duration_min FROM recordings", func(r *sql.Rows) string {
+	got.Recordings = q("SELECT id, teacher_id, phase, needs_review, duration_min FROM recordings", func(r *sql.Rows) string {
 		var id, teacher, phase string
 		var review bool
 		var minutes int
 		r.Scan(&id, &teacher, &phase, &review, &minutes)
 		return fmt.Sprintf("%s %s %s %v %d", id, teacher, phase, review, minutes)
 	})
-	got.links = q("SELECT recording_id, student_id, attended_seconds FROM recording_students", func(r *sql.Rows) string {
+	got.Links = q("SELECT recording_id, student_id, attended_seconds FROM recording_students", func(r *sql.Rows) string {
 		var rec, stu string
 		var secs int64
 		r.Scan(&rec, &stu, &secs)
 		return fmt.Sprintf("%s %s %d", rec, stu, secs)
 	})
-	got.stats = q("SELECT student_id, record_cnt, total_duration, last_record_at FROM student_stats", func(r *sql.Rows) string {
+	got.Stats = q("SELECT student_id, record_cnt, total_duration, last_record_at FROM student_stats", func(r *sql.Rows) string {
 		var id string
 		var n, minutes int
 		var last time.Time
@@ -290,22 +224,22 @@ func readDB(t *testing.T, db *sql.DB) wantDB {
 	return got
 }
 
-func assertDB(t *testing.T, db *sql.DB, want wantDB) {
+func assertDB(t *testing.T, db *sql.DB, want demo.Want) {
 	t.Helper()
 	got := readDB(t, db)
 	for _, c := range []struct {
 		name      string
 		got, want []string
-	}{{"recordings", got.recordings, want.recordings}, {"recording_students", got.links, want.links}, {"student_stats", got.stats, want.stats}} {
+	}{{"recordings", got.Recordings, want.Recordings}, {"recording_students", got.Links, want.Links}, {"student_stats", got.Stats, want.Stats}} {
 		if strings.Join(c.got, "\n") != strings.Join(c.want, "\n") {
 			t.Errorf("%s:\ngot\n  %s\nwant\n  %s", c.name, strings.Join(c.got, "\n  "), strings.Join(c.want, "\n  "))
 		}
 	}
 	// Spelled out: the returning guest is one student with two recordings (two uuids at Tencent), and
 	// the assistant-created meeting is stored under its host, the assistant counted nowhere.
-	stats := strings.Join(got.stats, "\n")
+	stats := strings.Join(got.Stats, "\n")
 	guest := 0
-	for _, l := range got.stats {
+	for _, l := range got.Stats {
 		if rest, ok := strings.CutPrefix(l, "name:赵同学 "); ok {
 			fmt.Sscan(rest, &guest)
 		}
@@ -313,8 +247,8 @@ func assertDB(t *testing.T, db *sql.DB, want wantDB) {
 	if guest < 2 || strings.Contains(stats, "assistant_he") || strings.Contains(stats, "ext:") {
 		t.Errorf("student_stats:\n%s\nwant name:赵同学 with 2 recordings, no assistant, no ext: ids", stats)
 	}
-	if !slices.ContainsFunc(got.recordings, func(r string) bool { return strings.HasPrefix(r, "1964787070499246103 teacher_002 ") }) {
-		t.Errorf("recordings %q: want the assistant-created meeting under teacher_002", got.recordings)
+	if !slices.ContainsFunc(got.Recordings, func(r string) bool { return strings.HasPrefix(r, "1964787070499246103 teacher_002 ") }) {
+		t.Errorf("recordings %q: want the assistant-created meeting under teacher_002", got.Recordings)
 	}
 }
 
@@ -370,9 +304,9 @@ func checksum(t *testing.T, db *sql.DB) string {
 
 func TestEndToEnd(t *testing.T) {
 	dsn := storetest.DB(t)
-	e := newE2E(t, dsn, 1, serverOptions{})
+	e := newE2E(t, dsn, 1, demo.ServerOptions{})
 	db := openDB(t, dsn)
-	want := expected(1)
+	want := demo.Expected(1)
 
 	code, _, stderr := e.run()
 	if code != 0 {
@@ -382,6 +316,19 @@ func TestEndToEnd(t *testing.T) {
 	first := e.counts()
 	if first.asr != 5 || first.chat != 5 || first.bytes == 0 {
 		t.Fatalf("first run made %+v calls; want 5 transcriptions and 5 chats", first)
+	}
+	// What `runner demo` prints after its run: the run's line and one table row per stored recording.
+	var shown bytes.Buffer
+	if err := demo.PrintResults(context.Background(), db, &shown); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(shown.String(), fmt.Sprintf(": ok · 6 recordings listed · %d stored · 1 filtered out · 0 failed", len(want.Recordings))) {
+		t.Errorf("demo results: no line for the run:\n%s", shown.String())
+	}
+	for _, r := range want.Recordings {
+		if id := strings.Fields(r)[0]; !strings.Contains(shown.String(), id) {
+			t.Errorf("demo results do not show recording %s:\n%s", id, shown.String())
+		}
 	}
 
 	t.Run("rerun makes no download, ASR or model call", func(t *testing.T) {
@@ -403,7 +350,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("an edited rule re-runs classification only", func(t *testing.T) {
-		edited := e.editPipeline(t, "when: duration_min < 10 && phase != \"其他\"", "when: duration_min < 5 && phase != \"其他\"")
+		e.editPipeline(t, "when: duration_min < 10 && phase != \"其他\"", "when: duration_min < 5 && phase != \"其他\"")
 		before := e.counts()
 		code, out, stderr := e.run("--explain", "--output", "json")
 		if code != 0 {
@@ -422,14 +369,13 @@ func TestEndToEnd(t *testing.T) {
 			}
 		}
 		// The short session is now what the model said, with no review flag.
-		w := expected(1)
-		for i, r := range w.recordings {
+		w := demo.Expected(1)
+		for i, r := range w.Recordings {
 			if strings.HasPrefix(r, "1964787070499246107 ") {
-				w.recordings[i] = "1964787070499246107 teacher_002 简历优化 false 8"
+				w.Recordings[i] = "1964787070499246107 teacher_002 简历优化 false 8"
 			}
 		}
 		assertDB(t, db, w)
-		_ = edited
 	})
 
 	t.Run("a dry run writes nothing anywhere", func(t *testing.T) {
@@ -484,15 +430,15 @@ func TestFaultsKillsAndRestart(t *testing.T) {
 	server := storetest.StartServer(t)
 	dsn := server.NewDatabase(t)
 	const copies = 3
-	e := newE2E(t, dsn, copies, serverOptions{FaultRate: 0.1, Seed: uint64(time.Now().UnixNano())})
+	e := newE2E(t, dsn, copies, demo.ServerOptions{FaultRate: 0.1, Seed: uint64(time.Now().UnixNano())})
 	db := openDB(t, dsn)
 	// Besides the random 10%, one of each kind for sure.
-	e.srv.moonshot.Inject(kimiemu.FaultRateLimit, kimiemu.FaultOverloaded, kimiemu.FaultQuota, kimiemu.FaultInvalidJSON,
+	e.srv.Moonshot.Inject(kimiemu.FaultRateLimit, kimiemu.FaultOverloaded, kimiemu.FaultQuota, kimiemu.FaultInvalidJSON,
 		kimiemu.FaultServerError, kimiemu.FaultReset)
-	e.srv.asr.Inject(kimiemu.FaultServerError, kimiemu.FaultReset, kimiemu.FaultRateLimit)
-	e.srv.tencent.FailNext(tencentemu.EndpointMedia, 2, tencentemu.Fault{Kind: tencentemu.FaultTruncate})
-	e.srv.tencent.FailNext(tencentemu.EndpointAddresses, 1, tencentemu.Fault{Kind: tencentemu.FaultGateway})
-	e.srv.tencent.FailNext(tencentemu.EndpointParticipants, 1, tencentemu.Fault{Kind: tencentemu.FaultReset})
+	e.srv.ASR.Inject(kimiemu.FaultServerError, kimiemu.FaultReset, kimiemu.FaultRateLimit)
+	e.srv.Tencent.FailNext(tencentemu.EndpointMedia, 2, tencentemu.Fault{Kind: tencentemu.FaultTruncate})
+	e.srv.Tencent.FailNext(tencentemu.EndpointAddresses, 1, tencentemu.Fault{Kind: tencentemu.FaultGateway})
+	e.srv.Tencent.FailNext(tencentemu.EndpointParticipants, 1, tencentemu.Fault{Kind: tencentemu.FaultReset})
 
 	for i := range 2 {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -544,16 +490,16 @@ func TestFaultsKillsAndRestart(t *testing.T) {
 	if !clean {
 		t.Fatalf("no clean run after 8 tries; the last said:\n%s", last)
 	}
-	assertDB(t, db, expected(copies))
+	assertDB(t, db, demo.Expected(copies))
 	var dup int
 	db.QueryRow("SELECT COUNT(*) - COUNT(DISTINCT meeting_id) FROM recordings").Scan(&dup)
 	if dup != 0 {
 		t.Fatalf("%d duplicate recordings", dup)
 	}
-	asr, chat := e.srv.asr.Counters(), e.srv.moonshot.Counters()
+	asr, chat := e.srv.ASR.Counters(), e.srv.Moonshot.Counters()
 	tencentErrs := 0
 	for _, ep := range []string{"records", "corp_records", "addresses", "participants", "meeting", "media"} {
-		tencentErrs += e.srv.tencent.Errors(ep)
+		tencentErrs += e.srv.Tencent.Errors(ep)
 	}
 	if asr.Faults == 0 || chat.ServerErrors+chat.Resets+chat.RateLimited+chat.Overloaded+chat.QuotaExceeded+chat.InvalidJSON == 0 {
 		t.Fatalf("no faults were injected: asr %+v chat %+v", asr, chat)
@@ -565,7 +511,7 @@ func TestFaultsKillsAndRestart(t *testing.T) {
 // the engine finds the memoized audio and video missing and downloads again, and nothing else re-runs.
 func TestKeepMediaFalseRewinds(t *testing.T) {
 	dsn := storetest.DB(t)
-	e := newE2E(t, dsn, 1, serverOptions{})
+	e := newE2E(t, dsn, 1, demo.ServerOptions{})
 	e.setEnv(t, "KEEP_MEDIA", "false")
 	if code, _, stderr := e.run(); code != 0 {
 		t.Fatalf("first run exited %d:\n%s", code, stderr)
@@ -595,13 +541,13 @@ func TestKeepMediaFalseRewinds(t *testing.T) {
 	if a := acts["1964787070499246101"]; a["aria2_download"] != "run" || a["kimi_asr"] != "run" || a["kimi_classify"] != "memo" {
 		t.Fatalf("actions %v", a)
 	}
-	assertDB(t, openDB(t, dsn), expected(1))
+	assertDB(t, openDB(t, dsn), demo.Expected(1))
 }
 
 // TestCLIBehaviour: exit codes, the state lock and a graceful stop, through the binary.
 func TestCLIBehaviour(t *testing.T) {
 	dsn := storetest.DB(t)
-	e := newE2E(t, dsn, 1, serverOptions{ASRLatency: time.Second}) // slow enough to still be running when signalled
+	e := newE2E(t, dsn, 1, demo.ServerOptions{ASRLatency: time.Second}) // slow enough to still be running when signalled
 
 	t.Run("validate reports every problem with its place and exits 2", func(t *testing.T) {
 		bad := e.editPipeline(t, "filter: host_userid in teachers", "filter: host_userid in teacherz")
@@ -614,7 +560,7 @@ func TestCLIBehaviour(t *testing.T) {
 		if !strings.Contains(string(out), bad+":") || !strings.Contains(string(out), "unknown name teacherz") || !strings.Contains(string(out), "^") {
 			t.Fatalf("diagnostic:\n%s", out)
 		}
-		if strings.Contains(string(out), demoKimiKey) || strings.Contains(string(out), tencentemu.DefaultSecretKey) {
+		if strings.Contains(string(out), demo.KimiKey) || strings.Contains(string(out), tencentemu.DefaultSecretKey) {
 			t.Fatalf("a secret in the output:\n%s", out)
 		}
 	})
@@ -627,7 +573,7 @@ func TestCLIBehaviour(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Wait until the first run holds the lock and is transcribing.
-		for deadline := time.Now().Add(30 * time.Second); e.srv.asr.Counters().Requests == 0; time.Sleep(20 * time.Millisecond) {
+		for deadline := time.Now().Add(30 * time.Second); e.srv.ASR.Counters().Requests == 0; time.Sleep(20 * time.Millisecond) {
 			if time.Now().After(deadline) {
 				t.Fatalf("the first run never reached ASR:\n%s", stderr)
 			}
@@ -650,7 +596,7 @@ func TestCLIBehaviour(t *testing.T) {
 		if code, _, errOut := e.run(); code != 0 {
 			t.Fatalf("run after the stop exited %d:\n%s", code, errOut)
 		}
-		assertDB(t, openDB(t, dsn), expected(1))
+		assertDB(t, openDB(t, dsn), demo.Expected(1))
 	})
 }
 
@@ -662,7 +608,7 @@ func (e *e2e) setEnv(t *testing.T, k, v string) {
 		t.Fatal(err)
 	}
 	env[k] = v
-	if err := writeEnvFile(e.envFile, env); err != nil {
+	if err := demo.WriteEnvFile(e.envFile, env); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"meetpipe/runner/internal/demo"
 	"meetpipe/steps/store/storetest"
 )
 
@@ -11,7 +12,7 @@ import (
 // download or model call, naming the usable ids, with exit 2 — in a dry run too, and without the preflight
 // (which finds it first) through the step's own check at the start of the run.
 func TestUnknownKimiModelExits2(t *testing.T) {
-	e := newE2E(t, storetest.DB(t), 1, serverOptions{})
+	e := newE2E(t, storetest.DB(t), 1, demo.ServerOptions{})
 	e.setEnv(t, "KIMI_MODEL", "kimi-k2-0905-preview")
 	for _, tc := range []struct {
 		args []string
@@ -26,7 +27,7 @@ func TestUnknownKimiModelExits2(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, "kimi-k3") {
 			t.Fatalf("%v: exit %d:\n%s\nSTDOUT:%s", args, code, stderr, stdout)
 		}
-		if strings.Contains(stderr, demoKimiKey) {
+		if strings.Contains(stderr, demo.KimiKey) {
 			t.Fatalf("the key in the output:\n%s", stderr)
 		}
 	}

@@ -41,61 +41,96 @@ func main() {
 	os.Exit(cli(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// usageError marks errors that exit with 2.
+// command is the one signature every command has. What it returns decides the exit code, in exitCode.
+type command func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+
+var commands = map[string]command{
+	"run":      cmdRun,
+	"validate": cmdValidate,
+	"doctor":   cmdDoctor,
+	"steps":    cmdSteps,
+	"schema":   cmdSchema,
+	"status":   cmdStatus,
+	"migrate":  cmdMigrate,
+	"deploy":   cmdDeploy,
+	"undeploy": cmdUndeploy,
+	"emulate":  cmdEmulate,
+	"demo":     cmdDemo,
+	"report":   cmdReport,
+	"version":  cmdVersion,
+	"help":     cmdHelp,
+}
+
+// usageError marks a bad flag, argument or configuration: exit 2.
 type usageError struct{ error }
+
+func (u usageError) Unwrap() error { return u.error }
+
+// reported marks a failure the command has already printed (findings, a run's summary, flag errors with
+// their usage); main adds nothing but the exit code.
+type reported struct{ code int }
+
+func (r reported) Error() string { return fmt.Sprintf("exit %d", r.code) }
+
+// errFailed is the common case of reported: some work failed and the output says which.
+var errFailed = reported{1}
 
 func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	var err error
-	switch args[0] {
-	case "run":
-		return cmdRun(ctx, args[1:], stdout, stderr)
-	case "validate":
-		return cmdValidate(args[1:], stdout, stderr)
-	case "doctor":
-		return cmdDoctor(ctx, args[1:], stdout, stderr)
-	case "steps":
-		err = cmdSteps(args[1:], stdout)
-	case "schema":
-		err = cmdSchema(args[1:], stdout)
-	case "status":
-		err = cmdStatus(ctx, args[1:], stdout)
-	case "migrate":
-		err = cmdMigrate(ctx, args[1:], stdout)
-	case "deploy":
-		err = cmdDeploy(ctx, args[1:], stdout, stderr)
-	case "undeploy":
-		err = cmdUndeploy(ctx, args[1:], stdout, stderr)
-	case "emulate":
-		err = cmdEmulate(ctx, args[1:], stdout, stderr)
-	case "demo":
-		err = cmdDemo(ctx, args[1:], stdout, stderr)
-	case "report":
-		err = cmdReport(ctx, args[1:], stdout, stderr)
-	case "version", "--version":
-		fmt.Fprintln(stdout, "runner", version)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-	default:
+	name := args[0]
+	switch name {
+	case "--version":
+		name = "version"
+	case "-h", "--help":
+		name = "help"
+	}
+	cmd, ok := commands[name]
+	if !ok {
 		fmt.Fprintf(stderr, "runner: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
+	err := cmd(ctx, args[1:], stdout, stderr)
+	code := exitCode(err)
+	var r reported
+	var ds *runner.Diagnostics
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp), errors.As(err, &r):
+	case errors.As(err, &ds):
+		fmt.Fprintln(stderr, err) // file:line:col lines speak for themselves
+	default:
 		fmt.Fprintln(stderr, "runner:", err)
-		var ue usageError
-		var ds *runner.Diagnostics
-		if errors.As(err, &ue) || errors.As(err, &ds) {
-			return 2
-		}
-		return 1
 	}
-	return 0
+	return code
+}
+
+// exitCode is the one mapping from a command's error to the exit code: 0 all good (and -h), 1 some work
+// failed, 2 a configuration or usage error.
+func exitCode(err error) int {
+	var r reported
+	var ue usageError
+	var ds *runner.Diagnostics
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &r):
+		return r.code
+	case errors.As(err, &ue), errors.As(err, &ds):
+		return 2
+	}
+	return 1
+}
+
+func cmdVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
+	_, err := fmt.Fprintln(stdout, "runner", version)
+	return err
+}
+
+func cmdHelp(_ context.Context, _ []string, stdout, _ io.Writer) error {
+	_, err := fmt.Fprint(stdout, usage)
+	return err
 }
 
 // parseArgs parses flags that may come before or after positional arguments.

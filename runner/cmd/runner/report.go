@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -23,8 +22,7 @@ import (
 // cmdReport writes the coaching team's report: an HTML page (and a workbook), optionally posted as a
 // digest to the WeCom robot and mailed. Nothing is sent without --send; --dry-run writes and sends nothing.
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("report", stderr)
 	var lf loadFlags
 	lf.register(fs)
 	since := fs.String("since", "30d", "start of the window: a duration back from --until (30d, 7d) or a time")
@@ -37,10 +35,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	title := fs.String("title", "辅导进度报告", "the report's title")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{fmt.Errorf("report: %w", err)}
+		return flagError(err)
 	}
 	file := "pipelines/meeting.yaml"
 	switch len(pos) {
@@ -59,7 +54,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return usageError{fmt.Errorf("report: %w", err)}
 	}
-	p, env, err := lf.load(file, true, u)
+	p, env, err := lf.load(file, true, u, stderr)
 	if err != nil {
 		return err // diagnostics exit 2
 	}

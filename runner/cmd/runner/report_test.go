@@ -15,6 +15,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	wecomemu "meetpipe/plugins/wecom_notify/emulator"
+	"meetpipe/runner/internal/demo"
 	"meetpipe/steps/store/storetest"
 )
 
@@ -22,14 +23,14 @@ import (
 // checked in a real headless Chromium as a person would look at it, the workbook is read back, and the
 // digest is sent only with --send.
 func TestReport(t *testing.T) {
-	e := newE2E(t, storetest.DB(t), 1, serverOptions{})
+	e := newE2E(t, storetest.DB(t), 1, demo.ServerOptions{})
 	if code, _, errOut := e.run(); code != 0 {
 		t.Fatalf("demo run exited %d:\n%s", code, errOut)
 	}
 	report := func(t *testing.T, args ...string) (int, string, string) {
 		t.Helper()
 		full := append([]string{"report", e.pipeline, "--env-file", e.envFile, "--plugins", filepath.Join(e.root, "plugins"),
-			"--since", demoSince.Format(time.RFC3339), "--until", demoUntil.Format(time.RFC3339)}, args...)
+			"--since", demo.Since.Format(time.RFC3339), "--until", demo.Until.Format(time.RFC3339)}, args...)
 		cmd := exec.Command(e.bin, full...)
 		cmd.Dir = e.root
 		var stdout, stderr strings.Builder

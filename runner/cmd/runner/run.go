@@ -26,19 +26,45 @@ func (l *loadFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&l.plugins, "plugins", "", "folder of exec plugins (default: plugins/ beside the pipeline's folder, if present)")
 }
 
-// load reads the env file, registers plugins and loads the pipeline.
-func (l *loadFlags) load(file string, dry bool, now time.Time) (*runner.Pipeline, map[string]string, error) {
+// load reads the env file, sets slog's default to a scrubbing logger on stderr (LOG_LEVEL), registers
+// plugins and loads the pipeline: the commands other than run log nothing of their own, but what
+// constructors log while loading keeps its level and fields, and no secret.
+func (l *loadFlags) load(file string, dry bool, now time.Time, stderr io.Writer) (*runner.Pipeline, map[string]string, error) {
+	env, err := l.env()
+	if err != nil {
+		return nil, nil, err
+	}
+	secrets := &runner.Secrets{}
+	tty := false
+	if f, ok := stderr.(*os.File); ok {
+		tty = isTerminal(f)
+	}
+	log, _, err := runner.NewLogger(runner.LogOptions{Level: env["LOG_LEVEL"], Out: stderr, TTY: tty, Secrets: secrets})
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	slog.SetDefault(log)
+	p, err := l.loadWith(file, env, dry, now, secrets)
+	return p, env, err
+}
+
+// env is the process environment over the env file.
+func (l *loadFlags) env() (map[string]string, error) {
 	dot, err := runner.ReadDotEnv(l.envFile)
 	if err != nil {
-		return nil, nil, usageError{err}
+		return nil, usageError{err}
 	}
-	env := runner.Environ(dot)
+	return runner.Environ(dot), nil
+}
+
+// loadWith registers plugins and loads the pipeline; secrets, when given, collects its secret values (the
+// logger made before the load scrubs them).
+func (l *loadFlags) loadWith(file string, env map[string]string, dry bool, now time.Time, secrets *runner.Secrets) (*runner.Pipeline, error) {
 	reg, err := registry(l.plugins, file)
 	if err != nil {
-		return nil, nil, usageError{err}
+		return nil, usageError{err}
 	}
-	p, err := runner.Load(file, runner.LoadOptions{Registry: reg, Env: env, DryRun: dry, Now: now, StateDir: l.stateDir})
-	return p, env, err
+	return runner.Load(file, runner.LoadOptions{Registry: reg, Env: env, DryRun: dry, Now: now, StateDir: l.stateDir, Secrets: secrets})
 }
 
 // registry returns the built-in steps plus the exec plugins found in dir.
@@ -56,9 +82,8 @@ func registry(dir, pipeline string) (*runner.Registry, error) {
 	return reg, nil
 }
 
-func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("run", stderr)
 	var (
 		lf                  loadFlags
 		since, until        string
@@ -86,48 +111,31 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&noPreflight, "no-preflight", false, "skip the checks of database, state_dir, tools and models before the run")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+		return flagError(err)
 	}
 	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "runner run: want exactly one pipeline file")
-		return 2
+		return usageError{errors.New("run: want exactly one pipeline file")}
 	}
 	if output != "text" && output != "json" {
-		fmt.Fprintln(stderr, "runner run: --output must be text or json")
-		return 2
+		return usageError{errors.New("run: --output must be text or json")}
 	}
 	if grace < 0 || grace > runner.MaxWait {
-		fmt.Fprintf(stderr, "runner run: --grace %s: want a duration from 0s to %s\n", grace, runner.MaxWait)
-		return 2
+		return usageError{fmt.Errorf("run: --grace %s: want a duration from 0s to %s", grace, runner.MaxWait)}
 	}
 	now := time.Now()
 	u, s, err := window(since, until, now)
 	if err != nil {
-		fmt.Fprintln(stderr, "runner run:", err)
-		return 2
+		return usageError{fmt.Errorf("run: %w", err)}
 	}
-	p, env, err := lf.load(pos[0], dry, u)
+	env, err := lf.env()
 	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 2
-	}
-	defer p.Close()
-	// Before anything is downloaded or paid for: a sink that cannot take the results stops the run here.
-	if !dry && !noPreflight && !preflight(ctx, p, u.Sub(s), stderr) {
-		return 2
+		return err
 	}
 
+	// The logger exists before the pipeline loads, so that what constructors log has the run's level, format
+	// and scrubbing; the log file, which the pipeline names, joins once it is known.
 	if logLevel == "" {
 		logLevel = env["LOG_LEVEL"]
-	}
-	if logFile == "" {
-		logFile = p.LogFile
-	}
-	if dry {
-		logFile = "" // a dry run writes nothing, not even a log line to a file
 	}
 	var term *runner.Terminal
 	tty := false
@@ -140,14 +148,35 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			logOut = term
 		}
 	}
-	log, closeLog, err := runner.NewLogger(runner.LogOptions{Level: logLevel, Format: logFormat, Out: logOut, TTY: tty, File: logFile, Secrets: p.Secrets})
+	secrets := &runner.Secrets{}
+	file := &lateFile{}
+	defer file.Close()
+	log, closeLog, err := runner.NewLogger(runner.LogOptions{Level: logLevel, Format: logFormat, Out: logOut, TTY: tty, Tee: file, Secrets: secrets})
 	if err != nil {
-		fmt.Fprintln(stderr, "runner run:", err)
-		return 2
+		return usageError{fmt.Errorf("run: %w", err)}
 	}
 	defer closeLog()
 	// Steps that log through slog's default get the same handler: format, file and secret scrubbing.
 	slog.SetDefault(log)
+
+	p, err := lf.loadWith(pos[0], env, dry, u, secrets)
+	if err != nil {
+		return usageError{err}
+	}
+	defer p.Close()
+	if logFile == "" {
+		logFile = p.LogFile
+	}
+	if dry {
+		logFile = "" // a dry run writes nothing, not even a log line to a file
+	}
+	if err := file.Open(logFile); err != nil {
+		return usageError{fmt.Errorf("run: %w", err)}
+	}
+	// Before anything is downloaded or paid for: a sink that cannot take the results stops the run here.
+	if !dry && !noPreflight && !preflight(ctx, p, u.Sub(s), stderr) {
+		return reported{2}
+	}
 
 	// First signal: stop taking items and let in-flight work finish within the grace period.
 	// Second signal: cancel everything now.
@@ -167,19 +196,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	sum, err := p.Run(ctx, o)
-	if err != nil {
-		if errors.Is(err, runner.ErrLocked) {
-			fmt.Fprintln(stderr, "runner run:", err)
-			return 1
-		}
-		if sum == nil {
-			fmt.Fprintln(stderr, "runner run:", p.Secrets.Scrub(err.Error()))
-			return 2
-		}
-		fmt.Fprintln(stderr, p.Secrets.Scrub(err.Error()))
-		return 1
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, runner.ErrLocked):
+		return fmt.Errorf("run: %w", err) // another run holds the state: exit 1, try later
+	case sum == nil:
+		return usageError{fmt.Errorf("run: %s", p.Secrets.Scrub(err.Error()))} // it could not start
 	}
-	return 0
+	return errors.New(p.Secrets.Scrub(err.Error())) // some items failed; the summary says which
 }
 
 // window resolves --since and --until: each is a duration back from now (24h, 7d) or an RFC 3339 time.
@@ -211,32 +236,27 @@ func parseWhen(v string, ref time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is neither a duration (24h, 7d) nor a time (2026-11-01T00:00:00+08:00)", v)
 }
 
-func cmdValidate(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func cmdValidate(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("validate", stderr)
 	var lf loadFlags
 	lf.register(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+		return flagError(err)
 	}
 	if len(pos) == 0 {
-		fmt.Fprintln(stderr, "runner validate: want one or more pipeline files")
-		return 2
+		return usageError{errors.New("validate: want one or more pipeline files")}
 	}
-	code := 0
+	var bad error
 	for _, f := range pos {
-		p, _, err := lf.load(f, true, time.Now())
+		p, _, err := lf.load(f, true, time.Now(), stderr)
 		if err != nil {
-			fmt.Fprintln(stderr, err)
-			code = 2
+			fmt.Fprintln(stderr, err) // every file's problems, not only the first file's
+			bad = reported{2}
 			continue
 		}
 		fmt.Fprintf(stdout, "%s: ok (%d steps: %v)\n", f, len(p.Stages()), p.Stages())
 		p.Close()
 	}
-	return code
+	return bad
 }

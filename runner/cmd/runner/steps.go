@@ -1,7 +1,7 @@
 package main
 
 import (
-	"flag"
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -10,8 +10,8 @@ import (
 	"meetpipe/runner/table"
 )
 
-func cmdSteps(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("steps", flag.ContinueOnError)
+func cmdSteps(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("steps", stderr)
 	dir := fs.String("plugins", "plugins", "folder of exec plugins")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -41,8 +41,8 @@ func cmdSteps(args []string, stdout io.Writer) error {
 	return nil
 }
 
-func cmdSchema(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
+func cmdSchema(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("schema", stderr)
 	dir := fs.String("plugins", "plugins", "folder of exec plugins")
 	if err := noArgs(fs, args); err != nil {
 		return err
