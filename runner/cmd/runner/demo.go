@@ -25,6 +25,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	dir := fs.String("dir", "var/demo", "folder for the demo's media, fixtures, state and logs")
 	pipeline := fs.String("pipeline", "pipelines/meeting.yaml", "the pipeline to run")
 	explain := fs.Bool("explain", false, "print, per recording, why each step ran (default: a short summary)")
+	verbose := fs.Bool("verbose", false, "print the run's log at info level (default: warnings and errors only)")
 	var df dbFlags
 	df.register(fs)
 	if _, err := parseArgs(fs, args); err != nil {
@@ -75,6 +76,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		"--until", demo.Until.Format(time.RFC3339)}
 	if *explain {
 		runArgs = append(runArgs, "--explain")
+	}
+	if !*verbose {
+		runArgs = append(runArgs, "--log-level", "warn") // the summary below says what the info lines would
 	}
 
 	exe, err := os.Executable()
