@@ -264,15 +264,16 @@ func pricesOf(w map[string]any) report.Prices {
 		return 0, false
 	}
 	var p report.Prices
-	in, okIn := num("price_per_mtok_input")
-	out, okOut := num("price_per_mtok_output")
-	if !okIn && !okOut {
+	// kimi_classify's names; a price of 0 means "not configured" there too, so no money is shown.
+	in, _ := num("price_per_mtok_input")
+	out, _ := num("price_per_mtok_output")
+	if in <= 0 && out <= 0 {
 		return p
 	}
 	p.Known, p.Input, p.Output = true, in, out
-	p.CachedInput, _ = num("price_per_mtok_cached_input")
-	p.Currency = str(w, "price_currency")
-	if p.Currency == "" {
+	p.CachedInput, _ = num("price_per_mtok_cached")
+	switch p.Currency = str(w, "currency"); p.Currency {
+	case "", "CNY", "RMB":
 		p.Currency = "元"
 	}
 	return p
