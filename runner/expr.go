@@ -276,7 +276,7 @@ func (x *exprEnv) diag(e *Expr, line, col int, format string, args ...any) Diagn
 }
 
 // compileStandalone compiles with no item fields: for tests and for steps built outside a pipeline.
-func compileStandalone(e *Expr, extra map[string]any, asBool bool) (*Program, error) {
-	x := &exprEnv{static: map[string]any{}, fields: map[string]any{}, now: time.Now}
+func compileStandalone(e *Expr, file string, extra map[string]any, asBool bool) (*Program, error) {
+	x := &exprEnv{file: file, static: map[string]any{}, fields: map[string]any{}, now: time.Now}
 	return x.compile(e, extra, asBool)
 }

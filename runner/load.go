@@ -226,7 +226,8 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 			}
 		}
 		b := &Build{StepID: sc.ID, File: path, StateDir: p.StateDir, DryRun: opts.DryRun, Env: env,
-			compile: before.compile, limiter: st.limiter, secrets: p.Secrets.Add, diags: ds}
+			compile: before.compile, limiter: st.limiter, secrets: p.Secrets.Add, diags: ds,
+			with: sc.With, withKey: mapKey(sc.node, "with"), uses: sc.usesNode}
 		b.progress = func(n int64) {
 			if st.progress != nil {
 				st.progress.units.Add(n)

@@ -119,8 +119,8 @@ func decodeWith(with *yaml.Node, cfg any, settings []Setting, b *Build) error {
 	}
 	for _, s := range settings {
 		if s.Required && mapValue(with, s.Name) == nil {
-			n := with
-			errorf(n, "missing required setting %q", s.Name)
+			// At the `with:` key (or the `uses:` line when there is none), naming the step.
+			errorf(b.place(""), "step %s: missing required setting %q", b.StepID, s.Name)
 		}
 	}
 	if bad || (b.diags != nil && len(b.diags.List) > n0) {
@@ -326,6 +326,19 @@ func levenshtein(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(rb)]
+}
+
+// mapKey returns the key node of key in mapping n, or nil.
+func mapKey(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i]
+		}
+	}
+	return nil
 }
 
 func mapValue(n *yaml.Node, key string) *yaml.Node {

@@ -83,13 +83,13 @@ type asrKey struct {
 
 func newKimiASR(cfg kimiASRConfig, b *runner.Build) (any, error) {
 	if strings.TrimSpace(cfg.BaseURL) == "" && !b.DryRun {
-		return nil, b.Errorf(nil, "kimi_asr: base_url is empty; set ASR_BASE_URL")
+		return nil, b.ErrorAt("base_url", "kimi_asr: base_url is empty; set ASR_BASE_URL")
 	}
 	if cfg.ChunkConcurrency < 1 {
-		return nil, b.Errorf(nil, "kimi_asr: chunk_concurrency must be at least 1")
+		return nil, b.ErrorAt("chunk_concurrency", "kimi_asr: chunk_concurrency must be at least 1")
 	}
 	if cfg.CarryOver < 0 {
-		return nil, b.Errorf(nil, "kimi_asr: carry_over must not be negative")
+		return nil, b.ErrorAt("carry_over", "kimi_asr: carry_over must not be negative")
 	}
 	b.Secret(cfg.APIKey)
 	return &kimiASR{

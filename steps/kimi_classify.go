@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"meetpipe/runner"
 	"meetpipe/steps/kimi"
 )
@@ -146,11 +144,11 @@ type kimiClassify struct {
 }
 
 func newKimiClassify(cfg kimiClassifyConfig, b *runner.Build) (any, error) {
-	fail := func(format string, args ...any) (any, error) {
-		return nil, b.Errorf(nil, "kimi_classify: "+format, args...)
+	fail := func(key, format string, args ...any) (any, error) {
+		return nil, b.ErrorAt(key, "kimi_classify: "+format, args...)
 	}
 	if strings.TrimSpace(cfg.APIKey) == "" && !b.DryRun {
-		return fail("api_key is empty; set KIMI_API_KEY")
+		return fail("api_key", "api_key is empty; set KIMI_API_KEY")
 	}
 	s := &kimiClassify{cfg: cfg, b: b,
 		chat:   &kimi.Chat{BaseURL: cfg.BaseURL, APIKey: cfg.APIKey},
@@ -184,10 +182,14 @@ func newKimiClassify(cfg kimiClassifyConfig, b *runner.Build) (any, error) {
 		Timestamps: cfg.Timestamps, ContextTokens: cfg.ContextTokens,
 	}, s.chat, s.guard, runner.Logger)
 	if err != nil {
-		return fail("%v", err)
+		key := "" // the setting at fault, when the classifier says
+		if se := (*kimi.SettingError)(nil); errors.As(err, &se) {
+			key = se.Setting
+		}
+		return fail(key, "%v", err)
 	}
 	if cfg.PriceInput < 0 || cfg.PriceOutput < 0 || cfg.PriceCached < 0 {
-		return fail("prices must not be negative")
+		return fail("price_per_mtok_input,price_per_mtok_output,price_per_mtok_cached", "prices must not be negative")
 	}
 	s.cls = cls
 	if s.pre, err = s.compile(cfg.PreRules, "pre_rules", nil); err != nil {
@@ -212,7 +214,7 @@ func (s *kimiClassify) compile(list []kimiRule, kind string, extra map[string]an
 		}
 		phase, ok := s.cls.Phase(r.Phase)
 		if !ok {
-			return nil, ruleErr(s.b, &list[i].When, "kimi_classify: %s: phase %q is not one of the phases %s", name, r.Phase, strings.Join(s.cls.Names(), ", "))
+			return nil, s.b.ErrorAt(fmt.Sprintf("%s.%d.phase", kind, i), "kimi_classify: %s: phase %q is not one of the phases %s", name, r.Phase, strings.Join(s.cls.Names(), ", "))
 		}
 		prog, err := s.b.CompileBool(&list[i].When, extra)
 		if err != nil {
@@ -227,14 +229,6 @@ func (s *kimiClassify) compile(list []kimiRule, kind string, extra map[string]an
 // postRuleSamples are the names post rules see besides the item.
 func postRuleSamples() map[string]any {
 	return map[string]any{"answer": map[string]any{}, "phase": "", "summary": "", "confidence": 0.0}
-}
-
-func ruleErr(b *runner.Build, e *runner.Expr, format string, args ...any) error {
-	line, col := e.Pos()
-	if line == 0 {
-		return b.Errorf(nil, format, args...)
-	}
-	return b.Errorf(&yaml.Node{Line: line, Column: col}, format, args...)
 }
 
 // Process tries the pre rules, asks the model (unless the transcript is empty), then tries the post rules.
@@ -336,7 +330,7 @@ func (s *kimiClassify) Open(ctx context.Context) error {
 	}
 	m, err := kimi.CheckModel(ms, s.cfg.Model)
 	if err != nil {
-		return s.b.Errorf(nil, "kimi_classify: %v (set KIMI_MODEL or model:)", err)
+		return s.b.ErrorAt("model", "kimi_classify: %v (set KIMI_MODEL or model:)", err)
 	}
 	s.cls.SetWindow(m.ContextLength)
 	log.DebugContext(ctx, "model checked", "model", m.ID, "context_tokens", s.cls.Window())

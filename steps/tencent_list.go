@@ -86,19 +86,19 @@ func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
 	b.Secret(cfg.SecretID)
 	teachers, err := runner.ParseList(cfg.Teachers)
 	if err != nil {
-		return nil, b.Errorf(nil, "tencent_list: teachers: %v", err)
+		return nil, b.ErrorAt("teachers", "tencent_list: teachers: %v", err)
 	}
 	switch {
 	case cfg.Mode == tencent.ModeCorp && cfg.OperatorID == "":
-		return nil, b.Errorf(nil, "tencent_list: mode corp needs operator_id (an admin userid)")
+		return nil, b.ErrorAt("operator_id,mode", "tencent_list: mode corp needs operator_id (an admin userid)")
 	case cfg.Mode == tencent.ModePerTeacher && len(teachers) == 0:
-		return nil, b.Errorf(nil, "tencent_list: mode per_teacher needs teachers")
+		return nil, b.ErrorAt("teachers,mode", "tencent_list: mode per_teacher needs teachers")
 	case cfg.PageSize < 1 || cfg.PageSize > tencent.MaxPageSize:
-		return nil, b.Errorf(nil, "tencent_list: page_size must be 1..%d, got %d", tencent.MaxPageSize, cfg.PageSize)
+		return nil, b.ErrorAt("page_size", "tencent_list: page_size must be 1..%d, got %d", tencent.MaxPageSize, cfg.PageSize)
 	case cfg.RecordType < 0 || cfg.RecordType > 5:
-		return nil, b.Errorf(nil, "tencent_list: record_type must be 0..5, got %d", cfg.RecordType)
+		return nil, b.ErrorAt("record_type", "tencent_list: record_type must be 0..5, got %d", cfg.RecordType)
 	case cfg.ParticipantsCacheAfter <= 0:
-		return nil, b.Errorf(nil, "tencent_list: participants_cache_after must be positive, got %s", cfg.ParticipantsCacheAfter)
+		return nil, b.ErrorAt("participants_cache_after", "tencent_list: participants_cache_after must be positive, got %s", cfg.ParticipantsCacheAfter)
 	}
 	var rule *runner.Program
 	if !cfg.Students.IsZero() {
@@ -116,7 +116,7 @@ func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
 		Shared: b.Limiter(),
 	})
 	if err != nil {
-		return nil, b.Errorf(nil, "tencent_list: %v", err)
+		return nil, b.ErrorAt(tencentClientKey(cfg, err), "tencent_list: %v", err)
 	}
 	lc := tencent.ListerConfig{
 		Mode: cfg.Mode, Operator: cfg.OperatorID, Teachers: teachers, PageSize: cfg.PageSize,
@@ -140,7 +140,7 @@ func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
 	}
 	l, err := tencent.NewLister(c, lc)
 	if err != nil {
-		return nil, b.Errorf(nil, "tencent_list: %v", err)
+		return nil, b.ErrorAt("mode", "tencent_list: %v", err)
 	}
 	return &checkedLister{Lister: l, client: c, check: tencent.CheckConfig{Mode: cfg.Mode, Operator: cfg.OperatorID,
 		Teachers: teachers, RequestsPerSecond: cfg.RequestsPerSecond, CorpRecordsPerMinute: cfg.CorpRecordsPerMinute}}, nil
