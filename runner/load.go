@@ -2,7 +2,6 @@ package runner
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -247,7 +246,7 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 			if spec.Source && st.source == nil || !spec.Source && st.step == nil {
 				d.errorf(sc.usesNode, "step %s: constructor returned %T, which does not implement the spec", sc.Uses, impl)
 			}
-			if st.configJSON, err = json.Marshal(cfg); err != nil {
+			if st.configJSON, err = MemoJSON(cfg); err != nil {
 				d.errorf(sc.usesNode, "step %s: configuration cannot be encoded: %v", sc.Uses, err)
 			}
 		}

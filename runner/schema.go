@@ -185,6 +185,9 @@ func describeSettings(w io.Writer, ss []Setting, indent string) {
 		if st.Secret {
 			notes = append(notes, "secret")
 		}
+		if st.NotMemo {
+			notes = append(notes, "not in memo key")
+		}
 		if st.Default != nil {
 			var buf strings.Builder
 			enc := json.NewEncoder(&buf)

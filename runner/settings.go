@@ -42,7 +42,8 @@ func settingsOf(t reflect.Type, def reflect.Value) []Setting {
 			name = strings.ToLower(f.Name)
 		}
 		s := Setting{Name: name, Doc: f.Tag.Get("doc"), Secret: f.Tag.Get("secret") == "true",
-			Required: f.Tag.Get("required") == "true", Min: f.Tag.Get("min"), Max: f.Tag.Get("max")}
+			Required: f.Tag.Get("required") == "true", Min: f.Tag.Get("min"), Max: f.Tag.Get("max"),
+			NotMemo: f.Tag.Get("memo") == "-"}
 		if e := f.Tag.Get("enum"); e != "" {
 			s.Enum = strings.Split(e, ",")
 		}

@@ -103,17 +103,20 @@ type Field struct {
 
 // Setting documents one key of a step's `with:` block.
 type Setting struct {
-	Name     string    `json:"name"`
-	Type     string    `json:"type"` // string, int, number, bool, duration, list, map, expr, object
-	Default  any       `json:"default,omitempty"`
-	Doc      string    `json:"doc,omitempty"`
-	Secret   bool      `json:"secret,omitempty"`
-	Required bool      `json:"required,omitempty"`
-	Enum     []string  `json:"enum,omitempty"`
-	Min      string    `json:"min,omitempty"`    // lowest value of an int, number or duration (tag `min:"1"`)
-	Max      string    `json:"max,omitempty"`    // highest value (tag `max:"16"`)
-	Items    string    `json:"items,omitempty"`  // element type of a list
-	Fields   []Setting `json:"fields,omitempty"` // of an object, or of a list's object elements
+	Name     string `json:"name"`
+	Type     string `json:"type"` // string, int, number, bool, duration, list, map, expr, object
+	Default  any    `json:"default,omitempty"`
+	Doc      string `json:"doc,omitempty"`
+	Secret   bool   `json:"secret,omitempty"`
+	Required bool   `json:"required,omitempty"`
+	// NotMemo is set by the tag memo:"-": the setting is not part of the memo key, so changing it (a
+	// server address, a timeout, a price) re-runs nothing.
+	NotMemo bool      `json:"not_memo,omitempty"`
+	Enum    []string  `json:"enum,omitempty"`
+	Min     string    `json:"min,omitempty"`    // lowest value of an int, number or duration (tag `min:"1"`)
+	Max     string    `json:"max,omitempty"`    // highest value (tag `max:"16"`)
+	Items   string    `json:"items,omitempty"`  // element type of a list
+	Fields  []Setting `json:"fields,omitempty"` // of an object, or of a list's object elements
 }
 
 // Spec describes a step: the one source for decoding, validate, `runner steps`, `runner schema` and memo keys.

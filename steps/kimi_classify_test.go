@@ -308,7 +308,7 @@ func TestKimiClassifyConfig(t *testing.T) {
 	key := func(with string) string {
 		t.Helper()
 		_, cfg := steptest.Build(t, "kimi_classify", "api_key: k1\n"+with)
-		b, err := json.Marshal(cfg)
+		b, err := runner.MemoJSON(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,9 +3,9 @@ package steps
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"testing"
 
+	"meetpipe/runner"
 	"meetpipe/steps/steptest"
 )
 
@@ -28,7 +28,7 @@ func TestMemoConfigPinned(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.step, func(t *testing.T) {
 			_, cfg := steptest.BuildWith(t, c.step, c.with, steptest.Options{DryRun: true})
-			raw, err := json.Marshal(cfg)
+			raw, err := runner.MemoJSON(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
