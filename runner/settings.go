@@ -181,8 +181,8 @@ func checkNode(n *yaml.Node, name, typ, items string, fields []Setting, errorf f
 				continue
 			}
 			f := fields[idx]
+			checkRange(v, f, errorf) // first: checkNode rewrites a "1d" for the YAML decoder
 			checkNode(v, f.Name, f.Type, f.Items, f.Fields, errorf)
-			checkRange(v, f, errorf)
 			if len(f.Enum) > 0 && v.Kind == yaml.ScalarNode && !slices.Contains(f.Enum, v.Value) {
 				errorf(v, "%s: %q is not one of %s", f.Name, v.Value, strings.Join(f.Enum, ", "))
 			}
@@ -222,8 +222,12 @@ func checkNode(n *yaml.Node, name, typ, items string, fields []Setting, errorf f
 	case "duration":
 		if n.Kind != yaml.ScalarNode {
 			errorf(n, "%s: want a duration such as 30s or 5m, got %s", name, describe(n))
+		} else if d, err := ParseDuration(n.Value); err != nil {
+			errorf(n, "%s: %q is not a duration (use 300ms, 30s, 5m, 2h or 7d)", name, n.Value)
 		} else if _, err := time.ParseDuration(n.Value); err != nil {
-			errorf(n, "%s: %q is not a duration (use 300ms, 30s, 5m, 2h)", name, n.Value)
+			// yaml.v3 decodes a time.Duration with time.ParseDuration, which has no days: hand it the
+			// same length in its own units, so that `1d` means in with: what it means in timeout:.
+			n.Value = d.String()
 		}
 	}
 }
