@@ -7,6 +7,7 @@ import (
 
 type errorAtCfg struct {
 	Key   string `yaml:"key" required:"true"`
+	When  Expr   `yaml:"when"`
 	Mode  string `yaml:"mode"`
 	Peers []struct {
 		Name string `yaml:"name"`
@@ -23,6 +24,11 @@ func errorAtRegistry() *Registry {
 		srcCfg{Count: 1}, func(cfg srcCfg, b *Build) (any, error) { return &numSource{cfg: cfg}, nil }))
 	reg.Register(Define(Spec{Name: "picky", Version: "1", Reads: []string{"n"}}, errorAtCfg{},
 		func(cfg errorAtCfg, b *Build) (any, error) {
+			if !cfg.When.IsZero() {
+				if _, err := b.CompileBool(&cfg.When, nil); err != nil {
+					return nil, err
+				}
+			}
 			switch {
 			case cfg.Mode == "corp" && len(cfg.Peers) == 0:
 				return nil, b.ErrorAt("peers,mode", "mode corp needs peers")
@@ -47,6 +53,8 @@ func TestBuildErrorAt(t *testing.T) {
 		{"first written", head + "    with: {key: k, mode: corp, peers: []}\n", "mode corp needs peers", "t.yaml:4:39:"},
 		{"in a list", head + "    with:\n      key: k\n      peers:\n        - name: a\n        - {name: ''}\n", "peer 1 has no name", "t.yaml:8:18:"},
 		{"in an object", head + "    with:\n      key: k\n      limit: {rpm: 7}\n", "rpm 7 is unlucky", "t.yaml:6:20:"},
+		// An expression in with: is placed at the bad name, in a folded block as on one line.
+		{"folded when", head + "    with:\n      key: k\n      when: >-\n        n > 1 &&\n        n < 3 && nope\n", "unknown name nope", "t.yaml:8:18:"},
 		{"step as a whole", head + "    with:\n      key: whole\n", "the step as a whole", "t.yaml:4:5:"},
 		{"missing required", head, `step picky: missing required setting "key"`, "t.yaml:3:11:"},
 		{"missing required in with", head + "    with: {mode: x}\n", `step picky: missing required setting "key"`, "t.yaml:4:5:"},

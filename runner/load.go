@@ -113,12 +113,8 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
-		line, msg := splitYAMLLine(err.Error())
-		if strings.HasPrefix(msg, "did not find expected") && line > 0 {
-			// yaml.v3 counts the lines of parser (not scanner) errors from 0.
-			line++
-		}
-		ds.Addf(path, min(line, len(ds.src[path])), 0, "invalid YAML: %s", msg)
+		line, col, msg := yamlErrorPos(src, err)
+		ds.Addf(path, line, col, "invalid YAML: %s", msg)
 		return nil, ds
 	}
 	if len(doc.Content) == 0 {
@@ -207,7 +203,7 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 		}
 		// Fields that the step's own expression settings refer to are inputs of the step like its
 		// declared reads: they belong in its memo key.
-		before := &exprEnv{file: path, static: static, fields: copyMap(fields), now: func() time.Time { return *p.now },
+		before := &exprEnv{file: path, lines: ds.src[path], static: static, fields: copyMap(fields), now: func() time.Time { return *p.now },
 			uses: func(f string) {
 				if !slices.Contains(spec.Reads, f) && !slices.Contains(st.exprReads, f) {
 					st.exprReads = append(st.exprReads, f)
@@ -269,7 +265,7 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 			}
 		}
 		if sc.Filter != nil {
-			after := &exprEnv{file: path, static: static, fields: copyMap(fields), now: before.now}
+			after := &exprEnv{file: path, lines: ds.src[path], static: static, fields: copyMap(fields), now: before.now}
 			if prog, err := after.compile(sc.Filter, nil, true); err != nil {
 				ds.Add(asDiag(err, path))
 			} else {

@@ -171,13 +171,14 @@ type Build struct {
 	// with is the step's `with:` node, withKey its `with` key and uses its `uses:` value: the places
 	// ErrorAt reports a setting's problem at, the most precise first.
 	with, withKey, uses *yaml.Node
+	lines               []string // of the file, for expressions built outside a pipeline (SetSource)
 }
 
 // Compile compiles an expression-valued setting against the item as it is at this step, plus extra names
 // (for example the element a rule runs over). Errors carry the YAML position of the expression.
 func (b *Build) Compile(e *Expr, extra map[string]any) (*Program, error) {
 	if b.compile == nil {
-		return compileStandalone(e, b.File, extra, false)
+		return compileStandalone(e, b.File, b.lines, extra, false)
 	}
 	return b.compile(e, extra, false)
 }
@@ -185,7 +186,7 @@ func (b *Build) Compile(e *Expr, extra map[string]any) (*Program, error) {
 // CompileBool is Compile for an expression that must yield a bool.
 func (b *Build) CompileBool(e *Expr, extra map[string]any) (*Program, error) {
 	if b.compile == nil {
-		return compileStandalone(e, b.File, extra, true)
+		return compileStandalone(e, b.File, b.lines, extra, true)
 	}
 	return b.compile(e, extra, true)
 }

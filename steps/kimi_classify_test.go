@@ -351,6 +351,7 @@ func TestKimiClassifyConfig(t *testing.T) {
 		{"api_key: k\nphases: []", "phases is empty", "with:2:9:"},
 		{"api_key: k\nmodel: ' '", "model is empty", "with:2:8:"},
 		{"api_key: k\nbudget_ratio: 2", "budget_ratio", "with:2:15:"},
+		{"api_key: k\npre_rules:\n  - phase: 其他\n    when: >-\n      true &&\n      nope\n", "unknown name nope", "with:6:7:"},
 	} {
 		err := steptest.Err(t, "kimi_classify", tt.with)
 		if !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), tt.pos) {
