@@ -85,6 +85,11 @@ func newKimiASR(cfg kimiASRConfig, b *runner.Build) (any, error) {
 	if strings.TrimSpace(cfg.BaseURL) == "" && !b.DryRun {
 		return nil, b.ErrorAt("base_url", "kimi_asr: base_url is empty; set ASR_BASE_URL")
 	}
+	if strings.TrimSpace(cfg.BaseURL) != "" {
+		if err := kimi.CheckBaseURL(cfg.BaseURL); err != nil {
+			return nil, b.ErrorAt("base_url", "kimi_asr: %v; set ASR_BASE_URL", err)
+		}
+	}
 	if cfg.ChunkConcurrency < 1 {
 		return nil, b.ErrorAt("chunk_concurrency", "kimi_asr: chunk_concurrency must be at least 1")
 	}

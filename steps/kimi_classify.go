@@ -150,6 +150,9 @@ func newKimiClassify(cfg kimiClassifyConfig, b *runner.Build) (any, error) {
 	if strings.TrimSpace(cfg.APIKey) == "" && !b.DryRun {
 		return fail("api_key", "api_key is empty; set KIMI_API_KEY")
 	}
+	if err := kimi.CheckBaseURL(cfg.BaseURL); err != nil {
+		return fail("base_url", "%v; set KIMI_BASE_URL", err)
+	}
 	s := &kimiClassify{cfg: cfg, b: b,
 		chat:   &kimi.Chat{BaseURL: cfg.BaseURL, APIKey: cfg.APIKey},
 		prices: kimi.Prices{Input: cfg.PriceInput, Output: cfg.PriceOutput, Cached: cfg.PriceCached, Currency: cfg.Currency}}
@@ -180,6 +183,7 @@ func newKimiClassify(cfg kimiClassifyConfig, b *runner.Build) (any, error) {
 		Temperature: cfg.Temperature, Thinking: cfg.Thinking, JSONMode: cfg.JSONMode, JSONSchema: cfg.JSONSchema,
 		TokenEstimate: cfg.TokenEstimate, BudgetRatio: cfg.BudgetRatio, PartTokens: cfg.PartTokens,
 		Timestamps: cfg.Timestamps, ContextTokens: cfg.ContextTokens,
+		ItemFields: append([]string{"id"}, kimiClassifyReads...),
 	}, s.chat, s.guard, runner.Logger)
 	if err != nil {
 		key := "" // the setting at fault, when the classifier says

@@ -37,6 +37,9 @@ type ClassifierConfig struct {
 	Timestamps  bool // [mm:ss] before each transcript line
 	// ContextTokens is the window until the server says otherwise (SetWindow, or a 400 that names it).
 	ContextTokens int
+	// ItemFields are the item's fields the prompts are given; when set, a prompt naming another field is
+	// refused by NewClassifier.
+	ItemFields []string
 }
 
 // Guard is what the caller wraps around each request: Do runs f inside its limiter, timeout and stop
@@ -105,6 +108,11 @@ func NewClassifier(cfg ClassifierConfig, chat *Chat, g Guard, log func(context.C
 	var err error
 	if c.tpl, err = parsePrompts(cfg.Prompts); err != nil {
 		return nil, err
+	}
+	if cfg.ItemFields != nil {
+		if err := c.tpl.checkNames(cfg.ItemFields); err != nil {
+			return nil, err
+		}
 	}
 	c.window.Store(int64(cfg.ContextTokens))
 	return c, nil
