@@ -93,7 +93,7 @@ func Load(path string, opts LoadOptions) (*Pipeline, error) {
 // LoadBytes is Load for a file already read.
 func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 	ds := &Diagnostics{}
-	ds.setSource(path, src)
+	ds.setSource(path, src) // for a problem with the env file too
 	reg := opts.Registry
 	if reg == nil {
 		reg = Builtins
@@ -111,24 +111,13 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 		}
 		env = Environ(dot)
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(src, &doc); err != nil {
-		line, col, msg := yamlErrorPos(src, err)
-		ds.Addf(path, line, col, "invalid YAML: %s", msg)
+	root := ParseYAML(path, src, ds)
+	if root == nil {
 		return nil, ds
 	}
-	if len(doc.Content) == 0 {
-		ds.Addf(path, 1, 1, "the file is empty")
-		return nil, ds
-	}
-	if line, ok := secondDocument(src); ok {
-		// yaml.Unmarshal reads the first document only: whatever follows `---` would be ignored silently.
-		ds.Addf(path, line, 1, "a second YAML document starts here; a pipeline file holds one (remove the `---` and what follows, or merge them)")
-		return nil, ds
-	}
-	interpolate(&doc, env, path, ds)
+	interpolate(root, env, path, ds)
 	d := &decoder{file: path, lines: ds.src[path], ds: ds}
-	pf := d.pipeline(doc.Content[0])
+	pf := d.pipeline(root)
 
 	now := opts.Now
 	if now.IsZero() {

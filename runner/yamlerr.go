@@ -43,8 +43,9 @@ func yamlErrorPos(src []byte, err error) (line, col int, msg string) {
 			msg += " (a tab; indent with spaces)"
 		}
 	case strings.HasPrefix(msg, "did not find expected") && line > 0:
-		// yaml.v3 counts the lines of parser (not scanner) errors from 0.
-		line++
+		// yaml.v3 counts the lines of parser (not scanner) errors from 0; at the end of the input (an
+		// unclosed bracket) the last line with text is the one to look at.
+		line = min(line+1, lastTextLine(lines))
 	}
 	return min(line, len(lines)), col, msg
 }
