@@ -88,6 +88,18 @@ func objectSchema(settings []Setting, doc string) map[string]any {
 		}
 	}
 	o := map[string]any{"type": "object", "additionalProperties": false, "properties": props}
+	var rules []any
+	for _, s := range settings {
+		if other, want, ok := strings.Cut(s.RequiredIf, "="); ok {
+			rules = append(rules, map[string]any{
+				"if":   map[string]any{"properties": map[string]any{other: map[string]any{"const": want}}, "required": []string{other}},
+				"then": map[string]any{"required": []string{s.Name}, "properties": map[string]any{s.Name: map[string]any{"minLength": 1}}},
+			})
+		}
+	}
+	if len(rules) > 0 {
+		o["allOf"] = rules
+	}
 	if doc != "" {
 		o["description"] = doc
 	}
@@ -192,6 +204,9 @@ func describeSettings(w io.Writer, ss []Setting, indent string) {
 		}
 		if st.NotMemo {
 			notes = append(notes, "not in memo key")
+		}
+		if st.RequiredIf != "" {
+			notes = append(notes, "required when "+st.RequiredIf)
 		}
 		if st.Default != nil {
 			var buf strings.Builder

@@ -43,7 +43,7 @@ func settingsOf(t reflect.Type, def reflect.Value) []Setting {
 		}
 		s := Setting{Name: name, Doc: f.Tag.Get("doc"), Secret: f.Tag.Get("secret") == "true",
 			Required: f.Tag.Get("required") == "true", Min: f.Tag.Get("min"), Max: f.Tag.Get("max"),
-			NotMemo: f.Tag.Get("memo") == "-"}
+			NotMemo: f.Tag.Get("memo") == "-", RequiredIf: f.Tag.Get("required_if")}
 		if e := f.Tag.Get("enum"); e != "" {
 			s.Enum = strings.Split(e, ",")
 		}
@@ -124,6 +124,7 @@ func decodeWith(with *yaml.Node, cfg any, settings []Setting, b *Build) error {
 			errorf(b.place(""), "step %s: missing required setting %q", b.StepID, s.Name)
 		}
 	}
+	checkRequiredIf(with, settings, b, errorf)
 	if bad || (b.diags != nil && len(b.diags.List) > n0) {
 		return errConfig
 	}
@@ -142,6 +143,39 @@ func decodeWith(with *yaml.Node, cfg any, settings []Setting, b *Build) error {
 		return b.Errorf(with, "%v", err)
 	}
 	return nil
+}
+
+// checkRequiredIf enforces the required_if rules of settings on with: a setting needed because of another
+// one's value is reported where it is written empty, else at that other value (the operator's choice that
+// needs it), else at the with: key.
+func checkRequiredIf(with *yaml.Node, settings []Setting, b *Build, errorf func(*yaml.Node, string, ...any)) {
+	for _, s := range settings {
+		other, want, ok := strings.Cut(s.RequiredIf, "=")
+		if !ok {
+			continue
+		}
+		got, at := "", mapValue(with, other)
+		if at != nil && at.Kind == yaml.ScalarNode {
+			got = at.Value
+		} else if i := slices.IndexFunc(settings, func(o Setting) bool { return o.Name == other }); i >= 0 && at == nil && settings[i].Default != nil {
+			got = fmt.Sprint(settings[i].Default)
+		}
+		if got != want {
+			continue
+		}
+		v := mapValue(with, s.Name)
+		switch {
+		case v != nil && !(v.Kind == yaml.ScalarNode && strings.TrimSpace(v.Value) == ""):
+			continue
+		case v == nil && s.Default != nil && strings.TrimSpace(fmt.Sprint(s.Default)) != "":
+			continue // its default does
+		case v != nil:
+			at = v // written but empty (an unset variable, say): there
+		case at == nil:
+			at = b.place("")
+		}
+		errorf(at, "%s: required when %s is %s", s.Name, other, want)
+	}
 }
 
 var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)

@@ -111,12 +111,15 @@ type Setting struct {
 	Required bool   `json:"required,omitempty"`
 	// NotMemo is set by the tag memo:"-": the setting is not part of the memo key, so changing it (a
 	// server address, a timeout, a price) re-runs nothing.
-	NotMemo bool      `json:"not_memo,omitempty"`
-	Enum    []string  `json:"enum,omitempty"`
-	Min     string    `json:"min,omitempty"`    // lowest value of an int, number or duration (tag `min:"1"`)
-	Max     string    `json:"max,omitempty"`    // highest value (tag `max:"16"`)
-	Items   string    `json:"items,omitempty"`  // element type of a list
-	Fields  []Setting `json:"fields,omitempty"` // of an object, or of a list's object elements
+	NotMemo bool `json:"not_memo,omitempty"`
+	// RequiredIf ("mode=corp", tag `required_if:"mode=corp"`) is a rule across settings: when the other
+	// setting has that value (written, or by default), this one must be written and not empty.
+	RequiredIf string    `json:"required_if,omitempty"`
+	Enum       []string  `json:"enum,omitempty"`
+	Min        string    `json:"min,omitempty"`    // lowest value of an int, number or duration (tag `min:"1"`)
+	Max        string    `json:"max,omitempty"`    // highest value (tag `max:"16"`)
+	Items      string    `json:"items,omitempty"`  // element type of a list
+	Fields     []Setting `json:"fields,omitempty"` // of an object, or of a list's object elements
 }
 
 // Spec describes a step: the one source for decoding, validate, `runner steps`, `runner schema` and memo keys.

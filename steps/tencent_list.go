@@ -17,8 +17,8 @@ type tencentListConfig struct {
 	SdkID        string      `yaml:"sdk_id" doc:"the app's SdkId, sent as the SdkId header (empty for old accounts that have none)"`
 	BaseURL      string      `yaml:"base_url" doc:"API base URL; point it at an emulator for tests and demos"`
 	Mode         string      `yaml:"mode" doc:"corp: one enterprise-wide listing (/v1/corp/records, operator_id must be an admin, 10 calls/min); per_teacher: /v1/records once per teacher with the teacher as operator" enum:"corp,per_teacher"`
-	OperatorID   string      `yaml:"operator_id" doc:"admin userid used as operator in corp mode"`
-	Teachers     string      `yaml:"teachers" doc:"teacher userids as a JSON array (the seed's TEACHER_WHITELIST) or comma-separated; the operators in per_teacher mode; in corp mode, when set, only recordings they host are listed. Quote it when interpolated: '${TEACHER_WHITELIST}'"`
+	OperatorID   string      `yaml:"operator_id" required_if:"mode=corp" doc:"admin userid used as operator in corp mode"`
+	Teachers     string      `yaml:"teachers" required_if:"mode=per_teacher" doc:"teacher userids as a JSON array (the seed's TEACHER_WHITELIST) or comma-separated; the operators in per_teacher mode; in corp mode, when set, only recordings they host are listed. Quote it when interpolated: '${TEACHER_WHITELIST}'"`
 	Students     runner.Expr `yaml:"students" doc:"rule picking students among a recording's participants; sees p (userid, uuid, name, role, join, left, seconds), teacher_id, host_userid and creator_userid. user_role: 0 member, 1 creator, 2 host, 3 creator+host, 4 guest, 5 guest+host, 6 co-host, 7 creator+co-host"`
 	RecordType   int         `yaml:"record_type" min:"0" max:"5" doc:"query_record_type: 0 all, 1 cloud recordings, 2 uploaded"`
 	PageSize     int         `yaml:"page_size" min:"1" max:"20" doc:"records per page, at most 20"`
