@@ -47,6 +47,7 @@ func TestBrokenPipelines(t *testing.T) {
 		{"setting over max", "steps:\n  - uses: nums\n    with: {count: 100000}\n", "count: want 0..1000, got 100000", "t.yaml:3:19"},
 		{"bad duration", "steps:\n  - uses: nums\n  - uses: double\n    timeout: 5 minutes\n", `"5 minutes" is not a duration`, "t.yaml:4:14"},
 		{"bad setting duration", "steps:\n  - uses: nums\n  - uses: flaky\n    with: {after: soon}\n", `"soon" is not a duration`, "t.yaml:4:19"},
+		{"setting overflows its type", "steps:\n  - uses: nums\n  - uses: flaky\n    with:\n      fail_times: 18446744073709551615\n", "cannot unmarshal", "t.yaml:5:19:"},
 		{"bad setting duration in days", "steps:\n  - uses: nums\n  - uses: flaky\n    with: {after: 1d-1h}\n", `"1d-1h" is not a duration (use 300ms, 30s, 5m, 2h or 7d)`, "t.yaml:4:19"},
 		{"bad enum", "steps:\n  - uses: nums\n  - uses: flaky\n    with: {kind: sometimes}\n", `"sometimes" is not one of`, "t.yaml:4:18"},
 		{"bad retry", "steps:\n  - uses: nums\n  - uses: double\n    retry: {attempts: 3, backof: 1s}\n", `unknown key "backof"`, "t.yaml:4:26"},

@@ -136,7 +136,7 @@ func decodeWith(with *yaml.Node, cfg any, settings []Setting, b *Build) error {
 		if errors.As(err, &te) {
 			for _, m := range te.Errors {
 				line, msg := splitYAMLLine(m)
-				b.Errorf(&yaml.Node{Line: line, Column: 0}, "%s", msg)
+				b.Errorf(valueAtLine(with, line), "%s", msg)
 			}
 			return errConfig
 		}
@@ -176,6 +176,29 @@ func checkRequiredIf(with *yaml.Node, settings []Setting, b *Build, errorf func(
 		}
 		errorf(at, "%s: required when %s is %s", s.Name, other, want)
 	}
+}
+
+// valueAtLine is the last scalar of n on line (the value of a `key: value` there), for the decoder's errors,
+// which name only a line; nil when line is 0 (the step's place is used).
+func valueAtLine(n *yaml.Node, line int) *yaml.Node {
+	if line == 0 || n == nil {
+		return nil
+	}
+	var found *yaml.Node
+	var walk func(*yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.ScalarNode && n.Line == line {
+			found = n
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(n)
+	if found == nil {
+		return &yaml.Node{Line: line}
+	}
+	return found
 }
 
 var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
