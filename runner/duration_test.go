@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // One duration grammar: what timeout: and pending_max_age: take, a duration setting in with: takes.
@@ -35,5 +37,21 @@ func TestDurationGrammarInWith(t *testing.T) {
 	}
 	if p.stages[1].timeout != 24*time.Hour {
 		t.Errorf("timeout %v", p.stages[1].timeout)
+	}
+}
+
+// An exec plugin's duration settings reach it in Go's units, whether written in days or defaulted so.
+func TestDecodeSettingsDurations(t *testing.T) {
+	settings := []Setting{{Name: "wait", Type: "duration", Default: "1d"}, {Name: "every", Type: "duration"}}
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte("every: 1d12h\n"), &doc); err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeSettings(doc.Content[0], settings, &Build{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["wait"] != "24h0m0s" || got["every"] != "36h0m0s" {
+		t.Errorf("decoded %v", got)
 	}
 }

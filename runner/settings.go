@@ -509,7 +509,13 @@ func DecodeSettings(with *yaml.Node, settings []Setting, b *Build) (map[string]a
 	}
 	for _, s := range settings {
 		if _, ok := out[s.Name]; !ok && s.Default != nil {
-			out[s.Name] = s.Default
+			v := s.Default
+			if str, ok := v.(string); ok && s.Type == "duration" {
+				if d, err := ParseDuration(str); err == nil {
+					v = d.String() // as a written value reaches the plugin: in Go's units, days included
+				}
+			}
+			out[s.Name] = v
 		}
 	}
 	return out, nil
