@@ -106,7 +106,7 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 		}
 		dot, err := ReadDotEnv(f)
 		if err != nil {
-			ds.Addf(f, 0, 0, "%v", err)
+			ds.Add(asDiag(err, f))
 			return nil, ds
 		}
 		env = Environ(dot)
