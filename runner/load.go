@@ -93,7 +93,6 @@ func Load(path string, opts LoadOptions) (*Pipeline, error) {
 // LoadBytes is Load for a file already read.
 func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 	ds := &Diagnostics{}
-	ds.setSource(path, src) // for a problem with the env file too
 	reg := opts.Registry
 	if reg == nil {
 		reg = Builtins

@@ -103,23 +103,24 @@ type Field struct {
 
 // Setting documents one key of a step's `with:` block.
 type Setting struct {
-	Name     string `json:"name"`
-	Type     string `json:"type"` // string, int, number, bool, duration, list, map, expr, object
-	Default  any    `json:"default,omitempty"`
-	Doc      string `json:"doc,omitempty"`
-	Secret   bool   `json:"secret,omitempty"`
-	Required bool   `json:"required,omitempty"`
+	Name     string    `json:"name"`
+	Type     string    `json:"type"` // string, int, number, bool, duration, list, map, expr, object
+	Default  any       `json:"default,omitempty"`
+	Doc      string    `json:"doc,omitempty"`
+	Secret   bool      `json:"secret,omitempty"`
+	Required bool      `json:"required,omitempty"`
+	Enum     []string  `json:"enum,omitempty"`
+	Min      string    `json:"min,omitempty"`    // lowest value of an int, number or duration (tag `min:"1"`)
+	Max      string    `json:"max,omitempty"`    // highest value (tag `max:"16"`)
+	Items    string    `json:"items,omitempty"`  // element type of a list
+	Fields   []Setting `json:"fields,omitempty"` // of an object, or of a list's object elements
+
 	// NotMemo is set by the tag memo:"-": the setting is not part of the memo key, so changing it (a
 	// server address, a timeout, a price) re-runs nothing.
 	NotMemo bool `json:"not_memo,omitempty"`
 	// RequiredIf ("mode=corp", tag `required_if:"mode=corp"`) is a rule across settings: when the other
 	// setting has that value (written, or by default), this one must be written and not empty.
-	RequiredIf string    `json:"required_if,omitempty"`
-	Enum       []string  `json:"enum,omitempty"`
-	Min        string    `json:"min,omitempty"`    // lowest value of an int, number or duration (tag `min:"1"`)
-	Max        string    `json:"max,omitempty"`    // highest value (tag `max:"16"`)
-	Items      string    `json:"items,omitempty"`  // element type of a list
-	Fields     []Setting `json:"fields,omitempty"` // of an object, or of a list's object elements
+	RequiredIf string `json:"required_if,omitempty"`
 }
 
 // Spec describes a step: the one source for decoding, validate, `runner steps`, `runner schema` and memo keys.
@@ -246,8 +247,11 @@ func (b *Build) ErrorAt(key string, format string, args ...any) error {
 // place finds where to report a problem with setting key ("": the step as a whole).
 func (b *Build) place(key string) *yaml.Node {
 	for k := range strings.SplitSeq(key, ",") {
+		if k = strings.TrimSpace(k); k == "" {
+			continue
+		}
 		n := b.with
-		for part := range strings.SplitSeq(strings.TrimSpace(k), ".") {
+		for part := range strings.SplitSeq(k, ".") {
 			if n = childNode(n, part); n == nil {
 				break
 			}
