@@ -82,13 +82,14 @@ func NewClassifier(cfg ClassifierConfig, chat *Chat, g Guard, log func(context.C
 	if len(cfg.Phases) == 0 {
 		return nil, settingErr("phases", errors.New("phases is empty"))
 	}
-	for _, p := range cfg.Phases {
+	for i, p := range cfg.Phases {
 		k := foldPhase(p.Name)
+		at := fmt.Sprintf("phases.%d.name,phases.%d", i, i)
 		if k == "" {
-			return nil, settingErr("phases", errors.New("a phase has no name"))
+			return nil, settingErr(at, errors.New("a phase has no name"))
 		}
 		if _, dup := c.phases[k]; dup {
-			return nil, settingErr("phases", fmt.Errorf("phase %q is listed twice", p.Name))
+			return nil, settingErr(at, fmt.Errorf("phase %q is listed twice", p.Name))
 		}
 		c.phases[k] = p.Name
 		c.names = append(c.names, p.Name)
