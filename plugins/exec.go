@@ -265,7 +265,7 @@ func retryAfter(out []byte) time.Duration {
 	}
 	switch r := v.RetryAfter.(type) {
 	case string:
-		d, _ := time.ParseDuration(r)
+		d, _ := runner.ParseDuration(r)
 		return max(d, 0)
 	case float64:
 		return max(time.Duration(r*float64(time.Second)), 0)

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -103,25 +102,20 @@ func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
 	p.ds.Addf(p.file, line, col, format, args...)
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+// manifestKeys are the keys of a manifest, for did-you-mean.
+var (
+	manifestKeys = []string{"name", "version", "summary", "command", "check", "reads", "writes", "side_effects", "settings"}
+	writeKeys    = []string{"name", "type", "doc"}
+	settingKeys  = []string{"name", "type", "items", "default", "doc", "secret", "required", "enum", "min", "max"}
+)
 
 func (p *parser) manifest(src []byte) *Manifest {
 	m := &Manifest{}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(src, &doc); err != nil {
-		if g := yamlLineRE.FindStringSubmatch(err.Error()); g != nil {
-			line, _ := strconv.Atoi(g[1])
-			p.ds.Addf(p.file, line, 0, "%s", g[2])
-		} else {
-			p.ds.Addf(p.file, 0, 0, "%v", err)
-		}
+	// The pipeline's reader: errors at line and column, snippets, one document.
+	root := runner.ParseYAML(p.file, src, p.ds)
+	if root == nil {
 		return m
 	}
-	if len(doc.Content) == 0 {
-		p.errorf(nil, "empty manifest")
-		return m
-	}
-	root := doc.Content[0]
 	seen := map[string]bool{}
 	p.mapping(root, "manifest", func(k, v *yaml.Node) {
 		seen[k.Value] = true
@@ -165,7 +159,7 @@ func (p *parser) manifest(src []byte) *Manifest {
 		case "settings":
 			m.Settings = p.settings(v)
 		default:
-			p.errorf(k, "unknown key %q; known: name, version, summary, command, check, reads, writes, side_effects, settings", k.Value)
+			p.errorf(k, "unknown key %q%s", k.Value, runner.Suggest(k.Value, manifestKeys))
 		}
 	})
 	if root.Kind == yaml.MappingNode {
@@ -243,12 +237,12 @@ func (p *parser) writes(n *yaml.Node) []Write {
 			case "type":
 				w.Type = p.str(v, "type")
 				if w.Type != "" && !slices.Contains(writeTypes, w.Type) {
-					p.errorf(v, "type %q: want one of %s", w.Type, strings.Join(writeTypes, ", "))
+					p.errorf(v, "type %q: want one of %s%s", w.Type, strings.Join(writeTypes, ", "), didYouMean(w.Type, writeTypes))
 				}
 			case "doc":
 				w.Doc = p.str(v, "doc")
 			default:
-				p.errorf(k, "unknown key %q in a write; known: name, type, doc", k.Value)
+				p.errorf(k, "unknown key %q in a write%s", k.Value, runner.Suggest(k.Value, writeKeys))
 			}
 		})
 		if e.Kind != yaml.MappingNode {
@@ -289,12 +283,12 @@ func (p *parser) settings(n *yaml.Node) []runner.Setting {
 			case "type":
 				s.Type = p.str(v, "type")
 				if s.Type != "" && !slices.Contains(settingTypes, s.Type) {
-					p.errorf(v, "type %q: want one of %s", s.Type, strings.Join(settingTypes, ", "))
+					p.errorf(v, "type %q: want one of %s%s", s.Type, strings.Join(settingTypes, ", "), didYouMean(s.Type, settingTypes))
 				}
 			case "items":
 				s.Items = p.str(v, "items")
 				if s.Items != "" && !slices.Contains(elemTypes, s.Items) {
-					p.errorf(v, "items %q: want one of %s", s.Items, strings.Join(elemTypes, ", "))
+					p.errorf(v, "items %q: want one of %s%s", s.Items, strings.Join(elemTypes, ", "), didYouMean(s.Items, elemTypes))
 				}
 			case "default":
 				defNode = v
@@ -315,7 +309,7 @@ func (p *parser) settings(n *yaml.Node) []runner.Setting {
 					s.Max = b
 				}
 			default:
-				p.errorf(k, "unknown key %q in a setting; known: name, type, items, default, doc, secret, required, enum, min, max", k.Value)
+				p.errorf(k, "unknown key %q in a setting%s", k.Value, runner.Suggest(k.Value, settingKeys))
 			}
 		})
 		if e.Kind != yaml.MappingNode {
@@ -388,8 +382,8 @@ func (p *parser) fits(n *yaml.Node, typ, items, what string) bool {
 		ok = ok && tag == "!!bool"
 	case "duration":
 		if ok {
-			if _, err := time.ParseDuration(n.Value); err != nil {
-				p.errorf(n, "%s: %q is not a duration (use 300ms, 30s, 5m, 2h)", what, n.Value)
+			if _, err := runner.ParseDuration(n.Value); err != nil {
+				p.errorf(n, "%s: %q is not a duration (use 300ms, 30s, 5m, 2h or 7d)", what, n.Value)
 				return false
 			}
 		}
@@ -416,6 +410,14 @@ func (p *parser) fits(n *yaml.Node, typ, items, what string) bool {
 		p.errorf(n, "%s: want a value of type %s", what, typ)
 	}
 	return ok
+}
+
+// didYouMean is Suggest without the list of known names (the message has them already).
+func didYouMean(got string, known []string) string {
+	if s := runner.Suggest(got, known); strings.HasPrefix(s, "; did you mean") {
+		return s
+	}
+	return ""
 }
 
 // sample returns the Go value a written field of type typ decodes into.

@@ -1,6 +1,7 @@
 package plugins
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -68,9 +69,15 @@ func TestManifestErrors(t *testing.T) {
 		name, manifest string
 		want           []string // diagnostics, each as file:line:col: message (the file is given as F)
 	}{
-		{"not yaml", "name: [x\n", []string{"F:1: did not find expected ',' or ']'"}},
+		{"not yaml", "name: [x\n", []string{"F:1: invalid YAML: did not find expected ',' or ']'"}},
+		{"tab", "name: p\nversion: \"1\"\ncommand:\n\t- sh\n", []string{"F:4:1: invalid YAML: found character that cannot start any token (a tab; indent with spaces)"}},
+		{"two documents", "name: p\nversion: \"1\"\ncommand: [sh]\n---\nname: q\n", []string{"F:4:1: a second YAML document starts here"}},
+		{"empty", "", []string{"F:1:1: the file is empty"}},
+		{"near miss", "name: p\nversion: \"1\"\ncommand: [sh]\nsettings:\n  - {name: n, typ: int}\nwrites:\n  - {name: w, type: strng}\n",
+			[]string{`F:5:15: unknown key "typ" in a setting; did you mean "type"?`, `F:5:5: setting "n" needs a type`,
+				`F:7:21: type "strng": want one of string, int, number, bool, list, object; did you mean "string"?`}},
 		{"missing keys", "summary: x\n", []string{`F:1:1: missing "name"`, `F:1:1: missing "version"`, `F:1:1: missing "command"`}},
-		{"unknown key", "name: p\nversion: \"1\"\ncommand: [sh]\nreqd: [x]\n", []string{`F:4:1: unknown key "reqd"`}},
+		{"unknown key", "name: p\nversion: \"1\"\ncommand: [sh]\nreqd: [x]\n", []string{`F:4:1: unknown key "reqd"; did you mean "reads"?`}},
 		{"wrong name", "name: q\nversion: \"1\"\ncommand: [sh]\n", []string{`F:1:7: plugin name "q" must be the name of its folder "p"`}},
 		{"bad name", "name: P-1\nversion: \"1\"\ncommand: [sh]\n", []string{`F:1:7: name "P-1": use lower-case`}},
 		{"command a string", "name: p\nversion: \"1\"\ncommand: sh run.sh\n", []string{"F:3:10: command: want a list of strings"}},
@@ -111,7 +118,18 @@ settings:
 			if err == nil {
 				t.Fatal("accepted")
 			}
-			got := strings.Split(err.Error(), "\n")
+			ds, ok := err.(*runner.Diagnostics)
+			if !ok {
+				t.Fatalf("want *runner.Diagnostics, got %T: %v", err, err)
+			}
+			var got []string
+			for _, d := range ds.List {
+				got = append(got, d.Error())
+			}
+			// Printed as a pipeline's are: each with its line and a caret under the place.
+			if ds.List[0].Line > 0 && !strings.Contains(err.Error(), fmt.Sprintf("\n %4d | ", ds.List[0].Line)) {
+				t.Errorf("no snippet:\n%v", err)
+			}
 			if len(got) != len(tt.want) {
 				t.Errorf("got %d diagnostics, want %d:\n%v", len(got), len(tt.want), err)
 			}

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -187,18 +188,32 @@ func (d *decoder) expr(n *yaml.Node, what string) *Expr {
 	return &Expr{Source: n.Value, node: n, file: d.file, lines: d.lines}
 }
 
-// ParseDuration is time.ParseDuration plus a "d" (24h) unit, since windows are counted in days.
+// ParseDuration is time.ParseDuration plus a leading "d" (24h) unit, since windows are counted in days:
+// "14d", "1.5d", "1d12h". It is the one duration grammar of pipeline files, `with:` settings included.
 func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
-	if strings.HasSuffix(s, "d") && !strings.HasSuffix(s, "ms") {
-		days, err := strconv.ParseFloat(strings.TrimSuffix(s, "d"), 64)
+	if g := daysRE.FindStringSubmatch(s); g != nil {
+		days, err := strconv.ParseFloat(g[2], 64)
 		if err != nil {
 			return 0, fmt.Errorf("invalid duration %q", s)
 		}
-		return time.Duration(days * float64(24*time.Hour)), nil
+		d := time.Duration(days * float64(24*time.Hour))
+		if g[3] != "" {
+			rest, err := time.ParseDuration(g[3])
+			if err != nil || rest < 0 || strings.HasPrefix(g[3], "+") {
+				return 0, fmt.Errorf("invalid duration %q", s)
+			}
+			d += rest
+		}
+		if g[1] == "-" {
+			d = -d
+		}
+		return d, nil
 	}
 	return time.ParseDuration(s)
 }
+
+var daysRE = regexp.MustCompile(`^([-+]?)([0-9]+(?:\.[0-9]*)?|\.[0-9]+)d(.*)$`)
 
 var topKeys = []string{"name", "state_dir", "log_file", "pending_max_age", "grace", "vars", "limiters", "steps"}
 var stepKeys = []string{"id", "uses", "with", "filter", "if", "concurrency", "timeout", "retry", "limiter"}

@@ -201,6 +201,7 @@ func oneLine(s string) string {
 // exprEnv is what expressions at one point of a pipeline can see.
 type exprEnv struct {
 	file   string
+	lines  []string       // the file's lines, for expressions decoded from a `with:` (which have none)
 	static map[string]any // vars (top level and under vars), env
 	fields map[string]any // item field samples available here
 	now    func() time.Time
@@ -270,13 +271,19 @@ func (x *exprEnv) diag(e *Expr, line, col int, format string, args ...any) Diagn
 		d.File = e.file
 	}
 	if e.node != nil {
+		if e.lines == nil {
+			// Decoded by a step from its `with:` node: place it with the lines of the pipeline file.
+			c := *e
+			c.lines = x.lines
+			e = &c
+		}
 		d.Line, d.Col = e.posOf(line, col)
 	}
 	return d
 }
 
 // compileStandalone compiles with no item fields: for tests and for steps built outside a pipeline.
-func compileStandalone(e *Expr, extra map[string]any, asBool bool) (*Program, error) {
-	x := &exprEnv{static: map[string]any{}, fields: map[string]any{}, now: time.Now}
+func compileStandalone(e *Expr, file string, lines []string, extra map[string]any, asBool bool) (*Program, error) {
+	x := &exprEnv{file: file, lines: lines, static: map[string]any{}, fields: map[string]any{}, now: time.Now}
 	return x.compile(e, extra, asBool)
 }

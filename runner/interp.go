@@ -31,7 +31,8 @@ func ReadDotEnv(path string) (map[string]string, error) {
 		k, v, ok := strings.Cut(line, "=")
 		k = strings.TrimSpace(k)
 		if !ok || k == "" {
-			return nil, fmt.Errorf("%s:%d: want KEY=VALUE", path, n)
+			// No snippet: the line may be a secret pasted without its name.
+			return nil, Diagnostic{File: path, Line: n, Col: 1, Msg: "want KEY=VALUE"}
 		}
 		v = strings.TrimSpace(v)
 		switch {

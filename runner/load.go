@@ -2,7 +2,6 @@ package runner
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -96,7 +95,6 @@ func Load(path string, opts LoadOptions) (*Pipeline, error) {
 // LoadBytes is Load for a file already read.
 func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 	ds := &Diagnostics{}
-	ds.setSource(path, src)
 	reg := opts.Registry
 	if reg == nil {
 		reg = Builtins
@@ -109,33 +107,18 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 		}
 		dot, err := ReadDotEnv(f)
 		if err != nil {
-			ds.Addf(f, 0, 0, "%v", err)
+			ds.Add(asDiag(err, f))
 			return nil, ds
 		}
 		env = Environ(dot)
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(src, &doc); err != nil {
-		line, msg := splitYAMLLine(err.Error())
-		if strings.HasPrefix(msg, "did not find expected") && line > 0 {
-			// yaml.v3 counts the lines of parser (not scanner) errors from 0.
-			line++
-		}
-		ds.Addf(path, min(line, len(ds.src[path])), 0, "invalid YAML: %s", msg)
+	root := ParseYAML(path, src, ds)
+	if root == nil {
 		return nil, ds
 	}
-	if len(doc.Content) == 0 {
-		ds.Addf(path, 1, 1, "the file is empty")
-		return nil, ds
-	}
-	if line, ok := secondDocument(src); ok {
-		// yaml.Unmarshal reads the first document only: whatever follows `---` would be ignored silently.
-		ds.Addf(path, line, 1, "a second YAML document starts here; a pipeline file holds one (remove the `---` and what follows, or merge them)")
-		return nil, ds
-	}
-	interpolate(&doc, env, path, ds)
+	interpolate(root, env, path, ds)
 	d := &decoder{file: path, lines: ds.src[path], ds: ds}
-	pf := d.pipeline(doc.Content[0])
+	pf := d.pipeline(root)
 
 	now := opts.Now
 	if now.IsZero() {
@@ -213,7 +196,7 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 		}
 		// Fields that the step's own expression settings refer to are inputs of the step like its
 		// declared reads: they belong in its memo key.
-		before := &exprEnv{file: path, static: static, fields: copyMap(fields), now: p.clock.now,
+		before := &exprEnv{file: path, lines: ds.src[path], static: static, fields: copyMap(fields), now: p.clock.now,
 			uses: func(f string) {
 				if !slices.Contains(spec.Reads, f) && !slices.Contains(st.exprReads, f) {
 					st.exprReads = append(st.exprReads, f)
@@ -231,7 +214,8 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 			}
 		}
 		b := &Build{StepID: sc.ID, File: path, StateDir: p.StateDir, DryRun: opts.DryRun, Env: env,
-			compile: before.compile, limiter: st.limiter, secrets: p.Secrets.Add, diags: ds}
+			compile: before.compile, limiter: st.limiter, secrets: p.Secrets.Add, diags: ds,
+			with: sc.With, withKey: mapKey(sc.node, "with"), uses: sc.usesNode}
 		b.progress = func(n int64) { st.units.Add(n) }
 		collectSecrets(sc.With, spec.Settings, p.Secrets)
 		n0 := len(ds.List)
@@ -247,7 +231,7 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 			if spec.Source && st.source == nil || !spec.Source && st.step == nil {
 				d.errorf(sc.usesNode, "step %s: constructor returned %T, which does not implement the spec", sc.Uses, impl)
 			}
-			if st.configJSON, err = json.Marshal(cfg); err != nil {
+			if st.configJSON, err = MemoJSON(cfg); err != nil {
 				d.errorf(sc.usesNode, "step %s: configuration cannot be encoded: %v", sc.Uses, err)
 			}
 		}
@@ -270,7 +254,7 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 			}
 		}
 		if sc.Filter != nil {
-			after := &exprEnv{file: path, static: static, fields: copyMap(fields), now: before.now}
+			after := &exprEnv{file: path, lines: ds.src[path], static: static, fields: copyMap(fields), now: before.now}
 			if prog, err := after.compile(sc.Filter, nil, true); err != nil {
 				ds.Add(asDiag(err, path))
 			} else {

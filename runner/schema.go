@@ -23,7 +23,7 @@ func Schema(reg *Registry) ([]byte, error) {
 			"then": map[string]any{"properties": map[string]any{"with": objectSchema(d.Spec.Settings, d.Spec.Summary)}},
 		})
 	}
-	dur := map[string]any{"type": "string", "pattern": `^[0-9.]+(ns|us|µs|ms|s|m|h|d)([0-9.]+(ns|us|µs|ms|s|m|h))*$`}
+	dur := map[string]any{"type": "string", "pattern": durationPattern}
 	exprS := map[string]any{"type": "string", "description": "an expr-lang expression over the item's fields, vars and env"}
 	step := map[string]any{
 		"type":                 "object",
@@ -35,13 +35,13 @@ func Schema(reg *Registry) ([]byte, error) {
 			"with":        map[string]any{"type": "object"},
 			"filter":      withDesc(exprS, "keep the item only if true after this step"),
 			"if":          withDesc(exprS, "run this step for the item only if true"),
-			"concurrency": map[string]any{"type": "integer", "minimum": 1},
+			"concurrency": map[string]any{"type": "integer", "minimum": 1, "maximum": MaxConcurrency},
 			"timeout":     dur,
 			"limiter":     map[string]any{"type": "string"},
 			"retry": map[string]any{"oneOf": []any{
-				map[string]any{"type": "integer", "minimum": 1},
+				map[string]any{"type": "integer", "minimum": 1, "maximum": MaxAttempts},
 				map[string]any{"type": "object", "additionalProperties": false, "properties": map[string]any{
-					"attempts": map[string]any{"type": "integer", "minimum": 1}, "backoff": dur, "max_backoff": dur, "max_elapsed": dur}},
+					"attempts": map[string]any{"type": "integer", "minimum": 1, "maximum": MaxAttempts}, "backoff": dur, "max_backoff": dur, "max_elapsed": dur}},
 			}},
 		},
 		"allOf": conds,
@@ -61,8 +61,8 @@ func Schema(reg *Registry) ([]byte, error) {
 			"vars":            map[string]any{"type": "object"},
 			"limiters": map[string]any{"type": "object", "additionalProperties": map[string]any{
 				"type": "object", "additionalProperties": false, "properties": map[string]any{
-					"concurrency": map[string]any{"type": "integer", "minimum": 1},
-					"rpm":         map[string]any{"type": "number", "minimum": 0}}}},
+					"concurrency": map[string]any{"type": "integer", "minimum": 1, "maximum": MaxConcurrency},
+					"rpm":         map[string]any{"type": "number", "minimum": 0, "maximum": MaxRPM}}}},
 			"steps": map[string]any{"type": "array", "minItems": 1, "items": step},
 		},
 	}
@@ -88,6 +88,18 @@ func objectSchema(settings []Setting, doc string) map[string]any {
 		}
 	}
 	o := map[string]any{"type": "object", "additionalProperties": false, "properties": props}
+	var rules []any
+	for _, s := range settings {
+		if other, want, ok := strings.Cut(s.RequiredIf, "="); ok {
+			rules = append(rules, map[string]any{
+				"if":   map[string]any{"properties": map[string]any{other: map[string]any{"const": want}}, "required": []string{other}},
+				"then": map[string]any{"required": []string{s.Name}, "properties": map[string]any{s.Name: map[string]any{"minLength": 1}}},
+			})
+		}
+	}
+	if len(rules) > 0 {
+		o["allOf"] = rules
+	}
 	if doc != "" {
 		o["description"] = doc
 	}
@@ -97,11 +109,16 @@ func objectSchema(settings []Setting, doc string) map[string]any {
 	return o
 }
 
+// durationPattern is ParseDuration's grammar for editors, the same for pipeline keys and settings.
+const durationPattern = `^[0-9.]+(ns|us|µs|ms|s|m|h|d)([0-9.]+(ns|us|µs|ms|s|m|h))*$`
+
 func settingSchema(s Setting) map[string]any {
 	var m map[string]any
 	switch s.Type {
-	case "string", "expr", "duration":
+	case "string", "expr":
 		m = map[string]any{"type": "string"}
+	case "duration":
+		m = map[string]any{"type": "string", "pattern": durationPattern}
 	case "int":
 		m = map[string]any{"type": "integer"}
 	case "number":
@@ -184,6 +201,12 @@ func describeSettings(w io.Writer, ss []Setting, indent string) {
 		}
 		if st.Secret {
 			notes = append(notes, "secret")
+		}
+		if st.NotMemo {
+			notes = append(notes, "not in memo key")
+		}
+		if st.RequiredIf != "" {
+			notes = append(notes, "required when "+st.RequiredIf)
 		}
 		if st.Default != nil {
 			var buf strings.Builder

@@ -42,7 +42,8 @@ func settingsOf(t reflect.Type, def reflect.Value) []Setting {
 			name = strings.ToLower(f.Name)
 		}
 		s := Setting{Name: name, Doc: f.Tag.Get("doc"), Secret: f.Tag.Get("secret") == "true",
-			Required: f.Tag.Get("required") == "true", Min: f.Tag.Get("min"), Max: f.Tag.Get("max")}
+			Required: f.Tag.Get("required") == "true", Min: f.Tag.Get("min"), Max: f.Tag.Get("max"),
+			NotMemo: f.Tag.Get("memo") == "-", RequiredIf: f.Tag.Get("required_if")}
 		if e := f.Tag.Get("enum"); e != "" {
 			s.Enum = strings.Split(e, ",")
 		}
@@ -119,10 +120,11 @@ func decodeWith(with *yaml.Node, cfg any, settings []Setting, b *Build) error {
 	}
 	for _, s := range settings {
 		if s.Required && mapValue(with, s.Name) == nil {
-			n := with
-			errorf(n, "missing required setting %q", s.Name)
+			// At the `with:` key (or the `uses:` line when there is none), naming the step.
+			errorf(b.place(""), "step %s: missing required setting %q", b.StepID, s.Name)
 		}
 	}
+	checkRequiredIf(with, settings, b, errorf)
 	if bad || (b.diags != nil && len(b.diags.List) > n0) {
 		return errConfig
 	}
@@ -134,13 +136,69 @@ func decodeWith(with *yaml.Node, cfg any, settings []Setting, b *Build) error {
 		if errors.As(err, &te) {
 			for _, m := range te.Errors {
 				line, msg := splitYAMLLine(m)
-				b.Errorf(&yaml.Node{Line: line, Column: 0}, "%s", msg)
+				b.Errorf(valueAtLine(with, line), "%s", msg)
 			}
 			return errConfig
 		}
 		return b.Errorf(with, "%v", err)
 	}
 	return nil
+}
+
+// checkRequiredIf enforces the required_if rules of settings on with: a setting needed because of another
+// one's value is reported where it is written empty, else at that other value (the operator's choice that
+// needs it), else at the with: key.
+func checkRequiredIf(with *yaml.Node, settings []Setting, b *Build, errorf func(*yaml.Node, string, ...any)) {
+	for _, s := range settings {
+		other, want, ok := strings.Cut(s.RequiredIf, "=")
+		if !ok {
+			continue
+		}
+		got, at := "", mapValue(with, other)
+		if at != nil && at.Kind == yaml.ScalarNode {
+			got = at.Value
+		} else if i := slices.IndexFunc(settings, func(o Setting) bool { return o.Name == other }); i >= 0 && at == nil && settings[i].Default != nil {
+			got = fmt.Sprint(settings[i].Default)
+		}
+		if got != want {
+			continue
+		}
+		v := mapValue(with, s.Name)
+		switch {
+		case v != nil && !(v.Kind == yaml.ScalarNode && strings.TrimSpace(v.Value) == ""):
+			continue
+		case v == nil && s.Default != nil && strings.TrimSpace(fmt.Sprint(s.Default)) != "":
+			continue // its default does
+		case v != nil:
+			at = v // written but empty (an unset variable, say): there
+		case at == nil:
+			at = b.place("")
+		}
+		errorf(at, "%s: required when %s is %s", s.Name, other, want)
+	}
+}
+
+// valueAtLine is the last scalar of n on line (the value of a `key: value` there), for the decoder's errors,
+// which name only a line; nil when line is 0 (the step's place is used).
+func valueAtLine(n *yaml.Node, line int) *yaml.Node {
+	if line == 0 || n == nil {
+		return nil
+	}
+	var found *yaml.Node
+	var walk func(*yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.ScalarNode && n.Line == line {
+			found = n
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(n)
+	if found == nil {
+		return &yaml.Node{Line: line}
+	}
+	return found
 }
 
 var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
@@ -180,8 +238,8 @@ func checkNode(n *yaml.Node, name, typ, items string, fields []Setting, errorf f
 				continue
 			}
 			f := fields[idx]
+			checkRange(v, f, errorf) // first: checkNode rewrites a "1d" for the YAML decoder
 			checkNode(v, f.Name, f.Type, f.Items, f.Fields, errorf)
-			checkRange(v, f, errorf)
 			if len(f.Enum) > 0 && v.Kind == yaml.ScalarNode && !slices.Contains(f.Enum, v.Value) {
 				errorf(v, "%s: %q is not one of %s", f.Name, v.Value, strings.Join(f.Enum, ", "))
 			}
@@ -221,8 +279,12 @@ func checkNode(n *yaml.Node, name, typ, items string, fields []Setting, errorf f
 	case "duration":
 		if n.Kind != yaml.ScalarNode {
 			errorf(n, "%s: want a duration such as 30s or 5m, got %s", name, describe(n))
+		} else if d, err := ParseDuration(n.Value); err != nil {
+			errorf(n, "%s: %q is not a duration (use 300ms, 30s, 5m, 2h or 7d)", name, n.Value)
 		} else if _, err := time.ParseDuration(n.Value); err != nil {
-			errorf(n, "%s: %q is not a duration (use 300ms, 30s, 5m, 2h)", name, n.Value)
+			// yaml.v3 decodes a time.Duration with time.ParseDuration, which has no days: hand it the
+			// same length in its own units, so that `1d` means in with: what it means in timeout:.
+			n.Value = d.String()
 		}
 	}
 }
@@ -326,6 +388,19 @@ func levenshtein(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(rb)]
+}
+
+// mapKey returns the key node of key in mapping n, or nil.
+func mapKey(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i]
+		}
+	}
+	return nil
 }
 
 func mapValue(n *yaml.Node, key string) *yaml.Node {
@@ -434,7 +509,13 @@ func DecodeSettings(with *yaml.Node, settings []Setting, b *Build) (map[string]a
 	}
 	for _, s := range settings {
 		if _, ok := out[s.Name]; !ok && s.Default != nil {
-			out[s.Name] = s.Default
+			v := s.Default
+			if str, ok := v.(string); ok && s.Type == "duration" {
+				if d, err := ParseDuration(str); err == nil {
+					v = d.String() // as a written value reaches the plugin: in Go's units, days included
+				}
+			}
+			out[s.Name] = v
 		}
 	}
 	return out, nil

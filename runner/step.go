@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 
 	"gopkg.in/yaml.v3"
@@ -112,6 +114,13 @@ type Setting struct {
 	Max      string    `json:"max,omitempty"`    // highest value (tag `max:"16"`)
 	Items    string    `json:"items,omitempty"`  // element type of a list
 	Fields   []Setting `json:"fields,omitempty"` // of an object, or of a list's object elements
+
+	// NotMemo is set by the tag memo:"-": the setting is not part of the memo key, so changing it (a
+	// server address, a timeout, a price) re-runs nothing.
+	NotMemo bool `json:"not_memo,omitempty"`
+	// RequiredIf ("mode=corp", tag `required_if:"mode=corp"`) is a rule across settings: when the other
+	// setting has that value (written, or by default), this one must be written and not empty.
+	RequiredIf string `json:"required_if,omitempty"`
 }
 
 // Spec describes a step: the one source for decoding, validate, `runner steps`, `runner schema` and memo keys.
@@ -163,13 +172,17 @@ type Build struct {
 	progress func(n int64)
 	secrets  func(string)
 	diags    *Diagnostics
+	// with is the step's `with:` node, withKey its `with` key and uses its `uses:` value: the places
+	// ErrorAt reports a setting's problem at, the most precise first.
+	with, withKey, uses *yaml.Node
+	lines               []string // of the file, for expressions built outside a pipeline (SetSource)
 }
 
 // Compile compiles an expression-valued setting against the item as it is at this step, plus extra names
 // (for example the element a rule runs over). Errors carry the YAML position of the expression.
 func (b *Build) Compile(e *Expr, extra map[string]any) (*Program, error) {
 	if b.compile == nil {
-		return compileStandalone(e, extra, false)
+		return compileStandalone(e, b.File, b.lines, extra, false)
 	}
 	return b.compile(e, extra, false)
 }
@@ -177,7 +190,7 @@ func (b *Build) Compile(e *Expr, extra map[string]any) (*Program, error) {
 // CompileBool is Compile for an expression that must yield a bool.
 func (b *Build) CompileBool(e *Expr, extra map[string]any) (*Program, error) {
 	if b.compile == nil {
-		return compileStandalone(e, extra, true)
+		return compileStandalone(e, b.File, b.lines, extra, true)
 	}
 	return b.compile(e, extra, true)
 }
@@ -206,8 +219,12 @@ func (b *Build) Secret(v string) {
 	}
 }
 
-// Errorf records a configuration diagnostic at node (nil: the step's `uses:` line) and returns it.
+// Errorf records a configuration diagnostic at node (nil: the step's `with:` key, else its `uses:` line)
+// and returns it.
 func (b *Build) Errorf(node *yaml.Node, format string, args ...any) error {
+	if node == nil {
+		node = b.place("")
+	}
 	d := Diagnostic{File: b.File, Msg: fmt.Sprintf(format, args...)}
 	if node != nil {
 		d.Line, d.Col = node.Line, node.Column
@@ -216,6 +233,55 @@ func (b *Build) Errorf(node *yaml.Node, format string, args ...any) error {
 		b.diags.Add(d)
 	}
 	return d
+}
+
+// ErrorAt records a configuration diagnostic at the value of setting key in the step's `with:`, so that
+// a rule checked after decoding (a cross-field rule, a parse of the value) is reported where the operator
+// wrote it. A dotted key ("default_limit.rpm", "pre_rules.0.phase") reaches into objects and lists; "a,b"
+// is the first of a and b that is written. A key the operator did not write (a default that is wrong with
+// another setting) is reported at the `with:` key, else at the `uses:` line.
+func (b *Build) ErrorAt(key string, format string, args ...any) error {
+	return b.Errorf(b.place(key), format, args...)
+}
+
+// place finds where to report a problem with setting key ("": the step as a whole).
+func (b *Build) place(key string) *yaml.Node {
+	for k := range strings.SplitSeq(key, ",") {
+		if k = strings.TrimSpace(k); k == "" {
+			continue
+		}
+		n := b.with
+		for part := range strings.SplitSeq(k, ".") {
+			if n = childNode(n, part); n == nil {
+				break
+			}
+		}
+		if n != nil {
+			return n
+		}
+	}
+	switch {
+	case b.withKey != nil:
+		return b.withKey
+	case b.with != nil && b.with.Line > 0:
+		return b.with
+	}
+	return b.uses
+}
+
+// childNode is the value of key in mapping n, or the element at index key of list n.
+func childNode(n *yaml.Node, key string) *yaml.Node {
+	if n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n != nil && n.Kind == yaml.SequenceNode {
+		i, err := strconv.Atoi(key)
+		if err != nil || i < 0 || i >= len(n.Content) {
+			return nil
+		}
+		return n.Content[i]
+	}
+	return mapValue(n, key)
 }
 
 // Registry maps step names to definitions.
@@ -291,6 +357,7 @@ func Define[C any](spec Spec, defaults C, build func(cfg C, b *Build) (any, erro
 		New: func(with *yaml.Node, b *Build) (any, any, error) {
 			cfg := defaults
 			cfg = deepCopy(cfg)
+			b.with = with
 			if err := decodeWith(with, &cfg, spec.Settings, b); err != nil {
 				return nil, nil, err
 			}

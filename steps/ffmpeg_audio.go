@@ -64,7 +64,7 @@ func newFFmpegAudio(cfg audioConfig, b *runner.Build) (any, error) {
 			s = map[string]string{"opus": "24k", "mp3": "32k"}[cfg.Codec]
 		}
 		if enc.Bitrate, err = parseBitrate(s); err != nil {
-			return nil, b.Errorf(nil, "ffmpeg_audio: bitrate: %v", err)
+			return nil, b.ErrorAt("bitrate,codec", "ffmpeg_audio: bitrate: %v", err)
 		}
 	}
 	rates := map[string][]int{
@@ -73,22 +73,22 @@ func newFFmpegAudio(cfg audioConfig, b *runner.Build) (any, error) {
 		"mp3":  {8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000},
 	}
 	if !slices.Contains(rates[cfg.Codec], cfg.SampleRate) {
-		return nil, b.Errorf(nil, "ffmpeg_audio: sample_rate %d is not one %s takes (%v)", cfg.SampleRate, cfg.Codec, rates[cfg.Codec])
+		return nil, b.ErrorAt("sample_rate,codec", "ffmpeg_audio: sample_rate %d is not one %s takes (%v)", cfg.SampleRate, cfg.Codec, rates[cfg.Codec])
 	}
 	if cfg.ChunkMinutes <= 0 {
-		return nil, b.Errorf(nil, "ffmpeg_audio: chunk_minutes must be positive")
+		return nil, b.ErrorAt("chunk_minutes", "ffmpeg_audio: chunk_minutes must be positive")
 	}
 	maxSec := min(cfg.ChunkMinutes*60, enc.MaxSeconds(cfg.MaxChunkBytes))
 	if maxSec < max(5, 4*cfg.Overlap.Seconds()) {
-		return nil, b.Errorf(nil, "ffmpeg_audio: max_chunk_bytes %d leaves chunks of %.1f s with %s; raise it or the bitrate down",
+		return nil, b.ErrorAt("max_chunk_bytes,bitrate,chunk_minutes", "ffmpeg_audio: max_chunk_bytes %d leaves chunks of %.1f s with %s; raise it or the bitrate down",
 			cfg.MaxChunkBytes, maxSec, cfg.Codec)
 	}
 	if _, err := strconv.ParseFloat(strings.TrimSuffix(cfg.SilenceNoise, "dB"), 64); err != nil {
-		return nil, b.Errorf(nil, "ffmpeg_audio: silence_noise %q: want a level such as -35dB", cfg.SilenceNoise)
+		return nil, b.ErrorAt("silence_noise", "ffmpeg_audio: silence_noise %q: want a level such as -35dB", cfg.SilenceNoise)
 	}
 	dir, err := filepath.Abs(filepath.Join(b.StateDir, "audio"))
 	if err != nil {
-		return nil, b.Errorf(nil, "ffmpeg_audio: state_dir: %v", err)
+		return nil, b.ErrorAt("", "ffmpeg_audio: state_dir: %v", err)
 	}
 	return &ffmpegAudio{
 		ffmpeg:  &media.Lazy{Tool: "ffmpeg"},

@@ -16,12 +16,12 @@ import (
 	"meetpipe/steps/media"
 )
 
-// kimiASRConfig is the `with:` block of kimi_asr. Connection settings carry json:"-": they are not part of
+// kimiASRConfig is the `with:` block of kimi_asr. Connection settings carry memo:"-": they are not part of
 // the memo key, so pointing at another server of the same model (or an emulator on a new port) does not
 // transcribe everything again; the model, the prompt and the filters are.
 type kimiASRConfig struct {
-	BaseURL  string `yaml:"base_url" json:"-" required:"true" doc:"OpenAI-compatible transcription server (ASR_BASE_URL), e.g. http://gpu:8000/v1 for vLLM serving Kimi-Audio; /v1 is added to a bare host"`
-	APIKey   string `yaml:"api_key" json:"-" secret:"true" doc:"bearer key (ASR_API_KEY); empty for a server without auth"`
+	BaseURL  string `yaml:"base_url" json:"base_url" memo:"-" required:"true" doc:"OpenAI-compatible transcription server (ASR_BASE_URL), e.g. http://gpu:8000/v1 for vLLM serving Kimi-Audio; /v1 is added to a bare host"`
+	APIKey   string `yaml:"api_key" json:"api_key" memo:"-" secret:"true" doc:"bearer key (ASR_API_KEY); empty for a server without auth"`
 	Model    string `yaml:"model" json:"model" doc:"model id (ASR_MODEL); sent even where the server ignores it"`
 	Language string `yaml:"language" json:"language" doc:"ISO-639-1 language of the speech"`
 	Prompt   string `yaml:"prompt" json:"prompt" doc:"prompt prefix; a Simplified-Chinese sentence keeps Whisper-family models from answering in Traditional"`
@@ -33,8 +33,8 @@ type kimiASRConfig struct {
 	Hallucinations   []string      `yaml:"hallucinations" json:"hallucinations" doc:"texts the model invents from silence; removed wherever they appear (spaces and case ignored)"`
 	NoSpeech         float64       `yaml:"no_speech_threshold" min:"0" max:"1" json:"no_speech_threshold" doc:"drop a segment whose no_speech_prob is above this AND whose avg_logprob is below logprob_threshold (when the server reports both)"`
 	Logprob          float64       `yaml:"logprob_threshold" min:"-100" max:"0" json:"logprob_threshold" doc:"see no_speech_threshold"`
-	MaxUploadMB      float64       `yaml:"max_upload_mb" min:"0.1" max:"4096" json:"-" doc:"largest chunk the server takes, in MB (vLLM and OpenAI: 25); a larger chunk fails the item without an upload"`
-	Timeout          time.Duration `yaml:"timeout" min:"1s" max:"6h" json:"-" doc:"limit for one chunk's request"`
+	MaxUploadMB      float64       `yaml:"max_upload_mb" min:"0.1" max:"4096" json:"max_upload_mb" memo:"-" doc:"largest chunk the server takes, in MB (vLLM and OpenAI: 25); a larger chunk fails the item without an upload"`
+	Timeout          time.Duration `yaml:"timeout" min:"1s" max:"6h" json:"timeout" memo:"-" doc:"limit for one chunk's request"`
 }
 
 func init() {
@@ -83,13 +83,18 @@ type asrKey struct {
 
 func newKimiASR(cfg kimiASRConfig, b *runner.Build) (any, error) {
 	if strings.TrimSpace(cfg.BaseURL) == "" && !b.DryRun {
-		return nil, b.Errorf(nil, "kimi_asr: base_url is empty; set ASR_BASE_URL")
+		return nil, b.ErrorAt("base_url", "kimi_asr: base_url is empty; set ASR_BASE_URL")
+	}
+	if strings.TrimSpace(cfg.BaseURL) != "" {
+		if err := kimi.CheckBaseURL(cfg.BaseURL); err != nil {
+			return nil, b.ErrorAt("base_url", "kimi_asr: %v; set ASR_BASE_URL", err)
+		}
 	}
 	if cfg.ChunkConcurrency < 1 {
-		return nil, b.Errorf(nil, "kimi_asr: chunk_concurrency must be at least 1")
+		return nil, b.ErrorAt("chunk_concurrency", "kimi_asr: chunk_concurrency must be at least 1")
 	}
 	if cfg.CarryOver < 0 {
-		return nil, b.Errorf(nil, "kimi_asr: carry_over must not be negative")
+		return nil, b.ErrorAt("carry_over", "kimi_asr: carry_over must not be negative")
 	}
 	b.Secret(cfg.APIKey)
 	return &kimiASR{

@@ -2,7 +2,6 @@ package steps
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -380,7 +379,7 @@ func TestKimiASRConfigKey(t *testing.T) {
 	key := func(with string) string {
 		t.Helper()
 		_, cfg := steptest.Build(t, "kimi_asr", with)
-		b, err := json.Marshal(cfg)
+		b, err := runner.MemoJSON(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"meetpipe/runner"
 	"meetpipe/steps/internal/fsx"
 	"meetpipe/steps/kimi"
@@ -36,11 +34,11 @@ type kimiLimit struct {
 }
 
 // kimiClassifyConfig is the `with:` block of kimi_classify. Settings that cannot change the answer (where
-// the server is, the key, limits, timeouts) carry json:"-" and stay out of the memo key; phases, rules,
+// the server is, the key, limits, timeouts) carry memo:"-" and stay out of the memo key; phases, rules,
 // prompts and model parameters are in it, so editing one re-runs the classification.
 type kimiClassifyConfig struct {
-	BaseURL       string      `yaml:"base_url" json:"-" doc:"Moonshot API base (KIMI_BASE_URL): https://api.moonshot.cn/v1 (China) or https://api.moonshot.ai/v1 (global); keys work on one only"`
-	APIKey        string      `yaml:"api_key" json:"-" secret:"true" doc:"Moonshot API key (KIMI_API_KEY)"`
+	BaseURL       string      `yaml:"base_url" json:"base_url" memo:"-" doc:"Moonshot API base (KIMI_BASE_URL): https://api.moonshot.cn/v1 (China) or https://api.moonshot.ai/v1 (global); keys work on one only"`
+	APIKey        string      `yaml:"api_key" json:"api_key" memo:"-" secret:"true" doc:"Moonshot API key (KIMI_API_KEY)"`
 	Model         string      `yaml:"model" json:"model" doc:"model id (KIMI_MODEL), e.g. kimi-k3, kimi-k2.6, moonshot-v1-128k; checked against GET /v1/models at the start of every run (and dry run)"`
 	ContextTokens int         `yaml:"context_tokens" min:"1024" max:"10000000" json:"context_tokens" doc:"the model's context window in tokens when GET /v1/models does not give it"`
 	Phases        []kimiPhase `yaml:"phases" json:"phases" doc:"the phases, each with a description for the model"`
@@ -54,7 +52,7 @@ type kimiClassifyConfig struct {
 	SummaryMax    int         `yaml:"summary_max" min:"10" max:"100000" json:"summary_max" doc:"longest valid summary, in characters"`
 	MaxTokens     int         `yaml:"max_tokens" min:"16" max:"1000000" json:"max_tokens" doc:"tokens for the answer; the request's max_completion_tokens is this plus reasoning_tokens (within the context window), doubled once when an answer is cut off"`
 	// Reasoning only sizes the cap: a model that does not reason never spends it.
-	ReasoningTokens int           `yaml:"reasoning_tokens" min:"0" max:"1000000" json:"-" doc:"tokens a reasoning model (kimi-k3 always reasons) may think before it answers, on top of max_tokens"`
+	ReasoningTokens int           `yaml:"reasoning_tokens" min:"0" max:"1000000" json:"reasoning_tokens" memo:"-" doc:"tokens a reasoning model (kimi-k3 always reasons) may think before it answers, on top of max_tokens"`
 	Temperature     float64       `yaml:"temperature" min:"0" max:"2" json:"temperature" doc:"sampling temperature (0-1); a model that allows only its own (\"only 1 is allowed\") gets none, learned from its 400 and remembered for the run"`
 	Thinking        string        `yaml:"thinking" json:"thinking" enum:"disabled,enabled,default" doc:"thinking switch sent to the model (a classification needs no reasoning); a model that refuses it gets its default"`
 	JSONMode        bool          `yaml:"json_mode" json:"json_mode" doc:"ask for a JSON answer (response_format)"`
@@ -63,12 +61,12 @@ type kimiClassifyConfig struct {
 	BudgetRatio     float64       `yaml:"budget_ratio" min:"0.05" max:"1" json:"budget_ratio" doc:"share of the context window a prompt plus max_tokens may fill before the transcript is summarised in parts"`
 	PartTokens      int           `yaml:"part_tokens" min:"256" max:"1000000" json:"part_tokens" doc:"size of a transcript part in map-reduce, in tokens"`
 	Timestamps      bool          `yaml:"timestamps" json:"timestamps" doc:"prefix transcript lines with [mm:ss]"`
-	DefaultLimit    kimiLimit     `yaml:"default_limit" json:"-" doc:"limits used when the step names no limiter (entry tier: concurrency 1, rpm 3); a named limiter replaces them"`
-	Timeout         time.Duration `yaml:"timeout" min:"1s" max:"6h" json:"-" doc:"limit for one request"`
-	PriceInput      float64       `yaml:"price_per_mtok_input" min:"0" max:"1000000" json:"-" doc:"price of a million prompt tokens (0: unknown); with it the dry-run estimate and the run's cost line give money"`
-	PriceOutput     float64       `yaml:"price_per_mtok_output" min:"0" max:"1000000" json:"-" doc:"price of a million completion tokens, reasoning included"`
-	PriceCached     float64       `yaml:"price_per_mtok_cached" min:"0" max:"1000000" json:"-" doc:"price of a million prompt tokens served from the prompt cache (0: as price_per_mtok_input)"`
-	Currency        string        `yaml:"currency" json:"-" doc:"currency of the prices (CNY on api.moonshot.cn, USD on api.moonshot.ai)"`
+	DefaultLimit    kimiLimit     `yaml:"default_limit" json:"default_limit" memo:"-" doc:"limits used when the step names no limiter (entry tier: concurrency 1, rpm 3); a named limiter replaces them"`
+	Timeout         time.Duration `yaml:"timeout" min:"1s" max:"6h" json:"timeout" memo:"-" doc:"limit for one request"`
+	PriceInput      float64       `yaml:"price_per_mtok_input" min:"0" max:"1000000" json:"price_per_mtok_input" memo:"-" doc:"price of a million prompt tokens (0: unknown); with it the dry-run estimate and the run's cost line give money"`
+	PriceOutput     float64       `yaml:"price_per_mtok_output" min:"0" max:"1000000" json:"price_per_mtok_output" memo:"-" doc:"price of a million completion tokens, reasoning included"`
+	PriceCached     float64       `yaml:"price_per_mtok_cached" min:"0" max:"1000000" json:"price_per_mtok_cached" memo:"-" doc:"price of a million prompt tokens served from the prompt cache (0: as price_per_mtok_input)"`
+	Currency        string        `yaml:"currency" json:"currency" memo:"-" doc:"currency of the prices (CNY on api.moonshot.cn, USD on api.moonshot.ai)"`
 }
 
 // kimiClassifyReads are the item fields the prompts can use besides the transcript.
@@ -147,11 +145,14 @@ type kimiClassify struct {
 }
 
 func newKimiClassify(cfg kimiClassifyConfig, b *runner.Build) (any, error) {
-	fail := func(format string, args ...any) (any, error) {
-		return nil, b.Errorf(nil, "kimi_classify: "+format, args...)
+	fail := func(key, format string, args ...any) (any, error) {
+		return nil, b.ErrorAt(key, "kimi_classify: "+format, args...)
 	}
 	if strings.TrimSpace(cfg.APIKey) == "" && !b.DryRun {
-		return fail("api_key is empty; set KIMI_API_KEY")
+		return fail("api_key", "api_key is empty; set KIMI_API_KEY")
+	}
+	if err := kimi.CheckBaseURL(cfg.BaseURL); err != nil {
+		return fail("base_url", "%v; set KIMI_BASE_URL", err)
 	}
 	s := &kimiClassify{cfg: cfg, b: b,
 		chat:   &kimi.Chat{BaseURL: cfg.BaseURL, APIKey: cfg.APIKey},
@@ -183,12 +184,17 @@ func newKimiClassify(cfg kimiClassifyConfig, b *runner.Build) (any, error) {
 		Temperature: cfg.Temperature, Thinking: cfg.Thinking, JSONMode: cfg.JSONMode, JSONSchema: cfg.JSONSchema,
 		TokenEstimate: cfg.TokenEstimate, BudgetRatio: cfg.BudgetRatio, PartTokens: cfg.PartTokens,
 		Timestamps: cfg.Timestamps, ContextTokens: cfg.ContextTokens,
+		ItemFields: append([]string{"id"}, kimiClassifyReads...),
 	}, s.chat, s.guard, runner.Logger)
 	if err != nil {
-		return fail("%v", err)
+		key := "" // the setting at fault, when the classifier says
+		if se := (*kimi.SettingError)(nil); errors.As(err, &se) {
+			key = se.Setting
+		}
+		return fail(key, "%v", err)
 	}
 	if cfg.PriceInput < 0 || cfg.PriceOutput < 0 || cfg.PriceCached < 0 {
-		return fail("prices must not be negative")
+		return fail("price_per_mtok_input,price_per_mtok_output,price_per_mtok_cached", "prices must not be negative")
 	}
 	s.cls = cls
 	if s.pre, err = s.compile(cfg.PreRules, "pre_rules", nil); err != nil {
@@ -213,7 +219,7 @@ func (s *kimiClassify) compile(list []kimiRule, kind string, extra map[string]an
 		}
 		phase, ok := s.cls.Phase(r.Phase)
 		if !ok {
-			return nil, ruleErr(s.b, &list[i].When, "kimi_classify: %s: phase %q is not one of the phases %s", name, r.Phase, strings.Join(s.cls.Names(), ", "))
+			return nil, s.b.ErrorAt(fmt.Sprintf("%s.%d.phase", kind, i), "kimi_classify: %s: phase %q is not one of the phases %s", name, r.Phase, strings.Join(s.cls.Names(), ", "))
 		}
 		prog, err := s.b.CompileBool(&list[i].When, extra)
 		if err != nil {
@@ -228,14 +234,6 @@ func (s *kimiClassify) compile(list []kimiRule, kind string, extra map[string]an
 // postRuleSamples are the names post rules see besides the item.
 func postRuleSamples() map[string]any {
 	return map[string]any{"answer": map[string]any{}, "phase": "", "summary": "", "confidence": 0.0}
-}
-
-func ruleErr(b *runner.Build, e *runner.Expr, format string, args ...any) error {
-	line, col := e.Pos()
-	if line == 0 {
-		return b.Errorf(nil, format, args...)
-	}
-	return b.Errorf(&yaml.Node{Line: line, Column: col}, format, args...)
 }
 
 // Process tries the pre rules, asks the model (unless the transcript is empty), then tries the post rules.
@@ -337,7 +335,7 @@ func (s *kimiClassify) Open(ctx context.Context) error {
 	}
 	m, err := kimi.CheckModel(ms, s.cfg.Model)
 	if err != nil {
-		return s.b.Errorf(nil, "kimi_classify: %v (set KIMI_MODEL or model:)", err)
+		return s.b.ErrorAt("model", "kimi_classify: %v (set KIMI_MODEL or model:)", err)
 	}
 	s.cls.SetWindow(m.ContextLength)
 	log.DebugContext(ctx, "model checked", "model", m.ID, "context_tokens", s.cls.Window())

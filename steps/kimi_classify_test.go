@@ -308,7 +308,7 @@ func TestKimiClassifyConfig(t *testing.T) {
 	key := func(with string) string {
 		t.Helper()
 		_, cfg := steptest.Build(t, "kimi_classify", "api_key: k1\n"+with)
-		b, err := json.Marshal(cfg)
+		b, err := runner.MemoJSON(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -339,18 +339,24 @@ func TestKimiClassifyConfig(t *testing.T) {
 		}
 	}
 
-	for _, tt := range []struct{ with, want string }{
-		{"model: x", "api_key is empty; set KIMI_API_KEY"},
-		{"api_key: k\npre_rules: [{when: 'true', phase: 闲聊}]", `phase "闲聊" is not one of the phases`},
-		{"api_key: k\nfallback_phase: 未知", `fallback_phase "未知" is not one of the phases`},
-		{"api_key: k\nsystem: '{{.x'", "system template"},
-		{"api_key: k\npost_rules: [{when: 'answer.phase +', phase: 其他}]", "expression"},
-		{"api_key: k\nphases: [{name: 其他, description: x}, {name: ' 其他 ', description: y}]", `phase " 其他 " is listed twice`},
-		{"api_key: k\nphases: []", "phases is empty"},
-		{"api_key: k\nbudget_ratio: 2", "budget_ratio"},
+	// Each at the value it is about (with:LINE:COL), not at the step as a whole.
+	for _, tt := range []struct{ with, want, pos string }{
+		{"model: x", "api_key is empty; set KIMI_API_KEY", "with:1:1:"},
+		{"model: x\napi_key: ''", "api_key is empty; set KIMI_API_KEY", "with:2:10:"},
+		{"api_key: k\npre_rules: [{when: 'true', phase: 闲聊}]", `phase "闲聊" is not one of the phases`, "with:2:35:"},
+		{"api_key: k\nfallback_phase: 未知", `fallback_phase "未知" is not one of the phases`, "with:2:17:"},
+		{"api_key: k\nsystem: '{{.x'", "system template", "with:2:9:"},
+		{"api_key: k\npost_rules: [{when: 'answer.phase +', phase: 其他}]", "expression", "with:2:"},
+		{"api_key: k\nphases: [{name: 其他, description: x}, {name: ' 其他 ', description: y}]", `phase " 其他 " is listed twice`, "with:2:45:"},
+		{"api_key: k\nphases:\n  - {name: a, description: x}\n  - {description: y}", "a phase has no name", "with:4:5:"},
+		{"api_key: k\nphases: []", "phases is empty", "with:2:9:"},
+		{"api_key: k\nmodel: ' '", "model is empty", "with:2:8:"},
+		{"api_key: k\nbudget_ratio: 2", "budget_ratio", "with:2:15:"},
+		{"api_key: k\npre_rules:\n  - phase: 其他\n    when: >-\n      true &&\n      nope\n", "unknown name nope", "with:6:7:"},
 	} {
-		if err := steptest.Err(t, "kimi_classify", tt.with); !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("%q: error %v, want %q", tt.with, err, tt.want)
+		err := steptest.Err(t, "kimi_classify", tt.with)
+		if !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), tt.pos) {
+			t.Errorf("%q: error %v, want %q at %s", tt.with, err, tt.want, tt.pos)
 		}
 	}
 }

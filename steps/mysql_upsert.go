@@ -82,21 +82,21 @@ func newMysqlUpsert(cfg mysqlUpsertConfig, b *runner.Build) (any, error) {
 		b.Secret(s)
 	}
 	if cfg.DSN == "" && cfg.Database == "" {
-		return nil, b.Errorf(nil, "mysql_upsert: set dsn (DB_DSN) or database (DB_NAME) with host, port, user and password")
+		return nil, b.ErrorAt("dsn,database", "mysql_upsert: set dsn (DB_DSN) or database (DB_NAME) with host, port, user and password")
 	}
 	if cfg.MaxOpen < 1 {
-		return nil, b.Errorf(nil, "mysql_upsert: max_open must be at least 1, got %d", cfg.MaxOpen)
+		return nil, b.ErrorAt("max_open", "mysql_upsert: max_open must be at least 1, got %d", cfg.MaxOpen)
 	}
 	// New checks the configuration without connecting: a dry run and validate never touch the server.
 	db, err := store.New(sc)
 	if err != nil {
-		return nil, b.Errorf(nil, "mysql_upsert: %v", err)
+		return nil, b.ErrorAt("dsn,tls,host", "mysql_upsert: %v", err)
 	}
 	var ros *roster.Roster
 	if cfg.Roster != "" {
 		// Relative to the working directory, like state_dir and log_file.
 		if ros, err = roster.Load(cfg.Roster); err != nil {
-			return nil, b.Errorf(nil, "mysql_upsert: %v", err)
+			return nil, b.ErrorAt("roster", "mysql_upsert: %v", err)
 		}
 	}
 	return &mysqlUpsert{cfg: sc, secrets: sc.Secrets(), migrate: cfg.Migrate, runs: cfg.RecordRuns,

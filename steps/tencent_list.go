@@ -16,8 +16,8 @@ type tencentListConfig struct {
 	SdkID        string      `yaml:"sdk_id" doc:"the app's SdkId, sent as the SdkId header (empty for old accounts that have none)"`
 	BaseURL      string      `yaml:"base_url" doc:"API base URL; point it at an emulator for tests and demos"`
 	Mode         string      `yaml:"mode" doc:"corp: one enterprise-wide listing (/v1/corp/records, operator_id must be an admin, 10 calls/min); per_teacher: /v1/records once per teacher with the teacher as operator" enum:"corp,per_teacher"`
-	OperatorID   string      `yaml:"operator_id" doc:"admin userid used as operator in corp mode"`
-	Teachers     string      `yaml:"teachers" doc:"teacher userids as a JSON array (the seed's TEACHER_WHITELIST) or comma-separated; the operators in per_teacher mode; in corp mode, when set, only recordings they host are listed. Quote it when interpolated: '${TEACHER_WHITELIST}'"`
+	OperatorID   string      `yaml:"operator_id" required_if:"mode=corp" doc:"admin userid used as operator in corp mode"`
+	Teachers     string      `yaml:"teachers" required_if:"mode=per_teacher" doc:"teacher userids as a JSON array (the seed's TEACHER_WHITELIST) or comma-separated; the operators in per_teacher mode; in corp mode, when set, only recordings they host are listed. Quote it when interpolated: '${TEACHER_WHITELIST}'"`
 	Students     runner.Expr `yaml:"students" doc:"rule picking students among a recording's participants; sees p (userid, uuid, name, role, join, left, seconds), teacher_id, host_userid and creator_userid. user_role: 0 member, 1 creator, 2 host, 3 creator+host, 4 guest, 5 guest+host, 6 co-host, 7 creator+co-host"`
 	RecordType   int         `yaml:"record_type" min:"0" max:"5" doc:"query_record_type: 0 all, 1 cloud recordings, 2 uploaded"`
 	PageSize     int         `yaml:"page_size" min:"1" max:"20" doc:"records per page, at most 20"`
@@ -85,19 +85,19 @@ func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
 	b.Secret(cfg.SecretID)
 	teachers, err := runner.ParseList(cfg.Teachers)
 	if err != nil {
-		return nil, b.Errorf(nil, "tencent_list: teachers: %v", err)
+		return nil, b.ErrorAt("teachers", "tencent_list: teachers: %v", err)
 	}
 	switch {
 	case cfg.Mode == tencent.ModeCorp && cfg.OperatorID == "":
-		return nil, b.Errorf(nil, "tencent_list: mode corp needs operator_id (an admin userid)")
+		return nil, b.ErrorAt("operator_id,mode", "tencent_list: mode corp needs operator_id (an admin userid)")
 	case cfg.Mode == tencent.ModePerTeacher && len(teachers) == 0:
-		return nil, b.Errorf(nil, "tencent_list: mode per_teacher needs teachers")
+		return nil, b.ErrorAt("teachers,mode", "tencent_list: mode per_teacher needs teachers")
 	case cfg.PageSize < 1 || cfg.PageSize > tencent.MaxPageSize:
-		return nil, b.Errorf(nil, "tencent_list: page_size must be 1..%d, got %d", tencent.MaxPageSize, cfg.PageSize)
+		return nil, b.ErrorAt("page_size", "tencent_list: page_size must be 1..%d, got %d", tencent.MaxPageSize, cfg.PageSize)
 	case cfg.RecordType < 0 || cfg.RecordType > 5:
-		return nil, b.Errorf(nil, "tencent_list: record_type must be 0..5, got %d", cfg.RecordType)
+		return nil, b.ErrorAt("record_type", "tencent_list: record_type must be 0..5, got %d", cfg.RecordType)
 	case cfg.ParticipantsCacheAfter <= 0:
-		return nil, b.Errorf(nil, "tencent_list: participants_cache_after must be positive, got %s", cfg.ParticipantsCacheAfter)
+		return nil, b.ErrorAt("participants_cache_after", "tencent_list: participants_cache_after must be positive, got %s", cfg.ParticipantsCacheAfter)
 	}
 	var rule *runner.Program
 	if !cfg.Students.IsZero() {
@@ -115,7 +115,7 @@ func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
 		NewLimiter: engineLimiter, Shared: b.Limiter(),
 	})
 	if err != nil {
-		return nil, b.Errorf(nil, "tencent_list: %v", err)
+		return nil, b.ErrorAt(tencentClientKey(cfg, err), "tencent_list: %v", err)
 	}
 	lc := tencent.ListerConfig{
 		Mode: cfg.Mode, Operator: cfg.OperatorID, Teachers: teachers, PageSize: cfg.PageSize,
@@ -139,7 +139,7 @@ func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
 	}
 	l, err := tencent.NewLister(c, lc)
 	if err != nil {
-		return nil, b.Errorf(nil, "tencent_list: %v", err)
+		return nil, b.ErrorAt("mode", "tencent_list: %v", err)
 	}
 	return &tencentSource{lister: l, client: c, check: tencent.CheckConfig{Mode: cfg.Mode, Operator: cfg.OperatorID,
 		Teachers: teachers, RequestsPerSecond: cfg.RequestsPerSecond, CorpRecordsPerMinute: cfg.CorpRecordsPerMinute}}, nil

@@ -317,25 +317,31 @@ func TestTencentListFieldsInExpressions(t *testing.T) {
 
 func TestTencentListConfigErrors(t *testing.T) {
 	base := "secret_id: a\nsecret_key: b\nenterprise_id: c\n"
-	tests := []struct{ name, with, want string }{
-		{"corp without operator", "mode: corp", "operator_id"},
-		{"per teacher without teachers", "mode: per_teacher", "teachers"},
-		{"unknown mode", "mode: everything\noperator_id: a", ""}, // the engine's diagnostics say why
-		{"bad teachers list", "operator_id: a\nteachers: '[\"a\",'", "teachers"},
-		{"bad students rule", "operator_id: a\nstudents: p.nope == 1", "nope"},
-		{"page size", "operator_id: a\npage_size: 50", "page_size"},
-		{"cache age", "operator_id: a\nparticipants_cache_after: -1h", "participants_cache_after"},
-		{"base url", "operator_id: a\nbase_url: ftp://x", "http"},
-		{"missing secret", "", ""},
+	// pos: each problem at the value it is about, as with:LINE:COL (base is three lines).
+	tests := []struct{ name, with, want, pos string }{
+		{"corp without operator", "mode: corp", "operator_id", "with:4:7:"},
+		{"per teacher without teachers", "mode: per_teacher", "teachers", "with:4:7:"},
+		{"per teacher with empty teachers", "mode: per_teacher\nteachers: ''", "teachers", "with:5:11:"},
+		{"unknown mode", "mode: everything\noperator_id: a", "", "with:4:7:"}, // the engine's diagnostics say why
+		{"bad teachers list", "operator_id: a\nteachers: '[\"a\",'", "teachers", "with:5:11:"},
+		{"bad students rule", "operator_id: a\nstudents: p.nope == 1", "nope", "with:5:13:"},
+		{"page size", "operator_id: a\npage_size: 50", "page_size", "with:5:12:"},
+		{"cache age", "operator_id: a\nparticipants_cache_after: -1h", "participants_cache_after", "with:5:27:"},
+		{"base url", "operator_id: a\nbase_url: ftp://x", "http", "with:5:11:"},
+		{"empty secret", "", "missing secret_id", "with:1:12:"},
+		{"missing secret", "", `step tencent_list: missing required setting "secret_id"`, "with:1:1:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			src := base + tt.with
-			if tt.name == "missing secret" {
+			switch tt.name {
+			case "missing secret":
 				src = "enterprise_id: c\noperator_id: a"
+			case "empty secret":
+				src = "secret_id: ''\nsecret_key: b\nenterprise_id: c\noperator_id: a"
 			}
-			if err := steptest.Err(t, "tencent_list", src); !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("got %v, want an error mentioning %q", err, tt.want)
+			if err := steptest.Err(t, "tencent_list", src); !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), tt.pos) {
+				t.Fatalf("got %v, want an error mentioning %q at %s", err, tt.want, tt.pos)
 			}
 		})
 	}

@@ -37,6 +37,9 @@ type ClassifierConfig struct {
 	Timestamps  bool // [mm:ss] before each transcript line
 	// ContextTokens is the window until the server says otherwise (SetWindow, or a 400 that names it).
 	ContextTokens int
+	// ItemFields are the item's fields the prompts are given; when set, a prompt naming another field is
+	// refused by NewClassifier.
+	ItemFields []string
 }
 
 // Guard is what the caller wraps around each request: Do runs f inside its limiter, timeout and stop
@@ -74,41 +77,59 @@ func NewClassifier(cfg ClassifierConfig, chat *Chat, g Guard, log func(context.C
 	c := &Classifier{cfg: cfg, chat: chat, guard: g, log: log, phases: map[string]string{},
 		cache: NewCache[[32]byte, *ChatResponse](512, nil)}
 	if strings.TrimSpace(cfg.Model) == "" {
-		return nil, errors.New("model is empty")
+		return nil, settingErr("model", errors.New("model is empty"))
 	}
 	if len(cfg.Phases) == 0 {
-		return nil, errors.New("phases is empty")
+		return nil, settingErr("phases", errors.New("phases is empty"))
 	}
-	for _, p := range cfg.Phases {
+	for i, p := range cfg.Phases {
 		k := foldPhase(p.Name)
+		at := fmt.Sprintf("phases.%d.name,phases.%d", i, i)
 		if k == "" {
-			return nil, errors.New("a phase has no name")
+			return nil, settingErr(at, errors.New("a phase has no name"))
 		}
 		if _, dup := c.phases[k]; dup {
-			return nil, fmt.Errorf("phase %q is listed twice", p.Name)
+			return nil, settingErr(at, fmt.Errorf("phase %q is listed twice", p.Name))
 		}
 		c.phases[k] = p.Name
 		c.names = append(c.names, p.Name)
 	}
 	if _, ok := c.Phase(cfg.Fallback); !ok {
-		return nil, fmt.Errorf("fallback_phase %q is not one of the phases %s", cfg.Fallback, strings.Join(c.names, ", "))
+		return nil, settingErr("fallback_phase", fmt.Errorf("fallback_phase %q is not one of the phases %s", cfg.Fallback, strings.Join(c.names, ", ")))
 	}
 	if cfg.SummaryMax <= 0 || cfg.MaxTokens <= 0 || cfg.PartTokens <= 0 || cfg.ContextTokens <= 0 {
-		return nil, errors.New("summary_max, max_tokens, part_tokens and context_tokens must be positive")
+		return nil, settingErr("summary_max,max_tokens,part_tokens,context_tokens", errors.New("summary_max, max_tokens, part_tokens and context_tokens must be positive"))
 	}
 	if cfg.ReasoningTokens < 0 {
-		return nil, errors.New("reasoning_tokens must not be negative")
+		return nil, settingErr("reasoning_tokens", errors.New("reasoning_tokens must not be negative"))
 	}
 	if cfg.BudgetRatio <= 0 || cfg.BudgetRatio > 1 {
-		return nil, errors.New("budget_ratio must be in (0, 1]")
+		return nil, settingErr("budget_ratio", errors.New("budget_ratio must be in (0, 1]"))
 	}
 	var err error
 	if c.tpl, err = parsePrompts(cfg.Prompts); err != nil {
 		return nil, err
 	}
+	if cfg.ItemFields != nil {
+		if err := c.tpl.checkNames(cfg.ItemFields); err != nil {
+			return nil, err
+		}
+	}
 	c.window.Store(int64(cfg.ContextTokens))
 	return c, nil
 }
+
+// SettingError is a configuration error about one setting of the classifier (as the step's `with:` names
+// it; "a,b" when several may be at fault), so that the step can report it at the value.
+type SettingError struct {
+	Setting string
+	Err     error
+}
+
+func (e *SettingError) Error() string { return e.Err.Error() }
+func (e *SettingError) Unwrap() error { return e.Err }
+
+func settingErr(setting string, err error) error { return &SettingError{Setting: setting, Err: err} }
 
 // foldPhase is a phase name as compared: trimmed, without quotes, case-folded.
 func foldPhase(s string) string {

@@ -27,6 +27,23 @@ func endpoint(base, path string) (string, error) {
 	return u.String(), nil
 }
 
+// CheckBaseURL says whether base can be a server's base URL (an absolute http or https URL), so that a
+// bad one is refused when the pipeline loads rather than by every request of a run.
+func CheckBaseURL(base string) error {
+	u, err := url.Parse(strings.TrimSpace(base))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		shown := runnerSafe(base)
+		if err != nil { // "127.0.0.1:8000" does not parse: show it, without any user info
+			shown = strings.TrimSpace(base)
+			if i := strings.LastIndexByte(shown, '@'); i >= 0 {
+				shown = shown[i+1:]
+			}
+		}
+		return fmt.Errorf("base URL %q is not an absolute http(s) URL such as http://host:8000/v1", shown)
+	}
+	return nil
+}
+
 // runnerSafe drops user info and query from a URL for error messages.
 func runnerSafe(s string) string {
 	u, err := url.Parse(s)

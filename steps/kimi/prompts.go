@@ -44,7 +44,7 @@ func parsePrompts(p Prompts) (templates, error) {
 	for _, x := range []struct{ name, src string }{{"system", p.System}, {"user", p.User}, {"map_system", p.MapSystem}, {"map_user", p.MapUser}} {
 		t, err := template.New(x.name).Funcs(funcs).Option("missingkey=zero").Parse(x.src)
 		if err != nil {
-			return nil, fmt.Errorf("%s template: %v", x.name, err)
+			return nil, settingErr(x.name, fmt.Errorf("%s template: %v", x.name, err))
 		}
 		out[x.name] = t
 	}

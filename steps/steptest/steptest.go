@@ -101,6 +101,7 @@ func build(t testing.TB, step, with string, o Options) (any, any, error) {
 	b := &runner.Build{StepID: o.StepID, File: "with", StateDir: o.StateDir, DryRun: o.DryRun}
 	var ds runner.Diagnostics
 	b.CollectDiagnostics(&ds)
+	b.SetSource(with)
 	impl, cfg, err := def.New(node, b)
 	if err != nil && ds.Err() != nil {
 		// Every problem the decoder found, each at its line and column of with, not only the first.

@@ -249,7 +249,9 @@ func cmdValidate(_ context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	var bad error
 	for _, f := range pos {
-		p, _, err := lf.load(f, true, time.Now(), stderr)
+		// Loaded as `run` loads it (not as a dry run, which may lack keys): what run refuses, validate
+		// refuses with the same message. Loading opens nothing either way.
+		p, _, err := lf.load(f, false, time.Now(), stderr)
 		if err != nil {
 			fmt.Fprintln(stderr, err) // every file's problems, not only the first file's
 			bad = reported{2}

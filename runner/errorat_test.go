@@ -1,0 +1,101 @@
+package runner
+
+import (
+	"strings"
+	"testing"
+)
+
+type errorAtCfg struct {
+	Key   string `yaml:"key" required:"true"`
+	When  Expr   `yaml:"when"`
+	Mode  string `yaml:"mode"`
+	Admin string `yaml:"admin" required_if:"mode=corp"`
+	Peer  string `yaml:"peer" required_if:"mode=solo"`
+	Peers []struct {
+		Name string `yaml:"name"`
+	} `yaml:"peers"`
+	Limit struct {
+		RPM int `yaml:"rpm"`
+	} `yaml:"limit"`
+}
+
+// errorAtRegistry holds nums and a step whose constructor refuses with Build.ErrorAt and Build.Errorf(nil).
+func errorAtRegistry() *Registry {
+	reg := NewRegistry()
+	reg.Register(Define(Spec{Name: "nums", Source: true, Version: "1", Writes: []Field{{Name: "n", Sample: 0}}},
+		srcCfg{Count: 1}, func(cfg srcCfg, b *Build) (any, error) { return &numSource{cfg: cfg}, nil }))
+	reg.Register(Define(Spec{Name: "picky", Version: "1", Reads: []string{"n"}}, errorAtCfg{Mode: "solo", Peer: "p"},
+		func(cfg errorAtCfg, b *Build) (any, error) {
+			if !cfg.When.IsZero() {
+				if _, err := b.CompileBool(&cfg.When, nil); err != nil {
+					return nil, err
+				}
+			}
+			switch {
+			case cfg.Mode == "team" && len(cfg.Peers) == 0:
+				return nil, b.ErrorAt("peers,mode", "mode team needs peers")
+			case len(cfg.Peers) > 1 && cfg.Peers[1].Name == "":
+				return nil, b.ErrorAt("peers.1.name,peers.1", "peer 1 has no name")
+			case cfg.Limit.RPM == 7:
+				return nil, b.ErrorAt("limit.rpm", "rpm 7 is unlucky")
+			case cfg.Key == "whole":
+				return nil, b.Errorf(nil, "the step as a whole")
+			}
+			return stepFunc(nil), nil
+		}))
+	return reg
+}
+
+// A check a constructor makes after decoding is reported at the value it is about, else at the `with:`
+// key, else at the `uses:` line; a missing required setting names the step and its place.
+func TestBuildErrorAt(t *testing.T) {
+	const head = "steps:\n  - uses: nums\n  - uses: picky\n"
+	cases := []struct{ name, yml, want, pos string }{
+		{"value", head + "    with:\n      key: k\n      mode: team\n", "mode team needs peers", "t.yaml:6:13:"},
+		{"first written", head + "    with: {key: k, mode: team, peers: []}\n", "mode team needs peers", "t.yaml:4:39:"},
+		{"in a list", head + "    with:\n      key: k\n      peers:\n        - name: a\n        - {name: ''}\n", "peer 1 has no name", "t.yaml:8:18:"},
+		{"in an object", head + "    with:\n      key: k\n      limit: {rpm: 7}\n", "rpm 7 is unlucky", "t.yaml:6:20:"},
+		// An expression in with: is placed at the bad name, in a folded block as on one line.
+		{"folded when", head + "    with:\n      key: k\n      when: >-\n        n > 1 &&\n        n < 3 && nope\n", "unknown name nope", "t.yaml:8:18:"},
+		{"step as a whole", head + "    with:\n      key: whole\n", "the step as a whole", "t.yaml:4:5:"},
+		// A rule across settings, said by the spec (required_if), at the choice that needs the setting.
+		{"required if", head + "    with:\n      key: k\n      mode: corp\n", "admin: required when mode is corp", "t.yaml:6:13:"},
+		{"required if empty", head + "    with:\n      key: k\n      mode: corp\n      admin: ''\n", "admin: required when mode is corp", "t.yaml:7:14:"},
+		{"required if by default", head + "    with:\n      key: k\n      peer: ' '\n", "peer: required when mode is solo", "t.yaml:6:13:"},
+		{"required if met by default", head + "    with:\n      key: whole\n", "the step as a whole", "t.yaml:4:5:"},
+		{"missing required", head, `step picky: missing required setting "key"`, "t.yaml:3:11:"},
+		{"missing required in with", head + "    with: {mode: x}\n", `step picky: missing required setting "key"`, "t.yaml:4:5:"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := LoadBytes("t.yaml", []byte(c.yml), LoadOptions{Registry: errorAtRegistry(), Env: map[string]string{}, StateDir: t.TempDir()})
+			ds, ok := err.(*Diagnostics)
+			if !ok || len(ds.List) != 1 {
+				t.Fatalf("want one diagnostic, got %v", err)
+			}
+			if d := ds.List[0]; !strings.Contains(d.Msg, c.want) || !strings.HasPrefix(d.Error(), c.pos) {
+				t.Errorf("got %q, want %q at %s", d.Error(), c.want, c.pos)
+			}
+			if !strings.Contains(err.Error(), "\n      | ") {
+				t.Errorf("no snippet with a caret:\n%s", err)
+			}
+		})
+	}
+}
+
+// runner steps and runner schema say the rule the loader enforces.
+func TestRequiredIfInTheSpec(t *testing.T) {
+	def, _ := errorAtRegistry().Lookup("picky")
+	var sb strings.Builder
+	Describe(&sb, def)
+	if !strings.Contains(sb.String(), "required when mode=corp") {
+		t.Errorf("runner steps does not show the rule:\n%s", sb.String())
+	}
+	raw, err := Schema(errorAtRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), `"const": "corp"`) || !strings.Contains(string(raw), `"admin"`) {
+		t.Errorf("schema has no rule for admin:\n%s", raw)
+	}
+}

@@ -1,0 +1,44 @@
+package runner
+
+import (
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ParseYAML parses src, a file that holds one YAML document, as pipeline files are parsed: a syntax
+// error at its line and column, an empty file or a second document refused, and the lines kept in ds so
+// that every diagnostic of the file prints with its snippet. It returns the document's root node, or nil
+// after adding the problem to ds. Exec plugin manifests are read with it.
+func ParseYAML(file string, src []byte, ds *Diagnostics) *yaml.Node {
+	ds.setSource(file, src)
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		line, col, msg := yamlErrorPos(src, err)
+		ds.Addf(file, line, col, "invalid YAML: %s", msg)
+		return nil
+	}
+	if len(doc.Content) == 0 {
+		ds.Addf(file, 1, 1, "the file is empty")
+		return nil
+	}
+	if line, ok := secondDocument(src); ok {
+		// yaml.Unmarshal reads the first document only: whatever follows `---` would be ignored silently.
+		ds.Addf(file, line, 1, "a second YAML document starts here; the file holds one (remove the `---` and what follows, or merge them)")
+		return nil
+	}
+	return doc.Content[0]
+}
+
+// Suggest returns `; did you mean "x"?` when got is a near miss of one of known, else "; known: a, b".
+func Suggest(got string, known []string) string { return suggest(got, known) }
+
+// lastTextLine is the last line of lines with something on it (1-based), for errors at the end of input.
+func lastTextLine(lines []string) int {
+	for l := len(lines); l >= 1; l-- {
+		if strings.TrimSpace(lines[l-1]) != "" {
+			return l
+		}
+	}
+	return 1
+}
