@@ -202,6 +202,10 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 					st.exprReads = append(st.exprReads, f)
 				}
 			}}
+		if r := mapValue(sc.node, "retry"); r != nil && spec.Source {
+			// A listing has no item to retry: a policy here would be silently ignored.
+			d.errorf(r, "retry: does not apply to the source step, which has no item to retry; its own settings say how its requests are retried")
+		}
 		if sc.If != nil && spec.Source {
 			d.errorf(mapValue(sc.node, "if"), "if: is not allowed on the source step; use filter:")
 		} else if sc.If != nil {

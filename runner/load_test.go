@@ -36,6 +36,7 @@ func TestBrokenPipelines(t *testing.T) {
 		{"unknown setting", "steps:\n  - uses: nums\n    with: {cont: 3}\n", `unknown setting "cont"`, "t.yaml:3:12"},
 		{"wrong setting type", "steps:\n  - uses: nums\n    with: {count: many}\n", `count: want an integer, got "many"`, "t.yaml:3:19"},
 		{"wrong step key type", "steps:\n  - uses: nums\n    concurrency: two\n", "concurrency: want an integer", "t.yaml:3:18"},
+		{"retry on the source", "steps:\n  - uses: nums\n    retry: 3\n", "retry: does not apply to the source step", "t.yaml:3:12"},
 		{"concurrency zero", "steps:\n  - uses: nums\n    concurrency: 0\n", "want an integer from 1 to 256", "t.yaml:3:18"},
 		// Counts are promises of memory and goroutines: a huge one is refused at load, not obeyed.
 		{"concurrency huge", "steps:\n  - uses: nums\n    concurrency: 1000000000000\n", "want an integer from 1 to 256", "t.yaml:3:18"},
