@@ -12,15 +12,12 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"meetpipe/steps/internal/finding"
 )
 
 // Finding is one result of a check; it has the fields of runner.Finding, which it converts to.
-type Finding struct {
-	Status  string // ok, warn or fail
-	Subject string
-	Detail  string
-	Remedy  string
-}
+type Finding = finding.Finding
 
 // Models lists the models an OpenAI-compatible transcription server serves (GET {base}/models, which vLLM,
 // OpenAI and LocalAI answer; whisper.cpp and SiliconFlow's SenseVoice endpoint answer 404).
@@ -69,16 +66,16 @@ func CheckTranscriber(ctx context.Context, t *Transcriber, spend bool) []Finding
 	var out []Finding
 	switch {
 	case errors.As(err, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden):
-		return []Finding{{"fail", subject, ae.Error(), "the server refused the key: check ASR_API_KEY"}}
+		return []Finding{finding.New("fail", subject, ae.Error(), "the server refused the key: check ASR_API_KEY")}
 	case errors.As(err, &ae) && (ae.Status == http.StatusNotFound || ae.Status == http.StatusMethodNotAllowed):
-		out = append(out, Finding{"ok", subject, "reachable; it lists no models (/v1/models not served), so " + t.Model + " is not checked", ""})
+		out = append(out, finding.New("ok", subject, "reachable; it lists no models (/v1/models not served), so "+t.Model+" is not checked", ""))
 	case err != nil:
-		return []Finding{{"fail", subject, err.Error(), "check that the server runs and that ASR_BASE_URL reaches it from this machine"}}
+		return []Finding{finding.New("fail", subject, err.Error(), "check that the server runs and that ASR_BASE_URL reaches it from this machine")}
 	case slices.Contains(ids, t.Model):
-		out = append(out, Finding{"ok", subject, "serves " + t.Model, ""})
+		out = append(out, finding.New("ok", subject, "serves "+t.Model, ""))
 	default:
-		return []Finding{{"fail", "ASR model " + t.Model, fmt.Sprintf("%s serves %s, not %s", runnerSafe(t.BaseURL), listOf(ids), t.Model),
-			fmt.Sprintf("set ASR_MODEL to the model the server serves (%s), or point ASR_BASE_URL at the right server", listOf(ids))}}
+		return []Finding{finding.New("fail", "ASR model "+t.Model, fmt.Sprintf("%s serves %s, not %s", runnerSafe(t.BaseURL), listOf(ids), t.Model),
+			fmt.Sprintf("set ASR_MODEL to the model the server serves (%s), or point ASR_BASE_URL at the right server", listOf(ids)))}
 	}
 	if spend {
 		out = append(out, transcribeSilence(ctx, t))
@@ -91,12 +88,12 @@ func transcribeSilence(ctx context.Context, t *Transcriber) Finding {
 	const subject = "ASR transcription"
 	dir, err := os.MkdirTemp("", "meetpipe-doctor-")
 	if err != nil {
-		return Finding{"warn", subject, err.Error(), "make the temporary folder ($TMPDIR) writable"}
+		return finding.New("warn", subject, err.Error(), "make the temporary folder ($TMPDIR) writable")
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "silence.wav")
 	if err := os.WriteFile(path, silenceWAV(16000, 1), 0o600); err != nil {
-		return Finding{"warn", subject, err.Error(), "make the temporary folder ($TMPDIR) writable"}
+		return finding.New("warn", subject, err.Error(), "make the temporary folder ($TMPDIR) writable")
 	}
 	start := time.Now()
 	// A copy: the learned json-only fallback of a doctor call should not leak into a run's client.
@@ -106,9 +103,9 @@ func transcribeSilence(ctx context.Context, t *Transcriber) Finding {
 		if ae := (*APIError)(nil); errors.As(err, &ae) && ae.Kind() == ErrQuota {
 			remedy = "top up the ASR account"
 		}
-		return Finding{"fail", subject, err.Error(), remedy}
+		return finding.New("fail", subject, err.Error(), remedy)
 	}
-	return Finding{"ok", subject, fmt.Sprintf("one second of silence transcribed in %s", time.Since(start).Round(time.Millisecond)), ""}
+	return finding.New("ok", subject, fmt.Sprintf("one second of silence transcribed in %s", time.Since(start).Round(time.Millisecond)), "")
 }
 
 // silenceWAV is a 16-bit mono PCM WAV of zeros.
@@ -149,28 +146,28 @@ func CheckChat(ctx context.Context, c *Chat, model string) []Finding {
 	var ae *APIError
 	switch {
 	case errors.As(err, &ae) && ae.Kind() == ErrAuth:
-		return []Finding{{"fail", subject, ae.Error(), keyRemedy(base)}}
+		return []Finding{finding.New("fail", subject, ae.Error(), keyRemedy(base))}
 	case err != nil:
-		return []Finding{{"fail", subject, err.Error(), "check that KIMI_BASE_URL is reachable from this machine (a proxy or firewall may block it)"}}
+		return []Finding{finding.New("fail", subject, err.Error(), "check that KIMI_BASE_URL is reachable from this machine (a proxy or firewall may block it)")}
 	}
-	out := []Finding{{"ok", subject, "accepted", ""}}
+	out := []Finding{finding.New("ok", subject, "accepted", "")}
 	if slices.Contains(ids, model) {
-		out = append(out, Finding{"ok", "Moonshot model " + model, "listed", ""})
+		out = append(out, finding.New("ok", "Moonshot model "+model, "listed", ""))
 	} else {
-		out = append(out, Finding{"fail", "Moonshot model " + model, "not among the models of this key: " + listOf(ids),
-			fmt.Sprintf("set KIMI_MODEL to one of %s", listOf(ids))})
+		out = append(out, finding.New("fail", "Moonshot model "+model, "not among the models of this key: "+listOf(ids),
+			fmt.Sprintf("set KIMI_MODEL to one of %s", listOf(ids))))
 	}
 	bal, err := c.Balance(ctx)
 	switch {
 	case errors.As(err, &ae) && ae.Kind() == ErrNotFound:
-		out = append(out, Finding{"ok", "Moonshot balance", "not served by this endpoint (not Moonshot?)", ""})
+		out = append(out, finding.New("ok", "Moonshot balance", "not served by this endpoint (not Moonshot?)", ""))
 	case err != nil:
-		out = append(out, Finding{"warn", "Moonshot balance", err.Error(), "check the balance in the Moonshot console"})
+		out = append(out, finding.New("warn", "Moonshot balance", err.Error(), "check the balance in the Moonshot console"))
 	case bal.Available <= 0:
-		out = append(out, Finding{"fail", "Moonshot balance", fmt.Sprintf("available %.2f (cash %.2f, voucher %.2f): every model call would be refused", bal.Available, bal.Cash, bal.Voucher),
-			"top up the account in the Moonshot console (platform.moonshot.cn → 账户 → 充值, or platform.moonshot.ai billing)"})
+		out = append(out, finding.New("fail", "Moonshot balance", fmt.Sprintf("available %.2f (cash %.2f, voucher %.2f): every model call would be refused", bal.Available, bal.Cash, bal.Voucher),
+			"top up the account in the Moonshot console (platform.moonshot.cn → 账户 → 充值, or platform.moonshot.ai billing)"))
 	default:
-		out = append(out, Finding{"ok", "Moonshot balance", fmt.Sprintf("available %.2f", bal.Available), ""})
+		out = append(out, finding.New("ok", "Moonshot balance", fmt.Sprintf("available %.2f", bal.Available), ""))
 	}
 	return out
 }

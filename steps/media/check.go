@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+
+	"meetpipe/steps/internal/finding"
 )
 
 // Lazy finds a tool on PATH on first use and remembers the answer, so that loading and validating a
@@ -115,22 +117,17 @@ func encoderNames(b []byte) map[string]bool {
 // (720p MP4) is a few hundred MB, its FLAC audio about 100 MB.
 const NightBytes = 600 << 20
 
-// Statuses of a Finding: the words of the engine's doctor, which the step maps them to.
+// Statuses of a Finding.
 const (
-	StatusOK   = "ok"
-	StatusWarn = "warn"
-	StatusFail = "fail"
+	StatusOK   = finding.OK
+	StatusWarn = finding.Warn
+	StatusFail = finding.Fail
 )
 
 // Finding is one result of a check: what was checked, what was found, and what to do when it is not ok.
-type Finding struct {
-	Status  string // StatusOK, StatusWarn or StatusFail
-	Subject string
-	Detail  string
-	Remedy  string
-}
+type Finding = finding.Finding
 
-func okay(subject, detail string) Finding { return Finding{StatusOK, subject, detail, ""} }
+func okay(subject, detail string) Finding { return finding.New(StatusOK, subject, detail, "") }
 func fail(subject, detail, remedy string) Finding {
-	return Finding{StatusFail, subject, detail, remedy}
+	return finding.New(StatusFail, subject, detail, remedy)
 }

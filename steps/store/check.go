@@ -9,15 +9,12 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"meetpipe/steps/internal/finding"
 )
 
 // Finding is one result of Check; it has the fields of runner.Finding, which it converts to.
-type Finding struct {
-	Status  string // ok, warn or fail
-	Subject string
-	Detail  string
-	Remedy  string
-}
+type Finding = finding.Finding
 
 // Privileges each kind of work needs on the database.
 var (
@@ -42,27 +39,27 @@ func Check(ctx context.Context, c Config, o CheckOptions) []Finding {
 	subject := "database " + where
 	db, err := New(c)
 	if err != nil {
-		return []Finding{{"fail", subject, Scrub(err, c.Secrets()...).Error(), "fix the database settings (DB_DSN, or DB_HOST, DB_PORT, DB_USER, DB_PASS, DB_NAME)"}}
+		return []Finding{finding.New("fail", subject, Scrub(err, c.Secrets()...).Error(), "fix the database settings (DB_DSN, or DB_HOST, DB_PORT, DB_USER, DB_PASS, DB_NAME)")}
 	}
 	defer db.Close()
 	if err := db.PingContext(ctx); err != nil {
-		return []Finding{{"fail", subject, Scrub(err, c.Secrets()...).Error(), connectRemedy(err, c)}}
+		return []Finding{finding.New("fail", subject, Scrub(err, c.Secrets()...).Error(), connectRemedy(err, c))}
 	}
-	out := []Finding{{"ok", subject, "connected", ""}}
+	out := []Finding{finding.New("ok", subject, "connected", "")}
 	privs, enforced, err := privileges(ctx, db)
 	var pending []string
 	if err == nil {
 		pending, err = PendingMigrations(ctx, db)
 	}
 	if err != nil {
-		return append(out, Finding{"fail", subject + " privileges", Scrub(err, c.Secrets()...).Error(),
-			"grant the user SELECT on information_schema and the database, or check the server's log"})
+		return append(out, finding.New("fail", subject+" privileges", Scrub(err, c.Secrets()...).Error(),
+			"grant the user SELECT on information_schema and the database, or check the server's log"))
 	}
 	user := userOf(c)
 	name := dbName(c)
 	switch {
 	case !enforced:
-		out = append(out, Finding{"ok", "privileges", "the server does not enforce privileges (skip-grant-tables)", ""})
+		out = append(out, finding.New("ok", "privileges", "the server does not enforce privileges (skip-grant-tables)", ""))
 	default:
 		out = append(out, privilegeFinding("privileges for writes", privs, UpsertPrivileges, user, name, true))
 		out = append(out, privilegeFinding("privileges for migrations", privs, MigratePrivileges, user, name, len(pending) > 0))
@@ -72,12 +69,12 @@ func Check(ctx context.Context, c Config, o CheckOptions) []Finding {
 		canMigrate := !enforced || missing(privs, MigratePrivileges) == nil
 		switch {
 		case o.Migrate && canMigrate:
-			out = append(out, Finding{"ok", "schema version", detail + " (applied before the first write)", ""})
+			out = append(out, finding.New("ok", "schema version", detail+" (applied before the first write)", ""))
 		default:
-			out = append(out, Finding{"warn", "schema version", detail, "run `runner migrate` (as a user with CREATE, ALTER and INDEX)"})
+			out = append(out, finding.New("warn", "schema version", detail, "run `runner migrate` (as a user with CREATE, ALTER and INDEX)"))
 		}
 	} else {
-		out = append(out, Finding{"ok", "schema version", "every migration applied", ""})
+		out = append(out, finding.New("ok", "schema version", "every migration applied", ""))
 	}
 	if !o.Preflight {
 		out = append(out, clockFinding(ctx, db))
@@ -152,14 +149,14 @@ func missing(have map[string]bool, want []string) []string {
 func privilegeFinding(subject string, have map[string]bool, want []string, user, db string, needed bool) Finding {
 	miss := missing(have, want)
 	if len(miss) == 0 {
-		return Finding{"ok", subject, strings.Join(want, ", "), ""}
+		return finding.New("ok", subject, strings.Join(want, ", "), "")
 	}
 	status := "fail"
 	if !needed {
 		status = "warn" // migrations already applied: only a later migration needs these
 	}
-	return Finding{status, subject, "missing " + strings.Join(miss, ", "),
-		fmt.Sprintf("as an administrator: GRANT %s ON `%s`.* TO '%s'@'%%'", strings.Join(miss, ", "), db, user)}
+	return finding.New(status, subject, "missing "+strings.Join(miss, ", "),
+		fmt.Sprintf("as an administrator: GRANT %s ON `%s`.* TO '%s'@'%%'", strings.Join(miss, ", "), db, user))
 }
 
 // clockFinding reports the server's time zone (sessions use UTC, so it does not change what is stored)
@@ -168,14 +165,14 @@ func clockFinding(ctx context.Context, db *sql.DB) Finding {
 	var sysTZ, globalTZ string
 	var utc time.Time
 	if err := db.QueryRowContext(ctx, "SELECT @@system_time_zone, @@global.time_zone, UTC_TIMESTAMP(6)").Scan(&sysTZ, &globalTZ, &utc); err != nil {
-		return Finding{"warn", "server time zone", err.Error(), "check that the user may read server variables"}
+		return finding.New("warn", "server time zone", err.Error(), "check that the user may read server variables")
 	}
 	skew := time.Since(utc.UTC()).Round(time.Second)
 	detail := fmt.Sprintf("system %s, default %s (sessions use UTC), clock %s from this machine", sysTZ, globalTZ, skew)
 	if skew > time.Minute || skew < -time.Minute {
-		return Finding{"warn", "server time zone", detail, "synchronise the clocks of this machine and the database server (NTP)"}
+		return finding.New("warn", "server time zone", detail, "synchronise the clocks of this machine and the database server (NTP)")
 	}
-	return Finding{"ok", "server time zone", detail, ""}
+	return finding.New("ok", "server time zone", detail, "")
 }
 
 func dbName(c Config) string {

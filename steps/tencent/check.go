@@ -11,29 +11,26 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"meetpipe/steps/internal/finding"
 )
 
-// Statuses of a Finding: the words of the engine's doctor, which the step maps them to.
+// Statuses of a Finding.
 const (
-	StatusOK   = "ok"
-	StatusWarn = "warn"
-	StatusFail = "fail"
+	StatusOK   = finding.OK
+	StatusWarn = finding.Warn
+	StatusFail = finding.Fail
 )
 
 // Finding is one result of Check: what was checked, what was found, and what to do when it is not ok.
-type Finding struct {
-	Status  string // StatusOK, StatusWarn or StatusFail
-	Subject string
-	Detail  string
-	Remedy  string
-}
+type Finding = finding.Finding
 
-func okay(subject, detail string) Finding { return Finding{StatusOK, subject, detail, ""} }
+func okay(subject, detail string) Finding { return finding.New(StatusOK, subject, detail, "") }
 func warn(subject, detail, remedy string) Finding {
-	return Finding{StatusWarn, subject, detail, remedy}
+	return finding.New(StatusWarn, subject, detail, remedy)
 }
 func fail(subject, detail, remedy string) Finding {
-	return Finding{StatusFail, subject, detail, remedy}
+	return finding.New(StatusFail, subject, detail, remedy)
 }
 
 // CheckConfig is what Check needs to know of the listing it stands for.
