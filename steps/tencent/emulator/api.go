@@ -46,6 +46,25 @@ func intParam(q url.Values, name string, def int64) (int64, *apiError) {
 	return n, nil
 }
 
+// pageParams reads page_size (absent or not positive: def; above max: max, the documented maxima of
+// tencent-meeting-api.md §2.1/§2.2/§3.1, capped as the emulator always has) and page, which starts at 1.
+func pageParams(q url.Values, def, max int64) (size, page int64, err *apiError) {
+	if size, err = intParam(q, "page_size", def); err != nil {
+		return 0, 0, err
+	}
+	if size <= 0 {
+		size = def
+	}
+	size = min(size, max)
+	if page, err = intParam(q, "page", 1); err != nil {
+		return 0, 0, err
+	}
+	if page < 1 {
+		return 0, 0, badRequest(190004, "page starts at 1")
+	}
+	return size, page, nil
+}
+
 // operator reads operator_id (+ operator_id_type) or the legacy userid, and checks it is a registered
 // user.
 func (s *Server) operator(q url.Values) (string, *apiError) {
@@ -127,20 +146,9 @@ func (s *Server) listRecords(w *statusWriter, r *http.Request, corp bool) *apiEr
 	if time.Duration(end-start)*time.Second > maxSpan {
 		return badRequest(190004, "the time range may not exceed 31 days")
 	}
-	size, e := intParam(q, "page_size", 10)
+	size, page, e := pageParams(q, 10, 20)
 	if e != nil {
 		return e
-	}
-	if size <= 0 {
-		size = 10
-	}
-	size = min(size, 20)
-	page, e := intParam(q, "page", 1)
-	if e != nil {
-		return e
-	}
-	if page < 1 {
-		return badRequest(190004, "page starts at 1")
 	}
 	qrt, e := intParam(q, "query_record_type", 1)
 	if e != nil {
@@ -286,19 +294,9 @@ func (s *Server) addresses(w *statusWriter, r *http.Request) *apiError {
 	if m.Host != op && m.creator() != op && !s.isAdmin(op) {
 		return noPermission(op)
 	}
-	size, e := intParam(q, "page_size", 50)
+	size, page, e := pageParams(q, 50, 50)
 	if e != nil {
 		return e
-	}
-	if size <= 0 || size > 50 {
-		size = 50
-	}
-	page, e := intParam(q, "page", 1)
-	if e != nil {
-		return e
-	}
-	if page < 1 {
-		return badRequest(190004, "page starts at 1")
 	}
 	var files []File
 	if rec.State == 3 {
@@ -644,19 +642,9 @@ func (s *Server) endedMeetings(w *statusWriter, r *http.Request, user string) *a
 	if to.Before(from) || (!corp && to.Sub(from) > 90*24*time.Hour) {
 		return badRequest(190004, "start_time..end_time must be at most 90 days")
 	}
-	size, e := intParam(q, "page_size", 20)
+	size, page, e := pageParams(q, 20, 20)
 	if e != nil {
 		return e
-	}
-	if size <= 0 || size > 20 {
-		size = 20
-	}
-	page, e := intParam(q, "page", 1)
-	if e != nil {
-		return e
-	}
-	if page < 1 {
-		return badRequest(190004, "page starts at 1")
 	}
 	s.mu.Lock()
 	var hits []endedEntry
