@@ -14,6 +14,7 @@ import (
 	"meetpipe/runner"
 	"meetpipe/steps/kimi"
 	"meetpipe/steps/kimi/emulator"
+	"meetpipe/steps/kimi/kimitest"
 	"meetpipe/steps/media"
 	"meetpipe/steps/steptest"
 )
@@ -72,45 +73,14 @@ func chatBodies(t *testing.T, s *emulator.MoonshotServer) []kimi.ChatRequest {
 }
 
 func TestKimiClassifyLadder(t *testing.T) {
-	long := strings.Repeat("很长的摘要", 20)
-	fx := &emulator.ChatFixture{
-		Rules:   []emulator.ChatRule{{Keywords: []string{"太长"}, ChatAnswer: emulator.ChatAnswer{Phase: "项目深挖", Summary: long, Confidence: 0.7}}},
-		Default: emulator.ChatAnswer{Phase: "项目深挖", Summary: "讨论了推荐系统项目的难点。", Confidence: 0.8},
-	}
-	const ok = "讨论了推荐系统项目的难点。"
-	tests := []struct {
-		name      string
-		inject    []emulator.Fault
-		text      string
-		phase     string
-		summary   string
-		review    bool
-		rule      string
-		attempts  int
-		maxTokens []int  // of each request
-		reprompt  string // in the last request's last message
-	}{
-		{name: "valid at once", phase: "项目深挖", summary: ok, rule: "model", attempts: 1, maxTokens: []int{1024}},
-		{name: "invalid JSON re-asked", inject: []emulator.Fault{emulator.FaultInvalidJSON}, phase: "项目深挖", summary: ok, rule: "model",
-			attempts: 2, maxTokens: []int{1024, 1024}, reprompt: "上次输出不符合要求：输出中没有 JSON 对象。请只输出符合字段要求的 JSON 对象。"},
-		{name: "phase outside the list re-asked", inject: []emulator.Fault{emulator.FaultBadPhase}, phase: "项目深挖", summary: ok, rule: "model",
-			attempts: 2, maxTokens: []int{1024, 1024}, reprompt: `"phase" 的值 "职业规划" 不在允许的阶段中：简历优化、项目深挖、面试模拟、Offer后续、其他`},
-		{name: "cut off at max_tokens retried once with twice the tokens", inject: []emulator.Fault{emulator.FaultLength}, phase: "项目深挖", summary: ok,
-			rule: "model", attempts: 2, maxTokens: []int{1024, 2048}},
-		{name: "cut off twice is re-asked", inject: []emulator.Fault{emulator.FaultLength, emulator.FaultLength}, phase: "项目深挖", summary: ok,
-			rule: "model", attempts: 3, maxTokens: []int{1024, 2048, 2048}, reprompt: "输出在 2048 个 token 处被截断"},
-		{name: "invalid three times falls back", inject: []emulator.Fault{emulator.FaultInvalidJSON, emulator.FaultBadPhase, emulator.FaultInvalidJSON},
-			phase: "其他", summary: "", review: true, rule: "fallback", attempts: 3, maxTokens: []int{1024, 1024, 1024}},
-		{name: "summary over the limit", text: "太长", phase: "其他", summary: long[:len("很长的摘要")*6], review: true, rule: "fallback",
-			attempts: 3, maxTokens: []int{1024, 1024, 1024}, reprompt: `"summary" 有 100 字，超过上限 30 字`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	fx := kimitest.LadderFixture()
+	for _, tt := range kimitest.LadderCases() {
+		t.Run(tt.Name, func(t *testing.T) {
 			s := moonshotServer(t, emulator.MoonshotOptions{Fixture: fx})
-			s.Inject(tt.inject...)
+			s.Inject(tt.Inject...)
 			// The json_object ladder: json_schema would make these faults impossible (TestKimiClassifySchemaReasks).
 			step := newTestClassify(t, s, "summary_max: 30\njson_schema: false\nreasoning_tokens: 0")
-			text := tt.text
+			text := tt.Text
 			if text == "" {
 				text = "这个项目的难点是什么？"
 			}
@@ -119,13 +89,13 @@ func TestKimiClassifyLadder(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := out["classification"].(*kimi.Classification)
-			if out["phase"] != tt.phase || out["summary"] != tt.summary || out["needs_review"] != tt.review || c.NeedsReview != tt.review {
+			if out["phase"] != tt.Phase || out["summary"] != tt.Summary || out["needs_review"] != tt.Review || c.NeedsReview != tt.Review {
 				t.Errorf("phase %v summary %q needs_review %v", out["phase"], out["summary"], out["needs_review"])
 			}
-			if c.Rule != tt.rule || c.Attempts != tt.attempts || c.Model != "moonshot-v1-128k" || c.Tokens == 0 {
+			if c.Rule != tt.Rule || c.Attempts != tt.Attempts || c.Model != "moonshot-v1-128k" || c.Tokens == 0 {
 				t.Errorf("classification %+v", c)
 			}
-			if tt.review && (c.Reason == "" || c.Raw == "") {
+			if tt.Review && (c.Reason == "" || c.Raw == "") {
 				t.Errorf("no reason or raw output for a review: %+v", c)
 			}
 			reqs := chatBodies(t, s)
@@ -133,13 +103,13 @@ func TestKimiClassifyLadder(t *testing.T) {
 			for _, r := range reqs {
 				got = append(got, r.MaxCompletionTokens)
 			}
-			if fmt.Sprint(got) != fmt.Sprint(tt.maxTokens) {
-				t.Errorf("max_completion_tokens of the requests %v, want %v", got, tt.maxTokens)
+			if fmt.Sprint(got) != fmt.Sprint(tt.MaxTokens) {
+				t.Errorf("max_completion_tokens of the requests %v, want %v", got, tt.MaxTokens)
 			}
-			if tt.reprompt != "" {
+			if tt.Reprompt != "" {
 				last := reqs[len(reqs)-1].Messages
-				if m := last[len(last)-1]; m.Role != "user" || !strings.Contains(m.Content, tt.reprompt) {
-					t.Errorf("re-prompt %+v, want it to contain %q", m, tt.reprompt)
+				if m := last[len(last)-1]; m.Role != "user" || !strings.Contains(m.Content, tt.Reprompt) {
+					t.Errorf("re-prompt %+v, want it to contain %q", m, tt.Reprompt)
 				}
 			}
 		})

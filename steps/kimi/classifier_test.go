@@ -10,6 +10,7 @@ import (
 
 	"meetpipe/steps/kimi"
 	"meetpipe/steps/kimi/emulator"
+	"meetpipe/steps/kimi/kimitest"
 )
 
 // passGuard runs every call as it comes and counts them; stop, when set, refuses every call.
@@ -83,45 +84,14 @@ func requests(t *testing.T, s *emulator.MoonshotServer) []kimi.ChatRequest {
 // TestClassifierLadder: an answer cut off is asked again once with twice the cap, an invalid one twice
 // with the validator's message (the start of the bad answer quoted back), and then falls back.
 func TestClassifierLadder(t *testing.T) {
-	long := strings.Repeat("很长的摘要", 20)
-	fx := &emulator.ChatFixture{
-		Rules:   []emulator.ChatRule{{Keywords: []string{"太长"}, ChatAnswer: emulator.ChatAnswer{Phase: "项目深挖", Summary: long, Confidence: 0.7}}},
-		Default: emulator.ChatAnswer{Phase: "项目深挖", Summary: "讨论了推荐系统项目的难点。", Confidence: 0.8},
-	}
-	const ok = "讨论了推荐系统项目的难点。"
-	tests := []struct {
-		name      string
-		inject    []emulator.Fault
-		text      string
-		phase     string
-		summary   string
-		review    bool
-		rule      string
-		attempts  int
-		maxTokens []int  // of each request
-		reprompt  string // in the last request's last message
-	}{
-		{name: "valid at once", phase: "项目深挖", summary: ok, rule: "model", attempts: 1, maxTokens: []int{1024}},
-		{name: "invalid JSON re-asked", inject: []emulator.Fault{emulator.FaultInvalidJSON}, phase: "项目深挖", summary: ok, rule: "model",
-			attempts: 2, maxTokens: []int{1024, 1024}, reprompt: "上次输出不符合要求：输出中没有 JSON 对象。请只输出符合字段要求的 JSON 对象。"},
-		{name: "phase outside the list re-asked", inject: []emulator.Fault{emulator.FaultBadPhase}, phase: "项目深挖", summary: ok, rule: "model",
-			attempts: 2, maxTokens: []int{1024, 1024}, reprompt: `"phase" 的值 "职业规划" 不在允许的阶段中：简历优化、项目深挖、面试模拟、Offer后续、其他`},
-		{name: "cut off at max_tokens retried once with twice the tokens", inject: []emulator.Fault{emulator.FaultLength}, phase: "项目深挖", summary: ok,
-			rule: "model", attempts: 2, maxTokens: []int{1024, 2048}},
-		{name: "cut off twice is re-asked", inject: []emulator.Fault{emulator.FaultLength, emulator.FaultLength}, phase: "项目深挖", summary: ok,
-			rule: "model", attempts: 3, maxTokens: []int{1024, 2048, 2048}, reprompt: "输出在 2048 个 token 处被截断"},
-		{name: "invalid three times falls back", inject: []emulator.Fault{emulator.FaultInvalidJSON, emulator.FaultBadPhase, emulator.FaultInvalidJSON},
-			phase: "其他", summary: "", review: true, rule: "fallback", attempts: 3, maxTokens: []int{1024, 1024, 1024}},
-		{name: "summary over the limit", text: "太长", phase: "其他", summary: long[:len("很长的摘要")*6], review: true, rule: "fallback",
-			attempts: 3, maxTokens: []int{1024, 1024, 1024}, reprompt: `"summary" 有 100 字，超过上限 30 字`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	fx := kimitest.LadderFixture()
+	for _, tt := range kimitest.LadderCases() {
+		t.Run(tt.Name, func(t *testing.T) {
 			s := moonshotEm(t, emulator.MoonshotOptions{Fixture: fx})
-			s.Inject(tt.inject...)
+			s.Inject(tt.Inject...)
 			g := &passGuard{}
 			c := newClassifier(t, s, testConfig(), g)
-			text := tt.text
+			text := tt.Text
 			if text == "" {
 				text = "这个项目的难点是什么？"
 			}
@@ -130,19 +100,19 @@ func TestClassifierLadder(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if phase != tt.phase || summary != tt.summary || res.NeedsReview != tt.review {
+			if phase != tt.Phase || summary != tt.Summary || res.NeedsReview != tt.Review {
 				t.Errorf("phase %v summary %q needs_review %v", phase, summary, res.NeedsReview)
 			}
-			if res.Rule != tt.rule || res.Attempts != tt.attempts || res.Tokens == 0 || res.Usage.PromptTokens != res.PromptTokens {
+			if res.Rule != tt.Rule || res.Attempts != tt.Attempts || res.Tokens == 0 || res.Usage.PromptTokens != res.PromptTokens {
 				t.Errorf("classification %+v", res)
 			}
-			if tt.summary != "" && (res.ModelPhase != "项目深挖" || res.Answer == nil) {
+			if tt.Summary != "" && (res.ModelPhase != "项目深挖" || res.Answer == nil) {
 				t.Errorf("no model phase or answer: %+v", res)
 			}
-			if tt.review && (res.Reason == "" || res.Raw == "") {
+			if tt.Review && (res.Reason == "" || res.Raw == "") {
 				t.Errorf("no reason or raw output for a review: %+v", res)
 			}
-			if !tt.review && res.Confidence != 0.8 {
+			if !tt.Review && res.Confidence != 0.8 {
 				t.Errorf("confidence %v, want the model's 0.8", res.Confidence)
 			}
 			reqs := requests(t, s)
@@ -150,13 +120,13 @@ func TestClassifierLadder(t *testing.T) {
 			for _, r := range reqs {
 				got = append(got, r.MaxCompletionTokens)
 			}
-			if fmt.Sprint(got) != fmt.Sprint(tt.maxTokens) || g.calls != len(reqs) {
-				t.Errorf("max_completion_tokens of the requests %v, want %v; %d calls through the guard", got, tt.maxTokens, g.calls)
+			if fmt.Sprint(got) != fmt.Sprint(tt.MaxTokens) || g.calls != len(reqs) {
+				t.Errorf("max_completion_tokens of the requests %v, want %v; %d calls through the guard", got, tt.MaxTokens, g.calls)
 			}
-			if tt.reprompt != "" {
+			if tt.Reprompt != "" {
 				last := reqs[len(reqs)-1].Messages
-				if m := last[len(last)-1]; m.Role != "user" || !strings.Contains(m.Content, tt.reprompt) {
-					t.Errorf("re-prompt %+v, want it to contain %q", m, tt.reprompt)
+				if m := last[len(last)-1]; m.Role != "user" || !strings.Contains(m.Content, tt.Reprompt) {
+					t.Errorf("re-prompt %+v, want it to contain %q", m, tt.Reprompt)
 				}
 				// The bad answer is quoted back just before the complaint.
 				if m := last[len(last)-2]; m.Role != "assistant" || m.Content == "" {
