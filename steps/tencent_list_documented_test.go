@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -106,22 +105,9 @@ func (f stepFunc) Process(ctx context.Context, in *runner.Item) (runner.Fields, 
 // fixture's two weeks.
 func runDocumented(t *testing.T, s *emulator.Server, state, with string, c *captured) (*runner.Summary, error) {
 	t.Helper()
-	src := fmt.Sprintf(`name: documented
-state_dir: %s
-steps:
-  - uses: tencent_list
-    with:
-      secret_id: AKID_x
-      secret_key: SK_x
-      enterprise_id: corp-1
-      base_url: %s
-      backoff: 1ms
-      retries: 1
-      requests_per_second: 1000
-      corp_records_per_minute: 10000
-%s
+	src := tencentPipeline("documented", state, s, "      retries: 1\n"+with) + `
   - uses: test_capture
-`, state, s.URL(), with)
+`
 	p, err := runner.LoadBytes("documented.yaml", []byte(src), runner.LoadOptions{Env: map[string]string{}, Registry: captureRegistry(c)})
 	if err != nil {
 		t.Fatal(err)

@@ -347,14 +347,10 @@ func TestTencentListConfigErrors(t *testing.T) {
 	}
 }
 
-// Through the engine: a rerun of the same window, with the downloads memoized, asks Tencent for the
-// listing page only (no addresses, participants or meeting details) and downloads nothing; a dry run on
-// top of it changes nothing under state_dir.
-func TestTencentListRerunThroughEngine(t *testing.T) {
-	s := emulator.New(emulator.Options{Fixture: tencentFixture(), SecretID: "AKID_x", SecretKey: "SK_x", AppID: "corp-1"})
-	t.Cleanup(s.Close)
-	state := t.TempDir()
-	src := fmt.Sprintf(`name: lazy
+// tencentPipeline is the head of a test pipeline whose source is tencent_list against emulator s, with
+// extra with: lines (indented six spaces) after the connection settings.
+func tencentPipeline(name, state string, s *emulator.Server, with string) string {
+	return fmt.Sprintf(`name: %s
 state_dir: %s
 steps:
   - uses: tencent_list
@@ -363,13 +359,23 @@ steps:
       secret_key: SK_x
       enterprise_id: corp-1
       base_url: %s
-      operator_id: admin
       backoff: 1ms
       requests_per_second: 1000
       corp_records_per_minute: 10000
+%s`, name, state, s.URL(), strings.TrimSuffix(with, "\n"))
+}
+
+// Through the engine: a rerun of the same window, with the downloads memoized, asks Tencent for the
+// listing page only (no addresses, participants or meeting details) and downloads nothing; a dry run on
+// top of it changes nothing under state_dir.
+func TestTencentListRerunThroughEngine(t *testing.T) {
+	s := emulator.New(emulator.Options{Fixture: tencentFixture(), SecretID: "AKID_x", SecretKey: "SK_x", AppID: "corp-1"})
+	t.Cleanup(s.Close)
+	state := t.TempDir()
+	src := tencentPipeline("lazy", state, s, "      operator_id: admin\n") + `
   - uses: aria2_download
     with: { connections: 1 }
-`, state, s.URL())
+`
 	run := func(t *testing.T, dry bool) *runner.Summary {
 		t.Helper()
 		p, err := runner.LoadBytes("lazy.yaml", []byte(src), runner.LoadOptions{Env: map[string]string{}, DryRun: dry})

@@ -105,23 +105,11 @@ func TestTencentListLogsThroughTheRun(t *testing.T) {
 func TestAddressLookupRetriedByTheEngineOnly(t *testing.T) {
 	s := emulator.New(emulator.Options{Fixture: tencentFixture(), SecretID: "AKID_x", SecretKey: "SK_x", AppID: "corp-1"})
 	t.Cleanup(s.Close)
-	src := fmt.Sprintf(`name: addresses
-state_dir: %s
-steps:
-  - uses: tencent_list
-    with:
-      secret_id: AKID_x
-      secret_key: SK_x
-      enterprise_id: corp-1
-      base_url: %s
-      operator_id: admin
-      backoff: 1ms
-      requests_per_second: 1000
-      corp_records_per_minute: 10000
+	src := tencentPipeline("addresses", t.TempDir(), s, "      operator_id: admin\n") + `
   - uses: aria2_download
     retry: { attempts: 3, backoff: 1ms }
     with: { connections: 1 }
-`, t.TempDir(), s.URL())
+`
 	p, err := runner.LoadBytes("addresses.yaml", []byte(src), runner.LoadOptions{Env: map[string]string{}})
 	if err != nil {
 		t.Fatal(err)
