@@ -254,19 +254,7 @@ const MaxHistorySpan = 90 * 24 * time.Hour
 // 1095/52492; the operator must be an admin; 100 calls/min). start_time/end_time are sent in seconds
 // like every other listing's; the answer's times are milliseconds (tencent-meeting-api.md, correction 1).
 func (c *Client) CorpMeetings(ctx context.Context, q EndedMeetingsQuery) (*EndedMeetingsPage, error) {
-	v := url.Values{}
-	v.Set("meeting_state", "1")
-	v.Set("operator_id", q.Operator)
-	v.Set("operator_id_type", "1")
-	v.Set("start_time", strconv.FormatInt(q.Start.Unix(), 10))
-	v.Set("end_time", strconv.FormatInt(q.End.Unix(), 10))
-	v.Set("page", strconv.Itoa(max(q.Page, 1)))
-	v.Set("page_size", strconv.Itoa(endedPageSize))
-	var p *EndedMeetingsPage
-	err := c.Get(ctx, "/v1/corp/meetings", v, func(b []byte) (err error) {
-		p, err = decodeEndedMeetings(b, msTime)
-		return err
-	})
+	p, err := c.endedMeetings(ctx, "/v1/corp/meetings", q, msTime, "meeting_state", "1")
 	if err != nil {
 		return nil, fmt.Errorf("ended meetings %s..%s page %d: %w", q.Start.UTC().Format(time.RFC3339), q.End.UTC().Format(time.RFC3339), max(q.Page, 1), err)
 	}
@@ -280,7 +268,20 @@ func (c *Client) HistoryMeetings(ctx context.Context, q EndedMeetingsQuery) (*En
 	if q.End.Sub(q.Start) > MaxHistorySpan {
 		q.Start = q.End.Add(-MaxHistorySpan)
 	}
+	p, err := c.endedMeetings(ctx, "/v1/history/meetings/"+url.PathEscape(q.Operator), q, secTime)
+	if err != nil {
+		return nil, fmt.Errorf("ended meetings of %s %s..%s page %d: %w", q.Operator, q.Start.UTC().Format(time.RFC3339), q.End.UTC().Format(time.RFC3339), max(q.Page, 1), err)
+	}
+	return p, nil
+}
+
+// endedMeetings asks one page of an ended-meeting listing at path, whose answer's times are in the unit
+// that at reads; extra are further query key/value pairs.
+func (c *Client) endedMeetings(ctx context.Context, path string, q EndedMeetingsQuery, at func(flexInt) time.Time, extra ...string) (*EndedMeetingsPage, error) {
 	v := url.Values{}
+	for i := 0; i+1 < len(extra); i += 2 {
+		v.Set(extra[i], extra[i+1])
+	}
 	v.Set("operator_id", q.Operator)
 	v.Set("operator_id_type", "1")
 	v.Set("start_time", strconv.FormatInt(q.Start.Unix(), 10))
@@ -288,12 +289,9 @@ func (c *Client) HistoryMeetings(ctx context.Context, q EndedMeetingsQuery) (*En
 	v.Set("page", strconv.Itoa(max(q.Page, 1)))
 	v.Set("page_size", strconv.Itoa(endedPageSize))
 	var p *EndedMeetingsPage
-	err := c.Get(ctx, "/v1/history/meetings/"+url.PathEscape(q.Operator), v, func(b []byte) (err error) {
-		p, err = decodeEndedMeetings(b, secTime)
+	err := c.Get(ctx, path, v, func(b []byte) (err error) {
+		p, err = decodeEndedMeetings(b, at)
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("ended meetings of %s %s..%s page %d: %w", q.Operator, q.Start.UTC().Format(time.RFC3339), q.End.UTC().Format(time.RFC3339), max(q.Page, 1), err)
-	}
-	return p, nil
+	return p, err
 }
