@@ -66,7 +66,7 @@ func (s *Server) authenticate(r *http.Request, body []byte) *apiError {
 		}
 	}
 	if key != s.opts.SecretID {
-		// An unrecognised secret is 190303 / 200190303 under AK/SK (tencent-meeting-api.md correction 5).
+		// An unrecognised secret is 190303 / 200190303 under AK/SK (1095/43704; tencent-meeting-api.md correction 5).
 		return &apiError{status: http.StatusBadRequest, code: 190303, newCode: 200190303, msg: "secret not recognised: unknown X-TC-Key"}
 	}
 	sec, err := strconv.ParseInt(ts, 10, 64)
@@ -78,7 +78,7 @@ func (s *Server) authenticate(r *http.Request, body []byte) *apiError {
 	}
 	now := s.now()
 	if d := now.Sub(time.Unix(sec, 0)); d > s.opts.MaxSkew || d < -s.opts.MaxSkew {
-		// More than 5 minutes off is 190300 (tencent-meeting-api.md correction 5).
+		// More than 5 minutes off is 190300 (1095/43704; tencent-meeting-api.md correction 5).
 		return badRequest(190300, "signature expired: X-TC-Timestamp is %s away from server time", d.Round(time.Second))
 	}
 	want := signature(s.opts.SecretKey, r.Method, key, nonce, ts, r.RequestURI, body)
