@@ -24,7 +24,9 @@ type STSToken struct {
 	ExpireAt time.Time `json:"expire_at"`
 }
 
-func (t STSToken) String() string { return fmt.Sprintf("sts-token(expires %s)", t.ExpireAt.Format(time.RFC3339)) }
+func (t STSToken) String() string {
+	return fmt.Sprintf("sts-token(expires %s)", t.ExpireAt.Format(time.RFC3339))
+}
 
 // Valid reports whether t can still be sent at now, with a minute's margin for the request in flight.
 func (t STSToken) Valid(now time.Time) bool {
