@@ -48,13 +48,13 @@ func TestShippedPatterns(t *testing.T) {
 		{"mobile", "号码是一三八零零一三八零零零", "号码是[手机号]"},
 		{"mobile", "第一13800138000", "第一[手机号]"},
 		{"mobile", "2024-06-15 15912345678", "2024-06-15 [手机号]"},
-		{"", "订单号2024061513800138000", ""},   // a longer number that contains a mobile-shaped run
-		{"", "订单号 10238001380 已发货", ""},       // 11 digits, but no 1[3-9] prefix
-		{"", "面试定在2024-06-15 14:30", ""},      // a date and a time
-		{"", "日期 2024 06 15，共 13 人", ""},       // spoken date
-		{"", "12800138000", ""},                  // 12x is no mobile prefix
-		{"", "1380013800", ""},                   // 10 digits
-		{"", "会议号 138 001 380", ""},             // 9 digits spoken: a meeting code
+		{"", "订单号2024061513800138000", ""}, // a longer number that contains a mobile-shaped run
+		{"", "订单号 10238001380 已发货", ""},    // 11 digits, but no 1[3-9] prefix
+		{"", "面试定在2024-06-15 14:30", ""},   // a date and a time
+		{"", "日期 2024 06 15，共 13 人", ""},   // spoken date
+		{"", "12800138000", ""},            // 12x is no mobile prefix
+		{"", "1380013800", ""},             // 10 digits
+		{"", "会议号 138 001 380", ""},        // 9 digits spoken: a meeting code
 		// cn_id
 		{"cn_id", "身份证号110101199001010015", "身份证号[身份证号]"},
 		{"cn_id", "身份证 11010519491231002X。", "身份证 [身份证号]。"},
@@ -69,7 +69,7 @@ func TestShippedPatterns(t *testing.T) {
 		{"bank_card", "卡号 6222 0210 0112 3456 789", "卡号 [银行卡号]"},
 		{"bank_card", "card 4111-1111-1111-1111", "card [银行卡号]"},
 		{"", "订单号 6222021001123456788", ""}, // Luhn fails: an order number
-		{"", "流水号 1234567890123456", ""},     // Luhn fails
+		{"", "流水号 1234567890123456", ""},    // Luhn fails
 		// email
 		{"email", "邮箱 zhang.san+job@example.com.cn 发简历", "邮箱 [邮箱] 发简历"},
 		{"email", "写信到li_si@qq.com。", "写信到[邮箱]。"},
