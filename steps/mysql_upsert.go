@@ -51,7 +51,7 @@ func init() {
 		Reads: []string{"meeting_id", "meeting_code", "subject", "teacher_id", "student_ids", "participants", "start",
 			"end", "duration_min", "files", "transcript", "phase", "summary", "classification", "needs_review"},
 		Writes: []runner.Field{{Name: "stored", Sample: store.Stored{},
-			Doc: "action (inserted, updated, unchanged), status (done, or partial without transcript or summary), students, at"}},
+			Doc: "action (inserted, updated, unchanged; forgotten when every student was erased by runner forget), status (done, or partial without transcript or summary), students, at"}},
 		SideEffects: true,
 	}, mysqlUpsertConfig{Host: "127.0.0.1", Port: 3306, User: "root", Migrate: true, RecordRuns: true, MaxOpen: 4,
 		ConnMaxLifetime: 5 * time.Minute, ConnectTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
@@ -171,6 +171,17 @@ func (s *mysqlUpsert) Process(ctx context.Context, in *runner.Item) (runner.Fiel
 			return nil, err
 		}
 		return nil, s.classify(ctx, err)
+	}
+	// A student erased by `runner forget` is not stored again; a recording that was theirs alone is not
+	// stored at all.
+	had := len(rec.Students)
+	dropped, err := store.DropTombstoned(ctx, db, &rec)
+	if err != nil {
+		return nil, s.classify(ctx, err)
+	}
+	if dropped > 0 && had > 0 && len(rec.Students) == 0 {
+		runner.Logger(ctx).Info("recording not stored: its students were erased", "item", rec.ID, "erased", dropped)
+		return runner.Fields{"stored": store.Stored{Action: "forgotten", At: time.Now().UTC().Truncate(time.Millisecond)}}, nil
 	}
 	res, err := (&store.Recordings{DB: db, LockRetries: s.retries}).Upsert(ctx, rec)
 	if err != nil {
@@ -306,6 +317,12 @@ func recordingOf(in *runner.Item, resolve store.Resolver) (store.Recording, erro
 		}
 	}
 	r.NeedsReview = review || cls.NeedsReview
+	// The engine's redaction counts (runner.RedactionsField), when the pipeline redacts.
+	if raw := in.Raw(runner.RedactionsField); len(raw) > 0 && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &r.Redactions); err != nil {
+			return r, fmt.Errorf("item %s field %q: %w", r.ID, runner.RedactionsField, err)
+		}
+	}
 	r.Transcript, r.Segments = transcript.Text, transcript.Segments
 	if duration != nil {
 		d := int(math.Round(*duration))
