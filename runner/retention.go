@@ -19,7 +19,8 @@ import (
 // Keep is a retention that never expires (the kind is not named under `retention:`).
 const Keep time.Duration = -1
 
-// Retention says how long each kind of personal data is kept. 0 deletes it at the end of every run.
+// Retention says how long each kind of personal data is kept. 0 deletes it at the end of every run; Keep
+// (written `keep`, or left out) never.
 type Retention struct {
 	Transcripts time.Duration `json:"transcripts"` // transcript text (database) and the memo entries holding it (state_dir items/)
 	Media       time.Duration `json:"media"`       // downloaded media and audio chunks (state_dir media/, audio/)
@@ -33,7 +34,10 @@ var KeepAll = Retention{Transcripts: Keep, Media: Keep, RunHistory: Keep, Logs: 
 func (d *decoder) retention(n *yaml.Node) *Retention {
 	r := KeepAll
 	d.fields(n, "retention", []string{"transcripts", "media", "run_history", "logs"}, func(key string, _, v *yaml.Node) {
-		dur := d.duration(v, "retention."+key, 0, 100*365*24*time.Hour)
+		dur := Keep
+		if v.Kind != yaml.ScalarNode || (v.Value != "keep" && v.Value != "") {
+			dur = d.duration(v, "retention."+key, 0, 100*365*24*time.Hour)
+		}
 		switch key {
 		case "transcripts":
 			r.Transcripts = dur
