@@ -70,6 +70,9 @@ func TestShippedPatterns(t *testing.T) {
 		{"bank_card", "card 4111-1111-1111-1111", "card [银行卡号]"},
 		{"", "订单号 6222021001123456788", ""}, // Luhn fails: an order number
 		{"", "流水号 1234567890123456", ""},    // Luhn fails
+		{"", "会议 1964787070499246104", ""},  // a Tencent record id: Luhn holds, but no card issuer starts with 1
+		{"", "1739626437650178104", ""},     // a meeting id
+		{"", "订单 6222021001123456788", ""},  // an issuer prefix, but Luhn fails
 		// email
 		{"email", "邮箱 zhang.san+job@example.com.cn 发简历", "邮箱 [邮箱] 发简历"},
 		{"email", "写信到li_si@qq.com。", "写信到[邮箱]。"},
