@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 
 	"meetpipe/runner/redact"
@@ -189,4 +190,32 @@ func (r *run) redactRecord(id string, rec *Record) {
 			r.log.Error("cannot save redacted state", "item", id, "err", err)
 		}
 	}
+}
+
+// LoadRedactor reads only the `redact:` patterns of a pipeline file, for commands that print stored data
+// without running the pipeline (runner status). A file without the block gives a nil Redactor.
+func LoadRedactor(path string) (*redact.Redactor, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load redact patterns: %w", err)
+	}
+	ds := &Diagnostics{}
+	root := ParseYAML(path, src, ds)
+	if root == nil {
+		return nil, ds
+	}
+	n := mapValue(root, "redact")
+	if n == nil {
+		return nil, nil
+	}
+	d := &decoder{file: path, lines: ds.src[path], ds: ds}
+	rc := d.redact(n)
+	r, errs := redact.Compile(rc.Rules)
+	for _, e := range errs {
+		d.errorf(rc.ruleNodes[e.Rule], "redact pattern %d (%s): %s: %s", e.Rule+1, rc.Rules[e.Rule].Name, e.Field, e.Msg)
+	}
+	if err := ds.Err(); err != nil {
+		return nil, ds
+	}
+	return r, nil
 }

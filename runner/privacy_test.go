@@ -231,3 +231,39 @@ continued old
 		t.Fatalf("kept %q", b)
 	}
 }
+
+// A dry run of `runner run` shows what retention would delete, and deletes nothing.
+func TestRetentionDryRunView(t *testing.T) {
+	h := newHarness(t)
+	p := h.load(`
+retention: {media: 0, run_history: keep}
+steps:
+  - uses: nums
+    with: {count: 1}
+  - uses: double
+`)
+	path := filepath.Join(h.dir, "media", "rec000", "a.mp4")
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	writeFile(t, path, "x")
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(path, old, old)
+	_, err, rep := h.run(p, RunOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rep, "retention: would delete 1 media files (state_dir)") {
+		t.Fatalf("dry-run report:\n%s", rep)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("a dry run deleted media: %v", err)
+	}
+	if p.Retention.RunHistory != Keep || p.Retention.Transcripts != Keep {
+		t.Fatalf("retention %+v: keep and unnamed kinds must be Keep", p.Retention)
+	}
+	if _, err, _ := h.run(p, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("the run kept media past retention: %v", err)
+	}
+}

@@ -92,3 +92,17 @@ func printableID(s string) string {
 		return r
 	}, s)
 }
+
+// redactingWriter passes whole writes through scrub. The text and JSON writers of status write whole
+// lines or documents, so a number is never split between two writes.
+type redactingWriter struct {
+	w     io.Writer
+	scrub func(string) string
+}
+
+func (r *redactingWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(r.w, r.scrub(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
