@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"meetpipe/runner/redact"
 )
 
 // cmdForget erases students on request (PIPL art. 47): `runner forget FILE STUDENT_ID…`.
@@ -105,4 +108,21 @@ func (r *redactingWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// redactData passes every string of v (a pointer to exported data, such as the report's) through the
+// pipeline's redaction, so that rows stored before redaction was on print redacted as well.
+func redactData(red *redact.Redactor, v any) error {
+	if red == nil {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("redact: %w", err)
+	}
+	out, counts, err := red.JSON(b)
+	if err != nil || counts == nil {
+		return err
+	}
+	return json.Unmarshal(out, v)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"meetpipe/runner"
 	"meetpipe/steps/store"
 	"meetpipe/steps/store/storetest"
 )
@@ -40,5 +41,23 @@ func TestStatusPrintsRedactedText(t *testing.T) {
 		if !strings.Contains(out.String(), "1964787070499246104") {
 			t.Fatalf("%s: the item id was redacted too:\n%s", format, out.String())
 		}
+	}
+}
+
+// The report's data passes through redaction whole, its other values intact.
+func TestReportDataRedacted(t *testing.T) {
+	red, err := runner.LoadRedactor(filepath.Join(repoRoot(t), "pipelines", "meeting.yaml"))
+	if err != nil || red == nil {
+		t.Fatal(red, err)
+	}
+	start := time.Date(2026, 11, 5, 2, 0, 0, 0, time.UTC)
+	data := &store.ReportData{Recordings: []store.ReportRecording{{ID: "1964787070499246104", Start: start, Minutes: 30,
+		Summary: "学生留了身份证 110101199001010015 和邮箱 li@example.com", Students: []store.ReportAttendee{{ID: "stu_li", Name: "李同学", Minutes: 30}}}}}
+	if err := redactData(red, data); err != nil {
+		t.Fatal(err)
+	}
+	r := data.Recordings[0]
+	if r.Summary != "学生留了身份证 [身份证号] 和邮箱 [邮箱]" || !r.Start.Equal(start) || r.ID != "1964787070499246104" || r.Students[0].Name != "李同学" {
+		t.Fatalf("%+v", r)
 	}
 }
