@@ -224,3 +224,30 @@ func erasePending(path string, needles [][]byte, dryRun bool) (int, error) {
 	}
 	return n, WriteFileAtomic(path, b)
 }
+
+// Admitter is implemented by steps that can refuse an item as soon as it is listed, before any step works
+// on it: a store that knows every person of the item was erased (runner forget), so that no transcript of
+// theirs is made or sent to a model again. An error admits the item (the step itself decides later).
+type Admitter interface {
+	Admit(ctx context.Context, in *Item) (ok bool, reason string, err error)
+}
+
+// admitted asks every Admitter about a freshly listed item.
+func (r *run) admitted(ctx context.Context, w *work) (bool, string) {
+	for _, s := range r.p.stages[1:] {
+		a, ok := s.impl.(Admitter)
+		if !ok {
+			continue
+		}
+		ok, reason, err := a.Admit(ctx, w.item.Clone())
+		if err != nil {
+			r.log.Warn("cannot check whether the item's people were erased; admitting it", "item", w.item.id, "step", s.id,
+				"err", r.p.Secrets.Scrub(err.Error()))
+			continue
+		}
+		if !ok {
+			return false, fmt.Sprintf("step %s: %s", s.id, reason)
+		}
+	}
+	return true, ""
+}

@@ -40,6 +40,10 @@ func (e *emitter) Emit(ctx context.Context, id string, f Fields) error {
 		r.filtered(w, src, reason)
 		return nil
 	}
+	if ok, reason := r.admitted(ctx, w); !ok {
+		r.filtered(w, src, reason)
+		return nil
+	}
 	r.plan(w)
 	if w.ended {
 		return nil

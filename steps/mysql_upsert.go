@@ -68,9 +68,10 @@ type mysqlUpsert struct {
 	roster  *roster.Roster // nil: none configured
 	applied bool           // the roster was applied to the stored links
 
-	mu    sync.Mutex
-	db    *sql.DB
-	ready bool // migrations applied (or not wanted)
+	mu         sync.Mutex
+	db         *sql.DB
+	ready      bool      // migrations applied (or not wanted)
+	admitQuiet time.Time // Admit does not ask the server before this (it failed to answer)
 }
 
 func newMysqlUpsert(cfg mysqlUpsertConfig, b *runner.Build) (any, error) {

@@ -2,7 +2,10 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"meetpipe/runner"
 	"meetpipe/steps/store"
@@ -61,3 +64,38 @@ var (
 	_ runner.Forgetter = (*mysqlUpsert)(nil)
 	_ runner.Retainer  = (*mysqlUpsert)(nil)
 )
+
+// Admit refuses a listed recording whose students were all erased (runner forget), before it is
+// downloaded, transcribed or sent to the model. It only reads (no migration): a database without the
+// tombstone table has erased nobody.
+func (s *mysqlUpsert) Admit(ctx context.Context, in *runner.Item) (bool, string, error) {
+	rec, err := recordingOf(in, s.resolve)
+	if err != nil || len(rec.Students) == 0 {
+		return true, "", nil // the step reports a bad item itself
+	}
+	s.mu.Lock()
+	db, quiet := s.db, time.Now().Before(s.admitQuiet)
+	s.mu.Unlock()
+	if db == nil || quiet {
+		return true, "", nil
+	}
+	had := len(rec.Students)
+	dropped, err := store.DropTombstoned(ctx, db, &rec)
+	if err != nil {
+		var me *mysql.MySQLError
+		if errors.As(err, &me) && me.Number == 1146 {
+			return true, "", nil
+		}
+		// An unreachable server would cost every item a connect timeout: ask again in a minute.
+		s.mu.Lock()
+		s.admitQuiet = time.Now().Add(time.Minute)
+		s.mu.Unlock()
+		return true, "", store.Scrub(err, s.secrets...)
+	}
+	if dropped == had {
+		return false, "every student of the recording was erased (runner forget)", nil
+	}
+	return true, "", nil
+}
+
+var _ runner.Admitter = (*mysqlUpsert)(nil)

@@ -189,9 +189,25 @@ func TestPrivacyEndToEnd(t *testing.T) {
 		t.Errorf("erasure_log: %q", log)
 	}
 
-	// The window again: Tencent still lists the student in both sessions.
+	// The window again: Tencent still lists the student in both sessions. The solo session is refused as
+	// soon as it is listed: not transcribed or sent to the model again.
+	asked := func() (n int) {
+		for _, r := range e.srv.ASR.Requests() {
+			if r.Entry == "1964787070499246101" {
+				n++
+			}
+		}
+		return n
+	}
+	asr := asked()
+	if asr == 0 {
+		t.Fatal("no transcription of the solo session was recorded")
+	}
 	if code, _, stderr := e.run(); code != 0 {
 		t.Fatalf("rerun exited %d:\n%s", code, stderr)
 	}
 	check("after a rerun", false)
+	if n := asked(); n != asr {
+		t.Errorf("the erased student's solo session was transcribed again (%d requests, before %d)", n, asr)
+	}
 }
