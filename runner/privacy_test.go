@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 
 	"os"
 	"path/filepath"
@@ -265,5 +266,49 @@ steps:
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Fatalf("the run kept media past retention: %v", err)
+	}
+}
+
+type refuseOne struct{ stepFunc }
+
+func (refuseOne) Admit(ctx context.Context, in *Item) (bool, string, error) {
+	var n int
+	in.Get("n", &n)
+	switch n {
+	case 1:
+		return false, "every student was erased", nil
+	case 2:
+		return false, "", errors.New("server away") // an error admits the item
+	}
+	return true, "", nil
+}
+
+// An Admitter refuses an item as soon as it is listed: no step runs on it, and the reason is its story.
+func TestAdmitterRefusesAtTheDoor(t *testing.T) {
+	h := newHarness(t)
+	h.reg.Register(Define(Spec{Name: "store", Version: "1", SideEffects: true, Reads: []string{"double"}, Writes: []Field{{Name: "kept", Sample: false}}},
+		struct{}{}, func(_ struct{}, b *Build) (any, error) {
+			return refuseOne{stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
+				h.calls.inc("store")
+				return Fields{"kept": true}, nil
+			})}, nil
+		}))
+	p := h.load(`
+steps:
+  - uses: nums
+    with: {count: 3}
+  - uses: double
+  - uses: store
+`)
+	sum, err, _ := h.run(p, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Skipped != 1 || sum.Done != 2 || h.calls.get("double") != 2 || h.calls.get("store") != 2 {
+		t.Fatalf("summary %+v, calls %v", sum, h.calls.n)
+	}
+	st, _ := (&State{dir: h.dir}).Item("rec001")
+	if st == nil || st.Status != OutcomeSkipped || !strings.Contains(st.Reason, "step store: every student was erased") {
+		t.Fatalf("item state %+v", st)
 	}
 }
