@@ -24,6 +24,7 @@ func Schema(reg *Registry) ([]byte, error) {
 		})
 	}
 	dur := map[string]any{"type": "string", "pattern": durationPattern}
+	keepDur := map[string]any{"oneOf": []any{dur, map[string]any{"const": "keep"}, map[string]any{"const": 0}}} // retention: also keep or 0
 	exprS := map[string]any{"type": "string", "description": "an expr-lang expression over the item's fields, vars and env"}
 	step := map[string]any{
 		"type":                 "object",
@@ -74,7 +75,7 @@ func Schema(reg *Registry) ([]byte, error) {
 							"replace": map[string]any{"type": "string"}, "validate": map[string]any{"enum": []string{"cn_id", "luhn"}}}}}}},
 			"retention": map[string]any{"type": "object", "additionalProperties": false,
 				"description": "how long personal data is kept; 0 deletes it at the end of every run; a kind not named is kept",
-				"properties":  map[string]any{"transcripts": dur, "media": dur, "run_history": dur, "logs": dur}},
+				"properties":  map[string]any{"transcripts": keepDur, "media": keepDur, "run_history": keepDur, "logs": keepDur}},
 		},
 	}
 	return json.MarshalIndent(s, "", "  ")

@@ -46,7 +46,8 @@ func init() {
 		Name: "mysql_upsert",
 		Summary: "write each recording to MySQL (recordings, recording_students) and keep student_stats exact, in one " +
 			"transaction per item; running it again changes nothing. Signed download URLs are never stored. Also " +
-			"records runs (pipeline_runs, item_failures) for runner status",
+			"records runs (pipeline_runs, item_failures) for runner status. Erased students (runner forget) are not stored " +
+			"again: their tombstones are consulted when a recording is listed and when it is written",
 		Version: "1",
 		Reads: []string{"meeting_id", "meeting_code", "subject", "teacher_id", "student_ids", "participants", "start",
 			"end", "duration_min", "files", "transcript", "phase", "summary", "classification", "needs_review"},
