@@ -41,9 +41,10 @@ type Forgetter interface {
 
 // ForgetReport is what forgetting one student did.
 type ForgetReport struct {
-	Student string      // as given (the caller asked for it; print it only if the caller may)
-	Stores  []Forgotten // per Forgetter step
-	State   StateErased // in state_dir
+	Student  string      // as given (the caller asked for it; print it only if the caller may)
+	Stores   []Forgotten // per Forgetter step
+	State    StateErased // in state_dir
+	LogLines int         // lines of log_file that named them
 }
 
 // StateErased counts what was removed from state_dir.
@@ -55,7 +56,7 @@ type StateErased struct {
 
 // Forget erases each student from every step that stores people and from state_dir: the memo of every
 // item that names them (so no later run serves their data from it), pending entries and any other state
-// file naming them. It holds the state lock, so no run is under way meanwhile. With dryRun it only counts.
+// file naming them; and the lines of log_file that name them. It holds the state lock, so no run is under way meanwhile. With dryRun it only counts.
 func (p *Pipeline) Forget(ctx context.Context, students []string, actor string, now time.Time, dryRun bool) ([]ForgetReport, error) {
 	st, err := OpenState(p.StateDir, dryRun)
 	if err != nil {
@@ -83,6 +84,12 @@ func (p *Pipeline) Forget(ctx context.Context, students []string, actor string, 
 		}
 		if rep.State, err = eraseState(p.StateDir, needles, dryRun); err != nil {
 			return out, fmt.Errorf("forget in state_dir: %w", err)
+		}
+		if p.LogFile != "" {
+			forms := needleForms(needles)
+			if rep.LogLines, err = filterLines(p.LogFile, dryRun, func(l []byte) bool { return len(forms) > 0 && names(l, forms) }); err != nil {
+				return out, fmt.Errorf("forget in log_file: %w", err)
+			}
 		}
 		out = append(out, rep)
 	}

@@ -312,3 +312,70 @@ steps:
 		t.Fatalf("item state %+v", st)
 	}
 }
+
+type fakeForgetter struct {
+	stepFunc
+	asked *[]ForgetOptions
+}
+
+func (f fakeForgetter) Forget(ctx context.Context, o ForgetOptions) (Forgotten, error) {
+	*f.asked = append(*f.asked, o)
+	return Forgotten{Where: "db", Rows: map[string]int{"links": 2}, Aliases: []string{"name:李同学", "李同学"}}, nil
+}
+
+// runner forget's engine part: every Forgetter is asked, then the state entries and log lines that name
+// the student (by id or by what the store knew them as) go; the others stay. A dry run only counts.
+func TestForgetErasesState(t *testing.T) {
+	h := newHarness(t)
+	var asked []ForgetOptions
+	h.reg.Register(Define(Spec{Name: "keeper", Version: "1", SideEffects: true, Reads: []string{"n"}, Writes: []Field{{Name: "kept", Sample: false}}},
+		struct{}{}, func(_ struct{}, b *Build) (any, error) {
+			return fakeForgetter{stepFunc(func(ctx context.Context, in *Item) (Fields, error) { return Fields{"kept": true}, nil }), &asked}, nil
+		}))
+	logFile := filepath.Join(h.dir, "..", "run.log")
+	p := h.load(`
+log_file: ` + logFile + `
+steps:
+  - uses: nums
+  - uses: keeper
+`)
+	put := func(rel, s string) {
+		path := filepath.Join(h.dir, rel)
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		writeFile(t, path, s)
+	}
+	put("items/rec1/step-list.json", `{"output":{"student_ids":["stu_li","stu_wang"]}}`)
+	put("items/rec2/step-list.json", `{"output":{"participants":[{"name":"\u674e\u540c\u5b66"}]}}`) // escaped 李同学
+	put("items/rec3/step-list.json", `{"output":{"student_ids":["stu_wang"]}}`)
+	put("pending.json", `[{"id":"rec4","reason":"not ready: 李同学","first_seen":"2026-01-01T00:00:00Z","last_seen":"2026-01-01T00:00:00Z"},`+
+		`{"id":"rec5","reason":"not ready","first_seen":"2026-01-01T00:00:00Z","last_seen":"2026-01-01T00:00:00Z"}]`)
+	put("tencent-cache/page1.json", `{"userid":"stu_li"}`)
+	writeFile(t, logFile, "{\"msg\":\"guest 李同学 unmatched\"}\n{\"msg\":\"ok\"}\n")
+	for _, dry := range []bool{true, false} {
+		reps, err := p.Forget(context.Background(), []string{"stu_li"}, "ops@host", time.Now(), dry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := reps[0]
+		if r.State != (StateErased{Items: 2, Pending: 1, Files: 1}) || r.LogLines != 1 || len(r.Stores) != 1 {
+			t.Fatalf("dry=%v: %+v", dry, r)
+		}
+		_, err = os.Stat(filepath.Join(h.dir, "items/rec1"))
+		if dry == os.IsNotExist(err) {
+			t.Fatalf("dry=%v: rec1 exists=%v", dry, err == nil)
+		}
+	}
+	if len(asked) != 2 || asked[0].Student != "stu_li" || !asked[0].DryRun || asked[1].DryRun || asked[1].Actor != "ops@host" {
+		t.Fatalf("forgetters asked %+v", asked)
+	}
+	if _, err := os.Stat(filepath.Join(h.dir, "items/rec3")); err != nil {
+		t.Fatal("another student's item went")
+	}
+	b, _ := os.ReadFile(filepath.Join(h.dir, "pending.json"))
+	if strings.Contains(string(b), "rec4") || !strings.Contains(string(b), "rec5") {
+		t.Fatalf("pending: %s", b)
+	}
+	if b, _ := os.ReadFile(logFile); string(b) != "{\"msg\":\"ok\"}\n" {
+		t.Fatalf("log: %q", b)
+	}
+}

@@ -205,6 +205,17 @@ func expireFiles(dir string, cutoff time.Time, dryRun bool) (int, error) {
 // a leading RFC 3339 time); a line without a time goes with the line before it. The file is rewritten in
 // place, so a writer that holds it open in append mode goes on appending to it.
 func TrimLog(path string, cutoff time.Time, dryRun bool) (int, error) {
+	drop := false
+	return filterLines(path, dryRun, func(line []byte) bool {
+		if t, ok := lineTime(line); ok {
+			drop = t.Before(cutoff)
+		}
+		return drop
+	})
+}
+
+// filterLines rewrites path in place without the lines drop says go, and reports how many went.
+func filterLines(path string, dryRun bool, drop func(line []byte) bool) (int, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
@@ -213,15 +224,12 @@ func TrimLog(path string, cutoff time.Time, dryRun bool) (int, error) {
 		return 0, err
 	}
 	var kept bytes.Buffer
-	dropped, drop := 0, false
+	dropped := 0
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 64*1024), 16<<20)
 	for sc.Scan() {
 		line := sc.Bytes()
-		if t, ok := lineTime(line); ok {
-			drop = t.Before(cutoff)
-		}
-		if drop {
+		if drop(line) {
 			dropped++
 			continue
 		}

@@ -64,8 +64,8 @@ student; statistics of the others recomputed), and every state entry naming them
 				}
 			}
 		}
-		fmt.Fprintf(stdout, "  state_dir: %d item(s) of memo, %d pending entr(ies), %d other file(s)\n",
-			r.State.Items, r.State.Pending, r.State.Files)
+		fmt.Fprintf(stdout, "  state_dir: %d item(s) of memo, %d pending entr(ies), %d other file(s); log_file: %d line(s)\n",
+			r.State.Items, r.State.Pending, r.State.Files, r.LogLines)
 	}
 	if err != nil {
 		return fmt.Errorf("forget: %s", p.Secrets.Scrub(err.Error()))

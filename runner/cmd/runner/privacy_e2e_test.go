@@ -185,6 +185,9 @@ func TestPrivacyEndToEnd(t *testing.T) {
 		})
 	}
 	check("after forget", true)
+	if b, _ := os.ReadFile(filepath.Join(e.dir, "runner.log")); strings.Contains(string(b), "stu_li") || strings.Contains(string(b), "李同学") {
+		t.Error("the log file still names the student")
+	}
 	if log := dumpTables(t, db)["erasure_log"]; len(log) != 1 || strings.Contains(log[0], "stu_li") {
 		t.Errorf("erasure_log: %q", log)
 	}
