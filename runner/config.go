@@ -21,6 +21,8 @@ type pipelineFile struct {
 	varNodes      map[string]*yaml.Node
 	Limiters      map[string]limiterConf
 	Steps         []stepConf
+	Redact        *redactConf
+	Retention     *Retention
 }
 
 type limiterConf struct {
@@ -215,7 +217,7 @@ func ParseDuration(s string) (time.Duration, error) {
 
 var daysRE = regexp.MustCompile(`^([-+]?)([0-9]+(?:\.[0-9]*)?|\.[0-9]+)d(.*)$`)
 
-var topKeys = []string{"name", "state_dir", "log_file", "pending_max_age", "grace", "vars", "limiters", "steps"}
+var topKeys = []string{"name", "state_dir", "log_file", "pending_max_age", "grace", "vars", "limiters", "steps", "redact", "retention"}
 var stepKeys = []string{"id", "uses", "with", "filter", "if", "concurrency", "timeout", "retry", "limiter"}
 
 func (d *decoder) pipeline(root *yaml.Node) *pipelineFile {
@@ -240,6 +242,10 @@ func (d *decoder) pipeline(root *yaml.Node) *pipelineFile {
 			d.limiters(v, p)
 		case "steps":
 			stepsNode = v
+		case "redact":
+			p.Redact = d.redact(v)
+		case "retention":
+			p.Retention = d.retention(v)
 		}
 	})
 	if root.Kind != yaml.MappingNode {

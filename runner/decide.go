@@ -43,6 +43,7 @@ func (r *run) decide(s *stage, w *work) (d decision) {
 	case s.index < w.forceUntil:
 		d.reason = "memoized output was gone"
 	case rec != nil && rec.Status == OutcomeDone && rec.Key == key:
+		r.redactRecord(w.item.id, rec)
 		return decision{act: ActMemo, rec: rec}
 	case rec != nil && rec.Status == OutcomeFailed && rec.Key == key:
 		d.reason = "failed last time: " + rec.Error

@@ -264,6 +264,9 @@ func (r *run) end(started time.Time) (*Summary, error) {
 		}
 		r.observe(func(ob RunObserver) error { return ob.RunFinished(r.workCtx, r.info, sum) })
 	}
+	if sum.Status != RunInterrupted {
+		r.retain()
+	}
 	r.log.Info("run finished", "status", sum.Status, "items", sum.Items, "done", sum.Done, "skipped", sum.Skipped,
 		"failed", sum.Failed, "pending", sum.Pending, "not_ready", sum.NotReady, "stuck", sum.Stuck, "ran", sum.Ran, "memo", sum.Memo,
 		"elapsed", sum.Finished.Sub(started).Round(time.Millisecond).String())

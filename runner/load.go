@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"meetpipe/runner/redact"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -35,7 +37,10 @@ type Pipeline struct {
 	PendingMaxAge time.Duration
 	Grace         time.Duration
 	Secrets       *Secrets
+	Retention     Retention // what the end of every run deletes; zero value: nothing
 
+	redactor *redact.Redactor
+	redactOn []string // the item fields the redactor applies to
 	stages   []*stage
 	limiters map[string]*Limiter
 	clock    *clock // now() of expressions: the run's logical time
@@ -125,7 +130,7 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 		now = time.Now()
 	}
 	p := &Pipeline{File: path, Name: pf.Name, StateDir: pf.StateDir, LogFile: pf.LogFile,
-		PendingMaxAge: pf.PendingMaxAge, Grace: pf.Grace, Secrets: opts.Secrets,
+		PendingMaxAge: pf.PendingMaxAge, Grace: pf.Grace, Secrets: opts.Secrets, Retention: KeepAll,
 		limiters: map[string]*Limiter{}, clock: newClock(now)}
 	if p.Secrets == nil {
 		p.Secrets = &Secrets{}
@@ -266,6 +271,22 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 			}
 		}
 		p.stages = append(p.stages, st)
+	}
+	if pf.Redact != nil {
+		written := map[string]bool{}
+		for f := range fields {
+			written[f] = true
+		}
+		for f := range lazy {
+			written[f] = true
+		}
+		p.redactor, p.redactOn = d.compileRedact(pf.Redact, written), pf.Redact.Fields
+		if p.redactor != nil {
+			p.Secrets.SetRedactor(p.redactor.Scrub)
+		}
+	}
+	if pf.Retention != nil {
+		p.Retention = *pf.Retention
 	}
 	if err := ds.Err(); err != nil {
 		ds.sort()

@@ -24,6 +24,9 @@ func (e *emitter) Emit(ctx context.Context, id string, f Fields) error {
 	}
 	src := r.p.stages[0]
 	it, err := NewItem(id, f)
+	if err == nil {
+		_, err = r.p.redactFields(it.fields) // a source's fields named under redact: too
+	}
 	if err != nil {
 		r.finish(&work{item: &Item{id: id, fields: map[string]json.RawMessage{}}}, OutcomeFailed, src.id, Permanent(err))
 		return nil
@@ -34,6 +37,10 @@ func (e *emitter) Emit(ctx context.Context, id string, f Fields) error {
 	r.mu.Unlock()
 	r.note(w, src, stepTrace{Step: src.id, Action: ActListed})
 	if ok, reason := keep(src, w); !ok {
+		r.filtered(w, src, reason)
+		return nil
+	}
+	if ok, reason := r.admitted(ctx, w); !ok {
 		r.filtered(w, src, reason)
 		return nil
 	}

@@ -24,6 +24,7 @@ func Schema(reg *Registry) ([]byte, error) {
 		})
 	}
 	dur := map[string]any{"type": "string", "pattern": durationPattern}
+	keepDur := map[string]any{"oneOf": []any{dur, map[string]any{"const": "keep"}, map[string]any{"const": 0}}} // retention: also keep or 0
 	exprS := map[string]any{"type": "string", "description": "an expr-lang expression over the item's fields, vars and env"}
 	step := map[string]any{
 		"type":                 "object",
@@ -64,6 +65,17 @@ func Schema(reg *Registry) ([]byte, error) {
 					"concurrency": map[string]any{"type": "integer", "minimum": 1, "maximum": MaxConcurrency},
 					"rpm":         map[string]any{"type": "number", "minimum": 0, "maximum": MaxRPM}}}},
 			"steps": map[string]any{"type": "array", "minItems": 1, "items": step},
+			"redact": map[string]any{"type": "object", "additionalProperties": false, "required": []string{"fields", "patterns"},
+				"description": "personal numbers replaced in these item fields as soon as a step writes them",
+				"properties": map[string]any{
+					"fields": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+					"patterns": map[string]any{"type": "array", "items": map[string]any{
+						"type": "object", "additionalProperties": false, "required": []string{"name", "match", "replace"},
+						"properties": map[string]any{"name": map[string]any{"type": "string"}, "match": map[string]any{"type": "string"},
+							"replace": map[string]any{"type": "string"}, "validate": map[string]any{"enum": []string{"cn_id", "luhn"}}}}}}},
+			"retention": map[string]any{"type": "object", "additionalProperties": false,
+				"description": "how long personal data is kept; 0 deletes it at the end of every run; a kind not named is kept",
+				"properties":  map[string]any{"transcripts": keepDur, "media": keepDur, "run_history": keepDur, "logs": keepDur}},
 		},
 	}
 	return json.MarshalIndent(s, "", "  ")

@@ -11,6 +11,17 @@ type Secrets struct {
 	mu     sync.RWMutex
 	values []string
 	rep    *strings.Replacer
+	redact func(string) string // the pipeline's redaction patterns: personal numbers are never printed either
+}
+
+// SetRedactor makes Scrub also replace what f replaces (the pipeline's `redact:` patterns).
+func (s *Secrets) SetRedactor(f func(string) string) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.redact = f
+	s.mu.Unlock()
 }
 
 // Add registers a value. Very short values are ignored: scrubbing "1" from every log line would make
@@ -34,16 +45,19 @@ func (s *Secrets) Add(v string) {
 	s.rep = strings.NewReplacer(pairs...)
 }
 
-// Scrub replaces every registered value in str.
+// Scrub replaces every registered value in str, and every personal number the redactor finds.
 func (s *Secrets) Scrub(str string) string {
 	if s == nil {
 		return str
 	}
 	s.mu.RLock()
-	rep := s.rep
+	rep, red := s.rep, s.redact
 	s.mu.RUnlock()
-	if rep == nil {
-		return str
+	if rep != nil {
+		str = rep.Replace(str)
 	}
-	return rep.Replace(str)
+	if red != nil {
+		str = red(str)
+	}
+	return str
 }

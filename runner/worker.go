@@ -136,9 +136,21 @@ func (r *run) attempt(w *work, s *stage, log *slog.Logger) (Fields, error) {
 // keepOutput stores the step's output in its record and merges it into the item. An error is final:
 // output outside the spec is permanent, a state that cannot be written fails the item as it is.
 func (r *run) keepOutput(w *work, s *stage, rec *Record, out Fields) error {
+	// Redaction at the door: before the record, the item, later steps or any log line sees the output.
+	out, err := r.redactOutput(w.item, out)
+	if err != nil {
+		return Permanent(fmt.Errorf("step %s: redact: %w", s.id, err))
+	}
+	counts, counted := out[RedactionsField]
+	delete(out, RedactionsField) // out is the redactor's copy when it counted
 	raw, err := r.encodeOutput(s, out)
 	if err != nil {
 		return Permanent(err)
+	}
+	if counted {
+		if raw[RedactionsField], err = marshalField(counts); err != nil {
+			return Permanent(err)
+		}
 	}
 	rec.Status, rec.Output, rec.Finished = OutcomeDone, raw, time.Now().UTC()
 	if !r.o.DryRun {

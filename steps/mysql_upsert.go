@@ -46,12 +46,13 @@ func init() {
 		Name: "mysql_upsert",
 		Summary: "write each recording to MySQL (recordings, recording_students) and keep student_stats exact, in one " +
 			"transaction per item; running it again changes nothing. Signed download URLs are never stored. Also " +
-			"records runs (pipeline_runs, item_failures) for runner status",
+			"records runs (pipeline_runs, item_failures) for runner status. Erased students (runner forget) are not stored " +
+			"again: their tombstones are consulted when a recording is listed and when it is written",
 		Version: "1",
 		Reads: []string{"meeting_id", "meeting_code", "subject", "teacher_id", "student_ids", "participants", "start",
 			"end", "duration_min", "files", "transcript", "phase", "summary", "classification", "needs_review"},
 		Writes: []runner.Field{{Name: "stored", Sample: store.Stored{},
-			Doc: "action (inserted, updated, unchanged), status (done, or partial without transcript or summary), students, at"}},
+			Doc: "action (inserted, updated, unchanged; forgotten when every student was erased by runner forget), status (done, or partial without transcript or summary), students, at"}},
 		SideEffects: true,
 	}, mysqlUpsertConfig{Host: "127.0.0.1", Port: 3306, User: "root", Migrate: true, RecordRuns: true, MaxOpen: 4,
 		ConnMaxLifetime: 5 * time.Minute, ConnectTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
@@ -68,9 +69,10 @@ type mysqlUpsert struct {
 	roster  *roster.Roster // nil: none configured
 	applied bool           // the roster was applied to the stored links
 
-	mu    sync.Mutex
-	db    *sql.DB
-	ready bool // migrations applied (or not wanted)
+	mu         sync.Mutex
+	db         *sql.DB
+	ready      bool      // migrations applied (or not wanted)
+	admitQuiet time.Time // Admit does not ask the server before this (it failed to answer)
 }
 
 func newMysqlUpsert(cfg mysqlUpsertConfig, b *runner.Build) (any, error) {
@@ -171,6 +173,17 @@ func (s *mysqlUpsert) Process(ctx context.Context, in *runner.Item) (runner.Fiel
 			return nil, err
 		}
 		return nil, s.classify(ctx, err)
+	}
+	// A student erased by `runner forget` is not stored again; a recording that was theirs alone is not
+	// stored at all.
+	had := len(rec.Students)
+	dropped, err := store.DropTombstoned(ctx, db, &rec)
+	if err != nil {
+		return nil, s.classify(ctx, err)
+	}
+	if dropped > 0 && had > 0 && len(rec.Students) == 0 {
+		runner.Logger(ctx).Info("recording not stored: its students were erased", "item", rec.ID, "erased", dropped)
+		return runner.Fields{"stored": store.Stored{Action: "forgotten", At: time.Now().UTC().Truncate(time.Millisecond)}}, nil
 	}
 	res, err := (&store.Recordings{DB: db, LockRetries: s.retries}).Upsert(ctx, rec)
 	if err != nil {
@@ -306,6 +319,12 @@ func recordingOf(in *runner.Item, resolve store.Resolver) (store.Recording, erro
 		}
 	}
 	r.NeedsReview = review || cls.NeedsReview
+	// The engine's redaction counts (runner.RedactionsField), when the pipeline redacts.
+	if raw := in.Raw(runner.RedactionsField); len(raw) > 0 && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &r.Redactions); err != nil {
+			return r, fmt.Errorf("item %s field %q: %w", r.ID, runner.RedactionsField, err)
+		}
+	}
 	r.Transcript, r.Segments = transcript.Text, transcript.Segments
 	if duration != nil {
 		d := int(math.Round(*duration))

@@ -38,6 +38,8 @@ type Recording struct {
 	// Files describes the recording's files (ids, times, sizes) as JSON, without any signed URL.
 	Files   json.RawMessage
 	PlayURL string // a non-secret view address, or ""
+	// Redactions count what redaction replaced in the item's fields (recording_redactions); nil: none.
+	Redactions Redactions
 }
 
 // Attendance is one student of a recording.
@@ -305,6 +307,11 @@ func (s *Recordings) upsertOnce(ctx context.Context, r Recording) (res Result, e
 		if err := replaceSources(ctx, tx, r.ID, r.Sources); err != nil {
 			return res, fmt.Errorf("recording %s: %w", r.ID, err)
 		}
+	}
+
+	// 4c. What redaction replaced: counts only.
+	if err := replaceRedactions(ctx, tx, r.ID, r.Redactions); err != nil {
+		return res, fmt.Errorf("recording %s: %w", r.ID, err)
 	}
 
 	// 5. Recompute the touched students' statistics from the links. Their stats rows are ours, and every

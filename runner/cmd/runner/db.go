@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -58,8 +59,20 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	failures := fs.Int("failures", 20, "how many failed items")
 	students := fs.Int("students", 10, "how many of the most active students")
 	stateDir := fs.String("state-dir", defaultStateDir(), "the pipeline's state_dir, for its pending recordings")
+	pipeline := fs.String("pipeline", "pipelines/meeting.yaml", "the pipeline whose redact: patterns the output passes through (if the file exists)")
 	if err := noArgs(fs, args); err != nil {
 		return err
+	}
+	// What status prints passes through the pipeline's redaction, like logs and reports: stored text is
+	// redacted at the door, and rows stored before redaction was on must not print either.
+	if _, err := os.Stat(*pipeline); err == nil {
+		red, err := runner.LoadRedactor(*pipeline)
+		if err != nil {
+			return usageError{err}
+		}
+		if red != nil {
+			stdout = &redactingWriter{w: stdout, scrub: red.Scrub}
+		}
 	}
 	if *output != "text" && *output != "json" {
 		return usageError{fmt.Errorf("status: --output must be text or json")}

@@ -28,6 +28,7 @@ usage:
   runner emulate SERVICE [flags] run an emulator: tencent, asr, moonshot, wecom
   runner demo [flags]            run pipelines/meeting.yaml on the bundled meetings against the emulators
   runner report [FILE] [flags]   HTML report and workbook from the database; --send posts and mails a digest
+  runner forget FILE ID… [--dry-run] erase students from the database and state_dir, for good
   runner version
 
 Run 'runner COMMAND -h' for the flags of a command.
@@ -57,6 +58,7 @@ var commands = map[string]command{
 	"emulate":  cmdEmulate,
 	"demo":     cmdDemo,
 	"report":   cmdReport,
+	"forget":   cmdForget,
 	"version":  cmdVersion,
 	"help":     cmdHelp,
 }

@@ -76,6 +76,9 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("report: %s", sec.Scrub(err.Error()))
 	}
+	if err := redactData(p.Redactor(), data); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
 	pend, err := runner.ReadPending(p.StateDir)
 	if err != nil {
 		return fmt.Errorf("report: pending list of %s: %w", p.StateDir, err)

@@ -92,9 +92,13 @@ var Meetings = []Meeting{
 			// The external student of Wednesday again, as a guest: another uuid in this meeting, her name
 			// typed with a full-width space. She is still one student.
 			{UUID: "WMzhao9", Name: "赵同学　", Sessions: [][2]time.Duration{{1 * time.Minute, 29 * time.Minute}}}},
-		Phrases:    []string{"恭喜你拿到了 offer", "我们聊聊薪资怎么谈"},
-		Transcript: "恭喜你拿到了 offer。我们聊聊薪资怎么谈，入职前还要准备背调材料。两家公司怎么选也可以再对比一下。",
-		WantPhase:  "Offer后续"},
+		// Personal numbers read out for the background check: redaction replaces them before anything sees
+		// the transcript (TestPrivacyEndToEnd).
+		Phrases: []string{"恭喜你拿到了 offer", "我们聊聊薪资怎么谈", "背调留我的电话 138 0013 8000",
+			"身份证号 110101199001010015"},
+		Transcript: "恭喜你拿到了 offer。我们聊聊薪资怎么谈，入职前还要准备背调材料，背调留我的电话138 0013 8000，" +
+			"身份证号110101199001010015。两家公司怎么选也可以再对比一下。",
+		WantPhase: "Offer后续"},
 	{Record: "1964787070499246105", MeetingID: "1739626437650178105", Subject: "试听课", Host: "teacher_999",
 		Day: 4, Minutes: 40, State: 3, Files: 1,
 		People:     []Person{teacher("teacher_999", "外部老师", 40), student("stu_chen", "陈同学", 0, 40)},
@@ -321,6 +325,7 @@ func (s *Servers) Env(db store.Config, stateDir string) map[string]string {
 		"DB_PASS":            db.Password,
 		"DB_NAME":            db.Database,
 		"KEEP_MEDIA":         "true",
+		"RETAIN_MEDIA":       "keep", // what KEEP_MEDIA keeps, retention keeps too
 		"MEETPIPE_STATE_DIR": stateDir,
 		"MEETPIPE_LOG_FILE":  filepath.Join(filepath.Dir(stateDir), "logs", "record_worker.log"),
 		"LOG_LEVEL":          "info",
