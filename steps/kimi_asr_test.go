@@ -328,6 +328,7 @@ func TestKimiASRDeletesAudioWhenNotKept(t *testing.T) {
 // emulator reads each chunk's length from its header, so a fixture keyed by duration reaches each chunk,
 // and the offsets place every segment inside its chunk.
 func TestKimiASROnFFmpegChunks(t *testing.T) {
+	t.Parallel() // its own media, servers and state
 	m := mediatest.MustGenerate(t, mediatest.MeetingSpec{Silences: []time.Duration{2 * time.Second, 2 * time.Second,
 		2 * time.Second, 2 * time.Second, 2 * time.Second}, Lead: time.Second, Tail: time.Second})
 	impl, _ := steptest.Build(t, "ffmpeg_audio", "chunk_minutes: 0.25\nsilence_window: 8s")
