@@ -214,6 +214,9 @@ func TestAria2DownloadFaults(t *testing.T) {
 }
 
 func TestAria2DownloadResumesAfterInterrupt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: a throttled download interrupted half-way")
+	}
 	t.Parallel() // its own media, servers and state
 	srv := mediatest.NewServer()
 	t.Cleanup(srv.Close)

@@ -613,6 +613,9 @@ func TestFaultsKillsAndRestart(t *testing.T) {
 // TestKeepMediaFalseRewinds: with media deleted after use, a changed ASR model needs audio that is gone;
 // the engine finds the memoized audio and video missing and downloads again, and nothing else re-runs.
 func TestKeepMediaFalseRewinds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: two full runs with media deleted between")
+	}
 	t.Parallel() // its own database, emulators and state
 	dsn := storetest.DB(t)
 	e := newE2E(t, dsn, 1, demo.ServerOptions{})
@@ -650,6 +653,9 @@ func TestKeepMediaFalseRewinds(t *testing.T) {
 
 // TestCLIBehaviour: exit codes, the state lock and a graceful stop, through the binary.
 func TestCLIBehaviour(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: runs signalled while the ASR emulator is slow")
+	}
 	t.Parallel() // its own database, emulators and state
 	dsn := storetest.DB(t)
 	e := newE2E(t, dsn, 1, demo.ServerOptions{ASRLatency: time.Second}) // slow enough to still be running when signalled
