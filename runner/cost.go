@@ -29,15 +29,51 @@ func (r *run) open(ctx context.Context) (config bool, err error) {
 	return false, nil
 }
 
-// costs gathers what CostReporters spent, logs a line per step and, in a dry run, writes it to the report.
-func (r *run) costs(w io.Writer) map[string]Cost {
+// addEstimate adds what one would-run item would cost at step s to the dry run's estimate.
+func (r *run) addEstimate(s *stage, c Cost) {
+	if len(c.Units) == 0 && c.Money == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.estimated == nil {
+		r.estimated = map[string]Cost{}
+	}
+	r.estimated[s.id] = addCost(r.estimated[s.id], c)
+}
+
+// addCost is a plus b, unit by unit; the sum is an estimate if either is.
+func addCost(a, b Cost) Cost {
+	units := maps.Clone(a.Units)
+	if units == nil && len(b.Units) > 0 {
+		units = map[string]int64{}
+	}
+	for k, v := range b.Units {
+		units[k] += v
+	}
+	cur := a.Currency
+	if cur == "" {
+		cur = b.Currency
+	}
+	return Cost{Units: units, Money: a.Money + b.Money, Currency: cur, Estimate: a.Estimate || b.Estimate}
+}
+
+// costs gathers what CostReporters spent in ctx's run and, in a dry run, what the CostEstimators
+// estimated; it logs a line per step and, in a dry run, writes it to the report.
+func (r *run) costs(ctx context.Context, w io.Writer) map[string]Cost {
 	out := map[string]Cost{}
+	r.mu.Lock()
+	estimated := r.estimated
+	r.mu.Unlock()
 	for _, s := range r.p.stages {
-		c, ok := s.impl.(CostReporter)
-		if !ok {
-			continue
+		var cost Cost
+		if c, ok := s.impl.(CostReporter); ok {
+			cost = c.Cost(ctx)
 		}
-		cost := c.Cost()
+		if e, ok := estimated[s.id]; ok {
+			e.Estimate = true
+			cost = addCost(cost, e)
+		}
 		if len(cost.Units) == 0 && cost.Money == 0 {
 			continue
 		}

@@ -13,12 +13,17 @@ type openCfg struct {
 	Tokens int64  `yaml:"tokens"`
 }
 
-// openStep checks its environment at Open and reports a cost per item processed.
+// openStep checks its environment at Open and reports a cost per item processed in the run; in a dry
+// run it estimates the same per item.
 type openStep struct {
 	cfg    openCfg
 	b      *Build
 	opened *atomic.Int64
-	items  atomic.Int64
+}
+
+// items is the run's count of processed items: kept in the run scope, not on the step.
+func (s *openStep) items(ctx context.Context) *atomic.Int64 {
+	return RunValue(ctx, s, func() *atomic.Int64 { return new(atomic.Int64) })
 }
 
 func (s *openStep) Open(ctx context.Context) error {
@@ -33,12 +38,13 @@ func (s *openStep) Open(ctx context.Context) error {
 }
 
 func (s *openStep) Process(ctx context.Context, in *Item) (Fields, error) {
-	s.items.Add(1)
+	s.items(ctx).Add(1)
 	return nil, nil
 }
 
-func (s *openStep) Cost() Cost {
-	return Cost{Units: map[string]int64{"tokens": s.cfg.Tokens * s.items.Load()}, Money: 0.5 * float64(s.items.Load()), Currency: "CNY", Estimate: s.b.DryRun}
+func (s *openStep) Cost(ctx context.Context) Cost {
+	n := s.items(ctx).Load()
+	return Cost{Units: map[string]int64{"tokens": s.cfg.Tokens * n}, Money: 0.5 * float64(n), Currency: "CNY", Estimate: s.b.DryRun}
 }
 
 func openHarness(t *testing.T) (*harness, *atomic.Int64) {
@@ -92,4 +98,47 @@ func TestCostReporterInSummary(t *testing.T) {
 		t.Errorf("dry run: %v\n%s", err, rep)
 	}
 	_ = sum
+}
+
+// TestCostIsPerRun: one loaded Pipeline run twice reports each run's own cost; what the step kept in the
+// first run's scope does not carry over.
+func TestCostIsPerRun(t *testing.T) {
+	h, _ := openHarness(t)
+	p := h.load("steps:\n  - uses: nums\n    with: {count: 3}\n  - id: model\n    uses: opened\n    with: {tokens: 100}\n")
+	for i := range 2 {
+		sum, err, _ := h.run(p, RunOptions{Force: []string{"model"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := sum.Costs["model"]; c.Units["tokens"] != 300 {
+			t.Errorf("run %d: cost %+v, want this run's 300 tokens", i+1, c)
+		}
+	}
+}
+
+// estStep has side effects, so a dry run only estimates it: 100 tokens an item.
+type estStep struct{ estimates *atomic.Int64 }
+
+func (s *estStep) Process(ctx context.Context, in *Item) (Fields, error) { return nil, nil }
+func (s *estStep) Estimate(in *Item) string                              { return "100 tokens" }
+func (s *estStep) EstimateCost(in *Item) Cost {
+	s.estimates.Add(1)
+	return Cost{Units: map[string]int64{"tokens": 100}}
+}
+
+// TestDryRunSumsEstimates: the dry run's cost line is the engine's sum of the pure per-item estimates.
+func TestDryRunSumsEstimates(t *testing.T) {
+	h := newHarness(t)
+	var n atomic.Int64
+	h.reg.Register(Define(Spec{Name: "est", Version: "1", SideEffects: true}, struct{}{}, func(_ struct{}, b *Build) (any, error) {
+		return &estStep{estimates: &n}, nil
+	}))
+	p := h.load("steps:\n  - uses: nums\n    with: {count: 3}\n  - id: paid\n    uses: est\n")
+	sum, err, rep := h.run(p, RunOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := sum.Costs["paid"]; c.Units["tokens"] != 300 || !c.Estimate || n.Load() != 3 || !strings.Contains(rep, "cost paid: ~ tokens=300") {
+		t.Errorf("cost %+v after %d estimates; report:\n%s", c, n.Load(), rep)
+	}
 }

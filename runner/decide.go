@@ -11,6 +11,7 @@ type decision struct {
 	act      Action
 	reason   string
 	estimate string            // would-run: what running would cost (Estimator)
+	cost     Cost              // would-run: the same as a number (CostEstimator), summed by process
 	err      error             // fail, defer: the item's error
 	rec      *Record           // memo: the record whose output is served
 	key      string            // run: the memo key the new record gets
@@ -55,7 +56,8 @@ func (r *run) decide(s *stage, w *work) (d decision) {
 		}
 	}
 	if r.o.DryRun && s.spec.SideEffects {
-		d.act, d.estimate = ActWouldRun, estimate(s, w)
+		d.act = ActWouldRun
+		d.estimate, d.cost = estimate(s, w)
 	}
 	return d
 }
@@ -84,7 +86,9 @@ func (r *run) decidePreview(s *stage, w *work) decision {
 			return d
 		}
 	}
-	return decision{act: ActWouldRun, reason: "after " + w.blocked, estimate: estimate(s, w)}
+	d := decision{act: ActWouldRun, reason: "after " + w.blocked}
+	d.estimate, d.cost = estimate(s, w)
+	return d
 }
 
 // decideIf evaluates the step's if:. It reports a decision (skip, or fail when the expression cannot be
@@ -103,11 +107,16 @@ func decideIf(s *stage, w *work) (decision, bool) {
 	return decision{}, false
 }
 
-func estimate(s *stage, w *work) string {
+// estimate asks the step what running it on the item would cost, in words and as a number; both calls
+// are pure.
+func estimate(s *stage, w *work) (words string, cost Cost) {
 	if e, ok := s.impl.(Estimator); ok {
-		return e.Estimate(w.item)
+		words = e.Estimate(w.item)
 	}
-	return ""
+	if e, ok := s.impl.(CostEstimator); ok {
+		cost = e.EstimateCost(w.item)
+	}
+	return words, cost
 }
 
 // keep evaluates a stage's filter after the stage. When it drops the item it says why.

@@ -85,7 +85,8 @@ type run struct {
 	resolved   map[string]bool
 	emitted    map[string]bool
 	inflight   map[string]*Item
-	envErr     error // set once a step reports an environment-wide fault; the run then stops
+	envErr     error           // set once a step reports an environment-wide fault; the run then stops
+	estimated  map[string]Cost // dry run: the CostEstimators' estimates of would-run items, by step id
 }
 
 // Run lists the window and streams its items through the steps. It returns the run's summary and, when
@@ -116,6 +117,7 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
 		return nil, err
 	}
 	defer st.Close()
+	ctx = WithRunScope(ctx) // what steps keep for this run only (RunValue)
 	r, err := newRun(p, o, st, started)
 	if err != nil {
 		return nil, err
@@ -235,7 +237,7 @@ func (r *run) list(ctx context.Context, chans []chan *work) {
 
 // end settles the run's status, saves the pending list and history, and tells the observers.
 func (r *run) end(started time.Time) (*Summary, error) {
-	costs := r.costs(r.o.Report)
+	costs := r.costs(r.workCtx, r.o.Report)
 	r.mu.Lock()
 	if err := r.stuckError(); err != nil && !r.stop.Load() {
 		r.errs = multierror.Append(r.errs, err)

@@ -33,7 +33,8 @@ func (e *emitter) Emit(ctx context.Context, id string, f Fields) error {
 	}
 	w := &work{item: it, next: 1}
 	r.mu.Lock()
-	r.inflight[id] = it
+	// A copy as the source gave it: savePending asks the Hinter about it while a worker changes the item.
+	r.inflight[id] = it.Clone()
 	r.mu.Unlock()
 	r.note(w, src, stepTrace{Step: src.id, Action: ActListed})
 	if ok, reason := keep(src, w); !ok {

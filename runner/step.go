@@ -67,7 +67,7 @@ type RunObserver interface {
 }
 
 // Estimator is implemented by steps that can say, in a dry run, what running them on an item would cost
-// ("12.5 audio min", "~9k tokens").
+// ("12.5 audio min", "~9k tokens"). Estimate is pure: decide calls it and promises to change nothing.
 type Estimator interface {
 	Estimate(in *Item) string
 }
@@ -80,9 +80,16 @@ type Opener interface {
 }
 
 // CostReporter is implemented by steps that spend metered resources (tokens, audio minutes). At the end
-// of a run the engine logs what they report and keeps it in the summary; in a dry run it is an estimate.
+// of a run the engine logs what they report for ctx's run (RunValue) and keeps it in the summary.
 type CostReporter interface {
-	Cost() Cost
+	Cost(ctx context.Context) Cost
+}
+
+// CostEstimator is implemented by steps that can put a number on what running them on an item would
+// spend. It must be pure, as Estimate is: in a dry run the engine adds the estimates of the items that
+// would run to the step's cost line.
+type CostEstimator interface {
+	EstimateCost(in *Item) Cost
 }
 
 // Cost is what a step spent in a run, or would spend (Estimate).

@@ -46,6 +46,7 @@ func (r *run) process(w *work, s *stage) {
 		if w.blocked == "" {
 			w.blocked = s.id
 		}
+		r.addEstimate(s, d.cost)
 		r.note(w, s, d.trace(s))
 	case ActMemo:
 		w.item.setRaw(d.rec.Output)

@@ -74,6 +74,7 @@ func mediaOut(t *testing.T, f runner.Fields) []media.File {
 }
 
 func TestAria2DownloadFetchesEveryFileOnce(t *testing.T) {
+	t.Parallel() // its own media, servers and state
 	srv := mediatest.NewServer()
 	t.Cleanup(srv.Close)
 	a, b := randomBytes(t, 3<<20+17), randomBytes(t, 300<<10)
@@ -213,6 +214,10 @@ func TestAria2DownloadFaults(t *testing.T) {
 }
 
 func TestAria2DownloadResumesAfterInterrupt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: a throttled download interrupted half-way")
+	}
+	t.Parallel() // its own media, servers and state
 	srv := mediatest.NewServer()
 	t.Cleanup(srv.Close)
 	data := randomBytes(t, 2<<20)
@@ -283,6 +288,7 @@ func TestAria2DownloadMissingTool(t *testing.T) {
 }
 
 func TestAria2DownloadRetriesUnavailableInsideAria2(t *testing.T) {
+	t.Parallel() // its own media, servers and state
 	srv := mediatest.NewServer()
 	t.Cleanup(srv.Close)
 	data := randomBytes(t, 100<<10)

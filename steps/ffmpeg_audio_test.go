@@ -159,9 +159,11 @@ func speechSpec(n int) mediatest.MeetingSpec {
 }
 
 func TestFFmpegAudioCutsAtSilences(t *testing.T) {
+	t.Parallel() // its own media, servers and state
 	m := mediatest.MustGenerate(t, speechSpec(8))
 	for _, codec := range media.Codecs {
 		t.Run(codec, func(t *testing.T) {
+			t.Parallel()
 			s := mustTestAudio(t, "{codec: "+codec+", chunk_minutes: 0.3, silence_window: 8s, overlap: 1s}")
 			a, out := runAudio(t, s, mediaItem(t, m.Path))
 			if math.Abs(a.DurationS-m.Duration) > 0.05 {
@@ -189,6 +191,7 @@ func TestFFmpegAudioCutsAtSilences(t *testing.T) {
 }
 
 func TestFFmpegAudioHardCutsWithoutSilence(t *testing.T) {
+	t.Parallel() // its own media, servers and state
 	// Pauses of 0.2 s are shorter than silence_min: nothing to cut at.
 	spec := mediatest.MeetingSpec{}
 	for range 6 {
@@ -210,6 +213,7 @@ func TestFFmpegAudioHardCutsWithoutSilence(t *testing.T) {
 }
 
 func TestFFmpegAudioJoinsFilesInOrder(t *testing.T) {
+	t.Parallel() // its own media, servers and state
 	first := mediatest.MustGenerate(t, speechSpec(3))
 	specB := speechSpec(4)
 	specB.Phrases = []string{"第二个文件开始了", "我们继续讨论项目"}
@@ -230,6 +234,7 @@ func TestFFmpegAudioJoinsFilesInOrder(t *testing.T) {
 }
 
 func TestFFmpegAudioByteLimitShortensChunks(t *testing.T) {
+	t.Parallel() // its own media, servers and state
 	m := mediatest.MustGenerate(t, speechSpec(4))
 	const limit = 60000
 	s := mustTestAudio(t, "{codec: mp3, bitrate: 32k, max_chunk_bytes: 60000, silence_window: 3s}")
@@ -247,6 +252,7 @@ func TestFFmpegAudioByteLimitShortensChunks(t *testing.T) {
 }
 
 func TestFFmpegAudioRejectsBadMedia(t *testing.T) {
+	t.Parallel() // its own media, servers and state
 	dir := t.TempDir()
 	garbage := filepath.Join(dir, "garbage.mp4")
 	if err := os.WriteFile(garbage, []byte(strings.Repeat("not a video ", 1000)), 0o644); err != nil {
@@ -299,6 +305,7 @@ func TestFFmpegAudioRejectsBadMedia(t *testing.T) {
 }
 
 func TestFFmpegAudioKeepMedia(t *testing.T) {
+	t.Parallel() // its own media, servers and state
 	for _, keep := range []bool{true, false} {
 		t.Run("keep_media="+map[bool]string{true: "true", false: "false"}[keep], func(t *testing.T) {
 			m := mediatest.MustGenerate(t, speechSpec(2))

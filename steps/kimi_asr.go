@@ -69,9 +69,6 @@ type kimiASR struct {
 	filter *kimi.Filter
 	guard  *kimiGuard
 	b      *runner.Build
-	// done keeps the chunks transcribed in this run, so that when the engine retries an item after one
-	// chunk failed, the chunks that succeeded are not paid for again.
-	done *kimi.Cache[asrKey, *kimi.Transcription]
 }
 
 // asrKey identifies one chunk's request: the file as it is on disk and the prompt sent with it.
@@ -114,8 +111,7 @@ func newKimiASR(cfg kimiASRConfig, b *runner.Build) (any, error) {
 					err, cfg.MaxUploadMB)
 			},
 		}},
-		b:    b,
-		done: kimi.NewCache[asrKey](1024, cloneTranscription),
+		b: b,
 	}, nil
 }
 
@@ -128,7 +124,7 @@ func asrChunks(a media.Audio) []media.Chunk {
 }
 
 func (s *kimiASR) Process(ctx context.Context, in *runner.Item) (runner.Fields, error) {
-	if err := s.guard.Stopped(); err != nil {
+	if err := s.guard.Stopped(ctx); err != nil {
 		return nil, err
 	}
 	var audio media.Audio
@@ -245,13 +241,14 @@ func moreSerious(a, b error) bool {
 	return ka != runner.KindTransient && kb == runner.KindTransient
 }
 
-// transcribe sends one chunk through the guard, or answers from the run's cache.
+// transcribe sends one chunk through the guard, or answers from the run's cache (kimiRun.chunks).
 func (s *kimiASR) transcribe(ctx context.Context, c media.Chunk, prompt string) (*kimi.Transcription, error) {
 	key := asrKey{path: c.Path, prompt: prompt}
 	if fi, err := os.Stat(c.Path); err == nil {
 		key.size, key.mtime = fi.Size(), fi.ModTime()
 	}
-	if hit, ok := s.done.Get(key); ok {
+	done := s.guard.run(ctx).chunks // this run's
+	if hit, ok := done.Get(key); ok {
 		return hit, nil
 	}
 	var t *kimi.Transcription
@@ -264,7 +261,7 @@ func (s *kimiASR) transcribe(ctx context.Context, c media.Chunk, prompt string) 
 	if err != nil {
 		return nil, err
 	}
-	s.done.Put(key, t)
+	done.Put(key, t)
 	return t, nil
 }
 

@@ -199,7 +199,7 @@ func kimiKind(t *testing.T, err error, want runner.Kind) time.Duration {
 }
 
 func TestKimiASRErrors(t *testing.T) {
-	ctx := context.Background()
+	ctx := runner.WithRunScope(context.Background()) // one run: a stop holds for its later items
 	t.Run("413 names the limit", func(t *testing.T) {
 		s := asrServer(t, emulator.ASROptions{MaxBytes: 100 << 10})
 		_, err := newTestASR(t, s, "").Process(ctx, kimiAudioItem(t, kimiChunks(t, [2]float64{0, 5})))
@@ -289,9 +289,10 @@ func TestKimiASRRetryKeepsFinishedChunks(t *testing.T) {
 	s.Inject("", emulator.FaultServerError) // the first chunk goes through, the second fails
 	step := newTestASR(t, s, "")
 	it := kimiAudioItem(t, kimiChunks(t, [2]float64{0, 12}, [2]float64{10, 8}))
-	_, err := step.Process(context.Background(), it)
+	ctx := runner.WithRunScope(context.Background()) // the engine's retry is within one run
+	_, err := step.Process(ctx, it)
 	kimiKind(t, err, runner.KindTransient)
-	out, err := step.Process(context.Background(), it)
+	out, err := step.Process(ctx, it)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,6 +328,7 @@ func TestKimiASRDeletesAudioWhenNotKept(t *testing.T) {
 // emulator reads each chunk's length from its header, so a fixture keyed by duration reaches each chunk,
 // and the offsets place every segment inside its chunk.
 func TestKimiASROnFFmpegChunks(t *testing.T) {
+	t.Parallel() // its own media, servers and state
 	m := mediatest.MustGenerate(t, mediatest.MeetingSpec{Silences: []time.Duration{2 * time.Second, 2 * time.Second,
 		2 * time.Second, 2 * time.Second, 2 * time.Second}, Lead: time.Second, Tail: time.Second})
 	impl, _ := steptest.Build(t, "ffmpeg_audio", "chunk_minutes: 0.25\nsilence_window: 8s")

@@ -238,9 +238,10 @@ func postRuleSamples() map[string]any {
 
 // Process tries the pre rules, asks the model (unless the transcript is empty), then tries the post rules.
 func (s *kimiClassify) Process(ctx context.Context, in *runner.Item) (runner.Fields, error) {
-	if err := s.guard.Stopped(); err != nil {
+	if err := s.guard.Stopped(ctx); err != nil {
 		return nil, err
 	}
+	ctx = kimi.WithRun(ctx, s.guard.run(ctx).cls)
 	var tr kimi.Transcript
 	if err := in.Get("transcript", &tr); err != nil {
 		return nil, runner.Permanent(err)
@@ -331,7 +332,7 @@ func (s *kimiClassify) Open(ctx context.Context) error {
 		log.WarnContext(ctx, "cannot list models; the model is not checked", "err", err)
 		return nil
 	case err != nil:
-		return fmt.Errorf("list the models of the key: %w", s.guard.Fail(err))
+		return fmt.Errorf("list the models of the key: %w", s.guard.Fail(ctx, err))
 	}
 	m, err := kimi.CheckModel(ms, s.cfg.Model)
 	if err != nil {
@@ -342,9 +343,13 @@ func (s *kimiClassify) Open(ctx context.Context) error {
 	return nil
 }
 
-// Cost is the run's tokens (in a dry run, the estimate's) and, with prices configured, their money.
-func (s *kimiClassify) Cost() runner.Cost {
-	u := s.cls.Spent().Total()
+// Cost is the tokens of ctx's run and, with prices configured, their money. (In a dry run the engine adds
+// up EstimateCost instead: no call is made.)
+func (s *kimiClassify) Cost(ctx context.Context) runner.Cost {
+	return s.cost(s.guard.run(ctx).cls.Spent.Total())
+}
+
+func (s *kimiClassify) cost(u kimi.TokenUsage) runner.Cost {
 	if u == (kimi.TokenUsage{}) {
 		return runner.Cost{}
 	}
@@ -355,17 +360,42 @@ func (s *kimiClassify) Cost() runner.Cost {
 	return c
 }
 
-// Estimate says what a run would spend on the item: tokens, and money where prices are configured. In a
-// dry run the estimates add up to the run's cost line.
+// Estimate says what a run would spend on the item: tokens, and money where prices are configured. It is
+// pure; the dry run's cost line is the engine's sum of EstimateCost.
 func (s *kimiClassify) Estimate(in *runner.Item) string {
+	u, note, ok := s.estimate(in)
+	if !ok {
+		return note
+	}
+	out := fmt.Sprintf("~%dk tokens, %s", (u.PromptTokens+999)/1000, note)
+	if s.prices.Known() {
+		out += ", ~" + s.prices.Format(s.prices.Money(u))
+	}
+	return out
+}
+
+// EstimateCost is Estimate as a number (nothing when the item gives no length to go by).
+func (s *kimiClassify) EstimateCost(in *runner.Item) runner.Cost {
+	u, _, ok := s.estimate(in)
+	if !ok {
+		return runner.Cost{}
+	}
+	c := s.cost(u)
+	c.Estimate = true
+	return c
+}
+
+// estimate is the usage a call on the item would have and a note on how it was guessed; ok is false when
+// nothing can be guessed (the note then says so).
+func (s *kimiClassify) estimate(in *runner.Item) (u kimi.TokenUsage, note string, ok bool) {
 	var tr kimi.Transcript
 	var n int
-	note := "1 call"
+	note = "1 call"
 	if in.Get("transcript", &tr) != nil {
 		// A dry run has no transcript yet: assume 200 characters of Mandarin a minute, 1.5 a token.
 		var minutes float64
 		if in.Get("duration_min", &minutes) != nil || minutes <= 0 {
-			return "1+ model calls (tokens known once transcribed)"
+			return u, "1+ model calls (tokens known once transcribed)", false
 		}
 		n, note = int(minutes*200/1.5)+600, fmt.Sprintf("from %.0f min", minutes)
 	} else {
@@ -375,15 +405,7 @@ func (s *kimiClassify) Estimate(in *runner.Item) string {
 		note += fmt.Sprintf(", map-reduce in ~%d parts", n/s.cfg.PartTokens+1)
 	}
 	// The answer is well under max_tokens; a reasoning model adds its thinking, which is not known here.
-	u := kimi.TokenUsage{PromptTokens: n, CompletionTokens: s.cfg.MaxTokens / 2}
-	if s.b.DryRun {
-		s.cls.Spent().Add(u)
-	}
-	out := fmt.Sprintf("~%dk tokens, %s", (n+999)/1000, note)
-	if s.prices.Known() {
-		out += ", ~" + s.prices.Format(s.prices.Money(u))
-	}
-	return out
+	return kimi.TokenUsage{PromptTokens: n, CompletionTokens: s.cfg.MaxTokens / 2}, note, true
 }
 
 // Check reports whether Moonshot takes the key at this base URL, knows the model and has a balance.

@@ -31,9 +31,16 @@ func moonshotServer(t *testing.T, o emulator.MoonshotOptions) *emulator.Moonshot
 
 func newTestClassify(t *testing.T, s *emulator.MoonshotServer, extra string) *kimiClassify {
 	t.Helper()
+	return openTestClassify(t, context.Background(), s, extra)
+}
+
+// openTestClassify opens the step in ctx's run, so that what Open learns (a rejected key) holds for the
+// later calls made in the same ctx.
+func openTestClassify(t *testing.T, ctx context.Context, s *emulator.MoonshotServer, extra string) *kimiClassify {
+	t.Helper()
 	step := steptest.As[*kimiClassify](t, "kimi_classify", fmt.Sprintf("base_url: %s\napi_key: sk-kimi\ndefault_limit: {concurrency: 0, rpm: 0}\n%s", s.URL(), extra))
 	// As the engine does at the start of a run; a rejected key is the test's business.
-	if err := step.Open(context.Background()); err != nil {
+	if err := step.Open(ctx); err != nil {
 		t.Logf("open: %v", err)
 	}
 	return step
@@ -117,7 +124,7 @@ func TestKimiClassifyLadder(t *testing.T) {
 }
 
 func TestKimiClassify429Kinds(t *testing.T) {
-	ctx := context.Background()
+	ctx := runner.WithRunScope(context.Background()) // one run: a stop holds for its later items
 	tests := []struct {
 		fault emulator.Fault
 		kind  runner.Kind
@@ -159,7 +166,7 @@ func TestKimiClassify429Kinds(t *testing.T) {
 	}
 	t.Run("401 names KIMI_API_KEY", func(t *testing.T) {
 		s := moonshotServer(t, emulator.MoonshotOptions{APIKey: "sk-other"})
-		step := newTestClassify(t, s, "")
+		step := openTestClassify(t, ctx, s, "")
 		_, err := step.Process(ctx, transcriptItem(t, "rec1", "周会", "简历"))
 		kimiEnv(t, err)
 		if !strings.Contains(err.Error(), "KIMI_API_KEY") || strings.Contains(err.Error(), "sk-kimi") {

@@ -13,15 +13,30 @@ import (
 // kimiGuard is the one call guard of kimi_asr and kimi_classify: each request runs inside the step's
 // limiter and timeout, a rejected key or an exhausted quota stops every later call of the run, and a
 // failure becomes the engine's error kind (a 429's wait holds the limiter for every caller). It
-// satisfies kimi.Guard, so the client package stays free of the engine.
+// satisfies kimi.Guard, so the client package stays free of the engine. The guard lives as long as the
+// step; what belongs to one run (the stop, the tokens) is in the run's scope (kimiRun).
 type kimiGuard struct {
 	lim     *runner.Limiter
 	timeout time.Duration // 0: none
 	words   kimiWords
+}
 
+// kimiRun is what a Kimi step keeps for one run only.
+type kimiRun struct {
 	// stop holds an error that ends every later call of this run: an exhausted quota (deferred) or a
 	// rejected key (permanent for the run, the items stay pending).
 	stop atomic.Pointer[error]
+	cls  *kimi.Run // kimi_classify: the classifier's tokens, answers and learned parameters of this run
+	// chunks (kimi_asr) are the chunks transcribed in this run, so that when the engine retries an item
+	// after one chunk failed, the chunks that succeeded are not paid for again.
+	chunks *kimi.Cache[asrKey, *kimi.Transcription]
+}
+
+// run is the guard's state in ctx's run (a new one outside a run).
+func (g *kimiGuard) run(ctx context.Context) *kimiRun {
+	return runner.RunValue(ctx, g, func() *kimiRun {
+		return &kimiRun{cls: kimi.NewRun(), chunks: kimi.NewCache[asrKey](1024, cloneTranscription)}
+	})
 }
 
 // kimiWords say, for one step, what a failure means to whoever reads the error.
@@ -33,9 +48,9 @@ type kimiWords struct {
 
 var _ kimi.Guard = (*kimiGuard)(nil)
 
-// Stopped is the error that stopped the run's calls, or nil.
-func (g *kimiGuard) Stopped() error {
-	if p := g.stop.Load(); p != nil {
+// Stopped is the error that stopped the calls of ctx's run, or nil.
+func (g *kimiGuard) Stopped(ctx context.Context) error {
+	if p := g.run(ctx).stop.Load(); p != nil {
 		return *p
 	}
 	return nil
@@ -43,7 +58,7 @@ func (g *kimiGuard) Stopped() error {
 
 // Do runs f inside the limiter and the timeout and returns its error as it is.
 func (g *kimiGuard) Do(ctx context.Context, f func(context.Context) error) error {
-	if err := g.Stopped(); err != nil {
+	if err := g.Stopped(ctx); err != nil {
 		return err
 	}
 	release, err := g.lim.Acquire(ctx)
@@ -62,7 +77,7 @@ func (g *kimiGuard) Do(ctx context.Context, f func(context.Context) error) error
 // Call is Do with the failure classified.
 func (g *kimiGuard) Call(ctx context.Context, f func(context.Context) error) error {
 	if err := g.Do(ctx, f); err != nil {
-		return g.Fail(err)
+		return g.Fail(ctx, err)
 	}
 	return nil
 }
@@ -70,7 +85,7 @@ func (g *kimiGuard) Call(ctx context.Context, f func(context.Context) error) err
 // Fail tells the engine what to do about a failed call: Moonshot's three kinds of 429 differ only in
 // error.type (kimi.APIError.Kind). An error that is not the server's answer passes unchanged, and so does
 // one already given a kind (the run's stop, which Do returns), so that it is not wrapped twice.
-func (g *kimiGuard) Fail(err error) error {
+func (g *kimiGuard) Fail(ctx context.Context, err error) error {
 	var ae *kimi.APIError
 	var se *runner.StepError
 	if !errors.As(err, &ae) || errors.As(err, &se) {
@@ -79,9 +94,9 @@ func (g *kimiGuard) Fail(err error) error {
 	switch ae.Kind() {
 	case kimi.ErrAuth:
 		// The key, not the recording, is at fault: the items stay pending for the run after the fix.
-		return g.stopWith(runner.Environmental(g.words.auth(err)))
+		return g.stopWith(ctx, runner.Environmental(g.words.auth(err)))
 	case kimi.ErrQuota:
-		return g.stopWith(runner.Deferred(g.words.quota(err)))
+		return g.stopWith(ctx, runner.Deferred(g.words.quota(err)))
 	case kimi.ErrRateLimit, kimi.ErrOverloaded, kimi.ErrServer:
 		if ae.Wait > 0 {
 			g.lim.Hold(ae.Wait)
@@ -98,9 +113,9 @@ func (g *kimiGuard) Fail(err error) error {
 	return err
 }
 
-// stopWith records e as the run's stop, unless another call got there first, and returns e.
-func (g *kimiGuard) stopWith(e error) error {
-	g.stop.CompareAndSwap(nil, &e)
+// stopWith records e as the stop of ctx's run, unless another call got there first, and returns e.
+func (g *kimiGuard) stopWith(ctx context.Context, e error) error {
+	g.run(ctx).stop.CompareAndSwap(nil, &e)
 	return e
 }
 

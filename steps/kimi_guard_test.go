@@ -52,7 +52,8 @@ func TestKimiGuardKinds(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				g := testGuard(runner.Unlimited(), 0)
-				err := g.Fail(fmt.Errorf("chat completion: %w", tt.err))
+				ctx := runner.WithRunScope(context.Background())
+				err := g.Fail(ctx, fmt.Errorf("chat completion: %w", tt.err))
 				if k, after := runner.Classify(err); k != tt.kind || after != tt.after || runner.IsEnvironmental(err) != tt.env {
 					t.Errorf("%v: kind %v after %v environmental %v", err, k, after, runner.IsEnvironmental(err))
 				}
@@ -61,11 +62,11 @@ func TestKimiGuardKinds(t *testing.T) {
 					t.Errorf("%v: the server's error is lost or the message lacks %q", err, tt.saying)
 				}
 				called := false
-				later := g.Call(context.Background(), func(context.Context) error { called = true; return nil })
-				if stopped := g.Stopped() != nil; stopped != tt.stops || called == tt.stops || tt.stops && later != g.Stopped() {
+				later := g.Call(ctx, func(context.Context) error { called = true; return nil })
+				if stopped := g.Stopped(ctx) != nil; stopped != tt.stops || called == tt.stops || tt.stops && later != g.Stopped(ctx) {
 					t.Errorf("stopped %v, later call made %v with %v", stopped, called, later)
 				}
-				if again := g.Fail(later); tt.stops && (again != later || strings.Count(again.Error(), tt.saying) != 1) {
+				if again := g.Fail(ctx, later); tt.stops && (again != later || strings.Count(again.Error(), tt.saying) != 1) {
 					t.Errorf("the stop wrapped again: %v", again)
 				}
 			})
@@ -73,16 +74,27 @@ func TestKimiGuardKinds(t *testing.T) {
 	}
 	t.Run("not the server's answer", func(t *testing.T) {
 		g := testGuard(runner.Unlimited(), 0)
-		if err := g.Fail(io.ErrUnexpectedEOF); err != io.ErrUnexpectedEOF || g.Stopped() != nil {
+		ctx := runner.WithRunScope(context.Background())
+		if err := g.Fail(ctx, io.ErrUnexpectedEOF); err != io.ErrUnexpectedEOF || g.Stopped(ctx) != nil {
 			t.Errorf("%v changed", err)
 		}
 	})
 	t.Run("first stop wins", func(t *testing.T) {
 		g := testGuard(runner.Unlimited(), 0)
-		first := g.Fail(&kimi.APIError{Status: 429, Type: "exceeded_current_quota_error"})
-		g.Fail(&kimi.APIError{Status: 401})
-		if g.Stopped() != first {
-			t.Errorf("stop %v, want the first %v", g.Stopped(), first)
+		ctx := runner.WithRunScope(context.Background())
+		first := g.Fail(ctx, &kimi.APIError{Status: 429, Type: "exceeded_current_quota_error"})
+		g.Fail(ctx, &kimi.APIError{Status: 401})
+		if g.Stopped(ctx) != first {
+			t.Errorf("stop %v, want the first %v", g.Stopped(ctx), first)
+		}
+	})
+	t.Run("the stop is the run's", func(t *testing.T) {
+		g := testGuard(runner.Unlimited(), 0)
+		first := runner.WithRunScope(context.Background())
+		g.Fail(first, &kimi.APIError{Status: 429, Type: "exceeded_current_quota_error"})
+		next := runner.WithRunScope(context.Background())
+		if g.Stopped(first) == nil || g.Stopped(next) != nil {
+			t.Errorf("stopped in the first run %v, in the next %v; want only the first", g.Stopped(first), g.Stopped(next))
 		}
 	})
 }
@@ -103,14 +115,14 @@ func TestKimiGuardTimeAndHold(t *testing.T) {
 		}); err != nil || left != 5*time.Minute {
 			t.Fatalf("do: %v, %v left", err, left)
 		}
-		g.Fail(&kimi.APIError{Status: 429, Type: "rate_limit_reached_error", Wait: time.Minute})
+		g.Fail(context.Background(), &kimi.APIError{Status: 429, Type: "rate_limit_reached_error", Wait: time.Minute})
 		start := time.Now()
 		if err := g.Do(context.Background(), func(context.Context) error { return nil }); err != nil || time.Since(start) != time.Minute {
 			t.Errorf("held call: %v after %v, want a minute", err, time.Since(start))
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		g.Fail(&kimi.APIError{Status: 429, Type: "rate_limit_reached_error", Wait: time.Hour})
+		g.Fail(ctx, &kimi.APIError{Status: 429, Type: "rate_limit_reached_error", Wait: time.Hour})
 		called := false
 		if err := g.Do(ctx, func(context.Context) error { called = true; return nil }); !errors.Is(err, context.DeadlineExceeded) || called {
 			t.Errorf("held call with a short context: %v, called %v", err, called)

@@ -40,6 +40,18 @@ var kimiSubjects = []struct{ text, phase string }{
 // recorder's sink, and runs it. sum is nil when the run stopped before any item.
 func classifyRun(t *testing.T, srv *emulator.MoonshotServer, dir, extra string, o runner.RunOptions) (*runner.Summary, *kimiRecorder, error) {
 	t.Helper()
+	p, r := classifyPipeline(t, srv, dir, extra, o.DryRun)
+	defer p.Close()
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	sum, err := p.Run(context.Background(), o)
+	return sum, r, err
+}
+
+// classifyPipeline loads the pipeline classifyRun runs: three transcripts, kimi_classify, a recorder.
+func classifyPipeline(t *testing.T, srv *emulator.MoonshotServer, dir, extra string, dry bool) (*runner.Pipeline, *kimiRecorder) {
+	t.Helper()
 	r := &kimiRecorder{got: map[string]*runner.Item{}}
 	var items []runner.Fields
 	for _, sub := range kimiSubjects {
@@ -65,16 +77,11 @@ steps:
 %s
   - uses: kimi_test_sink
 `, srv.URL(), indent(extra, "      "))
-	p, err := runner.LoadBytes("kimi.yaml", []byte(src), runner.LoadOptions{Registry: reg, Env: map[string]string{}, StateDir: dir, DryRun: o.DryRun})
+	p, err := runner.LoadBytes("kimi.yaml", []byte(src), runner.LoadOptions{Registry: reg, Env: map[string]string{}, StateDir: dir, DryRun: dry})
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
-	defer p.Close()
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	sum, err := p.Run(context.Background(), o)
-	return sum, r, err
+	return p, r
 }
 
 func indent(s, pre string) string {

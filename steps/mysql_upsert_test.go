@@ -298,6 +298,10 @@ func upsertClosedPort(t *testing.T) int {
 // Each item, retried as the engine would on transient errors, ends written exactly once, or pending with a
 // transient error and a reason; a later run writes the pending ones. Nothing is lost or counted twice.
 func TestMysqlUpsertSurvivesServerKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: a MariaDB of its own, killed and restarted")
+	}
+	t.Parallel() // its own media, servers and state
 	srv := storetest.StartServer(t)
 	dsn := srv.NewDatabase(t)
 	// The throwaway server ignores passwords, so one in the DSN shows whether errors leak it.

@@ -26,7 +26,7 @@ func (c *Classifier) fits(ctx context.Context, msgs []Message) (bool, error) {
 		return err
 	})
 	if err != nil {
-		err = c.guard.Fail(err)
+		err = c.guard.Fail(ctx, err)
 		// The key, the quota and the rate are the run's business; a proxy without the endpoint is not.
 		var ae *APIError
 		if ctx.Err() != nil || errors.As(err, &ae) && (ae.Kind() == ErrAuth || ae.Kind() == ErrQuota || ae.Kind() == ErrRateLimit) {

@@ -45,9 +45,10 @@ type ClassifierConfig struct {
 // Guard is what the caller wraps around each request: Do runs f inside its limiter, timeout and stop
 // switch and returns f's error as it is (the classifier heals a 400 from it); Fail turns an error that ends
 // a call into what the caller's engine should do with it, keeping the *APIError reachable by errors.As.
+// Both take the call's ctx, through which the caller reaches what it keeps per run (its stop switch).
 type Guard interface {
 	Do(ctx context.Context, f func(context.Context) error) error
-	Fail(err error) error
+	Fail(ctx context.Context, err error) error
 }
 
 // Reprompts is how often an invalid answer is asked again with the validator's message.
@@ -65,17 +66,13 @@ type Classifier struct {
 	names  []string
 
 	window atomic.Int64 // the model's context: SetWindow, else ContextTokens, lowered by a 400 naming it
-	healer Healer       // parameters the model refused, learned this run
-	spent  Meter        // tokens of this run's calls
-	// cache keeps answers within the run, so that an engine retry after a 429 half-way through the ladder
-	// or a map-reduce does not pay again for the calls that succeeded.
-	cache *Cache[[32]byte, *ChatResponse]
+	loose  *Run         // the run of calls whose context names none (WithRun)
 }
 
 // NewClassifier checks cfg and parses its prompts. log gives the run's logger for a context.
 func NewClassifier(cfg ClassifierConfig, chat *Chat, g Guard, log func(context.Context) *slog.Logger) (*Classifier, error) {
 	c := &Classifier{cfg: cfg, chat: chat, guard: g, log: log, phases: map[string]string{},
-		cache: NewCache[[32]byte, *ChatResponse](512, nil)}
+		loose: NewRun()}
 	if strings.TrimSpace(cfg.Model) == "" {
 		return nil, settingErr("model", errors.New("model is empty"))
 	}
@@ -156,9 +153,6 @@ func (c *Classifier) SetWindow(n int) {
 // Window is the model's context window as known now.
 func (c *Classifier) Window() int { return int(c.window.Load()) }
 
-// Spent is the meter of this run's calls; a dry run adds its estimates to it.
-func (c *Classifier) Spent() *Meter { return &c.spent }
-
 func (c *Classifier) logger(ctx context.Context) *slog.Logger {
 	if c.log == nil {
 		return slog.New(slog.DiscardHandler)
@@ -188,13 +182,14 @@ func (c *Classifier) complete(ctx context.Context, msgs []Message, maxTokens int
 		return nil, err
 	}
 	key := sha256.Sum256(body)
-	if hit, ok := c.cache.Get(key); ok {
+	run := c.run(ctx)
+	if hit, ok := run.cache.Get(key); ok {
 		return hit, nil
 	}
 	// The fixed prefix is the system prompt (with the phase list): requests sharing it share a key.
 	sum := sha256.Sum256([]byte(model + "\x00" + msgs[0].Content))
 	cacheKey := fmt.Sprintf("meetpipe-%x", sum[:8])
-	p := c.healer.Params(model, want)
+	p := run.healer.Params(model, want)
 	var resp *ChatResponse
 	for heals := 0; ; heals++ {
 		req := p.Request(model, msgs, maxTokens, schema, cacheKey)
@@ -206,7 +201,7 @@ func (c *Classifier) complete(ctx context.Context, msgs []Message, maxTokens int
 		var ae *APIError
 		if err != nil && heals < 4 && errors.As(err, &ae) {
 			if np, note, ok := Heal(p, ae); ok {
-				if c.healer.Learn(model, np) {
+				if run.healer.Learn(model, np) {
 					c.logger(ctx).InfoContext(ctx, "the model refused a parameter; adjusted for the rest of the run",
 						"model", model, "change", note)
 				}
@@ -219,10 +214,10 @@ func (c *Classifier) complete(ctx context.Context, msgs []Message, maxTokens int
 			continue
 		}
 		if err != nil {
-			return nil, c.guard.Fail(err)
+			return nil, c.guard.Fail(ctx, err)
 		}
 		if np, ok := capIgnored(p, resp, maxTokens); ok && heals < 4 {
-			if c.healer.Learn(model, np) {
+			if run.healer.Learn(model, np) {
 				c.logger(ctx).InfoContext(ctx, "the model refused a parameter; adjusted for the rest of the run",
 					"model", model, "change", "max_completion_tokens ignored (cut off far below it); output cap sent as max_tokens")
 			}
@@ -233,8 +228,8 @@ func (c *Classifier) complete(ctx context.Context, msgs []Message, maxTokens int
 	}
 	var u TokenUsage
 	u.Add(resp.TokenUsage())
-	c.spent.Add(u)
-	c.cache.Put(key, resp)
+	run.Spent.Add(u)
+	run.cache.Put(key, resp)
 	return resp, nil
 }
 

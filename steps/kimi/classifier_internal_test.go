@@ -111,7 +111,7 @@ func budgetClassifier(t *testing.T, base string, edit func(*ClassifierConfig)) *
 type directGuard struct{}
 
 func (directGuard) Do(ctx context.Context, f func(context.Context) error) error { return f(ctx) }
-func (directGuard) Fail(err error) error                                        { return err }
+func (directGuard) Fail(_ context.Context, err error) error                     { return err }
 
 // TestBudget: the budget is budget_ratio of the window less max_tokens; the output cap shrinks to the
 // room the prompt leaves but never below max_tokens; a 400 naming a smaller window is learned once.

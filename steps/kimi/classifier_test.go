@@ -27,7 +27,7 @@ func (g *passGuard) Do(ctx context.Context, f func(context.Context) error) error
 	return f(ctx)
 }
 
-func (g *passGuard) Fail(err error) error { return err }
+func (g *passGuard) Fail(_ context.Context, err error) error { return err }
 
 var testPhases = []kimi.Phase{
 	{Name: "简历优化", Description: "修改简历。"}, {Name: "项目深挖", Description: "深入讨论项目。"},
@@ -241,7 +241,8 @@ func TestClassifierMapReduce(t *testing.T) {
 	g := &passGuard{}
 	c := newClassifier(t, s, cfg, g)
 	res := &kimi.Classification{Parts: 1}
-	phase, _, err := c.Decide(context.Background(), map[string]any{"subject": "周会"}, transcript(lines...), "", res)
+	run := kimi.NewRun()
+	phase, _, err := c.Decide(kimi.WithRun(context.Background(), run), map[string]any{"subject": "周会"}, transcript(lines...), "", res)
 	if err != nil || phase != "项目深挖" {
 		t.Fatalf("phase %q err %v", phase, err)
 	}
@@ -260,13 +261,21 @@ func TestClassifierMapReduce(t *testing.T) {
 			t.Errorf("reduce prompt lacks part %d: %q", i+1, final)
 		}
 	}
-	if got := c.Spent().Total(); got.PromptTokens == 0 || got.PromptTokens != res.Usage.PromptTokens {
+	if got := run.Spent.Total(); got.PromptTokens == 0 || got.PromptTokens != res.Usage.PromptTokens {
 		t.Errorf("spent %+v, item usage %+v", got, res.Usage)
 	}
 	calls := g.calls
 	again := &kimi.Classification{Parts: 1}
-	if _, _, err := c.Decide(context.Background(), map[string]any{"subject": "周会"}, transcript(lines...), "", again); err != nil || g.calls != calls || again.Attempts != res.Attempts {
+	if _, _, err := c.Decide(kimi.WithRun(context.Background(), run), map[string]any{"subject": "周会"}, transcript(lines...), "", again); err != nil || g.calls != calls || again.Attempts != res.Attempts {
 		t.Errorf("second decide: %v, %d more calls, %d attempts", err, g.calls-calls, again.Attempts)
+	}
+	// The answers are the run's: another run asks again, and counts its own tokens.
+	next := kimi.NewRun()
+	if _, _, err := c.Decide(kimi.WithRun(context.Background(), next), map[string]any{"subject": "周会"}, transcript(lines...), "", &kimi.Classification{Parts: 1}); err != nil || g.calls != 2*calls {
+		t.Errorf("decide in the next run: %v, %d more calls, want %d", err, g.calls-calls, calls)
+	}
+	if next.Spent.Total().PromptTokens != run.Spent.Total().PromptTokens { // the server caches its prompt prefix: cached_tokens differ
+		t.Errorf("the next run spent %+v, the first %+v", next.Spent.Total(), run.Spent.Total())
 	}
 }
 

@@ -58,6 +58,7 @@ func (e *e2e) prepared(t *testing.T) (prefix, env string) {
 }
 
 func TestDeploySystemd(t *testing.T) {
+	t.Parallel() // its own database, emulators and state
 	e := newE2E(t, storetest.DB(t), 1, demo.ServerOptions{})
 	prefix, env := e.prepared(t)
 	units, tools := t.TempDir(), t.TempDir()
@@ -140,6 +141,7 @@ func TestDeploySystemd(t *testing.T) {
 }
 
 func TestDeployCron(t *testing.T) {
+	t.Parallel() // its own database, emulators and state
 	e := newE2E(t, storetest.DB(t), 1, demo.ServerOptions{})
 	prefix, env := e.prepared(t)
 	tools := t.TempDir()
@@ -179,6 +181,7 @@ esac
 
 // A fresh prefix gets the .env template and the deploy says what to do next: doctor fails on it.
 func TestDeployFreshPrefixWritesTemplate(t *testing.T) {
+	t.Parallel() // its own prefix and unit folder
 	e := &e2e{t: t, root: repoRoot(t), bin: runnerBinary(t)}
 	prefix, units := t.TempDir(), t.TempDir()
 	vars := []string{"MEETPIPE_SYSTEMD=yes", "MEETPIPE_UNIT_DIR=" + units, "MEETPIPE_SYSTEMCTL="}

@@ -49,6 +49,7 @@ func (e *e2e) noSecrets(out string) {
 }
 
 func TestDoctor(t *testing.T) {
+	t.Parallel() // its own database, emulators and state
 	dsn := storetest.DB(t)
 	e := newE2E(t, dsn, 1, demo.ServerOptions{})
 
@@ -102,6 +103,7 @@ func TestDoctor(t *testing.T) {
 // A database that does not exist stops the run before anything is listed, downloaded, transcribed or
 // classified: exit 2 and the finding, and zero calls on the emulators' counters.
 func TestRunPreflightStopsBeforeSpending(t *testing.T) {
+	t.Parallel() // its own database, emulators and state
 	cfg, err := mysql.ParseDSN(storetest.DB(t))
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +135,7 @@ func TestValidateNeedsNoTools(t *testing.T) {
 	env := filepath.Join(t.TempDir(), "test.env")
 	os.WriteFile(env, []byte("TQM_SECRET_ID=id\nTQM_SECRET_KEY=key\nENTERPRISE_ID=1\nTEACHER_WHITELIST=t1\nASR_BASE_URL=http://127.0.0.1:1\nKIMI_API_KEY=k\n"), 0o600)
 	cmd := exec.Command(e.bin, "validate", filepath.Join(e.root, "pipelines", "meeting.yaml"), "--env-file", env, "--plugins", filepath.Join(e.root, "plugins"))
-	cmd.Env = []string{"PATH=" + t.TempDir(), "HOME=" + t.TempDir()} // no aria2c, ffmpeg or ffprobe
+	cmd.Env = []string{"PATH=" + t.TempDir(), "HOME=" + t.TempDir(), e2eMainEnv + "=1"} // no aria2c, ffmpeg or ffprobe
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "ok (7 steps") {
 		t.Fatalf("validate without tools: %v\n%s", err, out)

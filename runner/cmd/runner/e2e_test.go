@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,16 +27,20 @@ import (
 	tencentemu "meetpipe/steps/tencent/emulator"
 )
 
-// The end-to-end tests run the built runner binary on pipelines/meeting.yaml against the emulators, with
-// real aria2c, ffmpeg and MariaDB.
+// The end-to-end tests run the runner on pipelines/meeting.yaml against the emulators, with real aria2c,
+// ffmpeg and MariaDB. A run goes through cli in this process (e.run); where a test must signal or SIGKILL
+// a runner process, or a command starts another runner (deploy), the test binary itself is that process
+// (TestMain, e2eMainEnv), so no second binary is built.
+
+// e2eMainEnv set to 1 makes the test binary act as the runner: os.Args[1:] are the runner's arguments.
+const e2eMainEnv = "MEETPIPE_E2E_MAIN"
 
 var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-	dataOnce  sync.Once
-	shared    *demo.Data
-	dataErr   error
+	pluginOnce sync.Once
+	pluginErr  error
+	dataOnce   sync.Once
+	shared     *demo.Data
+	dataErr    error
 )
 
 func repoRoot(t testing.TB) string {
@@ -47,29 +52,24 @@ func repoRoot(t testing.TB) string {
 	return root
 }
 
+// runnerBinary is the program a test starts as a runner process: this test binary (see TestMain). It
+// also builds the Go plugin the pipeline's last step may use, once; deploy installs it from the checkout.
 func runnerBinary(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "meetpipe-e2e-bin-")
+	pluginOnce.Do(func() {
+		out, err := exec.Command("go", "build", "-o", filepath.Join(repoRoot(t), "plugins/wecom_notify/wecom_notify"), "../../../plugins/wecom_notify").CombinedOutput()
 		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "runner")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-		// The Go plugin the pipeline's last step may use.
-		out, err = exec.Command("go", "build", "-o", filepath.Join(repoRoot(t), "plugins/wecom_notify/wecom_notify"), "../../../plugins/wecom_notify").CombinedOutput()
-		if err != nil && buildErr == nil {
-			buildErr = fmt.Errorf("build wecom_notify: %v\n%s", err, out)
+			pluginErr = fmt.Errorf("build wecom_notify: %v\n%s", err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if pluginErr != nil {
+		t.Fatal(pluginErr)
 	}
-	return binPath
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exe
 }
 
 // demoFixture returns the demo's data with each meeting held copies times; the media are made once.
@@ -97,14 +97,38 @@ func demoFixture(t testing.TB, copies int) *demo.Data {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
+	if os.Getenv(e2eMainEnv) == "1" {
+		os.Exit(cli(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
+	// Every process the tests start from this binary is a runner, and one built with -race does not
+	// sleep a second before it exits.
+	os.Setenv(e2eMainEnv, "1")
+	if os.Getenv("GORACE") == "" {
+		os.Setenv("GORACE", "atexit_sleep_ms=0")
+	}
+	code := m.Run()
 	if shared != nil {
 		os.RemoveAll(shared.Dir)
 	}
 	os.Exit(code)
+}
+
+// syncBuffer is a bytes.Buffer safe for the run's goroutines and a test reading it at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 type e2e struct {
@@ -129,6 +153,7 @@ func newE2E(t *testing.T, dsn string, copies int, o demo.ServerOptions) *e2e {
 	e.srv = srv
 	env := srv.Env(store.Config{DSN: dsn}, filepath.Join(e.dir, "state"))
 	env["MEETPIPE_LOG_FILE"] = filepath.Join(e.dir, "runner.log")
+	env["LOG_LEVEL"] = "warn"
 	e.envFile = filepath.Join(e.dir, "test.env")
 	if err := demo.WriteEnvFile(e.envFile, env); err != nil {
 		t.Fatal(err)
@@ -137,32 +162,30 @@ func newE2E(t *testing.T, dsn string, copies int, o demo.ServerOptions) *e2e {
 	return e
 }
 
-// command prepares a run of the binary on the pipeline, in the repository root.
-func (e *e2e) command(ctx context.Context, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
-	full := append([]string{"run", e.pipeline, "--env-file", e.envFile, "--plugins", filepath.Join(e.root, "plugins"),
+// args are the runner's arguments for a run of the pipeline with args added.
+func (e *e2e) args(args ...string) []string {
+	return append([]string{"run", e.pipeline, "--env-file", e.envFile, "--plugins", filepath.Join(e.root, "plugins"),
 		"--since", demo.Since.Format(time.RFC3339), "--until", demo.Until.Format(time.RFC3339), "--log-format", "json"}, args...)
-	cmd := exec.CommandContext(ctx, e.bin, full...)
+}
+
+// command prepares a runner process (this test binary, see TestMain) for a run of the pipeline, in the
+// repository root: for the tests that signal or kill it.
+func (e *e2e) command(ctx context.Context, args ...string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
+	cmd := exec.CommandContext(ctx, e.bin, e.args(args...)...)
 	cmd.Dir = e.root
-	cmd.Env = append(os.Environ(), "LOG_LEVEL=warn")
-	var stdout, stderr bytes.Buffer
+	cmd.Env = append(os.Environ(), "LOG_LEVEL=warn", e2eMainEnv+"=1")
+	var stdout, stderr syncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	return cmd, &stdout, &stderr
 }
 
+// run runs the pipeline through cli in this process and returns the exit code, stdout and stderr.
 func (e *e2e) run(args ...string) (int, string, string) {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd, stdout, stderr := e.command(ctx, args...)
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			e.t.Fatalf("run: %v", err)
-		}
-		code = ee.ExitCode()
-	}
+	var stdout, stderr syncBuffer
+	code := cli(ctx, e.args(args...), &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 
@@ -303,6 +326,7 @@ func checksum(t *testing.T, db *sql.DB) string {
 }
 
 func TestEndToEnd(t *testing.T) {
+	t.Parallel() // its own database, emulators and state
 	dsn := storetest.DB(t)
 	e := newE2E(t, dsn, 1, demo.ServerOptions{})
 	db := openDB(t, dsn)
@@ -420,20 +444,49 @@ func (e *e2e) editPipeline(t *testing.T, old, new string) string {
 	return p
 }
 
-// TestFaultsKillsAndRestart injects faults at about 10% into every emulator, kills the runner twice at
-// random moments and restarts MariaDB once during a run; the runs after must leave the database exactly
-// as a fault-free run does.
+// testSeed is the seed of a test's randomness: $MEETPIPE_TEST_SEED to replay a failure, else a new one.
+// It is logged either way.
+func testSeed(t *testing.T) uint64 {
+	t.Helper()
+	seed := rand.Uint64()
+	if v := os.Getenv("MEETPIPE_TEST_SEED"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("MEETPIPE_TEST_SEED=%q: want an unsigned integer", v)
+		}
+		seed = n
+	}
+	t.Logf("seed %d (replay with MEETPIPE_TEST_SEED=%d go test -race -run '^%s$' ./runner/cmd/runner)", seed, seed, t.Name())
+	return seed
+}
+
+// TestFaultsKillsAndRestart injects faults at about 10% into every emulator and one of each kind for
+// sure, SIGKILLs the runner twice at random moments, kills and restarts MariaDB while a run is storing
+// rows (on its first stored row), then makes a run meet an exhausted model quota; the runs after must
+// leave the database exactly as a fault-free run does, every recording stored once. The seed (logged;
+// MEETPIPE_TEST_SEED replays it) drives the emulators' faults and the kill moments.
 func TestFaultsKillsAndRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: faults, kills and a database restart")
 	}
+	t.Parallel()
+	seed := testSeed(t)
+	rng := rand.New(rand.NewPCG(seed, ^seed))
 	server := storetest.StartServer(t)
 	dsn := server.NewDatabase(t)
 	const copies = 3
-	e := newE2E(t, dsn, copies, demo.ServerOptions{FaultRate: 0.1, Seed: uint64(time.Now().UnixNano())})
+	// Model calls take a moment, as Moonshot's do: the items reach the database one by one, not at once.
+	// The random faults leave out two kinds. An exhausted quota stops every model call of its run, so it
+	// comes later in a run of its own. Tencent's rate limit makes the client wait the documented minute
+	// (steps/tencent/errors.go rateLimitWait), which would prove nothing more here than a minute passing;
+	// the tencent tests cover it.
+	e := newE2E(t, dsn, copies, demo.ServerOptions{FaultRate: 0.1, Seed: seed, MoonshotLatency: 200 * time.Millisecond,
+		TencentFaults: []tencentemu.FaultKind{tencentemu.FaultGateway, tencentemu.FaultReset, tencentemu.FaultTruncate},
+		ChatFaults: []kimiemu.Fault{kimiemu.FaultServerError, kimiemu.FaultReset, kimiemu.FaultRateLimit,
+			kimiemu.FaultOverloaded, kimiemu.FaultInvalidJSON}})
 	db := openDB(t, dsn)
-	// Besides the random 10%, one of each kind for sure.
-	e.srv.Moonshot.Inject(kimiemu.FaultRateLimit, kimiemu.FaultOverloaded, kimiemu.FaultQuota, kimiemu.FaultInvalidJSON,
+	// Besides the random 10%, one of each kind for sure (the quota later).
+	e.srv.Moonshot.Inject(kimiemu.FaultRateLimit, kimiemu.FaultOverloaded, kimiemu.FaultInvalidJSON,
 		kimiemu.FaultServerError, kimiemu.FaultReset)
 	e.srv.ASR.Inject(kimiemu.FaultServerError, kimiemu.FaultReset, kimiemu.FaultRateLimit)
 	e.srv.Tencent.FailNext(tencentemu.EndpointMedia, 2, tencentemu.Fault{Kind: tencentemu.FaultTruncate})
@@ -446,33 +499,83 @@ func TestFaultsKillsAndRestart(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(800+rand.IntN(3000)) * time.Millisecond)
+		after := time.Duration(800+rng.IntN(3000)) * time.Millisecond
+		time.Sleep(after)
 		cmd.Process.Kill() // SIGKILL: no chance to save anything
 		cmd.Wait()
 		cancel()
-		t.Logf("kill %d done", i+1)
+		t.Logf("runner SIGKILLed %v after its start (%d of 2)", after, i+1)
 	}
 
+	// The database dies under a live run: the first row the run stores is the signal.
+	var before int
+	db.QueryRow("SELECT COUNT(*) FROM recordings").Scan(&before)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	cmd, _, stderr := e.command(ctx)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Kill the database while the run is storing items.
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		var n int
-		if db.QueryRow("SELECT COUNT(*) FROM recordings").Scan(&n); n >= 2 {
-			break
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	live := func() bool {
+		select {
+		case <-exited:
+			return false
+		default:
+			return true
 		}
 	}
+	stored := before
+	for stored <= before {
+		if !live() {
+			t.Fatalf("the run exited (%v) before it stored a row; %d recordings were there before it:\n%s", cmd.ProcessState, before, stderr)
+		}
+		if ctx.Err() != nil {
+			t.Fatal("no row stored in 3 minutes")
+		}
+		time.Sleep(20 * time.Millisecond)
+		db.QueryRow("SELECT COUNT(*) FROM recordings").Scan(&stored)
+	}
 	server.Kill()
-	time.Sleep(time.Second)
+	if !live() {
+		t.Fatalf("the run exited before MariaDB was killed")
+	}
+	t.Logf("the run (pid %d) stored a row (%d → %d recordings): MariaDB killed under it", cmd.Process.Pid, before, stored)
+	// Back up once the run has met the dead server: its next write fails and is retried.
+	for failed := ""; failed == ""; time.Sleep(20 * time.Millisecond) {
+		if !live() {
+			t.Fatalf("the run exited (%v) while MariaDB was down, before a write failed:\n%s", cmd.ProcessState, stderr)
+		}
+		for _, l := range strings.Split(stderr.String(), "\n") {
+			if strings.Contains(l, `"step":"mysql_upsert"`) && strings.Contains(l, "retrying") {
+				failed = l
+				t.Logf("the run's write met the dead server: %.300s", l)
+				break
+			}
+		}
+	}
 	if err := server.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	cmd.Wait()
+	if !live() {
+		t.Fatalf("the run exited (%v) while MariaDB was down; the restart did not happen during it:\n%s", cmd.ProcessState, stderr)
+	}
+	t.Logf("MariaDB restarted; the run (pid %d) is still live", cmd.Process.Pid)
+	<-exited
 	cancel()
-	t.Logf("run during the restart exited %d", cmd.ProcessState.ExitCode())
+	var n int
+	db.QueryRow("SELECT COUNT(*) FROM recordings").Scan(&n)
+	t.Logf("the run during the restart exited %d; %d recordings stored, %d of them after the restart", cmd.ProcessState.ExitCode(), n, n-stored)
+
+	// An exhausted quota in a later run: --force makes the run ask the model again, the first call meets
+	// the quota and the run stops its model calls; the items stay pending.
+	e.srv.Moonshot.Inject(kimiemu.FaultQuota)
+	quota := e.srv.Moonshot.Counters().QuotaExceeded
+	code, _, errOut := e.run("--force", "kimi_classify")
+	if code != 1 || !strings.Contains(errOut, "quota exhausted") || e.srv.Moonshot.Counters().QuotaExceeded != quota+1 {
+		t.Fatalf("the quota run exited %d, %d quota answers:\n%s", code, e.srv.Moonshot.Counters().QuotaExceeded-quota, errOut)
+	}
+	t.Logf("the quota run exited %d: Moonshot quota exhausted, items pending", code)
 
 	clean, last := false, ""
 	for i := range 8 {
@@ -484,7 +587,7 @@ func TestFaultsKillsAndRestart(t *testing.T) {
 			break
 		}
 		if code != 1 {
-			t.Fatalf("run exited %d:\n%s\n%s", code, errOut, stderr)
+			t.Fatalf("run exited %d:\n%s", code, errOut)
 		}
 	}
 	if !clean {
@@ -510,6 +613,10 @@ func TestFaultsKillsAndRestart(t *testing.T) {
 // TestKeepMediaFalseRewinds: with media deleted after use, a changed ASR model needs audio that is gone;
 // the engine finds the memoized audio and video missing and downloads again, and nothing else re-runs.
 func TestKeepMediaFalseRewinds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: two full runs with media deleted between")
+	}
+	t.Parallel() // its own database, emulators and state
 	dsn := storetest.DB(t)
 	e := newE2E(t, dsn, 1, demo.ServerOptions{})
 	e.setEnv(t, "KEEP_MEDIA", "false")
@@ -546,6 +653,10 @@ func TestKeepMediaFalseRewinds(t *testing.T) {
 
 // TestCLIBehaviour: exit codes, the state lock and a graceful stop, through the binary.
 func TestCLIBehaviour(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: runs signalled while the ASR emulator is slow")
+	}
+	t.Parallel() // its own database, emulators and state
 	dsn := storetest.DB(t)
 	e := newE2E(t, dsn, 1, demo.ServerOptions{ASRLatency: time.Second}) // slow enough to still be running when signalled
 

@@ -12,6 +12,7 @@ import (
 // download or model call, naming the usable ids, with exit 2 — in a dry run too, and without the preflight
 // (which finds it first) through the step's own check at the start of the run.
 func TestUnknownKimiModelExits2(t *testing.T) {
+	t.Parallel() // its own database, emulators and state
 	e := newE2E(t, storetest.DB(t), 1, demo.ServerOptions{})
 	e.setEnv(t, "KIMI_MODEL", "kimi-k2-0905-preview")
 	for _, tc := range []struct {

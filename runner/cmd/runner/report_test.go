@@ -23,6 +23,10 @@ import (
 // checked in a real headless Chromium as a person would look at it, the workbook is read back, and the
 // digest is sent only with --send.
 func TestReport(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: a full run, then the report in headless Chromium")
+	}
+	t.Parallel() // its own database, emulators and state
 	e := newE2E(t, storetest.DB(t), 1, demo.ServerOptions{})
 	if code, _, errOut := e.run(); code != 0 {
 		t.Fatalf("demo run exited %d:\n%s", code, errOut)

@@ -264,12 +264,18 @@ type ServerOptions struct {
 	TencentLatency, ASRLatency, MoonshotLatency time.Duration
 	Throttle                                    int64 // media bytes/s per connection
 	Seed                                        uint64
+	// The kinds the random faults are drawn from; nil: every kind below.
+	TencentFaults []tencentemu.FaultKind
+	ChatFaults    []kimiemu.Fault
 }
 
 func StartServers(d *Data, o ServerOptions) (*Servers, error) {
+	tencentFaults := o.TencentFaults
+	if tencentFaults == nil {
+		tencentFaults = []tencentemu.FaultKind{tencentemu.FaultGateway, tencentemu.FaultRateLimit, tencentemu.FaultReset, tencentemu.FaultTruncate}
+	}
 	t, err := tencentemu.Start(tencentemu.Options{Fixture: d.Tencent, FaultRate: o.FaultRate, Latency: o.TencentLatency,
-		Throttle: o.Throttle, Seed: o.Seed,
-		FaultKinds: []tencentemu.FaultKind{tencentemu.FaultGateway, tencentemu.FaultRateLimit, tencentemu.FaultReset, tencentemu.FaultTruncate}})
+		Throttle: o.Throttle, Seed: o.Seed, FaultKinds: tencentFaults})
 	if err != nil {
 		return nil, fmt.Errorf("start tencent emulator: %w", err)
 	}
@@ -281,8 +287,11 @@ func StartServers(d *Data, o ServerOptions) (*Servers, error) {
 		return nil, fmt.Errorf("start asr emulator: %w", err)
 	}
 	// Every kind of 429 (with its wait), 5xx, resets and invalid JSON.
-	chatFaults := []kimiemu.Fault{kimiemu.FaultServerError, kimiemu.FaultReset, kimiemu.FaultRateLimit,
-		kimiemu.FaultOverloaded, kimiemu.FaultQuota, kimiemu.FaultInvalidJSON}
+	chatFaults := o.ChatFaults
+	if chatFaults == nil {
+		chatFaults = []kimiemu.Fault{kimiemu.FaultServerError, kimiemu.FaultReset, kimiemu.FaultRateLimit,
+			kimiemu.FaultOverloaded, kimiemu.FaultQuota, kimiemu.FaultInvalidJSON}
+	}
 	m, err := kimiemu.StartMoonshot(kimiemu.MoonshotOptions{APIKey: KimiKey, FaultRate: o.FaultRate, Faults: chatFaults,
 		Latency: o.MoonshotLatency, Seed: o.Seed})
 	if err != nil {

@@ -64,10 +64,15 @@ type Meeting struct {
 
 const speechRate = 22050 // espeak-ng's native rate; kept so no resampling blurs the silence edges
 
-// Generate writes the meeting described by spec into dir. The same spec gives the same bytes. It needs
+// Generate writes the meeting described by spec into dir. The same spec gives the same bytes, so they
+// are made once and kept in a cache shared by every test package (cache.go); a cache miss needs
 // espeak-ng and ffmpeg on PATH.
 func Generate(dir string, spec MeetingSpec) (Meeting, error) {
-	ctx := context.Background()
+	return cached(dir, defaults(spec), generate)
+}
+
+// defaults fills in what spec leaves zero.
+func defaults(spec MeetingSpec) MeetingSpec {
 	if spec.Name == "" {
 		spec.Name = "meeting.mp4"
 	}
@@ -80,6 +85,12 @@ func Generate(dir string, spec MeetingSpec) (Meeting, error) {
 	if spec.FPS == 0 {
 		spec.FPS = 2
 	}
+	return spec
+}
+
+// generate makes the meeting with espeak-ng and ffmpeg, bypassing the cache; spec has its defaults.
+func generate(dir string, spec MeetingSpec) (Meeting, error) {
+	ctx := context.Background()
 	for _, tool := range []string{"espeak-ng", "ffmpeg"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return Meeting{}, fmt.Errorf("mediatest: %s not found on PATH; run `just deps`", tool)

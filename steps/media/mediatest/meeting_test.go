@@ -5,16 +5,25 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"testing"
 	"time"
 )
 
+// TestGenerateIsDeterministicWithKnownSilences makes the meeting twice past the cache: the cache is only
+// right because the same spec gives the same bytes.
 func TestGenerateIsDeterministicWithKnownSilences(t *testing.T) {
 	spec := MeetingSpec{Silences: []time.Duration{2 * time.Second, 1500 * time.Millisecond, 3 * time.Second}}
-	a := MustGenerate(t, spec)
-	b := MustGenerate(t, spec)
+	fresh := func() Meeting {
+		m, err := generate(t.TempDir(), defaults(spec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	a, b := fresh(), fresh()
 	da, err := os.ReadFile(a.Path)
 	if err != nil {
 		t.Fatal(err)
@@ -69,5 +78,46 @@ func TestGenerateRepeat(t *testing.T) {
 	d, _ := strconv.ParseFloat(string(bytes.TrimSpace(out)), 64)
 	if math.Abs(d-three.Duration) > 0.2 {
 		t.Errorf("looped audio lasts %.3f s, want %.3f", d, three.Duration)
+	}
+}
+
+// TestGenerateCache: a spec is generated once; later calls get their own copy of the cached file, under
+// their own name, and damaging a copy damages nothing else.
+func TestGenerateCache(t *testing.T) {
+	t.Setenv("MEETPIPE_TEST_CACHE", t.TempDir())
+	made := 0
+	gen := func(dir string, spec MeetingSpec) (Meeting, error) {
+		made++
+		return generate(dir, spec)
+	}
+	spec := defaults(MeetingSpec{Silences: []time.Duration{time.Second}, Name: "a.mp4"})
+	a, err := cached(t.TempDir(), spec, gen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Name = "b.mp4"
+	b, err := cached(t.TempDir(), spec, gen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	da, _ := os.ReadFile(a.Path)
+	db, _ := os.ReadFile(b.Path)
+	if made != 1 || len(da) == 0 || !bytes.Equal(da, db) || filepath.Base(b.Path) != "b.mp4" || a.Duration != b.Duration || len(b.Silences) != 1 {
+		t.Fatalf("generated %d times; copies %s (%d bytes) and %s (%d bytes)", made, a.Path, len(da), b.Path, len(db))
+	}
+	if err := os.Truncate(a.Path, 10); err != nil {
+		t.Fatal(err)
+	}
+	c, err := cached(t.TempDir(), spec, gen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dc, _ := os.ReadFile(c.Path); !bytes.Equal(dc, db) || made != 1 {
+		t.Errorf("after a copy was damaged: %d bytes, generated %d times", len(dc), made)
+	}
+	other := spec
+	other.Silences = []time.Duration{2 * time.Second}
+	if _, err := cached(t.TempDir(), other, gen); err != nil || made != 2 {
+		t.Errorf("another spec: %v, generated %d times, want 2", err, made)
 	}
 }
