@@ -305,7 +305,13 @@ func recordingOf(in *runner.Item, resolve store.Resolver) (store.Recording, erro
 			return r, fmt.Errorf("item %s field \"classification\": %w", r.ID, err)
 		}
 	}
-	r.NeedsReview = review || cls.NeedsReview
+	// A later step (kimi_classify) writes needs_review again; the listing's reason (nobody known to have
+	// hosted, creator not whitelisted) must survive it.
+	var listed string
+	if raw := in.Raw("review_reason"); len(raw) > 0 {
+		json.Unmarshal(raw, &listed) //nolint:errcheck // not a string: no reason
+	}
+	r.NeedsReview = review || cls.NeedsReview || listed != ""
 	r.Transcript, r.Segments = transcript.Text, transcript.Segments
 	if duration != nil {
 		d := int(math.Round(*duration))

@@ -92,6 +92,9 @@ type Options struct {
 	Logger *slog.Logger
 	// NoRecordRights are operators without 录制管理 rights: their records listings get 500133.
 	NoRecordRights []string
+	// AddressesForHost lets a meeting's host read its /v1/addresses. Tencent answers only the creator, a
+	// super admin or a user with 录制管理 rights (1095/51174), so this is the pre-correction behaviour.
+	AddressesForHost bool
 }
 
 // Server is a running emulator.

@@ -1,0 +1,96 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"meetpipe/runner"
+	"meetpipe/steps/tencent"
+	"meetpipe/steps/tencent/emulator"
+)
+
+// An assistant (a listing operator) creates a meeting that teacher_001 hosts. Its first download fails;
+// a later run, whose window no longer covers it, finds it through the pending list and stores it. The
+// re-check, the addresses and the participants are asked as its creator: /v1/records lists a meeting for
+// its creator only (1095/51189) and /v1/addresses refuses its host with 9042 (1095/51174).
+func TestAssistantMeetingFailedDownloadStoredByLaterRun(t *testing.T) {
+	s := emulator.New(emulator.Options{Fixture: documentedFixture(), SecretID: "AKID_x", SecretKey: "SK_x", AppID: "corp-1"})
+	t.Cleanup(s.Close)
+	state := t.TempDir()
+	src := tencentPipeline("assist", state, s, "      mode: per_teacher\n      teachers: teacher_001,assistant_he\n      retries: -1\n") + `
+  - uses: aria2_download
+    with: { connections: 1, max_tries: 1 }
+`
+	run := func(since, until time.Time) (*runner.Summary, error) {
+		t.Helper()
+		p, err := runner.LoadBytes("assist.yaml", []byte(src), runner.LoadOptions{Env: map[string]string{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		return p.Run(context.Background(), runner.RunOptions{Logger: slog.New(slog.DiscardHandler), Since: since, Until: until})
+	}
+
+	// First run: only rec-assist is in the window (day 0); every media request fails for good.
+	s.FailNext(emulator.EndpointMedia, 50, emulator.Fault{Kind: emulator.FaultExpired})
+	sum, err := run(tencentBase.Add(-time.Hour), tencentBase.Add(2*time.Hour))
+	if err == nil || sum == nil || sum.Done != 0 || sum.Failed+sum.Pending != 1 {
+		t.Fatalf("first run: %+v, %v: want rec-assist failed", sum, err)
+	}
+
+	// A week later: the window holds only rec-week-2's day, which neither operator created.
+	s.Reset()
+	sum, err = run(tencentBase.Add(7*24*time.Hour-time.Hour), tencentBase.Add(7*24*time.Hour+2*time.Hour))
+	if err != nil || sum.Done != 1 || sum.Steps["aria2_download"] != 1 {
+		t.Fatalf("later run: %+v, %v: want rec-assist found again and downloaded", sum, err)
+	}
+	for _, ep := range []string{emulator.EndpointRecords, emulator.EndpointAddresses, emulator.EndpointParticipants} {
+		for _, r := range s.Requests(ep) {
+			if strings.Contains(r.URI, "operator_id=teacher_001") && ep != emulator.EndpointRecords {
+				t.Errorf("%s asked as the host: %s", ep, r.URI)
+			}
+			if r.Code != 0 {
+				t.Errorf("%s answered %d: %s", ep, r.Code, r.URI)
+			}
+		}
+	}
+	var asCreator bool
+	for _, r := range s.Requests(emulator.EndpointRecords) {
+		asCreator = asCreator || strings.Contains(r.URI, "operator_id=assistant_he")
+	}
+	if !asCreator {
+		t.Error("the re-check did not list as the meeting's creator")
+	}
+}
+
+// The emulator answers /v1/addresses as documented: the creator and an admin read them, the host gets
+// 9042 (权限受限或鉴权失败, 1095/43704).
+func TestEmulatorAddressesOnlyForCreatorOrAdmin(t *testing.T) {
+	s := emulator.New(emulator.Options{Fixture: documentedFixture(), SecretID: "AKID_x", SecretKey: "SK_x", AppID: "corp-1"})
+	t.Cleanup(s.Close)
+	c, err := tencent.NewClient(tencent.Config{BaseURL: s.URL(), SecretID: "AKID_x", SecretKey: "SK_x", EnterpriseID: "corp-1",
+		RequestsPerSecond: -1, CorpRecordsPerMinute: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for op, want := range map[string]int64{"assistant_he": 0, "admin": 0, "teacher_001": 9042} {
+		_, err := c.Addresses(context.Background(), "rec-assist", op)
+		var ae *tencent.APIError
+		switch {
+		case want == 0 && err != nil:
+			t.Errorf("%s: %v", op, err)
+		case want != 0 && (!asAPIError(err, &ae) || !ae.HasCode(want)):
+			t.Errorf("%s: %v, want %d", op, err, want)
+		case want != 0 && !strings.Contains(fmt.Sprint(err), "权限受限或鉴权失败"):
+			t.Errorf("%s: %v: want the documented text", op, err)
+		}
+	}
+}
+
+func asAPIError(err error, ae **tencent.APIError) bool { return errors.As(err, ae) }
