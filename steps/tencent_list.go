@@ -151,5 +151,5 @@ func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
 		return nil, b.ErrorAt("mode", "tencent_list: %v", err)
 	}
 	return &tencentSource{lister: l, client: c, check: tencent.CheckConfig{Mode: cfg.Mode, Operator: cfg.OperatorID,
-		Teachers: teachers, RequestsPerSecond: cfg.RequestsPerSecond, CorpRecordsPerMinute: cfg.CorpRecordsPerMinute}}, nil
+		Teachers: teachers, Whitelist: whitelist, RequestsPerSecond: cfg.RequestsPerSecond, CorpRecordsPerMinute: cfg.CorpRecordsPerMinute}}, nil
 }
