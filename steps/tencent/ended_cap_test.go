@@ -31,7 +31,7 @@ func TestEndedListingLogsItsCap(t *testing.T) {
 		fx.Meetings = append(fx.Meetings, emulator.Meeting{MeetingID: fmt.Sprintf("90000000000000001%02d", i), MeetingCode: "1", Subject: "s",
 			Host: "teacher_wang", Start: at, End: at.Add(5 * time.Minute),
 			Participants: []emulator.Person{{UserID: "teacher_wang", UUID: "u", Name: "t", Role: 3, Sessions: []emulator.Session{{Join: at, Left: at.Add(5 * time.Minute)}}}},
-			Records: []emulator.Record{{ID: id, Start: at, State: 3, Files: []emulator.File{{ID: id + "-f", Start: at, End: at.Add(5 * time.Minute), Size: 1}}}}})
+			Records:      []emulator.Record{{ID: id, Start: at, State: 3, Files: []emulator.File{{ID: id + "-f", Start: at, End: at.Add(5 * time.Minute), Size: 1}}}}})
 	}
 	for _, cap := range []int{2, 0} {
 		s, c := newEnv(t, emulator.Options{Fixture: fx})
