@@ -96,3 +96,43 @@ func TestSecretWithWhitespace(t *testing.T) {
 		t.Errorf("want a warning naming DB_PASS, without the password: %q", logs)
 	}
 }
+
+// The run's summary counts what the filters dropped by reason, each reason naming the value that failed
+// the clause; when every item is dropped, the run warns.
+func TestSummaryCountsFilterDropsByReason(t *testing.T) {
+	var listed atomic.Int64
+	reg := testRegistry(&calls{n: map[string]int{}}, &listed, nil)
+	for _, tc := range []struct {
+		filter string
+		drops  int
+		all    bool
+	}{{"n == 1", 3, false}, {"(n > 100 || subject == \"x\")", 4, true}} {
+		yml := "vars:\n  keep: !list a\nsteps:\n  - uses: nums\n    with: {count: 4}\n    filter: '" + tc.filter + "'\n"
+		p, err := LoadBytes("t.yaml", []byte(yml), LoadOptions{Registry: reg, Env: map[string]string{}, StateDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logs strings.Builder
+		sum, err := p.Run(context.Background(), RunOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		p.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		total := 0
+		for reason, n := range sum.Filtered {
+			total += n
+			if !strings.Contains(reason, "filter of step nums") || !strings.ContainsAny(reason, "0123456789") {
+				t.Errorf("%s: reason %q does not name the step and the value", tc.filter, reason)
+			}
+		}
+		if total != tc.drops || sum.Skipped != tc.drops || len(sum.Filtered) != tc.drops {
+			t.Errorf("%s: filtered %v (skipped %d), want %d items with one reason each", tc.filter, sum.Filtered, sum.Skipped, tc.drops)
+		}
+		if got := strings.Count(logs.String(), "dropped by a filter"); got != tc.drops {
+			t.Errorf("%s: %d log lines of drops, want %d:\n%s", tc.filter, got, tc.drops, logs.String())
+		}
+		if warned := strings.Contains(logs.String(), "dropped every item"); warned != tc.all {
+			t.Errorf("%s: warned %v, want %v", tc.filter, warned, tc.all)
+		}
+	}
+}
