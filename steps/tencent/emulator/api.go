@@ -172,8 +172,10 @@ func (s *Server) listRecords(w *statusWriter, r *http.Request, corp bool) *apiEr
 	var hits []hit
 	s.mu.Lock()
 	for _, m := range s.order {
-		if !admin && m.creator() != op {
-			continue // /v1/records lists only the operator's own meetings (1095/51189, 2026-01)
+		if !corp && m.creator() != op && !(admin && s.opts.RecordsForAdmins) {
+			// /v1/records lists only the meetings the operator created, an admin's included (1095/51189,
+			// 2026-01; tencent-meeting-api.md corrections 3 and 8).
+			continue
 		}
 		if meetingID != "" && m.MeetingID != meetingID {
 			continue

@@ -96,6 +96,9 @@ type Options struct {
 	// AddressesForHost lets a meeting's host read its /v1/addresses. Tencent answers only the creator, a
 	// super admin or a user with 录制管理 rights (1095/51174), so this is the pre-correction behaviour.
 	AddressesForHost bool
+	// RecordsForAdmins makes /v1/records list every meeting for an admin operator. Tencent lists only the
+	// operator's own meetings (1095/51189, 2026-01), so this is the pre-correction behaviour.
+	RecordsForAdmins bool
 }
 
 // Server is a running emulator.
