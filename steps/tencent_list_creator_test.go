@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"meetpipe/runner"
+	"meetpipe/steps/steptest"
 	"meetpipe/steps/tencent"
 	"meetpipe/steps/tencent/emulator"
 )
@@ -94,3 +95,26 @@ func TestEmulatorAddressesOnlyForCreatorOrAdmin(t *testing.T) {
 }
 
 func asAPIError(err error, ae **tencent.APIError) bool { return errors.As(err, ae) }
+
+// `runner doctor` through the step: the whitelist (TEACHER_WHITELIST, typed with a full-width comma) is
+// looked up at Tencent and the unknown userid is named.
+func TestTencentListDoctorNamesUnknownTeacher(t *testing.T) {
+	s := emulator.New(emulator.Options{Fixture: documentedFixture(), SecretID: "AKID_x", SecretKey: "SK_x", AppID: "corp-1"})
+	t.Cleanup(s.Close)
+	src := fmt.Sprintf("secret_id: AKID_x\nsecret_key: SK_x\nenterprise_id: corp-1\nbase_url: %s\nrequests_per_second: 1000\n"+
+		"corp_records_per_minute: 10000\nmode: corp\noperator_id: admin\nwhitelist: 'teacher_001， teacher_0O2'\n", s.URL())
+	impl, _ := steptest.Build(t, "tencent_list", src)
+	fs := impl.(runner.Checker).Check(context.Background(), runner.CheckOptions{})
+	var got runner.Finding
+	for _, f := range fs {
+		if f.Subject == "teacher whitelist" {
+			got = f
+		}
+	}
+	if got.Status != "fail" || !strings.Contains(got.Detail, `"teacher_0O2"`) || strings.Contains(got.Detail, `"teacher_001"`) {
+		t.Errorf("whitelist finding %+v (all: %+v): want teacher_0O2 named, teacher_001 not", got, fs)
+	}
+	if n := s.Count(emulator.EndpointUser); n != 2 {
+		t.Errorf("%d user look-ups, want 2", n)
+	}
+}
