@@ -30,8 +30,9 @@ type ListerConfig struct {
 	// Operator is the admin userid used as operator_id in corp mode.
 	Operator string
 	// Teachers are the operators in per_teacher mode. In corp mode, when not empty, only recordings
-	// hosted by one of them are reported. The host is known only from the participants (the listing
-	// names the creator), so every finished recording costs its participant calls.
+	// taught by one of them, or flagged needs_review, are reported. The host is known only from the
+	// participants (the corp listing names the creator), so every finished recording costs its
+	// participant calls.
 	Teachers []string
 	// Whitelist is the teacher whitelist (default Teachers): a recording that nothing says who hosted
 	// keeps its creator as teacher only when the creator is on it, and is flagged needs_review otherwise.
