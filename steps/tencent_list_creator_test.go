@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -116,5 +117,31 @@ func TestTencentListDoctorNamesUnknownTeacher(t *testing.T) {
 	}
 	if n := s.Count(emulator.EndpointUser); n != 2 {
 		t.Errorf("%d user look-ups, want 2", n)
+	}
+}
+
+// Corp mode with participants skipped, through the engine: the corp listing names only the creator, so
+// no recording gets its creator as host; a whitelisted creator is the teacher, another is nobody's.
+func TestCorpSkipParticipantsNeverStoresCreatorAsHost(t *testing.T) {
+	s := emulator.New(emulator.Options{Fixture: documentedFixture(), SecretID: "AKID_x", SecretKey: "SK_x", AppID: "corp-1"})
+	t.Cleanup(s.Close)
+	c := &captured{items: map[string]map[string]json.RawMessage{}}
+	sum, err := runDocumented(t, s, t.TempDir(), "      operator_id: admin\n      participants: false\n      whitelist: teacher_002", c)
+	if err != nil || sum.Done != 4 {
+		t.Fatalf("summary %+v, %v", sum, err)
+	}
+	for id := range c.items {
+		if h := field[string](t, c, id, "host_userid"); h != "" {
+			t.Errorf("%s: host %q, want none (nothing says who hosted)", id, h)
+		}
+	}
+	if got := field[string](t, c, "rec-week-1", "teacher_id"); got != "teacher_002" {
+		t.Errorf("whitelisted creator's recording: teacher %q", got)
+	}
+	if got := field[string](t, c, "rec-assist", "teacher_id"); got != "" {
+		t.Errorf("the assistant's recording was credited to %q", got)
+	}
+	if s.Count(emulator.EndpointParticipants) != 0 {
+		t.Errorf("%d participant calls with participants: false", s.Count(emulator.EndpointParticipants))
 	}
 }
