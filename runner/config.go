@@ -60,6 +60,8 @@ type decoder struct {
 	file  string
 	lines []string
 	ds    *Diagnostics
+	// listSrc is the text of each interpolated scalar before interpolation (`!list` names its variable).
+	listSrc map[*yaml.Node]string
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
@@ -291,6 +293,10 @@ func (d *decoder) vars(n *yaml.Node, p *pipelineFile) {
 				d.errorf(v, "vars.%s: %v", k.Value, err)
 				continue
 			}
+			if len(l) == 0 {
+				// An empty whitelist filters out every recording and the night looks green: refused here.
+				d.errorf(v, "vars.%s: the list is empty%s", k.Value, emptyListHint(d.listSrc[v]))
+			}
 			val = l
 		} else if err := v.Decode(&val); err != nil {
 			d.errorf(v, "vars.%s: %v", k.Value, err)
@@ -299,6 +305,16 @@ func (d *decoder) vars(n *yaml.Node, p *pipelineFile) {
 		p.Vars[k.Value] = normalizeVar(val)
 		p.varNodes[k.Value] = k
 	}
+}
+
+// emptyListHint names the variables an empty `!list` came from, and the forms it accepts.
+func emptyListHint(src string) string {
+	names := varRefs(src)
+	if len(names) == 0 {
+		return "; write at least one entry"
+	}
+	return fmt.Sprintf(": %s is empty or unset; set it to at least one entry, e.g. %s=teacher_001,teacher_002 "+
+		"(a JSON array, or entries separated by commas, ，, 、, spaces or new lines)", strings.Join(names, " / "), names[0])
 }
 
 // normalizeVar makes lists of strings []string so that `x in teachers` type-checks as strings.

@@ -272,6 +272,7 @@ func (r *run) end(started time.Time) (*Summary, error) {
 	r.log.Info("run finished", "status", sum.Status, "items", sum.Items, "done", sum.Done, "skipped", sum.Skipped,
 		"failed", sum.Failed, "pending", sum.Pending, "not_ready", sum.NotReady, "stuck", sum.Stuck, "ran", sum.Ran, "memo", sum.Memo,
 		"elapsed", sum.Finished.Sub(started).Round(time.Millisecond).String())
+	r.logFiltered(sum)
 	if errs != nil {
 		errs.ErrorFormat = listFormat
 		return &sum, errs

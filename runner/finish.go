@@ -80,6 +80,7 @@ func (r *run) finish(w *work, out Outcome, step string, err error) {
 		r.sum.Done++
 	case OutcomeSkipped:
 		r.sum.Skipped++
+		r.sum.countFiltered(reason)
 	case OutcomeFailed:
 		r.sum.Failed++
 		r.sum.Failures = append(r.sum.Failures, ItemFailure{Item: id, Step: step, Error: reason, Kind: kind.String()})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/expr-lang/expr"
 )
@@ -50,7 +51,9 @@ func toList(v any) ([]string, error) {
 	return nil, fmt.Errorf("list: cannot make a list of %T", v)
 }
 
-// ParseList parses a JSON array of strings or a comma-separated list.
+// ParseList parses a list as people type it: a JSON array of strings, or names separated by commas,
+// full-width commas (，), enumeration commas (、), semicolons, spaces or new lines. Blank entries are
+// dropped; an empty or blank text is an empty list.
 func ParseList(s string) ([]string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -61,13 +64,29 @@ func ParseList(s string) ([]string, error) {
 		if err := json.Unmarshal([]byte(s), &out); err != nil {
 			return nil, fmt.Errorf("list %q: not a JSON array of strings: %w", s, err)
 		}
-		return out, nil
+		kept := out[:0]
+		for _, e := range out {
+			if e = strings.TrimSpace(e); e != "" {
+				kept = append(kept, e)
+			}
+		}
+		return kept, nil
 	}
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
+	out := []string{}
+	for _, p := range strings.FieldsFunc(s, isListSeparator) {
+		if p = strings.Trim(p, `"'`); p != "" {
 			out = append(out, p)
 		}
 	}
 	return out, nil
+}
+
+// isListSeparator reports the runes that separate list entries: ASCII and full-width commas and
+// semicolons, the enumeration comma 、, and any white space (including the ideographic space).
+func isListSeparator(r rune) bool {
+	switch r {
+	case ',', '，', '、', ';', '；':
+		return true
+	}
+	return unicode.IsSpace(r)
 }

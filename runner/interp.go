@@ -66,20 +66,24 @@ func Environ(dotenv map[string]string) map[string]string {
 }
 
 // interpolate replaces ${VAR} and ${VAR:-default} in every scalar of the tree (not in keys); $${ is a
-// literal ${. Working on nodes, not on the text, keeps every position in the file true.
-func interpolate(n *yaml.Node, env map[string]string, file string, ds *Diagnostics) {
+// literal ${. Working on nodes, not on the text, keeps every position in the file true. The text of each
+// interpolated scalar is kept in raw, so that a problem with its value can name its variable.
+func interpolate(n *yaml.Node, env map[string]string, file string, ds *Diagnostics, raw map[*yaml.Node]string) {
 	switch n.Kind {
 	case yaml.DocumentNode, yaml.SequenceNode:
 		for _, c := range n.Content {
-			interpolate(c, env, file, ds)
+			interpolate(c, env, file, ds, raw)
 		}
 	case yaml.MappingNode:
 		for i := 1; i < len(n.Content); i += 2 {
-			interpolate(n.Content[i], env, file, ds)
+			interpolate(n.Content[i], env, file, ds, raw)
 		}
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "${") {
 			return
+		}
+		if raw != nil {
+			raw[n] = n.Value
 		}
 		v, err := expand(n.Value, env)
 		if err != nil {
@@ -175,6 +179,24 @@ func splitRef(ref string) (name, def, op string) {
 		}
 	}
 	return ref, "", ""
+}
+
+// varRefs names the variables a text refers to (${NAME}, ${NAME:-…}, ${NAME-…}, nested included).
+func varRefs(s string) []string {
+	var out []string
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			return out
+		}
+		s = s[i+2:]
+		j := strings.IndexFunc(s, func(r rune) bool {
+			return !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
+		})
+		if j > 0 {
+			out = append(out, s[:j])
+		}
+	}
 }
 
 func validVarName(s string) bool {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -121,8 +122,9 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 	if root == nil {
 		return nil, ds
 	}
-	interpolate(root, env, path, ds)
-	d := &decoder{file: path, lines: ds.src[path], ds: ds}
+	listSrc := map[*yaml.Node]string{}
+	interpolate(root, env, path, ds, listSrc)
+	d := &decoder{file: path, lines: ds.src[path], ds: ds, listSrc: listSrc}
 	pf := d.pipeline(root)
 
 	now := opts.Now
@@ -227,6 +229,7 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 			with: sc.With, withKey: mapKey(sc.node, "with"), uses: sc.usesNode}
 		b.progress = func(n int64) { st.units.Add(n) }
 		collectSecrets(sc.With, spec.Settings, p.Secrets)
+		checkSecretSpaces(d, sc.With, spec.Settings, listSrc, "")
 		n0 := len(ds.List)
 		impl, cfg, err := def.New(sc.With, b)
 		if err != nil {
@@ -358,6 +361,40 @@ func stem(path string) string {
 }
 
 // collectSecrets registers the values of secret settings found in a `with:` node.
+// checkSecretSpaces refuses a secret setting whose value has leading or trailing white space, naming the
+// variable it came from: a key pasted with a stray space or new line otherwise only earns "signature
+// verification failed" from the service. A setting marked Spaces (a password) may hold them: warned.
+// The value itself is never printed.
+func checkSecretSpaces(d *decoder, n *yaml.Node, settings []Setting, raw map[*yaml.Node]string, prefix string) {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		for _, st := range settings {
+			if st.Name != k.Value {
+				continue
+			}
+			if st.Type == "object" {
+				checkSecretSpaces(d, v, st.Fields, raw, prefix+st.Name+".")
+			}
+			if !st.Secret || v.Kind != yaml.ScalarNode || v.Value == strings.TrimSpace(v.Value) || strings.TrimSpace(v.Value) == "" {
+				continue
+			}
+			from := "its value"
+			if names := varRefs(raw[v]); len(names) > 0 {
+				from = "the value of " + strings.Join(names, " / ")
+			}
+			if st.Spaces {
+				slog.Warn(fmt.Sprintf("%s%s: %s begins or ends with white space; kept as it is (a password may hold spaces)", prefix, st.Name, from),
+					"file", d.file, "line", v.Line)
+				continue
+			}
+			d.errorf(v, "%s%s: %s begins or ends with white space (a stray space or new line pasted with the key); remove it", prefix, st.Name, from)
+		}
+	}
+}
+
 func collectSecrets(n *yaml.Node, settings []Setting, s *Secrets) {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return

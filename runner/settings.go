@@ -41,7 +41,7 @@ func settingsOf(t reflect.Type, def reflect.Value) []Setting {
 		if name == "" {
 			name = strings.ToLower(f.Name)
 		}
-		s := Setting{Name: name, Doc: f.Tag.Get("doc"), Secret: f.Tag.Get("secret") == "true",
+		s := Setting{Name: name, Doc: f.Tag.Get("doc"), Secret: f.Tag.Get("secret") == "true", Spaces: f.Tag.Get("spaces") == "allowed",
 			Required: f.Tag.Get("required") == "true", Min: f.Tag.Get("min"), Max: f.Tag.Get("max"),
 			NotMemo: f.Tag.Get("memo") == "-", RequiredIf: f.Tag.Get("required_if")}
 		if e := f.Tag.Get("enum"); e != "" {

@@ -110,11 +110,15 @@ type Field struct {
 
 // Setting documents one key of a step's `with:` block.
 type Setting struct {
-	Name     string    `json:"name"`
-	Type     string    `json:"type"` // string, int, number, bool, duration, list, map, expr, object
-	Default  any       `json:"default,omitempty"`
-	Doc      string    `json:"doc,omitempty"`
-	Secret   bool      `json:"secret,omitempty"`
+	Name    string `json:"name"`
+	Type    string `json:"type"` // string, int, number, bool, duration, list, map, expr, object
+	Default any    `json:"default,omitempty"`
+	Doc     string `json:"doc,omitempty"`
+	Secret  bool   `json:"secret,omitempty"`
+	// Spaces marks a secret that may hold leading or trailing spaces (a password; tag `spaces:"allowed"`):
+	// such a value is warned about at load. Any other secret with them (a key pasted with a stray space)
+	// is refused, naming its variable.
+	Spaces   bool      `json:"spaces,omitempty"`
 	Required bool      `json:"required,omitempty"`
 	Enum     []string  `json:"enum,omitempty"`
 	Min      string    `json:"min,omitempty"`    // lowest value of an int, number or duration (tag `min:"1"`)

@@ -1,6 +1,11 @@
 package runner
 
-import "time"
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+)
 
 // RunInfo identifies a run for observers and history.
 type RunInfo struct {
@@ -28,6 +33,28 @@ type Summary struct {
 	Failures []ItemFailure   `json:"failures,omitempty"`
 	Steps    map[string]int  `json:"steps,omitempty"` // executions run per step
 	Costs    map[string]Cost `json:"costs,omitempty"` // what steps reported spending (CostReporter), by step id
+	// Filtered counts the items the filters dropped, by reason: the reason names the step and the false
+	// clause with its value (`filter of step tencent_list: host_userid "t9" not in teachers`), so a
+	// whitelist that drops everything shows which values it dropped. At most maxFilterReasons entries; the
+	// rest are counted under otherFilterReasons.
+	Filtered map[string]int `json:"filtered,omitempty"`
+}
+
+// maxFilterReasons bounds Summary.Filtered: the reasons carry values, one per host at most in practice.
+const maxFilterReasons = 50
+
+// otherFilterReasons is the Summary.Filtered key of the reasons beyond maxFilterReasons.
+const otherFilterReasons = "(other reasons)"
+
+// countFiltered adds one item dropped for reason.
+func (s *Summary) countFiltered(reason string) {
+	if s.Filtered == nil {
+		s.Filtered = map[string]int{}
+	}
+	if _, ok := s.Filtered[reason]; !ok && len(s.Filtered) >= maxFilterReasons {
+		reason = otherFilterReasons
+	}
+	s.Filtered[reason]++
 }
 
 // ItemFailure is one item's failure in a run.
@@ -36,4 +63,14 @@ type ItemFailure struct {
 	Step  string `json:"step"`
 	Error string `json:"error"`
 	Kind  string `json:"kind"`
+}
+
+// FilteredReasons are Summary.Filtered's reasons, most items first.
+func (s *Summary) FilteredReasons() []string {
+	out := make([]string, 0, len(s.Filtered))
+	for k := range s.Filtered {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(a, b string) int { return cmp.Or(s.Filtered[b]-s.Filtered[a], strings.Compare(a, b)) })
+	return out
 }

@@ -52,9 +52,12 @@ type kimiClassifyConfig struct {
 	SummaryMax    int         `yaml:"summary_max" min:"10" max:"100000" json:"summary_max" doc:"longest valid summary, in characters"`
 	MaxTokens     int         `yaml:"max_tokens" min:"16" max:"1000000" json:"max_tokens" doc:"tokens for the answer; the request's max_completion_tokens is this plus reasoning_tokens (within the context window), doubled once when an answer is cut off"`
 	// Reasoning only sizes the cap: a model that does not reason never spends it.
-	ReasoningTokens int           `yaml:"reasoning_tokens" min:"0" max:"1000000" json:"reasoning_tokens" memo:"-" doc:"tokens a reasoning model (kimi-k3 always reasons) may think before it answers, on top of max_tokens"`
-	Temperature     float64       `yaml:"temperature" min:"0" max:"2" json:"temperature" doc:"sampling temperature (0-1); a model that allows only its own (\"only 1 is allowed\") gets none, learned from its 400 and remembered for the run"`
-	Thinking        string        `yaml:"thinking" json:"thinking" enum:"disabled,enabled,default" doc:"thinking switch sent to the model (a classification needs no reasoning); a model that refuses it gets its default"`
+	ReasoningTokens int     `yaml:"reasoning_tokens" min:"0" max:"1000000" json:"reasoning_tokens" memo:"-" doc:"tokens a reasoning model (kimi-k3 always reasons) may think before it answers, on top of max_tokens"`
+	Temperature     float64 `yaml:"temperature" min:"0" max:"2" json:"temperature" doc:"sampling temperature (0-1); a model that allows only its own (\"only 1 is allowed\") gets none, learned from its 400 and remembered for the run"`
+	Thinking        string  `yaml:"thinking" json:"thinking" enum:"disabled,enabled,default" doc:"thinking switch, sent only to the kimi-k2.5/k2.6/k2.7 family that takes it (k2.7 only when enabled: it cannot be disabled); moonshot-v1 and kimi-k3 never get it (vercel/ai moonshotai prepareReasoningOptions). A model that refuses it gets its default"`
+	// Like reasoning_tokens, how long K3 thinks before the same answer is not part of the memo: a change
+	// must not re-spend the tokens of every stored recording.
+	ReasoningEffort string        `yaml:"reasoning_effort" json:"reasoning_effort" memo:"-" enum:"low,high,max,default" doc:"kimi-k3's reasoning control, sent as top-level reasoning_effort to K3 only (its server default is reported as max; a classification needs little); default: not sent"`
 	JSONMode        bool          `yaml:"json_mode" json:"json_mode" doc:"ask for a JSON answer (response_format)"`
 	JSONSchema      bool          `yaml:"json_schema" json:"json_schema" doc:"with json_mode, ask for response_format json_schema (phases as an enum, summary_max as maxLength); a server that refuses it gets json_object"`
 	TokenEstimate   string        `yaml:"token_estimate" json:"token_estimate" enum:"auto,api,runes" doc:"how a prompt is measured against the budget: runes (1.5 characters a token, no call), api (the estimate-token-count endpoint), auto (api only when the rune count is near the budget)"`
@@ -113,6 +116,7 @@ func init() {
 		ReasoningTokens: 8192,
 		Temperature:     0.3,
 		Thinking:        "disabled",
+		ReasoningEffort: "low",
 		JSONMode:        true,
 		JSONSchema:      true,
 		ContextTokens:   131072,
@@ -181,7 +185,7 @@ func newKimiClassify(cfg kimiClassifyConfig, b *runner.Build) (any, error) {
 		Model: cfg.Model, Phases: phases, Fallback: cfg.FallbackPhase,
 		Prompts:    kimi.Prompts{System: cfg.System, User: cfg.User, MapSystem: cfg.MapSystem, MapUser: cfg.MapUser},
 		SummaryMax: cfg.SummaryMax, MaxTokens: cfg.MaxTokens, ReasoningTokens: cfg.ReasoningTokens,
-		Temperature: cfg.Temperature, Thinking: cfg.Thinking, JSONMode: cfg.JSONMode, JSONSchema: cfg.JSONSchema,
+		Temperature: cfg.Temperature, Thinking: cfg.Thinking, ReasoningEffort: cfg.ReasoningEffort, JSONMode: cfg.JSONMode, JSONSchema: cfg.JSONSchema,
 		TokenEstimate: cfg.TokenEstimate, BudgetRatio: cfg.BudgetRatio, PartTokens: cfg.PartTokens,
 		Timestamps: cfg.Timestamps, ContextTokens: cfg.ContextTokens,
 		ItemFields: append([]string{"id"}, kimiClassifyReads...),

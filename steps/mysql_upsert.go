@@ -21,11 +21,11 @@ import (
 )
 
 type mysqlUpsertConfig struct {
-	DSN             string        `yaml:"dsn" secret:"true" doc:"go-sql-driver DSN, user:pass@tcp(host:3306)/db (the seed's DB_DSN); when set, host, port, user, password and database are not used"`
+	DSN             string        `yaml:"dsn" secret:"true" spaces:"allowed" doc:"go-sql-driver DSN, user:pass@tcp(host:3306)/db (the seed's DB_DSN); when set, host, port, user, password and database are not used"`
 	Host            string        `yaml:"host" doc:"server host (DB_HOST)"`
 	Port            int           `yaml:"port" min:"1" max:"65535" doc:"server port (DB_PORT)"`
 	User            string        `yaml:"user" doc:"user (DB_USER)"`
-	Password        string        `yaml:"password" secret:"true" doc:"password (DB_PASS)"`
+	Password        string        `yaml:"password" secret:"true" spaces:"allowed" doc:"password (DB_PASS)"`
 	Database        string        `yaml:"database" doc:"database name (DB_NAME)"`
 	TLS             string        `yaml:"tls" enum:"false,true,skip-verify,preferred" doc:"TLS to the server: false, true (verified), skip-verify, preferred (TLS when the server offers it); empty keeps the DSN's tls parameter, else false"`
 	Migrate         bool          `yaml:"migrate" doc:"apply the sql/ migrations the database lacks before the first write (as runner migrate does)"`
@@ -318,7 +318,13 @@ func recordingOf(in *runner.Item, resolve store.Resolver) (store.Recording, erro
 			return r, fmt.Errorf("item %s field \"classification\": %w", r.ID, err)
 		}
 	}
-	r.NeedsReview = review || cls.NeedsReview
+	// A later step (kimi_classify) writes needs_review again; the listing's reason (nobody known to have
+	// hosted, creator not whitelisted) must survive it.
+	var listed string
+	if raw := in.Raw("review_reason"); len(raw) > 0 {
+		json.Unmarshal(raw, &listed) //nolint:errcheck // not a string: no reason
+	}
+	r.NeedsReview = review || cls.NeedsReview || listed != ""
 	// The engine's redaction counts (runner.RedactionsField), when the pipeline redacts.
 	if raw := in.Raw(runner.RedactionsField); len(raw) > 0 && string(raw) != "null" {
 		if err := json.Unmarshal(raw, &r.Redactions); err != nil {

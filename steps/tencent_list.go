@@ -18,6 +18,7 @@ type tencentListConfig struct {
 	Mode         string      `yaml:"mode" doc:"corp: one enterprise-wide listing (/v1/corp/records, operator_id must be an admin, 10 calls/min); per_teacher: /v1/records once per teacher with the teacher as operator" enum:"corp,per_teacher"`
 	OperatorID   string      `yaml:"operator_id" required_if:"mode=corp" doc:"admin userid used as operator in corp mode"`
 	Teachers     string      `yaml:"teachers" required_if:"mode=per_teacher" doc:"teacher userids as a JSON array (the seed's TEACHER_WHITELIST) or comma-separated; the operators in per_teacher mode; in corp mode, when set, only recordings they host are listed. Quote it when interpolated: '${TEACHER_WHITELIST}'"`
+	Whitelist    string      `yaml:"whitelist" memo:"-" doc:"the teacher whitelist (default: teachers), in the forms teachers takes: a recording that nothing says who hosted (no host_user_id, no participant with a host role) keeps its creator as teacher only when the creator is on it; otherwise it is flagged needs_review with the reason, never credited to anyone"`
 	Students     runner.Expr `yaml:"students" doc:"rule picking students among a recording's participants; sees p (userid, uuid, name, role, join, left, seconds), teacher_id, host_userid and creator_userid. user_role: 0 member, 1 creator, 2 host, 3 creator+host, 4 guest, 5 guest+host, 6 co-host, 7 creator+co-host"`
 	RecordType   int         `yaml:"record_type" min:"0" max:"5" doc:"query_record_type: 0 all, 1 cloud recordings, 2 uploaded"`
 	PageSize     int         `yaml:"page_size" min:"1" max:"20" doc:"records per page, at most 20"`
@@ -44,15 +45,17 @@ func init() {
 			{Name: "meeting_id", Sample: "", Doc: "meeting id (a 19-digit number kept as text)"},
 			{Name: "meeting_code", Sample: "", Doc: "9-digit meeting code"},
 			{Name: "subject", Sample: "", Doc: "meeting subject"},
-			{Name: "host_userid", Sample: "", Doc: "the host: the participant whose user_role is 3, 2 or 5 (with a userid), else the creator"},
-			{Name: "creator_userid", Sample: "", Doc: "who created the meeting (the listing's userid; an assistant may schedule for a teacher)"},
+			{Name: "host_userid", Sample: "", Doc: "the host: /v1/records' host_user_id, else the participant whose user_role is 3, 2 or 5 (with a userid), else empty (never the creator)"},
+			{Name: "creator_userid", Sample: "", Doc: "who created the meeting: the teacher a per_teacher listing was made for, or /v1/corp/records' userid (an assistant may schedule for a teacher)"},
 			{Name: "start", Sample: time.Time{}, Doc: "meeting start (media_start_time), UTC"},
 			{Name: "end", Sample: time.Time{}, Doc: "end of the last recording file, UTC"},
 			{Name: "duration_min", Sample: 0, Doc: "end - start in whole minutes (rounded)"},
 			{Name: "state", Sample: 0, Doc: "recording state; always 3 (done) on emitted items"},
 			{Name: "files", Sample: []tencent.File{}, Doc: "recording files in order: file_id, start, end, size"},
 			{Name: "participants", Sample: []tencent.Participant{}, Doc: "one per person, rejoins merged: userid, uuid, name (decoded), role, join, left, seconds attended"},
-			{Name: "teacher_id", Sample: "", Doc: "the teacher: host_userid"},
+			{Name: "teacher_id", Sample: "", Doc: "the teacher: host_userid; when nobody is known to have hosted, the creator if whitelisted, else empty"},
+			{Name: "needs_review", Sample: false, Doc: "true when nothing says who hosted and the creator is not a whitelisted teacher"},
+			{Name: "review_reason", Sample: "", Doc: "why needs_review is set (empty otherwise)"},
 			{Name: "student_ids", Sample: []string{}, Doc: "participants the students rule picks: userid, or name:<normalised display name> for guests (a guest's uuid holds for one meeting only); ext:<uuid> for a guest without a name"},
 			{Name: tencent.DownloadURLsField, Sample: map[string]string{}, Doc: "lazy: record_file_id → signed download address (valid 6 h), fetched from /v1/addresses only for a step that reads it and is about to run; never stored, not in memo keys, not readable by expressions"},
 			{Name: tencent.AudioURLsField, Sample: map[string]string{}, Doc: "lazy, like download_urls: record_file_id → signed address of the file's audio-only rendition (m4a), for the files Tencent offers one"},
@@ -87,6 +90,12 @@ func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
 	if err != nil {
 		return nil, b.ErrorAt("teachers", "tencent_list: teachers: %v", err)
 	}
+	whitelist := teachers
+	if cfg.Whitelist != "" {
+		if whitelist, err = runner.ParseList(cfg.Whitelist); err != nil {
+			return nil, b.ErrorAt("whitelist", "tencent_list: whitelist: %v", err)
+		}
+	}
 	switch {
 	case cfg.Mode == tencent.ModeCorp && cfg.OperatorID == "":
 		return nil, b.ErrorAt("operator_id,mode", "tencent_list: mode corp needs operator_id (an admin userid)")
@@ -118,7 +127,7 @@ func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
 		return nil, b.ErrorAt(tencentClientKey(cfg, err), "tencent_list: %v", err)
 	}
 	lc := tencent.ListerConfig{
-		Mode: cfg.Mode, Operator: cfg.OperatorID, Teachers: teachers, PageSize: cfg.PageSize,
+		Mode: cfg.Mode, Operator: cfg.OperatorID, Teachers: teachers, Whitelist: whitelist, PageSize: cfg.PageSize,
 		MaxPages: cfg.MaxPages, RecordType: cfg.RecordType,
 		SkipParticipants: !cfg.Participants, SkipMeetingDetails: !cfg.MeetingDetails,
 		Secret: b.Secret, CacheAfter: cfg.ParticipantsCacheAfter, Retries: cfg.Retries, Backoff: cfg.Backoff,
@@ -142,5 +151,5 @@ func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
 		return nil, b.ErrorAt("mode", "tencent_list: %v", err)
 	}
 	return &tencentSource{lister: l, client: c, check: tencent.CheckConfig{Mode: cfg.Mode, Operator: cfg.OperatorID,
-		Teachers: teachers, RequestsPerSecond: cfg.RequestsPerSecond, CorpRecordsPerMinute: cfg.CorpRecordsPerMinute}}, nil
+		Teachers: teachers, Whitelist: whitelist, RequestsPerSecond: cfg.RequestsPerSecond, CorpRecordsPerMinute: cfg.CorpRecordsPerMinute}}, nil
 }

@@ -83,7 +83,7 @@ func TestTencentListSpec(t *testing.T) {
 		names = append(names, w.Name)
 	}
 	want := []string{"id", "meeting_id", "meeting_code", "subject", "host_userid", "creator_userid", "start", "end", "duration_min", "state",
-		"files", "participants", "teacher_id", "student_ids", "download_urls", "audio_urls"}
+		"files", "participants", "teacher_id", "needs_review", "review_reason", "student_ids", "download_urls", "audio_urls"}
 	if !slices.Equal(names, want) {
 		t.Errorf("writes %v, want %v", names, want)
 	}
@@ -138,7 +138,9 @@ teachers: '["teacher_001","teacher_002"]'`,
 operator_id: admin
 teachers: teacher_001, teacher_002
 students: p.seconds >= 600 && p.userid != teacher_id && host_userid == "teacher_001"`,
-			emitted: []string{"rec-00001"}, students: []string{"name:外部同学"}, notReady: []string{"rec-00002"},
+			// rec-00003 has no participant with a host role and a creator off the whitelist: passed on
+			// flagged needs_review rather than dropped unseen.
+			emitted: []string{"rec-00001", "rec-00003"}, students: []string{"name:外部同学"}, notReady: []string{"rec-00002"},
 		},
 		{
 			name:    "corp, everyone",

@@ -60,6 +60,9 @@ type ChatRequest struct {
 	MaxTokens           int       `json:"max_tokens,omitempty"`
 	MaxCompletionTokens int       `json:"max_completion_tokens,omitempty"`
 	Thinking            *Thinking `json:"thinking,omitempty"`
+	// ReasoningEffort is K3's control of its reasoning: "low", "high" or "max" (vercel/ai
+	// packages/moonshotai/src/moonshotai-chat-options.ts; kimi-asr-api.md correction 6).
+	ReasoningEffort string `json:"reasoning_effort,omitempty"`
 	// PromptCacheKey groups requests that share a prefix so the server can cache it (corrections item 4).
 	PromptCacheKey string `json:"prompt_cache_key,omitempty"`
 }

@@ -28,6 +28,7 @@ type ClassifierConfig struct {
 	MaxTokens, ReasoningTokens int
 	Temperature                float64
 	Thinking                   string // "disabled", "enabled", "default" (not sent)
+	ReasoningEffort            string // "low", "high", "max", "default" (not sent)
 	JSONMode, JSONSchema       bool
 	// TokenEstimate is "runes", "api" or "auto" (see Classifier.fits).
 	TokenEstimate string
@@ -164,10 +165,14 @@ func (c *Classifier) logger(ctx context.Context) *slog.Logger {
 // parameter the model refuses is healed and sent again; what was learned holds for the model for the
 // rest of the run. The cache key is the request as configured, so a healed request finds it too.
 func (c *Classifier) complete(ctx context.Context, msgs []Message, maxTokens int, schema *JSONSchema) (*ChatResponse, error) {
-	want := Params{Thinking: c.cfg.Thinking, MaxField: "max_completion_tokens", Format: "text"}
+	want := Params{Thinking: c.cfg.Thinking, ReasoningEffort: c.cfg.ReasoningEffort, MaxField: "max_completion_tokens", Format: "text"}
 	if want.Thinking == "default" {
 		want.Thinking = ""
 	}
+	if want.ReasoningEffort == "default" {
+		want.ReasoningEffort = ""
+	}
+	want = want.ForModel(c.cfg.Model)
 	t := c.cfg.Temperature
 	want.Temperature = &t
 	if c.cfg.JSONMode {

@@ -14,6 +14,8 @@ import (
 type Params struct {
 	Temperature *float64 // nil: not sent
 	Thinking    string   // "enabled", "disabled", "": not sent
+	// ReasoningEffort is "low", "high", "max", or "": not sent.
+	ReasoningEffort string
 	// MaxField is the name of the output cap: "max_completion_tokens" (the default; max_tokens is
 	// deprecated, corrections item 2) or "max_tokens".
 	MaxField string
@@ -33,6 +35,7 @@ func (p Params) Request(model string, msgs []Message, maxTokens int, schema *JSO
 	if p.Thinking != "" {
 		req.Thinking = &Thinking{Type: p.Thinking}
 	}
+	req.ReasoningEffort = p.ReasoningEffort
 	if p.MaxField == "max_tokens" {
 		req.MaxTokens = maxTokens
 	} else {
@@ -51,7 +54,7 @@ func (p Params) Request(model string, msgs []Message, maxTokens int, schema *JSO
 }
 
 var (
-	onlyAllowedRE = regexp.MustCompile(`(?i)invalid (temperature|top_p|n|thinking|presence_penalty|frequency_penalty)\b.*only`)
+	onlyAllowedRE = regexp.MustCompile(`(?i)invalid (temperature|top_p|n|thinking|reasoning_effort|presence_penalty|frequency_penalty)\b.*only`)
 	unsupportedRE = regexp.MustCompile(`(?i)unsupported (?:parameter|argument|field)s?:?\s*['"]?([a-z_.]+)['"]?`)
 	unknownRE     = regexp.MustCompile(`(?i)(?:unknown|unrecognized|extra) (?:parameter|argument|field)s?:?\s*['"]?([a-z_.]+)['"]?`)
 )
@@ -87,6 +90,9 @@ func Heal(p Params, e *APIError) (Params, string, bool) {
 	case name == "thinking" && p.Thinking != "":
 		p.Thinking = ""
 		return p, "thinking left to the model's default (" + e.Message + ")", true
+	case name == "reasoning_effort" && p.ReasoningEffort != "":
+		p.ReasoningEffort = ""
+		return p, "reasoning_effort left to the model's default (" + e.Message + ")", true
 	case name == "max_tokens" && p.MaxField == "max_tokens":
 		p.MaxField = "max_completion_tokens"
 		return p, "output cap sent as max_completion_tokens", true
@@ -141,5 +147,5 @@ func equalParams(a, b Params) bool {
 	if (a.Temperature == nil) != (b.Temperature == nil) || a.Temperature != nil && *a.Temperature != *b.Temperature {
 		return false
 	}
-	return a.Thinking == b.Thinking && a.MaxField == b.MaxField && a.Format == b.Format && a.NoCacheKey == b.NoCacheKey
+	return a.Thinking == b.Thinking && a.ReasoningEffort == b.ReasoningEffort && a.MaxField == b.MaxField && a.Format == b.Format && a.NoCacheKey == b.NoCacheKey
 }

@@ -38,6 +38,8 @@ type CheckConfig struct {
 	Mode     string   // ModeCorp or ModePerTeacher
 	Operator string   // the admin in corp mode
 	Teachers []string // the operators in per_teacher mode; the first is checked
+	// Whitelist are the teachers whose userids are looked up at Tencent (GET /v1/users/{userid}).
+	Whitelist []string
 	// RequestsPerSecond and CorpRecordsPerMinute are the client-side limits configured.
 	RequestsPerSecond    float64
 	CorpRecordsPerMinute float64
@@ -99,7 +101,10 @@ func (c *Client) Check(ctx context.Context, cc CheckConfig) []Finding {
 		clockBad = f.Status == StatusFail
 	}
 	if ae == nil {
-		return append(out, okay(subject, fmt.Sprintf("HTTP %d: signature, AppId, SdkId, IP whitelist and operator rights accepted", status)))
+		out = append(out, okay(subject, fmt.Sprintf("HTTP %d: signature, AppId, SdkId, IP whitelist and operator rights accepted", status)))
+		uctx, cancel := context.WithTimeout(ctx, userCheckTimeout)
+		defer cancel()
+		return append(out, c.checkTeachers(uctx, cc)...)
 	}
 	if clockBad && (ae.HasCode(CodeBadSignature) || ae.HasCode(codeTimestampSkew)) {
 		return out // the clock finding says it: a timestamp out of the window fails the signature too
@@ -112,7 +117,7 @@ func rateFinding(cc CheckConfig) Finding {
 	const subject = "Tencent rate limits"
 	perMin := cc.RequestsPerSecond * 60
 	if cc.RequestsPerSecond <= 0 {
-		perMin = 5 * 60 // the client's default
+		perMin = DefaultRequestsPerSecond * 60 // what the client runs at when none is configured: 240/min
 	}
 	detail := fmt.Sprintf("%.0f requests/min configured of the app's %d/min", perMin, appCallsPerMinute)
 	if cc.Mode == ModeCorp {
@@ -165,7 +170,7 @@ func (c *Client) apiFinding(subject, op, mode string, ae *APIError) Finding {
 	} else if ae.Snippet != "" {
 		detail += ": " + ae.Snippet
 	}
-	sdk := "SdkId is sent empty, which is right only for old apps without one"
+	sdk := "no SdkId is sent, which is right only for apps that were assigned none"
 	if c.sdkID != "" {
 		sdk = "check APP_ID (sent as SdkId), and leave it empty if the app was assigned none"
 	}
@@ -223,7 +228,11 @@ func (c *Client) probe(ctx context.Context, path string, q url.Values) (int, tim
 	h.Set("X-TC-Nonce", nonce)
 	h.Set("X-TC-Signature", Signature(c.secretKey, http.MethodGet, c.secretID, nonce, ts, req.URL.RequestURI(), nil))
 	h.Set("AppId", c.enterprise)
-	h.Set("SdkId", c.sdkID)
+	if c.sdkID != "" {
+		// Not sent when none was assigned (1095/43704; tencent-meeting-api.md correction 5), as production
+		// requests do.
+		h.Set("SdkId", c.sdkID)
+	}
 	h.Set("X-TC-Registered", "1")
 	h.Set("User-Agent", "meetpipe")
 	resp, err := c.http.Do(req)

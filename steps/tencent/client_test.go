@@ -18,7 +18,7 @@ func dayQuery(op string) RecordsQuery {
 }
 
 func TestClientRequestShape(t *testing.T) {
-	s, c := newEnv(t, emulator.Options{SdkID: "sdk-1"}, func(cfg *Config) { cfg.SdkID = "sdk-1" })
+	s, c := newEnv(t, emulator.Options{SdkID: "sdk-1", RecordsForAdmins: true}, func(cfg *Config) { cfg.SdkID = "sdk-1" })
 	p, err := c.Records(context.Background(), dayQuery("admin"))
 	if err != nil {
 		t.Fatal(err)

@@ -57,9 +57,10 @@ func TestDecodeDocExamples(t *testing.T) {
 		t.Errorf("decoded %+v\nwant %+v", p.Records, want)
 	}
 
-	// Corp listings name the host userid; ids may come as bare numbers; missing lists are empty.
+	// Corp listings name the creator as userid (never read as the host); ids may come as bare numbers;
+	// missing lists are empty.
 	p, err = decodeRecords([]byte(`{"record_meetings":[{"meeting_record_id":1964787070499246080,"meeting_id":1739626437650178888,"userid":"teacher_li","state":"2","record_files":null}]}`))
-	if err != nil || p.Records[0].MeetingID != "1739626437650178888" || p.Records[0].HostUserID != "teacher_li" || p.Records[0].State != 2 || p.Records[0].Files != nil {
+	if err != nil || p.Records[0].MeetingID != "1739626437650178888" || p.Records[0].CreatorUserID != "teacher_li" || p.Records[0].HostUserID != "" || p.Records[0].State != 2 || p.Records[0].Files != nil {
 		t.Errorf("corp quirks: %+v %v", p, err)
 	}
 	if p, err := decodeRecords([]byte(`{}`)); err != nil || len(p.Records) != 0 {
@@ -123,9 +124,8 @@ func TestMergeAttendance(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("merged\n got %+v\nwant %+v", got, want)
 	}
-	// The host is the role-3 participant even when the listing names another creator; with no host
-	// role among them, the creator.
-	if HostID("assistant", got) != "t" || HostID("c", got[1:]) != "c" {
+	// The host is the role-3 participant; with no host role among them, nobody (never the creator).
+	if HostID(got) != "t" || HostID(got[1:]) != "" {
 		t.Error("HostID")
 	}
 	// Guests are known by their normalised name (a uuid holds for one meeting only).

@@ -96,7 +96,9 @@ var causes = []struct {
 	{CodeReplay, "nonce and timestamp reused within 5 minutes (replayed request, or a broken clock)"},
 	{CodeIPNotWhitelisted, "this machine's egress IP is not in the app's IP whitelist (企业自建应用 → IP 白名单)"},
 	{CodeNoPermission, "the operator lacks permission: operator_id must be a super-admin or hold 录制管理 (recording management) permission, and the app needs 查看/管理企业录制"},
-	{CodeNoPermissionOld, "no permission: the app or operator may not read this meeting"},
+	// 9042 is "权限受限或鉴权失败" (1095/43704; tencent-meeting-api.md correction 9): permission OR
+	// authentication. /v1/addresses answers it to anyone but the creator, a super admin or 录制管理 (1095/51174).
+	{CodeNoPermissionOld, "权限受限或鉴权失败 (permission restricted or authentication failed): the operator may not read this meeting or recording (only its creator, a super admin or a holder of 录制管理 may), or the app's credentials were not accepted"},
 	{CodeUserUnregistered, "operator_id is not a registered user of the enterprise"},
 	{CodeUserNotExist, "the user does not exist in the enterprise"},
 	{CodeInvalidParam, "invalid or missing parameter (enterprise_id sent as AppId, sdk_id, operator_id_type, a window over 31 days)"},

@@ -30,13 +30,19 @@ type ListerConfig struct {
 	// Operator is the admin userid used as operator_id in corp mode.
 	Operator string
 	// Teachers are the operators in per_teacher mode. In corp mode, when not empty, only recordings
-	// hosted by one of them are reported. The host is known only from the participants (the listing
-	// names the creator), so every finished recording costs its participant calls.
+	// taught by one of them, or flagged needs_review, are reported. The host is known only from the
+	// participants (the corp listing names the creator), so every finished recording costs its
+	// participant calls.
 	Teachers []string
-	PageSize int // default and maximum 20
+	// Whitelist is the teacher whitelist (default Teachers): a recording that nothing says who hosted
+	// keeps its creator as teacher only when the creator is on it, and is flagged needs_review otherwise.
+	Whitelist []string
+	PageSize  int // default and maximum 20
 	// MaxPages bounds the pages followed for one window and operator (default 1000): a safety net against
 	// a listing whose total_page never ends.
 	MaxPages int
+	// MaxEndedPages bounds the pages of one span's ended-meeting listing (default DefaultMaxEndedPages).
+	MaxEndedPages int
 	// RecordType is query_record_type (0 all, 1 cloud, 2 uploaded).
 	RecordType int
 	// SkipParticipants leaves participants, teacher fallback and student_ids empty (saves requests).
@@ -101,11 +107,17 @@ func NewLister(c *Client, cfg ListerConfig) (*Lister, error) {
 	default:
 		return nil, fmt.Errorf("tencent: unknown mode %q (want %s or %s)", cfg.Mode, ModeCorp, ModePerTeacher)
 	}
+	if cfg.Whitelist == nil {
+		cfg.Whitelist = cfg.Teachers
+	}
 	if cfg.PageSize <= 0 || cfg.PageSize > MaxPageSize {
 		cfg.PageSize = MaxPageSize
 	}
 	if cfg.MaxPages <= 0 {
 		cfg.MaxPages = 1000
+	}
+	if cfg.MaxEndedPages <= 0 {
+		cfg.MaxEndedPages = DefaultMaxEndedPages
 	}
 	if cfg.Students == nil {
 		cfg.Students = func(p Participant, teacher, creator string) (bool, error) { return IsStudent(p, teacher, creator), nil }
@@ -137,9 +149,13 @@ func (l *Lister) Close() error { return l.c.Close() }
 
 // hint is what a not-ready recording is remembered by, so that a later run can find it again after it
 // has left the window: the listings can only be searched by time, so its start and who can see it.
+// Operator is who lists it: its creator (/v1/records lists a meeting for its creator only, 1095/51189)
+// or the corp admin. Creator is set by hints written since the creator is known for sure; an older
+// hint may name the host as operator, so a re-check that misses it asks the other teachers too.
 type hint struct {
 	MediaStartMs int64  `json:"media_start_ms"`
 	Host         string `json:"host,omitempty"`
+	Creator      string `json:"creator,omitempty"`
 	MeetingID    string `json:"meeting_id,omitempty"`
 	Operator     string `json:"operator,omitempty"`
 }
@@ -276,7 +292,8 @@ func (r *run) handle(ctx context.Context, rec Record, op string) error {
 		return nil
 	}
 	r.seen[id] = true
-	h := hint{MediaStartMs: rec.MediaStart.UnixMilli(), Host: rec.HostUserID, MeetingID: rec.MeetingID, Operator: op}
+	h := hint{MediaStartMs: rec.MediaStart.UnixMilli(), Host: rec.HostUserID, Creator: l.creatorOf(rec, op),
+		MeetingID: rec.MeetingID, Operator: op}
 	if rec.MediaStart.IsZero() {
 		h.MediaStartMs = 0
 	}
@@ -305,10 +322,13 @@ func (r *run) handle(ctx context.Context, rec Record, op string) error {
 		r.out.Stuck(id, h, "participants not read ("+kind.String()+"): "+err.Error())
 		return nil
 	}
-	if l.cfg.Mode == ModeCorp && len(l.cfg.Teachers) > 0 && !slices.Contains(l.cfg.Teachers, doc.HostUserID) {
+	if l.cfg.Mode == ModeCorp && len(l.cfg.Teachers) > 0 && !slices.Contains(l.cfg.Teachers, doc.TeacherID) && !doc.NeedsReview {
 		l.logger(ctx).LogAttrs(ctx, slog.LevelDebug, "recording not hosted by a listed teacher", slog.String("item", id),
 			slog.String("host", doc.HostUserID), slog.String("creator", doc.CreatorUserID))
 		return nil
+	}
+	if doc.NeedsReview {
+		l.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "recording flagged for review: "+doc.ReviewReason, slog.String("item", id))
 	}
 	f, err := doc.Fields()
 	if err != nil {
@@ -319,14 +339,46 @@ func (r *run) handle(ctx context.Context, rec Record, op string) error {
 	return r.out.Emit(ctx, id, f)
 }
 
+// want is a pending recording a re-check looks for.
+type want struct {
+	p Pending
+	h hint
+}
+
+// recheckOthers asks the other teachers for the per_teacher recordings a re-check missed whose hint does
+// not name the creator: hints written before the creator was known for sure may name the host as
+// operator, who cannot list a meeting an assistant created. Bounded: teachers × the missing spans.
+func (r *run) recheckOthers(ctx context.Context, wanted []want) error {
+	l := r.l
+	if l.cfg.Mode != ModePerTeacher {
+		return nil
+	}
+	spans := map[string][][2]time.Time{}
+	for _, w := range wanted {
+		if r.seen[w.p.ID] || w.h.Creator != "" {
+			continue
+		}
+		t := time.UnixMilli(w.h.MediaStartMs).UTC()
+		for _, op := range l.cfg.Teachers {
+			if op != w.h.Operator {
+				spans[op] = append(spans[op], [2]time.Time{t.Add(-recheckMargin), t.Add(recheckMargin)})
+			}
+		}
+	}
+	for _, op := range slices.Sorted(maps.Keys(spans)) {
+		for _, s := range mergeSpans(spans[op]) {
+			if err := r.listSpan(ctx, op, s[0], s[1]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // recheck looks again for pending recordings not seen in the window: each is searched in a small span
 // around its start, with the operator that found it.
 func (r *run) recheck(ctx context.Context, pending []Pending) error {
 	l := r.l
-	type want struct {
-		p Pending
-		h hint
-	}
 	var wanted []want
 	for _, p := range pending {
 		if r.seen[p.ID] {
@@ -337,10 +389,12 @@ func (r *run) recheck(ctx context.Context, pending []Pending) error {
 			l.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "pending recording has no usable hint; dropped", slog.String("item", p.ID))
 			continue
 		}
-		if h.Operator == "" || (l.cfg.Mode == ModeCorp && h.Operator != l.cfg.Operator) {
-			h.Operator = l.operators()[0]
-			if l.cfg.Mode == ModePerTeacher && slices.Contains(l.cfg.Teachers, h.Host) {
-				h.Operator = h.Host
+		if l.cfg.Mode == ModeCorp {
+			h.Operator = l.cfg.Operator
+		} else if !slices.Contains(l.cfg.Teachers, h.Operator) {
+			h.Operator = l.cfg.Teachers[0]
+			if slices.Contains(l.cfg.Teachers, h.Creator) {
+				h.Operator = h.Creator
 			}
 		}
 		wanted = append(wanted, want{p, h})
@@ -362,6 +416,9 @@ func (r *run) recheck(ctx context.Context, pending []Pending) error {
 			}
 		}
 	}
+	if err := r.recheckOthers(ctx, wanted); err != nil {
+		return err
+	}
 	r.only = nil
 	for _, w := range wanted {
 		if !r.seen[w.p.ID] {
@@ -381,18 +438,10 @@ func (l *Lister) Hint(in Item) any {
 	if in.Get("start", &start) == nil && !start.IsZero() {
 		h.MediaStartMs = start.UnixMilli()
 	}
-	in.Get("host_userid", &h.Host)     //nolint:errcheck // optional
-	in.Get("meeting_id", &h.MeetingID) //nolint:errcheck // optional
-	var creator string
-	in.Get("creator_userid", &creator) //nolint:errcheck // optional
-	switch {
-	case l.cfg.Mode == ModeCorp:
-		h.Operator = l.cfg.Operator
-	case slices.Contains(l.cfg.Teachers, creator):
-		h.Operator = creator // /v1/records lists a meeting for its creator only
-	case slices.Contains(l.cfg.Teachers, h.Host):
-		h.Operator = h.Host
-	}
+	in.Get("host_userid", &h.Host)       //nolint:errcheck // optional
+	in.Get("meeting_id", &h.MeetingID)   //nolint:errcheck // optional
+	in.Get("creator_userid", &h.Creator) //nolint:errcheck // optional
+	h.Operator = l.operatorOf(in)
 	return h
 }
 
@@ -418,7 +467,7 @@ func (r *run) enrich(ctx context.Context, rec Record, op string) (*Recording, er
 	l := r.l
 	doc := &Recording{
 		ID: rec.MeetingRecordID, MeetingID: rec.MeetingID, MeetingCode: rec.MeetingCode, Subject: rec.Subject,
-		HostUserID: rec.HostUserID, CreatorUserID: rec.HostUserID, Start: rec.MediaStart, State: rec.State,
+		HostUserID: rec.HostUserID, CreatorUserID: l.creatorOf(rec, op), Start: rec.MediaStart, State: rec.State,
 		Files: make([]File, 0, len(rec.Files)), Participants: []Participant{}, StudentIDs: []string{},
 	}
 	for _, f := range rec.Files {
@@ -478,8 +527,19 @@ func (r *run) enrich(ctx context.Context, rec Record, op string) (*Recording, er
 		}
 		doc.Participants = MergeAttendance(rows)
 	}
-	doc.HostUserID = HostID(doc.CreatorUserID, doc.Participants)
+	if doc.HostUserID == "" {
+		doc.HostUserID = HostID(doc.Participants)
+	}
 	doc.TeacherID = doc.HostUserID
+	switch {
+	case doc.TeacherID != "":
+	case doc.CreatorUserID != "" && slices.Contains(l.cfg.Whitelist, doc.CreatorUserID):
+		// Nothing says who hosted; a whitelisted teacher created it: theirs, as they scheduled it.
+		doc.TeacherID = doc.CreatorUserID
+	default:
+		doc.NeedsReview = true
+		doc.ReviewReason = fmt.Sprintf("no host known (no host_user_id, no participant with a host role) and the creator %q is not a whitelisted teacher", doc.CreatorUserID)
+	}
 	seen := map[string]bool{}
 	for _, p := range doc.Participants {
 		ok, err := l.cfg.Students(p, doc.TeacherID, doc.CreatorUserID)
@@ -492,6 +552,16 @@ func (r *run) enrich(ctx context.Context, rec Record, op string) (*Recording, er
 		}
 	}
 	return doc, nil
+}
+
+// creatorOf is who created a listed recording's meeting: in per_teacher mode the operator, since
+// /v1/records lists only the operator's own meetings (1095/51189, 2026-01); in corp mode the listing's
+// userid (1095/53224; tencent-meeting-api.md corrections 3 and 8).
+func (l *Lister) creatorOf(rec Record, op string) string {
+	if l.cfg.Mode == ModePerTeacher {
+		return op
+	}
+	return rec.CreatorUserID
 }
 
 // occurrence is what the participants call needs of a recording's meeting: its sub_meeting_id when the
@@ -542,6 +612,11 @@ type endedIndex struct {
 	byMeeting map[string][]EndedMeeting
 }
 
+// DefaultMaxEndedPages bounds one span's ended-meeting listing: 1000 pages of 20 are 20,000 meetings,
+// twice what an enterprise with 10,000 meetings holds in a 31-day span plus its margin (about 32 days).
+// At 100 calls/min for /v1/corp/meetings (1095/52492) that is at most ten minutes.
+const DefaultMaxEndedPages = 1000
+
 // endedMargin widens the ended-meeting query around the listing span: a meeting starts before its
 // recording does and is listed by its own start.
 const endedMargin = 24 * time.Hour
@@ -559,7 +634,15 @@ func (r *run) endedIndex(ctx context.Context, op string) *endedIndex {
 	r.ended[key] = ix
 	q := EndedMeetingsQuery{Operator: op, Start: r.span[0].Add(-endedMargin), End: r.span[1].Add(time.Hour)}
 	seen := map[string]bool{}
-	for page := 1; page <= l.cfg.MaxPages; page++ {
+	for page := 1; ; page++ {
+		if page > l.cfg.MaxEndedPages {
+			// Not an error (the fallbacks apply), but never silent: a recurring meeting listed beyond the
+			// cap is read without its sub_meeting_id unless /v1/meetings/{id} still answers for it.
+			l.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "ended-meeting listing stopped at its page cap; later meetings fall back to /v1/meetings/{id}",
+				slog.String("path", l.endedPath()), slog.String("operator", op), slog.Int("pages", l.cfg.MaxEndedPages),
+				slog.Int("meetings", len(seen)))
+			return ix
+		}
 		q.Page = page
 		var p *EndedMeetingsPage
 		var err error
@@ -592,7 +675,6 @@ func (r *run) endedIndex(ctx context.Context, op string) *endedIndex {
 			return ix
 		}
 	}
-	return ix
 }
 
 // matchSlack is how far a recording's media start may lie outside its occurrence's media-room span.

@@ -71,8 +71,8 @@ func (s *sink) recording(t *testing.T, id string) Recording {
 	if it == nil {
 		t.Fatalf("item %s not emitted (emitted: %v, not ready: %v)", id, s.order, s.notReady)
 	}
-	want := []string{"creator_userid", "duration_min", "end", "files", "host_userid", "id", "meeting_code", "meeting_id", "participants",
-		"start", "state", "student_ids", "subject", "teacher_id"}
+	want := []string{"creator_userid", "duration_min", "end", "files", "host_userid", "id", "meeting_code", "meeting_id", "needs_review", "participants",
+		"review_reason", "start", "state", "student_ids", "subject", "teacher_id"}
 	if got := it.Names(); !slices.Equal(got, want) {
 		t.Fatalf("item fields %v, want %v", got, want)
 	}
@@ -83,7 +83,7 @@ func (s *sink) recording(t *testing.T, id string) Recording {
 	}{{"id", &r.ID}, {"meeting_id", &r.MeetingID}, {"meeting_code", &r.MeetingCode}, {"subject", &r.Subject},
 		{"host_userid", &r.HostUserID}, {"creator_userid", &r.CreatorUserID}, {"start", &r.Start}, {"end", &r.End}, {"duration_min", &r.DurationMin},
 		{"state", &r.State}, {"files", &r.Files}, {"participants", &r.Participants}, {"teacher_id", &r.TeacherID},
-		{"student_ids", &r.StudentIDs}} {
+		{"student_ids", &r.StudentIDs}, {"needs_review", &r.NeedsReview}, {"review_reason", &r.ReviewReason}} {
 		if err := it.Get(f.name, f.v); err != nil {
 			t.Fatal(err)
 		}
@@ -225,8 +225,13 @@ func TestListTeacherFilterAndModes(t *testing.T) {
 		if err := l.List(context.Background(), day, out); err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Equal(out.order, []string{"1964787070499246080", "rec-weekly-2"}) {
+		// The sales meeting has no participant with a host role and a creator off the whitelist: it is
+		// passed on flagged for review, not dropped and not credited to anyone.
+		if !slices.Equal(out.order, []string{"1964787070499246080", "rec-sales", "rec-weekly-2"}) {
 			t.Errorf("emitted %v", out.order)
+		}
+		if r := out.recording(t, "rec-sales"); !r.NeedsReview || r.TeacherID != "" || r.HostUserID != "" || !strings.Contains(r.ReviewReason, "sales_zhao") {
+			t.Errorf("unhosted recording: %+v", r)
 		}
 		if s.Count(emulator.EndpointCorpRecords) != 1 || s.Count(emulator.EndpointRecords) != 0 {
 			t.Errorf("corp %d records %d requests", s.Count(emulator.EndpointCorpRecords), s.Count(emulator.EndpointRecords))
@@ -278,15 +283,25 @@ func TestListTeacherFilterAndModes(t *testing.T) {
 			t.Errorf("students %v", got)
 		}
 	})
+	// Corp mode with participants skipped: the listing names only the creator, so nobody is known to
+	// have hosted. The creator is never stored as host; it is the teacher only when whitelisted.
 	t.Run("participants skipped", func(t *testing.T) {
 		s, c := newEnv(t, emulator.Options{})
 		out := newSink()
-		if err := newLister(t, c, ListerConfig{SkipParticipants: true}).List(context.Background(), day, out); err != nil {
+		if err := newLister(t, c, ListerConfig{SkipParticipants: true, Whitelist: []string{"teacher_wang"}}).List(context.Background(), day, out); err != nil {
 			t.Fatal(err)
 		}
 		r := out.recording(t, "1964787070499246080")
-		if len(r.Participants) != 0 || r.TeacherID != "teacher_wang" || s.Count(emulator.EndpointParticipants) != 0 {
-			t.Errorf("participants %v teacher %q, %d calls", r.Participants, r.TeacherID, s.Count(emulator.EndpointParticipants))
+		if len(r.Participants) != 0 || r.TeacherID != "teacher_wang" || r.HostUserID != "" || r.NeedsReview || s.Count(emulator.EndpointParticipants) != 0 {
+			t.Errorf("participants %v teacher %q host %q review %v, %d calls", r.Participants, r.TeacherID, r.HostUserID, r.NeedsReview, s.Count(emulator.EndpointParticipants))
+		}
+		for _, id := range out.order {
+			if r := out.recording(t, id); r.HostUserID != "" || (r.TeacherID == "") != r.NeedsReview {
+				t.Errorf("%s: host %q teacher %q review %v", id, r.HostUserID, r.TeacherID, r.NeedsReview)
+			}
+		}
+		if r := out.recording(t, "rec-sales"); !r.NeedsReview || r.TeacherID != "" || !strings.Contains(r.ReviewReason, `"sales_zhao" is not a whitelisted teacher`) {
+			t.Errorf("a non-whitelisted creator: %+v", r)
 		}
 	})
 }
@@ -375,7 +390,7 @@ func TestListAcrossPagesAndWindows(t *testing.T) {
 
 func TestNotReadyThenPendingRecheck(t *testing.T) {
 	s, c := newEnv(t, emulator.Options{})
-	l := newLister(t, c, ListerConfig{})
+	l := newLister(t, c, ListerConfig{Whitelist: []string{"teacher_li"}})
 	first := newSink()
 	if err := l.List(context.Background(), day, first); err != nil {
 		t.Fatal(err)
@@ -388,8 +403,8 @@ func TestNotReadyThenPendingRecheck(t *testing.T) {
 		t.Fatalf("not ready: %v", first.notReady)
 	}
 	var h hint
-	if err := json.Unmarshal(nr.hint, &h); err != nil || h.MediaStartMs != base.Add(2*time.Hour+time.Minute).UnixMilli() || h.Host != "teacher_li" {
-		t.Fatalf("hint %s: want the media start and host", nr.hint)
+	if err := json.Unmarshal(nr.hint, &h); err != nil || h.MediaStartMs != base.Add(2*time.Hour+time.Minute).UnixMilli() || h.Creator != "teacher_li" {
+		t.Fatalf("hint %s: want the media start and creator", nr.hint)
 	}
 
 	// Transcoding finishes; a later run's window has moved on, the pending list brings it back.

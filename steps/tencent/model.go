@@ -17,12 +17,15 @@ type Record struct {
 	MeetingID       string
 	MeetingCode     string
 	Subject         string
-	// HostUserID is host_user_id on /v1/records and userid on /v1/corp/records: the meeting's creator
-	// (tencent-meeting-api.md correction 3), not necessarily its host.
+	// HostUserID is host_user_id: the meeting's host (GO records/model.go, PY records/model.py: 主持人用户
+	// ID; tencent-meeting-api.md correction 8). /v1/corp/records does not send it.
 	HostUserID string
-	MediaStart time.Time
-	State      int
-	RecordType int
+	// CreatorUserID is userid on /v1/corp/records: who created the meeting (1095/53224, correction 3).
+	// /v1/records does not name the creator: it lists only the operator's own meetings (1095/51189).
+	CreatorUserID string
+	MediaStart    time.Time
+	State         int
+	RecordType    int
 	// SubMeetingID and MeetingType are not documented on record listings; they are kept when a server
 	// sends them. MeetingType is -1 when absent.
 	SubMeetingID string
@@ -153,8 +156,9 @@ type Recording struct {
 	MeetingID   string `json:"meeting_id" expr:"meeting_id"`
 	MeetingCode string `json:"meeting_code" expr:"meeting_code"`
 	Subject     string `json:"subject" expr:"subject"`
-	// HostUserID is the host: the participant whose user_role is 3, 2 or 5 (with a userid), else the
-	// creator. CreatorUserID is who created the meeting (the listing's userid), e.g. an assistant.
+	// HostUserID is the host: host_user_id of /v1/records, else the participant whose user_role is 3, 2
+	// or 5 (with a userid), else "" (never the creator). CreatorUserID is who created the meeting: the
+	// operator of a /v1/records listing, the userid of a /v1/corp/records one (e.g. an assistant).
 	HostUserID    string        `json:"host_userid" expr:"host_userid"`
 	CreatorUserID string        `json:"creator_userid" expr:"creator_userid"`
 	Start         time.Time     `json:"start" expr:"start"`
@@ -165,6 +169,10 @@ type Recording struct {
 	Participants  []Participant `json:"participants" expr:"participants"`
 	TeacherID     string        `json:"teacher_id" expr:"teacher_id"`
 	StudentIDs    []string      `json:"student_ids" expr:"student_ids"`
+	// NeedsReview and ReviewReason flag a recording whose teacher is not known for sure: nothing says
+	// who hosted and its creator is not a whitelisted teacher.
+	NeedsReview  bool   `json:"needs_review" expr:"needs_review"`
+	ReviewReason string `json:"review_reason" expr:"review_reason"`
 }
 
 // decodeName decodes a base64 user_name. Text that is not base64 of printable UTF-8 is kept as sent.

@@ -119,9 +119,10 @@ func unionSeconds(iv [][2]time.Time) int64 {
 // (tencent-meeting-api.md correction 3; 1 and 7 are creator roles, not host roles).
 var hostRoles = []int{3, 2, 5}
 
-// HostID is the host of a recording: the enterprise participant whose user_role marks the host, else the
-// creator (the listing's userid, which an assistant scheduling for a teacher makes the assistant).
-func HostID(creator string, people []Participant) string {
+// HostID is the host among a recording's participants: the enterprise participant whose user_role marks
+// the host, else "" (nobody says who hosted). The creator is never taken for the host: an assistant
+// may schedule a meeting that a teacher hosts (tencent-meeting-api.md correction 3).
+func HostID(people []Participant) string {
 	for _, role := range hostRoles {
 		for _, p := range people {
 			if p.Role == role && p.UserID != "" {
@@ -129,7 +130,7 @@ func HostID(creator string, people []Participant) string {
 			}
 		}
 	}
-	return creator
+	return ""
 }
 
 // DefaultStudentRule is the expression tencent_list uses to pick students when none is configured, and

@@ -112,19 +112,16 @@ func (l *Lister) Resolve(ctx context.Context, in Item) (map[string]any, error) {
 }
 
 // operatorOf is the operator for an item this process did not list: the admin in corp mode, else its
-// creator or host when a teacher, else the first teacher.
+// creator. Never its host: /v1/records lists a meeting for its creator only (1095/51189) and
+// /v1/addresses answers only its creator, a super admin or a user with 录制管理 rights (1095/51174).
 func (l *Lister) operatorOf(in Item) string {
 	if l.cfg.Mode == ModeCorp {
 		return l.cfg.Operator
 	}
-	var host, creator string
-	in.Get("host_userid", &host)       //nolint:errcheck // optional
+	var creator string
 	in.Get("creator_userid", &creator) //nolint:errcheck // optional
 	if slices.Contains(l.cfg.Teachers, creator) {
-		return creator // the operator that lists the meeting
-	}
-	if slices.Contains(l.cfg.Teachers, host) {
-		return host
+		return creator
 	}
 	return l.cfg.Teachers[0]
 }

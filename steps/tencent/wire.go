@@ -161,18 +161,20 @@ type wireRecordFile struct {
 }
 
 type wireRecordMeeting struct {
-	MeetingRecordID flexString               `json:"meeting_record_id"`
-	MeetingID       flexString               `json:"meeting_id"`
-	MeetingCode     flexString               `json:"meeting_code"`
-	HostUserID      flexString               `json:"host_user_id"`
-	UserID          flexString               `json:"userid"` // corp records name the host this way
-	MediaStartTime  flexInt                  `json:"media_start_time"`
-	Subject         flexString               `json:"subject"`
-	State           flexInt                  `json:"state"`
-	RecordType      flexInt                  `json:"record_type"`
-	SubMeetingID    flexString               `json:"sub_meeting_id"`
-	MeetingType     *flexInt                 `json:"meeting_type"`
-	RecordFiles     flexList[wireRecordFile] `json:"record_files"`
+	MeetingRecordID flexString `json:"meeting_record_id"`
+	MeetingID       flexString `json:"meeting_id"`
+	MeetingCode     flexString `json:"meeting_code"`
+	// host_user_id is the HOST on /v1/records (GO records/model.go, PY records/model.py: 主持人用户 ID);
+	// userid on /v1/corp/records is the CREATOR (1095/53224; tencent-meeting-api.md corrections 3 and 8).
+	HostUserID     flexString               `json:"host_user_id"`
+	UserID         flexString               `json:"userid"`
+	MediaStartTime flexInt                  `json:"media_start_time"`
+	Subject        flexString               `json:"subject"`
+	State          flexInt                  `json:"state"`
+	RecordType     flexInt                  `json:"record_type"`
+	SubMeetingID   flexString               `json:"sub_meeting_id"`
+	MeetingType    *flexInt                 `json:"meeting_type"`
+	RecordFiles    flexList[wireRecordFile] `json:"record_files"`
 }
 
 type wireRecords struct {
@@ -261,16 +263,13 @@ func decodeRecords(b []byte) (*RecordsPage, error) {
 		Records: make([]Record, 0, len(w.RecordMeetings)),
 	}
 	for _, m := range w.RecordMeetings {
-		host := string(m.HostUserID)
-		if host == "" {
-			host = string(m.UserID)
-		}
 		r := Record{
 			MeetingRecordID: string(m.MeetingRecordID),
 			MeetingID:       string(m.MeetingID),
 			MeetingCode:     string(m.MeetingCode),
 			Subject:         string(m.Subject),
-			HostUserID:      host,
+			HostUserID:      string(m.HostUserID),
+			CreatorUserID:   string(m.UserID),
 			MediaStart:      msTime(m.MediaStartTime),
 			State:           int(m.State),
 			RecordType:      int(m.RecordType),

@@ -21,15 +21,15 @@ type dbFlags struct {
 }
 
 func (f *dbFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.envFile, "env-file", ".env", "read DB_* variables from this file (the environment wins)")
+	fs.StringVar(&f.envFile, "env-file", "", "read DB_* variables from this file (the environment wins); default .env when present, and a named file must exist")
 	fs.StringVar(&f.dsn, "dsn", "", "database DSN (default $DB_DSN, or DB_HOST, DB_PORT, DB_USER, DB_PASS, DB_NAME)")
 }
 
 // open connects with the seed's DB_* settings; the password is scrubbed from any error.
 func (f *dbFlags) open(ctx context.Context) (*sql.DB, *runner.Secrets, error) {
-	dot, err := runner.ReadDotEnv(f.envFile)
+	dot, _, err := readEnvFile(f.envFile)
 	if err != nil {
-		return nil, nil, usageError{err}
+		return nil, nil, err
 	}
 	env := runner.Environ(dot)
 	cfg, err := store.ConfigFromEnv(func(k string) string { return env[k] })

@@ -34,9 +34,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	dot, err := runner.ReadDotEnv(df.envFile)
+	dot, _, err := readEnvFile(df.envFile)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	penv := runner.Environ(dot)
 	dbc, err := store.ConfigFromEnv(func(k string) string { return penv[k] })

@@ -661,7 +661,7 @@ func TestCLIBehaviour(t *testing.T) {
 	e := newE2E(t, dsn, 1, demo.ServerOptions{ASRLatency: time.Second}) // slow enough to still be running when signalled
 
 	t.Run("validate reports every problem with its place and exits 2", func(t *testing.T) {
-		bad := e.editPipeline(t, "filter: host_userid in teachers", "filter: host_userid in teacherz")
+		bad := e.editPipeline(t, "filter: (teacher_id in teachers", "filter: (teacher_id in teacherz")
 		defer func() { e.pipeline = filepath.Join(e.root, "pipelines", "meeting.yaml") }()
 		cmd := exec.Command(e.bin, "validate", bad, "--env-file", e.envFile, "--plugins", filepath.Join(e.root, "plugins"))
 		out, err := cmd.CombinedOutput()

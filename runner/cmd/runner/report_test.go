@@ -85,10 +85,10 @@ func TestReport(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("dry run exited %d:\n%s", code, errOut)
 		}
-		if !strings.Contains(out, `filter of step tencent_list: host_userid "teacher_999" not in teachers`) {
+		if !strings.Contains(out, `filter of step tencent_list: teacher_id "teacher_999" not in teachers`) {
 			t.Errorf("the filtered recording's reason does not name the clause and its value:\n%s", out)
 		}
-		if strings.Contains(out, "host_userid in teachers &&") {
+		if strings.Contains(out, "teacher_id in teachers || needs_review) &&") {
 			t.Errorf("the reason is the whole expression:\n%s", out)
 		}
 		previews := 0

@@ -18,10 +18,11 @@ import (
 
 type loadFlags struct {
 	envFile, stateDir, plugins string
+	noEnv                      bool // no env file was read
 }
 
 func (l *loadFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&l.envFile, "env-file", ".env", "read variables from this file (the environment wins)")
+	fs.StringVar(&l.envFile, "env-file", "", envFileHelp)
 	fs.StringVar(&l.stateDir, "state-dir", "", "override the pipeline's state_dir")
 	fs.StringVar(&l.plugins, "plugins", "", "folder of exec plugins (default: plugins/ beside the pipeline's folder, if present)")
 }
@@ -50,10 +51,11 @@ func (l *loadFlags) load(file string, dry bool, now time.Time, stderr io.Writer)
 
 // env is the process environment over the env file.
 func (l *loadFlags) env() (map[string]string, error) {
-	dot, err := runner.ReadDotEnv(l.envFile)
+	dot, missing, err := readEnvFile(l.envFile)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, err
 	}
+	l.noEnv = missing
 	return runner.Environ(dot), nil
 }
 
@@ -64,7 +66,11 @@ func (l *loadFlags) loadWith(file string, env map[string]string, dry bool, now t
 	if err != nil {
 		return nil, usageError{err}
 	}
-	return runner.Load(file, runner.LoadOptions{Registry: reg, Env: env, DryRun: dry, Now: now, StateDir: l.stateDir, Secrets: secrets})
+	p, err := runner.Load(file, runner.LoadOptions{Registry: reg, Env: env, DryRun: dry, Now: now, StateDir: l.stateDir, Secrets: secrets})
+	if err != nil && l.noEnv {
+		err = noEnvError(err)
+	}
+	return p, err
 }
 
 // registry returns the built-in steps plus the exec plugins found in dir.

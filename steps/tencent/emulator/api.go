@@ -110,6 +110,12 @@ func (s *Server) isAdmin(u string) bool {
 	return s.admins[u]
 }
 
+// errPermission is 9042, "权限受限或鉴权失败" (permission restricted or authentication failed,
+// 1095/43704; tencent-meeting-api.md correction 9).
+func errPermission(op string) *apiError {
+	return badRequest(9042, "权限受限或鉴权失败: operator %s may not read this recording's addresses (creator, super admin or 录制管理 only)", op)
+}
+
 func noPermission(op string) *apiError {
 	return badRequest(500133, "operator %s has no permission (needs 录制管理 permission or super-admin)", op)
 }
@@ -166,8 +172,10 @@ func (s *Server) listRecords(w *statusWriter, r *http.Request, corp bool) *apiEr
 	var hits []hit
 	s.mu.Lock()
 	for _, m := range s.order {
-		if !admin && m.creator() != op {
-			continue // /v1/records lists only the operator's own meetings (1095/51189, 2026-01)
+		if !corp && m.creator() != op && !(admin && s.opts.RecordsForAdmins) {
+			// /v1/records lists only the meetings the operator created, an admin's included (1095/51189,
+			// 2026-01; tencent-meeting-api.md corrections 3 and 8).
+			continue
 		}
 		if meetingID != "" && m.MeetingID != meetingID {
 			continue
@@ -205,11 +213,12 @@ func (s *Server) listRecords(w *statusWriter, r *http.Request, corp bool) *apiEr
 			"state":             h.r.State,
 			"record_type":       h.r.RecordType,
 		}
-		// Both listings name the creator, not the host (tencent-meeting-api.md correction 3).
+		// /v1/corp/records names the creator as userid (1095/53224); /v1/records names the host as
+		// host_user_id (GO records/model.go, PY records/model.py: 主持人用户 ID; corrections 3 and 8).
 		if corp {
 			rm["userid"] = h.m.creator()
-		} else {
-			rm["host_user_id"] = h.m.creator()
+		} else if h.m.Host != "" {
+			rm["host_user_id"] = h.m.Host
 		}
 		if h.r.State == 3 {
 			files := make([]map[string]any, 0, len(h.r.Files))
@@ -291,8 +300,9 @@ func (s *Server) addresses(w *statusWriter, r *http.Request) *apiError {
 	if ref == nil {
 		return &apiError{status: http.StatusBadRequest, code: 4051, newCode: 108004051, msg: "record does not exist or was deleted"}
 	}
-	if m.Host != op && m.creator() != op && !s.isAdmin(op) {
-		return noPermission(op)
+	if m.creator() != op && !s.isAdmin(op) && !s.opts.AddressesForHost {
+		// Only "会议创建者、企业超级管理员或有企业录制管理权限的用户" (1095/51174): the host is refused.
+		return errPermission(op)
 	}
 	size, page, e := pageParams(q, 50, 50)
 	if e != nil {

@@ -39,6 +39,7 @@ const (
 	EndpointCorpMeetings = "corp_meetings" // GET /v1/corp/meetings (ended meetings of the enterprise)
 	EndpointHistory      = "history"       // GET /v1/history/meetings/{userid}
 	EndpointMedia        = "media"         // GET /media/{file}: the download addresses
+	EndpointUser         = "user"          // GET /v1/users/{userid}
 	EndpointOther        = "other"
 )
 
@@ -92,6 +93,12 @@ type Options struct {
 	Logger *slog.Logger
 	// NoRecordRights are operators without 录制管理 rights: their records listings get 500133.
 	NoRecordRights []string
+	// AddressesForHost lets a meeting's host read its /v1/addresses. Tencent answers only the creator, a
+	// super admin or a user with 录制管理 rights (1095/51174), so this is the pre-correction behaviour.
+	AddressesForHost bool
+	// RecordsForAdmins makes /v1/records list every meeting for an admin operator. Tencent lists only the
+	// operator's own meetings (1095/51189, 2026-01), so this is the pre-correction behaviour.
+	RecordsForAdmins bool
 }
 
 // Server is a running emulator.
@@ -516,6 +523,8 @@ func endpointOf(path string) (endpoint, meetingID string) {
 		return EndpointHistory, strings.TrimPrefix(path, "/v1/history/meetings/")
 	case strings.HasPrefix(path, "/media/"):
 		return EndpointMedia, ""
+	case strings.HasPrefix(path, "/v1/users/") && !strings.Contains(strings.TrimPrefix(path, "/v1/users/"), "/"):
+		return EndpointUser, strings.TrimPrefix(path, "/v1/users/")
 	case strings.HasPrefix(path, "/v1/meetings/"):
 		rest := strings.TrimPrefix(path, "/v1/meetings/")
 		if id, ok := strings.CutSuffix(rest, "/participants"); ok && id != "" && !strings.Contains(id, "/") {
@@ -619,6 +628,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		err = s.endedMeetings(sw, r, "")
 	case EndpointHistory:
 		err = s.endedMeetings(sw, r, meetingID)
+	case EndpointUser:
+		err = s.user(sw, r, meetingID)
 	default:
 		err = &apiError{status: http.StatusNotFound, code: 190004, msg: "unknown API " + r.URL.Path}
 	}
