@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,9 +29,14 @@ func TestStatusPrintsRedactedText(t *testing.T) {
 		t.Fatal(err)
 	}
 	pipeline := filepath.Join(repoRoot(t), "pipelines", "meeting.yaml")
+	// An empty env file: a named one must exist, and the status must not read this checkout's .env.
+	envFile := filepath.Join(t.TempDir(), "empty.env")
+	if err := os.WriteFile(envFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, format := range []string{"text", "json"} {
 		var out, errOut bytes.Buffer
-		code := cli(ctx, []string{"status", "--dsn", dsn, "--env-file", filepath.Join(t.TempDir(), "none.env"),
+		code := cli(ctx, []string{"status", "--dsn", dsn, "--env-file", envFile,
 			"--state-dir", t.TempDir(), "--pipeline", pipeline, "--output", format}, &out, &errOut)
 		if code != 0 {
 			t.Fatalf("%s: exit %d: %s", format, code, errOut.String())
