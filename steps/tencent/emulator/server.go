@@ -39,6 +39,7 @@ const (
 	EndpointCorpMeetings = "corp_meetings" // GET /v1/corp/meetings (ended meetings of the enterprise)
 	EndpointHistory      = "history"       // GET /v1/history/meetings/{userid}
 	EndpointMedia        = "media"         // GET /media/{file}: the download addresses
+	EndpointSTS          = "sts_token"     // POST /v1/app/sts-token [COMMUNITY] (push.go)
 	EndpointOther        = "other"
 )
 
@@ -92,6 +93,8 @@ type Options struct {
 	Logger *slog.Logger
 	// NoRecordRights are operators without 录制管理 rights: their records listings get 500133.
 	NoRecordRights []string
+	// Push configures the webhook receiver the emulator pushes events to (push.go); zero: none.
+	Push PushOptions
 }
 
 // Server is a running emulator.
@@ -122,6 +125,7 @@ type Server struct {
 	bytes      int64
 	requests   []Request
 	traceCount int
+	sts        stsState
 }
 
 type recordRef struct {
@@ -512,6 +516,8 @@ func endpointOf(path string) (endpoint, meetingID string) {
 		return EndpointAddresses, ""
 	case path == "/v1/corp/meetings":
 		return EndpointCorpMeetings, ""
+	case path == "/v1/app/sts-token":
+		return EndpointSTS, ""
 	case strings.HasPrefix(path, "/v1/history/meetings/"):
 		return EndpointHistory, strings.TrimPrefix(path, "/v1/history/meetings/")
 	case strings.HasPrefix(path, "/media/"):
@@ -595,6 +601,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.authenticate(r, body); err != nil {
 		s.writeError(sw, err)
+		return
+	}
+	if endpoint == EndpointSTS {
+		s.stsToken(sw, r, body)
 		return
 	}
 	if r.Method != http.MethodGet {
