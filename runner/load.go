@@ -35,6 +35,7 @@ type Pipeline struct {
 	PendingMaxAge time.Duration
 	Grace         time.Duration
 	Secrets       *Secrets
+	Schedule      Schedule // the catch-up run of a long-running host (`runner serve`)
 
 	stages   []*stage
 	limiters map[string]*Limiter
@@ -125,7 +126,7 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 		now = time.Now()
 	}
 	p := &Pipeline{File: path, Name: pf.Name, StateDir: pf.StateDir, LogFile: pf.LogFile,
-		PendingMaxAge: pf.PendingMaxAge, Grace: pf.Grace, Secrets: opts.Secrets,
+		PendingMaxAge: pf.PendingMaxAge, Grace: pf.Grace, Secrets: opts.Secrets, Schedule: pf.Schedule,
 		limiters: map[string]*Limiter{}, clock: newClock(now)}
 	if p.Secrets == nil {
 		p.Secrets = &Secrets{}

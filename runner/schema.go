@@ -64,6 +64,8 @@ func Schema(reg *Registry) ([]byte, error) {
 					"concurrency": map[string]any{"type": "integer", "minimum": 1, "maximum": MaxConcurrency},
 					"rpm":         map[string]any{"type": "number", "minimum": 0, "maximum": MaxRPM}}}},
 			"steps": map[string]any{"type": "array", "minItems": 1, "items": step},
+			"schedule": map[string]any{"type": "object", "additionalProperties": false, "properties": map[string]any{
+				"at": map[string]any{"type": "string", "pattern": "^[0-2]?[0-9]:[0-5][0-9]$"}, "since": dur}},
 		},
 	}
 	return json.MarshalIndent(s, "", "  ")
