@@ -260,11 +260,12 @@ type ServerOptions struct {
 	TencentLatency, ASRLatency, MoonshotLatency time.Duration
 	Throttle                                    int64 // media bytes/s per connection
 	Seed                                        uint64
+	Push                                        tencentemu.PushOptions // where the Tencent emulator pushes events
 }
 
 func StartServers(d *Data, o ServerOptions) (*Servers, error) {
 	t, err := tencentemu.Start(tencentemu.Options{Fixture: d.Tencent, FaultRate: o.FaultRate, Latency: o.TencentLatency,
-		Throttle: o.Throttle, Seed: o.Seed,
+		Throttle: o.Throttle, Seed: o.Seed, Push: o.Push,
 		FaultKinds: []tencentemu.FaultKind{tencentemu.FaultGateway, tencentemu.FaultRateLimit, tencentemu.FaultReset, tencentemu.FaultTruncate}})
 	if err != nil {
 		return nil, fmt.Errorf("start tencent emulator: %w", err)
