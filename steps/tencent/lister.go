@@ -176,7 +176,7 @@ func (l *Lister) List(ctx context.Context, w Window, out Sink) error {
 	}
 	r := &run{l: l, out: out, seen: map[string]bool{}, meetings: map[string]*lookup{}, ended: map[string]*endedIndex{}}
 	if w.Targeted {
-		return r.recheck(ctx, w.Pending)
+		return r.targeted(ctx, w.Pending)
 	}
 	for _, span := range SplitWindow(since, until) {
 		for _, op := range l.operators() {

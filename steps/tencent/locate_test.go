@@ -72,6 +72,25 @@ func TestLocateThenListTargeted(t *testing.T) {
 			t.Fatalf("corp %d, records %d calls", s.Count(emulator.EndpointCorpRecords), s.Count(emulator.EndpointRecords))
 		}
 	})
+	t.Run("corp: the targeted listing spends no corp call", func(t *testing.T) {
+		s, c := newEnv(t, emulator.Options{})
+		l := newLister(t, c, ListerConfig{})
+		ts, err := l.Locate(context.Background(), pushedOf(t, s, rec))
+		if err != nil || len(ts) != 1 {
+			t.Fatalf("targets %+v, %v", ts, err)
+		}
+		out := newSink()
+		w := Window{Targeted: true, Pending: []Pending{{ID: ts[0].ID, Hint: ts[0].Hint}}}
+		if err := l.List(context.Background(), w, out); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(out.order, []string{rec}) || s.Count(emulator.EndpointCorpRecords) != 0 {
+			t.Fatalf("emitted %v with %d corp listings; want %s through /v1/records alone (10/min on corp)", out.order, s.Count(emulator.EndpointCorpRecords), rec)
+		}
+		if r := out.recording(t, rec); r.CreatorUserID != "teacher_wang" || r.HostUserID != "teacher_wang" {
+			t.Fatalf("creator %q host %q", r.CreatorUserID, r.HostUserID)
+		}
+	})
 	t.Run("another file id finds nothing", func(t *testing.T) {
 		s, c := newEnv(t, emulator.Options{})
 		l := newLister(t, c, ListerConfig{})

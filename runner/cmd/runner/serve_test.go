@@ -57,7 +57,7 @@ type served struct {
 	base           string
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -78,7 +78,7 @@ func newServeE2E(t *testing.T, dsn, addr string, o demo.ServerOptions) *e2e {
 }
 
 // serve starts `runner serve` and waits until it listens.
-func (e *e2e) serve(t *testing.T, addr string) *served {
+func (e *e2e) serve(t testing.TB, addr string) *served {
 	t.Helper()
 	cmd := exec.Command(e.bin, "serve", e.pipeline, "--env-file", e.envFile, "--plugins", filepath.Join(e.root, "plugins"),
 		"--listen", addr, "--log-format", "json", "--grace", "20s")
@@ -97,7 +97,7 @@ func (e *e2e) serve(t *testing.T, addr string) *served {
 	return s
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, ok func() bool, s *served) {
+func waitFor(t testing.TB, d time.Duration, what string, ok func() bool, s *served) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !ok() {
@@ -112,7 +112,7 @@ func waitFor(t *testing.T, d time.Duration, what string, ok func() bool, s *serv
 	}
 }
 
-func rowCount(t *testing.T, db *sql.DB, where string, args ...any) int {
+func rowCount(t testing.TB, db *sql.DB, where string, args ...any) int {
 	t.Helper()
 	var n int
 	if err := db.QueryRow("SELECT COUNT(*) FROM recordings "+where, args...).Scan(&n); err != nil {
@@ -124,7 +124,7 @@ func rowCount(t *testing.T, db *sql.DB, where string, args ...any) int {
 	return n
 }
 
-func get(t *testing.T, url string) (int, string) {
+func get(t testing.TB, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
