@@ -249,9 +249,37 @@ func TestServeCrashAfterAck(t *testing.T) {
 		t.Fatalf("the event was processed before the kill (%d rows); the test proves nothing", n)
 	}
 	s = e.serve(t, addr)
+	// While serve processes the state directory, a `runner run` on it exits 1 and says why.
+	waitFor(t, time.Minute, "serve's run to start", func() bool { return strings.Contains(s.stderr.String(), `"msg":"run started"`) }, s)
+	if code, _, stderr := e.run(); code != 1 || !strings.Contains(stderr, "locked by another run") {
+		t.Fatalf("runner run while serve works: exit %d, want 1 naming the lock:\n%s", code, stderr)
+	}
 	waitFor(t, 3*time.Minute, "the replayed event's row", func() bool { return rowCount(t, db, "WHERE id = ?", rec) == 1 }, s)
 	waitFor(t, time.Minute, "the inbox to drain", func() bool { d, _ := os.ReadDir(inbox); return len(d) == 0 }, s)
 	if n := rowCount(t, db, ""); n != 1 {
 		t.Fatalf("%d rows, want 1", n)
+	}
+
+	// SIGTERM while a pushed recording is in flight: exit 0 within grace; the recording is either stored
+	// or its event is still in the inbox for the next start, never lost.
+	const next = "1964787070499246104"
+	runs := strings.Count(s.stderr.String(), `"msg":"run started"`)
+	if err := e.srv.Tencent.PushRecording(context.Background(), "recording.completed", next); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Minute, "the second run to start", func() bool { return strings.Count(s.stderr.String(), `"msg":"run started"`) > runs }, s)
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Fatalf("serve after SIGTERM while busy: %v\n%s", err, tail(s.stderr.String(), 3000))
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("serve did not exit within grace after SIGTERM")
+	}
+	s.done <- nil
+	d, _ := os.ReadDir(inbox)
+	if stored := rowCount(t, db, "WHERE id = ?", next); stored+len(d) != 1 {
+		t.Fatalf("after SIGTERM: %d rows for %s and %d inbox entries; want exactly one of them", stored, next, len(d))
 	}
 }
