@@ -47,6 +47,7 @@ const (
 	stsHours         = 24
 	stsRefreshBefore = 8 * time.Hour
 	stsCooldown      = 10 * time.Minute
+	stsGiveUp        = 6 * time.Hour
 )
 
 // Retry waits of the worker.
@@ -410,7 +411,10 @@ func (s *service) stsLoop(ctx context.Context) {
 		default:
 			id, err := req.RequestSTSToken(ctx, stsHours)
 			if err != nil {
-				s.log.Warn("STS token request failed", "err", s.p.Secrets.Scrub(err.Error()), "retry_in", stsCooldown.String())
+				if k, _ := runner.Classify(err); k == runner.KindPermanent {
+					wait = stsGiveUp // a missing operator or a refused right: asking every 10 minutes cannot help
+				}
+				s.log.Warn("STS token request failed", "err", s.p.Secrets.Scrub(err.Error()), "retry_in", wait.String())
 			} else {
 				s.log.Info("STS token requested; it arrives as a common.sts-token event", "req_id", id)
 			}
