@@ -283,3 +283,27 @@ func TestServeCrashAfterAck(t *testing.T) {
 		t.Fatalf("after SIGTERM: %d rows for %s and %d inbox entries; want exactly one of them", stored, next, len(d))
 	}
 }
+
+// TestServeRunsTheCatchUp: at the schedule's time, serve runs the window itself, as the nightly timer did.
+func TestServeRunsTheCatchUp(t *testing.T) {
+	dsn := storetest.DB(t)
+	addr := freeAddr(t)
+	e := newServeE2E(t, dsn, addr, demo.ServerOptions{})
+	db := openDB(t, dsn)
+	at := time.Now().Add(time.Minute).Format("15:04") // the next minute, local time
+	e.editPipeline(t, `  at: "03:00"
+  since: 26h`, `  at: "`+at+`"
+  since: 31d`)
+	s := e.serve(t, addr)
+	waitFor(t, 2*time.Minute, "the catch-up run", func() bool {
+		_, m := get(t, s.base+"/metrics")
+		return strings.Contains(m, `meetpipe_runs_total{kind="catchup",status="ok"} 1`)
+	}, s)
+	// The demo's sessions from 31 days back are stored without any push.
+	if n := rowCount(t, db, ""); n == 0 {
+		t.Fatal("the catch-up run stored nothing")
+	}
+	if e.srv.Tencent.Count(tencentemu.EndpointCorpRecords) == 0 {
+		t.Fatal("the catch-up run did not list the window")
+	}
+}
