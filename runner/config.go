@@ -23,6 +23,7 @@ type pipelineFile struct {
 	Steps         []stepConf
 	Redact        *redactConf
 	Retention     *Retention
+	Schedule      Schedule
 }
 
 type limiterConf struct {
@@ -219,11 +220,11 @@ func ParseDuration(s string) (time.Duration, error) {
 
 var daysRE = regexp.MustCompile(`^([-+]?)([0-9]+(?:\.[0-9]*)?|\.[0-9]+)d(.*)$`)
 
-var topKeys = []string{"name", "state_dir", "log_file", "pending_max_age", "grace", "vars", "limiters", "steps", "redact", "retention"}
+var topKeys = []string{"name", "state_dir", "log_file", "pending_max_age", "grace", "vars", "limiters", "steps", "redact", "retention", "schedule"}
 var stepKeys = []string{"id", "uses", "with", "filter", "if", "concurrency", "timeout", "retry", "limiter"}
 
 func (d *decoder) pipeline(root *yaml.Node) *pipelineFile {
-	p := &pipelineFile{StateDir: "./var", PendingMaxAge: 14 * 24 * time.Hour, Grace: 30 * time.Second,
+	p := &pipelineFile{StateDir: "./var", PendingMaxAge: 14 * 24 * time.Hour, Grace: 30 * time.Second, Schedule: DefaultSchedule,
 		Vars: map[string]any{}, varNodes: map[string]*yaml.Node{}, Limiters: map[string]limiterConf{}}
 	var stepsNode *yaml.Node
 	d.fields(root, "pipeline", topKeys, func(key string, k, v *yaml.Node) {
@@ -248,6 +249,8 @@ func (d *decoder) pipeline(root *yaml.Node) *pipelineFile {
 			p.Redact = d.redact(v)
 		case "retention":
 			p.Retention = d.retention(v)
+		case "schedule":
+			p.Schedule = d.schedule(v)
 		}
 	})
 	if root.Kind != yaml.MappingNode {

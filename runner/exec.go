@@ -27,6 +27,9 @@ type RunOptions struct {
 	Logger       *slog.Logger
 	Progress     *Terminal     // live progress line; nil: none
 	Grace        time.Duration // after a stop, how long in-flight work may finish; 0: the pipeline's
+	// Targets are items named from outside (a push event), with the source's hint to find them: the
+	// source lists them alone, not the window, and they are pending until this run settles them.
+	Targets []Pending
 }
 
 // Hinter is implemented by sources that can say how to find an item again in a later run (for items that
@@ -175,6 +178,7 @@ func newRun(p *Pipeline, o RunOptions, st *State, started time.Time) (*run, erro
 	if err := r.loadPending(); err != nil {
 		return nil, err
 	}
+	r.addTargets()
 	return r, nil
 }
 
@@ -221,7 +225,7 @@ func (r *run) startStages() (chans []chan *work, wait func()) {
 // list runs the source over the window; the emitter plans each item and hands it to the first stage.
 func (r *run) list(ctx context.Context, chans []chan *work) {
 	src, o := r.p.stages[0], r.o
-	win := Window{Since: o.Since, Until: o.Until, Pending: r.pendingList()}
+	win := Window{Since: o.Since, Until: o.Until, Pending: r.pendingList(), Targeted: len(o.Targets) > 0}
 	r.prog[0].running.Add(1)
 	err := src.source.List(WithLogger(ctx, r.log.With("step", src.id)), win, &emitter{r: r, ctx: ctx, chans: chans})
 	r.prog[0].running.Add(-1)

@@ -112,6 +112,9 @@ func marshalField(v any) (json.RawMessage, error) {
 type Window struct {
 	Since, Until time.Time
 	Pending      []Pending
+	// Targeted asks the source for the Pending items alone, not for Since..Until: the run was started
+	// for named items (RunOptions.Targets, e.g. a push event naming a recording).
+	Targeted bool
 }
 
 // Pending is an item a source reported as not ready (a recording still transcoding).

@@ -39,6 +39,7 @@ type Pipeline struct {
 	Grace         time.Duration
 	Secrets       *Secrets
 	Retention     Retention // what the end of every run deletes; zero value: nothing
+	Schedule      Schedule  // the catch-up run of a long-running host (`runner serve`)
 
 	redactor *redact.Redactor
 	redactOn []string // the item fields the redactor applies to
@@ -132,7 +133,7 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 		now = time.Now()
 	}
 	p := &Pipeline{File: path, Name: pf.Name, StateDir: pf.StateDir, LogFile: pf.LogFile,
-		PendingMaxAge: pf.PendingMaxAge, Grace: pf.Grace, Secrets: opts.Secrets, Retention: KeepAll,
+		PendingMaxAge: pf.PendingMaxAge, Grace: pf.Grace, Secrets: opts.Secrets, Retention: KeepAll, Schedule: pf.Schedule,
 		limiters: map[string]*Limiter{}, clock: newClock(now)}
 	if p.Secrets == nil {
 		p.Secrets = &Secrets{}

@@ -76,6 +76,8 @@ func Schema(reg *Registry) ([]byte, error) {
 			"retention": map[string]any{"type": "object", "additionalProperties": false,
 				"description": "how long personal data is kept; 0 deletes it at the end of every run; a kind not named is kept",
 				"properties":  map[string]any{"transcripts": keepDur, "media": keepDur, "run_history": keepDur, "logs": keepDur}},
+			"schedule": map[string]any{"type": "object", "additionalProperties": false, "properties": map[string]any{
+				"at": map[string]any{"type": "string", "pattern": "^[0-2]?[0-9]:[0-5][0-9]$"}, "since": dur}},
 		},
 	}
 	return json.MarshalIndent(s, "", "  ")

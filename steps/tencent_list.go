@@ -121,7 +121,7 @@ func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
 		EnterpriseID: cfg.EnterpriseID, SdkID: cfg.SdkID,
 		Timeout:           cfg.Timeout,
 		RequestsPerSecond: cfg.RequestsPerSecond, CorpRecordsPerMinute: cfg.CorpRecordsPerMinute,
-		NewLimiter: engineLimiter, Shared: b.Limiter(),
+		NewLimiter: engineLimiter, Shared: b.Limiter(), STSToken: stsSource(b.StateDir),
 	})
 	if err != nil {
 		return nil, b.ErrorAt(tencentClientKey(cfg, err), "tencent_list: %v", err)
@@ -150,6 +150,6 @@ func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
 	if err != nil {
 		return nil, b.ErrorAt("mode", "tencent_list: %v", err)
 	}
-	return &tencentSource{lister: l, client: c, check: tencent.CheckConfig{Mode: cfg.Mode, Operator: cfg.OperatorID,
+	return &tencentSource{lister: l, client: c, operator: cfg.OperatorID, check: tencent.CheckConfig{Mode: cfg.Mode, Operator: cfg.OperatorID,
 		Teachers: teachers, Whitelist: whitelist, RequestsPerSecond: cfg.RequestsPerSecond, CorpRecordsPerMinute: cfg.CorpRecordsPerMinute}}, nil
 }

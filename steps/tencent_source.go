@@ -11,14 +11,15 @@ import (
 // tencentSource adapts the Tencent lister, which knows nothing of the engine, to it: the engine's
 // window, emitter, items, limiters and logger in; the client's error kinds and findings out.
 type tencentSource struct {
-	lister *tencent.Lister
-	client *tencent.Client
-	check  tencent.CheckConfig
+	lister   *tencent.Lister
+	client   *tencent.Client
+	check    tencent.CheckConfig
+	operator string // the admin operator_id, when configured (STS token requests)
 }
 
 // List lists the window through the engine's emitter.
 func (s *tencentSource) List(ctx context.Context, w runner.Window, out runner.Emitter) error {
-	tw := tencent.Window{Since: w.Since, Until: w.Until, Pending: make([]tencent.Pending, 0, len(w.Pending))}
+	tw := tencent.Window{Since: w.Since, Until: w.Until, Pending: make([]tencent.Pending, 0, len(w.Pending)), Targeted: w.Targeted}
 	for _, p := range w.Pending {
 		tw.Pending = append(tw.Pending, tencent.Pending{ID: p.ID, Hint: p.Hint})
 	}

@@ -1,6 +1,7 @@
 package tencent
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -44,6 +45,10 @@ type Config struct {
 
 	// Logger, when set, overrides the run's logger that each call finds in its context (WithLogger).
 	Logger *slog.Logger
+
+	// STSToken, when set, returns the valid STS token ("" for none), sent as the STS-Token header on
+	// data-sensitive calls (sts_request.go; 1095/127651). It is a credential: never logged.
+	STSToken func() string
 }
 
 // DefaultRequestsPerSecond leaves a fifth of the app's documented 300 calls a minute (1095/105276) to
@@ -70,6 +75,7 @@ type Client struct {
 	account    Limiter // account-level listings: 100/min (190313, 1095/105276)
 	shared     Limiter
 	log        *slog.Logger
+	sts        func() string
 
 	// now and nonce are replaceable by tests (replay and clock-skew cases).
 	now   func() time.Time
@@ -102,7 +108,7 @@ func NewClient(cfg Config) (*Client, error) {
 	c := &Client{
 		base: base, secretID: cfg.SecretID, secretKey: cfg.SecretKey, enterprise: cfg.EnterpriseID,
 		sdkID: cfg.SdkID, http: cfg.HTTPClient, timeout: cfg.Timeout, shared: cfg.Shared, log: cfg.Logger,
-		now: time.Now, nonce: newNonce,
+		now: time.Now, nonce: newNonce, sts: cfg.STSToken,
 	}
 	if c.http == nil {
 		c.http = &http.Client{}
@@ -175,7 +181,7 @@ func (c *Client) Get(ctx context.Context, path string, q url.Values, decode func
 		limiters = append(limiters, c.account)
 	}
 	for resigned := false; ; resigned = true {
-		body, trace, err := c.once(ctx, &u, path, limiters)
+		body, trace, err := c.once(ctx, http.MethodGet, &u, path, limiters, nil)
 		if err == nil {
 			if err = decode(body); err == nil {
 				return nil
@@ -249,7 +255,7 @@ const maxBody = 32 << 20
 
 // once performs one signed attempt, with a fresh nonce and timestamp, and returns a 2xx body with the
 // answer's trace id.
-func (c *Client) once(ctx context.Context, u *url.URL, path string, limiters []Limiter) ([]byte, string, error) {
+func (c *Client) once(ctx context.Context, method string, u *url.URL, path string, limiters []Limiter, reqBody []byte) ([]byte, string, error) {
 	for _, l := range limiters {
 		release, err := l.Acquire(ctx)
 		if err != nil {
@@ -266,14 +272,18 @@ func (c *Client) once(ctx context.Context, u *url.URL, path string, limiters []L
 	}
 	actx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodGet, u.String(), nil)
+	var rb io.Reader
+	if reqBody != nil {
+		rb = bytes.NewReader(reqBody)
+	}
+	req, err := http.NewRequestWithContext(actx, method, u.String(), rb)
 	if err != nil {
-		return nil, "", permanent(fmt.Errorf("tencent GET %s: %w", path, err))
+		return nil, "", permanent(fmt.Errorf("tencent %s %s: %w", method, path, err))
 	}
 	ts := strconv.FormatInt(c.now().Unix(), 10)
 	nonce := c.nonce()
 	// The URI signed must be the URI sent: both come from req.URL.
-	sig := Signature(c.secretKey, http.MethodGet, c.secretID, nonce, ts, req.URL.RequestURI(), nil)
+	sig := Signature(c.secretKey, method, c.secretID, nonce, ts, req.URL.RequestURI(), reqBody)
 	h := req.Header
 	h.Set("Content-Type", "application/json")
 	h.Set("X-TC-Key", c.secretID)
@@ -288,17 +298,18 @@ func (c *Client) once(ctx context.Context, u *url.URL, path string, limiters []L
 	}
 	h.Set("X-TC-Registered", "1")
 	h.Set("User-Agent", "meetpipe")
+	c.setSTS(h, path)
 
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, "", fmt.Errorf("tencent GET %s: %w", path, netCause(err, actx))
+		return nil, "", fmt.Errorf("tencent %s %s: %w", method, path, netCause(err, actx))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	trace := resp.Header.Get("X-TC-Trace")
 	if err != nil {
-		return nil, trace, fmt.Errorf("tencent GET %s: HTTP %d, reading body: %w [trace %s]", path, resp.StatusCode, netCause(err, actx), trace)
+		return nil, trace, fmt.Errorf("tencent %s %s: HTTP %d, reading body: %w [trace %s]", method, path, resp.StatusCode, netCause(err, actx), trace)
 	}
 	c.logger(ctx).LogAttrs(ctx, slog.LevelDebug, "tencent request", slog.String("path", path),
 		slog.Int("status", resp.StatusCode), slog.String("trace", trace), slog.Duration("took", time.Since(start)))
@@ -306,7 +317,7 @@ func (c *Client) once(ctx context.Context, u *url.URL, path string, limiters []L
 	if resp.StatusCode/100 == 2 && info == nil {
 		return body, trace, nil
 	}
-	ae := &APIError{Method: http.MethodGet, Path: path, Status: resp.StatusCode, Trace: trace,
+	ae := &APIError{Method: method, Path: path, Status: resp.StatusCode, Trace: trace,
 		RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	if info != nil {
 		ae.Code, ae.NewCode, ae.Message = int64(info.ErrorCode), int64(info.NewErrorCode), string(info.Message)

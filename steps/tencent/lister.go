@@ -191,6 +191,9 @@ func (l *Lister) List(ctx context.Context, w Window, out Sink) error {
 		return permanentf("tencent: window %s..%s ends before it starts", since.Format(time.RFC3339), until.Format(time.RFC3339))
 	}
 	r := &run{l: l, out: out, seen: map[string]bool{}, meetings: map[string]*lookup{}, ended: map[string]*endedIndex{}}
+	if w.Targeted {
+		return r.targeted(ctx, w.Pending)
+	}
 	for _, span := range SplitWindow(since, until) {
 		for _, op := range l.operators() {
 			if err := r.listSpan(ctx, op, span[0], span[1]); err != nil {

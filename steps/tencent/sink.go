@@ -27,6 +27,8 @@ func (noLimit) Hold(time.Duration)                      {}
 type Window struct {
 	Since, Until time.Time
 	Pending      []Pending
+	// Targeted lists the Pending recordings alone, not Since..Until (a push named them).
+	Targeted bool
 }
 
 // Pending is a recording an earlier run reported as not ready, with the hint it was reported with.

@@ -18,6 +18,7 @@ const usage = `runner — declarative pipelines for Tencent Meeting recordings
 
 usage:
   runner run FILE [flags]        run a pipeline (--since 24h, --dry-run, --explain, …)
+  runner serve FILE [flags]      Tencent webhook receiver + the nightly catch-up, as one service
   runner validate FILE           check a pipeline; every problem as file:line:col
   runner doctor FILE [--spend]   check what the pipeline will touch: credentials, services, database, tools
   runner steps [NAME]            list the steps, or document one
@@ -47,6 +48,7 @@ type command func(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 var commands = map[string]command{
 	"run":      cmdRun,
+	"serve":    cmdServe,
 	"validate": cmdValidate,
 	"doctor":   cmdDoctor,
 	"steps":    cmdSteps,

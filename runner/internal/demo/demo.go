@@ -267,6 +267,7 @@ type ServerOptions struct {
 	// The kinds the random faults are drawn from; nil: every kind below.
 	TencentFaults []tencentemu.FaultKind
 	ChatFaults    []kimiemu.Fault
+	Push          tencentemu.PushOptions // where the Tencent emulator pushes events
 }
 
 func StartServers(d *Data, o ServerOptions) (*Servers, error) {
@@ -275,7 +276,7 @@ func StartServers(d *Data, o ServerOptions) (*Servers, error) {
 		tencentFaults = []tencentemu.FaultKind{tencentemu.FaultGateway, tencentemu.FaultRateLimit, tencentemu.FaultReset, tencentemu.FaultTruncate}
 	}
 	t, err := tencentemu.Start(tencentemu.Options{Fixture: d.Tencent, FaultRate: o.FaultRate, Latency: o.TencentLatency,
-		Throttle: o.Throttle, Seed: o.Seed, FaultKinds: tencentFaults})
+		Throttle: o.Throttle, Seed: o.Seed, Push: o.Push, FaultKinds: tencentFaults})
 	if err != nil {
 		return nil, fmt.Errorf("start tencent emulator: %w", err)
 	}

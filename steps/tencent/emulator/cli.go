@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +50,8 @@ func RunCLI(ctx context.Context, args []string, stdout io.Writer) error {
 		return nil
 	})
 	fs.DurationVar(&skew, "clock-skew", 0, "run the server clock this far ahead of this machine's (e.g. 10m)")
+	fs.StringVar(&o.Push.URL, "push-url", "", "webhook receiver to push events to (common.sts-token after each STS request); token and EncodingAESKey from $TQM_WEBHOOK_TOKEN and $TQM_WEBHOOK_AES_KEY")
+	o.Push.Token, o.Push.EncodingAESKey = os.Getenv("TQM_WEBHOOK_TOKEN"), os.Getenv("TQM_WEBHOOK_AES_KEY")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

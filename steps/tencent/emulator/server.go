@@ -40,6 +40,7 @@ const (
 	EndpointHistory      = "history"       // GET /v1/history/meetings/{userid}
 	EndpointMedia        = "media"         // GET /media/{file}: the download addresses
 	EndpointUser         = "user"          // GET /v1/users/{userid}
+	EndpointSTS          = "sts_token"     // POST /v1/app/sts-token [COMMUNITY] (push.go)
 	EndpointOther        = "other"
 )
 
@@ -99,6 +100,8 @@ type Options struct {
 	// RecordsForAdmins makes /v1/records list every meeting for an admin operator. Tencent lists only the
 	// operator's own meetings (1095/51189, 2026-01), so this is the pre-correction behaviour.
 	RecordsForAdmins bool
+	// Push configures the webhook receiver the emulator pushes events to (push.go); zero: none.
+	Push PushOptions
 }
 
 // Server is a running emulator.
@@ -129,6 +132,7 @@ type Server struct {
 	bytes      int64
 	requests   []Request
 	traceCount int
+	sts        stsState
 }
 
 type recordRef struct {
@@ -519,6 +523,8 @@ func endpointOf(path string) (endpoint, meetingID string) {
 		return EndpointAddresses, ""
 	case path == "/v1/corp/meetings":
 		return EndpointCorpMeetings, ""
+	case path == "/v1/app/sts-token":
+		return EndpointSTS, ""
 	case strings.HasPrefix(path, "/v1/history/meetings/"):
 		return EndpointHistory, strings.TrimPrefix(path, "/v1/history/meetings/")
 	case strings.HasPrefix(path, "/media/"):
@@ -604,6 +610,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.authenticate(r, body); err != nil {
 		s.writeError(sw, err)
+		return
+	}
+	if endpoint == EndpointSTS {
+		s.stsToken(sw, r, body)
 		return
 	}
 	if r.Method != http.MethodGet {
