@@ -1,6 +1,7 @@
 package tencent
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -72,8 +73,8 @@ func (l *Lister) Locate(ctx context.Context, p Pushed) ([]Target, error) {
 		if rec.MeetingID != p.MeetingID || !hasFile(rec, p.FileIDs) {
 			continue
 		}
-		h := pushHint{hint: hint{MediaStartMs: rec.MediaStart.UnixMilli(), MeetingID: rec.MeetingID, Host: rec.HostUserID, Operator: op},
-			Creator: p.Creator}
+		h := hint{MediaStartMs: rec.MediaStart.UnixMilli(), MeetingID: rec.MeetingID, Host: rec.HostUserID, Operator: op,
+			Creator: cmp.Or(p.Creator, l.creatorOf(rec, op))}
 		if l.cfg.Mode == ModeCorp {
 			h.Operator = l.cfg.Operator // a corp re-check lists as the admin
 		}
@@ -128,12 +129,6 @@ func (l *Lister) locatePages(ctx context.Context, corp bool, q RecordsQuery) ([]
 	return out, nil
 }
 
-// pushHint is a located recording's hint: the re-check's, plus the meeting's creator from the event.
-type pushHint struct {
-	hint
-	Creator string `json:"creator,omitempty"`
-}
-
 // targeted lists the recordings a push named. One whose hint has its creator and meeting is listed with
 // /v1/records?meeting_id=… as the creator, around its start: a per-user call within the app's 300/min,
 // where the corp re-check would spend one of /v1/corp/records' 10 a minute (1095/105276) and make the next
@@ -146,7 +141,7 @@ func (r *run) targeted(ctx context.Context, pending []Pending) error {
 		r.only[p.ID] = true
 	}
 	for _, p := range pending {
-		var h pushHint
+		var h hint
 		if err := json.Unmarshal(p.Hint, &h); err != nil || h.Creator == "" || h.MeetingID == "" || h.MediaStartMs == 0 {
 			rest = append(rest, p)
 			continue
@@ -170,7 +165,9 @@ func (r *run) targeted(ctx context.Context, pending []Pending) error {
 				continue
 			}
 			if l.cfg.Mode == ModeCorp {
-				rec.HostUserID = h.Creator // the corp listing's userid is the creator (correction 3); keep its meaning
+				// Listed by /v1/records as the creator: host_user_id is the host, and the creator is the one
+				// the event named (corrections 3 and 8), as the corp listing's userid would say.
+				rec.CreatorUserID = h.Creator
 			}
 			if err := r.handle(ctx, rec, op); err != nil {
 				return err

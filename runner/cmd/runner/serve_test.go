@@ -54,6 +54,7 @@ func newServeE2E(t *testing.T, dsn, addr string, o demo.ServerOptions) *e2e {
 	e := newE2E(t, dsn, 1, o)
 	e.setEnv(t, "TQM_WEBHOOK_TOKEN", serveToken)
 	e.setEnv(t, "TQM_WEBHOOK_AES_KEY", serveAES)
+	e.setEnv(t, "LOG_LEVEL", "info") // the tests wait on serve's "run started" lines
 	return e
 }
 
