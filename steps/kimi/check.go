@@ -147,6 +147,8 @@ func CheckChat(ctx context.Context, c *Chat, model string) []Finding {
 	switch {
 	case errors.As(err, &ae) && ae.Kind() == ErrAuth:
 		return []Finding{finding.New("fail", subject, ae.Error(), keyRemedy(base))}
+	case errors.As(err, &ae) && ae.Kind() == ErrQuota:
+		return []Finding{finding.New("fail", subject, ae.Error(), "top up the account in the Moonshot console: the key is fine, the balance is not")}
 	case err != nil:
 		return []Finding{finding.New("fail", subject, err.Error(), "check that KIMI_BASE_URL is reachable from this machine (a proxy or firewall may block it)")}
 	}
