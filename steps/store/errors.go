@@ -194,3 +194,10 @@ func shorten(v any) string {
 	r := []rune(s)
 	return fmt.Sprintf("%q… (%d bytes)", string(r[:max]), len(s))
 }
+
+// NoSchema reports whether err says that the meetpipe tables or columns are missing (1146 no such
+// table, 1054 unknown column): the database was never migrated, or not to this version.
+func NoSchema(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1146 || me.Number == 1054)
+}
