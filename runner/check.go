@@ -28,15 +28,18 @@ type Finding struct {
 	Subject string `json:"subject"`
 	Detail  string `json:"detail,omitempty"`
 	Remedy  string `json:"remedy,omitempty"`
+	// Config marks a failure of the configuration (a key refused, a model not served), as opposed to a
+	// service that is down: a run's preflight exits 2 for it, 1 for an outage.
+	Config bool `json:"config,omitempty"`
 }
 
 // OK, Warn and Fail build findings.
-func OK(subject, detail string) Finding { return Finding{StatusOK, subject, detail, ""} }
+func OK(subject, detail string) Finding { return Finding{StatusOK, subject, detail, "", false} }
 func Warn(subject, detail, remedy string) Finding {
-	return Finding{StatusWarn, subject, detail, remedy}
+	return Finding{StatusWarn, subject, detail, remedy, false}
 }
 func Fail(subject, detail, remedy string) Finding {
-	return Finding{StatusFail, subject, detail, remedy}
+	return Finding{StatusFail, subject, detail, remedy, false}
 }
 
 // CheckOptions say how far a check may go.

@@ -87,18 +87,20 @@ func findingLine(f runner.StepFinding) string {
 }
 
 // preflight runs the cheap checks of the steps that write or spend. It prints failed findings and reports
-// whether the run may start.
-func preflight(ctx context.Context, p *runner.Pipeline, window time.Duration, stderr io.Writer) bool {
+// whether the run may start, and whether a failure is the configuration's (exit 2) rather than a service
+// that is down (exit 1).
+func preflight(ctx context.Context, p *runner.Pipeline, window time.Duration, stderr io.Writer) (ok, config bool) {
 	var failed []runner.StepFinding
 	for _, f := range p.Check(ctx, runner.CheckOptions{Preflight: true, Window: window}) {
 		if f.Status == runner.StatusFail {
 			failed = append(failed, f)
+			config = config || f.Config
 		}
 	}
 	if len(failed) == 0 {
-		return true
+		return true, false
 	}
 	fmt.Fprintln(stderr, "runner run: preflight failed; nothing was downloaded, transcribed or stored (--no-preflight skips this check):")
 	writeFindings(stderr, failed)
-	return false
+	return false, config
 }
