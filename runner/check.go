@@ -28,15 +28,18 @@ type Finding struct {
 	Subject string `json:"subject"`
 	Detail  string `json:"detail,omitempty"`
 	Remedy  string `json:"remedy,omitempty"`
+	// Config marks a failure of the configuration (a key refused, a model not served), as opposed to a
+	// service that is down: a run's preflight exits 2 for it, 1 for an outage.
+	Config bool `json:"config,omitempty"`
 }
 
 // OK, Warn and Fail build findings.
-func OK(subject, detail string) Finding { return Finding{StatusOK, subject, detail, ""} }
+func OK(subject, detail string) Finding { return Finding{StatusOK, subject, detail, "", false} }
 func Warn(subject, detail, remedy string) Finding {
-	return Finding{StatusWarn, subject, detail, remedy}
+	return Finding{StatusWarn, subject, detail, remedy, false}
 }
 func Fail(subject, detail, remedy string) Finding {
-	return Finding{StatusFail, subject, detail, remedy}
+	return Finding{StatusFail, subject, detail, remedy, false}
 }
 
 // CheckOptions say how far a check may go.
@@ -53,6 +56,8 @@ type CheckOptions struct {
 	RecentItems int
 	// StateDir is the pipeline's state_dir.
 	StateDir string
+	// Deadline bounds all the checks together (0: DefaultCheckDeadline).
+	Deadline time.Duration
 }
 
 // StepFinding is a Finding with the step it is about ("" for the pipeline itself).
@@ -61,32 +66,66 @@ type StepFinding struct {
 	Finding
 }
 
-// checkTimeout bounds one step's checks, so that an unreachable service cannot hold the doctor.
-const checkTimeout = 45 * time.Second
+// DefaultCheckDeadline bounds all the checks together, so that services that hang cannot hold the
+// doctor or a run's preflight for their sum of timeouts.
+const DefaultCheckDeadline = 45 * time.Second
 
-// Check runs the checks of the pipeline (state_dir) and of every step that implements Checker, in order.
-// With o.Preflight only the steps with side effects are checked. Secrets are scrubbed from every finding.
+// checkGrace is how long a check may take to return after the deadline before it is reported unanswered.
+const checkGrace = 2 * time.Second
+
+// Check runs the checks of the pipeline (state_dir) and of every step that implements Checker, all at once
+// under one deadline (o.Deadline), and returns their findings in the steps' order. A step whose checks
+// have not returned by then fails with "no answer". With o.Preflight only the steps with side effects are
+// checked. Secrets are scrubbed from every finding.
 func (p *Pipeline) Check(ctx context.Context, o CheckOptions) []StepFinding {
 	o.StateDir = p.StateDir
 	if o.Window <= 0 {
 		o.Window = 24 * time.Hour
+	}
+	if o.Deadline <= 0 {
+		o.Deadline = DefaultCheckDeadline
 	}
 	o.RecentItems = recentItems(p.StateDir, o.Window)
 	var out []StepFinding
 	for _, f := range checkStateDir(p.StateDir) {
 		out = append(out, StepFinding{Finding: f})
 	}
+	cctx, cancel := context.WithTimeout(ctx, o.Deadline)
+	defer cancel()
+	type pending struct {
+		id  string
+		res chan []Finding
+	}
+	var started []pending
 	for _, s := range p.stages {
 		c, ok := s.impl.(Checker)
 		if !ok || (o.Preflight && !s.spec.SideEffects) {
 			continue
 		}
-		cctx, cancel := context.WithTimeout(ctx, checkTimeout)
-		for _, f := range c.Check(cctx, o) {
-			f.Subject, f.Detail, f.Remedy = p.Secrets.Scrub(f.Subject), p.Secrets.Scrub(f.Detail), p.Secrets.Scrub(f.Remedy)
-			out = append(out, StepFinding{Step: s.id, Finding: f})
+		res := make(chan []Finding, 1) // buffered: a check answering after the deadline does not block
+		go func() { res <- c.Check(cctx, o) }()
+		started = append(started, pending{s.id, res})
+	}
+	var late <-chan time.Time
+	for _, st := range started {
+		var fs []Finding
+		select {
+		case fs = <-st.res:
+		case <-cctx.Done():
+			if late == nil {
+				late = time.After(checkGrace)
+			}
+			select {
+			case fs = <-st.res:
+			case <-late:
+				fs = []Finding{Fail("checks", fmt.Sprintf("no answer within %s", o.Deadline),
+					"a service this step uses hangs: check that it is up and reachable from this machine")}
+			}
 		}
-		cancel()
+		for _, f := range fs {
+			f.Subject, f.Detail, f.Remedy = p.Secrets.Scrub(f.Subject), p.Secrets.Scrub(f.Detail), p.Secrets.Scrub(f.Remedy)
+			out = append(out, StepFinding{Step: st.id, Finding: f})
+		}
 	}
 	return out
 }

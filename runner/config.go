@@ -176,13 +176,20 @@ func (d *decoder) duration(n *yaml.Node, what string, lo, hi time.Duration) time
 	return v
 }
 
+// fmtDuration writes d as a pipeline file would: 0s, 10s, 5m, 1h30m, 14d (trailing zero units dropped, a
+// zero bound still shown, and 10s not cut to "1").
 func fmtDuration(d time.Duration) string {
 	if d > 24*time.Hour && d%(24*time.Hour) == 0 {
 		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
 	}
 	s := d.String()
-	s = strings.TrimSuffix(s, "0s")
-	return strings.TrimSuffix(s, "0m")
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func (d *decoder) expr(n *yaml.Node, what string) *Expr {

@@ -90,6 +90,8 @@ type run struct {
 	inflight   map[string]*Item
 	envErr     error           // set once a step reports an environment-wide fault; the run then stops
 	estimated  map[string]Cost // dry run: the CostEstimators' estimates of would-run items, by step id
+	uncovered  []Span          // what earlier runs left uncovered (widen), cleared by a complete listing (covered)
+	coverKept  bool            // the run's window is recorded in uncovered.json
 }
 
 // Run lists the window and streams its items through the steps. It returns the run's summary and, when
@@ -125,6 +127,13 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	if config, err := r.widen(); err != nil {
+		if config {
+			return nil, err
+		}
+		return &Summary{Status: RunFailed, Finished: time.Now()}, err
+	}
+	o = r.o
 	if config, err := r.open(ctx); err != nil {
 		if config {
 			return nil, err
@@ -146,9 +155,9 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
 
 	chans, wait := r.startStages()
 	r.log.Info("run started", "pipeline", p.Name, "since", o.Since.Format(time.RFC3339), "until", o.Until.Format(time.RFC3339), "dry_run", o.DryRun)
-	r.list(ctx, chans)
-	if !o.DryRun {
-		r.savePending()
+	complete := r.list(ctx, chans)
+	if !o.DryRun && r.savePending() == nil && complete {
+		r.covered()
 	}
 	wait()
 	return r.end(started)
@@ -222,26 +231,39 @@ func (r *run) startStages() (chans []chan *work, wait func()) {
 	}
 }
 
-// list runs the source over the window; the emitter plans each item and hands it to the first stage.
-func (r *run) list(ctx context.Context, chans []chan *work) {
+// list runs the source over the window; the emitter plans each item and hands it to the first stage. It
+// reports whether the listing ended (every item of the window was offered): not after a signal or a
+// failure.
+func (r *run) list(ctx context.Context, chans []chan *work) (complete bool) {
 	src, o := r.p.stages[0], r.o
 	win := Window{Since: o.Since, Until: o.Until, Pending: r.pendingList(), Targeted: len(o.Targets) > 0}
 	r.prog[0].running.Add(1)
 	err := src.source.List(WithLogger(ctx, r.log.With("step", src.id)), win, &emitter{r: r, ctx: ctx, chans: chans})
 	r.prog[0].running.Add(-1)
-	if err == nil || (ctx.Err() != nil || r.stop.Load()) && errors.Is(err, context.Canceled) {
-		return
+	if err == nil {
+		return ctx.Err() == nil
+	}
+	if (ctx.Err() != nil || r.stop.Load()) && errors.Is(err, context.Canceled) {
+		r.log.Warn("listing stopped before its end; the window stays recorded for the next run", "window", Span{Since: o.Since, Until: o.Until}.String())
+		return false
 	}
 	msg := r.p.Secrets.Scrub(fmt.Sprintf("step %s: list %s..%s: %v", src.id, o.Since.Format(time.RFC3339), o.Until.Format(time.RFC3339), err))
 	r.log.Error("listing failed", "step", src.id, "err", msg)
 	r.mu.Lock()
 	r.errs = multierror.Append(r.errs, errors.New(msg))
 	r.mu.Unlock()
+	if !r.o.DryRun {
+		r.log.Warn("the window stays recorded: the next run lists it again, whatever its --since", "window", Span{Since: o.Since, Until: o.Until}.String())
+	}
+	return false
 }
 
 // end settles the run's status, saves the pending list and history, and tells the observers.
 func (r *run) end(started time.Time) (*Summary, error) {
 	costs := r.costs(r.workCtx, r.o.Report)
+	if !r.o.DryRun {
+		r.savePending() // before the status: a list that cannot be kept fails the run
+	}
 	r.mu.Lock()
 	if err := r.stuckError(); err != nil && !r.stop.Load() {
 		r.errs = multierror.Append(r.errs, err)
@@ -249,7 +271,7 @@ func (r *run) end(started time.Time) (*Summary, error) {
 	r.sum.Finished = time.Now()
 	r.sum.Costs = costs
 	switch {
-	case r.envErr != nil:
+	case r.envErr != nil, r.sum.PendingLost != "":
 		r.sum.Status = RunFailed
 	case r.stop.Load():
 		r.sum.Status = RunInterrupted
@@ -264,7 +286,6 @@ func (r *run) end(started time.Time) (*Summary, error) {
 	errs := r.errs
 	r.mu.Unlock()
 	if !r.o.DryRun {
-		r.savePending()
 		if err := r.st.PutRun(RunRecord{RunInfo: r.info, Summary: sum}); err != nil {
 			r.log.Error("cannot save run history", "err", err)
 		}
@@ -272,6 +293,12 @@ func (r *run) end(started time.Time) (*Summary, error) {
 	}
 	if sum.Status != RunInterrupted {
 		r.retain()
+	}
+	if len(sum.Backfill) > 0 {
+		r.log.Warn("this run also listed windows earlier runs could not list", "windows", spansText(sum.Backfill))
+	}
+	if len(sum.Uncovered) > 0 {
+		r.log.Warn("windows left for the next run to list (it lists them whatever its --since)", "windows", spansText(sum.Uncovered))
 	}
 	r.log.Info("run finished", "status", sum.Status, "items", sum.Items, "done", sum.Done, "skipped", sum.Skipped,
 		"failed", sum.Failed, "pending", sum.Pending, "not_ready", sum.NotReady, "stuck", sum.Stuck, "ran", sum.Ran, "memo", sum.Memo,

@@ -2,8 +2,11 @@ package runner
 
 import (
 	"encoding/json"
+	"fmt"
 	"sort"
 	"time"
+
+	"github.com/hashicorp/go-multierror"
 )
 
 // loadPending reads the items earlier runs left to look at again and drops those older than the
@@ -42,8 +45,9 @@ func (r *run) pendingList() []Pending {
 
 // savePending writes what later runs must look at again: earlier entries not settled by this run, the
 // items reported not ready or left pending, and the items still in flight — so that a run killed at any
-// moment loses no item even when the next run's window has moved on.
-func (r *run) savePending() {
+// moment loses no item even when the next run's window has moved on. When the list cannot be written the
+// run says so in its summary and fails: the items it should name are not kept.
+func (r *run) savePending() error {
 	r.mu.Lock()
 	final := map[string]Pending{}
 	for id, p := range r.pendingOld {
@@ -74,6 +78,19 @@ func (r *run) savePending() {
 	r.mu.Unlock()
 	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
 	if err := r.st.PutPending(list); err != nil {
-		r.log.Error("cannot save the pending list", "err", err)
+		msg := r.p.Secrets.Scrub(err.Error())
+		r.log.Error("cannot save the pending list: the items it should name may not be found again", "items", len(list), "err", msg)
+		r.mu.Lock()
+		if r.sum.PendingLost == "" {
+			r.errs = multierror.Append(r.errs, fmt.Errorf("the pending list (%d items) could not be kept: %s; "+
+				"free space under state_dir and run again with a --since that covers this run's window", len(list), msg))
+		}
+		r.sum.PendingLost = msg
+		r.mu.Unlock()
+		return err
 	}
+	r.mu.Lock()
+	r.sum.PendingLost = ""
+	r.mu.Unlock()
+	return nil
 }

@@ -16,7 +16,7 @@ import (
 // A damaged pending.json must never be read as "nothing pending": the not-ready recordings it names
 // would be forgotten once the window moves on.
 func TestPendingSurvivesCorruption(t *testing.T) {
-	for name, damage := range map[string]string{"empty": "", "truncated": `[{"id":"rec0`, "not a list": `{"a":1}`} {
+	for name, damage := range map[string]string{"empty": "", "truncated": `[{"id":"rec0`, "not a list": `{"a":1}`, "null": "null"} {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t)
 			p := h.load("steps:\n  - uses: nums\n    with: {count: 3, not_ready: 2}\n  - uses: double\n")

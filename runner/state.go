@@ -73,6 +73,7 @@ func OpenState(dir string, readOnly bool) (*State, error) {
 	f.Truncate(0)
 	fmt.Fprintf(f, "pid %d since %s\n", os.Getpid(), time.Now().Format(time.RFC3339))
 	s.lock = f
+	s.keepReserve()
 	return s, nil
 }
 
@@ -184,9 +185,13 @@ func readPending(path string) ([]Pending, error) {
 	if len(strings.TrimSpace(string(b))) == 0 {
 		return nil, errors.New("empty")
 	}
-	p := []Pending{}
+	var p []Pending
 	if err := json.Unmarshal(b, &p); err != nil {
 		return nil, fmt.Errorf("not a pending list: %v", err)
+	}
+	if p == nil {
+		// `null` is not the empty list a run writes ([]): the file was damaged or written by hand.
+		return nil, errors.New("null, not a pending list")
 	}
 	return p, nil
 }
@@ -201,17 +206,19 @@ func (s *State) PutPending(p []Pending) error {
 	if s.readOnly {
 		return errors.New("state is read-only (dry run)")
 	}
-	// Only a list that reads back replaces the backup: a damaged one must not overwrite the good generation.
-	if cur, err := readPending(main); err == nil && cur != nil {
-		b, err := os.ReadFile(main)
-		if err != nil {
-			return fmt.Errorf("back up the pending list: %w", err)
+	return s.withReserve(func() error {
+		// Only a list that reads back replaces the backup: a damaged one must not overwrite the good generation.
+		if cur, err := readPending(main); err == nil && cur != nil {
+			b, err := os.ReadFile(main)
+			if err != nil {
+				return fmt.Errorf("back up the pending list: %w", err)
+			}
+			if err := WriteFileAtomic(main+".bak", b); err != nil {
+				return fmt.Errorf("back up the pending list: %w", err)
+			}
 		}
-		if err := WriteFileAtomic(main+".bak", b); err != nil {
-			return fmt.Errorf("back up the pending list: %w", err)
-		}
-	}
-	return s.write(main, p)
+		return s.write(main, p)
+	})
 }
 
 // RunRecord is one run in the history.

@@ -33,6 +33,12 @@ type Summary struct {
 	Failures []ItemFailure   `json:"failures,omitempty"`
 	Steps    map[string]int  `json:"steps,omitempty"` // executions run per step
 	Costs    map[string]Cost `json:"costs,omitempty"` // what steps reported spending (CostReporter), by step id
+	// Backfill are the earlier windows no run could list that this run listed too (its Since moved back).
+	Backfill []Span `json:"backfill,omitempty"`
+	// Uncovered are the windows left for a later run to list: this run's own when its listing did not end.
+	Uncovered []Span `json:"uncovered,omitempty"`
+	// PendingLost says the pending list could not be written: the items it should name may be forgotten.
+	PendingLost string `json:"pending_lost,omitempty"`
 	// Filtered counts the items the filters dropped, by reason: the reason names the step and the false
 	// clause with its value (`filter of step tencent_list: host_userid "t9" not in teachers`), so a
 	// whitelist that drops everything shows which values it dropped. At most maxFilterReasons entries; the

@@ -135,7 +135,8 @@ func (r *run) attempt(w *work, s *stage, log *slog.Logger) (Fields, error) {
 }
 
 // keepOutput stores the step's output in its record and merges it into the item. An error is final:
-// output outside the spec is permanent, a state that cannot be written fails the item as it is.
+// output outside the spec is permanent; a full disk under state_dir is the environment's (the item stays
+// pending and the run stops, as for aria2c's ENOSPC); another state that cannot be written fails the item.
 func (r *run) keepOutput(w *work, s *stage, rec *Record, out Fields) error {
 	// Redaction at the door: before the record, the item, later steps or any log line sees the output.
 	out, err := r.redactOutput(w.item, out)
@@ -156,6 +157,10 @@ func (r *run) keepOutput(w *work, s *stage, rec *Record, out Fields) error {
 	rec.Status, rec.Output, rec.Finished = OutcomeDone, raw, time.Now().UTC()
 	if !r.o.DryRun {
 		if err := r.st.PutRecord(w.item.id, rec); err != nil {
+			if IsDiskFull(err) {
+				return Environmental(fmt.Errorf("disk full under state_dir %s: the step's result cannot be kept; "+
+					"free space there; the item stays pending: %w", r.p.StateDir, err))
+			}
 			return err
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"meetpipe/runner"
 )
 
 // fakeTools puts scripts named like the tools first on PATH; each writes its environment to dir/NAME.env
@@ -54,6 +56,26 @@ func TestToolsGetAnAllowListedEnvironment(t *testing.T) {
 		}
 		if wantProxy := tool == "aria2c"; strings.Contains(env, "https_proxy=") != wantProxy {
 			t.Errorf("%s: proxy passed = %v, want %v", tool, !wantProxy, wantProxy)
+		}
+	}
+}
+
+// The preflight's and doctor's probes of the tools (-version, -encoders) get the same allow-listed
+// environment as the real runs.
+func TestToolChecksGetAnAllowListedEnvironment(t *testing.T) {
+	t.Setenv("KIMI_API_KEY", "sk-env-SECRET-1")
+	t.Setenv("DB_PASS", "db-env-SECRET-2")
+	dir := fakeTools(t, "aria2c", "ffmpeg", "ffprobe")
+	dl, _, _ := newTestDownload(t, "{connections: 1}")
+	dl.Check(context.Background(), runner.CheckOptions{Preflight: true})
+	mustTestAudio(t, "").Check(context.Background(), runner.CheckOptions{Preflight: true})
+	for _, tool := range []string{"aria2c", "ffmpeg", "ffprobe"} {
+		b, err := os.ReadFile(filepath.Join(dir, tool+".env"))
+		if err != nil {
+			t.Fatalf("%s was not probed: %v", tool, err)
+		}
+		if env := string(b); strings.Contains(env, "SECRET") || !strings.Contains(env, "PATH=") {
+			t.Errorf("%s's probe got:\n%s", tool, env)
 		}
 	}
 }

@@ -105,6 +105,10 @@ func newKimiASR(cfg kimiASRConfig, b *runner.Build) (any, error) {
 			quota: func(err error) error {
 				return fmt.Errorf("speech server quota exhausted, no more transcriptions this run; items stay pending for the next run: %w", err)
 			},
+			notFound: func(err error) error {
+				return fmt.Errorf("the speech server refuses every transcription: model %q unknown, not allowed for this key, "+
+					"or no transcription endpoint at this URL (%w); check ASR_MODEL and ASR_BASE_URL; items stay pending", cfg.Model, err)
+			},
 			tooLarge: func(err error) error {
 				return fmt.Errorf("the speech server refused the chunk as too large (%w); keep chunks under its upload limit "+
 					"(max_upload_mb is %g MB here; vLLM: VLLM_MAX_AUDIO_CLIP_FILESIZE_MB, OpenAI: 25 MB) by lowering ffmpeg_audio's chunk_minutes or max_chunk_bytes",

@@ -171,10 +171,12 @@ func newKimiClassify(cfg kimiClassifyConfig, b *runner.Build) (any, error) {
 				err, fsx.RedactURL(s.chat.BaseURL))
 		},
 		quota: func(err error) error {
-			return fmt.Errorf("Moonshot quota exhausted, no more model calls this run; items stay pending for the next run: %w", err)
+			return fmt.Errorf("Moonshot balance or quota exhausted (top up the account, or wait for the day's token budget); "+
+				"the run stops and items stay pending for the next run: %w", err)
 		},
 		notFound: func(err error) error {
-			return fmt.Errorf("model %q unknown or not allowed for this key: %w", cfg.Model, err)
+			return fmt.Errorf("model %q refuses every call: retired, unknown, or not available to this key's organisation "+
+				"(set KIMI_MODEL to a model GET /v1/models lists; items stay pending): %w", cfg.Model, err)
 		},
 	}}
 	phases := make([]kimi.Phase, len(cfg.Phases))

@@ -96,7 +96,9 @@ func (g *kimiGuard) Fail(ctx context.Context, err error) error {
 		// The key, not the recording, is at fault: the items stay pending for the run after the fix.
 		return g.stopWith(ctx, runner.Environmental(g.words.auth(err)))
 	case kimi.ErrQuota:
-		return g.stopWith(ctx, runner.Deferred(g.words.quota(err)))
+		// An exhausted balance or quota: every call of every item would meet it, so the run stops and the
+		// items stay pending for the run after the top-up or the day's turn.
+		return g.stopWith(ctx, runner.Environmental(g.words.quota(err)))
 	case kimi.ErrRateLimit, kimi.ErrOverloaded, kimi.ErrServer:
 		if ae.Wait > 0 {
 			g.lim.Hold(ae.Wait)
@@ -105,8 +107,11 @@ func (g *kimiGuard) Fail(ctx context.Context, err error) error {
 		return runner.Transient(err)
 	case kimi.ErrTooLarge:
 		return runner.Permanent(explain(g.words.tooLarge, err))
-	case kimi.ErrNotFound:
-		return runner.Permanent(explain(g.words.notFound, err))
+	case kimi.ErrNotFound, kimi.ErrUnavailable:
+		// 404 "Not found the model … or Permission denied" (a retired model) and 400 "not available for your
+		// organization" (a key moved elsewhere) meet every call, not one recording: the environment's fault
+		// (corrections item 7). The client calls no per-item path that could be missing.
+		return g.stopWith(ctx, runner.Environmental(explain(g.words.notFound, err)))
 	case kimi.ErrBadRequest, kimi.ErrTooLong, kimi.ErrContentFilter:
 		return runner.Permanent(err)
 	}

@@ -79,6 +79,10 @@ func engineError(err error) error {
 	if err == nil || !errors.As(err, &te) {
 		return err
 	}
+	if tencent.EveryCall(err) {
+		// A rejected signature, a clock off, a spent daily quota: not this recording's fault.
+		return runner.Environmental(err)
+	}
 	switch te.Kind {
 	case tencent.KindPermanent:
 		return runner.Permanent(err)

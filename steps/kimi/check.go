@@ -66,7 +66,7 @@ func CheckTranscriber(ctx context.Context, t *Transcriber, spend bool) []Finding
 	var out []Finding
 	switch {
 	case errors.As(err, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden):
-		return []Finding{finding.New("fail", subject, ae.Error(), "the server refused the key: check ASR_API_KEY")}
+		return []Finding{finding.Configuration(subject, ae.Error(), "the server refused the key: check ASR_API_KEY")}
 	case errors.As(err, &ae) && (ae.Status == http.StatusNotFound || ae.Status == http.StatusMethodNotAllowed):
 		out = append(out, finding.New("ok", subject, "reachable; it lists no models (/v1/models not served), so "+t.Model+" is not checked", ""))
 	case err != nil:
@@ -74,7 +74,7 @@ func CheckTranscriber(ctx context.Context, t *Transcriber, spend bool) []Finding
 	case slices.Contains(ids, t.Model):
 		out = append(out, finding.New("ok", subject, "serves "+t.Model, ""))
 	default:
-		return []Finding{finding.New("fail", "ASR model "+t.Model, fmt.Sprintf("%s serves %s, not %s", runnerSafe(t.BaseURL), listOf(ids), t.Model),
+		return []Finding{finding.Configuration("ASR model "+t.Model, fmt.Sprintf("%s serves %s, not %s", runnerSafe(t.BaseURL), listOf(ids), t.Model),
 			fmt.Sprintf("set ASR_MODEL to the model the server serves (%s), or point ASR_BASE_URL at the right server", listOf(ids)))}
 	}
 	if spend {
@@ -146,7 +146,9 @@ func CheckChat(ctx context.Context, c *Chat, model string) []Finding {
 	var ae *APIError
 	switch {
 	case errors.As(err, &ae) && ae.Kind() == ErrAuth:
-		return []Finding{finding.New("fail", subject, ae.Error(), keyRemedy(base))}
+		return []Finding{finding.Configuration(subject, ae.Error(), keyRemedy(base))}
+	case errors.As(err, &ae) && ae.Kind() == ErrQuota:
+		return []Finding{finding.New("fail", subject, ae.Error(), "top up the account in the Moonshot console: the key is fine, the balance is not")}
 	case err != nil:
 		return []Finding{finding.New("fail", subject, err.Error(), "check that KIMI_BASE_URL is reachable from this machine (a proxy or firewall may block it)")}
 	}
@@ -154,7 +156,7 @@ func CheckChat(ctx context.Context, c *Chat, model string) []Finding {
 	if slices.Contains(ids, model) {
 		out = append(out, finding.New("ok", "Moonshot model "+model, "listed", ""))
 	} else {
-		out = append(out, finding.New("fail", "Moonshot model "+model, "not among the models of this key: "+listOf(ids),
+		out = append(out, finding.Configuration("Moonshot model "+model, "not among the models of this key: "+listOf(ids),
 			fmt.Sprintf("set KIMI_MODEL to one of %s", listOf(ids))))
 	}
 	bal, err := c.Balance(ctx)

@@ -197,6 +197,10 @@ func (c *Classifier) complete(ctx context.Context, msgs []Message, maxTokens int
 	p := run.healer.Params(model, want)
 	var resp *ChatResponse
 	for heals := 0; ; heals++ {
+		if heals > 0 {
+			// Another request may have learned more since this one was sent: start from what is known.
+			p = run.healer.Params(model, p)
+		}
 		req := p.Request(model, msgs, maxTokens, schema, cacheKey)
 		err = c.guard.Do(ctx, func(ctx context.Context) error {
 			var err error
@@ -206,7 +210,7 @@ func (c *Classifier) complete(ctx context.Context, msgs []Message, maxTokens int
 		var ae *APIError
 		if err != nil && heals < 4 && errors.As(err, &ae) {
 			if np, note, ok := Heal(p, ae); ok {
-				if run.healer.Learn(model, np) {
+				if run.healer.Learn(model, p, np) {
 					c.logger(ctx).InfoContext(ctx, "the model refused a parameter; adjusted for the rest of the run",
 						"model", model, "change", note)
 				}
@@ -222,7 +226,7 @@ func (c *Classifier) complete(ctx context.Context, msgs []Message, maxTokens int
 			return nil, c.guard.Fail(ctx, err)
 		}
 		if np, ok := capIgnored(p, resp, maxTokens); ok && heals < 4 {
-			if run.healer.Learn(model, np) {
+			if run.healer.Learn(model, p, np) {
 				c.logger(ctx).InfoContext(ctx, "the model refused a parameter; adjusted for the rest of the run",
 					"model", model, "change", "max_completion_tokens ignored (cut off far below it); output cap sent as max_tokens")
 			}

@@ -39,11 +39,14 @@ const (
 	ErrBadRequest
 	// ErrServer is a 5xx.
 	ErrServer
+	// ErrUnavailable is a model the key may not use: 400 "… not available for your organization" (a key
+	// moved to another organisation). Every call meets it (shared docs kimi-asr-api.md, corrections item 7).
+	ErrUnavailable
 )
 
 func (k ErrorKind) String() string {
 	return [...]string{"other", "auth", "quota", "rate_limit", "overloaded", "too_large", "too_long",
-		"content_filter", "not_found", "bad_request", "server"}[k]
+		"content_filter", "not_found", "bad_request", "server", "unavailable"}[k]
 }
 
 // APIError is a non-2xx answer from Moonshot or a transcription server, decoded from whichever error body
@@ -85,6 +88,12 @@ func (e *APIError) Kind() ErrorKind {
 	switch {
 	case strings.Contains(t, "quota") || e.Code == "insufficient_quota":
 		return ErrQuota
+	case e.Status == http.StatusForbidden && balanceRE.MatchString(msg):
+		// "403 Forbidden (insufficient balance) … top up" (Moonshot help centre, api-error-codes; shared docs
+		// kimi-asr-api.md corrections item 7): no key is wrong, the account has to be paid.
+		return ErrQuota
+	case e.Status == http.StatusBadRequest && orgRE.MatchString(msg):
+		return ErrUnavailable
 	case e.Status == http.StatusUnauthorized, e.Status == http.StatusForbidden:
 		// 403 permission_denied_error: "The API you are accessing is not open" (platform.kimi.ai
 		// docs/api/errors, 403 rows); a 403 about the balance says quota and is caught above.
@@ -124,6 +133,12 @@ const maxErrorBody = 64 << 10
 var (
 	afterSecondsRE = regexp.MustCompile(`(?i)after\s+(\d+(?:\.\d+)?)\s*s`)
 	tpmRE          = regexp.MustCompile(`(?i)\bTPM rate limit`)
+	// balanceRE: the words of a refusal for money, not for the key ("insufficient balance", "check your
+	// account balance", "top up", an account "not active"/"suspended").
+	balanceRE = regexp.MustCompile(`(?i)balance|top[ -]?up|not active|suspended|arrears|余额`)
+	// orgRE: a model not open to the key's organisation (corrections item 7; the exact text is reported by
+	// users, not documented).
+	orgRE = regexp.MustCompile(`(?i)not available (for|to) your organi[sz]ation`)
 )
 
 // parseAPIError decodes an error response. body may be any of the shapes servers use, or not JSON at all.

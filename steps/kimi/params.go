@@ -128,18 +128,21 @@ func (h *Healer) Params(model string, want Params) Params {
 	return want
 }
 
-// Learn records p for model. It reports whether this changed what was known, so that a caller logs each
-// adjustment once even when several requests meet the same refusal at the same time.
-func (h *Healer) Learn(model string, p Params) bool {
+// Learn records to for model when what is known is still from (the request that was refused was sent
+// with from; nothing known counts as from). It reports whether it recorded, so that a caller logs each
+// adjustment once: several requests sent before the first refusal was learned meet the same refusal, and
+// a stale one must neither log it again nor set back what others learned since (the 20 "adjusted" lines
+// of a night with 20 items in flight). On false the caller sends again with Params.
+func (h *Healer) Learn(model string, from, to Params) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.learned == nil {
 		h.learned = map[string]Params{}
 	}
-	if old, ok := h.learned[model]; ok && equalParams(old, p) {
+	if old, ok := h.learned[model]; ok && !equalParams(old, from) || equalParams(from, to) {
 		return false
 	}
-	h.learned[model] = p
+	h.learned[model] = to
 	return true
 }
 

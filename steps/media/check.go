@@ -43,7 +43,9 @@ func CheckTool(ctx context.Context, tool string) (Finding, string) {
 	if err != nil {
 		return fail(tool, "not found on PATH", fmt.Sprintf("install it with `apt-get install %s` (or run `just deps`)", Packages[tool])), ""
 	}
-	out, err := exec.CommandContext(ctx, p, versionFlag(tool)).Output()
+	cmd := exec.CommandContext(ctx, p, versionFlag(tool))
+	cmd.Env = childEnv() // the probe gets what the real runs get, not the runner's secrets
+	out, err := cmd.Output()
 	if err != nil {
 		return fail(tool, fmt.Sprintf("%s does not run: %v", p, err), fmt.Sprintf("reinstall it with `apt-get install --reinstall %s`", Packages[tool])), ""
 	}
@@ -73,7 +75,9 @@ func CheckFFmpeg(ctx context.Context, codecs ...string) []Finding {
 	if ffPath == "" {
 		return out
 	}
-	b, err := exec.CommandContext(ctx, ffPath, "-hide_banner", "-encoders").Output()
+	enc := exec.CommandContext(ctx, ffPath, "-hide_banner", "-encoders")
+	enc.Env = childEnv()
+	b, err := enc.Output()
 	if err != nil {
 		return append(out, fail("ffmpeg encoders", fmt.Sprintf("ffmpeg -encoders: %v", err), "reinstall ffmpeg with `apt-get install --reinstall ffmpeg`"))
 	}

@@ -19,7 +19,7 @@ import (
 // Digest is the short weekly message: sessions, new students, the review queue, failures.
 func (r *Report) Digest() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## %s %s – %s\n", r.Title, r.Since.In(r.Loc).Format("01-02"), r.UntilIncl().Format("01-02"))
+	fmt.Fprintf(&b, "## %s %s – %s\n", mdText(r.Title), r.Since.In(r.Loc).Format("01-02"), r.UntilIncl().Format("01-02"))
 	fmt.Fprintf(&b, "> 会话 **%d** 次 · %.1f 小时 · 学员 %d（新学员 %d）\n", r.Sessions(), r.Hours(), len(r.Students), r.NewStudents)
 	if len(r.Recordings) > 0 {
 		var parts []string
@@ -29,7 +29,7 @@ func (r *Report) Digest() string {
 		}
 		for _, p := range r.phasesWith() {
 			if counts[p] > 0 {
-				parts = append(parts, fmt.Sprintf("%s %d", p, counts[p]))
+				parts = append(parts, fmt.Sprintf("%s %d", mdText(p), counts[p]))
 			}
 		}
 		fmt.Fprintf(&b, "> 阶段：%s\n", strings.Join(parts, " · "))
@@ -40,16 +40,26 @@ func (r *Report) Digest() string {
 			fmt.Fprintf(&b, "- …另有 %d 条\n", len(r.Review)-5)
 			break
 		}
-		fmt.Fprintf(&b, "- 待复核 `%s` %s %s：%s\n", it.ID, it.Teacher, firstLine(it.Subject, 20), firstLine(it.Reason, 40))
+		fmt.Fprintf(&b, "- 待复核 `%s` %s %s：%s\n", mdText(it.ID), mdText(it.Teacher), mdText(firstLine(it.Subject, 20)), mdText(firstLine(it.Reason, 40)))
 	}
 	for i, g := range r.FailuresByStep {
 		if i == 3 {
 			break
 		}
-		fmt.Fprintf(&b, "- 失败 %s ×%d：%s\n", g.Step, g.Count, firstLine(g.Reason, 60))
+		fmt.Fprintf(&b, "- 失败 %s ×%d：%s\n", mdText(g.Step), g.Count, mdText(firstLine(g.Reason, 60)))
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
+
+// mdMarks are the characters WeCom's markdown gives a meaning mid-line: links, bold, inline code, <font>
+// tags (developer.work.weixin.qq.com/document/path/91770, markdown type; no italics, so _ stays). The
+// robot documents no escape character, so text from meetings (a subject, a name, an error) gets their
+// full-width forms: a subject "[点我](http://e.vil)" then shows as typed and links nowhere.
+var mdMarks = strings.NewReplacer("[", "［", "]", "］", "(", "（", ")", "）", "<", "＜", ">", "＞",
+	"*", "＊", "`", "｀", "\\", "＼", "\n", " ", "\r", " ")
+
+// mdText is s shown as text in a WeCom markdown message.
+func mdText(s string) string { return mdMarks.Replace(s) }
 
 // WeCom is a WeCom group robot: its webhook key (a secret) and base URL.
 type WeCom struct {
@@ -93,7 +103,15 @@ func (w WeCom) Send(ctx context.Context, content string) error {
 		return fmt.Errorf("wecom: post %s: %v", endpoint, scrub(err, w.Key))
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		// A trickling answer runs into the client's timeout while the body is read: a timeout, not bad JSON.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("wecom: post %s: HTTP %s, reading the answer: %v", endpoint, resp.Status, scrub(err, w.Key))
+	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("wecom: post %s: HTTP %s", endpoint, resp.Status)
 	}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"mime"
+	"net/http"
 	"net/mail"
 	"strings"
 	"testing"
+	"time"
 
 	wecomemu "meetpipe/plugins/wecom_notify/emulator"
 )
@@ -111,4 +113,37 @@ func TestMailThroughAnSMTPSink(t *testing.T) {
 			t.Fatalf("got %+v", got)
 		}
 	})
+}
+
+// Text from meetings is shown as text: a subject or a name cannot become a link, a bold line or a tag.
+func TestDigestEscapesMarkdown(t *testing.T) {
+	r := build()
+	r.Review[0].Subject = "[点我](http://e.vil)"
+	r.Review[0].Teacher = "<font color=\"info\">**boss**</font>"
+	r.Review[0].Reason = "`x`"
+	d := r.Digest()
+	for _, bad := range []string{"[点我]", "](http", "<font color=\"info\">", "**boss**", "`x`"} {
+		if strings.Contains(d, bad) {
+			t.Errorf("digest keeps the markdown %q:\n%s", bad, d)
+		}
+	}
+	if !strings.Contains(d, "［点我］（http://e.vil）") {
+		t.Errorf("the subject is not shown as typed:\n%s", d)
+	}
+}
+
+// A robot answering a byte at a time runs into the client's timeout: reported as a timeout, not as an
+// answer that is not JSON.
+func TestWeComTricklingAnswerIsATimeout(t *testing.T) {
+	const key = "robot-key-7f3a"
+	srv, err := wecomemu.Start(wecomemu.Options{Key: key, Trickle: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	err = (WeCom{Key: key, BaseURL: srv.URL(), Client: &http.Client{Timeout: 500 * time.Millisecond}}).Send(context.Background(), "x")
+	if err == nil || strings.Contains(err.Error(), "not the robot's JSON") || !strings.Contains(err.Error(), "reading the answer") ||
+		!strings.Contains(err.Error(), "Timeout") || strings.Contains(err.Error(), key) {
+		t.Fatalf("trickling answer: %v", err)
+	}
 }

@@ -63,6 +63,8 @@ type Report struct {
 	Spend          Spend
 
 	NewStudents int // first session ever inside the window
+	// Omitted is how many older recordings of the window the report leaves out to stay small.
+	Omitted int
 }
 
 // Student is one student's journey through the window.
@@ -166,7 +168,7 @@ func Build(d *store.ReportData, pending []Pending, o Options) *Report {
 		o.Title = "辅导进度报告"
 	}
 	r := &Report{Title: o.Title, Pipeline: o.Pipeline, Since: d.Since, Until: d.Until, Generated: o.Now, Loc: o.Location,
-		Phases: slices.Clone(o.Phases), Recordings: d.Recordings, Runs: d.Runs, Failures: d.Failures}
+		Phases: slices.Clone(o.Phases), Recordings: d.Recordings, Runs: d.Runs, Failures: d.Failures, Omitted: d.Omitted}
 	for _, rec := range d.Recordings {
 		if rec.Phase != "" && !slices.Contains(r.Phases, rec.Phase) {
 			r.Phases = append(r.Phases, rec.Phase)

@@ -85,6 +85,14 @@ var environmentCodes = map[uint16]string{
 	1227: "access denied (missing privilege)",
 	1370: "execute command denied",
 	1698: "access denied (user)",
+	// Every write meets these too until someone frees space or lifts the limit (MariaDB error reference,
+	// mariadb.com/kb/en/mariadb-error-code-reference): the recording is not at fault.
+	1021: "disk full on the database server",
+	1114: "table is full",
+	1226: "user resource limit reached (max_questions/max_updates)",
+	1290: "server running with --read-only (or another option that forbids writes)",
+	1792: "read-only transaction",
+	1836: "server in read-only mode",
 }
 
 // Environment reports whether err is about the database's setup rather than the recording being written:
@@ -185,4 +193,11 @@ func shorten(v any) string {
 	}
 	r := []rune(s)
 	return fmt.Sprintf("%q… (%d bytes)", string(r[:max]), len(s))
+}
+
+// NoSchema reports whether err says that the meetpipe tables or columns are missing (1146 no such
+// table, 1054 unknown column): the database was never migrated, or not to this version.
+func NoSchema(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1146 || me.Number == 1054)
 }

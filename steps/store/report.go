@@ -17,6 +17,9 @@ type ReportData struct {
 	Students     []ReportStudent   // who attended a recording of the window, by id
 	Runs         []RunRow          // most recent first
 	Failures     []FailureRow      // open item failures, most recent first
+	// Omitted is how many older recordings of the window were left out to keep the report within
+	// ReportOptions.MaxRecordings (0: none).
+	Omitted int
 }
 
 // ReportRecording is a stored recording as a report shows it.
@@ -67,12 +70,24 @@ type ReportOptions struct {
 	Since, Until time.Time
 	Runs         int
 	Failures     int
+	// MaxRecordings bounds the recordings read: the most recent ones are kept and the count of the rest is
+	// ReportData.Omitted (0: DefaultMaxReportRecordings).
+	MaxRecordings int
 }
+
+// DefaultMaxReportRecordings keeps a report's page and mail to a few megabytes.
+const DefaultMaxReportRecordings = 3000
+
+// maxReportSummary bounds the characters of a summary a report reads.
+const maxReportSummary = 2000
 
 // LoadReport reads the window's recordings, their students and the pipeline's health.
 func LoadReport(ctx context.Context, db *sql.DB, o ReportOptions) (*ReportData, error) {
 	d := &ReportData{Since: o.Since.UTC(), Until: o.Until.UTC()}
-	if err := d.readRecordings(ctx, db); err != nil {
+	if o.MaxRecordings <= 0 {
+		o.MaxRecordings = DefaultMaxReportRecordings
+	}
+	if err := d.readRecordings(ctx, db, o.MaxRecordings); err != nil {
 		return nil, fmt.Errorf("report: recordings %s..%s: %w", d.Since.Format(time.RFC3339), d.Until.Format(time.RFC3339), err)
 	}
 	if err := d.readStudents(ctx, db); err != nil {
@@ -89,11 +104,20 @@ func LoadReport(ctx context.Context, db *sql.DB, o ReportOptions) (*ReportData, 
 	return d, nil
 }
 
-func (d *ReportData) readRecordings(ctx context.Context, db *sql.DB) error {
-	rows, err := db.QueryContext(ctx, `SELECT id, COALESCE(subject, ''), COALESCE(teacher_id, ''), start_ts,
-		COALESCE(duration_min, 0), COALESCE(phase, ''), status, needs_review, COALESCE(summary, ''),
-		COALESCE(CAST(classification AS CHAR), '')
-		FROM recordings WHERE start_ts >= ? AND start_ts < ? ORDER BY start_ts, id`, d.Since, d.Until)
+func (d *ReportData) readRecordings(ctx context.Context, db *sql.DB, limit int) error {
+	var total int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM recordings WHERE start_ts >= ? AND start_ts < ?`,
+		d.Since, d.Until).Scan(&total); err != nil {
+		return err
+	}
+	d.Omitted = max(0, total-limit)
+	// The most recent limit recordings, shown by start; a summary is cut at maxReportSummary characters.
+	rows, err := db.QueryContext(ctx, `SELECT * FROM (SELECT id, COALESCE(subject, '') AS subject,
+		COALESCE(teacher_id, '') AS teacher_id, start_ts, COALESCE(duration_min, 0) AS duration_min,
+		COALESCE(phase, '') AS phase, status, needs_review, LEFT(COALESCE(summary, ''), ?) AS summary,
+		COALESCE(CAST(classification AS CHAR), '') AS classification
+		FROM recordings WHERE start_ts >= ? AND start_ts < ? ORDER BY start_ts DESC, id DESC LIMIT ?) w
+		ORDER BY start_ts, id`, maxReportSummary, d.Since, d.Until, limit)
 	if err != nil {
 		return err
 	}
@@ -118,9 +142,13 @@ func (d *ReportData) readRecordings(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 	rows.Close()
+	from := d.Since
+	if d.Omitted > 0 && len(d.Recordings) > 0 {
+		from = d.Recordings[0].Start // only the attendance of the recordings kept
+	}
 	att, err := db.QueryContext(ctx, `SELECT rs.recording_id, rs.student_id, COALESCE(rs.student_name, ''),
 		rs.attended_seconds FROM recording_students rs JOIN recordings r ON r.id = rs.recording_id
-		WHERE r.start_ts >= ? AND r.start_ts < ? ORDER BY rs.recording_id, rs.student_id`, d.Since, d.Until)
+		WHERE r.start_ts >= ? AND r.start_ts < ? ORDER BY rs.recording_id, rs.student_id`, from, d.Until)
 	if err != nil {
 		return err
 	}

@@ -71,6 +71,9 @@ func (c *Client) records(ctx context.Context, path string, q RecordsQuery) (*Rec
 	}
 	var page *RecordsPage
 	err = c.Get(ctx, path, v, func(b []byte) (err error) {
+		if !isListing(b) { // `{}` from a proxy is no empty night (check.go)
+			return fmt.Errorf("not a listing answer (no total_count or record_meetings): %s", snippet(b))
+		}
 		page, err = decodeRecords(b)
 		return err
 	})

@@ -2,6 +2,8 @@ package tencent
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -91,6 +93,11 @@ func (c *Client) Check(ctx context.Context, cc CheckConfig) []Finding {
 		return append(out, fail(subject, err.Error(), "set operator_id (TQM_OPERATOR_ID) in corp mode, or teachers in per_teacher mode"))
 	}
 	status, date, ae, err := c.probe(ctx, path, q)
+	var nl *notListingError
+	if errors.As(err, &nl) {
+		return append(out, fail(subject, nl.Error(),
+			"set TQM_BASE_URL to Tencent Meeting's API (https://api.meeting.qq.com); a proxy or portal answered instead"))
+	}
 	if err != nil {
 		return append(out, fail("Tencent API "+c.base.String(), err.Error(),
 			"check that TQM_BASE_URL is reachable from this machine (DNS, proxy, firewall)"))
@@ -247,6 +254,11 @@ func (c *Client) probe(ctx context.Context, path string, q url.Values) (int, tim
 	date, _ := http.ParseTime(resp.Header.Get("Date"))
 	info := decodeErrorInfo(body)
 	if resp.StatusCode/100 == 2 && info == nil {
+		if !isListing(body) {
+			// An HTML portal page or `{}` with 200 is not Tencent accepting the signature: a proxy, a captive
+			// portal or a wrong TQM_BASE_URL answered (issue 19 item 5).
+			return resp.StatusCode, date, nil, &notListingError{path: path, status: resp.StatusCode, snippet: snippet(body)}
+		}
 		return resp.StatusCode, date, nil, nil
 	}
 	ae := &APIError{Method: http.MethodGet, Path: path, Status: resp.StatusCode, Trace: resp.Header.Get("X-TC-Trace")}
@@ -260,4 +272,31 @@ func (c *Client) probe(ctx context.Context, path string, q url.Values) (int, tim
 
 func containsFold(s, sub string) bool {
 	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}
+
+// notListingError is a 2xx answer that is not a listing.
+type notListingError struct {
+	path    string
+	status  int
+	snippet string
+}
+
+func (e *notListingError) Error() string {
+	return fmt.Sprintf("GET %s: HTTP %d but not a listing answer (no total_count or record_meetings): %s", e.path, e.status, e.snippet)
+}
+
+// isListing reports whether body is a JSON object carrying one of the paging fields both listings answer
+// (total_count, total_page, current_page, record_meetings: /v1/records 1095/51189, /v1/corp/records
+// 1095/53224); `{}` or an HTML page is not one.
+func isListing(body []byte) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return false
+	}
+	for _, k := range []string{"total_count", "total_page", "current_page", "record_meetings"} {
+		if _, ok := m[k]; ok {
+			return true
+		}
+	}
+	return false
 }

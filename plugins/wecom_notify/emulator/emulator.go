@@ -3,6 +3,7 @@
 package emulator
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -41,6 +42,9 @@ type Options struct {
 	Addr string
 	// Logger, when set, logs every answer and the content of every accepted message.
 	Logger *slog.Logger
+	// Trickle, when set, sends the answer one byte per Trickle, as a congested link does (not the real
+	// robot's behaviour: a test knob).
+	Trickle time.Duration
 }
 
 // Message is an accepted message.
@@ -162,6 +166,45 @@ var errmsgs = map[int]string{
 }
 
 func (s *Server) send(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Trickle > 0 {
+		rec := &bufferedAnswer{header: w.Header()}
+		s.sendLocked(rec, r)
+		w.WriteHeader(rec.status())
+		fl, _ := w.(http.Flusher)
+		for _, c := range rec.body.Bytes() {
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(s.opts.Trickle):
+			}
+			w.Write([]byte{c})
+			if fl != nil {
+				fl.Flush()
+			}
+		}
+		return
+	}
+	s.sendLocked(w, r)
+}
+
+// bufferedAnswer keeps an answer so that it can be trickled.
+type bufferedAnswer struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (b *bufferedAnswer) Header() http.Header         { return b.header }
+func (b *bufferedAnswer) WriteHeader(code int)        { b.code = code }
+func (b *bufferedAnswer) Write(p []byte) (int, error) { return b.body.Write(p) }
+func (b *bufferedAnswer) status() int {
+	if b.code == 0 {
+		return http.StatusOK
+	}
+	return b.code
+}
+
+func (s *Server) sendLocked(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests++

@@ -20,11 +20,13 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		spend  bool
 		asJSON bool
 		since  string
+		limit  time.Duration
 	)
 	lf.register(fs)
 	fs.BoolVar(&spend, "spend", false, "also make calls that cost a little (a one-second transcription of silence)")
 	fs.BoolVar(&asJSON, "json", false, "print the findings as a JSON array")
 	fs.StringVar(&since, "since", "26h", "the window of a nightly run, for the disk-space estimate")
+	fs.DurationVar(&limit, "timeout", runner.DefaultCheckDeadline, "how long all the checks together may take (they run at once)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return flagError(err)
@@ -36,12 +38,15 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil || win <= 0 {
 		return usageError{fmt.Errorf("doctor: --since %q is not a duration such as 26h", since)}
 	}
+	if limit <= 0 || limit > 10*time.Minute {
+		return usageError{fmt.Errorf("doctor: --timeout %s: want a duration from 1s to 10m", limit)}
+	}
 	p, _, err := lf.load(pos[0], false, time.Now(), stderr)
 	if err != nil {
 		return usageError{err}
 	}
 	defer p.Close()
-	found := p.Check(ctx, runner.CheckOptions{Spend: spend, Window: win})
+	found := p.Check(ctx, runner.CheckOptions{Spend: spend, Window: win, Deadline: limit})
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -82,18 +87,20 @@ func findingLine(f runner.StepFinding) string {
 }
 
 // preflight runs the cheap checks of the steps that write or spend. It prints failed findings and reports
-// whether the run may start.
-func preflight(ctx context.Context, p *runner.Pipeline, window time.Duration, stderr io.Writer) bool {
+// whether the run may start, and whether a failure is the configuration's (exit 2) rather than a service
+// that is down (exit 1).
+func preflight(ctx context.Context, p *runner.Pipeline, window time.Duration, stderr io.Writer) (ok, config bool) {
 	var failed []runner.StepFinding
 	for _, f := range p.Check(ctx, runner.CheckOptions{Preflight: true, Window: window}) {
 		if f.Status == runner.StatusFail {
 			failed = append(failed, f)
+			config = config || f.Config
 		}
 	}
 	if len(failed) == 0 {
-		return true
+		return true, false
 	}
 	fmt.Fprintln(stderr, "runner run: preflight failed; nothing was downloaded, transcribed or stored (--no-preflight skips this check):")
 	writeFindings(stderr, failed)
-	return false
+	return false, config
 }

@@ -101,7 +101,7 @@ func TestDoctor(t *testing.T) {
 }
 
 // A database that does not exist stops the run before anything is listed, downloaded, transcribed or
-// classified: exit 2 and the finding, and zero calls on the emulators' counters.
+// classified: exit 1 (the environment, not the configuration) and the finding, and zero calls on the emulators' counters.
 func TestRunPreflightStopsBeforeSpending(t *testing.T) {
 	t.Parallel() // its own database, emulators and state
 	cfg, err := mysql.ParseDSN(storetest.DB(t))
@@ -111,7 +111,7 @@ func TestRunPreflightStopsBeforeSpending(t *testing.T) {
 	cfg.DBName += "_missing"
 	e := newE2E(t, cfg.FormatDSN(), 1, demo.ServerOptions{})
 	code, _, stderr := e.run()
-	if code != 2 || !strings.Contains(stderr, "preflight failed") || !strings.Contains(stderr, "CREATE DATABASE `"+cfg.DBName+"`") {
+	if code != 1 || !strings.Contains(stderr, "preflight failed") || !strings.Contains(stderr, "CREATE DATABASE `"+cfg.DBName+"`") {
 		t.Fatalf("exit %d:\n%s", code, stderr)
 	}
 	if c := e.counts(); c.asr != 0 || c.chat != 0 || c.bytes != 0 {

@@ -19,6 +19,9 @@ import (
 	"meetpipe/steps/store"
 )
 
+// maxReportWindow is the longest window a report covers: a year of sessions is already a long page.
+const maxReportWindow = 366 * 24 * time.Hour
+
 // cmdReport writes the coaching team's report: an HTML page (and a workbook), optionally posted as a
 // digest to the WeCom robot and mailed. Nothing is sent without --send; --dry-run writes and sends nothing.
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -54,6 +57,11 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return usageError{fmt.Errorf("report: %w", err)}
 	}
+	if u.Sub(s) > maxReportWindow {
+		return usageError{fmt.Errorf("report: the window %s..%s is longer than %s, the most a report covers; "+
+			"narrow --since (the database keeps everything: query it for longer spans)",
+			s.Format("2006-01-02"), u.Format("2006-01-02"), "366d")}
+	}
 	p, env, err := lf.load(file, true, u, stderr)
 	if err != nil {
 		return err // diagnostics exit 2
@@ -74,7 +82,15 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer db.Close()
 	data, err := store.LoadReport(ctx, db, store.ReportOptions{Since: s, Until: u})
 	if err != nil {
-		return fmt.Errorf("report: %s", sec.Scrub(err.Error()))
+		if store.NoSchema(err) {
+			return fmt.Errorf("report: the database %s has no meetpipe tables yet: run `runner migrate %s` "+
+				"(or a first `runner run`, which migrates)", sec.Scrub(dbc.Describe()), file)
+		}
+		return errors.New(sec.Scrub(err.Error())) // store's errors begin with "report:"
+	}
+	if data.Omitted > 0 {
+		fmt.Fprintf(stderr, "report: showing the %d most recent recordings of the window; %d older ones are left out "+
+			"to keep the page and mail small (narrow --since to see them)\n", len(data.Recordings), data.Omitted)
 	}
 	if err := redactData(p.Redactor(), data); err != nil {
 		return fmt.Errorf("report: %w", err)

@@ -180,8 +180,25 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usageError{fmt.Errorf("run: %w", err)}
 	}
 	// Before anything is downloaded or paid for: a sink that cannot take the results stops the run here.
-	if !dry && !noPreflight && !preflight(ctx, p, u.Sub(s), stderr) {
-		return reported{2}
+	// A failed preflight keeps the window, so that the next run lists it too. A service down (a database or
+	// server, a full disk) is the environment's: exit 1; a refused key or an unknown model is the
+	// configuration's: exit 2.
+	if !dry && !noPreflight {
+		if ok, config := preflight(ctx, p, u.Sub(s), stderr); !ok {
+			if len(only) == 0 {
+				if err := p.KeepWindow(s, u); err != nil {
+					fmt.Fprintf(stderr, "runner run: the window %s..%s could not be kept for the next run: %s\n",
+						s.Format(time.RFC3339), u.Format(time.RFC3339), p.Secrets.Scrub(err.Error()))
+				} else {
+					fmt.Fprintf(stderr, "runner run: the window %s..%s is kept: the next run lists it too, whatever its --since\n",
+						s.Format(time.RFC3339), u.Format(time.RFC3339))
+				}
+			}
+			if config {
+				return reported{2}
+			}
+			return reported{1}
+		}
 	}
 
 	// First signal: stop taking items and let in-flight work finish within the grace period.

@@ -15,6 +15,14 @@ type Finding struct {
 	Subject string
 	Detail  string
 	Remedy  string
+	// Config is set on a failure of the configuration (a key refused, a model not served, settings that do
+	// not parse), as opposed to a service that is down: a run's preflight then exits 2, not 1.
+	Config bool
+}
+
+// Configuration is a failed Finding about the configuration (see Config).
+func Configuration(subject, detail, remedy string) Finding {
+	return Finding{Status: Fail, Subject: subject, Detail: detail, Remedy: remedy, Config: true}
 }
 
 // New is a Finding with its four fields in order.

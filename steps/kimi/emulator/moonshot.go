@@ -124,6 +124,10 @@ func (s *MoonshotServer) Close() { s.l.close() }
 // Inject queues faults for the next chat completions, one per call, before any random ones.
 func (s *MoonshotServer) Inject(f ...Fault) { s.faults.inject(f...) }
 
+// RefuseAll answers every chat completion with fault f (a retired model, an exhausted balance) until
+// RefuseAll(""); GET /v1/models still lists the model, as the real service does for a key moved elsewhere.
+func (s *MoonshotServer) RefuseAll(f Fault) { s.faults.refuseAll(f) }
+
 // Counters returns a snapshot of the counters.
 func (s *MoonshotServer) Counters() MoonshotCounters {
 	s.mu.Lock()
@@ -292,6 +296,19 @@ func (s *MoonshotServer) chat(w http.ResponseWriter, r *http.Request) {
 		s.count(func(c *MoonshotCounters) { c.QuotaExceeded++ })
 		apiError(w, http.StatusTooManyRequests, "exceeded_current_quota_error",
 			"You exceeded your current token quota: 0, please check your account balance")
+		return
+	case FaultModelGone:
+		s.count(func(c *MoonshotCounters) { c.BadRequests++ })
+		apiError(w, http.StatusNotFound, "resource_not_found_error", "Not found the model or Permission denied")
+		return
+	case FaultOtherOrg:
+		s.count(func(c *MoonshotCounters) { c.BadRequests++ })
+		apiError(w, http.StatusBadRequest, "invalid_request_error",
+			fmt.Sprintf("Invalid request: the model %s is not available for your organization", body.Model))
+		return
+	case FaultBalance:
+		s.count(func(c *MoonshotCounters) { c.QuotaExceeded++ })
+		apiError(w, http.StatusForbidden, "permission_denied_error", "Insufficient balance, please top up your account")
 		return
 	case FaultContentFilter:
 		s.count(func(c *MoonshotCounters) { c.ContentFiltered++ })

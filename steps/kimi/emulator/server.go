@@ -43,6 +43,15 @@ const (
 	FaultHuge Fault = "huge"
 	// FaultHTML answers 200 with a proxy's HTML error page (ASR).
 	FaultHTML Fault = "html"
+	// FaultModelGone answers 404 resource_not_found_error "Not found the model or Permission denied", as
+	// for a retired model (platform.kimi.ai docs/api/errors, 404 row).
+	FaultModelGone Fault = "model_gone"
+	// FaultOtherOrg answers 400 "… not available for your organization" (a key moved to another
+	// organisation; shared docs kimi-asr-api.md corrections item 7, community-reported text).
+	FaultOtherOrg Fault = "other_org"
+	// FaultBalance answers 403 for an insufficient balance (Moonshot help centre, api-error-codes:
+	// "403 Forbidden (insufficient balance)"; the body's wording is community-reported).
+	FaultBalance Fault = "balance"
 )
 
 // ParseFaults reads a comma-separated list of fault names.
@@ -55,7 +64,7 @@ func ParseFaults(s string) ([]Fault, error) {
 		}
 		switch f := Fault(p); f {
 		case FaultServerError, FaultReset, FaultRateLimit, FaultOverloaded, FaultQuota, FaultContentFilter,
-			FaultInvalidJSON, FaultLength, FaultBadPhase, FaultHuge, FaultHTML:
+			FaultInvalidJSON, FaultLength, FaultBadPhase, FaultHuge, FaultHTML, FaultModelGone, FaultOtherOrg, FaultBalance:
 			out = append(out, f)
 		default:
 			return nil, fmt.Errorf("unknown fault %q", p)
@@ -67,11 +76,12 @@ func ParseFaults(s string) ([]Fault, error) {
 // faults hands out the fault of each call: queued ones first (tests ask for them), else a random one at
 // the configured rate.
 type faults struct {
-	mu    sync.Mutex
-	queue []Fault
-	rate  float64
-	kinds []Fault
-	rng   *rand.Rand
+	mu     sync.Mutex
+	queue  []Fault
+	always Fault // every call, until cleared
+	rate   float64
+	kinds  []Fault
+	rng    *rand.Rand
 }
 
 func newFaults(rate float64, kinds []Fault, seed uint64) *faults {
@@ -84,9 +94,19 @@ func (f *faults) inject(fs ...Fault) {
 	f.queue = append(f.queue, fs...)
 }
 
+// refuseAll makes every call answer x until refuseAll("").
+func (f *faults) refuseAll(x Fault) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.always = x
+}
+
 func (f *faults) next() Fault {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.always != "" {
+		return f.always
+	}
 	if len(f.queue) > 0 {
 		x := f.queue[0]
 		f.queue = f.queue[1:]

@@ -423,6 +423,10 @@ const (
 	FaultRateLimit FaultKind = "rate_limit"
 	// FaultGarbage answers 200 with a truncated JSON body, as a misbehaving proxy does.
 	FaultGarbage FaultKind = "garbage"
+	// FaultPortal answers 200 with an HTML page, as a captive portal or a wrong base URL does.
+	FaultPortal FaultKind = "portal"
+	// FaultEmpty answers 200 with `{}`, as a misconfigured proxy does.
+	FaultEmpty FaultKind = "empty"
 	// FaultReset closes the connection without an answer.
 	FaultReset FaultKind = "reset"
 	// FaultHang never answers; the client must time out.
@@ -695,6 +699,17 @@ func (s *Server) fault(w *statusWriter, r *http.Request, endpoint string, f Faul
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		io.WriteString(w, `{"total_count":1,"record_meetings":[{"meeting_record_id":"19647870`)
+	case FaultPortal, FaultEmpty:
+		if endpoint == EndpointMedia {
+			return false
+		}
+		body, ct := `{}`, "application/json"
+		if f.Kind == FaultPortal {
+			body, ct = "<!DOCTYPE html><html><head><title>Sign in</title></head><body>Welcome to the guest network</body></html>", "text/html"
+		}
+		w.Header().Set("Content-Type", ct)
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, body)
 	case FaultReset:
 		s.reset(w)
 	case FaultHang:

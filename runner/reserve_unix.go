@@ -1,0 +1,7 @@
+//go:build unix
+
+package runner
+
+import "syscall"
+
+var errDQUOT error = syscall.EDQUOT

@@ -1,0 +1,5 @@
+package runner
+
+import "syscall"
+
+var errDQUOT error = syscall.ENOSPC
