@@ -40,6 +40,8 @@ const (
 	EndpointHistory      = "history"       // GET /v1/history/meetings/{userid}
 	EndpointMedia        = "media"         // GET /media/{file}: the download addresses
 	EndpointOther        = "other"
+	EndpointTranscripts  = "transcripts" // GET /v1/records/transcripts/details (transcripts.go)
+	EndpointSpeakers     = "speakers"    // GET /v1/smart/speakers (transcripts.go)
 )
 
 // Options configure a Server. The zero value serves an empty enterprise with the default credentials.
@@ -92,6 +94,9 @@ type Options struct {
 	Logger *slog.Logger
 	// NoRecordRights are operators without 录制管理 rights: their records listings get 500133.
 	NoRecordRights []string
+	// RequireSTS, when set, is the STS token that transcripts/details and smart/speakers demand in the
+	// STS-Token header, as for apps created from 2026-01-16 (1095/65111). "": an older app, no header.
+	RequireSTS string
 }
 
 // Server is a running emulator.
@@ -122,6 +127,7 @@ type Server struct {
 	bytes      int64
 	requests   []Request
 	traceCount int
+	smart      map[string]SmartTranscript // record_file_id → Tencent's transcript (transcripts.go)
 }
 
 type recordRef struct {
@@ -512,6 +518,10 @@ func endpointOf(path string) (endpoint, meetingID string) {
 		return EndpointAddresses, ""
 	case path == "/v1/corp/meetings":
 		return EndpointCorpMeetings, ""
+	case path == "/v1/records/transcripts/details":
+		return EndpointTranscripts, ""
+	case path == "/v1/smart/speakers":
+		return EndpointSpeakers, ""
 	case strings.HasPrefix(path, "/v1/history/meetings/"):
 		return EndpointHistory, strings.TrimPrefix(path, "/v1/history/meetings/")
 	case strings.HasPrefix(path, "/media/"):
@@ -619,6 +629,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		err = s.endedMeetings(sw, r, "")
 	case EndpointHistory:
 		err = s.endedMeetings(sw, r, meetingID)
+	case EndpointTranscripts:
+		err = s.transcriptDetails(sw, r)
+	case EndpointSpeakers:
+		err = s.smartSpeakers(sw, r)
 	default:
 		err = &apiError{status: http.StatusNotFound, code: 190004, msg: "unknown API " + r.URL.Path}
 	}
