@@ -34,9 +34,9 @@ type Transcriber struct {
 
 // TranscribeRequest is one audio file to transcribe.
 type TranscribeRequest struct {
-	Path           string
-	Language       string  // ISO-639-1, e.g. "zh"
-	Prompt         string  // style and continuation text
+	Path     string
+	Language string // ISO-639-1, e.g. "zh"
+	Prompt   string // style and continuation text
 	// ResponseFormat is "verbose_json" (segments with times, and speakers from funasr-api-style servers),
 	// "json", or "diarized_json" (OpenAI gpt-4o-transcribe-diarize: segments with speaker); empty means
 	// verbose_json. diarized_json sends chunking_strategy=auto (required over 30 s) and never a prompt

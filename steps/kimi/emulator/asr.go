@@ -68,9 +68,9 @@ type ASRRequest struct {
 	// ChunkingStrategy is the chunking_strategy field ("auto"), which diarized_json needs over 30 s.
 	ChunkingStrategy string
 	Filename         string
-	Bytes          int
-	Duration       float64 // seconds, 0 when it could not be read
-	Entry          string  // the fixture entry used ("generated" when none)
+	Bytes            int
+	Duration         float64 // seconds, 0 when it could not be read
+	Entry            string  // the fixture entry used ("generated" when none)
 }
 
 // ASRCounters count what the server saw.
