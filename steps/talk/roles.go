@@ -115,3 +115,14 @@ func Flags(m Metrics, phase string, targets []Target) []Flag {
 	}
 	return out
 }
+
+// Record is the item field `talk` and the recording's JSON column: the metrics, where the transcript
+// came from, and the targets of the recording's phase.
+type Record struct {
+	Source string `json:"source"` // tencent or asr
+	// Labelled is false when the transcript had no speaker labels: then nothing is measured.
+	Labelled bool `json:"labelled"`
+	Metrics
+	Flags     []Flag `json:"flags,omitempty"`
+	OffTarget bool   `json:"off_target"` // some target of the phase is not met
+}
