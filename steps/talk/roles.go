@@ -73,10 +73,10 @@ func MapLabels(utts []Utterance, rule string, studentIDs []string) []Speaker {
 // Target is a goal for one role's share of speech in one phase, e.g. in 面试模拟 the student speaks at
 // least 60 %. Min and Max are fractions; 0 Max means no upper bound.
 type Target struct {
-	Phase string  `yaml:"phase" json:"phase"`
-	Role  string  `yaml:"role" json:"role"`
-	Min   float64 `yaml:"min_share" json:"min_share"`
-	Max   float64 `yaml:"max_share" json:"max_share"`
+	Phase string  `yaml:"phase" json:"phase" doc:"a phase name of kimi_classify"`
+	Role  string  `yaml:"role" json:"role" enum:"teacher,student" doc:"whose share"`
+	Min   float64 `yaml:"min_share" json:"min_share" min:"0" max:"1" doc:"lowest share of speech, 0..1"`
+	Max   float64 `yaml:"max_share" json:"max_share" min:"0" max:"1" doc:"highest share of speech, 0..1 (0: none)"`
 }
 
 // Check reports a target that cannot be met or names no role.
