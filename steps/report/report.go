@@ -63,6 +63,9 @@ type Report struct {
 	Spend          Spend
 
 	NewStudents int // first session ever inside the window
+
+	Talk       []store.ReportTalk // measured sessions (talk.go)
+	TalkTrends []TalkTrend
 }
 
 // Student is one student's journey through the window.
@@ -172,6 +175,7 @@ func Build(d *store.ReportData, pending []Pending, o Options) *Report {
 			r.Phases = append(r.Phases, rec.Phase)
 		}
 	}
+	r.talk(d.Talk)
 	byRec := map[string]store.ReportRecording{}
 	for _, rec := range d.Recordings {
 		byRec[rec.ID] = rec

@@ -17,6 +17,7 @@ type ReportData struct {
 	Students     []ReportStudent   // who attended a recording of the window, by id
 	Runs         []RunRow          // most recent first
 	Failures     []FailureRow      // open item failures, most recent first
+	Talk         []ReportTalk      // measured recordings of the window, by start (report_talk.go)
 }
 
 // ReportRecording is a stored recording as a report shows it.
@@ -77,6 +78,9 @@ func LoadReport(ctx context.Context, db *sql.DB, o ReportOptions) (*ReportData, 
 	}
 	if err := d.readStudents(ctx, db); err != nil {
 		return nil, fmt.Errorf("report: students: %w", err)
+	}
+	if err := d.readTalk(ctx, db); err != nil {
+		return nil, fmt.Errorf("report: talk: %w", err)
 	}
 	var rep Report
 	if err := rep.readRuns(ctx, db, positiveOr(o.Runs, 10)); err != nil {
