@@ -12,6 +12,7 @@ import (
 	"meetpipe/runner"
 	kemu "meetpipe/steps/kimi/emulator"
 	"meetpipe/steps/media/mediatest"
+	"meetpipe/steps/report"
 	"meetpipe/steps/store"
 	"meetpipe/steps/store/storetest"
 	"meetpipe/steps/tencent"
@@ -209,6 +210,23 @@ steps:
 		}
 		if ts != source || off != (want[keys[1]].Share < 0.6) {
 			t.Errorf("%s: transcript_source %s, off target %v", id, ts, off)
+		}
+	}
+
+	// The report reads both sessions back with their shares.
+	data, err := store.LoadReport(context.Background(), db, store.ReportOptions{Since: base.Add(-time.Hour), Until: base.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page strings.Builder
+	rep := report.Build(data, nil, report.Options{Now: base.Add(2 * time.Hour)})
+	if err := rep.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	share := fmt.Sprintf("%.0f%%", expectedRows(t, ds[0], "t", "s")["s"].Share*100)
+	for _, want := range []string{`data-talk="rec-1"`, `data-talk="rec-2"`, share, `data-teacher-talk="teacher_001"`} {
+		if !strings.Contains(page.String(), want) {
+			t.Errorf("the report lacks %q", want)
 		}
 	}
 
