@@ -35,6 +35,8 @@ type kimiASRConfig struct {
 	Logprob          float64       `yaml:"logprob_threshold" min:"-100" max:"0" json:"logprob_threshold" doc:"see no_speech_threshold"`
 	MaxUploadMB      float64       `yaml:"max_upload_mb" min:"0.1" max:"4096" json:"max_upload_mb" memo:"-" doc:"largest chunk the server takes, in MB (vLLM and OpenAI: 25); a larger chunk fails the item without an upload"`
 	Timeout          time.Duration `yaml:"timeout" min:"1s" max:"6h" json:"timeout" memo:"-" doc:"limit for one chunk's request"`
+	// Diarize "" is auto; omitempty keeps the memo key of pipelines written before the setting.
+	Diarize string `yaml:"diarize" json:"diarize,omitempty" enum:"auto,off,diarized_json,verbose_json" doc:"speaker labels: diarized_json asks OpenAI gpt-4o-transcribe-diarize style servers (chunking_strategy=auto, no prompt); verbose_json reads segments[].speaker (funasr-api, e.g. 说话人1); auto (default, also when empty) is diarized_json for a model whose id contains diarize, else response_format with any labels the server gives; off drops labels. Labels hold within one request: give ffmpeg_audio chunks long enough for the whole session (codec mp3, chunk_minutes 100: 32 kbit/s is about 14 MB an hour); when a session still takes several chunks, each chunk's labels are prefixed c<n>/ and mapped to roles per chunk"`
 }
 
 func init() {
@@ -46,7 +48,7 @@ func init() {
 		Version: "1",
 		Reads:   []string{"audio"},
 		Writes: []runner.Field{{Name: "transcript", Sample: kimi.Transcript{},
-			Doc: "text, segments[] {start, end, text}: times in seconds from the recording's start; one segment per chunk from servers without timestamps"}},
+			Doc: "text, segments[] {start, end, text, speaker}: times in seconds from the recording's start; one segment per chunk from servers without timestamps; speaker is the server's label when it gives one (see diarize)"}},
 		SideEffects: true,
 	}, kimiASRConfig{
 		Model:            "moonshotai/Kimi-Audio-7B-Instruct",
@@ -92,6 +94,11 @@ func newKimiASR(cfg kimiASRConfig, b *runner.Build) (any, error) {
 	}
 	if cfg.CarryOver < 0 {
 		return nil, b.ErrorAt("carry_over", "kimi_asr: carry_over must not be negative")
+	}
+	switch cfg.Diarize {
+	case "", "auto", "off", kimi.DiarizedJSON, "verbose_json":
+	default:
+		return nil, b.ErrorAt("diarize", "kimi_asr: diarize %q: want auto, off, diarized_json or verbose_json", cfg.Diarize)
 	}
 	b.Secret(cfg.APIKey)
 	return &kimiASR{
@@ -159,6 +166,7 @@ func (s *kimiASR) Process(ctx context.Context, in *runner.Item) (runner.Fields, 
 			return fmt.Errorf("chunk %d of %d: %w", i+1, len(chunks), err)
 		}
 		dropped.Add(int64(s.filter.Apply(t)))
+		labelChunk(t, i, len(chunks), s.cfg.Diarize == "off")
 		results[i] = kimi.ChunkTranscript{Offset: c.OffsetS, Duration: c.DurationS, Text: t.Text, Segments: t.Segments}
 		s.b.Progress(int64(c.DurationS + 0.5))
 		return nil
@@ -259,7 +267,7 @@ func (s *kimiASR) transcribe(ctx context.Context, c media.Chunk, prompt string) 
 	err := s.guard.Call(ctx, func(ctx context.Context) error {
 		var err error
 		t, err = s.client.Transcribe(ctx, kimi.TranscribeRequest{Path: c.Path, Language: s.cfg.Language, Prompt: prompt,
-			ResponseFormat: s.cfg.ResponseFormat, Temperature: s.cfg.Temperature, Duration: c.DurationS})
+			ResponseFormat: s.format(), Temperature: s.cfg.Temperature, Duration: c.DurationS})
 		return err
 	})
 	if err != nil {
@@ -267,6 +275,30 @@ func (s *kimiASR) transcribe(ctx context.Context, c media.Chunk, prompt string) 
 	}
 	done.Put(key, t)
 	return t, nil
+}
+
+// format is the response_format asked for, by the diarize setting.
+func (s *kimiASR) format() string {
+	switch d := s.cfg.Diarize; {
+	case d == kimi.DiarizedJSON, d == "verbose_json":
+		return d
+	case (d == "" || d == "auto") && strings.Contains(strings.ToLower(s.cfg.Model), "diarize"):
+		return kimi.DiarizedJSON
+	}
+	return s.cfg.ResponseFormat
+}
+
+// labelChunk makes a chunk's speaker labels its own: labels hold within one request only (§10 3.1), so
+// "A" of chunk 2 is not "A" of chunk 1. With off, labels are dropped.
+func labelChunk(t *kimi.Transcription, i, n int, off bool) {
+	for j := range t.Segments {
+		switch sp := t.Segments[j].Speaker; {
+		case off:
+			t.Segments[j].Speaker = ""
+		case sp != "" && n > 1:
+			t.Segments[j].Speaker = fmt.Sprintf("c%d/%s", i+1, sp)
+		}
+	}
 }
 
 // cloneTranscription copies t so that filtering one copy leaves the cached one whole.

@@ -17,6 +17,7 @@ import (
 	"meetpipe/runner"
 	"meetpipe/steps/roster"
 	"meetpipe/steps/store"
+	"meetpipe/steps/talk"
 	"meetpipe/steps/tencent"
 )
 
@@ -44,13 +45,14 @@ type mysqlUpsertConfig struct {
 func init() {
 	runner.Register(runner.Spec{
 		Name: "mysql_upsert",
-		Summary: "write each recording to MySQL (recordings, recording_students) and keep student_stats exact, in one " +
+		Summary: "write each recording to MySQL (recordings, recording_students, recording_speakers) and keep student_stats exact, in one " +
 			"transaction per item; running it again changes nothing. Signed download URLs are never stored. Also " +
 			"records runs (pipeline_runs, item_failures) for runner status. Erased students (runner forget) are not stored " +
 			"again: their tombstones are consulted when a recording is listed and when it is written",
 		Version: "1",
 		Reads: []string{"meeting_id", "meeting_code", "subject", "teacher_id", "student_ids", "participants", "start",
-			"end", "duration_min", "files", "transcript", "phase", "summary", "classification", "needs_review"},
+			"end", "duration_min", "files", "transcript", "phase", "summary", "classification", "needs_review",
+			"transcript_source", "talk"},
 		Writes: []runner.Field{{Name: "stored", Sample: store.Stored{},
 			Doc: "action (inserted, updated, unchanged; forgotten when every student was erased by runner forget), status (done, or partial without transcript or summary), students, at"}},
 		SideEffects: true,
@@ -295,6 +297,7 @@ func recordingOf(in *runner.Item, resolve store.Resolver) (store.Recording, erro
 		cls          struct {
 			NeedsReview bool `json:"needs_review"`
 		}
+		tk *talk.Record
 	)
 	for _, f := range []struct {
 		name string
@@ -305,6 +308,7 @@ func recordingOf(in *runner.Item, resolve store.Resolver) (store.Recording, erro
 		{"start", &r.Start}, {"end", &r.End}, {"duration_min", &duration}, {"files", &files},
 		{"transcript", &transcript}, {"phase", &r.Phase}, {"summary", &r.Summary},
 		{"classification", &r.Classification}, {"needs_review", &review},
+		{"transcript_source", &r.TranscriptSource}, {"talk", &tk},
 	} {
 		if raw := in.Raw(f.name); len(raw) == 0 || string(raw) == "null" {
 			continue
@@ -347,12 +351,39 @@ func recordingOf(in *runner.Item, resolve store.Resolver) (store.Recording, erro
 		}
 		r.Files = b
 	}
+	if strings.TrimSpace(r.Transcript) == "" {
+		r.TranscriptSource = "" // the source of a transcript that is not there
+	}
+	if tk != nil {
+		b, err := json.Marshal(tk)
+		if err != nil {
+			return r, err
+		}
+		r.Talk, r.TalkOffTarget, r.Speakers = b, tk.OffTarget, speakerRows(*tk, resolve)
+	}
 	r.Sources = attendance(studentIDs, participants, resolve)
 	r.Students = store.Merge(r.Sources)
 	for _, s := range r.Sources {
 		r.NeedsReview = r.NeedsReview || s.Unmatched // a guest the roster does not know: runner status names them
 	}
 	return r, nil
+}
+
+// speakerRows are the rows of recording_speakers: a student's id goes through the roster like
+// recording_students'.
+func speakerRows(tk talk.Record, resolve store.Resolver) []store.SpeakerRow {
+	out := make([]store.SpeakerRow, 0, len(tk.Speakers))
+	for _, sp := range tk.Speakers {
+		id := sp.StudentID
+		if sp.Role != talk.RoleStudent {
+			id = ""
+		} else if resolve != nil && id != "" {
+			id, _ = resolve(id)
+		}
+		out = append(out, store.SpeakerRow{Key: sp.Key, Role: sp.Role, StudentID: id, Source: tk.Source, TalkMS: sp.TalkMS,
+			Share: sp.Share, Questions: sp.Questions, Turns: sp.Turns, LongestMonologueMS: sp.LongestMonologueMS, Chars: sp.Chars})
+	}
+	return out
 }
 
 // attendance pairs each student id with the participant it names (by tencent's rule: userid, else

@@ -28,14 +28,20 @@ type Transcriber struct {
 
 	// jsonOnly is learned: once the server rejected verbose_json, later chunks ask for json directly.
 	jsonOnly atomic.Bool
+	// noDiarized is learned likewise: a server that rejected diarized_json is asked for verbose_json.
+	noDiarized atomic.Bool
 }
 
 // TranscribeRequest is one audio file to transcribe.
 type TranscribeRequest struct {
-	Path           string
-	Language       string  // ISO-639-1, e.g. "zh"
-	Prompt         string  // style and continuation text
-	ResponseFormat string  // "verbose_json" (segments with times) or "json"; empty means verbose_json
+	Path     string
+	Language string // ISO-639-1, e.g. "zh"
+	Prompt   string // style and continuation text
+	// ResponseFormat is "verbose_json" (segments with times, and speakers from funasr-api-style servers),
+	// "json", or "diarized_json" (OpenAI gpt-4o-transcribe-diarize: segments with speaker); empty means
+	// verbose_json. diarized_json sends chunking_strategy=auto (required over 30 s) and never a prompt
+	// ("Prompt is not supported for diarization models"; tencent-meeting-api.md §10 3.1).
+	ResponseFormat string
 	Temperature    float64 // 0: the server's automatic fallback
 	// Duration of the audio in seconds, if known: it tells seconds from nanoseconds in the answer.
 	Duration float64
@@ -57,12 +63,16 @@ type Transcription struct {
 type TranscriptionSegment struct {
 	Start, End       float64
 	Text             string
+	Speaker          string // segments[].speaker of diarized_json or funasr-api's verbose_json; "" when none
 	AvgLogprob       *float64
 	NoSpeechProb     *float64
 	CompressionRatio *float64
 }
 
 const maxTranscriptBody = 32 << 20
+
+// DiarizedJSON is OpenAI's response_format with speaker labels (gpt-4o-transcribe-diarize; §10 3.1).
+const DiarizedJSON = "diarized_json"
 
 // Transcribe uploads one file. A server that rejects verbose_json is asked again for json, and the
 // Transcriber remembers that for later calls.
@@ -71,11 +81,22 @@ func (t *Transcriber) Transcribe(ctx context.Context, r TranscribeRequest) (*Tra
 	if format == "" {
 		format = "verbose_json"
 	}
+	if format == DiarizedJSON && t.noDiarized.Load() {
+		format = "verbose_json"
+	}
 	if format == "verbose_json" && t.jsonOnly.Load() {
 		format = "json"
 	}
 	out, err := t.send(ctx, r, format)
 	var ae *APIError
+	if format == DiarizedJSON && errors.As(err, &ae) && rejectsFormat(ae) {
+		t.noDiarized.Store(true)
+		format = "verbose_json"
+		if t.jsonOnly.Load() {
+			format = "json"
+		}
+		out, err = t.send(ctx, r, format)
+	}
 	if format == "verbose_json" && errors.As(err, &ae) && rejectsFormat(ae) {
 		t.jsonOnly.Store(true)
 		out, err = t.send(ctx, r, "json")
@@ -121,7 +142,9 @@ func (t *Transcriber) send(ctx context.Context, r TranscribeRequest, format stri
 	if r.Language != "" {
 		fields = append(fields, [2]string{"language", r.Language})
 	}
-	if r.Prompt != "" {
+	if format == DiarizedJSON {
+		fields = append(fields, [2]string{"chunking_strategy", "auto"})
+	} else if r.Prompt != "" {
 		fields = append(fields, [2]string{"prompt", r.Prompt})
 	}
 	for _, kv := range fields {
@@ -207,6 +230,29 @@ func (f flexFloat) ptr() *float64 {
 	return &v
 }
 
+// flexLabel is a speaker label sent as a string ("A", "说话人1"), a number (FunASR's spk) or null.
+type flexLabel string
+
+func (l *flexLabel) UnmarshalJSON(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if s == "null" {
+		return nil
+	}
+	if strings.HasPrefix(s, `"`) {
+		var v string
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		*l = flexLabel(strings.TrimSpace(v))
+		return nil
+	}
+	if _, err := strconv.ParseFloat(s, 64); err != nil {
+		return fmt.Errorf("speaker: not a label: %s", oneLine(s, 40))
+	}
+	*l = flexLabel(s)
+	return nil
+}
+
 // BadAnswerError is a 2xx answer that is not in the format asked for: a proxy's HTML error page, a
 // truncated body. It is never a transcript; the request is worth repeating.
 type BadAnswerError struct {
@@ -242,6 +288,7 @@ func parseTranscription(b []byte, contentType, format string, duration float64) 
 			Start            flexFloat `json:"start"`
 			End              flexFloat `json:"end"`
 			Text             string    `json:"text"`
+			Speaker          flexLabel `json:"speaker"`
 			AvgLogprob       flexFloat `json:"avg_logprob"`
 			NoSpeechProb     flexFloat `json:"no_speech_prob"`
 			CompressionRatio flexFloat `json:"compression_ratio"`
@@ -262,7 +309,7 @@ func parseTranscription(b []byte, contentType, format string, duration float64) 
 	out.Segments = make([]TranscriptionSegment, 0, len(raw.Segments))
 	for _, s := range raw.Segments {
 		out.Segments = append(out.Segments, TranscriptionSegment{
-			Start: s.Start.v, End: s.End.v, Text: strings.TrimSpace(s.Text),
+			Start: s.Start.v, End: s.End.v, Text: strings.TrimSpace(s.Text), Speaker: string(s.Speaker),
 			AvgLogprob: s.AvgLogprob.ptr(), NoSpeechProb: s.NoSpeechProb.ptr(),
 			CompressionRatio: s.CompressionRatio.ptr(),
 		})

@@ -20,6 +20,9 @@ type Segment struct {
 	Start float64 `json:"start" expr:"start"`
 	End   float64 `json:"end" expr:"end"`
 	Text  string  `json:"text" expr:"text"`
+	// Speaker is the speaker's label: the ASR's ("A", "说话人1"; per request, see kimi_asr's diarize) or
+	// Tencent's speaker key; empty when the source gave none.
+	Speaker string `json:"speaker,omitempty" expr:"speaker"`
 }
 
 // ChunkTranscript is one chunk's transcription placed in the recording.
@@ -98,7 +101,7 @@ func Merge(chunks []ChunkTranscript) Transcript {
 			if mid < lo || mid >= hi {
 				continue
 			}
-			segs = append(segs, Segment{Start: round3(a), End: round3(b), Text: strings.TrimSpace(s.Text)})
+			segs = append(segs, Segment{Start: round3(a), End: round3(b), Text: strings.TrimSpace(s.Text), Speaker: s.Speaker})
 		}
 	}
 
@@ -106,7 +109,7 @@ func Merge(chunks []ChunkTranscript) Transcript {
 	for _, s := range segs {
 		if n := len(out.Segments); n > 0 {
 			p := out.Segments[n-1]
-			if normText(p.Text) == normText(s.Text) && s.Start <= p.End+0.5 {
+			if normText(p.Text) == normText(s.Text) && s.Start <= p.End+0.5 && p.Speaker == s.Speaker {
 				out.Segments[n-1].End = math.Max(p.End, s.End)
 				continue
 			}

@@ -23,7 +23,7 @@ func TestMerge(t *testing.T) {
 				{Offset: 10, Duration: 10, Segments: []TranscriptionSegment{seg(0, 4, "第二段。"), seg(4, 9.5, "还是第二段。")}},
 				{Offset: 0, Duration: 10, Segments: []TranscriptionSegment{seg(0.5, 3, " 第一段。"), seg(3, 9.9, "第一段完。")}},
 			},
-			want: []Segment{{0.5, 3, "第一段。"}, {3, 9.9, "第一段完。"}, {10, 14, "第二段。"}, {14, 19.5, "还是第二段。"}},
+			want: []Segment{{0.5, 3, "第一段。", ""}, {3, 9.9, "第一段完。", ""}, {10, 14, "第二段。", ""}, {14, 19.5, "还是第二段。", ""}},
 			text: "第一段。第一段完。第二段。还是第二段。",
 		},
 		{
@@ -33,7 +33,7 @@ func TestMerge(t *testing.T) {
 				{Offset: 0, Duration: 10, Segments: []TranscriptionSegment{seg(0, 8, "前面的话。"), seg(8.2, 8.8, "重叠的话。"), seg(9.2, 10, "半句")}},
 				{Offset: 8, Duration: 10, Segments: []TranscriptionSegment{seg(0.1, 0.9, "重叠的话。"), seg(1.1, 2, "半句话。"), seg(2, 9, "后面的话。")}},
 			},
-			want: []Segment{{0, 8, "前面的话。"}, {8.2, 8.8, "重叠的话。"}, {9.1, 10, "半句话。"}, {10, 17, "后面的话。"}},
+			want: []Segment{{0, 8, "前面的话。", ""}, {8.2, 8.8, "重叠的话。", ""}, {9.1, 10, "半句话。", ""}, {10, 17, "后面的话。", ""}},
 			text: "前面的话。重叠的话。半句话。后面的话。",
 		},
 		{
@@ -43,7 +43,7 @@ func TestMerge(t *testing.T) {
 				{Offset: 0, Duration: 10, Segments: []TranscriptionSegment{seg(7, 8.9, "好的，我们继续。")}},
 				{Offset: 8, Duration: 10, Segments: []TranscriptionSegment{seg(1.0, 1.6, "好的 我们继续")}},
 			},
-			want: []Segment{{7, 9.6, "好的，我们继续。"}},
+			want: []Segment{{7, 9.6, "好的，我们继续。", ""}},
 			text: "好的，我们继续。",
 		},
 		{
@@ -52,7 +52,7 @@ func TestMerge(t *testing.T) {
 				{Offset: 0, Duration: 60, Text: "今天我们看简历。先从实习经历开始"},
 				{Offset: 58, Duration: 30, Text: "从实习经历开始，这段要写清楚。"},
 			},
-			want: []Segment{{0, 59, "今天我们看简历。先从实习经历开始"}, {59, 88, "这段要写清楚。"}},
+			want: []Segment{{0, 59, "今天我们看简历。先从实习经历开始", ""}, {59, 88, "这段要写清楚。", ""}},
 			text: "今天我们看简历。先从实习经历开始这段要写清楚。",
 		},
 		{
@@ -61,7 +61,7 @@ func TestMerge(t *testing.T) {
 				{Offset: 0, Duration: 60, Text: "好的好的好的"},
 				{Offset: 60, Duration: 30, Text: "好的好的，继续。"},
 			},
-			want: []Segment{{0, 60, "好的好的好的"}, {60, 90, "好的好的，继续。"}},
+			want: []Segment{{0, 60, "好的好的好的", ""}, {60, 90, "好的好的，继续。", ""}},
 			text: "好的好的好的好的好的，继续。",
 		},
 		{
@@ -69,7 +69,7 @@ func TestMerge(t *testing.T) {
 			chunks: []ChunkTranscript{
 				{Offset: 0, Duration: 5, Segments: []TranscriptionSegment{seg(0, 2, "about the"), seg(2, 4, "offer 细节")}},
 			},
-			want: []Segment{{0, 2, "about the"}, {2, 4, "offer 细节"}},
+			want: []Segment{{0, 2, "about the", ""}, {2, 4, "offer 细节", ""}},
 			text: "about the offer 细节",
 		},
 		{

@@ -18,6 +18,7 @@ var page = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap
 	"join":    strings.Join,
 	"hours":   func(m int) float64 { return float64(m) / 60 },
 	"percent": func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
+	"seconds": seconds,
 	"age":     age,
 	"datetime": func(t any) string {
 		return ""

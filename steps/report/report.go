@@ -65,6 +65,9 @@ type Report struct {
 	NewStudents int // first session ever inside the window
 	// Omitted is how many older recordings of the window the report leaves out to stay small.
 	Omitted int
+
+	Talk       []store.ReportTalk // measured sessions (talk.go)
+	TalkTrends []TalkTrend
 }
 
 // Student is one student's journey through the window.
@@ -174,6 +177,7 @@ func Build(d *store.ReportData, pending []Pending, o Options) *Report {
 			r.Phases = append(r.Phases, rec.Phase)
 		}
 	}
+	r.talk(d.Talk)
 	byRec := map[string]store.ReportRecording{}
 	for _, rec := range d.Recordings {
 		byRec[rec.ID] = rec

@@ -126,7 +126,7 @@ func TestXLSXRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if got := strings.Join(f.GetSheetList(), ","); got != "学员,录制,老师,待复核" {
+	if got := strings.Join(f.GetSheetList(), ","); got != "学员,录制,老师,待复核,说话" {
 		t.Fatalf("sheets = %s", got)
 	}
 	rows, err := f.GetRows(SheetStudents)

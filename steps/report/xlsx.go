@@ -163,7 +163,7 @@ func (r *Report) sheets() []sheet {
 		review.rows = append(review.rows, []any{it.ID, wall(&start), it.Teacher, strings.Join(it.Students, "、"), it.Subject,
 			it.Phase, it.Reason, r.RerunCommand(it)})
 	}
-	return []sheet{students, recs, teachers, review}
+	return []sheet{students, recs, teachers, review, r.talkSheet(wall)}
 }
 
 func cellName(col, row int) string {

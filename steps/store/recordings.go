@@ -40,6 +40,12 @@ type Recording struct {
 	PlayURL string // a non-secret view address, or ""
 	// Redactions count what redaction replaced in the item's fields (recording_redactions); nil: none.
 	Redactions Redactions
+	// TranscriptSource is tencent or asr ("" without a transcript); Talk is talk_metrics' record as JSON
+	// (nil: not measured), TalkOffTarget its flag; Speakers its rows of recording_speakers.
+	TranscriptSource string
+	Talk             json.RawMessage
+	TalkOffTarget    bool
+	Speakers         []SpeakerRow
 }
 
 // Attendance is one student of a recording.
@@ -160,7 +166,8 @@ func (r *Recording) check() error {
 // recordingColumns are written by the upsert, in this order.
 var recordingColumns = []string{"id", "meeting_id", "meeting_code", "subject", "teacher_id", "start_ts",
 	"end_ts", "duration_min", "student_ids", "phase", "transcript", "transcript_segments", "summary",
-	"classification", "needs_review", "files", "play_url", "download_url", "status"}
+	"classification", "needs_review", "files", "play_url", "download_url", "status",
+	"transcript_source", "talk", "talk_off_target"}
 
 func (r *Recording) values() ([]any, error) {
 	ids := make([]string, len(r.Students))
@@ -182,7 +189,8 @@ func (r *Recording) values() ([]any, error) {
 	return []any{r.ID, r.MeetingID, nullString(r.MeetingCode), nullString(r.Subject), nullString(r.TeacherID),
 		r.Start.UTC(), end, dur, string(studentIDs), nullString(r.Phase), nullString(r.Transcript),
 		nullJSON(r.Segments), nullString(r.Summary), nullJSON(r.Classification), r.NeedsReview,
-		nullJSON(r.Files), nullString(r.PlayURL), nil, r.Status()}, nil
+		nullJSON(r.Files), nullString(r.PlayURL), nil, r.Status(),
+		nullString(r.TranscriptSource), nullJSON(r.Talk), r.TalkOffTarget}, nil
 }
 
 func nullString(s string) any {
@@ -312,6 +320,12 @@ func (s *Recordings) upsertOnce(ctx context.Context, r Recording) (res Result, e
 	// 4c. What redaction replaced: counts only.
 	if err := replaceRedactions(ctx, tx, r.ID, r.Redactions); err != nil {
 		return res, fmt.Errorf("recording %s: %w", r.ID, err)
+	}
+	// 4d. The speakers' metrics, replaced only when they differ.
+	if moved, err := replaceSpeakers(ctx, tx, r.ID, r.Speakers); err != nil {
+		return res, fmt.Errorf("recording %s: %w", r.ID, err)
+	} else if moved {
+		changed = true
 	}
 
 	// 5. Recompute the touched students' statistics from the links. Their stats rows are ours, and every

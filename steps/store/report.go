@@ -20,6 +20,7 @@ type ReportData struct {
 	// Omitted is how many older recordings of the window were left out to keep the report within
 	// ReportOptions.MaxRecordings (0: none).
 	Omitted int
+	Talk    []ReportTalk // measured recordings of the window, by start (report_talk.go)
 }
 
 // ReportRecording is a stored recording as a report shows it.
@@ -92,6 +93,9 @@ func LoadReport(ctx context.Context, db *sql.DB, o ReportOptions) (*ReportData, 
 	}
 	if err := d.readStudents(ctx, db); err != nil {
 		return nil, fmt.Errorf("report: students: %w", err)
+	}
+	if err := d.readTalk(ctx, db); err != nil {
+		return nil, fmt.Errorf("report: talk: %w", err)
 	}
 	var rep Report
 	if err := rep.readRuns(ctx, db, positiveOr(o.Runs, 10)); err != nil {

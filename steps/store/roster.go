@@ -121,21 +121,26 @@ func relink(ctx context.Context, db *sql.DB, id string, resolve Resolver) (err e
 	if err := tx.QueryRowContext(ctx, `SELECT classification FROM recordings WHERE id = ? FOR UPDATE`, id).Scan(&cls); err != nil {
 		return err
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT source_id, student_name, attended_seconds FROM recording_sources
+	rows, err := tx.QueryContext(ctx, `SELECT source_id, student_name, attended_seconds, student_id FROM recording_sources
 		WHERE recording_id = ? ORDER BY source_id`, id)
 	if err != nil {
 		return err
 	}
 	var sources []Source
+	moved := map[string]string{} // old canonical id → new, for recording_speakers
 	for rows.Next() {
 		var s Source
 		var name sql.NullString
-		if err := rows.Scan(&s.SourceID, &name, &s.Seconds); err != nil {
+		var was string
+		if err := rows.Scan(&s.SourceID, &name, &s.Seconds, &was); err != nil {
 			rows.Close()
 			return err
 		}
 		s.Name = name.String
 		s.StudentID, s.Unmatched = resolve(s.SourceID)
+		if was != s.StudentID {
+			moved[was] = s.StudentID
+		}
 		sources = append(sources, s)
 	}
 	if err := rows.Close(); err != nil {
@@ -177,6 +182,9 @@ func relink(ctx context.Context, db *sql.DB, id string, resolve Resolver) (err e
 			WHERE recording_id = ? AND source_id = ?`, s.StudentID, s.Unmatched, id, s.SourceID); err != nil {
 			return err
 		}
+	}
+	if err := rekeySpeakers(ctx, tx, id, moved); err != nil {
+		return err
 	}
 	var c struct {
 		NeedsReview bool `json:"needs_review"`
@@ -229,4 +237,25 @@ func unmatchedGuests(ctx context.Context, db *sql.DB, n int) ([]GuestRow, error)
 		out = append(out, g)
 	}
 	return out, rows.Err()
+}
+
+// rekeySpeakers moves the students of a recording's recording_speakers rows to their new canonical ids in
+// one statement (so that A→B and B→C do not chain).
+func rekeySpeakers(ctx context.Context, tx *sql.Tx, id string, moved map[string]string) error {
+	if len(moved) == 0 {
+		return nil
+	}
+	q := "UPDATE recording_speakers SET student_id = CASE student_id"
+	var args, in []any
+	for from, to := range moved {
+		q += " WHEN ? THEN ?"
+		args = append(args, from, to)
+		in = append(in, from)
+	}
+	q += " END WHERE recording_id = ? AND role = 'student' AND student_id IN (?" + strings.Repeat(", ?", len(in)-1) + ")"
+	args = append(append(args, id), in...)
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("re-key speakers: %w", err)
+	}
+	return nil
 }

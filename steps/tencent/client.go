@@ -166,6 +166,12 @@ func newNonce() string {
 // a replay (190301): a fresh nonce and timestamp is the whole remedy. The returned error is an *Error
 // whose Kind says whether another attempt can help, and wraps an *APIError when the service answered.
 func (c *Client) Get(ctx context.Context, path string, q url.Values, decode func(body []byte) error) error {
+	return c.get(ctx, path, q, nil, decode)
+}
+
+// get is Get with extra headers, which are sent but not signed (STS-Token is not part of the AK/SK
+// signature: tencent-meeting-api.md §10 2.5).
+func (c *Client) get(ctx context.Context, path string, q url.Values, extra http.Header, decode func(body []byte) error) error {
 	u := *c.base
 	raw := c.base.EscapedPath() + path // path is already escaped
 	unesc, err := url.PathUnescape(raw)
@@ -181,7 +187,7 @@ func (c *Client) Get(ctx context.Context, path string, q url.Values, decode func
 		limiters = append(limiters, c.account)
 	}
 	for resigned := false; ; resigned = true {
-		body, trace, err := c.once(ctx, http.MethodGet, &u, path, limiters, nil)
+		body, trace, err := c.once(ctx, http.MethodGet, &u, path, limiters, nil, extra)
 		if err == nil {
 			if err = decode(body); err == nil {
 				return nil
@@ -255,7 +261,7 @@ const maxBody = 32 << 20
 
 // once performs one signed attempt, with a fresh nonce and timestamp, and returns a 2xx body with the
 // answer's trace id.
-func (c *Client) once(ctx context.Context, method string, u *url.URL, path string, limiters []Limiter, reqBody []byte) ([]byte, string, error) {
+func (c *Client) once(ctx context.Context, method string, u *url.URL, path string, limiters []Limiter, reqBody []byte, extra http.Header) ([]byte, string, error) {
 	for _, l := range limiters {
 		release, err := l.Acquire(ctx)
 		if err != nil {
@@ -299,6 +305,9 @@ func (c *Client) once(ctx context.Context, method string, u *url.URL, path strin
 	h.Set("X-TC-Registered", "1")
 	h.Set("User-Agent", "meetpipe")
 	c.setSTS(h, path)
+	for k, vs := range extra {
+		h[k] = vs
+	}
 
 	start := time.Now()
 	resp, err := c.http.Do(req)

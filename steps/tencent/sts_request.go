@@ -55,7 +55,7 @@ func (c *Client) Post(ctx context.Context, path string, body []byte, decode func
 		return permanent(fmt.Errorf("tencent POST %s: %w", path, err))
 	}
 	u.Path, u.RawPath, u.RawQuery = unesc, raw, ""
-	got, trace, err := c.once(ctx, http.MethodPost, &u, path, []Limiter{c.all}, body)
+	got, trace, err := c.once(ctx, http.MethodPost, &u, path, []Limiter{c.all}, body, nil)
 	if err == nil {
 		if err = decode(got); err == nil {
 			return nil

@@ -137,7 +137,7 @@ func TestValidateNeedsNoTools(t *testing.T) {
 	cmd := exec.Command(e.bin, "validate", filepath.Join(e.root, "pipelines", "meeting.yaml"), "--env-file", env, "--plugins", filepath.Join(e.root, "plugins"))
 	cmd.Env = []string{"PATH=" + t.TempDir(), "HOME=" + t.TempDir(), e2eMainEnv + "=1"} // no aria2c, ffmpeg or ffprobe
 	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "ok (7 steps") {
+	if err != nil || !strings.Contains(string(out), "ok (9 steps") {
 		t.Fatalf("validate without tools: %v\n%s", err, out)
 	}
 }

@@ -35,6 +35,9 @@ const (
 	ModeLocalAI ASRMode = "localai"
 	// ModeSiliconFlow is SiliconFlow (SenseVoice): always {"text"} only, whatever format is asked.
 	ModeSiliconFlow ASRMode = "siliconflow"
+	// ModeFunASR is Quantatirsk/funasr-api (app/api/v1/openai_compatible.py): verbose_json segments carry
+	// speaker ("说话人1"); diarized_json is refused as an unknown format (tencent-meeting-api.md §10 3.2).
+	ModeFunASR ASRMode = "funasr"
 )
 
 // ASROptions configure an ASRServer. The zero value is an OpenAI-like server on a free loopback port
@@ -62,10 +65,12 @@ type ASRRequest struct {
 	Language       string
 	Prompt         string
 	ResponseFormat string
-	Filename       string
-	Bytes          int
-	Duration       float64 // seconds, 0 when it could not be read
-	Entry          string  // the fixture entry used ("generated" when none)
+	// ChunkingStrategy is the chunking_strategy field ("auto"), which diarized_json needs over 30 s.
+	ChunkingStrategy string
+	Filename         string
+	Bytes            int
+	Duration         float64 // seconds, 0 when it could not be read
+	Entry            string  // the fixture entry used ("generated" when none)
 }
 
 // ASRCounters count what the server saw.
@@ -105,7 +110,7 @@ func StartASR(o ASROptions) (*ASRServer, error) {
 		o.Mode = ModeOpenAI
 	}
 	switch o.Mode {
-	case ModeOpenAI, ModeVLLM, ModeKimiAudio, ModeWhisperCPP, ModeLocalAI, ModeSiliconFlow:
+	case ModeOpenAI, ModeVLLM, ModeKimiAudio, ModeWhisperCPP, ModeLocalAI, ModeSiliconFlow, ModeFunASR:
 	default:
 		return nil, fmt.Errorf("asr emulator: unknown mode %q", o.Mode)
 	}
@@ -255,6 +260,14 @@ func (s *ASRServer) transcribe(w http.ResponseWriter, r *http.Request) {
 	if known {
 		req.Duration = d
 	}
+	if format == "diarized_json" {
+		if msg, param := refuseDiarized(s.o.Mode, req, d); msg != "" {
+			s.record(req)
+			s.count(func(c *ASRCounters) { c.BadRequests++ })
+			s.fail(w, http.StatusBadRequest, "invalid_request_error", param, msg)
+			return
+		}
+	}
 	var segs []FixtureSegment
 	language := "chinese"
 	if e := s.o.Fixture.pick(req.Filename, d, known); e != nil {
@@ -297,6 +310,16 @@ func (s *ASRServer) transcribe(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Content-Type", ct)
 		_, _ = io.WriteString(w, text+"\n")
+	case format == "diarized_json":
+		// OpenAI's TranscriptionDiarized: {task, duration, text, segments[{type, id, start, end, speaker,
+		// text}], usage}, float seconds, string ids (tencent-meeting-api.md §10 3.1).
+		out := make([]map[string]any, len(segs))
+		for i, sg := range segs {
+			out[i] = map[string]any{"type": "transcript.text.segment", "id": fmt.Sprintf("seg_%d", i),
+				"start": sg.Start, "end": sg.End, "speaker": sg.Speaker, "text": sg.Text}
+		}
+		writeJSON(w, map[string]any{"task": "transcribe", "duration": round2(d), "text": text, "segments": out,
+			"usage": map[string]any{"type": "duration", "seconds": int(d + 0.999)}})
 	case format == "verbose_json":
 		out := make([]map[string]any, len(segs))
 		for i, sg := range segs {
@@ -310,6 +333,13 @@ func (s *ASRServer) transcribe(w http.ResponseWriter, r *http.Request) {
 			}
 			if s.o.Mode != ModeWhisperCPP {
 				m["compression_ratio"] = 1.2
+			}
+			if s.o.Mode == ModeFunASR {
+				var spk any // funasr-api sends null when diarization found none
+				if sg.Speaker != "" {
+					spk = sg.Speaker
+				}
+				m["speaker"] = spk
 			}
 			out[i] = m
 		}
@@ -328,6 +358,20 @@ func (s *ASRServer) transcribe(w http.ResponseWriter, r *http.Request) {
 }
 
 var errTooLarge = fmt.Errorf("too large")
+
+// refuseDiarized is the 400 a server gives a diarized_json request, or "": only OpenAI serves the format,
+// refuses a prompt with it, and needs chunking_strategy for audio over 30 s (§10 3.1).
+func refuseDiarized(mode ASRMode, req ASRRequest, d float64) (msg, param string) {
+	switch {
+	case mode != ModeOpenAI:
+		return "response_format diarized_json is not supported", "response_format"
+	case req.Prompt != "":
+		return "Prompt is not supported for diarization models", "prompt"
+	case d > 30 && req.ChunkingStrategy == "":
+		return "chunking_strategy is required for audio longer than 30 seconds", "chunking_strategy"
+	}
+	return "", ""
+}
 
 // parse reads the multipart form, keeping the file in memory up to the limit.
 func (s *ASRServer) parse(r *http.Request) (ASRRequest, []byte, error) {
@@ -376,6 +420,8 @@ func (s *ASRServer) parse(r *http.Request) (ASRRequest, []byte, error) {
 				req.Prompt = string(v)
 			case "response_format":
 				req.ResponseFormat = string(v)
+			case "chunking_strategy":
+				req.ChunkingStrategy = string(v)
 			}
 		}
 	}

@@ -48,6 +48,7 @@ type FixtureSegment struct {
 	Start        float64  `yaml:"start"`
 	End          float64  `yaml:"end"`
 	Text         string   `yaml:"text"`
+	Speaker      string   `yaml:"speaker"` // label served by diarized_json and ModeFunASR's verbose_json
 	NoSpeechProb *float64 `yaml:"no_speech_prob"`
 	AvgLogprob   *float64 `yaml:"avg_logprob"`
 }

@@ -180,12 +180,17 @@ func samples(d time.Duration) int { return int(math.Round(d.Seconds() * speechRa
 // speak renders text with espeak-ng's Mandarin voice and trims the quiet edges, so the silences around it
 // are exactly the ones the spec asked for.
 func speak(ctx context.Context, dir, text string) ([]int16, error) {
+	return speakVoice(ctx, dir, "cmn", text)
+}
+
+// speakVoice is speak with an espeak-ng voice such as cmn+m3 or cmn+f3.
+func speakVoice(ctx context.Context, dir, voice, text string) ([]int16, error) {
 	f, err := os.CreateTemp(dir, "say-*.wav")
 	if err != nil {
 		return nil, err
 	}
 	f.Close()
-	if err := run(ctx, "espeak-ng", "-v", "cmn", "-w", f.Name(), text); err != nil {
+	if err := run(ctx, "espeak-ng", "-v", voice, "-w", f.Name(), text); err != nil {
 		return nil, err
 	}
 	pcm, rate, err := readWAV(f.Name())

@@ -42,6 +42,8 @@ const (
 	EndpointUser         = "user"          // GET /v1/users/{userid}
 	EndpointSTS          = "sts_token"     // POST /v1/app/sts-token [COMMUNITY] (push.go)
 	EndpointOther        = "other"
+	EndpointTranscripts  = "transcripts" // GET /v1/records/transcripts/details (transcripts.go)
+	EndpointSpeakers     = "speakers"    // GET /v1/smart/speakers (transcripts.go)
 )
 
 // Options configure a Server. The zero value serves an empty enterprise with the default credentials.
@@ -102,6 +104,9 @@ type Options struct {
 	RecordsForAdmins bool
 	// Push configures the webhook receiver the emulator pushes events to (push.go); zero: none.
 	Push PushOptions
+	// RequireSTS, when set, is the STS token that transcripts/details and smart/speakers demand in the
+	// STS-Token header, as for apps created from 2026-01-16 (1095/65111). "": an older app, no header.
+	RequireSTS string
 }
 
 // Server is a running emulator.
@@ -133,6 +138,7 @@ type Server struct {
 	requests   []Request
 	traceCount int
 	sts        stsState
+	smart      map[string]SmartTranscript // record_file_id → Tencent's transcript (transcripts.go)
 }
 
 type recordRef struct {
@@ -529,6 +535,10 @@ func endpointOf(path string) (endpoint, meetingID string) {
 		return EndpointCorpMeetings, ""
 	case path == "/v1/app/sts-token":
 		return EndpointSTS, ""
+	case path == "/v1/records/transcripts/details":
+		return EndpointTranscripts, ""
+	case path == "/v1/smart/speakers":
+		return EndpointSpeakers, ""
 	case strings.HasPrefix(path, "/v1/history/meetings/"):
 		return EndpointHistory, strings.TrimPrefix(path, "/v1/history/meetings/")
 	case strings.HasPrefix(path, "/media/"):
@@ -644,6 +654,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		err = s.endedMeetings(sw, r, meetingID)
 	case EndpointUser:
 		err = s.user(sw, r, meetingID)
+	case EndpointTranscripts:
+		err = s.transcriptDetails(sw, r)
+	case EndpointSpeakers:
+		err = s.smartSpeakers(sw, r)
 	default:
 		err = &apiError{status: http.StatusNotFound, code: 190004, msg: "unknown API " + r.URL.Path}
 	}

@@ -1,0 +1,99 @@
+package mediatest
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Voices of a generated coaching session: a male voice for the teacher, a female one for the student.
+const (
+	TeacherVoice = "cmn+m3"
+	StudentVoice = "cmn+f3"
+)
+
+// Line is one utterance of a dialogue: who says it, what, and the silence after it.
+type Line struct {
+	Speaker string // a label of the test's choosing, e.g. "teacher" or "student"
+	Voice   string // espeak-ng voice; default TeacherVoice
+	Text    string // spoken as written; punctuation (？) stays in Dialogue.Lines for transcripts
+	After   time.Duration
+}
+
+// DialogueSpec is a two-voice session to generate.
+type DialogueSpec struct {
+	Lines []Line
+	Lead  time.Duration // silence before the first line
+	Name  string        // file name inside dir; default dialogue.mp4
+}
+
+// SpokenLine is a line as placed in the recording: Start and End in whole milliseconds from the file's
+// start (speech is trimmed at sample precision, so the ms values are the sample positions rounded).
+type SpokenLine struct {
+	Speaker, Text string
+	Start, End    int64
+}
+
+// Dialogue is a generated session.
+type Dialogue struct {
+	Path     string
+	Duration float64 // seconds of audio
+	Lines    []SpokenLine
+}
+
+// GenerateDialogue writes the session as an MP4 with an AAC track, like a meeting recording. The same
+// spec gives the same bytes. It needs espeak-ng and ffmpeg on PATH.
+func GenerateDialogue(dir string, spec DialogueSpec) (Dialogue, error) {
+	ctx := context.Background()
+	if spec.Name == "" {
+		spec.Name = "dialogue.mp4"
+	}
+	for _, tool := range []string{"espeak-ng", "ffmpeg"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return Dialogue{}, fmt.Errorf("mediatest: %s not found on PATH; run `just deps`", tool)
+		}
+	}
+	work, err := os.MkdirTemp(dir, ".dialogue-*")
+	if err != nil {
+		return Dialogue{}, err
+	}
+	defer os.RemoveAll(work)
+	d := Dialogue{Path: filepath.Join(dir, spec.Name)}
+	pcm := make([]int16, samples(spec.Lead))
+	ms := func(n int) int64 { return int64(math.Round(float64(n) * 1000 / speechRate)) }
+	for _, l := range spec.Lines {
+		voice := l.Voice
+		if voice == "" {
+			voice = TeacherVoice
+		}
+		clip, err := speakVoice(ctx, work, voice, strings.NewReplacer("？", " ", "。", " ", "，", " ").Replace(l.Text))
+		if err != nil {
+			return Dialogue{}, err
+		}
+		start := len(pcm)
+		pcm = append(pcm, clip...)
+		d.Lines = append(d.Lines, SpokenLine{Speaker: l.Speaker, Text: l.Text, Start: ms(start), End: ms(len(pcm))})
+		pcm = append(pcm, make([]int16, samples(l.After))...)
+	}
+	d.Duration = float64(len(pcm)) / speechRate
+	wav := filepath.Join(work, "speech.wav")
+	if err := writeWAV(wav, pcm); err != nil {
+		return Dialogue{}, err
+	}
+	dur := strconv.FormatFloat(d.Duration, 'f', 6, 64)
+	if err := run(ctx, "ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y",
+		"-f", "lavfi", "-i", "color=c=0x336699:s=64x48:r=2:d="+dur, "-i", wav,
+		"-map", "0:v", "-map", "1:a", "-c:a", "aac", "-b:a", "48k", "-flags:a", "+bitexact",
+		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "stillimage", "-pix_fmt", "yuv420p",
+		"-threads", "1", "-flags:v", "+bitexact", "-fflags", "+bitexact", "-map_metadata", "-1",
+		"-movflags", "+faststart", d.Path); err != nil {
+		return Dialogue{}, err
+	}
+	return d, nil
+}
