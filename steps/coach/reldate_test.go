@@ -60,7 +60,7 @@ func TestQuotesNormalise(t *testing.T) {
 		want  bool
 	}{
 		{"下周五之前把STAR结构的自我介绍写一版发给我", true}, // spaces dropped
-		{"下周五之前，把 ＳＴＡＲ 结构的自我介绍写一版", true},   // full width, extra comma
+		{"下周五之前，把 ＳＴＡＲ 结构的自我介绍写一版", true}, // full width, extra comma
 		{"好 没问题", true},
 		{"下周五之前把简历发给我", false}, // invented
 		{"好的", false},          // too short to prove anything
