@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"meetpipe/runner"
+	"meetpipe/steps/coach"
 	"meetpipe/steps/internal/fsx"
 	"meetpipe/steps/kimi"
 )
@@ -67,6 +68,11 @@ type kimiClassifyConfig struct {
 	PriceOutput     float64       `yaml:"price_per_mtok_output" min:"0" max:"1000000" json:"price_per_mtok_output" memo:"-" doc:"price of a million completion tokens, reasoning included"`
 	PriceCached     float64       `yaml:"price_per_mtok_cached" min:"0" max:"1000000" json:"price_per_mtok_cached" memo:"-" doc:"price of a million prompt tokens served from the prompt cache (0: as price_per_mtok_input)"`
 	Currency        string        `yaml:"currency" json:"currency" memo:"-" doc:"currency of the prices (CNY on api.moonshot.cn, USD on api.moonshot.ai)"`
+	// The coaching memory (kimi_classify_coach.go): asked in the same request as the phase and summary.
+	Extract   []kimiField  `yaml:"extract" json:"extract,omitempty" doc:"fields to extract from each session, compiled into the request's json_schema (or stated in the prompt where the model refuses json_schema); every element of a stored array carries a verbatim quote, checked against the transcript"`
+	Rubrics   []kimiRubric `yaml:"rubrics" json:"rubrics,omitempty" doc:"a scorecard per phase (rubric or checklist): the criteria of the field stored in scorecards; editing one re-scores from the stored transcripts"`
+	LedgerDSN string       `yaml:"ledger_dsn" json:"ledger_dsn" memo:"-" secret:"true" doc:"MySQL DSN of the ledger (mysql_upsert's database): the open action_items of a student's earlier sessions are given to the model, whose followups close them; empty: no followups"`
+	Timezone  string       `yaml:"timezone" json:"timezone,omitempty" doc:"zone of the session's date against which due dates (下周五之前) are resolved (empty: Asia/Shanghai; omitted from the memo key when empty, so configurations without extraction keep their keys)"`
 }
 
 // kimiClassifyReads are the item fields the prompts can use besides the transcript.
@@ -142,6 +148,7 @@ type kimiClassify struct {
 
 	b      *runner.Build
 	prices kimi.Prices
+	coach  *coaching // nil: nothing declared to extract
 }
 
 func newKimiClassify(cfg kimiClassifyConfig, b *runner.Build) (any, error) {
@@ -197,6 +204,12 @@ func newKimiClassify(cfg kimiClassifyConfig, b *runner.Build) (any, error) {
 		return fail("price_per_mtok_input,price_per_mtok_output,price_per_mtok_cached", "prices must not be negative")
 	}
 	s.cls = cls
+	if s.coach, err = newCoaching(cfg, cls, b); err != nil {
+		return nil, err
+	}
+	if s.coach != nil {
+		cls.SetExtract(s.coach.fields)
+	}
 	if s.pre, err = s.compile(cfg.PreRules, "pre_rules", nil); err != nil {
 		return nil, err
 	}
@@ -260,7 +273,15 @@ func (s *kimiClassify) Process(ctx context.Context, in *runner.Item) (runner.Fie
 			break
 		}
 	}
-	phase, summary, err := s.cls.Decide(ctx, itemData(in), tr, decided, res)
+	var x *kimi.Extra
+	var open map[string]coach.OpenItem
+	if s.coach != nil {
+		var err error
+		if x, open, err = s.coach.extra(ctx, in, decided); err != nil {
+			return nil, err
+		}
+	}
+	phase, summary, err := s.cls.DecideExtra(ctx, itemData(in), tr, decided, res, x)
 	var te *kimi.TemplateError
 	switch {
 	case errors.As(err, &te):
@@ -288,6 +309,9 @@ func (s *kimiClassify) Process(ctx context.Context, in *runner.Item) (runner.Fie
 			}
 			break
 		}
+	}
+	if s.coach != nil {
+		s.coach.finish(ctx, in, tr, phase, open, res)
 	}
 	runner.Logger(ctx).InfoContext(ctx, "classified", "phase", phase, "rule", res.Rule, "needs_review", res.NeedsReview,
 		"attempts", res.Attempts, "tokens", res.Tokens, "parts", res.Parts)
@@ -342,6 +366,14 @@ func (s *kimiClassify) Open(ctx context.Context) error {
 	return nil
 }
 
+// Close releases the ledger's connections.
+func (s *kimiClassify) Close() error {
+	if s.coach == nil {
+		return nil
+	}
+	return s.coach.close()
+}
+
 // Cost is the run's tokens (in a dry run, the estimate's) and, with prices configured, their money.
 func (s *kimiClassify) Cost() runner.Cost {
 	u := s.cls.Spent().Total()
@@ -376,6 +408,13 @@ func (s *kimiClassify) Estimate(in *runner.Item) string {
 	}
 	// The answer is well under max_tokens; a reasoning model adds its thinking, which is not known here.
 	u := kimi.TokenUsage{PromptTokens: n, CompletionTokens: s.cfg.MaxTokens / 2}
+	if s.coach != nil {
+		p, c := s.coach.estimateTokens()
+		u.PromptTokens += p
+		u.CompletionTokens += c
+		n += p
+		note += ", extraction in the same call"
+	}
 	if s.b.DryRun {
 		s.cls.Spent().Add(u)
 	}

@@ -176,6 +176,9 @@ func (s *mysqlUpsert) Process(ctx context.Context, in *runner.Item) (runner.Fiel
 	if err != nil {
 		return nil, s.classify(ctx, err)
 	}
+	if err := saveCoaching(ctx, db, rec); err != nil {
+		return nil, s.classify(ctx, err)
+	}
 	runner.Logger(ctx).Debug("recording stored", "item", rec.ID, "action", res.Action, "status", res.Status,
 		"students", res.Students, "attempts", res.Attempts)
 	return runner.Fields{"stored": store.Stored{Action: res.Action, Status: res.Status, Students: res.Students,
