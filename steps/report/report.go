@@ -63,6 +63,8 @@ type Report struct {
 	Spend          Spend
 
 	NewStudents int // first session ever inside the window
+
+	Coach *Coaching // the student board, homework, score trends and warnings; nil: not loaded
 }
 
 // Student is one student's journey through the window.

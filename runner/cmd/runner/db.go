@@ -58,8 +58,13 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	failures := fs.Int("failures", 20, "how many failed items")
 	students := fs.Int("students", 10, "how many of the most active students")
 	stateDir := fs.String("state-dir", defaultStateDir(), "the pipeline's state_dir, for its pending recordings")
+	var wf warningFlags
+	wf.register(fs)
 	if err := noArgs(fs, args); err != nil {
 		return err
+	}
+	if wf.on {
+		return statusWarnings(ctx, wf, df.envFile, *output, stdout, stderr)
 	}
 	if *output != "text" && *output != "json" {
 		return usageError{fmt.Errorf("status: --output must be text or json")}

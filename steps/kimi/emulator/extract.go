@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"encoding/json"
+	"fmt"
 	"hash/fnv"
 	"regexp"
 	"slices"
@@ -90,13 +91,17 @@ func (s *MoonshotServer) extract(ans string, b *chatBody, prompt string) string 
 		return ans
 	}
 	sents := sentences(prompt)
+	system := ""
+	if len(b.Messages) > 0 && b.Messages[0].Role == "system" {
+		system = b.Messages[0].Content
+	}
 	added := false
 	for name, raw := range props {
 		if name == "phase" || name == "summary" || name == "confidence" {
 			continue
 		}
 		p, _ := raw.(map[string]any)
-		m[name] = s.fieldValue(name, p, sents)
+		m[name] = s.fieldValue(name, p, sents, system)
 		added = true
 	}
 	if !added {
@@ -106,7 +111,7 @@ func (s *MoonshotServer) extract(ans string, b *chatBody, prompt string) string 
 	return string(out)
 }
 
-func (s *MoonshotServer) fieldValue(name string, p map[string]any, sents []string) any {
+func (s *MoonshotServer) fieldValue(name string, p map[string]any, sents []string, system string) any {
 	switch p["type"] {
 	case "array":
 		items, _ := p["items"].(map[string]any)
@@ -115,7 +120,7 @@ func (s *MoonshotServer) fieldValue(name string, p map[string]any, sents []strin
 		case ip["task"] != nil && ip["owner"] != nil:
 			return s.homework(sents)
 		case ip["criterion"] != nil && ip["score"] != nil:
-			return s.scores(ip, sents)
+			return s.scores(ip, sents, system)
 		case ip["id"] != nil && ip["status"] != nil:
 			return followups(ip, sents)
 		}
@@ -156,14 +161,26 @@ func (s *MoonshotServer) homework(sents []string) []any {
 	return out
 }
 
-func (s *MoonshotServer) scores(ip map[string]any, sents []string) []any {
+// rangeRE finds a criterion's range as the prompt lists it: "- 自我介绍（1–5）".
+var rangeRE = regexp.MustCompile(`(?m)^- (.+?)（([0-9.]+)–([0-9.]+)）`)
+
+func (s *MoonshotServer) scores(ip map[string]any, sents []string, system string) []any {
 	crit := asSlice(mapOf(ip["criterion"])["enum"])
-	lo, hi := 1.0, 5.0
+	lo0, hi0 := 1.0, 5.0
 	if f, ok := mapOf(ip["score"])["minimum"].(float64); ok {
-		lo = f
+		lo0 = f
 	}
 	if f, ok := mapOf(ip["score"])["maximum"].(float64); ok {
-		hi = f
+		hi0 = f
+	}
+	ranges := map[string][2]float64{}
+	for _, m := range rangeRE.FindAllStringSubmatch(system, -1) {
+		var lo, hi float64
+		if _, err := fmt.Sscan(m[2], &lo); err == nil {
+			if _, err := fmt.Sscan(m[3], &hi); err == nil {
+				ranges[m[1]] = [2]float64{lo, hi}
+			}
+		}
 	}
 	s.mu.Lock()
 	outOfRange := s.o.ScoresOutOfRange > s.outOfRange
@@ -175,6 +192,10 @@ func (s *MoonshotServer) scores(ip map[string]any, sents []string) []any {
 	out := []any{}
 	for i, c := range crit {
 		name, _ := c.(string)
+		lo, hi := lo0, hi0
+		if r, ok := ranges[name]; ok {
+			lo, hi = r[0], r[1]
+		}
 		h := hashOf(joined, name)
 		score := lo + float64(h%uint32(hi-lo+1))
 		if i == 0 && outOfRange {
