@@ -34,3 +34,12 @@ CREATE TABLE IF NOT EXISTS scorecards (
   PRIMARY KEY (recording_id, criterion),
   CONSTRAINT fk_scorecards_recording FOREIGN KEY (recording_id) REFERENCES recordings (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- The teacher's display name as Tencent gave it (the host participant's), so that the board, the warnings
+-- and the digest name teachers, not userids.
+CREATE TABLE IF NOT EXISTS teacher_names (
+  teacher_id VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  name       VARCHAR(255) NOT NULL,
+  updated_at TIMESTAMP    NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
+  PRIMARY KEY (teacher_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

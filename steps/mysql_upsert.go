@@ -182,7 +182,7 @@ func (s *mysqlUpsert) Process(ctx context.Context, in *runner.Item) (runner.Fiel
 	if err != nil {
 		return nil, s.classify(ctx, err)
 	}
-	if err := saveCoaching(ctx, db, rec); err != nil {
+	if err := saveCoaching(ctx, db, rec, in); err != nil {
 		return nil, s.classify(ctx, err)
 	}
 	runner.Logger(ctx).Debug("recording stored", "item", rec.ID, "action", res.Action, "status", res.Status,

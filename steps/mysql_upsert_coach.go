@@ -5,14 +5,29 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 
+	"meetpipe/runner"
 	"meetpipe/steps/coach"
 	"meetpipe/steps/store"
+	"meetpipe/steps/tencent"
 )
 
 // saveCoaching writes the checked extraction kimi_classify left in classification.coaching (homework,
-// followups, scores) for the recording's canonical students; a recording without one writes nothing.
-func saveCoaching(ctx context.Context, db *sql.DB, rec store.Recording) error {
+// followups, scores) for the recording's canonical students (a recording without one writes none), and
+// the teacher's name where Tencent gives one.
+func saveCoaching(ctx context.Context, db *sql.DB, rec store.Recording, in *runner.Item) error {
+	var parts []tencent.Participant
+	if rec.TeacherID != "" && in.Get("participants", &parts) == nil {
+		for _, p := range parts {
+			if p.UserID == rec.TeacherID && strings.TrimSpace(p.Name) != "" {
+				if err := store.SaveTeacherName(ctx, db, rec.TeacherID, strings.TrimSpace(p.Name)); err != nil {
+					return err
+				}
+				break
+			}
+		}
+	}
 	if len(rec.Classification) == 0 || string(rec.Classification) == "null" {
 		return nil
 	}

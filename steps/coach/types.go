@@ -58,7 +58,7 @@ var Closing = []string{"done", "not_done", "dropped"}
 type StudentView struct {
 	ID      string `json:"id" expr:"id"`
 	Name    string `json:"name" expr:"name"`
-	Teacher string `json:"teacher" expr:"teacher"` // of the last session
+	Teacher string `json:"teacher" expr:"teacher"` // of the last session: the name Tencent gave, else the userid
 	// Sessions is every session of the student; LastSession the start of the latest (UTC).
 	Sessions      int     `json:"sessions" expr:"sessions"`
 	LastSession   string  `json:"last_session" expr:"last_session"` // RFC 3339

@@ -21,8 +21,9 @@ import (
 func StudentViews(ctx context.Context, db *sql.DB, now time.Time) ([]coach.StudentView, error) {
 	now = now.UTC()
 	rows, err := db.QueryContext(ctx, `SELECT rs.student_id, COALESCE(rs.student_name, ''), r.id, r.start_ts,
-		COALESCE(r.phase, ''), COALESCE(r.teacher_id, '')
+		COALESCE(r.phase, ''), COALESCE(tn.name, r.teacher_id, '')
 		FROM recording_students rs JOIN recordings r ON r.id = rs.recording_id
+		LEFT JOIN teacher_names tn ON tn.teacher_id = r.teacher_id
 		WHERE r.start_ts < ? ORDER BY rs.student_id, r.start_ts, r.id`, now)
 	if err != nil {
 		return nil, fmt.Errorf("student views: sessions: %w", err)

@@ -138,3 +138,12 @@ func clip(s string, n int) string {
 	}
 	return s
 }
+
+// SaveTeacherName keeps the teacher's display name as the source gave it last.
+func SaveTeacherName(ctx context.Context, db *sql.DB, teacherID, name string) error {
+	if _, err := db.ExecContext(ctx, `INSERT INTO teacher_names (teacher_id, name) VALUES (?, ?)
+		ON DUPLICATE KEY UPDATE name = VALUES(name)`, teacherID, clip(name, 255)); err != nil {
+		return fmt.Errorf("teacher_names: %w", err)
+	}
+	return nil
+}

@@ -46,6 +46,8 @@ func coachFixture(t *testing.T, dsn string) {
 			('a2', 'S002', 'r5', 'student', '画架构图', '2026-12-05', 'q', 'open', NULL),
 			('a3', 'S002', 'r3', 'student', '补充数据', '2026-11-21', 'q', 'done', 'r4'),
 			('a4', 'S001', 'r1', 'student', '改简历', '2026-11-05', 'q', 'done', 'r8')`,
+		// Tencent named one teacher; the other is known by userid only.
+		`INSERT INTO teacher_names (teacher_id, name) VALUES ('teacher_zhao', '赵老师')`,
 		// The speakers table of issue 21 (sql/0003_speakers.sql), when it is not migrated here.
 		`CREATE TABLE IF NOT EXISTS recording_speakers (
 			recording_id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
@@ -103,7 +105,7 @@ func TestStatusWarningsGolden(t *testing.T) {
 		"S001 teacher_wang 作业逾期: 2 项作业逾期（未关闭 2 项）",
 		"S001 teacher_wang 模拟面试分数下降: 最近一次面试模拟均分 3，比上一次变化 -1",
 		"S001 teacher_wang 老师说得太多: 上次面试模拟老师说话占 0.7（学生应多说）",
-		"S002 teacher_zhao 阶段停滞 (new): 在「项目深挖」已连续 4 次、10.9 天",
+		"S002 赵老师 阶段停滞 (new): 在「项目深挖」已连续 4 次、10.9 天",
 	}
 	if !slices.Equal(lines, want) {
 		t.Errorf("warnings at 2026-12-01:\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
