@@ -11,7 +11,8 @@ import (
 
 // Field is one value an operator declares to extract from a session (kimi_classify's `extract:`). It
 // compiles into the json_schema of the same request that asks for the phase and the summary, so that
-// extraction costs no extra call; a server that refuses json_schema gets the schema in the prompt.
+// extraction costs no extra call (response_format json_schema with strict: kimi-asr-api.md corrections
+// item 3); a server that refuses json_schema gets json_object (Heal) and the schema in the prompt.
 type Field struct {
 	Name        string
 	Type        string // string, integer, number, boolean, array (of objects when Items is set, else of strings)
