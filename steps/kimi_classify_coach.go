@@ -23,8 +23,8 @@ type kimiField struct {
 	Type        string         `yaml:"type" json:"type" enum:"string,integer,number,boolean,array" doc:"JSON type; an array of objects lists its fields in items"`
 	Description string         `yaml:"description" json:"description" doc:"what to extract; shown to the model"`
 	Enum        []string       `yaml:"enum" json:"enum,omitempty" doc:"allowed values of a string"`
-	Min         *float64       `yaml:"min" json:"min,omitempty" doc:"lowest value of a number"`
-	Max         *float64       `yaml:"max" json:"max,omitempty" doc:"highest value of a number"`
+	Min         *float64       `yaml:"min" min:"-1000000" max:"1000000" json:"min,omitempty" doc:"lowest value of a number"`
+	Max         *float64       `yaml:"max" min:"-1000000" max:"1000000" json:"max,omitempty" doc:"highest value of a number"`
 	MaxItems    int            `yaml:"max_items" min:"0" max:"1000" json:"max_items,omitempty" doc:"most elements of an array (0: no limit)"`
 	Store       string         `yaml:"store" json:"store,omitempty" doc:"where the checked elements go: action_items (homework: owner, task, due, quote), scorecards (criterion, score, quote), followups (id, status, quote: the open items of earlier sessions); empty: kept in classification.answer only"`
 	Items       []kimiSubField `yaml:"items" json:"items,omitempty" doc:"the fields of each element of an array of objects"`
@@ -36,8 +36,8 @@ type kimiSubField struct {
 	Type        string   `yaml:"type" json:"type" enum:"string,integer,number,boolean" doc:"JSON type"`
 	Description string   `yaml:"description" json:"description" doc:"shown to the model"`
 	Enum        []string `yaml:"enum" json:"enum,omitempty" doc:"allowed values of a string"`
-	Min         *float64 `yaml:"min" json:"min,omitempty" doc:"lowest value of a number"`
-	Max         *float64 `yaml:"max" json:"max,omitempty" doc:"highest value of a number"`
+	Min         *float64 `yaml:"min" min:"-1000000" max:"1000000" json:"min,omitempty" doc:"lowest value of a number"`
+	Max         *float64 `yaml:"max" min:"-1000000" max:"1000000" json:"max,omitempty" doc:"highest value of a number"`
 }
 
 // kimiRubric is the scorecard of one phase.
@@ -50,8 +50,8 @@ type kimiRubric struct {
 type kimiCriterion struct {
 	Name        string   `yaml:"name" json:"name" doc:"the criterion as stored in scorecards.criterion"`
 	Description string   `yaml:"description" json:"description,omitempty" doc:"what it looks at"`
-	Min         float64  `yaml:"min" json:"min" doc:"lowest score (a checklist: 0)"`
-	Max         float64  `yaml:"max" json:"max" doc:"highest score (a checklist: 1)"`
+	Min         float64  `yaml:"min" min:"-1000" max:"1000" json:"min" doc:"lowest score (a checklist: 0)"`
+	Max         float64  `yaml:"max" min:"-1000" max:"1000" json:"max" doc:"highest score (a checklist: 1)"`
 	Levels      []string `yaml:"levels" json:"levels,omitempty" doc:"what each level means, lowest first (\"1：…\", \"3：…\", \"5：…\")"`
 }
 
