@@ -315,7 +315,7 @@ func (c *coaching) openItems(ctx context.Context, in *runner.Item) ([]coach.Open
 		db, err := store.Open(ctx, c.ledger)
 		if err != nil {
 			c.mu.Unlock()
-			return nil, runner.Transient(store.Scrub(fmt.Errorf("ledger: %w", err), c.ledger.Secrets()...))
+			return nil, c.fail(ctx, err)
 		}
 		c.db = db
 	}
@@ -324,12 +324,26 @@ func (c *coaching) openItems(ctx context.Context, in *runner.Item) ([]coach.Open
 	items, err := store.OpenItems(ctx, db, in.ID(), ids, start)
 	if err != nil {
 		// Before the first migration the table is missing: there is nothing to follow up yet.
-		if strings.Contains(err.Error(), "1146") {
+		if store.MissingTable(err) {
 			return nil, nil
 		}
-		return nil, runner.Transient(store.Scrub(fmt.Errorf("ledger: %w", err), c.ledger.Secrets()...))
+		return nil, c.fail(ctx, err)
 	}
 	return items, nil
+}
+
+// fail classifies a ledger error: a server down or a lost connection is retried; a missing database,
+// a refused login or grant is the environment's (every item would fail alike): the run stops and the
+// recordings stay pending, rather than being classified without their open homework.
+func (c *coaching) fail(ctx context.Context, err error) error {
+	err = store.Scrub(fmt.Errorf("ledger_dsn: %w", err), c.ledger.Secrets()...)
+	switch {
+	case runner.IsCanceled(ctx, err):
+		return err
+	case store.Temporary(err):
+		return runner.Transient(err)
+	}
+	return runner.Environmental(err)
 }
 
 func (c *coaching) close() error {
