@@ -18,3 +18,14 @@ func (p *Pipeline) StepSettings(uses string) (settings map[string]any, ok bool) 
 	}
 	return nil, false
 }
+
+// StepImpl returns the built step of the first step that uses the step type `uses`, for commands that act
+// beside a run with what the step compiled at load (a report evaluating rules a step declares).
+func (p *Pipeline) StepImpl(uses string) (impl any, ok bool) {
+	for _, s := range p.stages {
+		if s.uses == uses {
+			return s.impl, true
+		}
+	}
+	return nil, false
+}

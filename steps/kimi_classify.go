@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"meetpipe/runner"
+	"meetpipe/steps/coach"
 	"meetpipe/steps/internal/fsx"
 	"meetpipe/steps/kimi"
 )
@@ -70,6 +71,11 @@ type kimiClassifyConfig struct {
 	PriceOutput     float64       `yaml:"price_per_mtok_output" min:"0" max:"1000000" json:"price_per_mtok_output" memo:"-" doc:"price of a million completion tokens, reasoning included"`
 	PriceCached     float64       `yaml:"price_per_mtok_cached" min:"0" max:"1000000" json:"price_per_mtok_cached" memo:"-" doc:"price of a million prompt tokens served from the prompt cache (0: as price_per_mtok_input)"`
 	Currency        string        `yaml:"currency" json:"currency" memo:"-" doc:"currency of the prices (CNY on api.moonshot.cn, USD on api.moonshot.ai)"`
+	// The coaching memory (kimi_classify_coach.go): asked in the same request as the phase and summary.
+	Extract   []kimiField  `yaml:"extract" json:"extract,omitempty" doc:"fields to extract from each session, compiled into the request's json_schema (or stated in the prompt where the model refuses json_schema); every element of a stored array carries a verbatim quote, checked against the transcript"`
+	Rubrics   []kimiRubric `yaml:"rubrics" json:"rubrics,omitempty" doc:"a scorecard per phase (rubric or checklist): the criteria of the field stored in scorecards; editing one re-scores from the stored transcripts"`
+	LedgerDSN string       `yaml:"ledger_dsn" json:"ledger_dsn" memo:"-" secret:"true" doc:"MySQL DSN of the ledger (mysql_upsert's database): the open action_items of a student's earlier sessions are given to the model, whose followups close them; empty: no followups"`
+	Timezone  string       `yaml:"timezone" json:"timezone,omitempty" doc:"zone of the session's date against which due dates (下周五之前) are resolved (empty: Asia/Shanghai; omitted from the memo key when empty, so configurations without extraction keep their keys)"`
 }
 
 // kimiClassifyReads are the item fields the prompts can use besides the transcript.
@@ -146,6 +152,7 @@ type kimiClassify struct {
 
 	b      *runner.Build
 	prices kimi.Prices
+	coach  *coaching // nil: nothing declared to extract
 }
 
 func newKimiClassify(cfg kimiClassifyConfig, b *runner.Build) (any, error) {
@@ -203,6 +210,12 @@ func newKimiClassify(cfg kimiClassifyConfig, b *runner.Build) (any, error) {
 		return fail("price_per_mtok_input,price_per_mtok_output,price_per_mtok_cached", "prices must not be negative")
 	}
 	s.cls = cls
+	if s.coach, err = newCoaching(cfg, cls, b); err != nil {
+		return nil, err
+	}
+	if s.coach != nil {
+		cls.SetExtract(s.coach.fields)
+	}
 	if s.pre, err = s.compile(cfg.PreRules, "pre_rules", nil); err != nil {
 		return nil, err
 	}
@@ -267,7 +280,15 @@ func (s *kimiClassify) Process(ctx context.Context, in *runner.Item) (runner.Fie
 			break
 		}
 	}
-	phase, summary, err := s.cls.Decide(ctx, itemData(in), tr, decided, res)
+	var x *kimi.Extra
+	var open map[string]coach.OpenItem
+	if s.coach != nil {
+		var err error
+		if x, open, err = s.coach.extra(ctx, in, decided); err != nil {
+			return nil, err
+		}
+	}
+	phase, summary, err := s.cls.DecideExtra(ctx, itemData(in), tr, decided, res, x)
 	var te *kimi.TemplateError
 	switch {
 	case errors.As(err, &te):
@@ -295,6 +316,9 @@ func (s *kimiClassify) Process(ctx context.Context, in *runner.Item) (runner.Fie
 			}
 			break
 		}
+	}
+	if s.coach != nil {
+		s.coach.finish(ctx, in, tr, phase, open, res)
 	}
 	runner.Logger(ctx).InfoContext(ctx, "classified", "phase", phase, "rule", res.Rule, "needs_review", res.NeedsReview,
 		"attempts", res.Attempts, "tokens", res.Tokens, "parts", res.Parts)
@@ -347,6 +371,14 @@ func (s *kimiClassify) Open(ctx context.Context) error {
 	s.cls.SetWindow(m.ContextLength)
 	log.DebugContext(ctx, "model checked", "model", m.ID, "context_tokens", s.cls.Window())
 	return nil
+}
+
+// Close releases the ledger's connections.
+func (s *kimiClassify) Close() error {
+	if s.coach == nil {
+		return nil
+	}
+	return s.coach.close()
 }
 
 // Cost is the tokens of ctx's run and, with prices configured, their money. (In a dry run the engine adds
@@ -411,7 +443,14 @@ func (s *kimiClassify) estimate(in *runner.Item) (u kimi.TokenUsage, note string
 		note += fmt.Sprintf(", map-reduce in ~%d parts", n/s.cfg.PartTokens+1)
 	}
 	// The answer is well under max_tokens; a reasoning model adds its thinking, which is not known here.
-	return kimi.TokenUsage{PromptTokens: n, CompletionTokens: s.cfg.MaxTokens / 2}, note, true
+	u = kimi.TokenUsage{PromptTokens: n, CompletionTokens: s.cfg.MaxTokens / 2}
+	if s.coach != nil {
+		p, c := s.coach.estimateTokens()
+		u.PromptTokens += p
+		u.CompletionTokens += c
+		note += ", extraction in the same call"
+	}
+	return u, note, true
 }
 
 // Check reports whether Moonshot takes the key at this base URL, knows the model and has a balance.

@@ -39,6 +39,7 @@ type mysqlUpsertConfig struct {
 	WriteTimeout    time.Duration `yaml:"write_timeout" min:"1s" max:"1h" doc:"limit on one write to the server"`
 	LockWait        time.Duration `yaml:"lock_wait" min:"1s" max:"1h" doc:"innodb_lock_wait_timeout of the session (whole seconds)"`
 	LockRetries     int           `yaml:"lock_retries" min:"0" max:"100" doc:"times a transaction that lost a lock race (deadlock 1213, lock wait timeout 1205) is run again at once, before the step's retry policy takes over"`
+	Warnings        []warningRule `yaml:"warnings" memo:"-" doc:"rules over each student's view, evaluated at the run's now() by runner report and runner status --warnings (not by runs): name, when (an expression over student: days_since_last, phase, days_in_phase, sessions_in_phase, open_items, overdue_items, last_scores, last_score, score_phase, score_trend, scored_in_phase, teacher_share, sessions, teacher, name, id), message (Go template over the same names)"`
 	Roster          string        `yaml:"roster" doc:"optional roster file (.csv: id,name,aliases,userid with aliases separated by |; or .yaml: a list of {id, name, aliases, userid}) mapping guests' names and aliases, and userids, to canonical student ids. A guest it does not know keeps its name:<name> id and flags the recording needs_review. Edits apply to every stored recording at the next run, with no step re-run"`
 }
 
@@ -70,6 +71,7 @@ type mysqlUpsert struct {
 	retries int
 	roster  *roster.Roster // nil: none configured
 	applied bool           // the roster was applied to the stored links
+	rules   []compiledWarning
 
 	mu         sync.Mutex
 	db         *sql.DB
@@ -103,8 +105,12 @@ func newMysqlUpsert(cfg mysqlUpsertConfig, b *runner.Build) (any, error) {
 			return nil, b.ErrorAt("roster", "mysql_upsert: %v", err)
 		}
 	}
+	rules, err := compileWarnings(cfg.Warnings, b)
+	if err != nil {
+		return nil, err
+	}
 	return &mysqlUpsert{cfg: sc, secrets: sc.Secrets(), migrate: cfg.Migrate, runs: cfg.RecordRuns,
-		retries: cfg.LockRetries, db: db, roster: ros}, nil
+		retries: cfg.LockRetries, db: db, roster: ros, rules: rules}, nil
 }
 
 // open returns the pool once the schema is ready: the first caller applies the migrations, and a failure
@@ -189,6 +195,9 @@ func (s *mysqlUpsert) Process(ctx context.Context, in *runner.Item) (runner.Fiel
 	}
 	res, err := (&store.Recordings{DB: db, LockRetries: s.retries}).Upsert(ctx, rec)
 	if err != nil {
+		return nil, s.classify(ctx, err)
+	}
+	if err := saveCoaching(ctx, db, rec, in); err != nil {
 		return nil, s.classify(ctx, err)
 	}
 	runner.Logger(ctx).Debug("recording stored", "item", rec.ID, "action", res.Action, "status", res.Status,

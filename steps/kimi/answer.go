@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"meetpipe/steps/coach"
 )
 
 // Classification is what kimi_classify writes as the item field `classification`: how the phase and
@@ -37,6 +39,8 @@ type Classification struct {
 	Answer map[string]any `json:"answer,omitempty" expr:"answer"`
 	// Raw is the model's last output when it never became valid.
 	Raw string `json:"raw,omitempty" expr:"raw"`
+	// Coaching is the checked extraction (homework, scores, followups) when fields are declared.
+	Coaching *coach.Extraction `json:"coaching,omitempty" expr:"coaching"`
 }
 
 // ParseAnswer reads the JSON object in a model's reply. JSON mode gives a bare object; without it models

@@ -41,6 +41,9 @@ type ClassifierConfig struct {
 	// ItemFields are the item's fields the prompts are given; when set, a prompt naming another field is
 	// refused by NewClassifier.
 	ItemFields []string
+	// Extract are the fields declared for extraction, asked in the same request as the phase and the
+	// summary (json_schema, or the schema in the prompt for a server that refuses it).
+	Extract []Field
 }
 
 // Guard is what the caller wraps around each request: Do runs f inside its limiter, timeout and stop
@@ -164,7 +167,7 @@ func (c *Classifier) logger(ctx context.Context) *slog.Logger {
 // complete sends one chat completion through the guard, or answers from the run's cache. A 400 naming a
 // parameter the model refuses is healed and sent again; what was learned holds for the model for the
 // rest of the run. The cache key is the request as configured, so a healed request finds it too.
-func (c *Classifier) complete(ctx context.Context, msgs []Message, maxTokens int, schema *JSONSchema) (*ChatResponse, error) {
+func (c *Classifier) complete(ctx context.Context, msgs []Message, maxTokens int, schema *JSONSchema, extracting bool) (*ChatResponse, error) {
 	want := Params{Thinking: c.cfg.Thinking, ReasoningEffort: c.cfg.ReasoningEffort, MaxField: "max_completion_tokens", Format: "text"}
 	if want.Thinking == "default" {
 		want.Thinking = ""
@@ -201,7 +204,13 @@ func (c *Classifier) complete(ctx context.Context, msgs []Message, maxTokens int
 			// Another request may have learned more since this one was sent: start from what is known.
 			p = run.healer.Params(model, p)
 		}
-		req := p.Request(model, msgs, maxTokens, schema, cacheKey)
+		sent := msgs
+		if extracting && p.Format != "json_schema" && schema != nil {
+			// JSON mode guarantees an object, not its fields: the model reads the schema instead.
+			sent = append([]Message(nil), msgs...)
+			sent[0].Content += schemaPrompt(schema)
+		}
+		req := p.Request(model, sent, maxTokens, schema, cacheKey)
 		err = c.guard.Do(ctx, func(ctx context.Context) error {
 			var err error
 			resp, err = c.chat.Complete(ctx, req)

@@ -15,6 +15,15 @@ import (
 // filter refused it, or the answer stayed invalid up the ladder (the phase is then the fallback).
 // An error is what the guard made of a failed call, or a *TemplateError.
 func (c *Classifier) Decide(ctx context.Context, item map[string]any, tr Transcript, decided string, res *Classification) (phase, summary string, err error) {
+	return c.DecideExtra(ctx, item, tr, decided, res, nil)
+}
+
+// DecideExtra is Decide with the declared extraction (see ClassifierConfig.Extract) shaped by x for this
+// request. The extracted fields are in res.Answer; a number that stayed out of range flags the recording.
+func (c *Classifier) DecideExtra(ctx context.Context, item map[string]any, tr Transcript, decided string, res *Classification, x *Extra) (phase, summary string, err error) {
+	if x == nil {
+		x = &Extra{}
+	}
 	phase = decided
 	if strings.TrimSpace(tr.Text) == "" {
 		res.NeedsReview, res.Reason = true, "转写为空"
@@ -23,7 +32,8 @@ func (c *Classifier) Decide(ctx context.Context, item map[string]any, tr Transcr
 		}
 		return phase, "", nil
 	}
-	out, err := c.classify(ctx, c.data(item, decided), tr, decided != "", res)
+	data := c.data(item, decided)
+	out, err := c.classify(ctx, data, tr, decided != "", res, x)
 	var ae *APIError
 	switch {
 	case err != nil && errors.As(err, &ae) && ae.Kind() == ErrContentFilter:
@@ -37,6 +47,9 @@ func (c *Classifier) Decide(ctx context.Context, item map[string]any, tr Transcr
 	}
 	res.Answer = out.answer
 	summary = clipRunes(stringOf(out.answer["summary"]), c.cfg.SummaryMax)
+	if out.valid && out.soft != nil {
+		res.NeedsReview, res.Reason = true, out.soft.Error()
+	}
 	if out.valid {
 		if decided == "" {
 			phase, _ = c.Phase(stringOf(out.answer["phase"]))
@@ -72,7 +85,7 @@ func (c *Classifier) data(item map[string]any, phase string) map[string]any {
 
 // classify runs the model over the transcript: in one pass when the prompt fits the budget, else by
 // summarising parts first.
-func (c *Classifier) classify(ctx context.Context, data map[string]any, tr Transcript, decided bool, res *Classification) (answer, error) {
+func (c *Classifier) classify(ctx context.Context, data map[string]any, tr Transcript, decided bool, res *Classification, x *Extra) (answer, error) {
 	check := c.checkFull
 	if decided {
 		check = c.checkSummary
@@ -82,12 +95,13 @@ func (c *Classifier) classify(ctx context.Context, data map[string]any, tr Trans
 	if err != nil {
 		return answer{}, err
 	}
+	c.instruct(msgs, x)
 	fits, err := c.fits(ctx, msgs)
 	if err != nil {
 		return answer{}, err
 	}
 	if fits {
-		out, err := c.ask(ctx, msgs, check, res, phasesUnless(decided, c.names))
+		out, err := c.ask(ctx, msgs, check, res, phasesUnless(decided, c.names), x)
 		var ae *APIError
 		if err == nil || !errors.As(err, &ae) || ae.Kind() != ErrTooLong {
 			return out, err
@@ -102,7 +116,15 @@ func (c *Classifier) classify(ctx context.Context, data map[string]any, tr Trans
 	if err != nil {
 		return answer{}, err
 	}
-	return c.ask(ctx, msgs, check, res, phasesUnless(decided, c.names))
+	c.instruct(msgs, x)
+	return c.ask(ctx, msgs, check, res, phasesUnless(decided, c.names), x)
+}
+
+// instruct adds the extraction's instructions to the first message (the system prompt, when there is one).
+func (c *Classifier) instruct(msgs []Message, x *Extra) {
+	if x != nil && len(c.cfg.Extract) > 0 {
+		msgs[0].Content += c.instructions(x)
+	}
 }
 
 // phasesUnless is the schema's enum: none when the phase is decided and only a summary is asked for.
@@ -119,6 +141,7 @@ type answer struct {
 	content string
 	valid   bool
 	reason  string
+	soft    error // a *RangeError that stayed after its one re-ask: valid, but flagged
 }
 
 // ask runs the validation ladder: an answer cut off at the output cap is asked again once with twice
@@ -126,13 +149,28 @@ type answer struct {
 // that the last answer is returned as invalid. Network errors and 429s end the ladder with an error for
 // the engine to retry; they do not count as re-prompts. schemaPhases are the enum of the json_schema
 // (nil: the summary alone).
-func (c *Classifier) ask(ctx context.Context, msgs []Message, check func(map[string]any) error, res *Classification, schemaPhases []string) (answer, error) {
+func (c *Classifier) ask(ctx context.Context, msgs []Message, check func(map[string]any) error, res *Classification, schemaPhases []string, x *Extra) (answer, error) {
 	msgs = append([]Message(nil), msgs...)
 	limit := c.outputCap(msgs, 1)
-	grown, reprompts := false, 0
+	grown, reprompts, softAsked := false, 0, false
 	schema := ClassifySchema(schemaPhases, c.cfg.SummaryMax)
+	extracting := x != nil && len(c.cfg.Extract) > 0
+	if extracting {
+		schema = c.extractSchema(schema, x)
+		base := check
+		check = func(a map[string]any) error {
+			if err := base(a); err != nil {
+				return err
+			}
+			err := CheckFields(c.cfg.Extract, a, x)
+			if err == nil && x.Check != nil {
+				err = x.Check(a)
+			}
+			return err
+		}
+	}
 	for {
-		resp, err := c.complete(ctx, msgs, limit, schema)
+		resp, err := c.complete(ctx, msgs, limit, schema, extracting)
 		if err != nil {
 			return answer{}, err
 		}
@@ -153,6 +191,15 @@ func (c *Classifier) ask(ctx context.Context, msgs []Message, check func(map[str
 		}
 		if verr == nil {
 			return answer{answer: ans, content: content, valid: true}, nil
+		}
+		if re := (*RangeError)(nil); errors.As(verr, &re) {
+			if softAsked {
+				return answer{answer: ans, content: content, valid: true, soft: verr}, nil
+			}
+			softAsked = true
+			msgs = append(msgs, Message{Role: "assistant", Content: clipQuote(strings.TrimSpace(content), quoteRunes)},
+				Message{Role: "user", Content: "上次输出中有数值超出允许范围：" + clipQuote(verr.Error(), 500) + "。请按范围重新给出完整的 JSON 对象。"})
+			continue
 		}
 		if finish == "length" {
 			verr = fmt.Errorf("输出在 %d 个 token 处被截断，%v", limit, verr)

@@ -36,7 +36,7 @@ func (c *Classifier) summarise(ctx context.Context, data map[string]any, texts [
 		if err != nil {
 			return nil, err
 		}
-		a, err := c.ask(ctx, msgs, c.checkSummary, res, nil)
+		a, err := c.ask(ctx, msgs, c.checkSummary, res, nil, nil)
 		if err != nil {
 			return nil, err
 		}

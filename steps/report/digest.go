@@ -48,6 +48,7 @@ func (r *Report) Digest() string {
 		}
 		fmt.Fprintf(&b, "- 失败 %s ×%d：%s\n", mdText(g.Step), g.Count, mdText(firstLine(g.Reason, 60)))
 	}
+	r.coachDigest(&b)
 	return strings.TrimRight(b.String(), "\n")
 }
 

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-//go:embed templates/report.html.tmpl
+//go:embed templates/report.html.tmpl templates/coach.html.tmpl
 var templates embed.FS
 
 var page = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
@@ -24,7 +24,7 @@ var page = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap
 		return ""
 	},
 	"elapsed": func(a time.Time, b *time.Time) string { return "" },
-}).ParseFS(templates, "templates/report.html.tmpl"))
+}).ParseFS(templates, "templates/report.html.tmpl", "templates/coach.html.tmpl"))
 
 // UntilIncl is the window's last day (the window ends at a midnight or at now).
 func (r *Report) UntilIncl() time.Time { return r.Until.Add(-time.Nanosecond).In(r.Loc) }

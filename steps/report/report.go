@@ -68,6 +68,8 @@ type Report struct {
 
 	Talk       []store.ReportTalk // measured sessions (talk.go)
 	TalkTrends []TalkTrend
+
+	Coach *Coaching // the student board, homework, score trends and warnings; nil: not loaded
 }
 
 // Student is one student's journey through the window.

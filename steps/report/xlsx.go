@@ -17,6 +17,9 @@ const (
 	SheetRecordings = "录制"
 	SheetTeachers   = "老师"
 	SheetReview     = "待复核"
+	SheetHomework   = "作业"
+	SheetScores     = "评分"
+	SheetWarnings   = "预警"
 )
 
 // cell is one value of a sheet: a string, a number, or a time (written as an Excel date).
@@ -163,7 +166,7 @@ func (r *Report) sheets() []sheet {
 		review.rows = append(review.rows, []any{it.ID, wall(&start), it.Teacher, strings.Join(it.Students, "、"), it.Subject,
 			it.Phase, it.Reason, r.RerunCommand(it)})
 	}
-	return []sheet{students, recs, teachers, review, r.talkSheet(wall)}
+	return append([]sheet{students, recs, teachers, review, r.talkSheet(wall)}, r.coachSheets()...)
 }
 
 func cellName(col, row int) string {

@@ -60,6 +60,8 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	students := fs.Int("students", 10, "how many of the most active students")
 	stateDir := fs.String("state-dir", defaultStateDir(), "the pipeline's state_dir, for its pending recordings")
 	pipeline := fs.String("pipeline", "pipelines/meeting.yaml", "the pipeline whose redact: patterns the output passes through (if the file exists)")
+	var wf warningFlags
+	wf.register(fs)
 	if err := noArgs(fs, args); err != nil {
 		return err
 	}
@@ -73,6 +75,9 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if red != nil {
 			stdout = &redactingWriter{w: stdout, scrub: red.Scrub}
 		}
+	}
+	if wf.on {
+		return statusWarnings(ctx, wf, df.envFile, *output, stdout, stderr)
 	}
 	if *output != "text" && *output != "json" {
 		return usageError{fmt.Errorf("status: --output must be text or json")}

@@ -112,6 +112,9 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	rep := report.Build(data, pending, report.Options{Title: *title, Location: loc, Now: now, Pipeline: shown,
 		Phases: phasesOf(classify), Prices: pricesOf(classify)})
+	if rep.Coach, err = loadCoaching(ctx, p, db, s, u); err != nil {
+		return fmt.Errorf("report: %s", sec.Scrub(err.Error()))
+	}
 
 	robot, mailer, err := sendTargets(p, env)
 	if err != nil {

@@ -62,6 +62,8 @@ func TestReport(t *testing.T) {
 		t.Fatalf("recording_students: %d rows, %v", dots, err)
 	}
 	t.Run("browser", func(t *testing.T) { checkInBrowser(t, page, dots) })
+	t.Run("board", func(t *testing.T) { checkBoardInBrowser(t, page, openDB(t, e.dsn)) })
+	t.Run("coach sheets", func(t *testing.T) { checkCoachSheets(t, book) })
 
 	t.Run("xlsx", func(t *testing.T) {
 		f, err := excelize.OpenFile(book)

@@ -35,6 +35,10 @@ type MoonshotOptions struct {
 	Seed       uint64
 	// EmptyBalance reports a balance of 0 at GET /v1/users/me/balance (chat completions still answer).
 	EmptyBalance bool
+	// GroundedOnly leaves out the invented action item of an extraction (extract.go).
+	GroundedOnly bool
+	// ScoresOutOfRange answers this many extraction requests with one score above the rubric's maximum.
+	ScoresOutOfRange int
 }
 
 // MoonshotCounters count what the server saw.
@@ -67,14 +71,15 @@ type MoonshotServer struct {
 	l      *listener
 	faults *faults
 
-	mu       sync.Mutex
-	c        MoonshotCounters
-	inflight int
-	starts   []time.Time // accepted chat completions within the last minute
-	served   map[int]int // faults served per fixture rule
-	bodies   []json.RawMessage
-	seq      int
-	prefixes map[string]bool // prompt_cache_key + system prompt seen
+	mu         sync.Mutex
+	c          MoonshotCounters
+	inflight   int
+	starts     []time.Time // accepted chat completions within the last minute
+	served     map[int]int // faults served per fixture rule
+	bodies     []json.RawMessage
+	seq        int
+	prefixes   map[string]bool // prompt_cache_key + system prompt seen
+	outOfRange int             // out-of-range scores served (ScoresOutOfRange)
 }
 
 // NewMoonshot starts a Moonshot emulator and panics if it cannot listen.
@@ -361,6 +366,7 @@ func (s *MoonshotServer) chat(w http.ResponseWriter, r *http.Request) {
 
 	enum, maxLen := schemaLimits(&body)
 	ans, ruleFault := s.answer(firstUser)
+	ans = s.extract(ans, &body, firstUser)
 	if fault == "" {
 		fault = ruleFault
 	}
