@@ -59,6 +59,8 @@ var commands = map[string]command{
 	"report":   cmdReport,
 	"version":  cmdVersion,
 	"help":     cmdHelp,
+
+	"notify-failure": cmdNotifyFailure,
 }
 
 // usageError marks a bad flag, argument or configuration: exit 2.
