@@ -66,7 +66,7 @@ func (d *deployment) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.logrotateDir, "logrotate-dir", envOr("MEETPIPE_LOGROTATE_DIR", "/etc/logrotate.d"), "where the logrotate snippet for logs/ goes, if the folder exists; empty: none ($MEETPIPE_LOGROTATE_DIR)")
 	fs.StringVar(&d.at, "at", "03:00", "time of the nightly run (HH:MM, local time)")
 	fs.StringVar(&d.since, "since", "26h", "window of the nightly run (overlaps the previous night; the memo makes that free)")
-	fs.BoolVar(&d.serve, "serve", false, "install a long-running `runner serve` service ("+serveUnit+") instead of the nightly schedule (systemd only)")
+	fs.BoolVar(&d.serve, "serve", false, "install a long-running 'runner serve' service ("+serveUnit+") instead of the nightly schedule (systemd only)")
 	fs.StringVar(&d.listen, "listen", "127.0.0.1:8080", "address of runner serve, with --serve")
 }
 
