@@ -159,3 +159,15 @@ func TestDoctorPlaceholdersAndCounts(t *testing.T) {
 		t.Errorf("--output yaml: exit %d, want 2", code)
 	}
 }
+
+// At --log-level warn a run still ends with its one-line summary.
+func TestWarnLevelKeepsSummary(t *testing.T) {
+	file, _, envFile := tinyFixture(t, "")
+	code, _, errOut := runCLI("run", file, "--env-file", envFile, "--log-level", "warn", "--log-format", "json", "--no-preflight")
+	if code != 1 || !strings.Contains(errOut, `"level":"WARN","msg":"run finished","status":"failed"`) {
+		t.Fatalf("exit %d:\n%s", code, errOut)
+	}
+	if strings.Count(errOut, `"msg":"run finished"`) != 1 {
+		t.Errorf("the summary twice:\n%s", errOut)
+	}
+}
