@@ -163,3 +163,51 @@ func TestXLSXRoundTrip(t *testing.T) {
 		t.Errorf("recordings sheet (unknown tokens stay empty) = %q", recs)
 	}
 }
+
+// Shares and hours are numbers with a display format, every sheet has a filter and a frozen header row,
+// and names lose stray (also full-width) spaces.
+func TestXLSXCellTypes(t *testing.T) {
+	r := build()
+	r.Students[0].Name = " " + r.Students[0].Name + "\u3000"
+	var b bytes.Buffer
+	if err := r.WriteXLSX(&b); err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenReader(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	head, _ := f.GetRows(SheetTeachers)
+	if len(head) < 2 || head[0][2] != "小时" || !strings.HasSuffix(head[0][6], "占比") {
+		t.Fatalf("teachers sheet = %q", head)
+	}
+	for _, c := range []struct{ ref, shownLike string }{{"C2", `^\d+\.\d$`}, {"G2", `^\d+%$`}} {
+		typ, _ := f.GetCellType(SheetTeachers, c.ref)
+		raw, _ := f.GetCellValue(SheetTeachers, c.ref, excelize.Options{RawCellValue: true})
+		shown, _ := f.GetCellValue(SheetTeachers, c.ref)
+		if typ == excelize.CellTypeSharedString || typ == excelize.CellTypeInlineString || strings.HasSuffix(raw, "%") {
+			t.Errorf("%s is text (%v %q), want a number", c.ref, typ, raw)
+		}
+		if !regexp.MustCompile(c.shownLike).MatchString(shown) {
+			t.Errorf("%s shows %q, want like %s (raw %q)", c.ref, shown, c.shownLike, raw)
+		}
+	}
+	filters := map[string]bool{}
+	for _, d := range f.GetDefinedName() {
+		if d.Name == "_xlnm._FilterDatabase" {
+			filters[d.Scope] = true
+		}
+	}
+	for _, s := range f.GetSheetList() {
+		if !filters[s] {
+			t.Errorf("sheet %s has no filter", s)
+		}
+		if p, err := f.GetPanes(s); err != nil || !p.Freeze || p.YSplit != 1 {
+			t.Errorf("sheet %s: header row not frozen (%+v, %v)", s, p, err)
+		}
+	}
+	if v, _ := f.GetCellValue(SheetStudents, "A2"); v != strings.TrimSpace(r.Students[0].Name) || strings.ContainsRune(v, '\u3000') {
+		t.Errorf("A2 = %q, want the name trimmed", v)
+	}
+}
