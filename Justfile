@@ -39,7 +39,8 @@ deps:
 
 # Build the runner and the Go plugins into bin/ and plugins/.
 build:
-    go build -o bin/runner ./runner/cmd/runner
+    # GOFLAGS has -buildvcs=false (worktrees, tarballs): the version and commit come in by -ldflags.
+    go build -ldflags "-X main.version=$(git describe --tags --always --dirty 2>/dev/null || echo dev) -X main.commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)" -o bin/runner ./runner/cmd/runner
     if [ -d plugins/wecom_notify ]; then go build -o plugins/wecom_notify/wecom_notify ./plugins/wecom_notify; fi
 
 # gofmt and go vet.

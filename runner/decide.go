@@ -45,7 +45,7 @@ func (r *run) decide(s *stage, w *work) (d decision) {
 		d.reason = "memoized output was gone"
 	case rec != nil && rec.Status == OutcomeDone && rec.Key == key:
 		r.redactRecord(w.item.id, rec)
-		return decision{act: ActMemo, rec: rec}
+		return decision{act: ActMemo, rec: rec, reason: memoReason(rec)}
 	case rec != nil && rec.Status == OutcomeFailed && rec.Key == key:
 		d.reason = "failed last time: " + rec.Error
 	case rec != nil:
@@ -60,6 +60,25 @@ func (r *run) decide(s *stage, w *work) (d decision) {
 		d.estimate, d.cost = estimate(s, w)
 	}
 	return d
+}
+
+// memoReason says why a step's output comes from the memo: when and by which run it was made, from the
+// same inputs (the memo key matches).
+func memoReason(rec *Record) string {
+	key := rec.Key
+	if len(key) > 12 {
+		key = key[:12]
+	}
+	s := "same inputs as"
+	if rec.Run != "" {
+		s += " run " + rec.Run
+	} else {
+		s += " an earlier run"
+	}
+	if !rec.Finished.IsZero() {
+		s += " at " + rec.Finished.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	return s + " (key " + key + ")"
 }
 
 // decideAt is what a worker asks at stage s: the plan's decision when the plan settled this stage and the

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -645,5 +646,22 @@ func TestLazyFieldsResolvedOnlyWhenNeeded(t *testing.T) {
 	}
 	if _, err := LoadBytes("t.yaml", []byte("steps:\n  - uses: lazynums\n    filter: secret_url != \"\"\n"), LoadOptions{Registry: h.reg, Env: map[string]string{}}); err == nil || !strings.Contains(err.Error(), "unknown name secret_url") {
 		t.Fatalf("expressions must not read lazy fields: %v", err)
+	}
+}
+
+// --explain says why a step came from the memo: the run that made it, when, and that the inputs match.
+func TestExplainSaysWhyMemo(t *testing.T) {
+	h := newHarness(t)
+	p := h.load(basic)
+	if _, err, _ := h.run(p, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err, rep := h.run(h.load(basic), RunOptions{Explain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`memo\s+same inputs as run \S+ at \d{4}-\d\d-\d\d \d\d:\d\d UTC \(key [0-9a-f]{1,12}\)`)
+	if !re.MatchString(rep) {
+		t.Fatalf("no memo reason in:\n%s", rep)
 	}
 }

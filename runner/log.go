@@ -18,8 +18,11 @@ type LogOptions struct {
 	Level  string // debug, info, warn, error (LOG_LEVEL)
 	Format string // auto (tint on a terminal, else JSON), text, json
 	Out    io.Writer
-	TTY    bool   // Out is a terminal
-	File   string // also append JSON lines here (the seed's logs/*.log); "" none
+	TTY    bool // Out is a terminal
+	// Journal: Out is journald's stream (JOURNAL_STREAM): format auto writes plain lines with sd-daemon
+	// priority prefixes ("<3>"), which journald stores as the entry's level.
+	Journal bool
+	File    string // also append JSON lines here (the seed's logs/*.log); "" none
 	// Tee also gets JSON lines, like File: for a log file known only once the pipeline has loaded, when
 	// the logger must exist before (the CLI's late file).
 	Tee     io.Writer
@@ -51,6 +54,10 @@ func NewLogger(o LogOptions) (*slog.Logger, func() error, error) {
 	var h slog.Handler
 	switch o.Format {
 	case "", "auto":
+		if o.Journal && !o.TTY {
+			h = newJournalHandler(o.Out, level)
+			break
+		}
 		if o.TTY {
 			h = tint.NewHandler(o.Out, &tint.Options{Level: level, TimeFormat: time.TimeOnly})
 		} else {

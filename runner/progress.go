@@ -3,10 +3,14 @@ package runner
 import (
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mattn/go-runewidth"
 )
 
 // stageProgress is what the live display shows of one stage in one run.
@@ -121,6 +125,29 @@ func (t *Terminal) draw() {
 	if t.status == nil {
 		return
 	}
-	io.WriteString(t.w, "\r\033[K"+t.status())
+	io.WriteString(t.w, "\r\033[K"+fitLine(t.status(), t.width()))
 	t.shown = true
+}
+
+// width is the terminal's column count now (it may have been resized): the size the terminal reports, else
+// $COLUMNS, else 80.
+func (t *Terminal) width() int {
+	if f, ok := t.w.(*os.File); ok {
+		if n := termWidth(f); n > 0 {
+			return n
+		}
+	}
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	return 80
+}
+
+// fitLine cuts s to one column less than the width: a line that fills the last column makes some
+// terminals wrap, and then "\r" returns to the wrapped row and every redraw leaves a line behind.
+func fitLine(s string, width int) string {
+	if width < 2 {
+		return ""
+	}
+	return runewidth.Truncate(s, width-1, "…")
 }

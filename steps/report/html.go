@@ -13,13 +13,14 @@ import (
 var templates embed.FS
 
 var page = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
-	"color":   func(p string) string { return phaseColors[p] }, // replaced per report in WriteHTML
-	"day":     func(t time.Time) string { return t.Format("2006-01-02") },
-	"join":    strings.Join,
-	"hours":   func(m int) float64 { return float64(m) / 60 },
-	"percent": func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
-	"seconds": seconds,
-	"age":     age,
+	"color":     func(p string) string { return phaseColors[p] }, // replaced per report in WriteHTML
+	"day":       func(t time.Time) string { return t.Format("2006-01-02") },
+	"join":      strings.Join,
+	"hours":     func(m int) float64 { return float64(m) / 60 },
+	"percent":   func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
+	"seconds":   seconds,
+	"age":       age,
+	"runStatus": RunStatusLabel,
 	"datetime": func(t any) string {
 		return ""
 	},

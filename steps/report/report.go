@@ -220,7 +220,7 @@ func Build(d *store.ReportData, pending []Pending, o Options) *Report {
 		if !rec.NeedsReview {
 			continue
 		}
-		it := ReviewItem{ID: rec.ID, Teacher: rec.Teacher, Subject: rec.Subject, Phase: rec.Phase, Reason: rec.ReviewReason,
+		it := ReviewItem{ID: rec.ID, Teacher: rec.Teacher, Subject: rec.Subject, Phase: rec.Phase, Reason: ReasonLabel(rec.ReviewReason),
 			Start: rec.Start, Minutes: rec.Minutes}
 		for _, a := range rec.Students {
 			it.Students = append(it.Students, studentLabel(a.ID, a.Name))
@@ -250,7 +250,7 @@ func Build(d *store.ReportData, pending []Pending, o Options) *Report {
 		return a.Step+a.Reason < b.Step+b.Reason
 	})
 	for _, p := range pending {
-		r.Pending = append(r.Pending, PendingRow{ID: p.ID, Reason: p.Reason, FirstSeen: p.FirstSeen, Age: o.Now.Sub(p.FirstSeen)})
+		r.Pending = append(r.Pending, PendingRow{ID: p.ID, Reason: ReasonLabel(p.Reason), FirstSeen: p.FirstSeen, Age: o.Now.Sub(p.FirstSeen)})
 	}
 	sort.Slice(r.Pending, func(i, j int) bool { return r.Pending[i].Age > r.Pending[j].Age })
 	r.spend(o.Prices)

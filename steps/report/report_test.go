@@ -155,11 +155,97 @@ func TestXLSXRoundTrip(t *testing.T) {
 		t.Errorf("column A width %.1f", w)
 	}
 	rev, _ := f.GetRows(SheetReview)
-	if len(rev) != 2 || rev[1][0] != "1004" || rev[1][6] != "too-short" || rev[1][7] != "runner run pipelines/meeting.yaml --since 2026-11-11T09:00:00+08:00 --until 2026-11-12T10:00:00+08:00 --only 1004" {
+	if len(rev) != 2 || rev[1][0] != "1004" || rev[1][6] != "过短 (too-short)" || rev[1][7] != "runner run pipelines/meeting.yaml --since 2026-11-11T09:00:00+08:00 --until 2026-11-12T10:00:00+08:00 --only 1004" {
 		t.Errorf("review sheet = %q", rev)
 	}
 	recs, _ := f.GetRows(SheetRecordings)
 	if len(recs) != 5 || recs[2][3] != "李同学 (stu_li)、赵同学 (ext:WMzhao7)" || recs[1][10] != "2000" || len(recs[3]) > 10 {
 		t.Errorf("recordings sheet (unknown tokens stay empty) = %q", recs)
+	}
+}
+
+// Shares and hours are numbers with a display format, every sheet has a filter and a frozen header row,
+// and names lose stray (also full-width) spaces.
+func TestXLSXCellTypes(t *testing.T) {
+	r := build()
+	r.Students[0].Name = " " + r.Students[0].Name + "\u3000"
+	var b bytes.Buffer
+	if err := r.WriteXLSX(&b); err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenReader(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	head, _ := f.GetRows(SheetTeachers)
+	if len(head) < 2 || head[0][2] != "小时" || !strings.HasSuffix(head[0][6], "占比") {
+		t.Fatalf("teachers sheet = %q", head)
+	}
+	for _, c := range []struct{ ref, shownLike string }{{"C2", `^\d+\.\d$`}, {"G2", `^\d+%$`}} {
+		typ, _ := f.GetCellType(SheetTeachers, c.ref)
+		raw, _ := f.GetCellValue(SheetTeachers, c.ref, excelize.Options{RawCellValue: true})
+		shown, _ := f.GetCellValue(SheetTeachers, c.ref)
+		if typ == excelize.CellTypeSharedString || typ == excelize.CellTypeInlineString || strings.HasSuffix(raw, "%") {
+			t.Errorf("%s is text (%v %q), want a number", c.ref, typ, raw)
+		}
+		if !regexp.MustCompile(c.shownLike).MatchString(shown) {
+			t.Errorf("%s shows %q, want like %s (raw %q)", c.ref, shown, c.shownLike, raw)
+		}
+	}
+	filters := map[string]bool{}
+	for _, d := range f.GetDefinedName() {
+		if d.Name == "_xlnm._FilterDatabase" {
+			filters[d.Scope] = true
+		}
+	}
+	for _, s := range f.GetSheetList() {
+		if !filters[s] {
+			t.Errorf("sheet %s has no filter", s)
+		}
+		if p, err := f.GetPanes(s); err != nil || !p.Freeze || p.YSplit != 1 {
+			t.Errorf("sheet %s: header row not frozen (%+v, %v)", s, p, err)
+		}
+	}
+	if v, _ := f.GetCellValue(SheetStudents, "A2"); v != strings.TrimSpace(r.Students[0].Name) || strings.ContainsRune(v, '\u3000') {
+		t.Errorf("A2 = %q, want the name trimmed", v)
+	}
+}
+
+// Reasons read in Chinese with the code kept; a run that stored 84 of 85 is partly failed, not failed.
+func TestLabels(t *testing.T) {
+	for in, want := range map[string]string{
+		"too-short":             "过短 (too-short)",
+		"transcoding (state 2)": "转码中 (transcoding (state 2))",
+		"not ready: 转码中":        "not ready: 转码中",
+		"subject-resume":        "subject-resume",
+	} {
+		if got := ReasonLabel(in); got != want {
+			t.Errorf("ReasonLabel(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for _, c := range []struct {
+		row  store.RunRow
+		want string
+	}{
+		{store.RunRow{Status: "failed", Items: 85, Done: 84, Failed: 1}, "部分失败 (partly failed)"},
+		{store.RunRow{Status: "failed", Items: 85, Failed: 85}, "失败 (failed)"},
+		{store.RunRow{Status: "ok", Items: 3, Done: 3}, "成功 (ok)"},
+	} {
+		if got := RunStatusLabel(c.row); got != c.want {
+			t.Errorf("RunStatusLabel(%+v) = %q, want %q", c.row, got, c.want)
+		}
+	}
+	r := build()
+	r.Runs = []store.RunRow{{ID: "run-1", Status: "failed", Items: 85, Done: 84, Failed: 1}}
+	var b bytes.Buffer
+	if err := r.WriteHTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	page := html.UnescapeString(b.String())
+	for _, want := range []string{"过短 (too-short)", "部分失败 (partly failed)"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
 	}
 }

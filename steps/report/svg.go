@@ -42,6 +42,17 @@ func (r *Report) Color(p string) string {
 
 func esc(s string) string { return template.HTMLEscapeString(s) }
 
+// minChartFont is the smallest font a chart may be scaled to (px): its smallest text is the 11 px tick.
+const minChartFont, smallestChartText = 9, 11
+
+// chartBox wraps a chart in a box that scrolls sideways on a narrow screen: the chart scales down with the
+// page only as far as its smallest text stays minChartFont px, then the box scrolls, never the page.
+func chartBox(svg string, width int) template.HTML {
+	minW := (width*minChartFont + smallestChartText - 1) / smallestChartText
+	svg = strings.Replace(svg, `<svg class="chart"`, fmt.Sprintf(`<svg class="chart" style="min-width: %dpx"`, minW), 1)
+	return template.HTML(`<div class="chart-box">` + svg + `</div>`)
+}
+
 type svgBuf struct{ strings.Builder }
 
 func (b *svgBuf) f(format string, args ...any) { fmt.Fprintf(b, format, args...) }
@@ -84,7 +95,7 @@ func (r *Report) JourneySVG() template.HTML {
 		b.f(`<text x="%d" y="%d" class="muted">窗口内没有学员</text>`, left, top+rowH/2+5)
 	}
 	b.WriteString(`</svg>`)
-	return template.HTML(b.String())
+	return chartBox(b.String(), width)
 }
 
 // timeAxis draws day (or week) ticks over the window.
@@ -154,7 +165,7 @@ func (r *Report) WeeksSVG() template.HTML {
 		b.WriteString(`</g>`)
 	}
 	b.WriteString(`</svg>`)
-	return template.HTML(b.String())
+	return chartBox(b.String(), width)
 }
 
 // TeachersSVG is a horizontal stacked bar per teacher: hours by phase.
@@ -186,7 +197,7 @@ func (r *Report) TeachersSVG() template.HTML {
 		b.f(`<text x="%.1f" y="%d" class="value">%.1f 小时</text></g>`, x+6, y+19, float64(t.Minutes)/60)
 	}
 	b.WriteString(`</svg>`)
-	return template.HTML(b.String())
+	return chartBox(b.String(), width)
 }
 
 // FailuresSVG is a horizontal bar per step: open failures.
@@ -218,7 +229,7 @@ func (r *Report) FailuresSVG() template.HTML {
 			esc(s), y+17, esc(s), left, y+4, w, rowH-8, float64(left)+w+6, y+17, by[s])
 	}
 	b.WriteString(`</svg>`)
-	return template.HTML(b.String())
+	return chartBox(b.String(), width)
 }
 
 // phasesWith is the report's phases plus 未分类 when some recording has none.

@@ -22,7 +22,14 @@ const (
 	SheetWarnings   = "预警"
 )
 
-// cell is one value of a sheet: a string, a number, or a time (written as an Excel date).
+// percent and hours are numbers shown with their format (12%, 3.5): a spreadsheet sums and sorts them.
+type (
+	percent float64
+	hours   float64
+)
+
+// sheet is a table of the workbook; a cell is a string, a number, percent, hours, or a time (an Excel
+// date).
 type sheet struct {
 	name string
 	head []string
@@ -43,6 +50,13 @@ func (r *Report) WriteXLSX(w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("xlsx: %w", err)
 	}
+	st := styles{date: dateStyle, head: headStyle}
+	if st.percent, err = f.NewStyle(&excelize.Style{NumFmt: 9}); err != nil { // built-in 9: 0%
+		return fmt.Errorf("xlsx: %w", err)
+	}
+	if st.hours, err = f.NewStyle(&excelize.Style{CustomNumFmt: ptr("0.0")}); err != nil {
+		return fmt.Errorf("xlsx: %w", err)
+	}
 	for i, s := range r.sheets() {
 		if i == 0 {
 			if err := f.SetSheetName("Sheet1", s.name); err != nil {
@@ -51,7 +65,7 @@ func (r *Report) WriteXLSX(w io.Writer) error {
 		} else if _, err := f.NewSheet(s.name); err != nil {
 			return fmt.Errorf("xlsx: sheet %s: %w", s.name, err)
 		}
-		if err := writeSheet(f, s, dateStyle, headStyle); err != nil {
+		if err := writeSheet(f, s, st); err != nil {
 			return fmt.Errorf("xlsx: sheet %s: %w", s.name, err)
 		}
 	}
@@ -62,7 +76,9 @@ func (r *Report) WriteXLSX(w io.Writer) error {
 	return nil
 }
 
-func writeSheet(f *excelize.File, s sheet, dateStyle, headStyle int) error {
+type styles struct{ date, head, percent, hours int }
+
+func writeSheet(f *excelize.File, s sheet, st styles) error {
 	widths := make([]int, len(s.head))
 	for c, h := range s.head {
 		widths[c] = table.Width(h)
@@ -81,10 +97,29 @@ func writeSheet(f *excelize.File, s sheet, dateStyle, headStyle int) error {
 				if err := f.SetCellValue(s.name, ref, x); err != nil {
 					return err
 				}
-				if err := f.SetCellStyle(s.name, ref, ref, dateStyle); err != nil {
+				if err := f.SetCellStyle(s.name, ref, ref, st.date); err != nil {
 					return err
 				}
 				widths[c] = max(widths[c], 16)
+			case percent, hours:
+				style, shown := st.hours, fmt.Sprintf("%.1f", toFloat(x))
+				if _, ok := x.(percent); ok {
+					style, shown = st.percent, fmt.Sprintf("%.0f%%", toFloat(x)*100)
+				}
+				if err := f.SetCellFloat(s.name, ref, toFloat(x), -1, 64); err != nil {
+					return err
+				}
+				if err := f.SetCellStyle(s.name, ref, ref, style); err != nil {
+					return err
+				}
+				widths[c] = max(widths[c], table.Width(shown))
+			case string:
+				// Names from remote APIs carry stray (also full-width) spaces; a filter would split them.
+				x = strings.TrimSpace(x)
+				if err := f.SetCellValue(s.name, ref, x); err != nil {
+					return err
+				}
+				widths[c] = max(widths[c], table.Width(x))
 			default:
 				if err := f.SetCellValue(s.name, ref, v); err != nil {
 					return err
@@ -94,7 +129,10 @@ func writeSheet(f *excelize.File, s sheet, dateStyle, headStyle int) error {
 		}
 	}
 	if len(s.head) > 0 {
-		if err := f.SetCellStyle(s.name, "A1", cellName(len(s.head)-1, 1), headStyle); err != nil {
+		if err := f.SetCellStyle(s.name, "A1", cellName(len(s.head)-1, 1), st.head); err != nil {
+			return err
+		}
+		if err := f.AutoFilter(s.name, "A1:"+cellName(len(s.head)-1, max(1, len(s.rows))+1), nil); err != nil {
 			return err
 		}
 		if err := f.SetPanes(s.name, &excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
@@ -134,7 +172,7 @@ func (r *Report) sheets() []sheet {
 	for _, rec := range r.Recordings {
 		var names []string
 		for _, a := range rec.Students {
-			names = append(names, studentLabel(a.ID, a.Name))
+			names = append(names, studentLabel(a.ID, strings.TrimSpace(a.Name)))
 		}
 		review, reason := "", ""
 		if rec.NeedsReview {
@@ -154,9 +192,9 @@ func (r *Report) sheets() []sheet {
 	}
 	for _, t := range r.Teachers {
 		last := t.LastSessionTime
-		row := []any{t.ID, t.Sessions, float64(t.Minutes) / 60, t.Students, t.NeedsReview, wall(&last)}
+		row := []any{t.ID, t.Sessions, hours(float64(t.Minutes) / 60), t.Students, t.NeedsReview, wall(&last)}
 		for _, p := range r.Phases {
-			row = append(row, fmt.Sprintf("%.0f%%", t.Share(p)*100))
+			row = append(row, percent(t.Share(p)))
 		}
 		teachers.rows = append(teachers.rows, row)
 	}
@@ -167,6 +205,16 @@ func (r *Report) sheets() []sheet {
 			it.Phase, it.Reason, r.RerunCommand(it)})
 	}
 	return append([]sheet{students, recs, teachers, review, r.talkSheet(wall)}, r.coachSheets()...)
+}
+
+func toFloat(v any) float64 {
+	switch x := v.(type) {
+	case percent:
+		return float64(x)
+	case hours:
+		return float64(x)
+	}
+	return 0
 }
 
 func cellName(col, row int) string {

@@ -317,7 +317,7 @@ func fmtTime(t *time.Time) string {
 	if t == nil || t.IsZero() {
 		return "-"
 	}
-	return t.UTC().Format("2006-01-02 15:04")
+	return t.UTC().Format("2006-01-02 15:04 UTC") // labelled: an operator in +08:00 must not guess
 }
 
 // oneLine keeps the first line of s, cut to n runes.

@@ -45,9 +45,19 @@ func (f *dbFlags) open(ctx context.Context) (*sql.DB, *runner.Secrets, error) {
 	}
 	db, err := store.Open(ctx, cfg)
 	if err != nil {
-		return nil, sec, fmt.Errorf("%s", sec.Scrub(err.Error()))
+		return nil, sec, dbError(err, sec)
 	}
 	return db, sec, nil
+}
+
+// dbError scrubs err and classifies it: a database down or unreachable is the environment (exit 1); a
+// refused login, an unknown database, missing tables or a malformed DSN are configuration (exit 2).
+func dbError(err error, sec *runner.Secrets) error {
+	scrubbed := errors.New(sec.Scrub(err.Error()))
+	if store.Environment(err) || !store.Temporary(err) {
+		return usageError{scrubbed}
+	}
+	return scrubbed
 }
 
 func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -58,12 +68,19 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	runs := fs.Int("runs", 10, "how many recent runs")
 	failures := fs.Int("failures", 20, "how many failed items")
 	students := fs.Int("students", 10, "how many of the most active students")
-	stateDir := fs.String("state-dir", defaultStateDir(), "the pipeline's state_dir, for its pending recordings")
+	stateDir := fs.String("state-dir", "", "the pipeline's state_dir, for its pending recordings (default: MEETPIPE_STATE_DIR of the environment or --env-file, else ./var/meeting)")
 	pipeline := fs.String("pipeline", "pipelines/meeting.yaml", "the pipeline whose redact: patterns the output passes through (if the file exists)")
 	var wf warningFlags
 	wf.register(fs)
 	if err := noArgs(fs, args); err != nil {
 		return err
+	}
+	if *stateDir == "" {
+		env, err := (&loadFlags{envFile: df.envFile}).env()
+		if err != nil {
+			return fmt.Errorf("status: %w", err)
+		}
+		*stateDir = stateDirFrom(env)
 	}
 	// What status prints passes through the pipeline's redaction, like logs and reports: stored text is
 	// redacted at the door, and rows stored before redaction was on must not print either.
@@ -89,7 +106,10 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer db.Close()
 	rep, err := store.Status(ctx, db, store.StatusOptions{Runs: *runs, Failures: *failures, Students: *students})
 	if err != nil {
-		return fmt.Errorf("status: %s", sec.Scrub(err.Error()))
+		if store.Environment(err) {
+			return fmt.Errorf("status: %w (run `runner migrate` for missing tables)", dbError(err, sec))
+		}
+		return fmt.Errorf("status: %w", dbError(err, sec))
 	}
 	pending, err := readPending(*stateDir, time.Now())
 	if err != nil {
@@ -124,7 +144,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer db.Close()
 	applied, err := store.Migrate(ctx, db)
 	if err != nil {
-		return fmt.Errorf("migrate: %s", sec.Scrub(err.Error()))
+		return fmt.Errorf("migrate: %w", dbError(err, sec))
 	}
 	if len(applied) == 0 {
 		fmt.Fprintln(stdout, "schema is up to date")
@@ -160,5 +180,6 @@ func flagError(err error) error {
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	setUsage(fs)
 	return fs
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"meetpipe/runner"
@@ -24,13 +25,22 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	)
 	lf.register(fs)
 	fs.BoolVar(&spend, "spend", false, "also make calls that cost a little (a one-second transcription of silence)")
-	fs.BoolVar(&asJSON, "json", false, "print the findings as a JSON array")
+	output := fs.String("output", "text", "text or json (the findings as a JSON array)")
+	fs.BoolVar(&asJSON, "json", false, "deprecated: use --output json")
 	fs.StringVar(&since, "since", "26h", "the window of a nightly run, for the disk-space estimate")
 	fs.DurationVar(&limit, "timeout", runner.DefaultCheckDeadline, "how long all the checks together may take (they run at once)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return flagError(err)
 	}
+	switch {
+	case *output != "text" && *output != "json":
+		return usageError{fmt.Errorf("doctor: --output %q: want text or json", *output)}
+	case asJSON:
+		fmt.Fprintln(stderr, "doctor: --json is deprecated; use --output json")
+		*output = "json"
+	}
+	asJSON = *output == "json"
 	if len(pos) != 1 {
 		return usageError{errors.New("doctor: want exactly one pipeline file")}
 	}
@@ -46,7 +56,11 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError{err}
 	}
 	defer p.Close()
-	found := p.Check(ctx, runner.CheckOptions{Spend: spend, Window: win, Deadline: limit})
+	found, err := placeholderFindings(lf.envFile)
+	if err != nil {
+		return usageError{fmt.Errorf("doctor: %w", err)}
+	}
+	found = append(found, p.Check(ctx, runner.CheckOptions{Spend: spend, Window: win, Deadline: limit})...)
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -56,7 +70,12 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		enc.Encode(found) //nolint:errcheck // stdout gone
 	} else {
-		writeFindings(stdout, found)
+		color := false
+		if f, ok := stdout.(*os.File); ok {
+			color = isTerminal(f) && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
+		}
+		writeFindingsColor(stdout, found, color)
+		fmt.Fprintln(stdout, findingCounts(found))
 	}
 	if runner.Failed(found) {
 		return errFailed // the findings say what failed
@@ -65,10 +84,46 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // writeFindings prints one line per finding: status, the thing checked, what was found, and the remedy.
-func writeFindings(w io.Writer, fs []runner.StepFinding) {
+func writeFindings(w io.Writer, fs []runner.StepFinding) { writeFindingsColor(w, fs, false) }
+
+// writeFindingsColor colours each line by its status (green ok, yellow warn, red fail) when color is set.
+func writeFindingsColor(w io.Writer, fs []runner.StepFinding, color bool) {
 	for _, f := range fs {
-		fmt.Fprintln(w, findingLine(f))
+		line := findingLine(f)
+		if color {
+			code := map[string]string{runner.StatusOK: "32", runner.StatusWarn: "33", runner.StatusFail: "31"}[f.Status]
+			if code != "" {
+				line = "\x1b[" + code + "m" + line + "\x1b[0m"
+			}
+		}
+		fmt.Fprintln(w, line)
 	}
+}
+
+// findingCounts is doctor's last line: how many checks passed, warned and failed.
+func findingCounts(fs []runner.StepFinding) string {
+	n := map[string]int{}
+	for _, f := range fs {
+		n[f.Status]++
+	}
+	return fmt.Sprintf("doctor: %d ok, %d warn, %d fail", n[runner.StatusOK], n[runner.StatusWarn], n[runner.StatusFail])
+}
+
+// placeholderFindings fails each setting of the env file that still holds a placeholder of .env.example
+// (your_secret_id, http://your-asr-host:8000/v1), naming it and not its value.
+func placeholderFindings(envFile string) ([]runner.StepFinding, error) {
+	keys, err := placeholdersIn(envFile)
+	if err != nil {
+		return nil, err
+	}
+	var out []runner.StepFinding
+	for _, k := range keys {
+		if v, set := os.LookupEnv(k); set && !isPlaceholder(v) {
+			continue // the environment wins over the file
+		}
+		out = append(out, runner.StepFinding{Finding: runner.Fail("setting "+k, "still the template's placeholder", "fill it in "+envFile)})
+	}
+	return out, nil
 }
 
 func findingLine(f runner.StepFinding) string {

@@ -71,8 +71,8 @@ func TestDoctor(t *testing.T) {
 		}
 	})
 
-	t.Run("--json, and --spend transcribes a second", func(t *testing.T) {
-		code, out := e.doctor("--json", "--spend")
+	t.Run("--output json, and --spend transcribes a second", func(t *testing.T) {
+		code, out := e.doctor("--output", "json", "--spend")
 		var fs []runner.StepFinding
 		if err := json.Unmarshal([]byte(out), &fs); err != nil || code != 0 {
 			t.Fatalf("exit %d, %v:\n%s", code, err, out)

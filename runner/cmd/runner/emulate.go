@@ -26,6 +26,10 @@ func cmdEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		"moonshot": kimi.RunMoonshotCLI,
 		"wecom":    wecom.RunCLI,
 	}
+	if len(args) > 0 && wantsHelp(args[:1]) {
+		writeCommandHelp(stdout, nil, commandDocs["emulate"])
+		return nil
+	}
 	if len(args) == 0 || services[args[0]] == nil {
 		return usageError{fmt.Errorf("emulate: want one of tencent, asr, moonshot, wecom (then -h for its flags)")}
 	}

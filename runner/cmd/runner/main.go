@@ -3,11 +3,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 
 	"meetpipe/runner"
@@ -32,12 +35,16 @@ usage:
   runner forget FILE ID… [--dry-run] erase students from the database and state_dir, for good
   runner version
 
-Run 'runner COMMAND -h' for the flags of a command.
-Exit codes: 0 all good, 1 some items failed, 2 configuration or usage error.
+Run 'runner COMMAND -h' (or 'runner help COMMAND') for a command's flags and examples.
+Machine-readable output: --output json (run --dry-run/--explain, doctor, status, version).
 `
 
-// version is set by the build (-ldflags "-X main.version=…").
-var version = "dev"
+// version and commit are set by the build (`just build`: -ldflags "-X main.version=… -X main.commit=…");
+// a plain `go build` falls back to what the Go toolchain stamped (module version, vcs.revision).
+var (
+	version = "dev"
+	commit  = ""
+)
 
 func main() {
 	os.Exit(cli(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
@@ -62,8 +69,12 @@ var commands = map[string]command{
 	"report":   cmdReport,
 	"forget":   cmdForget,
 	"version":  cmdVersion,
-	"help":     cmdHelp,
+
+	"notify-failure": cmdNotifyFailure,
 }
+
+// help documents the other commands, so it joins the table after it is built (no initialization cycle).
+func init() { commands["help"] = cmdHelp }
 
 // usageError marks a bad flag, argument or configuration: exit 2.
 type usageError struct{ error }
@@ -93,10 +104,18 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cmd, ok := commands[name]
 	if !ok {
+		if s := suggest(name, commandNames()); s != "" {
+			fmt.Fprintf(stderr, "runner: unknown command %q; did you mean %q?\n", args[0], s)
+			return 2
+		}
 		fmt.Fprintf(stderr, "runner: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
-	err := cmd(ctx, args[1:], stdout, stderr)
+	cmdErr := stderr
+	if wantsHelp(args[1:]) && name != "emulate" {
+		cmdErr = stdout // asked-for help is output, not an error
+	}
+	err := cmd(ctx, args[1:], stdout, cmdErr)
 	code := exitCode(err)
 	var r reported
 	var ds *runner.Diagnostics
@@ -127,21 +146,98 @@ func exitCode(err error) int {
 	return 1
 }
 
-func cmdVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
-	_, err := fmt.Fprintln(stdout, "runner", version)
-	return err
+// buildInfo is the version, the commit (with "-dirty" for a modified tree) and the Go release.
+type buildInfo struct {
+	Version string `json:"version"`
+	Commit  string `json:"commit"`
+	Go      string `json:"go"`
 }
 
-func cmdHelp(_ context.Context, _ []string, stdout, _ io.Writer) error {
-	_, err := fmt.Fprint(stdout, usage)
-	return err
+func currentBuild() buildInfo {
+	b := buildInfo{Version: version, Commit: commit, Go: runtime.Version()}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if b.Version == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			b.Version = bi.Main.Version
+		}
+		var rev string
+		dirty := false
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		if b.Commit == "" && rev != "" {
+			b.Commit = rev
+			if dirty {
+				b.Commit += "-dirty"
+			}
+		}
+	}
+	if b.Commit == "" {
+		b.Commit = "unknown"
+	}
+	return b
+}
+
+func cmdVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("version", stderr)
+	output := fs.String("output", "text", "text or json")
+	if err := noArgs(fs, args); err != nil {
+		return err
+	}
+	b := currentBuild()
+	switch *output {
+	case "json":
+		return json.NewEncoder(stdout).Encode(b)
+	case "text":
+		_, err := fmt.Fprintf(stdout, "runner %s (commit %s, %s)\n", b.Version, b.Commit, b.Go)
+		return err
+	}
+	return usageError{fmt.Errorf("version: --output %q: want text or json", *output)}
+}
+
+func cmdHelp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && wantsHelp(args[:1]) {
+		writeCommandHelp(stdout, nil, commandDocs["help"])
+		return nil
+	}
+	if len(args) == 0 {
+		_, err := fmt.Fprint(stdout, usage+"\n"+exitCodes)
+		return err
+	}
+	cmd, ok := commands[args[0]]
+	if !ok || args[0] == "help" {
+		if !ok {
+			if s := suggest(args[0], commandNames()); s != "" {
+				return usageError{fmt.Errorf("help: no command %q; did you mean %q?", args[0], s)}
+			}
+			return usageError{fmt.Errorf("help: no command %q", args[0])}
+		}
+		writeCommandHelp(stdout, nil, commandDocs["help"])
+		return nil
+	}
+	return cmd(ctx, []string{"-h"}, stdout, stdout)
 }
 
 // parseArgs parses flags that may come before or after positional arguments.
 func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		// The full help only when asked for; a mistake gets its error, a suggestion and a pointer.
+		full := fs.Usage
+		fs.Usage = func() {}
+		err := fs.Parse(args)
+		fs.Usage = full
+		if errors.Is(err, flag.ErrHelp) {
+			full()
+		} else if err != nil {
+			suggestFlag(fs, err)
+			fmt.Fprintf(fs.Output(), "run 'runner %s -h' for its flags and examples\n", fs.Name())
+		}
+		if err != nil {
 			return nil, err
 		}
 		args = fs.Args()

@@ -11,9 +11,9 @@ import (
 	"meetpipe/runner"
 )
 
-// defaultStateDir is meeting.yaml's state_dir default.
-func defaultStateDir() string {
-	if d := os.Getenv("MEETPIPE_STATE_DIR"); d != "" {
+// stateDirFrom is the state folder the shipped pipeline uses under env (the environment over .env).
+func stateDirFrom(env map[string]string) string {
+	if d := env["MEETPIPE_STATE_DIR"]; d != "" {
 		return d
 	}
 	return "./var/meeting"

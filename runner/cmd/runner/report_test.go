@@ -279,11 +279,73 @@ func checkInBrowser(t *testing.T, page string, dots int) {
 	if seen.HanWidth < 1.5*seen.LatinWidth {
 		t.Errorf("Chinese text is %.0f px for 4 characters vs %.0f px Latin: no CJK font? (apt-get install fonts-wqy-microhei)", seen.HanWidth, seen.LatinWidth)
 	}
+	checkOnPhone(ctx, t)
 	mu.Lock()
 	defer mu.Unlock()
 	for _, u := range requests {
 		if !strings.HasPrefix(u, "file://") && !strings.HasPrefix(u, "data:") {
 			t.Errorf("the page asked the network for %s", u)
 		}
+	}
+}
+
+// checkOnPhone looks at the page as a 390 px phone does: no sideways scroll of the page, no visible text
+// rendered under 9 px (SVG text counted at its scaled size), table headers and phase pills on one line.
+func checkOnPhone(ctx context.Context, t *testing.T) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(3), chromedp.EmulateMobile)); err != nil {
+		t.Fatalf("chromium: 390 px viewport: %v", err)
+	}
+	type phone struct {
+		ClientWidth float64  `json:"clientWidth"`
+		ScrollWidth float64  `json:"scrollWidth"`
+		MinFont     float64  `json:"minFont"`
+		MinFontText string   `json:"minFontText"`
+		Texts       int      `json:"texts"`
+		Wrapped     []string `json:"wrapped"`
+		ScrollBoxes int      `json:"scrollBoxes"`
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[phone](`(() => {
+		const html = document.documentElement;
+		let minFont = 1e9, minText = '', texts = 0;
+		const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+		for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+			const s = n.textContent.trim(), el = n.parentElement;
+			if (!s || !el || el.closest('title, style, script')) continue;
+			const cs = getComputedStyle(el);
+			if (cs.display === 'none' || cs.visibility === 'hidden' || el.getClientRects().length === 0) continue;
+			let size = parseFloat(cs.fontSize);
+			if (el instanceof SVGElement) { const m = el.getScreenCTM(); if (m) size *= Math.hypot(m.a, m.b); }
+			texts++;
+			if (size < minFont) { minFont = size; minText = s.slice(0, 30); }
+		}
+		const wrapped = [];
+		for (const el of document.querySelectorAll('th, .phase')) {
+			const r = document.createRange(); r.selectNodeContents(el);
+			const lines = new Set(Array.from(r.getClientRects()).map(q => Math.round(q.top)));
+			if (lines.size > 1) wrapped.push(el.textContent);
+		}
+		const boxes = Array.from(document.querySelectorAll('table, .chart-box')).filter(b => b.scrollWidth > b.clientWidth + 1).length;
+		return {clientWidth: html.clientWidth, scrollWidth: html.scrollWidth, minFont, minFontText: minText, texts, wrapped, scrollBoxes: boxes};
+	})()`))
+	if err != nil {
+		t.Fatalf("chromium: read the page at 390 px: %v", err)
+	}
+	if got.ClientWidth > 400 || got.ScrollWidth > got.ClientWidth {
+		t.Errorf("at 390 px the page is %.0f px wide in a %.0f px window: it scrolls sideways", got.ScrollWidth, got.ClientWidth)
+	}
+	if got.Texts < 50 || got.MinFont < 9 {
+		t.Errorf("smallest visible text at 390 px: %.1f px (%q) over %d texts; want at least 9 px", got.MinFont, got.MinFontText, got.Texts)
+	}
+	if len(got.Wrapped) > 0 {
+		t.Errorf("headers or phase pills wrap at 390 px: %q", got.Wrapped)
+	}
+	if got.ScrollBoxes == 0 {
+		t.Error("no table or chart scrolls in its own box at 390 px: wide content must go somewhere")
+	}
+	if shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+		p := filepath.Join(t.TempDir(), "report-390.png")
+		os.WriteFile(p, shot, 0o644)
+		t.Logf("390 px screenshot: %s", p)
 	}
 }

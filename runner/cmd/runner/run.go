@@ -157,7 +157,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	secrets := &runner.Secrets{}
 	file := &lateFile{}
 	defer file.Close()
-	log, closeLog, err := runner.NewLogger(runner.LogOptions{Level: logLevel, Format: logFormat, Out: logOut, TTY: tty, Tee: file, Secrets: secrets})
+	journal := false
+	if f, ok := stderr.(*os.File); ok && !tty {
+		journal = onJournal(f)
+	}
+	log, closeLog, err := runner.NewLogger(runner.LogOptions{Level: logLevel, Format: logFormat, Out: logOut, TTY: tty, Journal: journal, Tee: file, Secrets: secrets})
 	if err != nil {
 		return usageError{fmt.Errorf("run: %w", err)}
 	}
@@ -219,6 +223,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	sum, err := p.Run(ctx, o)
+	logSummaryAbove(log, logLevel, sum)
 	switch {
 	case err == nil:
 		return nil
@@ -228,6 +233,18 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usageError{fmt.Errorf("run: %s", p.Secrets.Scrub(err.Error()))} // it could not start
 	}
 	return errors.New(p.Secrets.Scrub(err.Error())) // some items failed; the summary says which
+}
+
+// logSummaryAbove repeats the engine's "run finished" line (logged at info) at the chosen level when that
+// is above info: a run at --log-level warn still ends with its one-line summary.
+func logSummaryAbove(log *slog.Logger, level string, sum *runner.Summary) {
+	lvl, err := runner.ParseLevel(level)
+	if err != nil || lvl <= slog.LevelInfo || sum == nil {
+		return
+	}
+	log.Log(context.Background(), lvl, "run finished", "status", sum.Status, "items", sum.Items, "done", sum.Done,
+		"skipped", sum.Skipped, "failed", sum.Failed, "pending", sum.Pending, "not_ready", sum.NotReady, "stuck", sum.Stuck,
+		"ran", sum.Ran, "memo", sum.Memo)
 }
 
 // window resolves --since and --until: each is a duration back from now (24h, 7d) or an RFC 3339 time.
