@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -61,22 +60,9 @@ func (s *State) Uncovered() (spans []Span, note string, err error) {
 }
 
 func readSpans(path string) ([]Span, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+	spans, err := readList[Span](path, "a list of spans")
 	if err != nil {
 		return nil, err
-	}
-	if len(strings.TrimSpace(string(b))) == 0 {
-		return nil, errors.New("empty")
-	}
-	var spans []Span
-	if err := json.Unmarshal(b, &spans); err != nil {
-		return nil, fmt.Errorf("not a list of spans: %v", err)
-	}
-	if spans == nil {
-		return nil, errors.New("null, not a list of spans")
 	}
 	for i, sp := range spans {
 		if !sp.Since.Before(sp.Until) {

@@ -3,6 +3,7 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"meetpipe/runner/textdist"
 	"reflect"
 	"regexp"
 	"slices"
@@ -356,7 +357,7 @@ func describe(n *yaml.Node) string {
 func suggest(got string, known []string) string {
 	best, bd := "", 3
 	for _, k := range known {
-		if d := levenshtein(got, k); d < bd {
+		if d := textdist.Distance(got, k); d < bd {
 			best, bd = k, d
 		}
 	}
@@ -367,27 +368,6 @@ func suggest(got string, known []string) string {
 		return ""
 	}
 	return "; known: " + strings.Join(known, ", ")
-}
-
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			c := 1
-			if ra[i-1] == rb[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
 
 // mapKey returns the key node of key in mapping n, or nil.

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"meetpipe/runner/atomicfile"
 )
 
 // State is the run's memory on local disk: one record per item and step, the items a source must look at
@@ -174,7 +176,11 @@ func (s *State) LoadPending() (list []Pending, note string, err error) {
 }
 
 // readPending decodes a pending file; (nil, nil) when it does not exist.
-func readPending(path string) ([]Pending, error) {
+func readPending(path string) ([]Pending, error) { return readList[Pending](path, "a pending list") }
+
+// readList decodes a JSON list kept under state_dir; (nil, nil) when the file does not exist. An empty
+// file or `null` is damage, not the empty list a run writes ([]): the file was cut short or written by hand.
+func readList[T any](path, what string) ([]T, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -185,15 +191,14 @@ func readPending(path string) ([]Pending, error) {
 	if len(strings.TrimSpace(string(b))) == 0 {
 		return nil, errors.New("empty")
 	}
-	var p []Pending
-	if err := json.Unmarshal(b, &p); err != nil {
-		return nil, fmt.Errorf("not a pending list: %v", err)
+	var list []T
+	if err := json.Unmarshal(b, &list); err != nil {
+		return nil, fmt.Errorf("not %s: %v", what, err)
 	}
-	if p == nil {
-		// `null` is not the empty list a run writes ([]): the file was damaged or written by hand.
-		return nil, errors.New("null, not a pending list")
+	if list == nil {
+		return nil, fmt.Errorf("null, not %s", what)
 	}
-	return p, nil
+	return list, nil
 }
 
 // PutPending replaces the pending list, first keeping the current one (when it decodes) as the backup
@@ -269,30 +274,10 @@ func (s *State) write(path string, v any) error {
 	return WriteFileAtomic(path, b)
 }
 
-// WriteFileAtomic writes b to path through a synced temporary file and a rename.
+// WriteFileAtomic writes b to path atomically and durably (atomicfile.Write).
 func WriteFileAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("write state: %w", err)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write state: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write state %s: %w", path, err)
+	if err := atomicfile.Write(path, b); err != nil {
+		return fmt.Errorf("state: %w", err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"meetpipe/runner/textdist"
 	"net/url"
 	"slices"
 	"strings"
@@ -158,7 +159,7 @@ func didYouMean(id string, candidates []string) string {
 	f := foldID(id)
 	best, bestD := "", max(2, len([]rune(f))/4)+1
 	for _, c := range candidates {
-		d := editDistance(f, foldID(c))
+		d := textdist.Distance(f, foldID(c))
 		if d < bestD {
 			best, bestD = c, d
 		}
@@ -179,28 +180,6 @@ func foldID(s string) string {
 		b.WriteRune(unicode.ToLower(r))
 	}
 	return b.String()
-}
-
-// editDistance is the Levenshtein distance between a and b, in runes.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
 
 // userCheckTimeout bounds the whole whitelist check.

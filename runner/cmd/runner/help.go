@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"meetpipe/runner/textdist"
 	"sort"
 	"strings"
 )
@@ -110,7 +111,7 @@ func suggest(s string, candidates []string) string {
 		bestD = 2
 	}
 	for _, c := range candidates {
-		d := editDistance(s, c)
+		d := textdist.Distance(s, c)
 		if strings.HasPrefix(c, s) && len(s) >= 3 {
 			d = 1
 		}
@@ -119,27 +120,6 @@ func suggest(s string, candidates []string) string {
 		}
 	}
 	return best
-}
-
-// editDistance is the Levenshtein distance of a and b, in bytes (names here are ASCII).
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // commandNames are the commands (from their docs: commands itself refers to cmdHelp, which uses this).

@@ -15,6 +15,7 @@ import (
 	_ "time/tzdata" // --timezone must work on machines without zoneinfo
 
 	"meetpipe/runner"
+	"meetpipe/runner/atomicfile"
 	"meetpipe/steps/report"
 	"meetpipe/steps/store"
 )
@@ -312,26 +313,4 @@ func str(m map[string]any, k string) string {
 	}
 }
 
-func writeFileAtomic(path string, data []byte) error {
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
+func writeFileAtomic(path string, data []byte) error { return atomicfile.WriteMode(path, data, 0o644) }

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"meetpipe/runner/atomicfile"
 	"meetpipe/steps/tencent/webhook"
 )
 
@@ -205,7 +206,7 @@ func (b *Inbox) Done(id string) error {
 		b.n--
 		b.mu.Unlock()
 	}
-	return syncDir(filepath.Join(b.dir, "inbox"))
+	return atomicfile.SyncDir(filepath.Join(b.dir, "inbox"))
 }
 
 type seenFile struct {
@@ -258,28 +259,5 @@ func (b *Inbox) saveSeen(now time.Time) error {
 	return writeDurable(filepath.Join(b.dir, "seen.json"), raw)
 }
 
-// writeDurable writes through a synced temporary file, renames it and syncs the directory, so that the
-// file is whole and on disk when it returns.
-func writeDurable(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return syncDir(dir)
-}
+// writeDurable writes path atomically, synced with its directory.
+func writeDurable(path string, b []byte) error { return atomicfile.Write(path, b) }

@@ -1,44 +1,16 @@
-// Package fsx holds the small helpers the step clients share: writing a file atomically and showing a
-// signed URL without its credentials. The engine (runner/) keeps its own state writer, since it may not
-// import steps/.
+// Package fsx holds the small helpers the step clients share: writing a file atomically (through the one
+// writer, runner/atomicfile) and showing a signed URL without its credentials.
 package fsx
 
 import (
-	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
+
+	"meetpipe/runner/atomicfile"
 )
 
-// WriteFileAtomic writes b to path through a synced temporary file in the same directory and a rename, so
-// that a reader sees the old content or the new, never a torn file. Missing directories are made.
-func WriteFileAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
+// WriteFileAtomic writes b to path atomically and durably: the one writer, atomicfile.Write.
+func WriteFileAtomic(path string, b []byte) error { return atomicfile.Write(path, b) }
 
 // RedactURL returns u without its query and user info: signed download addresses are credentials, so
 // logs and errors show only where they point.
