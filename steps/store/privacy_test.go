@@ -26,12 +26,12 @@ func without(r Recording, id string) Recording {
 }
 
 // Forgetting a student in a shared and a solo recording leaves the others' rows and statistics exact, reaches
-// a table another migration adds, and a later upsert of the same recordings does not bring them back.
+// a table it knows only by its columns, and a later upsert of the same recordings does not bring them back.
 func TestForgetSharedAndSolo(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t)
-	// A table like the ones migrations 0003/0004 add: this code does not know it, the schema says it names students.
-	if _, err := db.Exec(`CREATE TABLE action_items (id INT AUTO_INCREMENT PRIMARY KEY,
+	// A table no migration adds: forget does not know it by name; its student_id column says it names students.
+	if _, err := db.Exec(`CREATE TABLE foreign_notes (id INT AUTO_INCREMENT PRIMARY KEY,
 		recording_id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, student_id VARCHAR(128) NULL, text TEXT,
 		FOREIGN KEY (recording_id) REFERENCES recordings (id))`); err != nil {
 		t.Fatal(err)
@@ -42,13 +42,13 @@ func TestForgetSharedAndSolo(t *testing.T) {
 	solo.Redactions = Redactions{"transcript": {"mobile": 1}}
 	upsertAll(t, db, shared, solo, other)
 	for _, q := range []string{
-		`INSERT INTO action_items (recording_id, student_id, text) VALUES ('r1', 'stu_li', '改简历'), ('r1', 'stu_wang', '刷题'), ('r2', 'stu_li', '准备项目'), ('r2', NULL, '共同')`,
+		`INSERT INTO foreign_notes (recording_id, student_id, text) VALUES ('r1', 'stu_li', '改简历'), ('r1', 'stu_wang', '刷题'), ('r2', 'stu_li', '准备项目'), ('r2', NULL, '共同')`,
 	} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(err)
 		}
 	}
-	tables := []string{"recordings", "recording_students", "student_stats", "action_items", "recording_redactions", "student_tombstones", "erasure_log"}
+	tables := []string{"recordings", "recording_students", "student_stats", "foreign_notes", "recording_redactions", "student_tombstones", "erasure_log"}
 	dump := func() map[string][]string {
 		m := map[string][]string{}
 		for _, tb := range tables {
@@ -72,13 +72,13 @@ func TestForgetSharedAndSolo(t *testing.T) {
 	if res.Recordings != 1 || res.Shared != 1 || dry.Recordings != 1 || dry.Shared != 1 {
 		t.Fatalf("result %+v, dry %+v", res, dry)
 	}
-	if res.Rows["action_items"] != 3 || dry.Rows["action_items"] != 3 || res.Rows["recording_redactions"] != 1 {
-		t.Fatalf("rows %v (dry %v): want action_items 3 (li's two and r2's shared one), recording_redactions 1", res.Rows, dry.Rows)
+	if res.Rows["foreign_notes"] != 3 || dry.Rows["foreign_notes"] != 3 || res.Rows["recording_redactions"] != 1 {
+		t.Fatalf("rows %v (dry %v): want foreign_notes 3 (li's two and r2's shared one), recording_redactions 1", res.Rows, dry.Rows)
 	}
 	want := map[string]Recording{"r1": without(shared, "stu_li"), "r3": other}
 	checkExact(t, db, want)
-	if got := storetest.Dump(t, db, "action_items"); len(got) != 1 || !strings.Contains(got[0], "stu_wang") {
-		t.Fatalf("action_items: %q", got)
+	if got := storetest.Dump(t, db, "foreign_notes"); len(got) != 1 || !strings.Contains(got[0], "stu_wang") {
+		t.Fatalf("foreign_notes: %q", got)
 	}
 	var ids string
 	db.QueryRow(`SELECT student_ids FROM recordings WHERE id = 'r1'`).Scan(&ids)

@@ -69,9 +69,9 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	failures := fs.Int("failures", 20, "how many failed items")
 	students := fs.Int("students", 10, "how many of the most active students")
 	stateDir := fs.String("state-dir", "", "the pipeline's state_dir, for its pending recordings (default: MEETPIPE_STATE_DIR of the environment or --env-file, else ./var/meeting)")
-	pipeline := fs.String("pipeline", "pipelines/meeting.yaml", "the pipeline whose redact: patterns the output passes through (if the file exists)")
 	var wf warningFlags
-	wf.register(fs)
+	wf.register(fs) // --pipeline: the warnings' rules, and the redact: patterns every line passes through
+	pipeline := &wf.pipeline
 	if err := noArgs(fs, args); err != nil {
 		return err
 	}
