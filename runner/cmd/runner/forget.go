@@ -23,16 +23,6 @@ func cmdForget(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	lf.register(fs)
 	dry := fs.Bool("dry-run", false, "show what would be erased; change nothing")
 	by := fs.String("by", "", "who asks, for the erasure log (default: the OS user@host)")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `usage: runner forget FILE STUDENT_ID… [--dry-run]
-
-Erases each student from the database (every table naming them; recordings where they were the only
-student; statistics of the others recomputed), and every state entry naming them; stores a tombstone
-(hashes, never the id or name) so later runs do not store them again; logs the erasure without content.
-
-`)
-		fs.PrintDefaults()
-	}
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return flagError(err)

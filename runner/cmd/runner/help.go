@@ -61,6 +61,12 @@ var commandDocs = map[string]commandDoc{
 	"version": {"runner version [flags]", "Print the version and the commit it was built from.", []string{
 		"runner version", "runner version --output json",
 	}},
+	"serve": {"runner serve FILE [flags]", "Receive Tencent's webhook events at /webhook/tencent and run each pushed recording through the pipeline minutes after it ends; also run the nightly catch-up of the pipeline's schedule:, keep the STS token, and serve /healthz, /readyz and /metrics.", []string{
+		"runner serve pipelines/meeting.yaml", "runner serve pipelines/meeting.yaml --listen 127.0.0.1:8787 --env-file /opt/meetpipe/.env",
+	}},
+	"forget": {"runner forget FILE STUDENT_ID... [flags]", "Erase students on request: their rows in every table, recordings where they were the only student (the others' statistics recomputed), every state entry naming them; a tombstone (hashes, never the id or name) keeps later runs from storing them again; the erasure is logged without content.", []string{
+		"runner forget pipelines/meeting.yaml stu_li --dry-run", "runner forget pipelines/meeting.yaml stu_li 'name:赵同学' --by dpo@example.com",
+	}},
 	"help": {"runner help [COMMAND]", "Print the commands, or the help of one.", []string{"runner help run"}},
 	"notify-failure": {"runner notify-failure UNIT [flags]", "Tell the WeCom robot that a systemd unit failed (what deploy's OnFailure= unit runs); nothing without WECOM_WEBHOOK_KEY.", []string{
 		"runner notify-failure --env-file /opt/meetpipe/.env meetpipe.service",
