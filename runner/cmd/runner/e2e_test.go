@@ -552,7 +552,7 @@ func TestFaultsKillsAndRestart(t *testing.T) {
 			// whichever of the two meets the dead server first.
 			if strings.Contains(l, "retrying") && (strings.Contains(l, `"step":"mysql_upsert"`) || strings.Contains(l, "ledger_dsn")) {
 				failed = l
-				t.Logf("the run's write met the dead server: %.300s", l)
+				t.Logf("the run's database call met the dead server: %.300s", l)
 				break
 			}
 		}
