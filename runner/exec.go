@@ -92,6 +92,7 @@ type run struct {
 	estimated  map[string]Cost // dry run: the CostEstimators' estimates of would-run items, by step id
 	uncovered  []Span          // what earlier runs left uncovered (widen), cleared by a complete listing (covered)
 	coverKept  bool            // the run's window is recorded in uncovered.json
+	report     reportBuf       // dry run, --explain: the items' lines, printed in order at the end
 }
 
 // Run lists the window and streams its items through the steps. It returns the run's summary and, when
@@ -260,7 +261,8 @@ func (r *run) list(ctx context.Context, chans []chan *work) (complete bool) {
 
 // end settles the run's status, saves the pending list and history, and tells the observers.
 func (r *run) end(started time.Time) (*Summary, error) {
-	costs := r.costs(r.workCtx, r.o.Report)
+	costs := r.costs(r.workCtx)
+	r.endReport(costs)
 	if !r.o.DryRun {
 		r.savePending() // before the status: a list that cannot be kept fails the run
 	}

@@ -129,5 +129,5 @@ func (r *run) finish(w *work, out Outcome, step string, err error) {
 			r.log.Error("cannot save item state", "item", id, "err", err)
 		}
 	}
-	r.reportLine(id, out, reason, w.trace)
+	r.reportLine(id, w.item, out, reason, w.trace)
 }
