@@ -265,6 +265,11 @@ func (r *run) end(started time.Time) (*Summary, error) {
 	r.endReport(costs)
 	if !r.o.DryRun {
 		r.savePending() // before the status: a list that cannot be kept fails the run
+	} else {
+		n := len(r.finalPending()) // what the list would hold: the dry run writes nothing
+		r.mu.Lock()
+		r.sum.Pending = n
+		r.mu.Unlock()
 	}
 	r.mu.Lock()
 	if err := r.stuckError(); err != nil && !r.stop.Load() {
@@ -277,7 +282,7 @@ func (r *run) end(started time.Time) (*Summary, error) {
 		r.sum.Status = RunFailed
 	case r.stop.Load():
 		r.sum.Status = RunInterrupted
-	case r.errs != nil && r.sum.Failed == 0 && (r.sum.Pending > 0 || r.sum.Stuck > 0):
+	case r.errs != nil && r.sum.Failed == 0 && (r.sum.Deferred > 0 || r.sum.Stuck > 0):
 		r.sum.Status = RunPending
 	case r.errs != nil:
 		r.sum.Status = RunFailed
@@ -303,7 +308,7 @@ func (r *run) end(started time.Time) (*Summary, error) {
 		r.log.Warn("windows left for the next run to list (it lists them whatever its --since)", "windows", spansText(sum.Uncovered))
 	}
 	r.log.Info("run finished", "status", sum.Status, "items", sum.Items, "done", sum.Done, "skipped", sum.Skipped,
-		"failed", sum.Failed, "pending", sum.Pending, "not_ready", sum.NotReady, "stuck", sum.Stuck, "ran", sum.Ran, "memo", sum.Memo,
+		"failed", sum.Failed, "pending", sum.Pending, "deferred", sum.Deferred, "not_ready", sum.NotReady, "stuck", sum.Stuck, "ran", sum.Ran, "memo", sum.Memo,
 		"elapsed", sum.Finished.Sub(started).Round(time.Millisecond).String())
 	r.logFiltered(sum)
 	if errs != nil {

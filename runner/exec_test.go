@@ -214,7 +214,7 @@ steps:
   - uses: double
 `)
 	sum, err, rep := h.run(p, RunOptions{Explain: true})
-	if err != nil || sum.Done != 2 || sum.NotReady != 1 || sum.Pending != 0 {
+	if err != nil || sum.Done != 2 || sum.NotReady != 1 || sum.Deferred != 0 || sum.Pending != 1 { // not ready: on the pending list
 		t.Fatalf("%+v %v", sum, err)
 	}
 	if !strings.Contains(rep, "rec002") || !strings.Contains(rep, "not-ready") || !strings.Contains(rep, "transcoding") {

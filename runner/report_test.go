@@ -108,3 +108,21 @@ func TestDryRunJSONSortedWithCounts(t *testing.T) {
 		t.Errorf("counts %q: %+v %v", lines[4], c, err)
 	}
 }
+
+// TestPendingIsThePendingList: the run's pending count is what state_dir's pending list holds (what
+// `runner report` counts as 待处理): not-ready and stuck items included, and earlier entries a later run
+// did not list again.
+func TestPendingIsThePendingList(t *testing.T) {
+	h := newHarness(t)
+	for i, count := range []int{5, 2} { // the second run lists only rec000, rec001: the rest carry over
+		p := h.load(fmt.Sprintf("steps:\n  - uses: nums\n    with: {count: %d, not_ready: 1, stuck: 1}\n  - uses: double\n", count))
+		sum, _, _ := h.run(p, RunOptions{})
+		list, err := ReadPending(h.dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum == nil || sum.Pending != len(list) || len(list) < 2 {
+			t.Fatalf("run %d: summary pending %+v, the pending list %d: %v", i+1, sum, len(list), list)
+		}
+	}
+}
