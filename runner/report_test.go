@@ -126,3 +126,41 @@ func TestPendingIsThePendingList(t *testing.T) {
 		}
 	}
 }
+
+// TestDryRunReportIsBounded: past reportCap entries the report stops holding them, says so, and still
+// prints every item and the counts.
+func TestDryRunReportIsBounded(t *testing.T) {
+	h := newHarness(t)
+	h.reg.Register(Define(Spec{Name: "many", Source: true, Version: "1", Writes: []Field{{Name: "n", Sample: 0}}, OrderBy: "n"},
+		struct{}{}, func(_ struct{}, b *Build) (any, error) { return manySource(reportCap + 2), nil }))
+	p := h.load("steps:\n  - uses: many\n")
+	_, err, rep := h.run(p, RunOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(rep), "\n")
+	items := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, "rec") {
+			items++
+		}
+	}
+	if !strings.Contains(rep, fmt.Sprintf("# more than %d items", reportCap)) || items != reportCap+2 ||
+		!strings.HasPrefix(lines[len(lines)-1], fmt.Sprintf("%d items: %d ", reportCap+2, reportCap+2)) ||
+		!strings.HasPrefix(lines[1], "rec00002") { // the held ones sorted: the two last listed come after
+
+		t.Errorf("%d item lines, last %q", items, lines[len(lines)-1])
+	}
+}
+
+// manySource lists n items, the last first.
+type manySource int
+
+func (m manySource) List(ctx context.Context, w Window, out Emitter) error {
+	for i := int(m) - 1; i >= 0; i-- {
+		if err := out.Emit(ctx, fmt.Sprintf("rec%05d", i), Fields{"n": i}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
