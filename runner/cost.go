@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -59,8 +58,8 @@ func addCost(a, b Cost) Cost {
 }
 
 // costs gathers what CostReporters spent in ctx's run and, in a dry run, what the CostEstimators
-// estimated; it logs a line per step and, in a dry run, writes it to the report.
-func (r *run) costs(ctx context.Context, w io.Writer) map[string]Cost {
+// estimated; it logs a line per step (the report prints them at its end: endReport).
+func (r *run) costs(ctx context.Context) map[string]Cost {
 	out := map[string]Cost{}
 	r.mu.Lock()
 	estimated := r.estimated
@@ -80,9 +79,6 @@ func (r *run) costs(ctx context.Context, w io.Writer) map[string]Cost {
 		out[s.id] = cost
 		line := costLine(cost)
 		r.log.Info("cost", "step", s.id, "cost", line, "estimate", cost.Estimate)
-		if w != nil && r.o.DryRun && !r.o.JSON {
-			fmt.Fprintf(w, "cost %s: %s\n", s.id, line)
-		}
 	}
 	if len(out) == 0 {
 		return nil

@@ -92,6 +92,7 @@ type run struct {
 	estimated  map[string]Cost // dry run: the CostEstimators' estimates of would-run items, by step id
 	uncovered  []Span          // what earlier runs left uncovered (widen), cleared by a complete listing (covered)
 	coverKept  bool            // the run's window is recorded in uncovered.json
+	report     reportBuf       // dry run, --explain: the items' lines, printed in order at the end
 }
 
 // Run lists the window and streams its items through the steps. It returns the run's summary and, when
@@ -260,9 +261,15 @@ func (r *run) list(ctx context.Context, chans []chan *work) (complete bool) {
 
 // end settles the run's status, saves the pending list and history, and tells the observers.
 func (r *run) end(started time.Time) (*Summary, error) {
-	costs := r.costs(r.workCtx, r.o.Report)
+	costs := r.costs(r.workCtx)
+	r.endReport(costs)
 	if !r.o.DryRun {
 		r.savePending() // before the status: a list that cannot be kept fails the run
+	} else {
+		n := len(r.finalPending()) // what the list would hold: the dry run writes nothing
+		r.mu.Lock()
+		r.sum.Pending = n
+		r.mu.Unlock()
 	}
 	r.mu.Lock()
 	if err := r.stuckError(); err != nil && !r.stop.Load() {
@@ -275,7 +282,7 @@ func (r *run) end(started time.Time) (*Summary, error) {
 		r.sum.Status = RunFailed
 	case r.stop.Load():
 		r.sum.Status = RunInterrupted
-	case r.errs != nil && r.sum.Failed == 0 && (r.sum.Pending > 0 || r.sum.Stuck > 0):
+	case r.errs != nil && r.sum.Failed == 0 && (r.sum.Deferred > 0 || r.sum.Stuck > 0):
 		r.sum.Status = RunPending
 	case r.errs != nil:
 		r.sum.Status = RunFailed
@@ -301,7 +308,7 @@ func (r *run) end(started time.Time) (*Summary, error) {
 		r.log.Warn("windows left for the next run to list (it lists them whatever its --since)", "windows", spansText(sum.Uncovered))
 	}
 	r.log.Info("run finished", "status", sum.Status, "items", sum.Items, "done", sum.Done, "skipped", sum.Skipped,
-		"failed", sum.Failed, "pending", sum.Pending, "not_ready", sum.NotReady, "stuck", sum.Stuck, "ran", sum.Ran, "memo", sum.Memo,
+		"failed", sum.Failed, "pending", sum.Pending, "deferred", sum.Deferred, "not_ready", sum.NotReady, "stuck", sum.Stuck, "ran", sum.Ran, "memo", sum.Memo,
 		"elapsed", sum.Finished.Sub(started).Round(time.Millisecond).String())
 	r.logFiltered(sum)
 	if errs != nil {

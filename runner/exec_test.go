@@ -214,7 +214,7 @@ steps:
   - uses: double
 `)
 	sum, err, rep := h.run(p, RunOptions{Explain: true})
-	if err != nil || sum.Done != 2 || sum.NotReady != 1 || sum.Pending != 0 {
+	if err != nil || sum.Done != 2 || sum.NotReady != 1 || sum.Deferred != 0 || sum.Pending != 1 { // not ready: on the pending list
 		t.Fatalf("%+v %v", sum, err)
 	}
 	if !strings.Contains(rep, "rec002") || !strings.Contains(rep, "not-ready") || !strings.Contains(rep, "transcoding") {
@@ -268,8 +268,8 @@ func TestDryRunWritesNothing(t *testing.T) {
 		t.Fatalf("dry run created %v", entries)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 4 || sum.Items != 4 {
-		t.Fatalf("want 4 report lines, got %q", out.String())
+	if len(lines) != 5 || sum.Items != 4 {
+		t.Fatalf("want 4 report lines and the counts, got %q", out.String())
 	}
 	var e reportEntry
 	if err := json.Unmarshal([]byte(lines[0]), &e); err != nil || e.Decision != "would-process" {

@@ -86,7 +86,7 @@ func (r *run) finish(w *work, out Outcome, step string, err error) {
 		r.sum.Failures = append(r.sum.Failures, ItemFailure{Item: id, Step: step, Error: reason, Kind: kind.String()})
 		r.errs = multierror.Append(r.errs, fmt.Errorf("item %s: step %s: %s", id, step, reason))
 	case OutcomePending:
-		r.sum.Pending++
+		r.sum.Deferred++
 		if !r.stop.Load() {
 			r.errs = multierror.Append(r.errs, fmt.Errorf("item %s: step %s: left for the next run: %s", id, step, reason))
 		}
@@ -129,5 +129,5 @@ func (r *run) finish(w *work, out Outcome, step string, err error) {
 			r.log.Error("cannot save item state", "item", id, "err", err)
 		}
 	}
-	r.reportLine(id, out, reason, w.trace)
+	r.reportLine(id, w.item, out, reason, w.trace)
 }

@@ -48,6 +48,29 @@ func (r *run) pendingList() []Pending {
 // moment loses no item even when the next run's window has moved on. When the list cannot be written the
 // run says so in its summary and fails: the items it should name are not kept.
 func (r *run) savePending() error {
+	list := r.finalPending()
+	if err := r.st.PutPending(list); err != nil {
+		msg := r.p.Secrets.Scrub(err.Error())
+		r.log.Error("cannot save the pending list: the items it should name may not be found again", "items", len(list), "err", msg)
+		r.mu.Lock()
+		if r.sum.PendingLost == "" {
+			r.errs = multierror.Append(r.errs, fmt.Errorf("the pending list (%d items) could not be kept: %s; "+
+				"free space under state_dir and run again with a --since that covers this run's window", len(list), msg))
+		}
+		r.sum.PendingLost = msg
+		r.sum.Pending = len(list)
+		r.mu.Unlock()
+		return err
+	}
+	r.mu.Lock()
+	r.sum.PendingLost = ""
+	r.sum.Pending = len(list) // the one count of pending items (Summary.Pending)
+	r.mu.Unlock()
+	return nil
+}
+
+// finalPending is the pending list as the run would leave it now, by id.
+func (r *run) finalPending() []Pending {
 	r.mu.Lock()
 	final := map[string]Pending{}
 	for id, p := range r.pendingOld {
@@ -77,20 +100,5 @@ func (r *run) savePending() error {
 	}
 	r.mu.Unlock()
 	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
-	if err := r.st.PutPending(list); err != nil {
-		msg := r.p.Secrets.Scrub(err.Error())
-		r.log.Error("cannot save the pending list: the items it should name may not be found again", "items", len(list), "err", msg)
-		r.mu.Lock()
-		if r.sum.PendingLost == "" {
-			r.errs = multierror.Append(r.errs, fmt.Errorf("the pending list (%d items) could not be kept: %s; "+
-				"free space under state_dir and run again with a --since that covers this run's window", len(list), msg))
-		}
-		r.sum.PendingLost = msg
-		r.mu.Unlock()
-		return err
-	}
-	r.mu.Lock()
-	r.sum.PendingLost = ""
-	r.mu.Unlock()
-	return nil
+	return list
 }

@@ -62,7 +62,7 @@ func (e *emitter) NotReady(id string, hint any, reason string) {
 	r := e.r
 	r.leavePending(id, hint, reason, false)
 	r.log.Info("not ready yet; will look again in later runs", "item", id, "reason", reason)
-	r.reportLine(id, OutcomeNotReady, reason, nil)
+	r.reportLine(id, nil, OutcomeNotReady, reason, nil)
 }
 
 // plan serves the item from the memo as far as the memo goes, then checks that the memoized artifacts

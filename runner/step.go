@@ -158,6 +158,10 @@ type Spec struct {
 	SideEffects bool
 	// Source is true for a step that implements Source rather than Step.
 	Source bool
+	// Label are written fields (of a source) that name an item to a person in dry-run and --explain lines
+	// (when, who, what); OrderBy is the written field those lines are sorted by.
+	Label   []string
+	OrderBy string
 }
 
 // Definition is what a step registers: its Spec and a constructor from the `with:` node.

@@ -30,7 +30,7 @@ func (e *emitter) Stuck(id string, hint any, reason string) {
 	p := r.leavePending(id, hint, reason, true)
 	r.log.Warn("left pending for a problem; later runs try again", "item", id, "reason", reason,
 		"since", p.FirstSeen.Format(time.RFC3339))
-	r.reportLine(id, OutcomeStuck, reason, nil)
+	r.reportLine(id, nil, OutcomeStuck, reason, nil)
 }
 
 // stuckError is the run's error for the items left stuck this run, or nil.

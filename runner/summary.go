@@ -19,13 +19,17 @@ type RunInfo struct {
 
 // Summary counts what a run did.
 type Summary struct {
-	Finished time.Time       `json:"finished"`
-	Status   string          `json:"status"` // ok, failed (some item failed), pending (some left for later), interrupted
-	Items    int             `json:"items"`
-	Done     int             `json:"done"`
-	Skipped  int             `json:"skipped"` // dropped by a filter
-	Failed   int             `json:"failed"`
-	Pending  int             `json:"pending"`   // deferred or interrupted: left for a later run
+	Finished time.Time `json:"finished"`
+	Status   string    `json:"status"` // ok, failed (some item failed), pending (some left for later), interrupted
+	Items    int       `json:"items"`
+	Done     int       `json:"done"`
+	Skipped  int       `json:"skipped"` // dropped by a filter
+	Failed   int       `json:"failed"`
+	// Pending is the one count of pending items, the run line's and `runner report`'s (待处理): the entries of
+	// the pending list the run leaves in state_dir, every item a later run looks at again: deferred or
+	// interrupted, not ready, stuck, failed for a transient fault, and earlier ones this run did not settle.
+	Pending  int             `json:"pending"`
+	Deferred int             `json:"deferred"`  // deferred or interrupted in this run (part of Pending)
 	NotReady int             `json:"not_ready"` // reported not ready by the source (still transcoding)
 	Stuck    int             `json:"stuck"`     // left pending by the source for a problem (exit 1)
 	Memo     int             `json:"memo"`      // step executions served from the memo

@@ -254,7 +254,7 @@ func (s *mysqlUpsert) RunFinished(ctx context.Context, r runner.RunInfo, sum run
 		return store.Scrub(err, s.secrets...)
 	}
 	end := store.RunEnd{Finished: sum.Finished, Status: sum.Status, Items: sum.Items, Done: sum.Done,
-		Skipped: sum.Skipped, Failed: sum.Failed, Pending: sum.Pending + sum.Stuck, Memo: sum.Memo, Ran: sum.Ran, Steps: sum.Steps}
+		Skipped: sum.Skipped, Failed: sum.Failed, Pending: sum.Pending, Memo: sum.Memo, Ran: sum.Ran, Steps: sum.Steps}
 	if end.Finished.IsZero() {
 		end.Finished = time.Now()
 	}

@@ -64,6 +64,8 @@ func init() {
 		Lazy:        []string{tencent.DownloadURLsField, tencent.AudioURLsField},
 		SideEffects: false,
 		Source:      true,
+		Label:       []string{"start", "teacher_id", "student_ids", "subject"},
+		OrderBy:     "start",
 	}, tencentListConfig{
 		BaseURL:                tencent.DefaultBaseURL,
 		Mode:                   tencent.ModeCorp,

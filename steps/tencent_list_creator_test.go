@@ -41,7 +41,7 @@ func TestAssistantMeetingFailedDownloadStoredByLaterRun(t *testing.T) {
 	// First run: only rec-assist is in the window (day 0); every media request fails for good.
 	s.FailNext(emulator.EndpointMedia, 50, emulator.Fault{Kind: emulator.FaultExpired})
 	sum, err := run(tencentBase.Add(-time.Hour), tencentBase.Add(2*time.Hour))
-	if err == nil || sum == nil || sum.Done != 0 || sum.Failed+sum.Pending != 1 {
+	if err == nil || sum == nil || sum.Done != 0 || sum.Failed+sum.Deferred != 1 {
 		t.Fatalf("first run: %+v, %v: want rec-assist failed", sum, err)
 	}
 

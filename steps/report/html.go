@@ -21,6 +21,7 @@ var page = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap
 	"seconds":   seconds,
 	"age":       age,
 	"runStatus": RunStatusLabel,
+	"teacher":   teacherLabel,
 	"datetime": func(t any) string {
 		return ""
 	},

@@ -6,6 +6,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"sort"
@@ -108,7 +109,8 @@ type Week struct {
 
 // Teacher is what one teacher held in the window.
 type Teacher struct {
-	ID              string
+	ID              string // userid: what machines read (data-teacher)
+	Name            string // as Tencent gave it (teacher_names); empty when it gave none
 	Sessions        int
 	Minutes         int
 	ByPhase         map[string]int // sessions
@@ -117,6 +119,12 @@ type Teacher struct {
 	NeedsReview     int
 	LastSessionTime time.Time
 }
+
+// Label is how people read the teacher: "王老师 (teacher_002)", or the userid alone when no name is known.
+func (t Teacher) Label() string { return teacherLabel(t.ID, t.Name) }
+
+// Short is the name, or the userid when no name is known: for narrow places (chart labels).
+func (t Teacher) Short() string { return cmp.Or(t.Name, t.ID) }
 
 // Share is the fraction of the teacher's sessions in phase p.
 func (t Teacher) Share(p string) float64 {
@@ -128,7 +136,8 @@ func (t Teacher) Share(p string) float64 {
 
 // ReviewItem is a recording flagged needs_review.
 type ReviewItem struct {
-	ID, Teacher, Subject, Phase, Reason string
+	ID, Teacher, Subject, Phase, Reason string // Teacher: teacherLabel
+	TeacherID                           string
 	Students                            []string
 	Start                               time.Time
 	Minutes                             int
@@ -196,7 +205,7 @@ func Build(d *store.ReportData, pending []Pending, o Options) *Report {
 		}
 		for _, id := range s.WindowRecordings {
 			rec := byRec[id]
-			ses := Session{Recording: id, Teacher: rec.Teacher, Subject: rec.Subject, Phase: rec.Phase, Start: rec.Start}
+			ses := Session{Recording: id, Teacher: teacherLabel(rec.Teacher, rec.TeacherName), Subject: rec.Subject, Phase: rec.Phase, Start: rec.Start}
 			for _, a := range rec.Students {
 				if a.ID == s.ID {
 					ses.Minutes = a.Minutes
@@ -220,7 +229,7 @@ func Build(d *store.ReportData, pending []Pending, o Options) *Report {
 		if !rec.NeedsReview {
 			continue
 		}
-		it := ReviewItem{ID: rec.ID, Teacher: rec.Teacher, Subject: rec.Subject, Phase: rec.Phase, Reason: ReasonLabel(rec.ReviewReason),
+		it := ReviewItem{ID: rec.ID, Teacher: teacherLabel(rec.Teacher, rec.TeacherName), TeacherID: rec.Teacher, Subject: rec.Subject, Phase: rec.Phase, Reason: ReasonLabel(rec.ReviewReason),
 			Start: rec.Start, Minutes: rec.Minutes}
 		for _, a := range rec.Students {
 			it.Students = append(it.Students, studentLabel(a.ID, a.Name))
@@ -286,7 +295,7 @@ func (r *Report) teachers() {
 	for _, rec := range r.Recordings {
 		t := idx[rec.Teacher]
 		if t == nil {
-			t = &Teacher{ID: rec.Teacher, ByPhase: map[string]int{}, MinutesByPhase: map[string]int{}}
+			t = &Teacher{ID: rec.Teacher, Name: strings.TrimSpace(rec.TeacherName), ByPhase: map[string]int{}, MinutesByPhase: map[string]int{}}
 			idx[rec.Teacher] = t
 			students[rec.Teacher] = map[string]bool{}
 		}
@@ -394,6 +403,9 @@ func studentLabel(id, name string) string {
 	}
 	return name + " (" + id + ")"
 }
+
+// teacherLabel is a teacher as people read it: the name Tencent gave with the userid, like a student's.
+func teacherLabel(id, name string) string { return studentLabel(id, strings.TrimSpace(name)) }
 
 func firstLine(s string, n int) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")

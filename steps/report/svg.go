@@ -182,7 +182,7 @@ func (r *Report) TeachersSVG() template.HTML {
 	b.f(`<svg class="chart" id="teachers-chart" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="老师课时">`, width, h, width, h)
 	for i, t := range r.Teachers {
 		y := top + rowH*i
-		b.f(`<g class="teacher" data-teacher="%s"><text x="8" y="%d" class="label">%s</text>`, esc(t.ID), y+19, esc(short(t.ID, 18)))
+		b.f(`<g class="teacher" data-teacher="%s"><text x="8" y="%d" class="label">%s</text>`, esc(t.ID), y+19, esc(short(t.Short(), 18)))
 		x := float64(left)
 		for _, p := range r.phasesWith() {
 			m := t.MinutesByPhase[p]
@@ -191,7 +191,7 @@ func (r *Report) TeachersSVG() template.HTML {
 			}
 			w := plot * float64(m) / float64(most)
 			b.f(`<rect class="bar" data-phase="%s" x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"><title>%s · %s · %.1f 小时 · %d 次</title></rect>`,
-				esc(p), x, y+4, w, rowH-8, r.Color(p), esc(t.ID), esc(p), float64(m)/60, t.ByPhase[p])
+				esc(p), x, y+4, w, rowH-8, r.Color(p), esc(t.Label()), esc(p), float64(m)/60, t.ByPhase[p])
 			x += w
 		}
 		b.f(`<text x="%.1f" y="%d" class="value">%.1f 小时</text></g>`, x+6, y+19, float64(t.Minutes)/60)

@@ -13,7 +13,8 @@ const SheetTalk = "说话"
 
 // TalkTrend is one teacher's students' share of speech, week by week (README: Talk metrics).
 type TalkTrend struct {
-	Teacher  string
+	Teacher  string // teacherLabel
+	ID       string // the teacher's userid, for machines
 	Sessions int
 	Mean     float64 // students' mean share over the window's measured sessions
 	OffCount int     // sessions that missed their phase's target
@@ -35,7 +36,7 @@ func (r *Report) talk(rows []store.ReportTalk) {
 	for _, t := range rows {
 		tr := by[t.Teacher]
 		if tr == nil {
-			tr = &TalkTrend{Teacher: t.Teacher}
+			tr = &TalkTrend{Teacher: teacherLabel(t.Teacher, t.TeacherName), ID: t.Teacher}
 			by[t.Teacher] = tr
 			weeks[t.Teacher] = map[time.Time]*TalkWeek{}
 		}
@@ -78,7 +79,7 @@ func (r *Report) talkSheet(wall func(*time.Time) time.Time) sheet {
 		if t.OffTarget {
 			off = "是"
 		}
-		s.rows = append(s.rows, []any{t.RecordingID, wall(&start), t.Teacher, t.Phase, t.Source,
+		s.rows = append(s.rows, []any{t.RecordingID, wall(&start), teacherLabel(t.Teacher, t.TeacherName), t.Phase, t.Source,
 			fmt.Sprintf("%.0f%%", t.TeacherShare*100), fmt.Sprintf("%.0f%%", t.StudentShare*100), seconds(t.WaitAfterQuestionMS),
 			seconds(t.TeacherLongestMS), seconds(t.StudentLongestMS), t.TeacherQuestions, t.StudentQuestions,
 			seconds(t.SilenceMS), seconds(t.OverlapMS), off})

@@ -183,7 +183,7 @@ func (r *Report) sheets() []sheet {
 			in, out = rec.Usage.Prompt, rec.Usage.Completion
 		}
 		start := rec.Start
-		recs.rows = append(recs.rows, []any{rec.ID, wall(&start), rec.Teacher, strings.Join(names, "、"), rec.Subject,
+		recs.rows = append(recs.rows, []any{rec.ID, wall(&start), teacherLabel(rec.Teacher, rec.TeacherName), strings.Join(names, "、"), rec.Subject,
 			rec.Minutes, rec.Phase, review, reason, rec.Summary, in, out})
 	}
 	teachers := sheet{name: SheetTeachers, head: []string{"老师", "会话", "小时", "学员", "待复核", "最近一次"}}
@@ -192,7 +192,7 @@ func (r *Report) sheets() []sheet {
 	}
 	for _, t := range r.Teachers {
 		last := t.LastSessionTime
-		row := []any{t.ID, t.Sessions, hours(float64(t.Minutes) / 60), t.Students, t.NeedsReview, wall(&last)}
+		row := []any{t.Label(), t.Sessions, hours(float64(t.Minutes) / 60), t.Students, t.NeedsReview, wall(&last)}
 		for _, p := range r.Phases {
 			row = append(row, percent(t.Share(p)))
 		}

@@ -27,7 +27,8 @@ type ReportData struct {
 type ReportRecording struct {
 	ID           string
 	Subject      string
-	Teacher      string
+	Teacher      string    // teacher_id (userid)
+	TeacherName  string    // from teacher_names; empty when Tencent gave none
 	Start        time.Time // UTC
 	Minutes      int
 	Phase        string
@@ -96,6 +97,9 @@ func LoadReport(ctx context.Context, db *sql.DB, o ReportOptions) (*ReportData, 
 	}
 	if err := d.readTalk(ctx, db); err != nil {
 		return nil, fmt.Errorf("report: talk: %w", err)
+	}
+	if err := d.readTeacherNames(ctx, db); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
 	}
 	var rep Report
 	if err := rep.readRuns(ctx, db, positiveOr(o.Runs, 10)); err != nil {

@@ -12,6 +12,7 @@ import (
 // and figures talk_metrics stored in recordings.talk (defined in steps/talk).
 type ReportTalk struct {
 	RecordingID, Teacher, Phase, Source string
+	TeacherName                         string    // from teacher_names; empty when Tencent gave none
 	Start                               time.Time // UTC
 	TeacherShare, StudentShare          float64
 	WaitAfterQuestionMS                 int64

@@ -67,3 +67,31 @@ func TestLoadReport(t *testing.T) {
 		t.Errorf("alice's recordings = %v", a.WindowRecordings)
 	}
 }
+
+// The report names a teacher as teacher_names has it (filled from the host participant); a teacher
+// without a row keeps the userid alone.
+func TestLoadReportTeacherNames(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	s := &Recordings{DB: db}
+	upsert(t, s, rec("1", 0, "简历优化", "alice:1800"))
+	other := rec("2", 1, "项目深挖", "bob:600")
+	other.TeacherID = "teacher_li"
+	upsert(t, s, other)
+	if err := SaveTeacherName(ctx, db, "teacher_wang", "王老师"); err != nil {
+		t.Fatal(err)
+	}
+	d, err := LoadReport(ctx, db, ReportOptions{Since: t0.Add(-time.Hour), Until: t0.Add(5 * 24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Recordings) != 2 {
+		t.Fatalf("recordings %+v", d.Recordings)
+	}
+	if r := d.Recordings[0]; r.Teacher != "teacher_wang" || r.TeacherName != "王老师" {
+		t.Errorf("recording 1 teacher %q name %q", r.Teacher, r.TeacherName)
+	}
+	if r := d.Recordings[1]; r.Teacher != "teacher_li" || r.TeacherName != "" {
+		t.Errorf("recording 2 teacher %q name %q (want no name)", r.Teacher, r.TeacherName)
+	}
+}

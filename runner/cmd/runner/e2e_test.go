@@ -290,6 +290,9 @@ func explainActions(t *testing.T, out string) map[string]map[string]string {
 		if err := json.Unmarshal([]byte(line), &e); err != nil {
 			t.Fatalf("explain line %q: %v", line, err)
 		}
+		if e.Item == "" {
+			continue // the final counts object
+		}
 		res[e.Item] = map[string]string{}
 		for _, s := range e.Steps {
 			res[e.Item][s.Step] = s.Action

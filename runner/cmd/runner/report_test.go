@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,8 +29,19 @@ func TestReport(t *testing.T) {
 	}
 	t.Parallel() // its own database, emulators and state
 	e := newE2E(t, storetest.DB(t), 1, demo.ServerOptions{})
-	if code, _, errOut := e.run(); code != 0 {
+	code, _, errOut := e.run()
+	if code != 0 {
 		t.Fatalf("demo run exited %d:\n%s", code, errOut)
+	}
+	runPending := -1 // the run line's pending count: it must be the report's 待处理
+	for _, l := range strings.Split(errOut, "\n") {
+		var v struct {
+			Msg     string `json:"msg"`
+			Pending *int   `json:"pending"`
+		}
+		if json.Unmarshal([]byte(l), &v) == nil && v.Msg == "run finished" && v.Pending != nil {
+			runPending = *v.Pending
+		}
 	}
 	report := func(t *testing.T, args ...string) (int, string, string) {
 		t.Helper()
@@ -54,6 +66,9 @@ func TestReport(t *testing.T) {
 		t.Fatalf("report exited %d:\n%s\n%s", code, out, errOut)
 	} else if !strings.Contains(out, "5 sessions, 4 students (4 new), 1 to review, 0 failed, 1 pending") {
 		t.Errorf("summary line:\n%s", out)
+	}
+	if runPending != 1 {
+		t.Errorf("the run line says %d pending, the report 1", runPending)
 	}
 
 	// One journey dot per student at a session: as many as the links the demo stored.

@@ -243,7 +243,7 @@ func logSummaryAbove(log *slog.Logger, level string, sum *runner.Summary) {
 		return
 	}
 	log.Log(context.Background(), lvl, "run finished", "status", sum.Status, "items", sum.Items, "done", sum.Done,
-		"skipped", sum.Skipped, "failed", sum.Failed, "pending", sum.Pending, "not_ready", sum.NotReady, "stuck", sum.Stuck,
+		"skipped", sum.Skipped, "failed", sum.Failed, "pending", sum.Pending, "deferred", sum.Deferred, "not_ready", sum.NotReady, "stuck", sum.Stuck,
 		"ran", sum.Ran, "memo", sum.Memo)
 }
 

@@ -271,7 +271,7 @@ func (s *service) count(kind string, sum *runner.Summary, err error) {
 	s.m.Items.WithLabelValues("done").Add(float64(sum.Done))
 	s.m.Items.WithLabelValues("skipped").Add(float64(sum.Skipped))
 	s.m.Items.WithLabelValues("failed").Add(float64(sum.Failed))
-	s.m.Items.WithLabelValues("pending").Add(float64(sum.Pending + sum.NotReady + sum.Stuck))
+	s.m.Items.WithLabelValues("pending").Add(float64(sum.Deferred + sum.NotReady + sum.Stuck)) // this run's outcomes: a counter
 }
 
 // processInbox handles every stored event once and returns how soon to look again (0: nothing waits).
