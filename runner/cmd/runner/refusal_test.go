@@ -14,8 +14,10 @@ import (
 // fails no recording: the run stops at the first refusal with exit 1, the recordings stay pending, and the
 // next run — its window moved past them — stores every one once the model answers again.
 func TestModelRefusingEveryCallThenComingBack(t *testing.T) {
+	t.Parallel()
 	for _, f := range []kimiemu.Fault{kimiemu.FaultModelGone, kimiemu.FaultOtherOrg, kimiemu.FaultBalance} {
 		t.Run(string(f), func(t *testing.T) {
+			t.Parallel() // each owns its database, emulators and state_dir; the runs mostly wait
 			dsn := storetest.DB(t)
 			e := newE2E(t, dsn, 1, demo.ServerOptions{})
 			e.srv.Moonshot.RefuseAll(f)
