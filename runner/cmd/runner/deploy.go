@@ -67,7 +67,7 @@ func (d *deployment) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.at, "at", "03:00", "time of the nightly run (HH:MM, local time)")
 	fs.StringVar(&d.since, "since", "26h", "window of the nightly run (overlaps the previous night; the memo makes that free)")
 	fs.BoolVar(&d.serve, "serve", false, "install a long-running 'runner serve' service ("+serveUnit+") instead of the nightly schedule (systemd only)")
-	fs.StringVar(&d.listen, "listen", "127.0.0.1:8080", "address of runner serve, with --serve")
+	fs.StringVar(&d.listen, "listen", "127.0.0.1:8787", "address of runner serve, with --serve (serve's own default)")
 }
 
 func envOr(k, def string) string {

@@ -2,12 +2,9 @@ package mediatest
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -54,10 +51,8 @@ func GenerateDialogue(dir string, spec DialogueSpec) (Dialogue, error) {
 	if spec.Name == "" {
 		spec.Name = "dialogue.mp4"
 	}
-	for _, tool := range []string{"espeak-ng", "ffmpeg"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return Dialogue{}, fmt.Errorf("mediatest: %s not found on PATH; run `just deps`", tool)
-		}
+	if err := needTools(); err != nil {
+		return Dialogue{}, err
 	}
 	work, err := os.MkdirTemp(dir, ".dialogue-*")
 	if err != nil {
@@ -86,13 +81,7 @@ func GenerateDialogue(dir string, spec DialogueSpec) (Dialogue, error) {
 	if err := writeWAV(wav, pcm); err != nil {
 		return Dialogue{}, err
 	}
-	dur := strconv.FormatFloat(d.Duration, 'f', 6, 64)
-	if err := run(ctx, "ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y",
-		"-f", "lavfi", "-i", "color=c=0x336699:s=64x48:r=2:d="+dur, "-i", wav,
-		"-map", "0:v", "-map", "1:a", "-c:a", "aac", "-b:a", "48k", "-flags:a", "+bitexact",
-		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "stillimage", "-pix_fmt", "yuv420p",
-		"-threads", "1", "-flags:v", "+bitexact", "-fflags", "+bitexact", "-map_metadata", "-1",
-		"-movflags", "+faststart", d.Path); err != nil {
+	if err := writeMP4(ctx, d.Path, wav, 1, d.Duration, 64, 48, 2); err != nil {
 		return Dialogue{}, err
 	}
 	return d, nil

@@ -91,10 +91,8 @@ func defaults(spec MeetingSpec) MeetingSpec {
 // generate makes the meeting with espeak-ng and ffmpeg, bypassing the cache; spec has its defaults.
 func generate(dir string, spec MeetingSpec) (Meeting, error) {
 	ctx := context.Background()
-	for _, tool := range []string{"espeak-ng", "ffmpeg"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return Meeting{}, fmt.Errorf("mediatest: %s not found on PATH; run `just deps`", tool)
-		}
+	if err := needTools(); err != nil {
+		return Meeting{}, err
 	}
 	work, err := os.MkdirTemp(dir, ".meeting-*")
 	if err != nil {
@@ -146,23 +144,42 @@ func generate(dir string, spec MeetingSpec) (Meeting, error) {
 		}
 		m.Duration = float64(spec.Repeat*len(pcm)) / speechRate
 	}
-	dur := strconv.FormatFloat(m.Duration, 'f', 6, 64)
+	if spec.NoAudio {
+		wav = ""
+	}
+	if err := writeMP4(ctx, m.Path, wav, max(spec.Repeat, 1), m.Duration, spec.Width, spec.Height, spec.FPS); err != nil {
+		return Meeting{}, err
+	}
+	return m, nil
+}
+
+// needTools says which of the generators' tools is missing.
+func needTools() error {
+	for _, tool := range []string{"espeak-ng", "ffmpeg"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("mediatest: %s not found on PATH; run `just deps`", tool)
+		}
+	}
+	return nil
+}
+
+// writeMP4 muxes a still picture of width×height at fps for seconds with wav looped loops times ("": no
+// audio) into an MP4 with an AAC track, bit-exact so that the same input gives the same bytes.
+func writeMP4(ctx context.Context, path, wav string, loops int, seconds float64, width, height, fps int) error {
+	dur := strconv.FormatFloat(seconds, 'f', 6, 64)
 	args := []string{"-hide_banner", "-nostdin", "-v", "error", "-y",
-		"-f", "lavfi", "-i", fmt.Sprintf("color=c=0x336699:s=%dx%d:r=%d:d=%s", spec.Width, spec.Height, spec.FPS, dur)}
-	if !spec.NoAudio {
-		args = append(args, "-stream_loop", strconv.Itoa(max(spec.Repeat, 1)-1), "-i", wav)
+		"-f", "lavfi", "-i", fmt.Sprintf("color=c=0x336699:s=%dx%d:r=%d:d=%s", width, height, fps, dur)}
+	if wav != "" {
+		args = append(args, "-stream_loop", strconv.Itoa(loops-1), "-i", wav)
 	}
 	args = append(args, "-map", "0:v")
-	if !spec.NoAudio {
+	if wav != "" {
 		args = append(args, "-map", "1:a", "-c:a", "aac", "-b:a", "48k", "-flags:a", "+bitexact")
 	}
 	args = append(args, "-c:v", "libx264", "-preset", "ultrafast", "-tune", "stillimage", "-pix_fmt", "yuv420p",
 		"-threads", "1", "-flags:v", "+bitexact", "-fflags", "+bitexact", "-map_metadata", "-1",
-		"-movflags", "+faststart", m.Path)
-	if err := run(ctx, "ffmpeg", args...); err != nil {
-		return Meeting{}, err
-	}
-	return m, nil
+		"-movflags", "+faststart", path)
+	return run(ctx, "ffmpeg", args...)
 }
 
 // MustGenerate is Generate into a test's temporary directory, failing the test on error.
