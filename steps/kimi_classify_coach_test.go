@@ -121,7 +121,7 @@ func classifyAndStore(t *testing.T, cls *kimiClassify, up *mysqlUpsert, f runner
 }
 
 func TestCoachExtractionOneCallQuotesAndDueDate(t *testing.T) {
-	s := moonshotServer(t, emulator.MoonshotOptions{})
+	s := moonshotServer(t, emulator.MoonshotOptions{InventItem: true})
 	cls := newTestClassify(t, s, shippedCoaching(t))
 	res := classifyAndStore(t, cls, nil, coachItem(t, "r1", 0, session1))
 
@@ -170,7 +170,7 @@ func TestCoachExtractionOneCallQuotesAndDueDate(t *testing.T) {
 }
 
 func TestCoachJSONModeCarriesTheSchemaInThePrompt(t *testing.T) {
-	s := moonshotServer(t, emulator.MoonshotOptions{ModelSpecs: []emulator.ModelSpec{{ID: "no-schema-1", Context: 32768, NoJSONSchema: true}}})
+	s := moonshotServer(t, emulator.MoonshotOptions{InventItem: true, ModelSpecs: []emulator.ModelSpec{{ID: "no-schema-1", Context: 32768, NoJSONSchema: true}}})
 	cls := newTestClassify(t, s, "model: no-schema-1\n"+shippedCoaching(t))
 	res := classifyAndStore(t, cls, nil, coachItem(t, "r1", 0, session1))
 	reqs := chatBodies(t, s)

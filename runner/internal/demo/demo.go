@@ -293,8 +293,9 @@ func StartServers(d *Data, o ServerOptions) (*Servers, error) {
 		chatFaults = []kimiemu.Fault{kimiemu.FaultServerError, kimiemu.FaultReset, kimiemu.FaultRateLimit,
 			kimiemu.FaultOverloaded, kimiemu.FaultQuota, kimiemu.FaultInvalidJSON}
 	}
+	// InventItem: the demo's model invents one action item, so that the quote check is seen dropping it.
 	m, err := kimiemu.StartMoonshot(kimiemu.MoonshotOptions{APIKey: KimiKey, FaultRate: o.FaultRate, Faults: chatFaults,
-		Latency: o.MoonshotLatency, Seed: o.Seed})
+		Latency: o.MoonshotLatency, Seed: o.Seed, InventItem: true})
 	if err != nil {
 		t.Close()
 		a.Close()

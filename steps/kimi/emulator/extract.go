@@ -14,7 +14,7 @@ import (
 // gets them answered, deterministically from the transcript, the way a model tends to answer:
 //   - an array whose elements have owner, task and due: one item per transcript sentence that names a due
 //     date (quoted verbatim), plus one invented item whose quote is nowhere in the transcript (models
-//     invent action items; MoonshotOptions.GroundedOnly leaves it out);
+//     invent action items) when MoonshotOptions.InventItem is set;
 //   - criterion and score: a score per criterion of the enum, derived from a hash of the transcript, with
 //     a transcript sentence as evidence (MoonshotOptions.ScoresOutOfRange answers that many requests with
 //     a score 2 above the schema's maximum; whether Moonshot's structured output enforces minimum/maximum
@@ -155,7 +155,7 @@ func (s *MoonshotServer) homework(sents []string) []any {
 		task = strings.TrimLeft(task, "，, 把")
 		out = append(out, map[string]any{"owner": "student", "task": task, "due": m, "quote": st})
 	}
-	if !s.o.GroundedOnly {
+	if s.o.InventItem {
 		out = append(out, map[string]any{"owner": "teacher", "task": "整理面试题库发到群里", "due": "", "quote": InventedQuote})
 	}
 	return out

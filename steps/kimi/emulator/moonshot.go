@@ -35,8 +35,9 @@ type MoonshotOptions struct {
 	Seed       uint64
 	// EmptyBalance reports a balance of 0 at GET /v1/users/me/balance (chat completions still answer).
 	EmptyBalance bool
-	// GroundedOnly leaves out the invented action item of an extraction (extract.go).
-	GroundedOnly bool
+	// InventItem adds an action item whose quote is in no transcript to every extraction (extract.go), as
+	// models sometimes invent one; the real service has no such switch, so it is off by default.
+	InventItem bool
 	// ScoresOutOfRange answers this many extraction requests with one score above the rubric's maximum.
 	ScoresOutOfRange int
 }
