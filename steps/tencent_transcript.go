@@ -58,7 +58,6 @@ type tencentTranscript struct {
 	client   *tencent.Client
 	sts      tencent.STSStore
 	teachers []string
-	noToken  sync.Once
 }
 
 func newTencentTranscript(cfg tencentTranscriptConfig, b *runner.Build) (any, error) {
@@ -82,6 +81,9 @@ func newTencentTranscript(cfg tencentTranscriptConfig, b *runner.Build) (any, er
 	return s, nil
 }
 
+// noTokenOnce keys, in the run's scope, the once-per-run notice that no STS token is stored.
+type noTokenOnce struct{ s *tencentTranscript }
+
 // Close releases the client's idle connections.
 func (s *tencentTranscript) Close() error {
 	if s.client == nil {
@@ -104,7 +106,7 @@ func (s *tencentTranscript) Process(ctx context.Context, in *runner.Item) (runne
 		}
 		if !ok {
 			if s.cfg.Transcript == "auto" {
-				s.noToken.Do(func() {
+				runner.RunValue(ctx, noTokenOnce{s}, func() *sync.Once { return new(sync.Once) }).Do(func() {
 					log.Warn("no valid STS token in state_dir: Tencent's transcripts are not asked for this run, the ASR makes them (runner doctor says how to get a token)")
 				})
 				return asr, nil

@@ -38,7 +38,7 @@ func TestTencentTranscriptModes(t *testing.T) {
 		return fmt.Sprintf("{transcript: %s, secret_id: AKID_x, secret_key: SK_x, enterprise_id: corp-1, base_url: %q, requests_per_second: 1000}", mode, s.URL())
 	}
 	var logs bytes.Buffer
-	ctx := runner.WithLogger(context.Background(), slog.New(slog.NewTextHandler(&logs, nil)))
+	ctx := runner.WithRunScope(runner.WithLogger(context.Background(), slog.New(slog.NewTextHandler(&logs, nil))))
 	process := func(t *testing.T, mode, state string) (runner.Fields, error) {
 		t.Helper()
 		impl, _ := steptest.BuildWith(t, "tencent_transcript", with(mode), steptest.Options{StateDir: state})
@@ -55,6 +55,13 @@ func TestTencentTranscriptModes(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "no valid STS token"); n != 1 {
 		t.Errorf("said %d times that there is no token, want once per run:\n%s", n, logs.String())
+	}
+	// The next run says it again: the notice is the run's, not the step's.
+	if _, err := st.Process(runner.WithRunScope(ctx), ttItem(t)); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logs.String(), "no valid STS token"); n != 2 {
+		t.Errorf("said %d times over two runs, want once in each", n)
 	}
 	if s.Count(emulator.EndpointTranscripts) != 0 {
 		t.Error("auto without a token asked Tencent")

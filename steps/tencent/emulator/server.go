@@ -104,8 +104,8 @@ type Options struct {
 	RecordsForAdmins bool
 	// Push configures the webhook receiver the emulator pushes events to (push.go); zero: none.
 	Push PushOptions
-	// RequireSTS, when set, is the STS token that transcripts/details and smart/speakers demand in the
-	// STS-Token header, as for apps created from 2026-01-16 (1095/65111). "": an older app, no header.
+	// RequireSTS, when set, is the STS token that transcripts/details demands in the STS-Token header, as
+	// for apps created from 2026-01-16 (1095/65111, 1095/127651). "": an older app, no header.
 	RequireSTS string
 }
 
