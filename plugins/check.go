@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 )
 
 // CheckInput is what a plugin's check command reads on stdin. It prints its findings on stdout as JSON
@@ -25,11 +25,11 @@ type CheckInput struct {
 
 // checkedStep is a plugin step whose manifest declares a check.
 type checkedStep struct {
-	*step
+	*execStep
 }
 
 // Check runs the manifest's check command.
-func (s checkedStep) Check(ctx context.Context, o runner.CheckOptions) []runner.Finding {
+func (s checkedStep) Check(ctx context.Context, o step.CheckOptions) []step.Finding {
 	name := s.m.Name
 	argv := append([]string(nil), s.m.Check...)
 	if strings.Contains(argv[0], "/") {
@@ -37,7 +37,7 @@ func (s checkedStep) Check(ctx context.Context, o runner.CheckOptions) []runner.
 	}
 	stdin, err := json.Marshal(CheckInput{Settings: s.settings, Spend: o.Spend, Preflight: o.Preflight})
 	if err != nil {
-		return []runner.Finding{runner.Fail("plugin "+name, err.Error(), "fix the plugin's settings")}
+		return []step.Finding{step.Fail("plugin "+name, err.Error(), "fix the plugin's settings")}
 	}
 	stdout := &capped{max: maxOutput}
 	stderr := &capped{max: 64 << 10}
@@ -56,24 +56,24 @@ func (s checkedStep) Check(ctx context.Context, o runner.CheckOptions) []runner.
 	}
 	switch {
 	case runErr != nil && errors.Is(runErr, exec.ErrNotFound), runErr != nil && cmd.ProcessState == nil:
-		return []runner.Finding{runner.Fail("plugin "+name+" check", fmt.Sprintf("start %s: %v", s.m.Check[0], runErr), "build or install the plugin (`just build`)")}
+		return []step.Finding{step.Fail("plugin "+name+" check", fmt.Sprintf("start %s: %v", s.m.Check[0], runErr), "build or install the plugin (`just build`)")}
 	case decErr != nil:
-		return []runner.Finding{runner.Fail("plugin "+name+" check", decErr.Error(), "fix the plugin's check command: it must print JSON findings")}
+		return []step.Finding{step.Fail("plugin "+name+" check", decErr.Error(), "fix the plugin's check command: it must print JSON findings")}
 	case len(fs) > 0:
 		return fs
 	case runErr != nil:
-		return []runner.Finding{runner.Fail("plugin "+name, fmt.Sprintf("check %v: %s", runErr, tail), "see the plugin's README for its settings")}
+		return []step.Finding{step.Fail("plugin "+name, fmt.Sprintf("check %v: %s", runErr, tail), "see the plugin's README for its settings")}
 	}
-	return []runner.Finding{runner.OK("plugin "+name, "check passed")}
+	return []step.Finding{step.OK("plugin "+name, "check passed")}
 }
 
 // decodeFindings reads JSON findings, one object per line or one array.
-func decodeFindings(b []byte) ([]runner.Finding, error) {
+func decodeFindings(b []byte) ([]step.Finding, error) {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 {
 		return nil, nil
 	}
-	var out []runner.Finding
+	var out []step.Finding
 	if b[0] == '[' {
 		if err := json.Unmarshal(b, &out); err != nil {
 			return nil, fmt.Errorf("check output is not a JSON array of findings: %v", err)
@@ -81,7 +81,7 @@ func decodeFindings(b []byte) ([]runner.Finding, error) {
 	} else {
 		dec := json.NewDecoder(bytes.NewReader(b))
 		for {
-			var f runner.Finding
+			var f step.Finding
 			if err := dec.Decode(&f); err == io.EOF {
 				break
 			} else if err != nil {
@@ -92,7 +92,7 @@ func decodeFindings(b []byte) ([]runner.Finding, error) {
 	}
 	for i, f := range out {
 		switch f.Status {
-		case runner.StatusOK, runner.StatusWarn, runner.StatusFail:
+		case step.StatusOK, step.StatusWarn, step.StatusFail:
 		default:
 			return nil, fmt.Errorf("finding %d: status %q is not ok, warn or fail", i+1, f.Status)
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"meetpipe/runner"
+	"meetpipe/runner/step"
 )
 
 // checkPlugin is a plugin whose manifest declares `check: [sh, check.sh]`.
@@ -27,7 +28,7 @@ settings:
 	return dir
 }
 
-func pluginFindings(t *testing.T, dir string, o runner.CheckOptions) []runner.StepFinding {
+func pluginFindings(t *testing.T, dir string, o step.CheckOptions) []runner.StepFinding {
 	t.Helper()
 	p, err := newEngine(t, dir).load(pipeline)
 	if err != nil {
@@ -51,7 +52,7 @@ tok=$(printf '%s' "$in" | sed 's/.*"token":"\([^"]*\)".*/\1/')
 echo '{"status":"ok","subject":"webhook","detail":"reachable"}'
 echo "{\"status\":\"fail\",\"subject\":\"key\",\"detail\":\"key $tok refused\",\"remedy\":\"set the key\"}"
 `, true)
-		fs := pluginFindings(t, dir, runner.CheckOptions{})
+		fs := pluginFindings(t, dir, step.CheckOptions{})
 		if len(fs) != 2 || fs[0].Status != "ok" || fs[1].Status != "fail" || fs[1].Remedy != "set the key" {
 			t.Fatalf("%+v", fs)
 		}
@@ -61,29 +62,29 @@ echo "{\"status\":\"fail\",\"subject\":\"key\",\"detail\":\"key $tok refused\",\
 	})
 	t.Run("exit without findings", func(t *testing.T) {
 		dir := checkPlugin(t, "cat >/dev/null; echo 'no route to robot' >&2; exit 3\n", true)
-		fs := pluginFindings(t, dir, runner.CheckOptions{})
+		fs := pluginFindings(t, dir, step.CheckOptions{})
 		if len(fs) != 1 || fs[0].Status != "fail" || !strings.Contains(fs[0].Detail, "no route to robot") {
 			t.Errorf("%+v", fs)
 		}
 	})
 	t.Run("silent success", func(t *testing.T) {
 		dir := checkPlugin(t, "cat >/dev/null\n", true)
-		if fs := pluginFindings(t, dir, runner.CheckOptions{}); len(fs) != 1 || fs[0].Status != "ok" {
+		if fs := pluginFindings(t, dir, step.CheckOptions{}); len(fs) != 1 || fs[0].Status != "ok" {
 			t.Errorf("%+v", fs)
 		}
 	})
 	t.Run("bad output", func(t *testing.T) {
 		dir := checkPlugin(t, "cat >/dev/null; echo '{\"status\":\"great\",\"subject\":\"x\"}'\n", true)
-		if fs := pluginFindings(t, dir, runner.CheckOptions{}); len(fs) != 1 || fs[0].Status != "fail" || !strings.Contains(fs[0].Detail, "great") {
+		if fs := pluginFindings(t, dir, step.CheckOptions{}); len(fs) != 1 || fs[0].Status != "fail" || !strings.Contains(fs[0].Detail, "great") {
 			t.Errorf("%+v", fs)
 		}
 	})
 	t.Run("preflight skips steps without side effects", func(t *testing.T) {
 		dir := checkPlugin(t, "cat >/dev/null; echo '{\"status\":\"fail\",\"subject\":\"x\"}'\n", false)
-		if fs := pluginFindings(t, dir, runner.CheckOptions{Preflight: true}); len(fs) != 0 {
+		if fs := pluginFindings(t, dir, step.CheckOptions{Preflight: true}); len(fs) != 0 {
 			t.Errorf("preflight checked a step without side effects: %+v", fs)
 		}
-		if fs := pluginFindings(t, dir, runner.CheckOptions{}); len(fs) != 1 {
+		if fs := pluginFindings(t, dir, step.CheckOptions{}); len(fs) != 1 {
 			t.Errorf("doctor: %+v", fs)
 		}
 	})

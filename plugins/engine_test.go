@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"meetpipe/runner"
+	"meetpipe/runner/step"
 )
 
 // Through the engine: a pipeline whose first step is a test source of meetings and whose later steps are
@@ -22,10 +23,10 @@ type meetingsCfg struct {
 
 type meetings struct{ n int }
 
-func (m meetings) List(ctx context.Context, w runner.Window, out runner.Emitter) error {
+func (m meetings) List(ctx context.Context, w step.Window, out step.Emitter) error {
 	subjects := []string{"模拟面试 第3轮", "简历修改", "项目深挖：推荐系统"}
 	for i := range m.n {
-		if err := out.Emit(ctx, fmt.Sprintf("rec%03d", i), runner.Fields{"subject": subjects[i%len(subjects)], "n": i}); err != nil {
+		if err := out.Emit(ctx, fmt.Sprintf("rec%03d", i), step.Fields{"subject": subjects[i%len(subjects)], "n": i}); err != nil {
 			return err
 		}
 	}
@@ -33,12 +34,12 @@ func (m meetings) List(ctx context.Context, w runner.Window, out runner.Emitter)
 }
 
 // engineRegistry holds the test source and the plugins of dir.
-func engineRegistry(t *testing.T, dir string) *runner.Registry {
+func engineRegistry(t *testing.T, dir string) *step.Registry {
 	t.Helper()
-	reg := runner.NewRegistry()
-	reg.Register(runner.Define(runner.Spec{Name: "meetings", Source: true, Version: "1",
-		Writes: []runner.Field{{Name: "subject", Sample: ""}, {Name: "n", Sample: 0}}},
-		meetingsCfg{Count: 3}, func(cfg meetingsCfg, b *runner.Build) (any, error) { return meetings{cfg.Count}, nil }))
+	reg := step.NewRegistry()
+	reg.Register(step.Define(step.Spec{Name: "meetings", Source: true, Version: "1",
+		Writes: []step.Field{{Name: "subject", Sample: ""}, {Name: "n", Sample: 0}}},
+		meetingsCfg{Count: 3}, func(cfg meetingsCfg, b *step.Build) (any, error) { return meetings{cfg.Count}, nil }))
 	if err := Load(dir, reg); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func engineRegistry(t *testing.T, dir string) *runner.Registry {
 
 type engine struct {
 	t     *testing.T
-	reg   *runner.Registry
+	reg   *step.Registry
 	state string
 	log   bytes.Buffer
 }
@@ -61,7 +62,7 @@ func (e *engine) load(yml string) (*runner.Pipeline, error) {
 		Env: map[string]string{"PLUGIN_TOKEN": "tok-engine-secret-77"}})
 }
 
-func (e *engine) run(yml string, o runner.RunOptions) (*runner.Summary, error) {
+func (e *engine) run(yml string, o runner.RunOptions) (*step.Summary, error) {
 	e.t.Helper()
 	p, err := e.load(yml)
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 )
 
 // ExitTempFail is the exit status (EX_TEMPFAIL from sysexits.h) by which a plugin says "try again later".
@@ -37,18 +37,18 @@ const (
 // stays out: a plugin gets its configuration on stdin.
 var passEnv = []string{"PATH", "HOME", "TMPDIR", "TZ", "LANG", "LC_ALL", "LC_CTYPE"}
 
-// step runs a plugin's command once per item.
-type step struct {
+// execStep runs a plugin's command once per item.
+type execStep struct {
 	m        *Manifest
 	argv     []string
 	settings map[string]any
 	secrets  []string
-	lim      *runner.Limiter
+	lim      *step.Limiter
 	stepID   string
 }
 
-func newStep(m *Manifest, values map[string]any, b *runner.Build) *step {
-	s := &step{m: m, settings: values, lim: b.Limiter(), stepID: b.StepID}
+func newStep(m *Manifest, values map[string]any, b *step.Build) *execStep {
+	s := &execStep{m: m, settings: values, lim: b.Limiter(), stepID: b.StepID}
 	s.argv = append([]string(nil), m.Command...)
 	if strings.Contains(s.argv[0], "/") {
 		s.argv[0] = filepath.Join(m.Dir, s.argv[0])
@@ -71,7 +71,7 @@ type input struct {
 
 // Process starts the command, writes the item on its stdin and reads the fields it writes from its
 // stdout. A deadline or cancellation of ctx kills the command's whole process group.
-func (s *step) Process(ctx context.Context, in *runner.Item) (runner.Fields, error) {
+func (s *execStep) Process(ctx context.Context, in *step.Item) (step.Fields, error) {
 	req := input{ItemID: in.ID(), Settings: s.settings, Fields: map[string]json.RawMessage{}}
 	for _, name := range s.m.Reads {
 		if raw := in.Raw(name); raw != nil {
@@ -80,7 +80,7 @@ func (s *step) Process(ctx context.Context, in *runner.Item) (runner.Fields, err
 	}
 	stdin, err := json.Marshal(req)
 	if err != nil {
-		return nil, runner.Permanent(fmt.Errorf("plugin %s: encode input: %w", s.m.Name, err))
+		return nil, step.Permanent(fmt.Errorf("plugin %s: encode input: %w", s.m.Name, err))
 	}
 	release, err := s.lim.Acquire(ctx)
 	if err != nil {
@@ -90,7 +90,7 @@ func (s *step) Process(ctx context.Context, in *runner.Item) (runner.Fields, err
 	return s.run(ctx, in.ID(), stdin)
 }
 
-func (s *step) run(ctx context.Context, itemID string, stdin []byte) (runner.Fields, error) {
+func (s *execStep) run(ctx context.Context, itemID string, stdin []byte) (step.Fields, error) {
 	name := s.m.Name
 	log := logger(ctx, itemID, s.stepID).With("plugin", name)
 	stderr := &lineLogger{log: log, scrub: s.scrub}
@@ -102,7 +102,7 @@ func (s *step) run(ctx context.Context, itemID string, stdin []byte) (runner.Fie
 		if errors.Is(err, fs.ErrNotExist) {
 			hint = " (is it built? run `just build`)"
 		}
-		return nil, runner.Permanent(fmt.Errorf("plugin %s: start %s: %w%s", name, s.m.Command[0], err, hint))
+		return nil, step.Permanent(fmt.Errorf("plugin %s: start %s: %w%s", name, s.m.Command[0], err, hint))
 	}
 	err := cmd.Wait()
 	// Children left behind by a plugin that has exited are killed too: a plugin handles one item.
@@ -118,29 +118,29 @@ func (s *step) run(ctx context.Context, itemID string, stdin []byte) (runner.Fie
 		return nil, fmt.Errorf("plugin %s: %w", name, err)
 	case code == 0:
 		if stdout.over {
-			return nil, runner.Permanentf("plugin %s: output larger than %d MiB", name, maxOutput>>20)
+			return nil, step.Permanentf("plugin %s: output larger than %d MiB", name, maxOutput>>20)
 		}
 		f, err := decodeOutput(stdout.Bytes(), s.m.Writes, s.scrub)
 		if err != nil {
-			return nil, runner.Permanent(fmt.Errorf("plugin %s: %w", name, err))
+			return nil, step.Permanent(fmt.Errorf("plugin %s: %w", name, err))
 		}
 		return f, nil
 	case code == ExitTempFail:
 		err := fmt.Errorf("plugin %s: temporary failure (exit %d)%s", name, code, stderr.tail())
 		if d := retryAfter(stdout.Bytes()); d > 0 {
 			s.lim.Hold(d)
-			return nil, runner.RetryAfter(err, d)
+			return nil, step.RetryAfter(err, d)
 		}
-		return nil, runner.Transient(err)
+		return nil, step.Transient(err)
 	case code < 0:
-		return nil, runner.Permanentf("plugin %s: %s%s", name, cmd.ProcessState, stderr.tail())
+		return nil, step.Permanentf("plugin %s: %s%s", name, cmd.ProcessState, stderr.tail())
 	}
-	return nil, runner.Permanentf("plugin %s: exit %d%s", name, code, stderr.tail())
+	return nil, step.Permanentf("plugin %s: exit %d%s", name, code, stderr.tail())
 }
 
 // command prepares argv in the plugin's folder with the allow-listed environment, in a process group of its
 // own, so that a timeout kills the children the plugin started as well.
-func (s *step) command(ctx context.Context, argv []string, stdin []byte, stdout, stderr io.Writer) *exec.Cmd {
+func (s *execStep) command(ctx context.Context, argv []string, stdin []byte, stdout, stderr io.Writer) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = s.m.Dir
 	cmd.Env = environ()
@@ -164,7 +164,7 @@ func environ() []string {
 }
 
 // scrub replaces the values of secret settings: a plugin may echo its input.
-func (s *step) scrub(str string) string {
+func (s *execStep) scrub(str string) string {
 	for _, v := range s.secrets {
 		str = strings.ReplaceAll(str, v, "***")
 	}
@@ -174,7 +174,7 @@ func (s *step) scrub(str string) string {
 // logger is the logger for a plugin's stderr: the run's, which names the item and step, or the default
 // one with those attributes added outside a run.
 func logger(ctx context.Context, itemID, stepID string) *slog.Logger {
-	l := runner.Logger(ctx)
+	l := step.Logger(ctx)
 	if l != slog.Default() {
 		return l
 	}
@@ -189,9 +189,9 @@ func logger(ctx context.Context, itemID, stepID string) *slog.Logger {
 // declared writes with values of the declared types. Empty output writes nothing. Declared fields may be
 // left out, as a built-in step may return a subset of its writes. Quoted output passes through scrub
 // first, so that a secret is never shown, not even cut in half.
-func decodeOutput(out []byte, writes []Write, scrub func(string) string) (runner.Fields, error) {
+func decodeOutput(out []byte, writes []Write, scrub func(string) string) (step.Fields, error) {
 	if len(bytes.TrimSpace(out)) == 0 {
-		return runner.Fields{}, nil
+		return step.Fields{}, nil
 	}
 	began := func() string { return quote([]byte(scrub(string(out)))) }
 	dec := json.NewDecoder(bytes.NewReader(out))
@@ -202,7 +202,7 @@ func decodeOutput(out []byte, writes []Write, scrub func(string) string) (runner
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("output has more than one JSON value; it began %s", began())
 	}
-	f := make(runner.Fields, len(obj))
+	f := make(step.Fields, len(obj))
 	for k, raw := range obj {
 		i := indexWrite(writes, k)
 		if i < 0 {
@@ -265,7 +265,7 @@ func retryAfter(out []byte) time.Duration {
 	}
 	switch r := v.RetryAfter.(type) {
 	case string:
-		d, _ := runner.ParseDuration(r)
+		d, _ := step.ParseDuration(r)
 		return max(d, 0)
 	case float64:
 		return max(time.Duration(r*float64(time.Second)), 0)

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/steptest"
 )
 
@@ -56,9 +56,9 @@ settings:
 }
 
 // newStep loads dir's plugins and builds the named one with the given `with:` YAML.
-func buildStep(t *testing.T, dir, name, with string) (runner.Step, any) {
+func buildStep(t *testing.T, dir, name, with string) (step.Step, any) {
 	t.Helper()
-	reg := runner.NewRegistry()
+	reg := step.NewRegistry()
 	if err := Load(dir, reg); err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -66,12 +66,12 @@ func buildStep(t *testing.T, dir, name, with string) (runner.Step, any) {
 		t.Fatalf("plugin %s not registered; have %v", name, reg.Names())
 	}
 	impl, cfg := steptest.BuildWith(t, name, with, steptest.Options{Registry: reg})
-	return impl.(runner.Step), cfg
+	return impl.(step.Step), cfg
 }
 
-func item(t *testing.T, f runner.Fields) *runner.Item {
+func item(t *testing.T, f step.Fields) *step.Item {
 	t.Helper()
-	it, err := runner.NewItem("rec-1", f)
+	it, err := step.NewItem("rec-1", f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ printf '{"greeting": "hi", "n": 3}'
 `)
 	log := captureLog(t)
 	s, cfg := buildStep(t, dir, "p", "token: tok-12345")
-	out, err := s.Process(context.Background(), item(t, runner.Fields{"subject": "简历优化", "other": 1}))
+	out, err := s.Process(context.Background(), item(t, step.Fields{"subject": "简历优化", "other": 1}))
 	if err != nil {
 		t.Fatalf("Process: %v", err)
 	}
@@ -151,47 +151,47 @@ func TestProcessErrors(t *testing.T) {
 	tests := []struct {
 		name   string
 		script string
-		kind   runner.Kind
+		kind   step.Kind
 		after  time.Duration
 		want   []string // in the error message
 		absent []string
 	}{
 		{name: "transient exit", script: "echo 'busy, later' >&2; exit 75",
-			kind: runner.KindTransient, want: []string{"temporary failure", "busy, later"}},
+			kind: step.KindTransient, want: []string{"temporary failure", "busy, later"}},
 		{name: "transient with retry_after", script: `echo '{"retry_after": "60s"}'; exit 75`,
-			kind: runner.KindTransient, after: time.Minute},
+			kind: step.KindTransient, after: time.Minute},
 		{name: "transient with retry_after seconds", script: `echo '{"retry_after": 1.5}'; exit 75`,
-			kind: runner.KindTransient, after: 1500 * time.Millisecond},
+			kind: step.KindTransient, after: 1500 * time.Millisecond},
 		{name: "permanent exit", script: "echo one >&2; echo 'bad input: no subject' >&2; exit 3",
-			kind: runner.KindPermanent, want: []string{"exit 3", "one | bad input: no subject"}},
+			kind: step.KindPermanent, want: []string{"exit 3", "one | bad input: no subject"}},
 		{name: "garbage", script: "echo 'hello world'",
-			kind: runner.KindPermanent, want: []string{"not a JSON object", `"hello world\n"`}},
+			kind: step.KindPermanent, want: []string{"not a JSON object", `"hello world\n"`}},
 		{name: "long garbage quoted in part", script: "printf '" + long + "'",
-			kind: runner.KindPermanent, want: []string{`"` + strings.Repeat("界", 66) + `"…`},
+			kind: step.KindPermanent, want: []string{`"` + strings.Repeat("界", 66) + `"…`},
 			absent: []string{strings.Repeat("界", 67)}},
 		{name: "two values", script: `echo '{"n":1} {"n":2}'`,
-			kind: runner.KindPermanent, want: []string{"more than one JSON value"}},
+			kind: step.KindPermanent, want: []string{"more than one JSON value"}},
 		{name: "undeclared field", script: `echo '{"n":1,"extra":2}'`,
-			kind: runner.KindPermanent, want: []string{`"extra"`, "does not declare"}},
+			kind: step.KindPermanent, want: []string{`"extra"`, "does not declare"}},
 		{name: "wrong type", script: `echo '{"n":"three"}'`,
-			kind: runner.KindPermanent, want: []string{`field "n"`, "want a JSON int"}},
+			kind: step.KindPermanent, want: []string{`field "n"`, "want a JSON int"}},
 		{name: "not an int", script: `echo '{"n":1.5}'`,
-			kind: runner.KindPermanent, want: []string{"want a JSON int"}},
+			kind: step.KindPermanent, want: []string{"want a JSON int"}},
 		{name: "null", script: `echo '{"greeting":null}'`,
-			kind: runner.KindPermanent, want: []string{"null"}},
+			kind: step.KindPermanent, want: []string{"null"}},
 		{name: "json array", script: `echo '[1,2]'`,
-			kind: runner.KindPermanent, want: []string{"not a JSON object"}},
+			kind: step.KindPermanent, want: []string{"not a JSON object"}},
 		{name: "killed by a signal", script: `kill -TERM $$`,
-			kind: runner.KindPermanent, want: []string{"signal"}},
+			kind: step.KindPermanent, want: []string{"signal"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, _ := buildStep(t, shPlugin(t, tt.script), "p", "")
-			_, err := s.Process(context.Background(), item(t, runner.Fields{"subject": "x"}))
+			_, err := s.Process(context.Background(), item(t, step.Fields{"subject": "x"}))
 			if err == nil {
 				t.Fatal("Process succeeded")
 			}
-			kind, after := runner.Classify(err)
+			kind, after := step.Classify(err)
 			if kind != tt.kind || after != tt.after {
 				t.Errorf("Classify = %v, %v; want %v, %v (%v)", kind, after, tt.kind, tt.after, err)
 			}
@@ -211,7 +211,7 @@ func TestProcessErrors(t *testing.T) {
 
 func TestProcessEmptyOutput(t *testing.T) {
 	s, _ := buildStep(t, shPlugin(t, "cat >/dev/null"), "p", "")
-	out, err := s.Process(context.Background(), item(t, runner.Fields{"subject": "x"}))
+	out, err := s.Process(context.Background(), item(t, step.Fields{"subject": "x"}))
 	if err != nil || len(out) != 0 {
 		t.Fatalf("Process = %v, %v; want no fields", out, err)
 	}
@@ -222,7 +222,7 @@ func TestProcessMissingCommand(t *testing.T) {
 	writePlugin(t, dir, "bin", "name: bin\nversion: \"1\"\ncommand: [./bin]\n", nil)
 	s, _ := buildStep(t, dir, "bin", "")
 	_, err := s.Process(context.Background(), item(t, nil))
-	if k, _ := runner.Classify(err); k != runner.KindPermanent || !strings.Contains(fmtErr(err), "just build") {
+	if k, _ := step.Classify(err); k != step.KindPermanent || !strings.Contains(fmtErr(err), "just build") {
 		t.Fatalf("err = %v (%v), want a permanent error naming `just build`", err, k)
 	}
 }
@@ -240,7 +240,7 @@ func TestProcessEnvironment(t *testing.T) {
 	if _, err := s.Process(context.Background(), item(t, nil)); err != nil {
 		t.Fatal(err)
 	}
-	env, err := os.ReadFile(filepath.Join(s.(*step).m.Dir, "env.txt"))
+	env, err := os.ReadFile(filepath.Join(s.(*execStep).m.Dir, "env.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,11 +269,11 @@ func TestProcessSecretsNeverLogged(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			log := captureLog(t)
 			s, cfg := buildStep(t, shPlugin(t, tt.script), "p", "token: "+secret+"\n"+tt.with)
-			_, err := s.Process(context.Background(), item(t, runner.Fields{"subject": "x"}))
+			_, err := s.Process(context.Background(), item(t, step.Fields{"subject": "x"}))
 			if (err != nil) != tt.fail {
 				t.Fatalf("err = %v, want failure %v", err, tt.fail)
 			}
-			in, rerr := os.ReadFile(filepath.Join(s.(*step).m.Dir, "input.json"))
+			in, rerr := os.ReadFile(filepath.Join(s.(*execStep).m.Dir, "input.json"))
 			if rerr != nil || !bytes.Contains(in, []byte(secret)) {
 				t.Fatalf("the plugin did not receive the secret: %s %v", in, rerr)
 			}
@@ -382,7 +382,7 @@ echo '{"n": 1}'
 }
 
 func TestProcessBadWith(t *testing.T) {
-	reg := runner.NewRegistry()
+	reg := step.NewRegistry()
 	if err := Load(shPlugin(t, "true"), reg); err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +395,7 @@ func TestRetryAfterHoldsLimiter(t *testing.T) {
 	dir := shPlugin(t, `echo run >> runs.txt; echo '{"retry_after": "1h"}'; exit 75`)
 	s, _ := buildStep(t, dir, "p", "")
 	_, err := s.Process(context.Background(), item(t, nil))
-	if k, after := runner.Classify(err); k != runner.KindTransient || after != time.Hour {
+	if k, after := step.Classify(err); k != step.KindTransient || after != time.Hour {
 		t.Fatalf("err = %v (%v, %v)", err, k, after)
 	}
 	// Every later item of the step waits for the hour, so it gives up at its own deadline unstarted.

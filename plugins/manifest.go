@@ -11,7 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 )
 
 // ManifestFile is the name of the file that makes a folder a plugin.
@@ -32,7 +32,7 @@ type Manifest struct {
 	Reads       []string
 	Writes      []Write
 	SideEffects bool
-	Settings    []runner.Setting
+	Settings    []step.Setting
 	// Dir is the plugin's folder (absolute); the command runs there.
 	Dir string
 	// File is the manifest's path as given to ReadManifest, for messages.
@@ -75,7 +75,7 @@ func ReadManifest(path string) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plugin folder of %s: %w", path, err)
 	}
-	p := &parser{file: path, ds: &runner.Diagnostics{}}
+	p := &parser{file: path, ds: &step.Diagnostics{}}
 	m := p.manifest(src)
 	m.Dir, m.File = dir, path
 	if identRE.MatchString(m.Name) && m.Name != filepath.Base(dir) {
@@ -90,7 +90,7 @@ func ReadManifest(path string) (*Manifest, error) {
 // parser turns the manifest's YAML nodes into a Manifest, recording every problem with its position.
 type parser struct {
 	file     string
-	ds       *runner.Diagnostics
+	ds       *step.Diagnostics
 	nameNode *yaml.Node
 }
 
@@ -112,7 +112,7 @@ var (
 func (p *parser) manifest(src []byte) *Manifest {
 	m := &Manifest{}
 	// The pipeline's reader: errors at line and column, snippets, one document.
-	root := runner.ParseYAML(p.file, src, p.ds)
+	root := step.ParseYAML(p.file, src, p.ds)
 	if root == nil {
 		return m
 	}
@@ -159,7 +159,7 @@ func (p *parser) manifest(src []byte) *Manifest {
 		case "settings":
 			m.Settings = p.settings(v)
 		default:
-			p.errorf(k, "unknown key %q%s", k.Value, runner.Suggest(k.Value, manifestKeys))
+			p.errorf(k, "unknown key %q%s", k.Value, step.Suggest(k.Value, manifestKeys))
 		}
 	})
 	if root.Kind == yaml.MappingNode {
@@ -242,7 +242,7 @@ func (p *parser) writes(n *yaml.Node) []Write {
 			case "doc":
 				w.Doc = p.str(v, "doc")
 			default:
-				p.errorf(k, "unknown key %q in a write%s", k.Value, runner.Suggest(k.Value, writeKeys))
+				p.errorf(k, "unknown key %q in a write%s", k.Value, step.Suggest(k.Value, writeKeys))
 			}
 		})
 		if e.Kind != yaml.MappingNode {
@@ -265,15 +265,15 @@ func (p *parser) writes(n *yaml.Node) []Write {
 	return out
 }
 
-func (p *parser) settings(n *yaml.Node) []runner.Setting {
+func (p *parser) settings(n *yaml.Node) []step.Setting {
 	if n.Kind != yaml.SequenceNode {
 		p.errorf(n, "settings: want a list of {name, type, default, doc, secret, required, enum}")
 		return nil
 	}
-	var out []runner.Setting
+	var out []step.Setting
 	names := map[string]bool{}
 	for _, e := range n.Content {
-		var s runner.Setting
+		var s step.Setting
 		var nameNode, defNode, enumNode *yaml.Node
 		p.mapping(e, "settings item", func(k, v *yaml.Node) {
 			switch k.Value {
@@ -309,7 +309,7 @@ func (p *parser) settings(n *yaml.Node) []runner.Setting {
 					s.Max = b
 				}
 			default:
-				p.errorf(k, "unknown key %q in a setting%s", k.Value, runner.Suggest(k.Value, settingKeys))
+				p.errorf(k, "unknown key %q in a setting%s", k.Value, step.Suggest(k.Value, settingKeys))
 			}
 		})
 		if e.Kind != yaml.MappingNode {
@@ -352,7 +352,7 @@ func (p *parser) settings(n *yaml.Node) []runner.Setting {
 }
 
 // value checks a default against its setting's type and returns it as DecodeSettings would decode it.
-func (p *parser) value(n *yaml.Node, s runner.Setting) any {
+func (p *parser) value(n *yaml.Node, s step.Setting) any {
 	if !p.fits(n, s.Type, s.Items, s.Name+" default") {
 		return nil
 	}
@@ -382,7 +382,7 @@ func (p *parser) fits(n *yaml.Node, typ, items, what string) bool {
 		ok = ok && tag == "!!bool"
 	case "duration":
 		if ok {
-			if _, err := runner.ParseDuration(n.Value); err != nil {
+			if _, err := step.ParseDuration(n.Value); err != nil {
 				p.errorf(n, "%s: %q is not a duration (use 300ms, 30s, 5m, 2h or 7d)", what, n.Value)
 				return false
 			}
@@ -414,7 +414,7 @@ func (p *parser) fits(n *yaml.Node, typ, items, what string) bool {
 
 // didYouMean is Suggest without the list of known names (the message has them already).
 func didYouMean(got string, known []string) string {
-	if s := runner.Suggest(got, known); strings.HasPrefix(s, "; did you mean") {
+	if s := step.Suggest(got, known); strings.HasPrefix(s, "; did you mean") {
 		return s
 	}
 	return ""

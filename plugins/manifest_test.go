@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 )
 
 func TestManifestSpec(t *testing.T) {
@@ -45,11 +45,11 @@ settings:
 		t.Errorf("dir %s command %v", m.Dir, m.Command)
 	}
 	spec := m.Spec()
-	want := runner.Spec{Name: "demo", Summary: "a demo", Version: "2", SideEffects: true,
+	want := step.Spec{Name: "demo", Summary: "a demo", Version: "2", SideEffects: true,
 		Reads: []string{"subject", "files"},
-		Writes: []runner.Field{{Name: "s", Sample: "", Doc: "a string"}, {Name: "i", Sample: 0}, {Name: "f", Sample: 0.0},
+		Writes: []step.Field{{Name: "s", Sample: "", Doc: "a string"}, {Name: "i", Sample: 0}, {Name: "f", Sample: 0.0},
 			{Name: "b", Sample: false}, {Name: "l", Sample: []any{}}, {Name: "o", Sample: map[string]any{}}},
-		Settings: []runner.Setting{
+		Settings: []step.Setting{
 			{Name: "key", Type: "string", Secret: true, Required: true, Doc: "the key"},
 			{Name: "mode", Type: "string", Default: "fast", Enum: []string{"fast", "slow"}},
 			{Name: "n", Type: "int", Default: 3},
@@ -118,7 +118,7 @@ settings:
 			if err == nil {
 				t.Fatal("accepted")
 			}
-			ds, ok := err.(*runner.Diagnostics)
+			ds, ok := err.(*step.Diagnostics)
 			if !ok {
 				t.Fatalf("want *runner.Diagnostics, got %T: %v", err, err)
 			}
@@ -140,7 +140,7 @@ settings:
 				}
 			}
 			// Load reports the same problems and registers nothing.
-			reg := runner.NewRegistry()
+			reg := step.NewRegistry()
 			if err := Load(dir, reg); err == nil || len(reg.Names()) != 0 {
 				t.Errorf("Load: err %v, registered %v", err, reg.Names())
 			}
@@ -157,7 +157,7 @@ func at(s []string, i int) string {
 
 func TestLoad(t *testing.T) {
 	t.Run("missing folder", func(t *testing.T) {
-		if err := Load(filepath.Join(t.TempDir(), "nope"), runner.NewRegistry()); err != nil {
+		if err := Load(filepath.Join(t.TempDir(), "nope"), step.NewRegistry()); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -166,7 +166,7 @@ func TestLoad(t *testing.T) {
 		os.MkdirAll(filepath.Join(dir, "testdata"), 0o755)
 		os.WriteFile(filepath.Join(dir, "README.md"), []byte("x"), 0o644)
 		writePlugin(t, dir, "ok", "name: ok\nversion: \"1\"\ncommand: [sh]\n", nil)
-		reg := runner.NewRegistry()
+		reg := step.NewRegistry()
 		if err := Load(dir, reg); err != nil || !reflect.DeepEqual(reg.Names(), []string{"ok"}) {
 			t.Fatalf("err %v, names %v", err, reg.Names())
 		}
@@ -175,7 +175,7 @@ func TestLoad(t *testing.T) {
 		dir := t.TempDir()
 		os.MkdirAll(filepath.Join(dir, "p"), 0o755)
 		os.WriteFile(filepath.Join(dir, "p", "manifest.yml"), []byte("name: p"), 0o644)
-		if err := Load(dir, runner.NewRegistry()); err == nil || !strings.Contains(err.Error(), "must be named manifest.yaml") {
+		if err := Load(dir, step.NewRegistry()); err == nil || !strings.Contains(err.Error(), "must be named manifest.yaml") {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -183,8 +183,8 @@ func TestLoad(t *testing.T) {
 		dir := t.TempDir()
 		writePlugin(t, dir, "sink", "name: sink\nversion: \"1\"\ncommand: [sh]\n", nil)
 		writePlugin(t, dir, "good", "name: good\nversion: \"1\"\ncommand: [sh]\n", nil)
-		reg := runner.NewRegistry()
-		reg.Register(runner.Definition{Spec: runner.Spec{Name: "sink"}})
+		reg := step.NewRegistry()
+		reg.Register(step.Definition{Spec: step.Spec{Name: "sink"}})
 		err := Load(dir, reg)
 		if err == nil || !strings.Contains(err.Error(), `plugin "sink" has the name of a built-in step`) {
 			t.Fatalf("err = %v", err)

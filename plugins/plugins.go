@@ -12,14 +12,14 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 )
 
 // Load registers every plugin found in dir (each dir/NAME/manifest.yaml) into reg. A missing dir holds no
 // plugins. Folders without a manifest are not plugins and are skipped. Every problem of every manifest is
 // reported at once, as runner.Diagnostics; a plugin whose name is already registered (a built-in step) is
 // one of them, and nothing is registered when there is any.
-func Load(dir string, reg *runner.Registry) error {
+func Load(dir string, reg *step.Registry) error {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -27,8 +27,8 @@ func Load(dir string, reg *runner.Registry) error {
 	if err != nil {
 		return fmt.Errorf("load plugins: %w", err)
 	}
-	ds := &runner.Diagnostics{}
-	var defs []runner.Definition
+	ds := &step.Diagnostics{}
+	var defs []step.Definition
 	names := map[string]string{}
 	for _, e := range entries {
 		if !e.IsDir() {
@@ -45,7 +45,7 @@ func Load(dir string, reg *runner.Registry) error {
 		}
 		m, err := ReadManifest(path)
 		if err != nil {
-			var md *runner.Diagnostics
+			var md *step.Diagnostics
 			if errors.As(err, &md) {
 				ds.List = append(ds.List, md.List...)
 			} else {
@@ -75,12 +75,12 @@ func Load(dir string, reg *runner.Registry) error {
 }
 
 // Spec returns the runner.Spec the manifest describes.
-func (m *Manifest) Spec() runner.Spec {
-	writes := make([]runner.Field, 0, len(m.Writes))
+func (m *Manifest) Spec() step.Spec {
+	writes := make([]step.Field, 0, len(m.Writes))
 	for _, w := range m.Writes {
-		writes = append(writes, runner.Field{Name: w.Name, Sample: sample(w.Type), Doc: w.Doc})
+		writes = append(writes, step.Field{Name: w.Name, Sample: sample(w.Type), Doc: w.Doc})
 	}
-	return runner.Spec{
+	return step.Spec{
 		Name:        m.Name,
 		Summary:     m.Summary,
 		Version:     m.Version,
@@ -94,20 +94,20 @@ func (m *Manifest) Spec() runner.Spec {
 // Definition returns the step definition of the plugin: its spec, and a constructor that decodes `with:`
 // against the manifest's settings and yields a runner.Step that starts the command once per item. The
 // effective configuration it returns has secret settings blanked.
-func (m *Manifest) Definition() runner.Definition {
+func (m *Manifest) Definition() step.Definition {
 	spec := m.Spec()
-	return runner.Definition{
+	return step.Definition{
 		Spec: spec,
-		New: func(with *yaml.Node, b *runner.Build) (any, any, error) {
-			values, err := runner.DecodeSettings(with, m.Settings, b)
+		New: func(with *yaml.Node, b *step.Build) (any, any, error) {
+			values, err := step.DecodeSettings(with, m.Settings, b)
 			if err != nil {
 				return nil, nil, err
 			}
 			s := newStep(m, values, b)
 			if len(m.Check) > 0 {
-				return checkedStep{s}, runner.RedactSettings(values, m.Settings), nil
+				return checkedStep{s}, step.RedactSettings(values, m.Settings), nil
 			}
-			return s, runner.RedactSettings(values, m.Settings), nil
+			return s, step.RedactSettings(values, m.Settings), nil
 		},
 	}
 }

@@ -6,13 +6,13 @@ import (
 	"reflect"
 	"testing"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 )
 
 // The plugins shipped in this folder.
 
 func TestShippedManifests(t *testing.T) {
-	reg := runner.NewRegistry()
+	reg := step.NewRegistry()
 	if err := Load(".", reg); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestTagSubject(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, _ := buildStep(t, ".", "tag_subject", tt.with)
-			out, err := s.Process(context.Background(), item(t, runner.Fields{"subject": tt.subject}))
+			out, err := s.Process(context.Background(), item(t, step.Fields{"subject": tt.subject}))
 			if err != nil {
 				t.Fatal(err)
 			}

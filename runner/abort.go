@@ -3,6 +3,8 @@ package runner
 import (
 	"context"
 	"fmt"
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 
 	"github.com/hashicorp/go-multierror"
 )
@@ -29,7 +31,7 @@ func (r *run) abort(s *stage, err error) {
 // that the next run finds it even when its window has moved on. After a signal the listing ends
 // (context.Canceled); after an environment-wide fault it goes on, so that every item of the window is
 // remembered.
-func (e *emitter) stopped(id string, f Fields) error {
+func (e *emitter) stopped(id string, f step.Fields) error {
 	r := e.r
 	r.mu.Lock()
 	env := r.envErr != nil
@@ -41,11 +43,10 @@ func (e *emitter) stopped(id string, f Fields) error {
 	if !r.admit(id) {
 		return ret
 	}
-	it, err := NewItem(id, f)
+	it, err := step.NewItem(id, f)
 	if err != nil {
 		return ret
 	}
-	r.finish(&work{item: it, next: 1}, OutcomePending, r.p.stages[min(1, len(r.p.stages)-1)].id,
-		Deferred(fmt.Errorf("the run stopped before it started")))
+	r.finish(&work{item: it, next: 1}, state.OutcomePending, r.p.stages[min(1, len(r.p.stages)-1)].id, step.Deferred(fmt.Errorf("the run stopped before it started")))
 	return ret
 }

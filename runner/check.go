@@ -7,68 +7,20 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"meetpipe/runner/disk"
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 	"os"
 	"path/filepath"
 	"syscall"
 	"time"
 )
 
-// Statuses of a Finding.
-const (
-	StatusOK   = "ok"
-	StatusWarn = "warn"
-	StatusFail = "fail"
-)
-
-// Finding is one result of a check: what was checked, what was found and, unless it is ok, what to do
-// about it in one sentence. Client packages that do not import runner declare a struct with the same
-// fields, which converts to Finding.
-type Finding struct {
-	Status  string `json:"status"` // ok, warn or fail
-	Subject string `json:"subject"`
-	Detail  string `json:"detail,omitempty"`
-	Remedy  string `json:"remedy,omitempty"`
-	// Config marks a failure of the configuration (a key refused, a model not served), as opposed to a
-	// service that is down: a run's preflight exits 2 for it, 1 for an outage.
-	Config bool `json:"config,omitempty"`
-}
-
-// OK, Warn and Fail build findings.
-func OK(subject, detail string) Finding { return Finding{StatusOK, subject, detail, "", false} }
-func Warn(subject, detail, remedy string) Finding {
-	return Finding{StatusWarn, subject, detail, remedy, false}
-}
-func Fail(subject, detail, remedy string) Finding {
-	return Finding{StatusFail, subject, detail, remedy, false}
-}
-
-// CheckOptions say how far a check may go.
-type CheckOptions struct {
-	// Spend allows calls that cost money (a one-second transcription); without it checks are free.
-	Spend bool
-	// Preflight is set when a run checks before it starts: only cheap checks that decide whether the run
-	// can do its job (a sink reachable and writable, a tool present), nothing slow.
-	Preflight bool
-	// Window is the span a nightly run covers (for estimates of disk space).
-	Window time.Duration
-	// RecentItems is the most items one of the recent runs in state_dir saw, scaled to Window (0: no
-	// history).
-	RecentItems int
-	// StateDir is the pipeline's state_dir.
-	StateDir string
-	// Deadline bounds all the checks together (0: DefaultCheckDeadline).
-	Deadline time.Duration
-}
-
 // StepFinding is a Finding with the step it is about ("" for the pipeline itself).
 type StepFinding struct {
 	Step string `json:"step,omitempty"`
-	Finding
+	step.Finding
 }
-
-// DefaultCheckDeadline bounds all the checks together, so that services that hang cannot hold the
-// doctor or a run's preflight for their sum of timeouts.
-const DefaultCheckDeadline = 45 * time.Second
 
 // checkGrace is how long a check may take to return after the deadline before it is reported unanswered.
 const checkGrace = 2 * time.Second
@@ -77,13 +29,13 @@ const checkGrace = 2 * time.Second
 // under one deadline (o.Deadline), and returns their findings in the steps' order. A step whose checks
 // have not returned by then fails with "no answer". With o.Preflight only the steps with side effects are
 // checked. Secrets are scrubbed from every finding.
-func (p *Pipeline) Check(ctx context.Context, o CheckOptions) []StepFinding {
+func (p *Pipeline) Check(ctx context.Context, o step.CheckOptions) []StepFinding {
 	o.StateDir = p.StateDir
 	if o.Window <= 0 {
 		o.Window = 24 * time.Hour
 	}
 	if o.Deadline <= 0 {
-		o.Deadline = DefaultCheckDeadline
+		o.Deadline = step.DefaultCheckDeadline
 	}
 	o.RecentItems = recentItems(p.StateDir, o.Window)
 	var out []StepFinding
@@ -94,21 +46,21 @@ func (p *Pipeline) Check(ctx context.Context, o CheckOptions) []StepFinding {
 	defer cancel()
 	type pending struct {
 		id  string
-		res chan []Finding
+		res chan []step.Finding
 	}
 	var started []pending
 	for _, s := range p.stages {
-		c, ok := s.impl.(Checker)
+		c, ok := s.impl.(step.Checker)
 		if !ok || (o.Preflight && !s.spec.SideEffects) {
 			continue
 		}
-		res := make(chan []Finding, 1) // buffered: a check answering after the deadline does not block
+		res := make(chan []step.Finding, 1) // buffered: a check answering after the deadline does not block
 		go func() { res <- c.Check(cctx, o) }()
 		started = append(started, pending{s.id, res})
 	}
 	var late <-chan time.Time
 	for _, st := range started {
-		var fs []Finding
+		var fs []step.Finding
 		select {
 		case fs = <-st.res:
 		case <-cctx.Done():
@@ -118,7 +70,7 @@ func (p *Pipeline) Check(ctx context.Context, o CheckOptions) []StepFinding {
 			select {
 			case fs = <-st.res:
 			case <-late:
-				fs = []Finding{Fail("checks", fmt.Sprintf("no answer within %s", o.Deadline),
+				fs = []step.Finding{step.Fail("checks", fmt.Sprintf("no answer within %s", o.Deadline),
 					"a service this step uses hangs: check that it is up and reachable from this machine")}
 			}
 		}
@@ -133,7 +85,7 @@ func (p *Pipeline) Check(ctx context.Context, o CheckOptions) []StepFinding {
 // Failed reports whether any finding failed.
 func Failed(fs []StepFinding) bool {
 	for _, f := range fs {
-		if f.Status == StatusFail {
+		if f.Status == step.StatusFail {
 			return true
 		}
 	}
@@ -141,11 +93,11 @@ func Failed(fs []StepFinding) bool {
 }
 
 // checkStateDir checks that state_dir can be written (or created) and reports its free space.
-func checkStateDir(dir string) []Finding {
+func checkStateDir(dir string) []step.Finding {
 	const subject = "state_dir"
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return []Finding{Fail(subject, err.Error(), "set state_dir to a path this user can write")}
+		return []step.Finding{step.Fail(subject, err.Error(), "set state_dir to a path this user can write")}
 	}
 	// The nearest existing folder: a state_dir that does not exist yet is created by the first run.
 	at := abs
@@ -160,13 +112,13 @@ func checkStateDir(dir string) []Finding {
 		at = parent
 	}
 	if st, err := os.Stat(at); err != nil {
-		return []Finding{Fail(subject, fmt.Sprintf("%s: %v", abs, err), "set state_dir to a path this user can write")}
+		return []step.Finding{step.Fail(subject, fmt.Sprintf("%s: %v", abs, err), "set state_dir to a path this user can write")}
 	} else if !st.IsDir() {
-		return []Finding{Fail(subject, at+" is not a folder", "set state_dir to a folder, or move the file "+at+" out of its way")}
+		return []step.Finding{step.Fail(subject, at+" is not a folder", "set state_dir to a folder, or move the file "+at+" out of its way")}
 	}
 	f, err := os.CreateTemp(at, ".doctor-*")
 	if err != nil {
-		return []Finding{Fail(subject, fmt.Sprintf("%s is not writable: %v", at, err),
+		return []step.Finding{step.Fail(subject, fmt.Sprintf("%s is not writable: %v", at, err),
 			fmt.Sprintf("give this user write access to %s (chown or chmod) or set MEETPIPE_STATE_DIR elsewhere", at))}
 	}
 	f.Close()
@@ -175,40 +127,10 @@ func checkStateDir(dir string) []Finding {
 	if at != abs {
 		detail = abs + " will be created in " + at
 	}
-	if free, ok := FreeBytes(at); ok {
-		detail += fmt.Sprintf(", %s free", HumanBytes(free))
+	if free, ok := disk.Free(at); ok {
+		detail += fmt.Sprintf(", %s free", disk.Human(free))
 	}
-	return []Finding{OK(subject, detail)}
-}
-
-// FreeBytes is the space available to this user on the file system holding path.
-func FreeBytes(path string) (uint64, bool) {
-	for {
-		if free, err := freeBytes(path); err == nil {
-			return free, true
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return 0, false
-		}
-		parent := filepath.Dir(path)
-		if parent == path {
-			return 0, false
-		}
-		path = parent
-	}
-}
-
-// HumanBytes writes n in binary units: 1.5 GiB.
-func HumanBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return []step.Finding{step.OK(subject, detail)}
 }
 
 // recentItems is the most items one of the last runs recorded in state_dir saw, scaled from its window to
@@ -227,7 +149,7 @@ func recentItems(dir string, window time.Duration) int {
 		if err != nil {
 			continue
 		}
-		var r RunRecord
+		var r state.RunRecord
 		if json.Unmarshal(b, &r) != nil || r.DryRun || r.Summary.Items == 0 {
 			continue
 		}

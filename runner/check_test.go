@@ -2,6 +2,8 @@ package runner
 
 import (
 	"context"
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,26 +20,25 @@ type checkCfg struct {
 type checkingStep struct {
 	stepFunc
 	token string
-	got   *CheckOptions
+	got   *step.CheckOptions
 }
 
-func (s checkingStep) Check(ctx context.Context, o CheckOptions) []Finding {
+func (s checkingStep) Check(ctx context.Context, o step.CheckOptions) []step.Finding {
 	*s.got = o
-	return []Finding{Fail("service", "key "+s.token+" refused", "set TOKEN")}
+	return []step.Finding{step.Fail("service", "key "+s.token+" refused", "set TOKEN")}
 }
 
-func checkRegistry(got map[string]*CheckOptions) *Registry {
+func checkRegistry(got map[string]*step.CheckOptions) *step.Registry {
 	reg := testRegistry(&calls{n: map[string]int{}}, new(atomic.Int64), nil)
 	for _, side := range []bool{false, true} {
 		name := "checked"
 		if side {
 			name = "checked_sink"
 		}
-		got[name] = &CheckOptions{}
-		reg.Register(Define(Spec{Name: name, Version: "1", SideEffects: side, Reads: []string{"n"}},
-			checkCfg{}, func(cfg checkCfg, b *Build) (any, error) {
-				return checkingStep{token: cfg.Token, got: got[name]}, nil
-			}))
+		got[name] = &step.CheckOptions{}
+		reg.Register(step.Define(step.Spec{Name: name, Version: "1", SideEffects: side, Reads: []string{"n"}}, checkCfg{}, func(cfg checkCfg, b *step.Build) (any, error) {
+			return checkingStep{token: cfg.Token, got: got[name]}, nil
+		}))
 	}
 	return reg
 }
@@ -52,7 +53,7 @@ steps:
     with: {token: "${TOKEN}"}
 `
 
-func loadChecked(t *testing.T, stateDir string, got map[string]*CheckOptions) *Pipeline {
+func loadChecked(t *testing.T, stateDir string, got map[string]*step.CheckOptions) *Pipeline {
 	t.Helper()
 	p, err := LoadBytes("test.yaml", []byte(checkPipeline), LoadOptions{Registry: checkRegistry(got),
 		Env: map[string]string{"TOKEN": "tok-SECRET-123"}, StateDir: stateDir})
@@ -65,11 +66,11 @@ func loadChecked(t *testing.T, stateDir string, got map[string]*CheckOptions) *P
 
 func TestPipelineCheck(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
-	got := map[string]*CheckOptions{}
+	got := map[string]*step.CheckOptions{}
 	p := loadChecked(t, dir, got)
 
-	fs := p.Check(context.Background(), CheckOptions{Window: 24 * time.Hour})
-	if len(fs) != 3 || fs[0].Subject != "state_dir" || fs[0].Status != StatusOK || !strings.Contains(fs[0].Detail, "will be created") {
+	fs := p.Check(context.Background(), step.CheckOptions{Window: 24 * time.Hour})
+	if len(fs) != 3 || fs[0].Subject != "state_dir" || fs[0].Status != step.StatusOK || !strings.Contains(fs[0].Detail, "will be created") {
 		t.Fatalf("%+v", fs)
 	}
 	if !Failed(fs) || fs[1].Step != "checked" || fs[2].Step != "checked_sink" {
@@ -85,7 +86,7 @@ func TestPipelineCheck(t *testing.T) {
 	}
 
 	// The preflight checks only the steps with side effects.
-	fs = p.Check(context.Background(), CheckOptions{Preflight: true})
+	fs = p.Check(context.Background(), step.CheckOptions{Preflight: true})
 	if len(fs) != 2 || fs[1].Step != "checked_sink" || !got["checked_sink"].Preflight {
 		t.Errorf("preflight: %+v", fs)
 	}
@@ -95,8 +96,8 @@ func TestPipelineCheckStateDir(t *testing.T) {
 	base := t.TempDir()
 	blocker := filepath.Join(base, "file")
 	writeFile(t, blocker, "x")
-	fs := loadChecked(t, filepath.Join(blocker, "state"), map[string]*CheckOptions{}).Check(context.Background(), CheckOptions{})
-	if fs[0].Subject != "state_dir" || fs[0].Status != StatusFail || !strings.Contains(fs[0].Detail, "is not a folder") {
+	fs := loadChecked(t, filepath.Join(blocker, "state"), map[string]*step.CheckOptions{}).Check(context.Background(), step.CheckOptions{})
+	if fs[0].Subject != "state_dir" || fs[0].Status != step.StatusFail || !strings.Contains(fs[0].Detail, "is not a folder") {
 		t.Errorf("%+v", fs[0])
 	}
 }
@@ -104,7 +105,7 @@ func TestPipelineCheckStateDir(t *testing.T) {
 // The estimate of a night scales the busiest recent run to the window.
 func TestPipelineCheckRecentItems(t *testing.T) {
 	dir := t.TempDir()
-	st, err := OpenState(dir, false)
+	st, err := state.Open(dir, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,14 +115,14 @@ func TestPipelineCheckRecentItems(t *testing.T) {
 		span  time.Duration
 		dry   bool
 	}{{12, 24 * time.Hour, false}, {70, 7 * 24 * time.Hour, false}, {500, 24 * time.Hour, true}} {
-		if err := st.PutRun(RunRecord{RunInfo: RunInfo{ID: "r" + string(rune('0'+i)), Since: until.Add(-r.span), Until: until, DryRun: r.dry},
-			Summary: Summary{Items: r.items}}); err != nil {
+		if err := st.PutRun(state.RunRecord{RunInfo: step.RunInfo{ID: "r" + string(rune('0'+i)), Since: until.Add(-r.span), Until: until, DryRun: r.dry},
+			Summary: step.Summary{Items: r.items}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	st.Close()
-	got := map[string]*CheckOptions{}
-	loadChecked(t, dir, got).Check(context.Background(), CheckOptions{Window: 48 * time.Hour})
+	got := map[string]*step.CheckOptions{}
+	loadChecked(t, dir, got).Check(context.Background(), step.CheckOptions{Window: 48 * time.Hour})
 	if n := got["checked"].RecentItems; n != 24 {
 		t.Errorf("RecentItems %d, want 24 (12 a day over two days; the 7-day run is 20, dry runs do not count)", n)
 	}

@@ -2,7 +2,8 @@ package runner
 
 import (
 	"fmt"
-	"regexp"
+	"meetpipe/runner/internal/yamlnode"
+	"meetpipe/runner/step"
 	"strconv"
 	"strings"
 	"time"
@@ -22,7 +23,7 @@ type pipelineFile struct {
 	Limiters      map[string]limiterConf
 	Steps         []stepConf
 	Redact        *redactConf
-	Retention     *Retention
+	Retention     *step.Retention
 	Schedule      Schedule
 }
 
@@ -36,7 +37,7 @@ type stepConf struct {
 	ID          string
 	Uses        string
 	With        *yaml.Node
-	Filter, If  *Expr
+	Filter, If  *step.Expr
 	Concurrency int
 	Timeout     time.Duration
 	Retry       RetryPolicy
@@ -60,7 +61,7 @@ var defaultRetry = RetryPolicy{Attempts: 3, Backoff: time.Second, MaxBackoff: ti
 type decoder struct {
 	file  string
 	lines []string
-	ds    *Diagnostics
+	ds    *step.Diagnostics
 	// listSrc is the text of each interpolated scalar before interpolation (`!list` names its variable).
 	listSrc map[*yaml.Node]string
 }
@@ -76,7 +77,7 @@ func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 // fields iterates a mapping, reporting unknown and duplicate keys.
 func (d *decoder) fields(n *yaml.Node, what string, known []string, f func(key string, k, v *yaml.Node)) {
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "%s: want a mapping, got %s", what, describe(n))
+		d.errorf(n, "%s: want a mapping, got %s", what, yamlnode.Describe(n))
 		return
 	}
 	seen := map[string]bool{}
@@ -91,7 +92,7 @@ func (d *decoder) fields(n *yaml.Node, what string, known []string, f func(key s
 		}
 		seen[k.Value] = true
 		if !contains(known, k.Value) {
-			d.errorf(k, "%s: unknown key %q%s", what, k.Value, suggest(k.Value, known))
+			d.errorf(k, "%s: unknown key %q%s", what, k.Value, yamlnode.Suggest(k.Value, known))
 			continue
 		}
 		f(k.Value, k, v)
@@ -109,7 +110,7 @@ func contains(list []string, s string) bool {
 
 func (d *decoder) str(n *yaml.Node, what string) string {
 	if n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" {
-		d.errorf(n, "%s: want a string, got %s", what, describe(n))
+		d.errorf(n, "%s: want a string, got %s", what, yamlnode.Describe(n))
 		return ""
 	}
 	return n.Value
@@ -134,7 +135,7 @@ const (
 
 func (d *decoder) int(n *yaml.Node, what string, lo, hi int) int {
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
-		d.errorf(n, "%s: want an integer, got %s", what, describe(n))
+		d.errorf(n, "%s: want an integer, got %s", what, yamlnode.Describe(n))
 		return 0
 	}
 	v, err := strconv.Atoi(n.Value)
@@ -147,7 +148,7 @@ func (d *decoder) int(n *yaml.Node, what string, lo, hi int) int {
 
 func (d *decoder) number(n *yaml.Node, what string, hi float64) float64 {
 	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") {
-		d.errorf(n, "%s: want a number, got %s", what, describe(n))
+		d.errorf(n, "%s: want a number, got %s", what, yamlnode.Describe(n))
 		return 0
 	}
 	v, err := strconv.ParseFloat(n.Value, 64)
@@ -161,10 +162,10 @@ func (d *decoder) number(n *yaml.Node, what string, hi float64) float64 {
 // duration decodes a duration in lo..hi.
 func (d *decoder) duration(n *yaml.Node, what string, lo, hi time.Duration) time.Duration {
 	if n.Kind != yaml.ScalarNode {
-		d.errorf(n, "%s: want a duration such as 30s, 5m or 7d, got %s", what, describe(n))
+		d.errorf(n, "%s: want a duration such as 30s, 5m or 7d, got %s", what, yamlnode.Describe(n))
 		return 0
 	}
-	v, err := ParseDuration(n.Value)
+	v, err := step.ParseDuration(n.Value)
 	if err != nil || v < 0 {
 		d.errorf(n, "%s: %q is not a duration (use 300ms, 30s, 5m, 2h or 7d)", what, n.Value)
 		return 0
@@ -192,40 +193,13 @@ func fmtDuration(d time.Duration) string {
 	return s
 }
 
-func (d *decoder) expr(n *yaml.Node, what string) *Expr {
+func (d *decoder) expr(n *yaml.Node, what string) *step.Expr {
 	if n.Kind != yaml.ScalarNode {
-		d.errorf(n, "%s: want an expression (a string), got %s", what, describe(n))
+		d.errorf(n, "%s: want an expression (a string), got %s", what, yamlnode.Describe(n))
 		return nil
 	}
-	return &Expr{Source: n.Value, node: n, file: d.file, lines: d.lines}
+	return step.ExprAt(n, d.file, d.lines)
 }
-
-// ParseDuration is time.ParseDuration plus a leading "d" (24h) unit, since windows are counted in days:
-// "14d", "1.5d", "1d12h". It is the one duration grammar of pipeline files, `with:` settings included.
-func ParseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if g := daysRE.FindStringSubmatch(s); g != nil {
-		days, err := strconv.ParseFloat(g[2], 64)
-		if err != nil {
-			return 0, fmt.Errorf("invalid duration %q", s)
-		}
-		d := time.Duration(days * float64(24*time.Hour))
-		if g[3] != "" {
-			rest, err := time.ParseDuration(g[3])
-			if err != nil || rest < 0 || strings.HasPrefix(g[3], "+") {
-				return 0, fmt.Errorf("invalid duration %q", s)
-			}
-			d += rest
-		}
-		if g[1] == "-" {
-			d = -d
-		}
-		return d, nil
-	}
-	return time.ParseDuration(s)
-}
-
-var daysRE = regexp.MustCompile(`^([-+]?)([0-9]+(?:\.[0-9]*)?|\.[0-9]+)d(.*)$`)
 
 var topKeys = []string{"name", "state_dir", "log_file", "pending_max_age", "grace", "vars", "limiters", "steps", "redact", "retention", "schedule"}
 var stepKeys = []string{"id", "uses", "with", "filter", "if", "concurrency", "timeout", "retry", "limiter"}
@@ -268,7 +242,7 @@ func (d *decoder) pipeline(root *yaml.Node) *pipelineFile {
 		return p
 	}
 	if stepsNode.Kind != yaml.SequenceNode {
-		d.errorf(stepsNode, "steps: want a list, got %s", describe(stepsNode))
+		d.errorf(stepsNode, "steps: want a list, got %s", yamlnode.Describe(stepsNode))
 		return p
 	}
 	if len(stepsNode.Content) == 0 {
@@ -282,7 +256,7 @@ func (d *decoder) pipeline(root *yaml.Node) *pipelineFile {
 
 func (d *decoder) vars(n *yaml.Node, p *pipelineFile) {
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "vars: want a mapping, got %s", describe(n))
+		d.errorf(n, "vars: want a mapping, got %s", yamlnode.Describe(n))
 		return
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -298,7 +272,7 @@ func (d *decoder) vars(n *yaml.Node, p *pipelineFile) {
 		var val any
 		if v.Tag == "!list" {
 			// `teachers: !list ${TEACHER_WHITELIST}` accepts the seed's JSON array or a comma list.
-			l, err := ParseList(v.Value)
+			l, err := step.ParseList(v.Value)
 			if err != nil {
 				d.errorf(v, "vars.%s: %v", k.Value, err)
 				continue
@@ -346,7 +320,7 @@ func normalizeVar(v any) any {
 
 func (d *decoder) limiters(n *yaml.Node, p *pipelineFile) {
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "limiters: want a mapping, got %s", describe(n))
+		d.errorf(n, "limiters: want a mapping, got %s", yamlnode.Describe(n))
 		return
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"meetpipe/runner/step"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,13 +18,13 @@ type openCfg struct {
 // run it estimates the same per item.
 type openStep struct {
 	cfg    openCfg
-	b      *Build
+	b      *step.Build
 	opened *atomic.Int64
 }
 
 // items is the run's count of processed items: kept in the run scope, not on the step.
 func (s *openStep) items(ctx context.Context) *atomic.Int64 {
-	return RunValue(ctx, s, func() *atomic.Int64 { return new(atomic.Int64) })
+	return step.RunValue(ctx, s, func() *atomic.Int64 { return new(atomic.Int64) })
 }
 
 func (s *openStep) Open(ctx context.Context) error {
@@ -37,20 +38,20 @@ func (s *openStep) Open(ctx context.Context) error {
 	return nil
 }
 
-func (s *openStep) Process(ctx context.Context, in *Item) (Fields, error) {
+func (s *openStep) Process(ctx context.Context, in *step.Item) (step.Fields, error) {
 	s.items(ctx).Add(1)
 	return nil, nil
 }
 
-func (s *openStep) Cost(ctx context.Context) Cost {
+func (s *openStep) Cost(ctx context.Context) step.Cost {
 	n := s.items(ctx).Load()
-	return Cost{Units: map[string]int64{"tokens": s.cfg.Tokens * n}, Money: 0.5 * float64(n), Currency: "CNY", Estimate: s.b.DryRun}
+	return step.Cost{Units: map[string]int64{"tokens": s.cfg.Tokens * n}, Money: 0.5 * float64(n), Currency: "CNY", Estimate: s.b.DryRun}
 }
 
 func openHarness(t *testing.T) (*harness, *atomic.Int64) {
 	h := newHarness(t)
 	var opened atomic.Int64
-	h.reg.Register(Define(Spec{Name: "opened", Version: "1", Reads: []string{"n"}}, openCfg{}, func(cfg openCfg, b *Build) (any, error) {
+	h.reg.Register(step.Define(step.Spec{Name: "opened", Version: "1", Reads: []string{"n"}}, openCfg{}, func(cfg openCfg, b *step.Build) (any, error) {
 		return &openStep{cfg: cfg, b: b, opened: &opened}, nil
 	}))
 	return h, &opened
@@ -64,7 +65,7 @@ func TestOpenerStopsTheRunBeforeAnyItem(t *testing.T) {
 		h, opened := openHarness(t)
 		p := h.load("steps:\n  - uses: nums\n    with: {count: 3}\n  - uses: opened\n    with: {fail: " + tt.fail + "}\n")
 		sum, err, _ := h.run(p, RunOptions{})
-		var d Diagnostic
+		var d step.Diagnostic
 		if err == nil || errors.As(err, &d) != tt.config || (sum == nil) != tt.config || opened.Load() != 1 {
 			t.Fatalf("%s: summary %+v, err %v", tt.fail, sum, err)
 		}
@@ -119,18 +120,18 @@ func TestCostIsPerRun(t *testing.T) {
 // estStep has side effects, so a dry run only estimates it: 100 tokens an item.
 type estStep struct{ estimates *atomic.Int64 }
 
-func (s *estStep) Process(ctx context.Context, in *Item) (Fields, error) { return nil, nil }
-func (s *estStep) Estimate(in *Item) string                              { return "100 tokens" }
-func (s *estStep) EstimateCost(in *Item) Cost {
+func (s *estStep) Process(ctx context.Context, in *step.Item) (step.Fields, error) { return nil, nil }
+func (s *estStep) Estimate(in *step.Item) string                                   { return "100 tokens" }
+func (s *estStep) EstimateCost(in *step.Item) step.Cost {
 	s.estimates.Add(1)
-	return Cost{Units: map[string]int64{"tokens": 100}}
+	return step.Cost{Units: map[string]int64{"tokens": 100}}
 }
 
 // TestDryRunSumsEstimates: the dry run's cost line is the engine's sum of the pure per-item estimates.
 func TestDryRunSumsEstimates(t *testing.T) {
 	h := newHarness(t)
 	var n atomic.Int64
-	h.reg.Register(Define(Spec{Name: "est", Version: "1", SideEffects: true}, struct{}{}, func(_ struct{}, b *Build) (any, error) {
+	h.reg.Register(step.Define(step.Spec{Name: "est", Version: "1", SideEffects: true}, struct{}{}, func(_ struct{}, b *step.Build) (any, error) {
 		return &estStep{estimates: &n}, nil
 	}))
 	p := h.load("steps:\n  - uses: nums\n    with: {count: 3}\n  - id: paid\n    uses: est\n")

@@ -1,10 +1,9 @@
 package runner
 
 import (
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 	"sort"
 	"strings"
 	"time"
@@ -15,91 +14,11 @@ import (
 // way), and the next run lists those parts too, whatever its own window. The engine knows spans of time
 // only; what a source does with a wider window is its own business.
 
-// Span is a part of a window that still has to be listed.
-type Span struct {
-	Since time.Time `json:"since"`
-	Until time.Time `json:"until"`
-	// Asked is when a run first asked for (part of) it: a span older than pending_max_age is given up.
-	Asked time.Time `json:"asked"`
-}
-
-func (s Span) String() string {
-	return s.Since.Format(time.RFC3339) + ".." + s.Until.Format(time.RFC3339)
-}
-
-const uncoveredFile = "uncovered.json"
-
-// Uncovered returns the spans earlier runs asked for and did not list completely. Like the pending list,
-// a damaged uncovered.json is replaced by its backup generation (note says so); when neither decodes,
-// the error says how to proceed.
-func (s *State) Uncovered() (spans []Span, note string, err error) {
-	main := filepath.Join(s.dir, uncoveredFile)
-	spans, merr := readSpans(main)
-	if merr == nil && spans != nil {
-		return spans, "", nil
-	}
-	bak, berr := readSpans(main + ".bak")
-	switch {
-	case merr == nil && berr == nil && bak == nil:
-		return []Span{}, "", nil
-	case berr == nil && bak != nil:
-		why := "missing"
-		if merr != nil {
-			why = merr.Error()
-		}
-		return bak, fmt.Sprintf("%s: %s; using its backup %s.bak (%d spans)", main, why, uncoveredFile, len(bak)), nil
-	case merr == nil:
-		merr = errors.New("missing")
-	}
-	if berr == nil {
-		berr = errors.New("missing")
-	}
-	return nil, "", fmt.Errorf("%s: %v, and its backup %s.bak: %v: the windows that earlier runs could not list "+
-		"would be forgotten. Repair the file (a JSON list of {since, until, asked}), or remove both and run once "+
-		"with a --since that reaches back to the last complete night", main, merr, uncoveredFile, berr)
-}
-
-func readSpans(path string) ([]Span, error) {
-	spans, err := readList[Span](path, "a list of spans")
-	if err != nil {
-		return nil, err
-	}
-	for i, sp := range spans {
-		if !sp.Since.Before(sp.Until) {
-			return nil, fmt.Errorf("span %d: since %s is not before until %s", i, sp.Since.Format(time.RFC3339), sp.Until.Format(time.RFC3339))
-		}
-	}
-	return spans, nil
-}
-
-// PutUncovered replaces the uncovered spans, keeping the current file (when it decodes) as the backup.
-func (s *State) PutUncovered(spans []Span) error {
-	if s.readOnly {
-		return errors.New("state is read-only (dry run)")
-	}
-	if spans == nil {
-		spans = []Span{}
-	}
-	main := filepath.Join(s.dir, uncoveredFile)
-	return s.withReserve(func() error {
-		if cur, err := readSpans(main); err == nil && cur != nil {
-			b, err := os.ReadFile(main)
-			if err != nil {
-				return fmt.Errorf("back up the uncovered windows: %w", err)
-			}
-			if err := WriteFileAtomic(main+".bak", b); err != nil {
-				return fmt.Errorf("back up the uncovered windows: %w", err)
-			}
-		}
-		return s.write(main, spans)
-	})
-}
-
 // mergeSpans sorts spans and joins those that overlap or touch; a joined span keeps the earliest Asked.
-func mergeSpans(spans []Span) []Span {
-	s := append([]Span(nil), spans...)
+func mergeSpans(spans []step.Span) []step.Span {
+	s := append([]step.Span(nil), spans...)
 	sort.Slice(s, func(i, j int) bool { return s[i].Since.Before(s[j].Since) })
-	var out []Span
+	var out []step.Span
 	for _, sp := range s {
 		if n := len(out); n > 0 && !sp.Since.After(out[n-1].Until) {
 			last := &out[n-1]
@@ -117,18 +36,18 @@ func mergeSpans(spans []Span) []Span {
 }
 
 // subtractSpan is spans without the part [since, until).
-func subtractSpan(spans []Span, since, until time.Time) []Span {
-	var out []Span
+func subtractSpan(spans []step.Span, since, until time.Time) []step.Span {
+	var out []step.Span
 	for _, sp := range spans {
 		if !sp.Until.After(since) || !sp.Since.Before(until) {
 			out = append(out, sp)
 			continue
 		}
 		if sp.Since.Before(since) {
-			out = append(out, Span{Since: sp.Since, Until: since, Asked: sp.Asked})
+			out = append(out, step.Span{Since: sp.Since, Until: since, Asked: sp.Asked})
 		}
 		if sp.Until.After(until) {
-			out = append(out, Span{Since: until, Until: sp.Until, Asked: sp.Asked})
+			out = append(out, step.Span{Since: until, Until: sp.Until, Asked: sp.Asked})
 		}
 	}
 	return out
@@ -150,7 +69,7 @@ func (r *run) widen() (config bool, err error) {
 		r.log.Warn("uncovered windows recovered from their backup", "note", note)
 	}
 	now := time.Now().UTC()
-	var keep []Span
+	var keep []step.Span
 	for _, sp := range spans {
 		if r.p.PendingMaxAge > 0 && sp.Asked.Before(now.Add(-r.p.PendingMaxAge)) {
 			r.log.Warn("giving up on a window no run could list: asked for longer ago than pending_max_age; "+
@@ -167,8 +86,8 @@ func (r *run) widen() (config bool, err error) {
 		}
 	}
 	if since.Before(r.o.Since) {
-		extra := Span{Since: since, Until: r.o.Since}
-		r.sum.Backfill = []Span{}
+		extra := step.Span{Since: since, Until: r.o.Since}
+		r.sum.Backfill = []step.Span{}
 		for _, sp := range mergeSpans(keep) {
 			if sp.Since.Before(r.o.Since) && sp.Since.Before(r.o.Until) {
 				sp.Until = minTime(sp.Until, r.o.Since)
@@ -184,7 +103,7 @@ func (r *run) widen() (config bool, err error) {
 	if r.o.DryRun {
 		return false, nil
 	}
-	all := mergeSpans(append(append([]Span(nil), keep...), Span{Since: r.o.Since, Until: r.o.Until, Asked: now}))
+	all := mergeSpans(append(append([]step.Span(nil), keep...), step.Span{Since: r.o.Since, Until: r.o.Until, Asked: now}))
 	if err := r.st.PutUncovered(all); err != nil {
 		return false, fmt.Errorf("record the window before listing it: %w", err)
 	}
@@ -222,7 +141,7 @@ func (p *Pipeline) KeepWindow(since, until time.Time) error {
 	if !since.Before(until) {
 		return nil
 	}
-	st, err := OpenState(p.StateDir, false)
+	st, err := state.Open(p.StateDir, false)
 	if err != nil {
 		return err
 	}
@@ -231,10 +150,10 @@ func (p *Pipeline) KeepWindow(since, until time.Time) error {
 	if err != nil {
 		return err
 	}
-	return st.PutUncovered(mergeSpans(append(spans, Span{Since: since, Until: until, Asked: time.Now().UTC()})))
+	return st.PutUncovered(mergeSpans(append(spans, step.Span{Since: since, Until: until, Asked: time.Now().UTC()})))
 }
 
-func spansText(spans []Span) string {
+func spansText(spans []step.Span) string {
 	parts := make([]string, len(spans))
 	for i, sp := range spans {
 		parts[i] = sp.String()

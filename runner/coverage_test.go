@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"meetpipe/runner/step"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,13 +14,13 @@ import (
 
 // spanSource records the windows it is asked to list and fails the listing while fail is set.
 type spanSource struct {
-	asked []Window
+	asked []step.Window
 	fail  error
 }
 
-func (s *spanSource) List(ctx context.Context, w Window, out Emitter) error {
+func (s *spanSource) List(ctx context.Context, w step.Window, out step.Emitter) error {
 	s.asked = append(s.asked, w)
-	if err := out.Emit(ctx, "a"+w.Since.Format("0102"), Fields{"n": 1}); err != nil {
+	if err := out.Emit(ctx, "a"+w.Since.Format("0102"), step.Fields{"n": 1}); err != nil {
 		return err
 	}
 	return s.fail
@@ -28,8 +29,7 @@ func (s *spanSource) List(ctx context.Context, w Window, out Emitter) error {
 func coverageHarness(t *testing.T) (*harness, *spanSource, *Pipeline) {
 	h := newHarness(t)
 	src := &spanSource{}
-	h.reg.Register(Define(Spec{Name: "spans", Source: true, Version: "1", Writes: []Field{{Name: "n", Sample: 0}}},
-		struct{}{}, func(struct{}, *Build) (any, error) { return src, nil }))
+	h.reg.Register(step.Define(step.Spec{Name: "spans", Source: true, Version: "1", Writes: []step.Field{{Name: "n", Sample: 0}}}, struct{}{}, func(struct{}, *step.Build) (any, error) { return src, nil }))
 	return h, src, h.load("pending_max_age: 10d\nsteps:\n  - uses: spans\n  - uses: double\n")
 }
 
@@ -68,7 +68,7 @@ func TestFailedListingWindowIsListedByTheNextRun(t *testing.T) {
 func TestUncoveredWindowBounds(t *testing.T) {
 	h, src, p := coverageHarness(t)
 	old := time.Now().Add(-20 * 24 * time.Hour).UTC()
-	writeFile(t, filepath.Join(h.dir, uncoveredFile), `[{"since":"`+old.Format(time.RFC3339)+`","until":"`+
+	writeFile(t, filepath.Join(h.dir, "uncovered.json"), `[{"since":"`+old.Format(time.RFC3339)+`","until":"`+
 		old.Add(time.Hour).Format(time.RFC3339)+`","asked":"`+old.Format(time.RFC3339)+`"}]`)
 	now := time.Now().UTC()
 	var logs strings.Builder
@@ -80,16 +80,16 @@ func TestUncoveredWindowBounds(t *testing.T) {
 
 	recent := now.Add(-3 * 24 * time.Hour)
 	body := `[{"since":"` + recent.Format(time.RFC3339) + `","until":"` + recent.Add(time.Hour).Format(time.RFC3339) + `","asked":"` + recent.Format(time.RFC3339) + `"}]`
-	writeFile(t, filepath.Join(h.dir, uncoveredFile), body)
+	writeFile(t, filepath.Join(h.dir, "uncovered.json"), body)
 	if _, err, _ := h.run(p, RunOptions{Since: now.Add(-time.Hour), Until: now, DryRun: true}); err != nil || !src.asked[1].Since.Equal(recent.Truncate(time.Second)) {
 		t.Fatalf("dry run: asked %+v, %v", src.asked[1], err)
 	}
-	if b, _ := os.ReadFile(filepath.Join(h.dir, uncoveredFile)); string(b) != body {
+	if b, _ := os.ReadFile(filepath.Join(h.dir, "uncovered.json")); string(b) != body {
 		t.Fatalf("a dry run wrote %s", b)
 	}
 
-	writeFile(t, filepath.Join(h.dir, uncoveredFile), "null")
-	os.Remove(filepath.Join(h.dir, uncoveredFile+".bak"))
+	writeFile(t, filepath.Join(h.dir, "uncovered.json"), "null")
+	os.Remove(filepath.Join(h.dir, "uncovered.json"+".bak"))
 	if sum, err, _ := h.run(p, RunOptions{Since: now.Add(-time.Hour), Until: now}); sum != nil || err == nil || !strings.Contains(err.Error(), "null") {
 		t.Fatalf("null uncovered.json: %+v %v", sum, err)
 	}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,30 +39,29 @@ steps:
 `
 
 // effectRegistry adds a step that leaves a file (its side effect) and logs each execution.
-func effectRegistry(dir string) *Registry {
+func effectRegistry(dir string) *step.Registry {
 	reg := testRegistry(&calls{n: map[string]int{}}, new(atomicInt), nil)
-	reg.Register(Define(Spec{Name: "effect", Version: "1", SideEffects: true, Reads: []string{"n"},
-		Writes: []Field{{Name: "effects", Sample: []string{}}}},
-		struct{}{}, func(_ struct{}, b *Build) (any, error) {
-			return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
-				var prev []string
-				if in.Has("effects") {
-					in.Get("effects", &prev)
-				}
-				time.Sleep(time.Duration(rand.IntN(15)) * time.Millisecond)
-				name := filepath.Join(dir, "effects", in.ID()+"-"+b.StepID)
-				f, err := os.OpenFile(filepath.Join(dir, "executions.log"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-				if err != nil {
-					return nil, err
-				}
-				fmt.Fprintf(f, "%s %s\n", in.ID(), b.StepID)
-				f.Close()
-				if err := os.WriteFile(name, []byte("x"), 0o644); err != nil {
-					return nil, err
-				}
-				return Fields{"effects": append(prev, b.StepID)}, nil
-			}), nil
-		}))
+	reg.Register(step.Define(step.Spec{Name: "effect", Version: "1", SideEffects: true, Reads: []string{"n"},
+		Writes: []step.Field{{Name: "effects", Sample: []string{}}}}, struct{}{}, func(_ struct{}, b *step.Build) (any, error) {
+		return stepFunc(func(ctx context.Context, in *step.Item) (step.Fields, error) {
+			var prev []string
+			if in.Has("effects") {
+				in.Get("effects", &prev)
+			}
+			time.Sleep(time.Duration(rand.IntN(15)) * time.Millisecond)
+			name := filepath.Join(dir, "effects", in.ID()+"-"+b.StepID)
+			f, err := os.OpenFile(filepath.Join(dir, "executions.log"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+			if err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(f, "%s %s\n", in.ID(), b.StepID)
+			f.Close()
+			if err := os.WriteFile(name, []byte("x"), 0o644); err != nil {
+				return nil, err
+			}
+			return step.Fields{"effects": append(prev, b.StepID)}, nil
+		}), nil
+	}))
 	return reg
 }
 
@@ -115,7 +116,7 @@ func TestKillNineResumes(t *testing.T) {
 	if err != nil || sum.Done != 40 {
 		t.Fatalf("final run: %+v %v", sum, err)
 	}
-	st, _ := OpenState(filepath.Join(dir, "state"), true)
+	st, _ := state.Open(filepath.Join(dir, "state"), true)
 	log, _ := os.ReadFile(filepath.Join(dir, "executions.log"))
 	execs := map[string]int{}
 	for _, l := range strings.Split(strings.TrimSpace(string(log)), "\n") {

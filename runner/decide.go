@@ -3,6 +3,9 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/internal/yamlnode"
+	"meetpipe/runner/step"
 )
 
 // decision is what an item does at one step, and why.
@@ -11,9 +14,9 @@ type decision struct {
 	act      Action
 	reason   string
 	estimate string            // would-run: what running would cost (Estimator)
-	cost     Cost              // would-run: the same as a number (CostEstimator), summed by process
+	cost     step.Cost         // would-run: the same as a number (CostEstimator), summed by process
 	err      error             // fail, defer: the item's error
-	rec      *Record           // memo: the record whose output is served
+	rec      *state.Record     // memo: the record whose output is served
 	key      string            // run: the memo key the new record gets
 	inputs   map[string]string // run: per-input hashes, for a later --explain
 }
@@ -27,26 +30,26 @@ func (r *run) decide(s *stage, w *work) (d decision) {
 		return r.decidePreview(s, w)
 	}
 	if r.stop.Load() {
-		return decision{act: ActDefer, err: Deferred(errors.New("run stopped before this step"))}
+		return decision{act: ActDefer, err: step.Deferred(errors.New("run stopped before this step"))}
 	}
 	if d, ok := decideIf(s, w); ok {
 		return d
 	}
 	key, inputs := memoKey(s, w.item, r.vol)
 	d = decision{act: ActRun, reason: "no record", key: key, inputs: inputs}
-	rec, err := r.st.Record(w.item.id, s.id)
+	rec, err := r.st.Record(w.item.ID(), s.id)
 	if err != nil {
-		r.log.Warn("cannot read state; running the step", "item", w.item.id, "step", s.id, "err", err)
+		r.log.Warn("cannot read state; running the step", "item", w.item.ID(), "step", s.id, "err", err)
 	}
 	switch {
 	case r.forced[s.index]:
 		d.reason = "forced"
 	case s.index < w.forceUntil:
 		d.reason = "memoized output was gone"
-	case rec != nil && rec.Status == OutcomeDone && rec.Key == key:
-		r.redactRecord(w.item.id, rec)
+	case rec != nil && rec.Status == state.OutcomeDone && rec.Key == key:
+		r.redactRecord(w.item.ID(), rec)
 		return decision{act: ActMemo, rec: rec, reason: memoReason(rec)}
-	case rec != nil && rec.Status == OutcomeFailed && rec.Key == key:
+	case rec != nil && rec.Status == state.OutcomeFailed && rec.Key == key:
 		d.reason = "failed last time: " + rec.Error
 	case rec != nil:
 		if c := changed(rec.Inputs, inputs); len(c) > 0 {
@@ -64,7 +67,7 @@ func (r *run) decide(s *stage, w *work) (d decision) {
 
 // memoReason says why a step's output comes from the memo: when and by which run it was made, from the
 // same inputs (the memo key matches).
-func memoReason(rec *Record) string {
+func memoReason(rec *state.Record) string {
 	key := rec.Key
 	if len(key) > 12 {
 		key = key[:12]
@@ -97,9 +100,9 @@ func (r *run) decideAt(s *stage, w *work) decision {
 // cannot be told yet.
 func (r *run) decidePreview(s *stage, w *work) decision {
 	if s.iff != nil {
-		if missing := s.iff.missing(w.item); len(missing) > 0 {
+		if missing := s.iff.Missing(w.item); len(missing) > 0 {
 			return decision{act: ActMayRun, reason: fmt.Sprintf("after %s; if: %s depends on %v, which it would write",
-				w.blocked, oneLine(s.iff.Source()), missing)}
+				w.blocked, yamlnode.OneLine(s.iff.Source()), missing)}
 		}
 		if d, ok := decideIf(s, w); ok {
 			return d
@@ -119,7 +122,7 @@ func decideIf(s *stage, w *work) (decision, bool) {
 	ok, err := s.iff.Bool(w.item, nil)
 	switch {
 	case err != nil:
-		return decision{act: ActFail, err: Permanent(fmt.Errorf("if: %w", err))}, true
+		return decision{act: ActFail, err: step.Permanent(fmt.Errorf("if: %w", err))}, true
 	case !ok:
 		return decision{act: ActSkip, reason: "if false: " + s.iff.Why(w.item, nil)}, true
 	}
@@ -128,11 +131,11 @@ func decideIf(s *stage, w *work) (decision, bool) {
 
 // estimate asks the step what running it on the item would cost, in words and as a number; both calls
 // are pure.
-func estimate(s *stage, w *work) (words string, cost Cost) {
-	if e, ok := s.impl.(Estimator); ok {
+func estimate(s *stage, w *work) (words string, cost step.Cost) {
+	if e, ok := s.impl.(step.Estimator); ok {
 		words = e.Estimate(w.item)
 	}
-	if e, ok := s.impl.(CostEstimator); ok {
+	if e, ok := s.impl.(step.CostEstimator); ok {
 		cost = e.EstimateCost(w.item)
 	}
 	return words, cost
@@ -154,11 +157,11 @@ func keep(s *stage, w *work) (bool, string) {
 }
 
 // outcome is where a decision that ends the item (fail, defer) leaves it.
-func (d decision) outcome() Outcome {
+func (d decision) outcome() state.Outcome {
 	if d.act == ActDefer {
-		return OutcomePending
+		return state.OutcomePending
 	}
-	return OutcomeFailed
+	return state.OutcomeFailed
 }
 
 // trace is the decision as a line of the item's story.

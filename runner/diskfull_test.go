@@ -3,6 +3,8 @@ package runner
 import (
 	"context"
 	"errors"
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +21,7 @@ type fillDisk struct {
 	did atomic.Bool
 }
 
-func (f *fillDisk) Process(ctx context.Context, in *Item) (Fields, error) {
+func (f *fillDisk) Process(ctx context.Context, in *step.Item) (step.Fields, error) {
 	var n int
 	if err := in.Get("n", &n); err != nil {
 		return nil, err
@@ -37,7 +39,7 @@ func (f *fillDisk) Process(ctx context.Context, in *Item) (Fields, error) {
 			}
 		}
 	}
-	return Fields{"filled": n}, nil
+	return step.Fields{"filled": n}, nil
 }
 
 // A disk under state_dir filling mid-run defers the item whose result cannot be kept (no item fails), stops
@@ -56,8 +58,7 @@ func TestStateDirFillingMidRun(t *testing.T) {
 	h := newHarness(t)
 	h.dir = dir
 	fill := &fillDisk{dir: dir, at: 2}
-	h.reg.Register(Define(Spec{Name: "fill", Version: "1", SideEffects: true, Reads: []string{"n"}, Writes: []Field{{Name: "filled", Sample: 0}}},
-		struct{}{}, func(struct{}, *Build) (any, error) { return fill, nil }))
+	h.reg.Register(step.Define(step.Spec{Name: "fill", Version: "1", SideEffects: true, Reads: []string{"n"}, Writes: []step.Field{{Name: "filled", Sample: 0}}}, struct{}{}, func(struct{}, *step.Build) (any, error) { return fill, nil }))
 	p := h.load("steps:\n  - uses: nums\n    with: {count: 6}\n  - uses: fill\n")
 	sum, err, _ := h.run(p, RunOptions{})
 	if err == nil || sum == nil || sum.Status != RunFailed || !strings.Contains(err.Error(), "disk full under state_dir") {
@@ -66,7 +67,7 @@ func TestStateDirFillingMidRun(t *testing.T) {
 	if sum.Failed != 0 || sum.Done+sum.Pending != 6 || sum.PendingLost != "" {
 		t.Fatalf("want no failed item and every undone one pending, kept: %+v", sum)
 	}
-	st, _ := OpenState(dir, true)
+	st, _ := state.Open(dir, true)
 	pend, perr := st.Pending()
 	if perr != nil || len(pend) != sum.Pending {
 		t.Fatalf("pending.json names %d items (%v), the summary %d pending", len(pend), perr, sum.Pending)
@@ -75,7 +76,7 @@ func TestStateDirFillingMidRun(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if _, err := os.Stat(filepath.Join(dir, reserveFile)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(dir, "reserve")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the reserve was not used to write the pending list on the full disk: %v", err)
 	}
 
@@ -87,7 +88,7 @@ func TestStateDirFillingMidRun(t *testing.T) {
 	if pend, _ := st.Pending(); len(pend) != 0 {
 		t.Fatalf("still pending: %+v", pend)
 	}
-	if _, err := os.Stat(filepath.Join(dir, reserveFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "reserve")); err != nil {
 		t.Errorf("the reserve was not made again: %v", err)
 	}
 }
@@ -113,8 +114,8 @@ func TestStateDirFullFromTheStart(t *testing.T) {
 	}
 }
 
-func mustItem(t *testing.T) *Item {
-	it, err := NewItem("x", Fields{"n": 0})
+func mustItem(t *testing.T) *step.Item {
+	it, err := step.NewItem("x", step.Fields{"n": 0})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"meetpipe/runner/step"
 	"strings"
 	"testing"
 	"time"
@@ -14,12 +15,12 @@ func TestDurationGrammarInWith(t *testing.T) {
 		"14d": 14 * 24 * time.Hour, "1.5d": 36 * time.Hour, "1d12h": 36 * time.Hour, "-1d": -24 * time.Hour,
 		"90s": 90 * time.Second, "300ms": 300 * time.Millisecond,
 	} {
-		if got, err := ParseDuration(s); err != nil || got != want {
+		if got, err := step.ParseDuration(s); err != nil || got != want {
 			t.Errorf("ParseDuration(%q) = %v, %v; want %v", s, got, err, want)
 		}
 	}
 	for _, s := range []string{"d", "1d-2h", "1dd", "1d+1h", "1 d"} {
-		if _, err := ParseDuration(s); err == nil {
+		if _, err := step.ParseDuration(s); err == nil {
 			t.Errorf("ParseDuration(%q) accepted", s)
 		}
 	}
@@ -42,12 +43,12 @@ func TestDurationGrammarInWith(t *testing.T) {
 
 // An exec plugin's duration settings reach it in Go's units, whether written in days or defaulted so.
 func TestDecodeSettingsDurations(t *testing.T) {
-	settings := []Setting{{Name: "wait", Type: "duration", Default: "1d"}, {Name: "every", Type: "duration"}}
+	settings := []step.Setting{{Name: "wait", Type: "duration", Default: "1d"}, {Name: "every", Type: "duration"}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte("every: 1d12h\n"), &doc); err != nil {
 		t.Fatal(err)
 	}
-	got, err := DecodeSettings(doc.Content[0], settings, &Build{})
+	got, err := step.DecodeSettings(doc.Content[0], settings, &step.Build{})
 	if err != nil {
 		t.Fatal(err)
 	}

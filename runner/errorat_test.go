@@ -1,16 +1,17 @@
 package runner
 
 import (
+	"meetpipe/runner/step"
 	"strings"
 	"testing"
 )
 
 type errorAtCfg struct {
-	Key   string `yaml:"key" required:"true"`
-	When  Expr   `yaml:"when"`
-	Mode  string `yaml:"mode"`
-	Admin string `yaml:"admin" required_if:"mode=corp"`
-	Peer  string `yaml:"peer" required_if:"mode=solo"`
+	Key   string    `yaml:"key" required:"true"`
+	When  step.Expr `yaml:"when"`
+	Mode  string    `yaml:"mode"`
+	Admin string    `yaml:"admin" required_if:"mode=corp"`
+	Peer  string    `yaml:"peer" required_if:"mode=solo"`
 	Peers []struct {
 		Name string `yaml:"name"`
 	} `yaml:"peers"`
@@ -20,12 +21,11 @@ type errorAtCfg struct {
 }
 
 // errorAtRegistry holds nums and a step whose constructor refuses with Build.ErrorAt and Build.Errorf(nil).
-func errorAtRegistry() *Registry {
-	reg := NewRegistry()
-	reg.Register(Define(Spec{Name: "nums", Source: true, Version: "1", Writes: []Field{{Name: "n", Sample: 0}}},
-		srcCfg{Count: 1}, func(cfg srcCfg, b *Build) (any, error) { return &numSource{cfg: cfg}, nil }))
-	reg.Register(Define(Spec{Name: "picky", Version: "1", Reads: []string{"n"}}, errorAtCfg{Mode: "solo", Peer: "p"},
-		func(cfg errorAtCfg, b *Build) (any, error) {
+func errorAtRegistry() *step.Registry {
+	reg := step.NewRegistry()
+	reg.Register(step.Define(step.Spec{Name: "nums", Source: true, Version: "1", Writes: []step.Field{{Name: "n", Sample: 0}}}, srcCfg{Count: 1}, func(cfg srcCfg, b *step.Build) (any, error) { return &numSource{cfg: cfg}, nil }))
+	reg.Register(step.Define(step.Spec{Name: "picky", Version: "1", Reads: []string{"n"}}, errorAtCfg{Mode: "solo", Peer: "p"},
+		func(cfg errorAtCfg, b *step.Build) (any, error) {
 			if !cfg.When.IsZero() {
 				if _, err := b.CompileBool(&cfg.When, nil); err != nil {
 					return nil, err
@@ -69,7 +69,7 @@ func TestBuildErrorAt(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := LoadBytes("t.yaml", []byte(c.yml), LoadOptions{Registry: errorAtRegistry(), Env: map[string]string{}, StateDir: t.TempDir()})
-			ds, ok := err.(*Diagnostics)
+			ds, ok := err.(*step.Diagnostics)
 			if !ok || len(ds.List) != 1 {
 				t.Fatalf("want one diagnostic, got %v", err)
 			}

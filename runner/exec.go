@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
+	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,33 +33,12 @@ type RunOptions struct {
 	Grace        time.Duration // after a stop, how long in-flight work may finish; 0: the pipeline's
 	// Targets are items named from outside (a push event), with the source's hint to find them: the
 	// source lists them alone, not the window, and they are pending until this run settles them.
-	Targets []Pending
-}
-
-// Hinter is implemented by sources that can say how to find an item again in a later run (for items that
-// must be retried after the window has moved on).
-type Hinter interface {
-	Hint(in *Item) any
-}
-
-type ctxKey struct{}
-
-// WithLogger returns ctx carrying l.
-func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
-	return context.WithValue(ctx, ctxKey{}, l)
-}
-
-// Logger returns the logger of ctx, with the run, item and step attributes; slog.Default() outside a run.
-func Logger(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(ctxKey{}).(*slog.Logger); ok {
-		return l
-	}
-	return slog.Default()
+	Targets []step.Pending
 }
 
 // work is one item on its way through the stages.
 type work struct {
-	item       *Item
+	item       *step.Item
 	next       int       // first stage that still has to look at the item
 	forceUntil int       // stages before this run even when memoized (their memo was found stale)
 	blocked    string    // dry run: the step with side effects that would run; the rest is a preview
@@ -67,32 +50,32 @@ type work struct {
 type run struct {
 	p       *Pipeline
 	o       RunOptions
-	st      *State
+	st      *state.State
 	vol     volatile
-	info    RunInfo
+	info    step.RunInfo
 	log     *slog.Logger
 	workCtx context.Context
 	stop    atomic.Bool
 	forced  []bool
 	only    map[string]bool
-	hinter  Hinter
-	resolve Resolver
+	hinter  step.Hinter
+	resolve step.Resolver
 	lazy    map[string]bool
 	prog    []*stageProgress // the live display's counts, by stage
 
 	mu         sync.Mutex
-	sum        Summary
+	sum        step.Summary
 	errs       *multierror.Error
-	pendingOld map[string]Pending
-	pending    map[string]Pending // after this run
+	pendingOld map[string]step.Pending
+	pending    map[string]step.Pending // after this run
 	resolved   map[string]bool
 	emitted    map[string]bool
-	inflight   map[string]*Item
-	envErr     error           // set once a step reports an environment-wide fault; the run then stops
-	estimated  map[string]Cost // dry run: the CostEstimators' estimates of would-run items, by step id
-	uncovered  []Span          // what earlier runs left uncovered (widen), cleared by a complete listing (covered)
-	coverKept  bool            // the run's window is recorded in uncovered.json
-	report     reportBuf       // dry run, --explain: the items' lines, printed in order at the end
+	inflight   map[string]*step.Item
+	envErr     error                // set once a step reports an environment-wide fault; the run then stops
+	estimated  map[string]step.Cost // dry run: the CostEstimators' estimates of would-run items, by step id
+	uncovered  []step.Span          // what earlier runs left uncovered (widen), cleared by a complete listing (covered)
+	coverKept  bool                 // the run's window is recorded in uncovered.json
+	report     reportBuf            // dry run, --explain: the items' lines, printed in order at the end
 }
 
 // Run lists the window and streams its items through the steps. It returns the run's summary and, when
@@ -100,7 +83,7 @@ type run struct {
 // no new items are taken, in-flight steps get the grace period to finish, then they are cancelled;
 // unfinished items stay pending for the next run. Run leaves the Pipeline as Load made it (but for the
 // clock of now(), which it sets to o.Until), so a loaded Pipeline can be run again.
-func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
+func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*step.Summary, error) {
 	started := time.Now()
 	if o.Until.IsZero() {
 		o.Until = started
@@ -118,12 +101,12 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	st, err := OpenState(p.StateDir, o.DryRun)
+	st, err := state.Open(p.StateDir, o.DryRun)
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	ctx = WithRunScope(ctx) // what steps keep for this run only (RunValue)
+	ctx = step.WithRunScope(ctx) // what steps keep for this run only (RunValue)
 	r, err := newRun(p, o, st, started)
 	if err != nil {
 		return nil, err
@@ -132,14 +115,14 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
 		if config {
 			return nil, err
 		}
-		return &Summary{Status: RunFailed, Finished: time.Now()}, err
+		return &step.Summary{Status: RunFailed, Finished: time.Now()}, err
 	}
 	o = r.o
 	if config, err := r.open(ctx); err != nil {
 		if config {
 			return nil, err
 		}
-		return &Summary{Status: RunFailed, Finished: time.Now()}, err
+		return &step.Summary{Status: RunFailed, Finished: time.Now()}, err
 	}
 
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -147,7 +130,7 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
 	r.workCtx = workCtx
 	go r.watch(ctx, cancelWork)
 	if !o.DryRun {
-		r.observe(func(ob RunObserver) error { return ob.RunStarted(workCtx, r.info) })
+		r.observe(func(ob step.RunObserver) error { return ob.RunStarted(workCtx, r.info) })
 	}
 	if o.Progress != nil {
 		o.Progress.SetStatus(r.statusLine)
@@ -164,18 +147,18 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*Summary, error) {
 	return r.end(started)
 }
 
-func newRun(p *Pipeline, o RunOptions, st *State, started time.Time) (*run, error) {
+func newRun(p *Pipeline, o RunOptions, st *state.State, started time.Time) (*run, error) {
 	r := &run{p: p, o: o, st: st, vol: volatileOf(p.stages), forced: make([]bool, len(p.stages)),
-		only: map[string]bool{}, pending: map[string]Pending{}, pendingOld: map[string]Pending{},
-		resolved: map[string]bool{}, emitted: map[string]bool{}, inflight: map[string]*Item{},
-		sum: Summary{Steps: map[string]int{}}, lazy: map[string]bool{}}
+		only: map[string]bool{}, pending: map[string]step.Pending{}, pendingOld: map[string]step.Pending{},
+		resolved: map[string]bool{}, emitted: map[string]bool{}, inflight: map[string]*step.Item{},
+		sum: step.Summary{Steps: map[string]int{}}, lazy: map[string]bool{}}
 	for _, s := range p.stages {
 		r.prog = append(r.prog, &stageProgress{id: s.id, units: &s.units, unitsBase: s.units.Load()})
 	}
-	r.info = RunInfo{ID: newRunID(started), Pipeline: p.Name, Since: o.Since, Until: o.Until, Started: started, DryRun: o.DryRun}
+	r.info = step.RunInfo{ID: newRunID(started), Pipeline: p.Name, Since: o.Since, Until: o.Until, Started: started, DryRun: o.DryRun}
 	r.log = o.Logger.With("run", r.info.ID)
-	r.hinter, _ = p.stages[0].impl.(Hinter)
-	r.resolve, _ = p.stages[0].impl.(Resolver)
+	r.hinter, _ = p.stages[0].impl.(step.Hinter)
+	r.resolve, _ = p.stages[0].impl.(step.Resolver)
 	for _, f := range p.stages[0].spec.Lazy {
 		r.lazy[f] = true
 	}
@@ -237,15 +220,15 @@ func (r *run) startStages() (chans []chan *work, wait func()) {
 // failure.
 func (r *run) list(ctx context.Context, chans []chan *work) (complete bool) {
 	src, o := r.p.stages[0], r.o
-	win := Window{Since: o.Since, Until: o.Until, Pending: r.pendingList(), Targeted: len(o.Targets) > 0}
+	win := step.Window{Since: o.Since, Until: o.Until, Pending: r.pendingList(), Targeted: len(o.Targets) > 0}
 	r.prog[0].running.Add(1)
-	err := src.source.List(WithLogger(ctx, r.log.With("step", src.id)), win, &emitter{r: r, ctx: ctx, chans: chans})
+	err := src.source.List(step.WithLogger(ctx, r.log.With("step", src.id)), win, &emitter{r: r, ctx: ctx, chans: chans})
 	r.prog[0].running.Add(-1)
 	if err == nil {
 		return ctx.Err() == nil
 	}
 	if (ctx.Err() != nil || r.stop.Load()) && errors.Is(err, context.Canceled) {
-		r.log.Warn("listing stopped before its end; the window stays recorded for the next run", "window", Span{Since: o.Since, Until: o.Until}.String())
+		r.log.Warn("listing stopped before its end; the window stays recorded for the next run", "window", step.Span{Since: o.Since, Until: o.Until}.String())
 		return false
 	}
 	msg := r.p.Secrets.Scrub(fmt.Sprintf("step %s: list %s..%s: %v", src.id, o.Since.Format(time.RFC3339), o.Until.Format(time.RFC3339), err))
@@ -254,13 +237,13 @@ func (r *run) list(ctx context.Context, chans []chan *work) (complete bool) {
 	r.errs = multierror.Append(r.errs, errors.New(msg))
 	r.mu.Unlock()
 	if !r.o.DryRun {
-		r.log.Warn("the window stays recorded: the next run lists it again, whatever its --since", "window", Span{Since: o.Since, Until: o.Until}.String())
+		r.log.Warn("the window stays recorded: the next run lists it again, whatever its --since", "window", step.Span{Since: o.Since, Until: o.Until}.String())
 	}
 	return false
 }
 
 // end settles the run's status, saves the pending list and history, and tells the observers.
-func (r *run) end(started time.Time) (*Summary, error) {
+func (r *run) end(started time.Time) (*step.Summary, error) {
 	costs := r.costs(r.workCtx)
 	r.endReport(costs)
 	if !r.o.DryRun {
@@ -293,10 +276,10 @@ func (r *run) end(started time.Time) (*Summary, error) {
 	errs := r.errs
 	r.mu.Unlock()
 	if !r.o.DryRun {
-		if err := r.st.PutRun(RunRecord{RunInfo: r.info, Summary: sum}); err != nil {
+		if err := r.st.PutRun(state.RunRecord{RunInfo: r.info, Summary: sum}); err != nil {
 			r.log.Error("cannot save run history", "err", err)
 		}
-		r.observe(func(ob RunObserver) error { return ob.RunFinished(r.workCtx, r.info, sum) })
+		r.observe(func(ob step.RunObserver) error { return ob.RunFinished(r.workCtx, r.info, sum) })
 	}
 	if sum.Status != RunInterrupted {
 		r.retain()
@@ -357,12 +340,17 @@ func (r *run) markForced() error {
 	return nil
 }
 
-func (r *run) observe(f func(RunObserver) error) {
+func (r *run) observe(f func(step.RunObserver) error) {
 	for _, s := range r.p.stages {
-		if ob, ok := s.impl.(RunObserver); ok {
+		if ob, ok := s.impl.(step.RunObserver); ok {
 			if err := f(ob); err != nil {
 				r.log.Warn("run observer failed", "step", s.id, "err", r.p.Secrets.Scrub(err.Error()))
 			}
 		}
 	}
+}
+
+// newRunID is sortable by time and unique enough for one state directory.
+func newRunID(t time.Time) string {
+	return t.UTC().Format("20060102T150405.000Z") + "-" + strconv.Itoa(os.Getpid())
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -24,8 +26,8 @@ type harness struct {
 	dir     string
 	calls   *calls
 	listed  atomic.Int64
-	pending []Pending
-	reg     *Registry
+	pending []step.Pending
+	reg     *step.Registry
 }
 
 func newHarness(t *testing.T) *harness {
@@ -45,7 +47,7 @@ func (h *harness) load(yml string) *Pipeline {
 	return p
 }
 
-func (h *harness) run(p *Pipeline, o RunOptions) (*Summary, error, string) {
+func (h *harness) run(p *Pipeline, o RunOptions) (*step.Summary, error, string) {
 	h.t.Helper()
 	var rep bytes.Buffer
 	o.Report = &rep
@@ -185,7 +187,7 @@ steps:
 	if sum.Pending != 2 || sum.Failed != 0 || h.calls.get("flaky") != 2 {
 		t.Fatalf("deferred must not be retried now nor fail: %+v calls %v", sum, h.calls.n)
 	}
-	st, _ := OpenState(h.dir, true)
+	st, _ := state.Open(h.dir, true)
 	pend, _ := st.Pending()
 	var hint map[string]string
 	if len(pend) == 2 {
@@ -357,7 +359,7 @@ steps:
 		if sum.Done != 0 || sum.Failed != 0 {
 			t.Fatalf("%+v", sum)
 		}
-		st, _ := OpenState(h.dir, true)
+		st, _ := state.Open(h.dir, true)
 		pend, _ := st.Pending()
 		if len(pend) == 0 {
 			t.Fatal("interrupted items must stay pending")
@@ -367,12 +369,12 @@ steps:
 
 func TestLock(t *testing.T) {
 	dir := t.TempDir()
-	a, err := OpenState(dir, false)
+	a, err := state.Open(dir, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	if _, err := OpenState(dir, false); err == nil || !strings.Contains(err.Error(), "locked") {
+	if _, err := state.Open(dir, false); err == nil || !strings.Contains(err.Error(), "locked") {
 		t.Fatalf("second open: %v", err)
 	}
 }
@@ -381,21 +383,20 @@ func TestConcurrencyLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
 		var cur, peak atomic.Int64
-		h.reg.Register(Define(Spec{Name: "slow", Version: "1", Reads: []string{"n"}, Writes: []Field{{Name: "slow", Sample: 0}}},
-			struct{}{}, func(_ struct{}, b *Build) (any, error) {
-				return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
-					c := cur.Add(1)
-					for {
-						p := peak.Load()
-						if c <= p || peak.CompareAndSwap(p, c) {
-							break
-						}
+		h.reg.Register(step.Define(step.Spec{Name: "slow", Version: "1", Reads: []string{"n"}, Writes: []step.Field{{Name: "slow", Sample: 0}}}, struct{}{}, func(_ struct{}, b *step.Build) (any, error) {
+			return stepFunc(func(ctx context.Context, in *step.Item) (step.Fields, error) {
+				c := cur.Add(1)
+				for {
+					p := peak.Load()
+					if c <= p || peak.CompareAndSwap(p, c) {
+						break
 					}
-					time.Sleep(20 * time.Millisecond)
-					cur.Add(-1)
-					return Fields{"slow": 1}, nil
-				}), nil
-			}))
+				}
+				time.Sleep(20 * time.Millisecond)
+				cur.Add(-1)
+				return step.Fields{"slow": 1}, nil
+			}), nil
+		}))
 		p := h.load(`
 steps:
   - uses: nums
@@ -463,26 +464,25 @@ func TestSharedLimiter(t *testing.T) {
 		var cur, peak atomic.Int64
 		var starts []time.Time
 		var mu sync.Mutex
-		h.reg.Register(Define(Spec{Name: "remote", Version: "1", Reads: []string{"n"}, Writes: []Field{{Name: "remote", Sample: 0}}},
-			struct{}{}, func(_ struct{}, b *Build) (any, error) {
-				lim := b.Limiter()
-				return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
-					release, err := lim.Acquire(ctx)
-					if err != nil {
-						return nil, err
-					}
-					defer release()
-					mu.Lock()
-					starts = append(starts, time.Now())
-					mu.Unlock()
-					c := cur.Add(1)
-					for p := peak.Load(); c > p && !peak.CompareAndSwap(p, c); p = peak.Load() {
-					}
-					time.Sleep(120 * time.Millisecond)
-					cur.Add(-1)
-					return Fields{"remote": 1}, nil
-				}), nil
-			}))
+		h.reg.Register(step.Define(step.Spec{Name: "remote", Version: "1", Reads: []string{"n"}, Writes: []step.Field{{Name: "remote", Sample: 0}}}, struct{}{}, func(_ struct{}, b *step.Build) (any, error) {
+			lim := b.Limiter()
+			return stepFunc(func(ctx context.Context, in *step.Item) (step.Fields, error) {
+				release, err := lim.Acquire(ctx)
+				if err != nil {
+					return nil, err
+				}
+				defer release()
+				mu.Lock()
+				starts = append(starts, time.Now())
+				mu.Unlock()
+				c := cur.Add(1)
+				for p := peak.Load(); c > p && !peak.CompareAndSwap(p, c); p = peak.Load() {
+				}
+				time.Sleep(120 * time.Millisecond)
+				cur.Add(-1)
+				return step.Fields{"remote": 1}, nil
+			}), nil
+		}))
 		p := h.load(`
 limiters:
   svc: {concurrency: 2, rpm: 1200}
@@ -515,7 +515,7 @@ steps:
 
 func TestLimiterHold(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := NewLimiter("x", 0, 0)
+		l := step.NewLimiter("x", 0, 0)
 		l.Hold(150 * time.Millisecond)
 		start := time.Now()
 		release, err := l.Acquire(context.Background())
@@ -554,28 +554,26 @@ func (s *syncBuf) Write(p []byte) (int, error) {
 
 func TestMemoStableForStructuredOutputs(t *testing.T) {
 	h := newHarness(t)
-	h.reg.Register(Define(Spec{Name: "doc", Version: "1", Reads: []string{"n"}, Writes: []Field{{Name: "doc", Sample: map[string]any{}}}},
-		struct{}{}, func(_ struct{}, b *Build) (any, error) {
-			return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
-				h.calls.inc("doc")
-				return Fields{"doc": map[string]any{"segments": []any{map[string]any{"t": 1, "x": "一"}}, "text": "ok"}}, nil
-			}), nil
-		}))
+	h.reg.Register(step.Define(step.Spec{Name: "doc", Version: "1", Reads: []string{"n"}, Writes: []step.Field{{Name: "doc", Sample: map[string]any{}}}}, struct{}{}, func(_ struct{}, b *step.Build) (any, error) {
+		return stepFunc(func(ctx context.Context, in *step.Item) (step.Fields, error) {
+			h.calls.inc("doc")
+			return step.Fields{"doc": map[string]any{"segments": []any{map[string]any{"t": 1, "x": "一"}}, "text": "ok"}}, nil
+		}), nil
+	}))
 	type ruleCfg struct {
-		When Expr `yaml:"when"`
+		When step.Expr `yaml:"when"`
 	}
-	h.reg.Register(Define(Spec{Name: "ruled", Version: "1", Reads: []string{"doc"}, Writes: []Field{{Name: "ruled", Sample: false}}},
-		ruleCfg{}, func(cfg ruleCfg, b *Build) (any, error) {
-			prog, err := b.CompileBool(&cfg.When, nil)
-			if err != nil {
-				return nil, err
-			}
-			return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
-				h.calls.inc("ruled")
-				ok, err := prog.Bool(in, nil)
-				return Fields{"ruled": ok}, err
-			}), nil
-		}))
+	h.reg.Register(step.Define(step.Spec{Name: "ruled", Version: "1", Reads: []string{"doc"}, Writes: []step.Field{{Name: "ruled", Sample: false}}}, ruleCfg{}, func(cfg ruleCfg, b *step.Build) (any, error) {
+		prog, err := b.CompileBool(&cfg.When, nil)
+		if err != nil {
+			return nil, err
+		}
+		return stepFunc(func(ctx context.Context, in *step.Item) (step.Fields, error) {
+			h.calls.inc("ruled")
+			ok, err := prog.Bool(in, nil)
+			return step.Fields{"ruled": ok}, err
+		}), nil
+	}))
 	yml := `
 steps:
   - uses: nums
@@ -604,32 +602,30 @@ type lazySource struct {
 	resolved *atomic.Int64
 }
 
-func (l lazySource) Resolve(ctx context.Context, in *Item) (Fields, error) {
+func (l lazySource) Resolve(ctx context.Context, in *step.Item) (step.Fields, error) {
 	l.resolved.Add(1)
-	return Fields{"secret_url": "https://x/" + in.ID() + "?sign=SECRETSIG"}, nil
+	return step.Fields{"secret_url": "https://x/" + in.ID() + "?sign=SECRETSIG"}, nil
 }
 
 func TestLazyFieldsResolvedOnlyWhenNeeded(t *testing.T) {
 	h := newHarness(t)
 	var resolved atomic.Int64
-	h.reg.Register(Define(Spec{Name: "lazynums", Source: true, Version: "1",
-		Writes:   []Field{{Name: "n", Sample: 0}, {Name: "subject", Sample: ""}, {Name: "url", Sample: ""}, {Name: "secret_url", Sample: ""}},
-		Volatile: []string{"url", "secret_url"}, Lazy: []string{"secret_url"}},
-		srcCfg{Count: 3}, func(cfg srcCfg, b *Build) (any, error) {
-			return lazySource{&numSource{cfg: cfg, listed: &h.listed}, &resolved}, nil
-		}))
+	h.reg.Register(step.Define(step.Spec{Name: "lazynums", Source: true, Version: "1",
+		Writes:   []step.Field{{Name: "n", Sample: 0}, {Name: "subject", Sample: ""}, {Name: "url", Sample: ""}, {Name: "secret_url", Sample: ""}},
+		Volatile: []string{"url", "secret_url"}, Lazy: []string{"secret_url"}}, srcCfg{Count: 3}, func(cfg srcCfg, b *step.Build) (any, error) {
+		return lazySource{&numSource{cfg: cfg, listed: &h.listed}, &resolved}, nil
+	}))
 	var seen atomic.Int64
-	h.reg.Register(Define(Spec{Name: "fetch", Version: "1", SideEffects: true, Reads: []string{"n", "secret_url"}, Writes: []Field{{Name: "fetched", Sample: ""}}},
-		struct{}{}, func(_ struct{}, b *Build) (any, error) {
-			return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
-				var u string
-				if err := in.Get("secret_url", &u); err != nil || !strings.Contains(u, in.ID()) {
-					return nil, Permanent(fmt.Errorf("lazy field not resolved: %q %v", u, err))
-				}
-				seen.Add(1)
-				return Fields{"fetched": "yes"}, nil
-			}), nil
-		}))
+	h.reg.Register(step.Define(step.Spec{Name: "fetch", Version: "1", SideEffects: true, Reads: []string{"n", "secret_url"}, Writes: []step.Field{{Name: "fetched", Sample: ""}}}, struct{}{}, func(_ struct{}, b *step.Build) (any, error) {
+		return stepFunc(func(ctx context.Context, in *step.Item) (step.Fields, error) {
+			var u string
+			if err := in.Get("secret_url", &u); err != nil || !strings.Contains(u, in.ID()) {
+				return nil, step.Permanent(fmt.Errorf("lazy field not resolved: %q %v", u, err))
+			}
+			seen.Add(1)
+			return step.Fields{"fetched": "yes"}, nil
+		}), nil
+	}))
 	p := h.load("steps:\n  - uses: lazynums\n  - uses: fetch\n  - uses: double\n")
 	if _, err, _ := h.run(p, RunOptions{}); err != nil {
 		t.Fatal(err)

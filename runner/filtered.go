@@ -1,9 +1,11 @@
 package runner
 
+import "meetpipe/runner/step"
+
 // logFiltered says, at the end of a run, how many items the filters dropped and why: one line per
 // reason. When the filters dropped every item of a run that listed some, it warns: a mistyped whitelist
 // otherwise empties every night while the run looks green.
-func (r *run) logFiltered(sum Summary) {
+func (r *run) logFiltered(sum step.Summary) {
 	if sum.Skipped == 0 {
 		return
 	}

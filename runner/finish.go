@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 	"time"
 
 	"github.com/hashicorp/go-multierror"
@@ -52,23 +54,23 @@ func (r *run) note(w *work, s *stage, tr stepTrace) {
 // filtered ends an item that the filter of step s dropped.
 func (r *run) filtered(w *work, s *stage, reason string) {
 	r.note(w, s, stepTrace{Step: s.id, Action: ActFiltered, Reason: reason})
-	r.finish(w, OutcomeSkipped, s.id, errors.New(reason))
+	r.finish(w, state.OutcomeSkipped, s.id, errors.New(reason))
 }
 
 // finish records an item's outcome: counts, failures, the pending list, state and report. It is the one
 // place where item counts change; an item finishes once.
-func (r *run) finish(w *work, out Outcome, step string, err error) {
+func (r *run) finish(w *work, out state.Outcome, stepID string, err error) {
 	if w.ended {
 		return
 	}
 	w.ended = true
-	id := w.item.id
+	id := w.item.ID()
 	reason := ""
 	if err != nil {
 		reason = r.p.Secrets.Scrub(err.Error())
 	}
-	kind, _ := Classify(err)
-	retryLater := out == OutcomePending || out == OutcomeFailed && kind == KindTransient
+	kind, _ := step.Classify(err)
+	retryLater := out == state.OutcomePending || out == state.OutcomeFailed && kind == step.KindTransient
 	var hint json.RawMessage
 	if retryLater && r.hinter != nil {
 		hint, _ = json.Marshal(r.hinter.Hint(w.item))
@@ -76,24 +78,24 @@ func (r *run) finish(w *work, out Outcome, step string, err error) {
 	r.mu.Lock()
 	delete(r.inflight, id)
 	switch out {
-	case OutcomeDone, OutcomeWouldRun:
+	case state.OutcomeDone, state.OutcomeWouldRun:
 		r.sum.Done++
-	case OutcomeSkipped:
+	case state.OutcomeSkipped:
 		r.sum.Skipped++
-		r.sum.countFiltered(reason)
-	case OutcomeFailed:
+		countFiltered(&r.sum, reason)
+	case state.OutcomeFailed:
 		r.sum.Failed++
-		r.sum.Failures = append(r.sum.Failures, ItemFailure{Item: id, Step: step, Error: reason, Kind: kind.String()})
-		r.errs = multierror.Append(r.errs, fmt.Errorf("item %s: step %s: %s", id, step, reason))
-	case OutcomePending:
+		r.sum.Failures = append(r.sum.Failures, step.ItemFailure{Item: id, Step: stepID, Error: reason, Kind: kind.String()})
+		r.errs = multierror.Append(r.errs, fmt.Errorf("item %s: stepID %s: %s", id, stepID, reason))
+	case state.OutcomePending:
 		r.sum.Deferred++
 		if !r.stop.Load() {
-			r.errs = multierror.Append(r.errs, fmt.Errorf("item %s: step %s: left for the next run: %s", id, step, reason))
+			r.errs = multierror.Append(r.errs, fmt.Errorf("item %s: stepID %s: left for the next run: %s", id, stepID, reason))
 		}
 	}
 	if retryLater {
 		now := time.Now().UTC()
-		p := Pending{ID: id, Hint: hint, Reason: string(out) + " at " + step + ": " + reason, FirstSeen: now, LastSeen: now}
+		p := step.Pending{ID: id, Hint: hint, Reason: string(out) + " at " + stepID + ": " + reason, FirstSeen: now, LastSeen: now}
 		if old, ok := r.pendingOld[id]; ok {
 			p.FirstSeen = old.FirstSeen
 			if hint == nil || string(hint) == "null" {
@@ -107,27 +109,44 @@ func (r *run) finish(w *work, out Outcome, step string, err error) {
 	}
 	r.mu.Unlock()
 
-	if out == OutcomeFailed {
+	if out == state.OutcomeFailed {
 		for _, s := range r.p.stages {
-			if s.id == step {
+			if s.id == stepID {
 				r.prog[s.index].failed.Add(1)
 			}
 		}
 	}
 	switch out {
-	case OutcomeFailed:
-		r.log.Error("item failed", "item", id, "step", step, "err", reason)
-	case OutcomePending:
-		r.log.Warn("item left pending", "item", id, "step", step, "reason", reason)
-	case OutcomeSkipped:
+	case state.OutcomeFailed:
+		r.log.Error("item failed", "item", id, "stepID", stepID, "err", reason)
+	case state.OutcomePending:
+		r.log.Warn("item left pending", "item", id, "stepID", stepID, "reason", reason)
+	case state.OutcomeSkipped:
 		r.log.Info("item skipped", "item", id, "reason", reason)
 	default:
 		r.log.Debug("item finished", "item", id, "status", string(out))
 	}
 	if !r.o.DryRun {
-		if err := r.st.PutItem(&ItemState{ID: id, Status: out, Step: step, Reason: reason, Run: r.info.ID, Updated: time.Now().UTC()}); err != nil {
+		if err := r.st.PutItem(&state.ItemState{ID: id, Status: out, Step: stepID, Reason: reason, Run: r.info.ID, Updated: time.Now().UTC()}); err != nil {
 			r.log.Error("cannot save item state", "item", id, "err", err)
 		}
 	}
 	r.reportLine(id, w.item, out, reason, w.trace)
+}
+
+// maxFilterReasons bounds Summary.Filtered: the reasons carry values, one per host at most in practice.
+const maxFilterReasons = 50
+
+// otherFilterReasons is the Summary.Filtered key of the reasons beyond maxFilterReasons.
+const otherFilterReasons = "(other reasons)"
+
+// countFiltered adds one item dropped for reason.
+func countFiltered(s *step.Summary, reason string) {
+	if s.Filtered == nil {
+		s.Filtered = map[string]int{}
+	}
+	if _, ok := s.Filtered[reason]; !ok && len(s.Filtered) >= maxFilterReasons {
+		reason = otherFilterReasons
+	}
+	s.Filtered[reason]++
 }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,37 +16,12 @@ import (
 	"time"
 )
 
-// ForgetOptions say whom a Forgetter erases.
-type ForgetOptions struct {
-	Student string    // the student id as stored
-	Actor   string    // who asked (OS user@host), for the erasure log
-	Now     time.Time // when
-	DryRun  bool      // report what would go; change nothing
-}
-
-// Forgotten is what one Forgetter erased (or would erase) of one student.
-type Forgotten struct {
-	Where      string         // the store, e.g. "mysql"
-	Rows       map[string]int // table → rows deleted or changed
-	Recordings int            // recordings deleted (the student was their only student)
-	Shared     int            // recordings kept without the student
-	// Aliases are what the store knew the student by besides the id (source ids, display names), so that
-	// state entries naming them are found too. Never printed.
-	Aliases []string `json:"-"`
-}
-
-// Forgetter is implemented by steps that store people (a database): they erase one student on request
-// (runner forget) and keep later runs from storing them again.
-type Forgetter interface {
-	Forget(ctx context.Context, o ForgetOptions) (Forgotten, error)
-}
-
 // ForgetReport is what forgetting one student did.
 type ForgetReport struct {
-	Student  string      // as given (the caller asked for it; print it only if the caller may)
-	Stores   []Forgotten // per Forgetter step
-	State    StateErased // in state_dir
-	LogLines int         // lines of log_file that named them
+	Student  string           // as given (the caller asked for it; print it only if the caller may)
+	Stores   []step.Forgotten // per Forgetter step
+	State    StateErased      // in state_dir
+	LogLines int              // lines of log_file that named them
 }
 
 // StateErased counts what was removed from state_dir.
@@ -58,7 +35,7 @@ type StateErased struct {
 // item that names them (so no later run serves their data from it), pending entries and any other state
 // file naming them; and the lines of log_file that name them. It holds the state lock, so no run is under way meanwhile. With dryRun it only counts.
 func (p *Pipeline) Forget(ctx context.Context, students []string, actor string, now time.Time, dryRun bool) ([]ForgetReport, error) {
-	st, err := OpenState(p.StateDir, dryRun)
+	st, err := state.Open(p.StateDir, dryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -71,11 +48,11 @@ func (p *Pipeline) Forget(ctx context.Context, students []string, actor string, 
 		rep := ForgetReport{Student: id}
 		needles := []string{id}
 		for _, s := range p.stages {
-			f, ok := s.impl.(Forgetter)
+			f, ok := s.impl.(step.Forgetter)
 			if !ok {
 				continue
 			}
-			got, err := f.Forget(ctx, ForgetOptions{Student: id, Actor: actor, Now: now, DryRun: dryRun})
+			got, err := f.Forget(ctx, step.ForgetOptions{Student: id, Actor: actor, Now: now, DryRun: dryRun})
 			if err != nil {
 				return out, fmt.Errorf("forget in step %s: %s", s.id, p.Secrets.Scrub(err.Error()))
 			}
@@ -213,11 +190,11 @@ func dirNames(dir string, needles [][]byte) (bool, error) {
 }
 
 func erasePending(path string, needles [][]byte, dryRun bool) (int, error) {
-	list, err := readPending(path)
+	list, err := state.ReadPendingFile(path)
 	if err != nil || list == nil {
 		return 0, err
 	}
-	kept := slices.DeleteFunc(slices.Clone(list), func(p Pending) bool {
+	kept := slices.DeleteFunc(slices.Clone(list), func(p step.Pending) bool {
 		b, _ := json.Marshal(p)
 		return names(b, needles)
 	})
@@ -229,26 +206,19 @@ func erasePending(path string, needles [][]byte, dryRun bool) (int, error) {
 	if err != nil {
 		return n, err
 	}
-	return n, WriteFileAtomic(path, b)
-}
-
-// Admitter is implemented by steps that can refuse an item as soon as it is listed, before any step works
-// on it: a store that knows every person of the item was erased (runner forget), so that no transcript of
-// theirs is made or sent to a model again. An error admits the item (the step itself decides later).
-type Admitter interface {
-	Admit(ctx context.Context, in *Item) (ok bool, reason string, err error)
+	return n, state.WriteFileAtomic(path, b)
 }
 
 // admitted asks every Admitter about a freshly listed item.
 func (r *run) admitted(ctx context.Context, w *work) (bool, string) {
 	for _, s := range r.p.stages[1:] {
-		a, ok := s.impl.(Admitter)
+		a, ok := s.impl.(step.Admitter)
 		if !ok {
 			continue
 		}
 		ok, reason, err := a.Admit(ctx, w.item.Clone())
 		if err != nil {
-			r.log.Warn("cannot check whether the item's people were erased; admitting it", "item", w.item.id, "step", s.id,
+			r.log.Warn("cannot check whether the item's people were erased; admitting it", "item", w.item.ID(), "step", s.id,
 				"err", r.p.Secrets.Scrub(err.Error()))
 			continue
 		}

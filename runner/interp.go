@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"meetpipe/runner/step"
 	"os"
 	"strings"
 
@@ -32,7 +33,7 @@ func ReadDotEnv(path string) (map[string]string, error) {
 		k = strings.TrimSpace(k)
 		if !ok || k == "" {
 			// No snippet: the line may be a secret pasted without its name.
-			return nil, Diagnostic{File: path, Line: n, Col: 1, Msg: "want KEY=VALUE"}
+			return nil, step.Diagnostic{File: path, Line: n, Col: 1, Msg: "want KEY=VALUE"}
 		}
 		v = strings.TrimSpace(v)
 		switch {
@@ -68,7 +69,7 @@ func Environ(dotenv map[string]string) map[string]string {
 // interpolate replaces ${VAR} and ${VAR:-default} in every scalar of the tree (not in keys); $${ is a
 // literal ${. Working on nodes, not on the text, keeps every position in the file true. The text of each
 // interpolated scalar is kept in raw, so that a problem with its value can name its variable.
-func interpolate(n *yaml.Node, env map[string]string, file string, ds *Diagnostics, raw map[*yaml.Node]string) {
+func interpolate(n *yaml.Node, env map[string]string, file string, ds *step.Diagnostics, raw map[*yaml.Node]string) {
 	switch n.Kind {
 	case yaml.DocumentNode, yaml.SequenceNode:
 		for _, c := range n.Content {

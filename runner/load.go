@@ -1,11 +1,10 @@
 package runner
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,20 +12,22 @@ import (
 	"sync/atomic"
 	"time"
 
+	"meetpipe/runner/internal/yamlnode"
 	"meetpipe/runner/redact"
+	"meetpipe/runner/step"
 
 	"gopkg.in/yaml.v3"
 )
 
 // LoadOptions say where a pipeline gets its steps and environment.
 type LoadOptions struct {
-	Registry *Registry         // nil: Builtins
+	Registry *step.Registry    // nil: Builtins
 	Env      map[string]string // nil: the process environment over EnvFile
 	EnvFile  string            // default ".env"; missing is fine
 	DryRun   bool              // passed to constructors, which then must not open side-effecting resources
 	Now      time.Time         // the run's logical time for now(); zero: time.Now()
 	StateDir string            // overrides state_dir
-	Secrets  *Secrets          // collects the secret values found; nil: a new one (a logger made before Load shares it)
+	Secrets  *step.Secrets     // collects the secret values found; nil: a new one (a logger made before Load shares it)
 }
 
 // Pipeline is a loaded, validated pipeline ready to run.
@@ -37,31 +38,31 @@ type Pipeline struct {
 	LogFile       string
 	PendingMaxAge time.Duration
 	Grace         time.Duration
-	Secrets       *Secrets
-	Retention     Retention // what the end of every run deletes; zero value: nothing
-	Schedule      Schedule  // the catch-up run of a long-running host (`runner serve`)
+	Secrets       *step.Secrets
+	Retention     step.Retention // what the end of every run deletes; zero value: nothing
+	Schedule      Schedule       // the catch-up run of a long-running host (`runner serve`)
 
 	redactor *redact.Redactor
 	redactOn []string // the item fields the redactor applies to
 	stages   []*stage
-	limiters map[string]*Limiter
+	limiters map[string]*step.Limiter
 	clock    *clock // now() of expressions: the run's logical time
 }
 
 type stage struct {
 	index       int
 	id, uses    string
-	spec        Spec
-	step        Step
-	source      Source
+	spec        step.Spec
+	step        step.Step
+	source      step.Source
 	impl        any
 	configJSON  []byte   // effective configuration without secrets, for memo keys and echo
 	exprReads   []string // item fields the step's expression settings refer to, beyond spec.Reads
-	filter, iff *Program
+	filter, iff *step.Program
 	concurrency int
 	timeout     time.Duration
 	retry       RetryPolicy
-	limiter     *Limiter
+	limiter     *step.Limiter
 	line        int
 	units       atomic.Int64 // work its step reported (Build.Progress) over the pipeline's life; a run shows its share
 	with        *yaml.Node   // the interpolated settings, for StepSettings
@@ -80,7 +81,7 @@ func (p *Pipeline) Stages() []string {
 func (p *Pipeline) Close() error {
 	var errs []error
 	for _, s := range p.stages {
-		if c, ok := s.impl.(Closer); ok {
+		if c, ok := s.impl.(step.Closer); ok {
 			if err := c.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close step %s: %w", s.id, err))
 			}
@@ -101,10 +102,10 @@ func Load(path string, opts LoadOptions) (*Pipeline, error) {
 
 // LoadBytes is Load for a file already read.
 func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
-	ds := &Diagnostics{}
+	ds := &step.Diagnostics{}
 	reg := opts.Registry
 	if reg == nil {
-		reg = Builtins
+		reg = step.Builtins
 	}
 	env := opts.Env
 	if env == nil {
@@ -119,13 +120,13 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 		}
 		env = Environ(dot)
 	}
-	root := ParseYAML(path, src, ds)
+	root := step.ParseYAML(path, src, ds)
 	if root == nil {
 		return nil, ds
 	}
 	listSrc := map[*yaml.Node]string{}
 	interpolate(root, env, path, ds, listSrc)
-	d := &decoder{file: path, lines: ds.src[path], ds: ds, listSrc: listSrc}
+	d := &decoder{file: path, lines: ds.Lines(path), ds: ds, listSrc: listSrc}
 	pf := d.pipeline(root)
 
 	now := opts.Now
@@ -133,10 +134,10 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 		now = time.Now()
 	}
 	p := &Pipeline{File: path, Name: pf.Name, StateDir: pf.StateDir, LogFile: pf.LogFile,
-		PendingMaxAge: pf.PendingMaxAge, Grace: pf.Grace, Secrets: opts.Secrets, Retention: KeepAll, Schedule: pf.Schedule,
-		limiters: map[string]*Limiter{}, clock: newClock(now)}
+		PendingMaxAge: pf.PendingMaxAge, Grace: pf.Grace, Secrets: opts.Secrets, Retention: step.KeepAll, Schedule: pf.Schedule,
+		limiters: map[string]*step.Limiter{}, clock: newClock(now)}
 	if p.Secrets == nil {
-		p.Secrets = &Secrets{}
+		p.Secrets = &step.Secrets{}
 	}
 	if opts.StateDir != "" {
 		p.StateDir = opts.StateDir
@@ -145,7 +146,7 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 		p.Name = stem(path)
 	}
 	for name, lc := range pf.Limiters {
-		p.limiters[name] = NewLimiter(name, lc.Concurrency, lc.RPM)
+		p.limiters[name] = step.NewLimiter(name, lc.Concurrency, lc.RPM)
 	}
 
 	static := map[string]any{"env": env, "vars": pf.Vars}
@@ -162,11 +163,11 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 		}
 		def, ok := reg.Lookup(sc.Uses)
 		if !ok {
-			d.errorf(sc.usesNode, "unknown step %q%s", sc.Uses, suggest(sc.Uses, reg.Names()))
+			d.errorf(sc.usesNode, "unknown step %q%s", sc.Uses, yamlnode.Suggest(sc.Uses, reg.Names()))
 			continue
 		}
 		idNode := sc.usesNode
-		if v := mapValue(sc.node, "id"); v != nil {
+		if v := yamlnode.MapValue(sc.node, "id"); v != nil {
 			idNode = v
 		}
 		if prev, dup := ids[sc.ID]; dup {
@@ -204,31 +205,32 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 		}
 		// Fields that the step's own expression settings refer to are inputs of the step like its
 		// declared reads: they belong in its memo key.
-		before := &exprEnv{file: path, lines: ds.src[path], static: static, fields: copyMap(fields), now: p.clock.now,
-			uses: func(f string) {
+		before := &step.Compiler{File: path, Lines: ds.Lines(path), Static: static, Fields: maps.Clone(fields), Now: p.clock.now,
+			Uses: func(f string) {
 				if !slices.Contains(spec.Reads, f) && !slices.Contains(st.exprReads, f) {
 					st.exprReads = append(st.exprReads, f)
 				}
 			}}
-		if r := mapValue(sc.node, "retry"); r != nil && spec.Source {
+		if r := yamlnode.MapValue(sc.node, "retry"); r != nil && spec.Source {
 			// A listing has no item to retry: a policy here would be silently ignored.
 			d.errorf(r, "retry: does not apply to the source step, which has no item to retry; its own settings say how its requests are retried")
 		}
 		if sc.If != nil && spec.Source {
-			d.errorf(mapValue(sc.node, "if"), "if: is not allowed on the source step; use filter:")
+			d.errorf(yamlnode.MapValue(sc.node, "if"), "if: is not allowed on the source step; use filter:")
 		} else if sc.If != nil {
 			ifEnv := *before
-			ifEnv.uses = nil // a field that only decides whether the step runs is not an input of it
-			if prog, err := ifEnv.compile(sc.If, nil, true); err != nil {
+			ifEnv.Uses = nil // a field that only decides whether the step runs is not an input of it
+			if prog, err := ifEnv.Compile(sc.If, nil, true); err != nil {
 				ds.Add(asDiag(err, path))
 			} else {
 				st.iff = prog
 			}
 		}
-		b := &Build{StepID: sc.ID, File: path, StateDir: p.StateDir, DryRun: opts.DryRun, Env: env,
-			compile: before.compile, limiter: st.limiter, secrets: p.Secrets.Add, diags: ds,
-			with: sc.With, withKey: mapKey(sc.node, "with"), uses: sc.usesNode}
-		b.progress = func(n int64) { st.units.Add(n) }
+		b := step.NewBuild(sc.ID, path, p.StateDir, opts.DryRun, step.Host{
+			Compiler: before, Limiter: st.limiter, Secret: p.Secrets.Add, Diags: ds,
+			Progress: func(n int64) { st.units.Add(n) },
+			With:     sc.With, WithKey: yamlnode.MapKey(sc.node, "with"), Uses: sc.usesNode,
+		})
 		collectSecrets(sc.With, spec.Settings, p.Secrets)
 		checkSecretSpaces(d, sc.With, spec.Settings, listSrc, "")
 		n0 := len(ds.List)
@@ -239,12 +241,12 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 			}
 		} else {
 			st.impl = impl
-			st.step, _ = impl.(Step)
-			st.source, _ = impl.(Source)
+			st.step, _ = impl.(step.Step)
+			st.source, _ = impl.(step.Source)
 			if spec.Source && st.source == nil || !spec.Source && st.step == nil {
 				d.errorf(sc.usesNode, "step %s: constructor returned %T, which does not implement the spec", sc.Uses, impl)
 			}
-			if st.configJSON, err = MemoJSON(cfg); err != nil {
+			if st.configJSON, err = step.MemoJSON(cfg); err != nil {
 				d.errorf(sc.usesNode, "step %s: configuration cannot be encoded: %v", sc.Uses, err)
 			}
 		}
@@ -262,13 +264,13 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 			}
 		}
 		if len(spec.Lazy) > 0 {
-			if _, ok := impl.(Resolver); !ok && impl != nil {
+			if _, ok := impl.(step.Resolver); !ok && impl != nil {
 				d.errorf(sc.usesNode, "step %s declares lazy fields but cannot resolve them", sc.Uses)
 			}
 		}
 		if sc.Filter != nil {
-			after := &exprEnv{file: path, lines: ds.src[path], static: static, fields: copyMap(fields), now: before.now}
-			if prog, err := after.compile(sc.Filter, nil, true); err != nil {
+			after := &step.Compiler{File: path, Lines: ds.Lines(path), Static: static, Fields: maps.Clone(fields), Now: before.Now}
+			if prog, err := after.Compile(sc.Filter, nil, true); err != nil {
 				ds.Add(asDiag(err, path))
 			} else {
 				st.filter = prog
@@ -293,7 +295,7 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 		p.Retention = *pf.Retention
 	}
 	if err := ds.Err(); err != nil {
-		ds.sort()
+		ds.Sort()
 		ds.Secrets = p.Secrets
 		p.Close()
 		return nil, ds
@@ -301,59 +303,16 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 	return p, nil
 }
 
-// secondDocument reports the line of a second YAML document in src, if there is one.
-func secondDocument(src []byte) (int, bool) {
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	var first, second yaml.Node
-	if dec.Decode(&first) != nil {
-		return 0, false
-	}
-	if err := dec.Decode(&second); err != nil {
-		if errors.Is(err, io.EOF) {
-			return 0, false
-		}
-		line, _ := splitYAMLLine(err.Error())
-		return max(line, 1), true
-	}
-	line := second.Line
-	if len(second.Content) > 0 {
-		line = second.Content[0].Line
-	}
-	// The node's line is that of its first token; the `---` marker, if on its own line, is just above.
-	for l := line - 1; l >= 1; l-- {
-		if text := lineOf(src, l); strings.HasPrefix(text, "---") {
-			return l, true
-		}
-	}
-	return max(line, 1), true
-}
-
-func lineOf(src []byte, n int) string {
-	lines := strings.SplitN(string(src), "\n", n+1)
-	if n-1 < len(lines) {
-		return lines[n-1]
-	}
-	return ""
-}
-
-func asDiag(err error, file string, at ...*yaml.Node) Diagnostic {
-	var d Diagnostic
+func asDiag(err error, file string, at ...*yaml.Node) step.Diagnostic {
+	var d step.Diagnostic
 	if errors.As(err, &d) {
 		return d
 	}
-	d = Diagnostic{File: file, Msg: err.Error()}
+	d = step.Diagnostic{File: file, Msg: err.Error()}
 	if len(at) > 0 && at[0] != nil {
 		d.Line, d.Col = at[0].Line, at[0].Column
 	}
 	return d
-}
-
-func copyMap(m map[string]any) map[string]any {
-	c := make(map[string]any, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
 
 func stem(path string) string {
@@ -366,7 +325,7 @@ func stem(path string) string {
 // variable it came from: a key pasted with a stray space or new line otherwise only earns "signature
 // verification failed" from the service. A setting marked Spaces (a password) may hold them: warned.
 // The value itself is never printed.
-func checkSecretSpaces(d *decoder, n *yaml.Node, settings []Setting, raw map[*yaml.Node]string, prefix string) {
+func checkSecretSpaces(d *decoder, n *yaml.Node, settings []step.Setting, raw map[*yaml.Node]string, prefix string) {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return
 	}
@@ -396,7 +355,7 @@ func checkSecretSpaces(d *decoder, n *yaml.Node, settings []Setting, raw map[*ya
 	}
 }
 
-func collectSecrets(n *yaml.Node, settings []Setting, s *Secrets) {
+func collectSecrets(n *yaml.Node, settings []step.Setting, s *step.Secrets) {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return
 	}

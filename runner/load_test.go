@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"meetpipe/runner/step"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -83,7 +84,7 @@ func TestBrokenPipelines(t *testing.T) {
 			if err == nil {
 				t.Fatal("loaded a broken pipeline")
 			}
-			ds, ok := err.(*Diagnostics)
+			ds, ok := err.(*step.Diagnostics)
 			if !ok {
 				t.Fatalf("want *Diagnostics, got %T: %v", err, err)
 			}
@@ -111,7 +112,7 @@ func TestAllDiagnosticsGathered(t *testing.T) {
 	reg := testRegistry(&calls{n: map[string]int{}}, &listed, nil)
 	yml := "steps:\n  - uses: nums\n    with: {count: x, bogus: 1}\n    filter: nope\n  - uses: dubble\n"
 	_, err := LoadBytes("t.yaml", []byte(yml), LoadOptions{Registry: reg, Env: map[string]string{}, StateDir: t.TempDir()})
-	ds, _ := err.(*Diagnostics)
+	ds, _ := err.(*step.Diagnostics)
 	if ds == nil || len(ds.List) < 4 {
 		t.Fatalf("want 4 diagnostics, got %v", err)
 	}
@@ -168,7 +169,7 @@ func TestDotEnv(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, env[k], v)
 		}
 	}
-	l, err := ParseList(env["TEACHER_WHITELIST"])
+	l, err := step.ParseList(env["TEACHER_WHITELIST"])
 	if err != nil || len(l) != 2 || l[1] != "teacher_002" {
 		t.Fatalf("whitelist %v %v", l, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"meetpipe/runner/step"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,7 +27,7 @@ type LogOptions struct {
 	// Tee also gets JSON lines, like File: for a log file known only once the pipeline has loaded, when
 	// the logger must exist before (the CLI's late file).
 	Tee     io.Writer
-	Secrets *Secrets
+	Secrets *step.Secrets
 }
 
 // ParseLevel accepts the usual names in any case (the seed writes INFO).
@@ -91,7 +92,7 @@ func NewLogger(o LogOptions) (*slog.Logger, func() error, error) {
 // scrubber removes secret values from everything a handler is given.
 type scrubber struct {
 	h slog.Handler
-	s *Secrets
+	s *step.Secrets
 }
 
 func (x *scrubber) Enabled(ctx context.Context, l slog.Level) bool { return x.h.Enabled(ctx, l) }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"meetpipe/runner/step"
 	"sort"
 	"strings"
 )
@@ -70,7 +71,7 @@ func deletePath(doc any, p []string) any {
 // memoKey fingerprints what a step's output depends on: its name and version, its configuration without
 // secrets, and the fields it reads. It also returns a short hash per input so that --explain can say what
 // changed.
-func memoKey(s *stage, in *Item, vol volatile) (string, map[string]string) {
+func memoKey(s *stage, in *step.Item, vol volatile) (string, map[string]string) {
 	h := sha256.New()
 	inputs := make(map[string]string, len(s.spec.Reads)+1)
 	h.Write([]byte("meetpipe/v1\x00" + s.uses + "\x00" + s.spec.Version + "\x00"))

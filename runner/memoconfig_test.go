@@ -2,7 +2,7 @@ package runner
 
 import (
 	"bytes"
-	"reflect"
+	"meetpipe/runner/step"
 	"strings"
 	"testing"
 	"time"
@@ -25,11 +25,11 @@ func TestMemoJSONMatchesHiddenFields(t *testing.T) {
 		Rules   []string      `yaml:"rules" json:"rules,omitempty"`
 		Plain   int
 	}
-	a, err := MemoJSON(old{URL: "http://a", Model: "m", Timeout: time.Second, Plain: 3})
+	a, err := step.MemoJSON(old{URL: "http://a", Model: "m", Timeout: time.Second, Plain: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := MemoJSON(&now{URL: "http://b", Model: "m", Timeout: time.Minute, Plain: 3})
+	b, err := step.MemoJSON(&now{URL: "http://b", Model: "m", Timeout: time.Minute, Plain: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestMemoJSONMatchesHiddenFields(t *testing.T) {
 	}
 
 	// The spec says it, and `runner steps` shows it.
-	ss := settingsOf(reflect.TypeOf(now{}), reflect.ValueOf(now{}))
+	ss := step.Define(step.Spec{Name: "memo"}, now{}, func(now, *step.Build) (any, error) { return nil, nil }).Spec.Settings
 	if !ss[0].NotMemo || ss[1].NotMemo {
 		t.Errorf("settings %+v", ss)
 	}

@@ -3,6 +3,7 @@ package runner
 import (
 	"encoding/json"
 	"fmt"
+	"meetpipe/runner/step"
 	"sort"
 	"time"
 
@@ -31,8 +32,8 @@ func (r *run) loadPending() error {
 	return nil
 }
 
-func (r *run) pendingList() []Pending {
-	out := make([]Pending, 0, len(r.pendingOld))
+func (r *run) pendingList() []step.Pending {
+	out := make([]step.Pending, 0, len(r.pendingOld))
 	for _, p := range r.pendingOld {
 		if len(r.only) > 0 && !r.only[p.ID] {
 			continue
@@ -70,9 +71,9 @@ func (r *run) savePending() error {
 }
 
 // finalPending is the pending list as the run would leave it now, by id.
-func (r *run) finalPending() []Pending {
+func (r *run) finalPending() []step.Pending {
 	r.mu.Lock()
-	final := map[string]Pending{}
+	final := map[string]step.Pending{}
 	for id, p := range r.pendingOld {
 		if !r.resolved[id] {
 			final[id] = p
@@ -86,13 +87,13 @@ func (r *run) finalPending() []Pending {
 		if _, ok := final[id]; ok {
 			continue
 		}
-		p := Pending{ID: id, Reason: "in progress when the run stopped", FirstSeen: now, LastSeen: now}
+		p := step.Pending{ID: id, Reason: "in progress when the run stopped", FirstSeen: now, LastSeen: now}
 		if r.hinter != nil {
 			p.Hint, _ = json.Marshal(r.hinter.Hint(it))
 		}
 		final[id] = p
 	}
-	list := make([]Pending, 0, len(final))
+	list := make([]step.Pending, 0, len(final))
 	for _, p := range final {
 		// A source's reason may quote a remote error that echoes a credential.
 		p.Reason = r.p.Secrets.Scrub(p.Reason)

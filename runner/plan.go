@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 	"time"
 )
 
@@ -14,7 +16,7 @@ type emitter struct {
 	chans []chan *work
 }
 
-func (e *emitter) Emit(ctx context.Context, id string, f Fields) error {
+func (e *emitter) Emit(ctx context.Context, id string, f step.Fields) error {
 	r := e.r
 	if r.stop.Load() {
 		return e.stopped(id, f)
@@ -23,12 +25,13 @@ func (e *emitter) Emit(ctx context.Context, id string, f Fields) error {
 		return nil
 	}
 	src := r.p.stages[0]
-	it, err := NewItem(id, f)
+	it, err := step.NewItem(id, f)
 	if err == nil {
-		_, err = r.p.redactFields(it.fields) // a source's fields named under redact: too
+		err = r.p.redactItem(it) // a source's fields named under redact: too
 	}
 	if err != nil {
-		r.finish(&work{item: &Item{id: id, fields: map[string]json.RawMessage{}}}, OutcomeFailed, src.id, Permanent(err))
+		empty, _ := step.NewItem(id, nil)
+		r.finish(&work{item: empty}, state.OutcomeFailed, src.id, step.Permanent(err))
 		return nil
 	}
 	w := &work{item: it, next: 1}
@@ -53,7 +56,7 @@ func (e *emitter) Emit(ctx context.Context, id string, f Fields) error {
 	case e.chans[1] <- w:
 		return nil
 	case <-ctx.Done():
-		r.finish(w, OutcomePending, r.p.stages[w.next].id, Deferred(errors.New("interrupted before it started")))
+		r.finish(w, state.OutcomePending, r.p.stages[w.next].id, step.Deferred(errors.New("interrupted before it started")))
 		return ctx.Err()
 	}
 }
@@ -62,7 +65,7 @@ func (e *emitter) NotReady(id string, hint any, reason string) {
 	r := e.r
 	r.leavePending(id, hint, reason, false)
 	r.log.Info("not ready yet; will look again in later runs", "item", id, "reason", reason)
-	r.reportLine(id, nil, OutcomeNotReady, reason, nil)
+	r.reportLine(id, nil, state.OutcomeNotReady, reason, nil)
 }
 
 // plan serves the item from the memo as far as the memo goes, then checks that the memoized artifacts
@@ -71,7 +74,7 @@ func (e *emitter) NotReady(id string, hint any, reason string) {
 func (r *run) plan(w *work) {
 	stages := r.p.stages
 	n := len(stages)
-	snaps := make([]*Item, n)
+	snaps := make([]*step.Item, n)
 	served := make([]bool, n)
 	var seen []stepTrace // by stage: seen[k] is stage k+1
 	flush := func(upto int) {
@@ -92,7 +95,7 @@ plan:
 		case ActSkip:
 			seen = append(seen, d.trace(s))
 		case ActMemo:
-			w.item.setRaw(d.rec.Output)
+			w.item.SetRaw(d.rec.Output)
 			served[i] = true
 			seen = append(seen, d.trace(s))
 			if ok, reason := keep(s, w); !ok {
@@ -111,13 +114,13 @@ plan:
 	}
 	if m == n {
 		flush(n)
-		r.finish(w, OutcomeDone, "", nil)
+		r.finish(w, state.OutcomeDone, "", nil)
 		return
 	}
 	start := m
 	for start > 1 && served[start-1] {
 		prev := stages[start-1]
-		v, ok := prev.impl.(Verifier)
+		v, ok := prev.impl.(step.Verifier)
 		if !ok {
 			break
 		}
@@ -125,7 +128,7 @@ plan:
 		if err == nil {
 			break
 		}
-		r.log.Info("memoized output is gone; running the step again", "item", w.item.id, "step", prev.id, "reason", r.p.Secrets.Scrub(err.Error()))
+		r.log.Info("memoized output is gone; running the step again", "item", w.item.ID(), "step", prev.id, "reason", r.p.Secrets.Scrub(err.Error()))
 		start--
 	}
 	if start < m {
@@ -140,12 +143,12 @@ plan:
 
 // leavePending keeps an item the source could not produce on the pending list: not ready yet, or stuck for
 // a problem.
-func (r *run) leavePending(id string, hint any, reason string, problem bool) Pending {
+func (r *run) leavePending(id string, hint any, reason string, problem bool) step.Pending {
 	raw, _ := json.Marshal(hint)
 	now := time.Now().UTC()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	p := Pending{ID: id, Hint: raw, Reason: reason, Problem: problem, FirstSeen: now, LastSeen: now}
+	p := step.Pending{ID: id, Hint: raw, Reason: reason, Problem: problem, FirstSeen: now, LastSeen: now}
 	if old, ok := r.pendingOld[id]; ok {
 		p.FirstSeen = old.FirstSeen
 	}

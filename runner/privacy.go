@@ -7,14 +7,13 @@ import (
 	"os"
 	"slices"
 
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/internal/yamlnode"
 	"meetpipe/runner/redact"
+	"meetpipe/runner/step"
 
 	"gopkg.in/yaml.v3"
 )
-
-// RedactionsField is the item field where the engine counts what it redacted: {field: {pattern: n}}. A
-// step that stores recordings may read it (it is written by the engine, not declared by a step).
-const RedactionsField = "redactions"
 
 // redactConf is the pipeline's `redact:` block: the item fields whose strings are redacted as soon as a
 // step (or the source) writes them, and the patterns.
@@ -32,7 +31,7 @@ func (d *decoder) redact(n *yaml.Node) *redactConf {
 		switch key {
 		case "fields":
 			if v.Kind != yaml.SequenceNode {
-				d.errorf(v, "redact.fields: want a list of item fields, got %s", describe(v))
+				d.errorf(v, "redact.fields: want a list of item fields, got %s", yamlnode.Describe(v))
 				return
 			}
 			for _, f := range v.Content {
@@ -41,7 +40,7 @@ func (d *decoder) redact(n *yaml.Node) *redactConf {
 			}
 		case "patterns":
 			if v.Kind != yaml.SequenceNode {
-				d.errorf(v, "redact.patterns: want a list, got %s", describe(v))
+				d.errorf(v, "redact.patterns: want a list, got %s", yamlnode.Describe(v))
 				return
 			}
 			for _, pn := range v.Content {
@@ -81,13 +80,13 @@ func (d *decoder) compileRedact(rc *redactConf, written map[string]bool) *redact
 	}
 	for i, f := range rc.Fields {
 		if f != "" && !written[f] {
-			d.errorf(rc.fieldNodes[i], "redact.fields: no step writes field %q%s", f, suggest(f, slices.Sorted(maps.Keys(written))))
+			d.errorf(rc.fieldNodes[i], "redact.fields: no step writes field %q%s", f, yamlnode.Suggest(f, slices.Sorted(maps.Keys(written))))
 		}
 	}
 	r, errs := redact.Compile(rc.Rules)
 	for _, e := range errs {
 		at := rc.ruleNodes[e.Rule]
-		if v := mapValue(at, e.Field); v != nil {
+		if v := yamlnode.MapValue(at, e.Field); v != nil {
 			at = v
 		}
 		d.errorf(at, "redact pattern %d (%s): %s: %s", e.Rule+1, rc.Rules[e.Rule].Name, e.Field, e.Msg)
@@ -100,6 +99,21 @@ func (d *decoder) compileRedact(rc *redactConf, written map[string]bool) *redact
 func (p *Pipeline) Redactor() *redact.Redactor { return p.redactor }
 
 // redactFields replaces, in the fields of f that the pipeline redacts, every match; it returns the counts
+// redactItem redacts, in place, the fields of it named under redact:.
+func (p *Pipeline) redactItem(it *step.Item) error {
+	raw := map[string]json.RawMessage{}
+	for _, name := range p.redactOn {
+		if it.Has(name) {
+			raw[name] = it.Raw(name)
+		}
+	}
+	if _, err := p.redactFields(raw); err != nil {
+		return err
+	}
+	it.SetRaw(raw)
+	return nil
+}
+
 // by field (nil when the step wrote no redacted field). f's values become their redacted JSON.
 func (p *Pipeline) redactFields(f map[string]json.RawMessage) (map[string]redact.Counts, error) {
 	if p.redactor == nil {
@@ -126,14 +140,14 @@ func (p *Pipeline) redactFields(f map[string]json.RawMessage) (map[string]redact
 
 // redactOutput redacts a step's output before anything stores, logs or passes it on, and adds the
 // counts to it (merged with what earlier steps counted on the item).
-func (r *run) redactOutput(it *Item, out Fields) (Fields, error) {
+func (r *run) redactOutput(it *step.Item, out step.Fields) (step.Fields, error) {
 	if r.p.redactor == nil {
 		return out, nil
 	}
 	raw := map[string]json.RawMessage{}
 	for _, name := range r.p.redactOn {
 		if v, ok := out[name]; ok {
-			b, err := marshalField(v)
+			b, err := step.MarshalField(v)
 			if err != nil {
 				return nil, fmt.Errorf("field %q: %w", name, err)
 			}
@@ -149,8 +163,8 @@ func (r *run) redactOutput(it *Item, out Fields) (Fields, error) {
 		red[k] = v
 	}
 	all := map[string]redact.Counts{}
-	if it.Has(RedactionsField) {
-		_ = it.Get(RedactionsField, &all) // a damaged count is recounted from here on
+	if it.Has(step.RedactionsField) {
+		_ = it.Get(step.RedactionsField, &all) // a damaged count is recounted from here on
 	}
 	for k, c := range counts {
 		if len(c) == 0 {
@@ -159,14 +173,14 @@ func (r *run) redactOutput(it *Item, out Fields) (Fields, error) {
 			all[k] = c
 		}
 	}
-	red[RedactionsField] = all
+	red[step.RedactionsField] = all
 	return red, nil
 }
 
 // redactRecord redacts a memoized output before it is served: a state written before a pattern was
 // added (or before redaction was on) must not reach later steps. A record that changed is written back
 // so that the state directory holds the redacted text from then on.
-func (r *run) redactRecord(id string, rec *Record) {
+func (r *run) redactRecord(id string, rec *state.Record) {
 	if r.p.redactor == nil || rec == nil || rec.Output == nil {
 		return
 	}
@@ -199,16 +213,16 @@ func LoadRedactor(path string) (*redact.Redactor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load redact patterns: %w", err)
 	}
-	ds := &Diagnostics{}
-	root := ParseYAML(path, src, ds)
+	ds := &step.Diagnostics{}
+	root := step.ParseYAML(path, src, ds)
 	if root == nil {
 		return nil, ds
 	}
-	n := mapValue(root, "redact")
+	n := yamlnode.MapValue(root, "redact")
 	if n == nil {
 		return nil, nil
 	}
-	d := &decoder{file: path, lines: ds.src[path], ds: ds}
+	d := &decoder{file: path, lines: ds.Lines(path), ds: ds}
 	rc := d.redact(n)
 	r, errs := redact.Compile(rc.Rules)
 	for _, e := range errs {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 
 	"os"
 	"path/filepath"
@@ -22,24 +24,22 @@ func privacyHarness(t *testing.T) (*harness, *[]string) {
 	h := newHarness(t)
 	var mu sync.Mutex
 	var seen []string
-	h.reg.Register(Define(Spec{Name: "speak", Version: "1", Reads: []string{"n"}, Writes: []Field{{Name: "transcript", Sample: map[string]any{}}}},
-		struct{}{}, func(_ struct{}, b *Build) (any, error) {
-			return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
-				h.calls.inc("speak")
-				Logger(ctx).Info("heard", "text", piiText)
-				return Fields{"transcript": map[string]any{"text": piiText, "segments": []map[string]any{{"start": 0, "text": piiText}}}}, nil
-			}), nil
-		}))
-	h.reg.Register(Define(Spec{Name: "model", Version: "1", SideEffects: true, Reads: []string{"transcript"}, Writes: []Field{{Name: "summary", Sample: ""}}},
-		struct{}{}, func(_ struct{}, b *Build) (any, error) {
-			return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
-				mu.Lock()
-				seen = append(seen, string(in.Raw("transcript")))
-				mu.Unlock()
-				// The model repeats a number from the text, as a summary might.
-				return Fields{"summary": "学生留了电话 13800138000"}, nil
-			}), nil
-		}))
+	h.reg.Register(step.Define(step.Spec{Name: "speak", Version: "1", Reads: []string{"n"}, Writes: []step.Field{{Name: "transcript", Sample: map[string]any{}}}}, struct{}{}, func(_ struct{}, b *step.Build) (any, error) {
+		return stepFunc(func(ctx context.Context, in *step.Item) (step.Fields, error) {
+			h.calls.inc("speak")
+			step.Logger(ctx).Info("heard", "text", piiText)
+			return step.Fields{"transcript": map[string]any{"text": piiText, "segments": []map[string]any{{"start": 0, "text": piiText}}}}, nil
+		}), nil
+	}))
+	h.reg.Register(step.Define(step.Spec{Name: "model", Version: "1", SideEffects: true, Reads: []string{"transcript"}, Writes: []step.Field{{Name: "summary", Sample: ""}}}, struct{}{}, func(_ struct{}, b *step.Build) (any, error) {
+		return stepFunc(func(ctx context.Context, in *step.Item) (step.Fields, error) {
+			mu.Lock()
+			seen = append(seen, string(in.Raw("transcript")))
+			mu.Unlock()
+			// The model repeats a number from the text, as a summary might.
+			return step.Fields{"summary": "学生留了电话 13800138000"}, nil
+		}), nil
+	}))
 	return h, &seen
 }
 
@@ -88,13 +88,18 @@ func TestRedactionAtTheDoor(t *testing.T) {
 			return err
 		})
 	}
-	rec, err := (&State{dir: h.dir}).Record("rec000", "model")
+	ro, err := state.Open(h.dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	rec, err := ro.Record("rec000", "model")
 	if err != nil || rec == nil {
 		t.Fatal(rec, err)
 	}
 	var counts map[string]map[string]int
-	if err := json.Unmarshal(rec.Output[RedactionsField], &counts); err != nil {
-		t.Fatalf("model record: %s: %v", rec.Output[RedactionsField], err)
+	if err := json.Unmarshal(rec.Output[step.RedactionsField], &counts); err != nil {
+		t.Fatalf("model record: %s: %v", rec.Output[step.RedactionsField], err)
 	}
 	// Counts of the item: the transcript's (two strings, each with both numbers) and the summary's.
 	want := map[string]map[string]int{"transcript": {"mobile": 2, "cn_id": 2}, "summary": {"mobile": 1}}
@@ -258,7 +263,7 @@ steps:
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("a dry run deleted media: %v", err)
 	}
-	if p.Retention.RunHistory != Keep || p.Retention.Transcripts != Keep {
+	if p.Retention.RunHistory != step.Keep || p.Retention.Transcripts != step.Keep {
 		t.Fatalf("retention %+v: keep and unnamed kinds must be Keep", p.Retention)
 	}
 	if _, err, _ := h.run(p, RunOptions{}); err != nil {
@@ -271,7 +276,7 @@ steps:
 
 type refuseOne struct{ stepFunc }
 
-func (refuseOne) Admit(ctx context.Context, in *Item) (bool, string, error) {
+func (refuseOne) Admit(ctx context.Context, in *step.Item) (bool, string, error) {
 	var n int
 	in.Get("n", &n)
 	switch n {
@@ -286,13 +291,12 @@ func (refuseOne) Admit(ctx context.Context, in *Item) (bool, string, error) {
 // An Admitter refuses an item as soon as it is listed: no step runs on it, and the reason is its story.
 func TestAdmitterRefusesAtTheDoor(t *testing.T) {
 	h := newHarness(t)
-	h.reg.Register(Define(Spec{Name: "store", Version: "1", SideEffects: true, Reads: []string{"double"}, Writes: []Field{{Name: "kept", Sample: false}}},
-		struct{}{}, func(_ struct{}, b *Build) (any, error) {
-			return refuseOne{stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
-				h.calls.inc("store")
-				return Fields{"kept": true}, nil
-			})}, nil
-		}))
+	h.reg.Register(step.Define(step.Spec{Name: "store", Version: "1", SideEffects: true, Reads: []string{"double"}, Writes: []step.Field{{Name: "kept", Sample: false}}}, struct{}{}, func(_ struct{}, b *step.Build) (any, error) {
+		return refuseOne{stepFunc(func(ctx context.Context, in *step.Item) (step.Fields, error) {
+			h.calls.inc("store")
+			return step.Fields{"kept": true}, nil
+		})}, nil
+	}))
 	p := h.load(`
 steps:
   - uses: nums
@@ -307,31 +311,35 @@ steps:
 	if sum.Skipped != 1 || sum.Done != 2 || h.calls.get("double") != 2 || h.calls.get("store") != 2 {
 		t.Fatalf("summary %+v, calls %v", sum, h.calls.n)
 	}
-	st, _ := (&State{dir: h.dir}).Item("rec001")
-	if st == nil || st.Status != OutcomeSkipped || !strings.Contains(st.Reason, "step store: every student was erased") {
+	ro, err := state.Open(h.dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	st, _ := ro.Item("rec001")
+	if st == nil || st.Status != state.OutcomeSkipped || !strings.Contains(st.Reason, "step store: every student was erased") {
 		t.Fatalf("item state %+v", st)
 	}
 }
 
 type fakeForgetter struct {
 	stepFunc
-	asked *[]ForgetOptions
+	asked *[]step.ForgetOptions
 }
 
-func (f fakeForgetter) Forget(ctx context.Context, o ForgetOptions) (Forgotten, error) {
+func (f fakeForgetter) Forget(ctx context.Context, o step.ForgetOptions) (step.Forgotten, error) {
 	*f.asked = append(*f.asked, o)
-	return Forgotten{Where: "db", Rows: map[string]int{"links": 2}, Aliases: []string{"name:李同学", "李同学"}}, nil
+	return step.Forgotten{Where: "db", Rows: map[string]int{"links": 2}, Aliases: []string{"name:李同学", "李同学"}}, nil
 }
 
 // runner forget's engine part: every Forgetter is asked, then the state entries and log lines that name
 // the student (by id or by what the store knew them as) go; the others stay. A dry run only counts.
 func TestForgetErasesState(t *testing.T) {
 	h := newHarness(t)
-	var asked []ForgetOptions
-	h.reg.Register(Define(Spec{Name: "keeper", Version: "1", SideEffects: true, Reads: []string{"n"}, Writes: []Field{{Name: "kept", Sample: false}}},
-		struct{}{}, func(_ struct{}, b *Build) (any, error) {
-			return fakeForgetter{stepFunc(func(ctx context.Context, in *Item) (Fields, error) { return Fields{"kept": true}, nil }), &asked}, nil
-		}))
+	var asked []step.ForgetOptions
+	h.reg.Register(step.Define(step.Spec{Name: "keeper", Version: "1", SideEffects: true, Reads: []string{"n"}, Writes: []step.Field{{Name: "kept", Sample: false}}}, struct{}{}, func(_ struct{}, b *step.Build) (any, error) {
+		return fakeForgetter{stepFunc(func(ctx context.Context, in *step.Item) (step.Fields, error) { return step.Fields{"kept": true}, nil }), &asked}, nil
+	}))
 	logFile := filepath.Join(h.dir, "..", "run.log")
 	p := h.load(`
 log_file: ` + logFile + `

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"meetpipe/runner/internal/state"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,7 +40,7 @@ func TestPendingSurvivesCorruption(t *testing.T) {
 			writeFile(t, main, damage)
 			writeFile(t, main+".bak", damage)
 			sum, err, _ := h.run(p, RunOptions{})
-			if sum != nil || !errors.Is(err, ErrPendingCorrupt) || !strings.Contains(err.Error(), "remove both") {
+			if sum != nil || !errors.Is(err, state.ErrPendingCorrupt) || !strings.Contains(err.Error(), "remove both") {
 				t.Fatalf("want a stop with ErrPendingCorrupt, got %+v %v", sum, err)
 			}
 			if b, _ := os.ReadFile(main); string(b) != damage {
@@ -74,7 +75,7 @@ func TestEnvironmentalFailureDefersAndStops(t *testing.T) {
 	if sum.Failed != 0 || sum.Pending != 6 || h.calls.get("flaky") > 2 {
 		t.Fatalf("items must stay pending and the run stop early: %+v, flaky called %d times", sum, h.calls.get("flaky"))
 	}
-	st, _ := OpenState(h.dir, true)
+	st, _ := state.Open(h.dir, true)
 	pend, _ := st.Pending()
 	if len(pend) != 6 {
 		t.Fatalf("pending.json holds %d items, want 6: %+v", len(pend), pend)

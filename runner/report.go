@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 	"meetpipe/runner/table"
 )
 
@@ -28,10 +30,10 @@ type reportEntry struct {
 
 // reportCounts is the report's last JSON object: items by decision, memo served steps, costs.
 type reportCounts struct {
-	Counts map[string]int  `json:"counts"`
-	Memo   int             `json:"memo_steps"`
-	Costs  map[string]Cost `json:"costs,omitempty"`
-	Note   string          `json:"note,omitempty"`
+	Counts map[string]int       `json:"counts"`
+	Memo   int                  `json:"memo_steps"`
+	Costs  map[string]step.Cost `json:"costs,omitempty"`
+	Note   string               `json:"note,omitempty"`
 }
 
 // reportBuf holds the dry-run / --explain entries until the end of the run, where they print in the
@@ -44,11 +46,11 @@ type reportBuf struct {
 
 // reportLine records one item's decision for dry runs and --explain; it (nil for an item the source only
 // named: not ready, stuck) gives the labels and the order.
-func (r *run) reportLine(id string, it *Item, out Outcome, reason string, trace []stepTrace) {
+func (r *run) reportLine(id string, it *step.Item, out state.Outcome, reason string, trace []stepTrace) {
 	if r.o.Report == nil || !(r.o.DryRun || r.o.Explain) {
 		return
 	}
-	e := reportEntry{Item: id, Decision: out.reportName(), Reason: reason, Steps: trace}
+	e := reportEntry{Item: id, Decision: reportName(out), Reason: reason, Steps: trace}
 	if it != nil {
 		spec := r.p.stages[0].spec
 		for _, f := range spec.Label {
@@ -205,7 +207,7 @@ func (r *run) printNote(s string) {
 
 // endReport prints the held entries in order, then the costs (money where prices are set) and the
 // counts of the items by decision.
-func (r *run) endReport(costs map[string]Cost) {
+func (r *run) endReport(costs map[string]step.Cost) {
 	if r.o.Report == nil || !(r.o.DryRun || r.o.Explain) {
 		return
 	}
@@ -240,7 +242,7 @@ func (r *run) endReport(costs map[string]Cost) {
 }
 
 // writeCosts prints a "cost <step>: …" line per step with a cost, in pipeline order.
-func writeCosts(w io.Writer, stages []*stage, costs map[string]Cost) {
+func writeCosts(w io.Writer, stages []*stage, costs map[string]step.Cost) {
 	for _, s := range stages {
 		if c, ok := costs[s.id]; ok {
 			fmt.Fprintf(w, "cost %s: %s\n", s.id, costLine(c))
@@ -250,7 +252,7 @@ func writeCosts(w io.Writer, stages []*stage, costs map[string]Cost) {
 
 // totalMoney sums the costs' money; the currency is the first one met (mixed currencies are not summed
 // in practice: one price list per run).
-func totalMoney(costs map[string]Cost) (float64, string) {
+func totalMoney(costs map[string]step.Cost) (float64, string) {
 	var m float64
 	cur := ""
 	for _, k := range slices.Sorted(maps.Keys(costs)) {

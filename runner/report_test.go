@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 	"strings"
 	"testing"
 	"time"
@@ -15,14 +17,14 @@ import (
 // names the fields that label an item and the one that orders them.
 type lessonSource struct{}
 
-func (lessonSource) List(ctx context.Context, w Window, out Emitter) error {
+func (lessonSource) List(ctx context.Context, w step.Window, out step.Emitter) error {
 	base := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	for _, l := range []struct {
 		id      string
 		hour    int
 		teacher string
 	}{{"late", 5, "t2"}, {"early", 1, "t1"}, {"middle", 3, "t1"}} {
-		f := Fields{"start": base.Add(time.Duration(l.hour) * time.Hour), "teacher_id": l.teacher,
+		f := step.Fields{"start": base.Add(time.Duration(l.hour) * time.Hour), "teacher_id": l.teacher,
 			"student_ids": []string{"s1", "s2"}, "subject": "数学 " + l.id}
 		if err := out.Emit(ctx, l.id, f); err != nil {
 			return err
@@ -35,20 +37,19 @@ func (lessonSource) List(ctx context.Context, w Window, out Emitter) error {
 // pricedStep has side effects and a price: a dry run estimates 100 tokens and 0.25 CNY an item.
 type pricedStep struct{}
 
-func (pricedStep) Process(ctx context.Context, in *Item) (Fields, error) { return nil, nil }
-func (pricedStep) EstimateCost(in *Item) Cost {
-	return Cost{Units: map[string]int64{"tokens": 100}, Money: 0.25, Currency: "CNY"}
+func (pricedStep) Process(ctx context.Context, in *step.Item) (step.Fields, error) { return nil, nil }
+func (pricedStep) EstimateCost(in *step.Item) step.Cost {
+	return step.Cost{Units: map[string]int64{"tokens": 100}, Money: 0.25, Currency: "CNY"}
 }
 
 func lessonHarness(t *testing.T) *Pipeline {
 	h := newHarness(t)
-	h.reg.Register(Define(Spec{Name: "lessons", Source: true, Version: "1",
-		Writes: []Field{{Name: "start", Sample: time.Time{}}, {Name: "teacher_id", Sample: ""},
+	h.reg.Register(step.Define(step.Spec{Name: "lessons", Source: true, Version: "1",
+		Writes: []step.Field{{Name: "start", Sample: time.Time{}}, {Name: "teacher_id", Sample: ""},
 			{Name: "student_ids", Sample: []string{}}, {Name: "subject", Sample: ""}},
-		Label: []string{"start", "teacher_id", "student_ids", "subject"}, OrderBy: "start"},
-		struct{}{}, func(_ struct{}, b *Build) (any, error) { return lessonSource{}, nil }))
-	h.reg.Register(Define(Spec{Name: "priced", Version: "1", SideEffects: true}, struct{}{},
-		func(_ struct{}, b *Build) (any, error) { return pricedStep{}, nil }))
+		Label: []string{"start", "teacher_id", "student_ids", "subject"}, OrderBy: "start"}, struct{}{}, func(_ struct{}, b *step.Build) (any, error) { return lessonSource{}, nil }))
+	h.reg.Register(step.Define(step.Spec{Name: "priced", Version: "1", SideEffects: true}, struct{}{},
+		func(_ struct{}, b *step.Build) (any, error) { return pricedStep{}, nil }))
 	return h.load("steps:\n  - uses: lessons\n  - id: asr\n    uses: priced\n")
 }
 
@@ -117,7 +118,7 @@ func TestPendingIsThePendingList(t *testing.T) {
 	for i, count := range []int{5, 2} { // the second run lists only rec000, rec001: the rest carry over
 		p := h.load(fmt.Sprintf("steps:\n  - uses: nums\n    with: {count: %d, not_ready: 1, stuck: 1}\n  - uses: double\n", count))
 		sum, _, _ := h.run(p, RunOptions{})
-		list, err := ReadPending(h.dir)
+		list, err := state.ReadPending(h.dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,8 +132,7 @@ func TestPendingIsThePendingList(t *testing.T) {
 // prints every item and the counts.
 func TestDryRunReportIsBounded(t *testing.T) {
 	h := newHarness(t)
-	h.reg.Register(Define(Spec{Name: "many", Source: true, Version: "1", Writes: []Field{{Name: "n", Sample: 0}}, OrderBy: "n"},
-		struct{}{}, func(_ struct{}, b *Build) (any, error) { return manySource(reportCap + 2), nil }))
+	h.reg.Register(step.Define(step.Spec{Name: "many", Source: true, Version: "1", Writes: []step.Field{{Name: "n", Sample: 0}}, OrderBy: "n"}, struct{}{}, func(_ struct{}, b *step.Build) (any, error) { return manySource(reportCap + 2), nil }))
 	p := h.load("steps:\n  - uses: many\n")
 	_, err, rep := h.run(p, RunOptions{DryRun: true})
 	if err != nil {
@@ -156,9 +156,9 @@ func TestDryRunReportIsBounded(t *testing.T) {
 // manySource lists n items, the last first.
 type manySource int
 
-func (m manySource) List(ctx context.Context, w Window, out Emitter) error {
+func (m manySource) List(ctx context.Context, w step.Window, out step.Emitter) error {
 	for i := int(m) - 1; i >= 0; i-- {
-		if err := out.Emit(ctx, fmt.Sprintf("rec%05d", i), Fields{"n": i}); err != nil {
+		if err := out.Emit(ctx, fmt.Sprintf("rec%05d", i), step.Fields{"n": i}); err != nil {
 			return err
 		}
 	}

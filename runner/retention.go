@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"meetpipe/runner/step"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,25 +17,10 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Keep is a retention that never expires (the kind is not named under `retention:`).
-const Keep time.Duration = -1
-
-// Retention says how long each kind of personal data is kept. 0 deletes it at the end of every run; Keep
-// (written `keep`, or left out) never.
-type Retention struct {
-	Transcripts time.Duration `json:"transcripts"` // transcript text (database) and the memo entries holding it (state_dir items/)
-	Media       time.Duration `json:"media"`       // downloaded media and audio chunks (state_dir media/, audio/)
-	RunHistory  time.Duration `json:"run_history"` // run history (database pipeline_runs, state_dir runs/)
-	Logs        time.Duration `json:"logs"`        // lines of log_file
-}
-
-// KeepAll is the retention of a pipeline without `retention:`.
-var KeepAll = Retention{Transcripts: Keep, Media: Keep, RunHistory: Keep, Logs: Keep}
-
-func (d *decoder) retention(n *yaml.Node) *Retention {
-	r := KeepAll
+func (d *decoder) retention(n *yaml.Node) *step.Retention {
+	r := step.KeepAll
 	d.fields(n, "retention", []string{"transcripts", "media", "run_history", "logs"}, func(key string, _, v *yaml.Node) {
-		dur := Keep
+		dur := step.Keep
 		if v.Kind != yaml.ScalarNode || (v.Value != "keep" && v.Value != "") {
 			dur = d.duration(v, "retention."+key, 0, 100*365*24*time.Hour)
 		}
@@ -52,38 +38,18 @@ func (d *decoder) retention(n *yaml.Node) *Retention {
 	return &r
 }
 
-// Expired is what retention deleted (or, in a dry run, would delete) in one place.
-type Expired struct {
-	Where string `json:"where"` // "state_dir", "log_file", or a step's store ("mysql")
-	What  string `json:"what"`  // "memo entries", "media files", "transcripts", "run history", "log lines"
-	Count int    `json:"count"`
-}
-
-// RetainOptions are what a Retainer is asked to enforce.
-type RetainOptions struct {
-	Now    time.Time
-	Policy Retention
-	DryRun bool // count what would go; delete nothing
-}
-
-// Retainer is implemented by steps that keep data outside state_dir (a database): at the end of every run
-// the engine asks them to delete what the pipeline's retention no longer allows.
-type Retainer interface {
-	Retain(ctx context.Context, o RetainOptions) ([]Expired, error)
-}
-
 // Retain enforces the pipeline's retention at now: in state_dir, in the log file and in every step that
 // keeps data (Retainer). With dryRun it only counts. It is what the end of every run calls.
-func (p *Pipeline) Retain(ctx context.Context, now time.Time, dryRun bool) ([]Expired, error) {
+func (p *Pipeline) Retain(ctx context.Context, now time.Time, dryRun bool) ([]step.Expired, error) {
 	pol := p.Retention
-	var out []Expired
+	var out []step.Expired
 	var errs []error
 	add := func(where, what string, n int, err error) {
 		if err != nil {
 			errs = append(errs, fmt.Errorf("retention %s %s: %w", where, what, err))
 		}
 		if n > 0 {
-			out = append(out, Expired{Where: where, What: what, Count: n})
+			out = append(out, step.Expired{Where: where, What: what, Count: n})
 		}
 	}
 	if pol.Transcripts >= 0 {
@@ -105,8 +71,8 @@ func (p *Pipeline) Retain(ctx context.Context, now time.Time, dryRun bool) ([]Ex
 		add("log_file", "log lines", n, err)
 	}
 	for _, s := range p.stages {
-		if rt, ok := s.impl.(Retainer); ok {
-			ex, err := rt.Retain(ctx, RetainOptions{Now: now, Policy: pol, DryRun: dryRun})
+		if rt, ok := s.impl.(step.Retainer); ok {
+			ex, err := rt.Retain(ctx, step.RetainOptions{Now: now, Policy: pol, DryRun: dryRun})
 			if err != nil {
 				errs = append(errs, fmt.Errorf("retention step %s: %s", s.id, p.Secrets.Scrub(err.Error())))
 			}
@@ -280,14 +246,14 @@ func (r *run) retain() {
 	}
 }
 
-func (r *run) reportRetention(e Expired) {
+func (r *run) reportRetention(e step.Expired) {
 	if r.o.Report == nil {
 		return
 	}
 	var line string
 	if r.o.JSON {
 		b, _ := json.Marshal(struct {
-			Retention Expired `json:"retention"`
+			Retention step.Expired `json:"retention"`
 		}{e})
 		line = string(b)
 	} else {

@@ -8,12 +8,13 @@ import (
 	"strconv"
 	"strings"
 
+	"meetpipe/runner/step"
 	"meetpipe/runner/table"
 )
 
 // Schema returns a JSON Schema (draft 2020-12) for pipeline files using the steps of reg, so that editors
 // complete and check `uses:` names and every `with:` block.
-func Schema(reg *Registry) ([]byte, error) {
+func Schema(reg *step.Registry) ([]byte, error) {
 	names := reg.Names()
 	var conds []any
 	for _, n := range names {
@@ -92,7 +93,7 @@ func withDesc(m map[string]any, d string) map[string]any {
 	return c
 }
 
-func objectSchema(settings []Setting, doc string) map[string]any {
+func objectSchema(settings []step.Setting, doc string) map[string]any {
 	props := map[string]any{}
 	var req []string
 	for _, s := range settings {
@@ -126,7 +127,7 @@ func objectSchema(settings []Setting, doc string) map[string]any {
 // durationPattern is ParseDuration's grammar for editors, the same for pipeline keys and settings.
 const durationPattern = `^[0-9.]+(ns|us|µs|ms|s|m|h|d)([0-9.]+(ns|us|µs|ms|s|m|h))*$`
 
-func settingSchema(s Setting) map[string]any {
+func settingSchema(s step.Setting) map[string]any {
 	var m map[string]any
 	switch s.Type {
 	case "string", "expr":
@@ -140,9 +141,9 @@ func settingSchema(s Setting) map[string]any {
 	case "bool":
 		m = map[string]any{"type": "boolean"}
 	case "list":
-		m = map[string]any{"type": "array", "items": settingSchema(Setting{Type: s.Items, Fields: s.Fields})}
+		m = map[string]any{"type": "array", "items": settingSchema(step.Setting{Type: s.Items, Fields: s.Fields})}
 	case "map":
-		m = map[string]any{"type": "object", "additionalProperties": settingSchema(Setting{Type: s.Items, Fields: s.Fields})}
+		m = map[string]any{"type": "object", "additionalProperties": settingSchema(step.Setting{Type: s.Items, Fields: s.Fields})}
 	case "object":
 		m = objectSchema(s.Fields, "")
 	default:
@@ -170,7 +171,7 @@ func settingSchema(s Setting) map[string]any {
 
 // Describe writes the documentation of a step: what it does, its settings, and the fields it reads and
 // writes.
-func Describe(w io.Writer, d Definition) {
+func Describe(w io.Writer, d step.Definition) {
 	s := d.Spec
 	fmt.Fprintf(w, "%s (version %s)\n", s.Name, s.Version)
 	if s.Summary != "" {
@@ -203,7 +204,7 @@ func Describe(w io.Writer, d Definition) {
 	}
 }
 
-func describeSettings(w io.Writer, ss []Setting, indent string) {
+func describeSettings(w io.Writer, ss []step.Setting, indent string) {
 	for _, st := range ss {
 		t := st.Type
 		if st.Items != "" {
@@ -236,7 +237,7 @@ func describeSettings(w io.Writer, ss []Setting, indent string) {
 		if len(st.Enum) > 0 {
 			notes = append(notes, "one of "+strings.Join(st.Enum, "|"))
 		}
-		if r := rangeText(st); r != "" {
+		if r := st.Bounds(); r != "" {
 			notes = append(notes, r)
 		}
 		n := ""

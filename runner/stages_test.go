@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 	"regexp"
 	"sort"
 	"strings"
@@ -33,20 +35,19 @@ func TestTwoStagesInFlightAtOnce(t *testing.T) {
 			}
 		}
 		for _, id := range []string{"a", "b"} {
-			h.reg.Register(Define(Spec{Name: "hold_" + id, Version: "1", Reads: []string{"n"}, Writes: []Field{{Name: "held_" + id, Sample: 0}}},
-				struct{}{}, func(_ struct{}, b *Build) (any, error) {
-					return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
-						var n int
-						in.Get("n", &n)
-						var err error
-						if id == "a" {
-							err = hold("a", n, 1, aHasOne, bHasZero)
-						} else {
-							err = hold("b", n, 0, bHasZero, aHasOne)
-						}
-						return Fields{"held_" + id: n}, Permanent(err)
-					}), nil
-				}))
+			h.reg.Register(step.Define(step.Spec{Name: "hold_" + id, Version: "1", Reads: []string{"n"}, Writes: []step.Field{{Name: "held_" + id, Sample: 0}}}, struct{}{}, func(_ struct{}, b *step.Build) (any, error) {
+				return stepFunc(func(ctx context.Context, in *step.Item) (step.Fields, error) {
+					var n int
+					in.Get("n", &n)
+					var err error
+					if id == "a" {
+						err = hold("a", n, 1, aHasOne, bHasZero)
+					} else {
+						err = hold("b", n, 0, bHasZero, aHasOne)
+					}
+					return step.Fields{"held_" + id: n}, step.Permanent(err)
+				}), nil
+			}))
 		}
 		p := h.load(`
 steps:
@@ -117,7 +118,7 @@ func TestDecideIsPure(t *testing.T) {
 	if _, err, _ := h.run(p, RunOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	st, err := OpenState(h.dir, true)
+	st, err := state.Open(h.dir, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func TestDecideIsPure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	it, _ := NewItem("rec001", Fields{"n": 1, "subject": "会议 1", "url": "https://x/rec001?sign=SECRETSIG"})
+	it, _ := step.NewItem("rec001", step.Fields{"n": 1, "subject": "会议 1", "url": "https://x/rec001?sign=SECRETSIG"})
 	w := &work{item: it, next: 1}
 	d1, d2 := r.decide(p.stages[1], w), r.decide(p.stages[1], w)
 	if d1.act != ActMemo || d2.act != ActMemo || d1.rec.Key != d2.rec.Key {
@@ -136,13 +137,13 @@ func TestDecideIsPure(t *testing.T) {
 		t.Fatalf("decide counted or traced: %+v %+v", w.trace, r.sum)
 	}
 	r.stop.Store(true)
-	if d := r.decide(p.stages[1], w); d.act != ActDefer || classified(d.err) != KindDeferred {
+	if d := r.decide(p.stages[1], w); d.act != ActDefer || classified(d.err) != step.KindDeferred {
 		t.Fatalf("after a stop: %+v", d)
 	}
 }
 
-func classified(err error) Kind {
-	k, _ := Classify(err)
+func classified(err error) step.Kind {
+	k, _ := step.Classify(err)
 	return k
 }
 

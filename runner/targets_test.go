@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 	"path/filepath"
 	"slices"
 	"sync/atomic"
@@ -16,7 +18,7 @@ import (
 func TestTargetsRunOnlyNamedItems(t *testing.T) {
 	dir := t.TempDir()
 	c := &calls{n: map[string]int{}}
-	var seen []Pending
+	var seen []step.Pending
 	reg := testRegistry(c, new(atomic.Int64), &seen)
 	p, err := LoadBytes("t.yaml", []byte(`
 steps:
@@ -27,7 +29,7 @@ steps:
 	if err != nil {
 		t.Fatal(err)
 	}
-	targets := []Pending{
+	targets := []step.Pending{
 		{ID: "rec000", Hint: json.RawMessage(`{"where":"a"}`)},
 		{ID: "rec002", Hint: json.RawMessage(`{"where":"b"}`)}, // not ready at the source
 		{ID: "gone", Hint: json.RawMessage(`{"where":"c"}`)},   // never listed
@@ -47,7 +49,7 @@ steps:
 	if want := []string{`gone {"where":"c"}`, `rec000 {"where":"a"}`, `rec002 {"where":"b"}`}; !slices.Equal(ids, want) {
 		t.Fatalf("the source was asked for %v, want %v", ids, want)
 	}
-	st, err := OpenState(filepath.Join(dir, "state"), true)
+	st, err := state.Open(filepath.Join(dir, "state"), true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"meetpipe/runner/step"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -27,14 +28,14 @@ func TestParseListTypedForms(t *testing.T) {
 		"full-width semicolon": "teacher_001；teacher_002",
 	} {
 		t.Run(name, func(t *testing.T) {
-			got, err := ParseList(in)
+			got, err := step.ParseList(in)
 			if err != nil || !slices.Equal(got, want) {
 				t.Errorf("ParseList(%q) = %q, %v; want %q", in, got, err, want)
 			}
 		})
 	}
 	for _, in := range []string{"", "  ", "，、\n", "[]", `[" "]`} {
-		if got, err := ParseList(in); err != nil || len(got) != 0 {
+		if got, err := step.ParseList(in); err != nil || len(got) != 0 {
 			t.Errorf("ParseList(%q) = %q, %v; want empty", in, got, err)
 		}
 	}
@@ -48,7 +49,7 @@ func TestEmptyListVarIsAConfigError(t *testing.T) {
 	yml := "vars:\n  teachers: !list ${TEACHER_WHITELIST:-}\nsteps:\n  - uses: nums\n    filter: '\"a\" in teachers'\n"
 	for _, v := range []string{"", " ", "，", "[]"} {
 		_, err := LoadBytes("t.yaml", []byte(yml), LoadOptions{Registry: reg, Env: map[string]string{"TEACHER_WHITELIST": v}, StateDir: t.TempDir()})
-		var ds *Diagnostics
+		var ds *step.Diagnostics
 		if !errors.As(err, &ds) || !strings.Contains(err.Error(), "TEACHER_WHITELIST") || !strings.Contains(err.Error(), "t.yaml:2:") {
 			t.Errorf("TEACHER_WHITELIST=%q: %v; want a diagnostic at the var naming TEACHER_WHITELIST", v, err)
 		}
@@ -70,8 +71,8 @@ type spacedCfg struct {
 func TestSecretWithWhitespace(t *testing.T) {
 	var listed atomic.Int64
 	reg := testRegistry(&calls{n: map[string]int{}}, &listed, nil)
-	reg.Register(Define(Spec{Name: "spaced", Version: "1"}, spacedCfg{}, func(spacedCfg, *Build) (any, error) {
-		return stepFunc(func(context.Context, *Item) (Fields, error) { return nil, nil }), nil
+	reg.Register(step.Define(step.Spec{Name: "spaced", Version: "1"}, spacedCfg{}, func(spacedCfg, *step.Build) (any, error) {
+		return stepFunc(func(context.Context, *step.Item) (step.Fields, error) { return nil, nil }), nil
 	}))
 	yml := "steps:\n  - uses: nums\n  - uses: spaced\n    with:\n      key: \"${MOONSHOT_KEY}\"\n      password: \"${DB_PASS}\"\n"
 	load := func(key, pass string) (string, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"meetpipe/runner/step"
 	"os"
 	"path/filepath"
 	"sync"
@@ -26,10 +27,10 @@ type srcCfg struct {
 type numSource struct {
 	cfg     srcCfg
 	listed  *atomic.Int64
-	pending *[]Pending
+	pending *[]step.Pending
 }
 
-func (s *numSource) List(ctx context.Context, w Window, out Emitter) error {
+func (s *numSource) List(ctx context.Context, w step.Window, out step.Emitter) error {
 	if s.pending != nil {
 		*s.pending = w.Pending
 	}
@@ -44,18 +45,18 @@ func (s *numSource) List(ctx context.Context, w Window, out Emitter) error {
 			continue
 		}
 		if i >= s.cfg.Count-s.cfg.NotReady-s.cfg.Stuck {
-			ReportStuck(out, id, map[string]int{"i": i}, "participants unreadable: no permission")
+			step.ReportStuck(out, id, map[string]int{"i": i}, "participants unreadable: no permission")
 			continue
 		}
 		s.listed.Add(1)
-		if err := out.Emit(ctx, id, Fields{"n": i, "subject": fmt.Sprintf("会议 %d", i), "url": "https://x/" + id + "?sign=SECRETSIG"}); err != nil {
+		if err := out.Emit(ctx, id, step.Fields{"n": i, "subject": fmt.Sprintf("会议 %d", i), "url": "https://x/" + id + "?sign=SECRETSIG"}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (s *numSource) Hint(in *Item) any { return map[string]string{"id": in.ID()} }
+func (s *numSource) Hint(in *step.Item) any { return map[string]string{"id": in.ID()} }
 
 type doubleCfg struct {
 	Factor int `yaml:"factor"`
@@ -79,16 +80,18 @@ func (c *calls) get(step string) int {
 	return c.n[step]
 }
 
-type stepFunc func(ctx context.Context, in *Item) (Fields, error)
+type stepFunc func(ctx context.Context, in *step.Item) (step.Fields, error)
 
-func (f stepFunc) Process(ctx context.Context, in *Item) (Fields, error) { return f(ctx, in) }
+func (f stepFunc) Process(ctx context.Context, in *step.Item) (step.Fields, error) {
+	return f(ctx, in)
+}
 
 type verifyStep struct {
 	stepFunc
 	dir string
 }
 
-func (v verifyStep) Verify(ctx context.Context, out *Item) error {
+func (v verifyStep) Verify(ctx context.Context, out *step.Item) error {
 	var path string
 	if err := out.Get("file", &path); err != nil {
 		return err
@@ -106,99 +109,92 @@ type flakyCfg struct {
 }
 
 // testRegistry returns a registry of test steps that record their calls in c.
-func testRegistry(c *calls, listed *atomic.Int64, pending *[]Pending) *Registry {
-	reg := NewRegistry()
-	reg.Register(Define(Spec{Name: "nums", Source: true, Version: "1",
-		Writes:   []Field{{Name: "n", Sample: 0}, {Name: "subject", Sample: ""}, {Name: "url", Sample: ""}},
-		Volatile: []string{"url"}},
-		srcCfg{Count: 3}, func(cfg srcCfg, b *Build) (any, error) {
-			return &numSource{cfg: cfg, listed: listed, pending: pending}, nil
-		}))
-	reg.Register(Define(Spec{Name: "double", Version: "1", Reads: []string{"n"}, Writes: []Field{{Name: "double", Sample: 0}}},
-		doubleCfg{Factor: 2}, func(cfg doubleCfg, b *Build) (any, error) {
-			return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
-				c.inc("double")
-				var n int
-				if err := in.Get("n", &n); err != nil {
-					return nil, err
+func testRegistry(c *calls, listed *atomic.Int64, pending *[]step.Pending) *step.Registry {
+	reg := step.NewRegistry()
+	reg.Register(step.Define(step.Spec{Name: "nums", Source: true, Version: "1",
+		Writes:   []step.Field{{Name: "n", Sample: 0}, {Name: "subject", Sample: ""}, {Name: "url", Sample: ""}},
+		Volatile: []string{"url"}}, srcCfg{Count: 3}, func(cfg srcCfg, b *step.Build) (any, error) {
+		return &numSource{cfg: cfg, listed: listed, pending: pending}, nil
+	}))
+	reg.Register(step.Define(step.Spec{Name: "double", Version: "1", Reads: []string{"n"}, Writes: []step.Field{{Name: "double", Sample: 0}}}, doubleCfg{Factor: 2}, func(cfg doubleCfg, b *step.Build) (any, error) {
+		return stepFunc(func(ctx context.Context, in *step.Item) (step.Fields, error) {
+			c.inc("double")
+			var n int
+			if err := in.Get("n", &n); err != nil {
+				return nil, err
+			}
+			return step.Fields{"double": n * cfg.Factor}, nil
+		}), nil
+	}))
+	reg.Register(step.Define(step.Spec{Name: "touch", Version: "1", SideEffects: true, Reads: []string{"n"}, Writes: []step.Field{{Name: "file", Sample: ""}}}, struct{}{}, func(_ struct{}, b *step.Build) (any, error) {
+		return verifyStep{stepFunc: func(ctx context.Context, in *step.Item) (step.Fields, error) {
+			c.inc("touch")
+			p := filepath.Join(b.StateDir, "files", in.ID())
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return nil, err
+			}
+			return step.Fields{"file": p}, os.WriteFile(p, []byte("x"), 0o644)
+		}}, nil
+	}))
+	reg.Register(step.Define(step.Spec{Name: "flaky", Version: "1", SideEffects: true, Reads: []string{"n"}, Writes: []step.Field{{Name: "flaky", Sample: ""}}}, flakyCfg{Kind: "transient", FailOnly: -1}, func(cfg flakyCfg, b *step.Build) (any, error) {
+		var mu sync.Mutex
+		seen := map[string]int{}
+		return stepFunc(func(ctx context.Context, in *step.Item) (step.Fields, error) {
+			c.inc("flaky")
+			var n int
+			in.Get("n", &n)
+			if cfg.Sleep > 0 {
+				select {
+				case <-time.After(cfg.Sleep):
+				case <-ctx.Done():
+					return nil, ctx.Err()
 				}
-				return Fields{"double": n * cfg.Factor}, nil
-			}), nil
-		}))
-	reg.Register(Define(Spec{Name: "touch", Version: "1", SideEffects: true, Reads: []string{"n"}, Writes: []Field{{Name: "file", Sample: ""}}},
-		struct{}{}, func(_ struct{}, b *Build) (any, error) {
-			return verifyStep{stepFunc: func(ctx context.Context, in *Item) (Fields, error) {
-				c.inc("touch")
-				p := filepath.Join(b.StateDir, "files", in.ID())
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					return nil, err
+			}
+			mu.Lock()
+			seen[in.ID()]++
+			k := seen[in.ID()]
+			mu.Unlock()
+			if (cfg.FailOnly < 0 || cfg.FailOnly == n) && k <= cfg.FailTimes {
+				err := fmt.Errorf("flaky failure %d", k)
+				switch cfg.Kind {
+				case "permanent":
+					return nil, step.Permanent(err)
+				case "deferred":
+					return nil, step.Deferred(err)
+				case "environment":
+					return nil, step.Environmental(err)
+				case "after":
+					return nil, step.RetryAfter(err, cfg.After)
 				}
-				return Fields{"file": p}, os.WriteFile(p, []byte("x"), 0o644)
-			}}, nil
-		}))
-	reg.Register(Define(Spec{Name: "flaky", Version: "1", SideEffects: true, Reads: []string{"n"}, Writes: []Field{{Name: "flaky", Sample: ""}}},
-		flakyCfg{Kind: "transient", FailOnly: -1}, func(cfg flakyCfg, b *Build) (any, error) {
-			var mu sync.Mutex
-			seen := map[string]int{}
-			return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
-				c.inc("flaky")
-				var n int
-				in.Get("n", &n)
-				if cfg.Sleep > 0 {
-					select {
-					case <-time.After(cfg.Sleep):
-					case <-ctx.Done():
-						return nil, ctx.Err()
-					}
-				}
-				mu.Lock()
-				seen[in.ID()]++
-				k := seen[in.ID()]
-				mu.Unlock()
-				if (cfg.FailOnly < 0 || cfg.FailOnly == n) && k <= cfg.FailTimes {
-					err := fmt.Errorf("flaky failure %d", k)
-					switch cfg.Kind {
-					case "permanent":
-						return nil, Permanent(err)
-					case "deferred":
-						return nil, Deferred(err)
-					case "environment":
-						return nil, Environmental(err)
-					case "after":
-						return nil, RetryAfter(err, cfg.After)
-					}
-					return nil, err
-				}
-				return Fields{"flaky": "ok"}, nil
-			}), nil
-		}))
-	reg.Register(Define(Spec{Name: "sink", Version: "1", SideEffects: true, Reads: []string{"double"}, Writes: []Field{{Name: "stored", Sample: false}}},
-		struct{}{}, func(_ struct{}, b *Build) (any, error) {
-			return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
-				c.inc("sink")
-				return Fields{"stored": true}, nil
-			}), nil
-		}))
-	reg.Register(Define(Spec{Name: "limited", Version: "1", SideEffects: true, Reads: []string{"n"}, Writes: []Field{{Name: "limited", Sample: false}}},
-		struct{}{}, func(_ struct{}, b *Build) (any, error) {
-			lim := b.Limiter()
-			return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
-				release, err := lim.Acquire(ctx)
-				if err != nil {
-					return nil, err
-				}
-				release()
-				c.inc("limited")
-				return Fields{"limited": true}, nil
-			}), nil
-		}))
-	reg.Register(Define(Spec{Name: "crash", Version: "1", SideEffects: true, Reads: []string{"n"}, Writes: []Field{{Name: "crashed", Sample: false}}},
-		struct{}{}, func(_ struct{}, b *Build) (any, error) {
-			return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
-				c.inc("crash")
-				return nil, errCrash
-			}), nil
-		}))
+				return nil, err
+			}
+			return step.Fields{"flaky": "ok"}, nil
+		}), nil
+	}))
+	reg.Register(step.Define(step.Spec{Name: "sink", Version: "1", SideEffects: true, Reads: []string{"double"}, Writes: []step.Field{{Name: "stored", Sample: false}}}, struct{}{}, func(_ struct{}, b *step.Build) (any, error) {
+		return stepFunc(func(ctx context.Context, in *step.Item) (step.Fields, error) {
+			c.inc("sink")
+			return step.Fields{"stored": true}, nil
+		}), nil
+	}))
+	reg.Register(step.Define(step.Spec{Name: "limited", Version: "1", SideEffects: true, Reads: []string{"n"}, Writes: []step.Field{{Name: "limited", Sample: false}}}, struct{}{}, func(_ struct{}, b *step.Build) (any, error) {
+		lim := b.Limiter()
+		return stepFunc(func(ctx context.Context, in *step.Item) (step.Fields, error) {
+			release, err := lim.Acquire(ctx)
+			if err != nil {
+				return nil, err
+			}
+			release()
+			c.inc("limited")
+			return step.Fields{"limited": true}, nil
+		}), nil
+	}))
+	reg.Register(step.Define(step.Spec{Name: "crash", Version: "1", SideEffects: true, Reads: []string{"n"}, Writes: []step.Field{{Name: "crashed", Sample: false}}}, struct{}{}, func(_ struct{}, b *step.Build) (any, error) {
+		return stepFunc(func(ctx context.Context, in *step.Item) (step.Fields, error) {
+			c.inc("crash")
+			return nil, errCrash
+		}), nil
+	}))
 	return reg
 }
 

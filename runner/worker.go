@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"meetpipe/runner/disk"
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 	"slices"
 	"time"
 )
@@ -23,9 +26,9 @@ func (r *run) worker(i int, chans []chan *work) {
 			continue
 		}
 		if last {
-			out := OutcomeDone
+			out := state.OutcomeDone
 			if w.blocked != "" {
-				out = OutcomeWouldRun
+				out = state.OutcomeWouldRun
 			}
 			r.finish(w, out, "", nil)
 			continue
@@ -49,7 +52,7 @@ func (r *run) process(w *work, s *stage) {
 		r.addEstimate(s, d.cost)
 		r.note(w, s, d.trace(s))
 	case ActMemo:
-		w.item.setRaw(d.rec.Output)
+		w.item.SetRaw(d.rec.Output)
 		r.note(w, s, d.trace(s))
 		r.afterStep(w, s)
 	case ActRun:
@@ -68,8 +71,8 @@ func (r *run) afterStep(w *work, s *stage) {
 
 // execute runs the step with its retry policy and stores the record only once the output is safe.
 func (r *run) execute(w *work, s *stage, d decision) {
-	log := r.log.With("item", w.item.id, "step", s.id)
-	rec := &Record{Step: s.id, Key: d.key, Inputs: d.inputs, Started: time.Now().UTC(), Run: r.info.ID}
+	log := r.log.With("item", w.item.ID(), "step", s.id)
+	rec := &state.Record{Step: s.id, Key: d.key, Inputs: d.inputs, Started: time.Now().UTC(), Run: r.info.ID}
 	r.prog[s.index].running.Add(1)
 	defer r.prog[s.index].running.Add(-1)
 	log.Debug("step starts", "why", d.reason)
@@ -77,7 +80,7 @@ func (r *run) execute(w *work, s *stage, d decision) {
 	var err error
 	for attempt := 1; ; attempt++ {
 		rec.Attempts = attempt
-		var out Fields
+		var out step.Fields
 		if out, err = r.attempt(w, s, log); err == nil {
 			if err = r.keepOutput(w, s, rec, out); err == nil {
 				r.note(w, s, d.trace(s))
@@ -87,7 +90,7 @@ func (r *run) execute(w *work, s *stage, d decision) {
 			break
 		}
 		if r.workCtx.Err() != nil {
-			r.finish(w, OutcomePending, s.id, Deferred(fmt.Errorf("interrupted: %w", err)))
+			r.finish(w, state.OutcomePending, s.id, step.Deferred(fmt.Errorf("interrupted: %w", err)))
 			return
 		}
 		wait, again := retryWait(s.retry, attempt, time.Since(begin), err)
@@ -103,33 +106,33 @@ func (r *run) execute(w *work, s *stage, d decision) {
 			t.Stop()
 		}
 	}
-	rec.Status, rec.Error, rec.Finished = OutcomeFailed, r.p.Secrets.Scrub(err.Error()), time.Now().UTC()
+	rec.Status, rec.Error, rec.Finished = state.OutcomeFailed, r.p.Secrets.Scrub(err.Error()), time.Now().UTC()
 	if !r.o.DryRun {
-		if err := r.st.PutRecord(w.item.id, rec); err != nil {
+		if err := r.st.PutRecord(w.item.ID(), rec); err != nil {
 			log.Error("cannot save state", "err", err)
 		}
 	}
-	out := OutcomeFailed
-	if kind, _ := Classify(err); kind == KindDeferred {
-		out = OutcomePending
+	out := state.OutcomeFailed
+	if kind, _ := step.Classify(err); kind == step.KindDeferred {
+		out = state.OutcomePending
 	}
-	if IsEnvironmental(err) {
+	if step.IsEnvironmental(err) {
 		r.abort(s, err)
 	}
 	r.finish(w, out, s.id, err)
 }
 
 // attempt runs the step once, within its timeout; a timeout is transient.
-func (r *run) attempt(w *work, s *stage, log *slog.Logger) (Fields, error) {
+func (r *run) attempt(w *work, s *stage, log *slog.Logger) (step.Fields, error) {
 	ctx, cancel := context.WithTimeout(r.workCtx, s.timeout)
 	defer cancel()
-	err := r.resolveLazy(WithLogger(ctx, log), s, w)
-	var out Fields
+	err := r.resolveLazy(step.WithLogger(ctx, log), s, w)
+	var out step.Fields
 	if err == nil {
-		out, err = s.step.Process(WithLogger(ctx, log), w.item.Clone())
+		out, err = s.step.Process(step.WithLogger(ctx, log), w.item.Clone())
 	}
 	if err != nil && ctx.Err() == context.DeadlineExceeded && r.workCtx.Err() == nil {
-		err = Transient(fmt.Errorf("timed out after %s: %w", s.timeout, err))
+		err = step.Transient(fmt.Errorf("timed out after %s: %w", s.timeout, err))
 	}
 	return out, err
 }
@@ -137,37 +140,37 @@ func (r *run) attempt(w *work, s *stage, log *slog.Logger) (Fields, error) {
 // keepOutput stores the step's output in its record and merges it into the item. An error is final:
 // output outside the spec is permanent; a full disk under state_dir is the environment's (the item stays
 // pending and the run stops, as for aria2c's ENOSPC); another state that cannot be written fails the item.
-func (r *run) keepOutput(w *work, s *stage, rec *Record, out Fields) error {
+func (r *run) keepOutput(w *work, s *stage, rec *state.Record, out step.Fields) error {
 	// Redaction at the door: before the record, the item, later steps or any log line sees the output.
 	out, err := r.redactOutput(w.item, out)
 	if err != nil {
-		return Permanent(fmt.Errorf("step %s: redact: %w", s.id, err))
+		return step.Permanent(fmt.Errorf("step %s: redact: %w", s.id, err))
 	}
-	counts, counted := out[RedactionsField]
-	delete(out, RedactionsField) // out is the redactor's copy when it counted
+	counts, counted := out[step.RedactionsField]
+	delete(out, step.RedactionsField) // out is the redactor's copy when it counted
 	raw, err := r.encodeOutput(s, out)
 	if err != nil {
-		return Permanent(err)
+		return step.Permanent(err)
 	}
 	if counted {
-		if raw[RedactionsField], err = marshalField(counts); err != nil {
-			return Permanent(err)
+		if raw[step.RedactionsField], err = step.MarshalField(counts); err != nil {
+			return step.Permanent(err)
 		}
 	}
-	rec.Status, rec.Output, rec.Finished = OutcomeDone, raw, time.Now().UTC()
+	rec.Status, rec.Output, rec.Finished = state.OutcomeDone, raw, time.Now().UTC()
 	if !r.o.DryRun {
-		if err := r.st.PutRecord(w.item.id, rec); err != nil {
-			if IsDiskFull(err) {
-				return Environmental(fmt.Errorf("disk full under state_dir %s: the step's result cannot be kept; "+
+		if err := r.st.PutRecord(w.item.ID(), rec); err != nil {
+			if disk.IsFull(err) {
+				return step.Environmental(fmt.Errorf("disk full under state_dir %s: the step's result cannot be kept; "+
 					"free space there; the item stays pending: %w", r.p.StateDir, err))
 			}
 			return err
 		}
 	}
-	w.item.setRaw(raw)
+	w.item.SetRaw(raw)
 	for k, v := range out { // volatile parts are not stored, but later steps of this run see them
-		if b, err := marshalField(v); err == nil {
-			w.item.fields[k] = b
+		if b, err := step.MarshalField(v); err == nil {
+			w.item.SetRaw(map[string]json.RawMessage{k: b})
 		}
 	}
 	return nil
@@ -176,8 +179,8 @@ func (r *run) keepOutput(w *work, s *stage, rec *Record, out Fields) error {
 // retryWait says whether a failed attempt is tried again, and after how long: only transient errors,
 // within the policy's attempts and total time, after the backoff or the server's Retry-After.
 func retryWait(p RetryPolicy, attempt int, elapsed time.Duration, err error) (time.Duration, bool) {
-	kind, after := Classify(err)
-	if kind != KindTransient || attempt >= p.Attempts {
+	kind, after := step.Classify(err)
+	if kind != step.KindTransient || attempt >= p.Attempts {
 		return 0, false
 	}
 	wait := backoff(p, attempt)
@@ -210,13 +213,13 @@ func (r *run) resolveLazy(ctx context.Context, s *stage, w *work) error {
 	}
 	for k, v := range out {
 		if !r.lazy[k] {
-			return Permanent(fmt.Errorf("source %s resolved field %q, which it does not declare lazy", r.p.stages[0].uses, k))
+			return step.Permanent(fmt.Errorf("source %s resolved field %q, which it does not declare lazy", r.p.stages[0].uses, k))
 		}
-		b, err := marshalField(v)
+		b, err := step.MarshalField(v)
 		if err != nil {
-			return Permanent(fmt.Errorf("source %s field %q: %w", r.p.stages[0].uses, k, err))
+			return step.Permanent(fmt.Errorf("source %s field %q: %w", r.p.stages[0].uses, k, err))
 		}
-		w.item.fields[k] = b // volatile: never stored
+		w.item.SetRaw(map[string]json.RawMessage{k: b}) // volatile: never stored
 	}
 	return nil
 }
@@ -233,13 +236,13 @@ func backoff(p RetryPolicy, attempt int) time.Duration {
 	return time.Duration(rand.Int64N(int64(ceil)) + 1)
 }
 
-func (r *run) encodeOutput(s *stage, out Fields) (map[string]json.RawMessage, error) {
+func (r *run) encodeOutput(s *stage, out step.Fields) (map[string]json.RawMessage, error) {
 	raw := make(map[string]json.RawMessage, len(out))
 	for k, v := range out {
-		if !slices.ContainsFunc(s.spec.Writes, func(f Field) bool { return f.Name == k }) {
+		if !slices.ContainsFunc(s.spec.Writes, func(f step.Field) bool { return f.Name == k }) {
 			return nil, fmt.Errorf("step %s wrote field %q, which its spec does not declare", s.uses, k)
 		}
-		b, err := marshalField(v)
+		b, err := step.MarshalField(v)
 		if err != nil {
 			return nil, fmt.Errorf("step %s field %q: %w", s.uses, k, err)
 		}

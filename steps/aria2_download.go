@@ -8,7 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"meetpipe/runner"
+	"meetpipe/runner/disk"
+	"meetpipe/runner/step"
 	"meetpipe/steps/internal/fsx"
 	"meetpipe/steps/media"
 )
@@ -26,14 +27,14 @@ type aria2Config struct {
 }
 
 func init() {
-	runner.Register(runner.Spec{
+	step.Register(step.Spec{
 		Name:    "aria2_download",
 		Summary: "download every file of a recording with aria2c (several connections, resumable)",
 		Version: "1",
 		// download_urls is the source's lazy, volatile field: resolved just before this step runs, and
 		// never part of its memo key.
 		Reads: []string{"files", "download_urls", "audio_urls"},
-		Writes: []runner.Field{{Name: "media", Sample: []media.File{},
+		Writes: []step.Field{{Name: "media", Sample: []media.File{},
 			Doc: "downloaded files in recording order: file_id, path (under state_dir/media), bytes"}},
 		SideEffects: true,
 	}, aria2Config{Connections: 8, Split: 8, MinSplitMB: 1, ConnectTimeout: 30 * time.Second,
@@ -56,12 +57,12 @@ type aria2Download struct {
 	dir      string // state_dir/media
 	retries  int
 	audio    bool
-	lim      *runner.Limiter
+	lim      *step.Limiter
 	progress func(int64)
 	secret   func(string)
 }
 
-func newAria2Download(cfg aria2Config, b *runner.Build) (any, error) {
+func newAria2Download(cfg aria2Config, b *step.Build) (any, error) {
 	if cfg.Connections < 1 || cfg.Connections > 16 {
 		return nil, b.ErrorAt("connections", "aria2_download: connections must be 1..16, got %d", cfg.Connections)
 	}
@@ -84,28 +85,28 @@ func newAria2Download(cfg aria2Config, b *runner.Build) (any, error) {
 	}, nil
 }
 
-func (s *aria2Download) Process(ctx context.Context, in *runner.Item) (runner.Fields, error) {
+func (s *aria2Download) Process(ctx context.Context, in *step.Item) (step.Fields, error) {
 	bin, err := s.tool.Path()
 	if err != nil {
 		// Not the recording's fault: it waits for the next run, once aria2c is installed.
-		return nil, runner.Deferred(err)
+		return nil, step.Deferred(err)
 	}
 	a := *s.aria2
 	a.Bin = bin
 	var files []listedFile
 	if err := in.Get("files", &files); err != nil {
-		return nil, runner.Permanent(err)
+		return nil, step.Permanent(err)
 	}
 	var urls map[string]string
 	if in.Has("download_urls") {
 		if err := in.Get("download_urls", &urls); err != nil {
-			return nil, runner.Permanent(fmt.Errorf("download_urls: %w", err))
+			return nil, step.Permanent(fmt.Errorf("download_urls: %w", err))
 		}
 	}
 	var audio map[string]string
 	if s.audio && in.Has("audio_urls") {
 		if err := in.Get("audio_urls", &audio); err != nil {
-			return nil, runner.Permanent(fmt.Errorf("audio_urls: %w", err))
+			return nil, step.Permanent(fmt.Errorf("audio_urls: %w", err))
 		}
 	}
 	for i := range files {
@@ -128,13 +129,13 @@ func (s *aria2Download) Process(ctx context.Context, in *runner.Item) (runner.Fi
 		}
 		out = append(out, media.File{FileID: f.FileID, Path: path, Bytes: n})
 	}
-	return runner.Fields{"media": out}, nil
+	return step.Fields{"media": out}, nil
 }
 
 // fetch makes path a complete copy of f and returns its size. A complete file is kept as it is.
 func (s *aria2Download) fetch(ctx context.Context, a *media.Aria2, item string, i int, f listedFile, path string) (int64, error) {
-	log := runner.Logger(ctx).With("file", i+1) // the run's logger carries run, step and item
-	exact := f.Size                             // the size the finished file must have; 0: only bounded (audio)
+	log := step.Logger(ctx).With("file", i+1) // the run's logger carries run, step and item
+	exact := f.Size                           // the size the finished file must have; 0: only bounded (audio)
 	if f.Audio {
 		exact = 0
 	}
@@ -163,7 +164,7 @@ func (s *aria2Download) fetch(ctx context.Context, a *media.Aria2, item string, 
 	}
 	if f.URL == "" {
 		// Transient: a just-finished recording's addresses can lag behind its listing.
-		return 0, runner.Transient(errors.New("no download address for this file in download_urls"))
+		return 0, step.Transient(errors.New("no download address for this file in download_urls"))
 	}
 	s.secret(f.URL)
 	for attempt := 0; ; attempt++ {
@@ -175,22 +176,22 @@ func (s *aria2Download) fetch(ctx context.Context, a *media.Aria2, item string, 
 		err = a.Download(ctx, f.URL, path, s.progress)
 		release()
 		if errors.Is(err, media.ErrScheme) {
-			return 0, runner.Permanent(err) // the listing's address itself is wrong
+			return 0, step.Permanent(err) // the listing's address itself is wrong
 		}
 		if de := (*media.DownloadError)(nil); errors.As(err, &de) && de.DiskFull() {
 			// The disk, not the recording, is at fault, and every download would fail the same way: the
 			// item stays pending and the run stops. The next run resumes or, if the control file was cut
 			// short, starts over.
-			return 0, runner.Environmental(fmt.Errorf("disk full under %s: free space; the recording stays pending: %w", s.dir, err))
+			return 0, step.Environmental(fmt.Errorf("disk full under %s: free space; the recording stays pending: %w", s.dir, err))
 		}
 		if err != nil {
 			if de := (*media.DownloadError)(nil); errors.As(err, &de) && de.Expired() {
 				// Retrying now would use the same stale address: leave the item to the next run, which
 				// lists fresh ones (the source's hint finds it even after the window has moved on).
-				return 0, runner.Deferred(fmt.Errorf("download address expired or refused (HTTP 403); "+
+				return 0, step.Deferred(fmt.Errorf("download address expired or refused (HTTP 403); "+
 					"the next run lists fresh addresses: %w", err))
 			}
-			return 0, runner.Transient(err)
+			return 0, step.Transient(err)
 		}
 		n, err := fileSize(path)
 		if err != nil {
@@ -211,7 +212,7 @@ func (s *aria2Download) fetch(ctx context.Context, a *media.Aria2, item string, 
 		if attempt >= s.retries {
 			// Transient, not permanent: a stale listing or a proxy that cuts bodies heals by itself, and
 			// the item then stays on the pending list for later runs instead of being lost.
-			return 0, runner.Transient(mismatch)
+			return 0, step.Transient(mismatch)
 		}
 		log.WarnContext(ctx, "size mismatch, downloading again", "err", mismatch)
 	}
@@ -226,7 +227,7 @@ func fileSize(path string) (int64, error) {
 }
 
 // Verify checks that the downloaded files are still there, complete.
-func (s *aria2Download) Verify(ctx context.Context, out *runner.Item) error {
+func (s *aria2Download) Verify(ctx context.Context, out *step.Item) error {
 	var files []media.File
 	if err := out.Get("media", &files); err != nil {
 		return err
@@ -244,7 +245,7 @@ func (s *aria2Download) Verify(ctx context.Context, out *runner.Item) error {
 }
 
 // Estimate says how much a dry run would download.
-func (s *aria2Download) Estimate(in *runner.Item) string {
+func (s *aria2Download) Estimate(in *step.Item) string {
 	var files []listedFile
 	if err := in.Get("files", &files); err != nil {
 		return ""
@@ -258,36 +259,36 @@ func (s *aria2Download) Estimate(in *runner.Item) string {
 
 // Check reports whether aria2c is installed and state_dir has room for a night's downloads (with no run
 // history yet, ten recordings are assumed).
-func (s *aria2Download) Check(ctx context.Context, o runner.CheckOptions) []runner.Finding {
+func (s *aria2Download) Check(ctx context.Context, o step.CheckOptions) []step.Finding {
 	f, _ := media.CheckTool(ctx, "aria2c")
 	n := o.RecentItems
 	if n == 0 {
 		n = 10
 	}
-	return []runner.Finding{engineFinding(f), checkSpace(s.dir, n)}
+	return []step.Finding{engineFinding(f), checkSpace(s.dir, n)}
 }
 
 // checkSpace compares the free space of dir with what a night of recordings needs: items recordings (at
 // least one) of media.NightBytes each.
-func checkSpace(dir string, items int) runner.Finding {
+func checkSpace(dir string, items int) step.Finding {
 	const subject = "disk space for media"
-	free, ok := runner.FreeBytes(dir)
+	free, ok := disk.Free(dir)
 	if !ok {
-		return runner.Warn(subject, "cannot read the free space of "+dir, "check that the file system of state_dir has room for a night's recordings")
+		return step.Warn(subject, "cannot read the free space of "+dir, "check that the file system of state_dir has room for a night's recordings")
 	}
 	n := max(items, 1)
 	need := uint64(n) * media.NightBytes
-	detail := fmt.Sprintf("%s free under %s; a night of %d recording(s) needs about %s", runner.HumanBytes(free), dir, n, runner.HumanBytes(need))
+	detail := fmt.Sprintf("%s free under %s; a night of %d recording(s) needs about %s", disk.Human(free), dir, n, disk.Human(need))
 	switch {
 	case free < media.NightBytes:
-		return runner.Fail(subject, detail, "free space on the disk of state_dir, or point MEETPIPE_STATE_DIR at a larger one")
+		return step.Fail(subject, detail, "free space on the disk of state_dir, or point MEETPIPE_STATE_DIR at a larger one")
 	case free < need:
-		return runner.Warn(subject, detail, "free space on the disk of state_dir, or set keep_media: false so media is deleted once used")
+		return step.Warn(subject, detail, "free space on the disk of state_dir, or set keep_media: false so media is deleted once used")
 	}
-	return runner.OK(subject, detail)
+	return step.OK(subject, detail)
 }
 
 // engineFinding is a media check's finding in the doctor's terms (the same three statuses).
-func engineFinding(f media.Finding) runner.Finding {
-	return runner.Finding{Status: f.Status, Subject: f.Subject, Detail: f.Detail, Remedy: f.Remedy}
+func engineFinding(f media.Finding) step.Finding {
+	return step.Finding{Status: f.Status, Subject: f.Subject, Detail: f.Detail, Remedy: f.Remedy}
 }

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 )
 
 // Where the source offers an audio-only rendition, it is downloaded instead of the MP4 (as .m4a, checked
@@ -30,13 +30,13 @@ func TestAria2DownloadPrefersAudio(t *testing.T) {
 		http.ServeContent(w, r, r.URL.Path, time.Time{}, bytes.NewReader(body))
 	}))
 	t.Cleanup(srv.Close)
-	item := func(audio string) *runner.Item {
-		f := runner.Fields{"files": []listedFile{{FileID: "f1", Size: int64(len(mp4))}},
+	item := func(audio string) *step.Item {
+		f := step.Fields{"files": []listedFile{{FileID: "f1", Size: int64(len(mp4))}},
 			"download_urls": map[string]string{"f1": srv.URL + "/f1.mp4?sign=S"}}
 		if audio != "" {
 			f["audio_urls"] = map[string]string{"f1": srv.URL + audio}
 		}
-		it, err := runner.NewItem("rec", f)
+		it, err := step.NewItem("rec", f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,7 +78,7 @@ func TestAria2DownloadPrefersAudio(t *testing.T) {
 	// An "audio" file bigger than its MP4 is not the file's audio.
 	s4, _, _ := newTestDownload(t, "connections: 1\nsize_retries: 0")
 	_, err = s4.Process(context.Background(), item("/big.m4a?sign=S"))
-	if k, _ := runner.Classify(err); err == nil || k != runner.KindTransient || !strings.Contains(err.Error(), "audio rendition") {
+	if k, _ := step.Classify(err); err == nil || k != step.KindTransient || !strings.Contains(err.Error(), "audio rendition") {
 		t.Errorf("oversized audio: %v (%v)", err, k)
 	}
 }

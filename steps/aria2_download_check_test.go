@@ -5,21 +5,22 @@ import (
 	"strings"
 	"testing"
 
-	"meetpipe/runner"
+	"meetpipe/runner/disk"
+	"meetpipe/runner/step"
 	"meetpipe/steps/media"
 )
 
 func TestCheckSpace(t *testing.T) {
 	dir := t.TempDir()
-	free, ok := runner.FreeBytes(dir)
+	free, ok := disk.Free(dir)
 	if !ok {
 		t.Skip("no free-space figure for the temporary folder")
 	}
-	if f := checkSpace(dir+"/not/yet/made", 1); f.Status != runner.StatusOK || !strings.Contains(f.Detail, "1 recording(s)") {
+	if f := checkSpace(dir+"/not/yet/made", 1); f.Status != step.StatusOK || !strings.Contains(f.Detail, "1 recording(s)") {
 		t.Errorf("one recording: %+v", f)
 	}
 	many := int(free/media.NightBytes) + 5
-	if f := checkSpace(dir, many); f.Status != runner.StatusWarn || !strings.Contains(f.Remedy, "keep_media: false") {
+	if f := checkSpace(dir, many); f.Status != step.StatusWarn || !strings.Contains(f.Remedy, "keep_media: false") {
 		t.Errorf("%d recordings: %+v", many, f)
 	}
 }
@@ -29,12 +30,12 @@ func TestMediaFindingsReachTheDoctor(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	f, _ := media.CheckTool(context.Background(), "aria2c")
 	got := engineFinding(f)
-	if got.Status != runner.StatusFail || got.Subject != "aria2c" || !strings.Contains(got.Remedy, "apt-get install aria2") || got.Detail != f.Detail {
+	if got.Status != step.StatusFail || got.Subject != "aria2c" || !strings.Contains(got.Remedy, "apt-get install aria2") || got.Detail != f.Detail {
 		t.Errorf("%+v from %+v", got, f)
 	}
 	for _, s := range []string{media.StatusOK, media.StatusWarn, media.StatusFail} {
-		if engineFinding(media.Finding{Status: s}).Status != map[string]string{media.StatusOK: runner.StatusOK,
-			media.StatusWarn: runner.StatusWarn, media.StatusFail: runner.StatusFail}[s] {
+		if engineFinding(media.Finding{Status: s}).Status != map[string]string{media.StatusOK: step.StatusOK,
+			media.StatusWarn: step.StatusWarn, media.StatusFail: step.StatusFail}[s] {
 			t.Errorf("status %s not the doctor's", s)
 		}
 	}

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/media"
 	"meetpipe/steps/media/mediatest"
 )
@@ -69,7 +69,7 @@ func TestAria2DownloadDiskFull(t *testing.T) {
 	if err == nil {
 		t.Fatal("a 3 MiB download fit on a 1 MiB disk")
 	}
-	if k, _ := runner.Classify(err); k != runner.KindDeferred || !strings.Contains(err.Error(), "disk full") {
+	if k, _ := step.Classify(err); k != step.KindDeferred || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("error %v is %v, want deferred saying disk full", err, k)
 	}
 	// Space freed: the next run completes the download, whatever aria2c left behind.
@@ -91,7 +91,7 @@ func TestAria2DownloadRefusesNonHTTP(t *testing.T) {
 	for _, u := range []string{"file:///etc/passwd", "ftp://example.com/a.mp4", "sftp://h/a", "//no-scheme/a", "http:///nohost"} {
 		s, _, _ := newTestDownload(t, "")
 		_, err := s.Process(context.Background(), filesItem(t, "rec", listedFile{FileID: "f", Size: 10, URL: u}))
-		if k, _ := runner.Classify(err); !errors.Is(err, media.ErrScheme) || k != runner.KindPermanent {
+		if k, _ := step.Classify(err); !errors.Is(err, media.ErrScheme) || k != step.KindPermanent {
 			t.Errorf("%s: %v (%v), want a permanent ErrScheme", u, err, k)
 		}
 	}

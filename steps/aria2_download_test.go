@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/media"
 	"meetpipe/steps/media/mediatest"
 	"meetpipe/steps/steptest"
@@ -45,7 +45,7 @@ func randomBytes(t *testing.T, n int) []byte {
 
 // filesItem is an item as tencent_list leaves it before aria2_download: files without addresses, and the
 // addresses in the lazy field download_urls.
-func filesItem(t *testing.T, id string, files ...listedFile) *runner.Item {
+func filesItem(t *testing.T, id string, files ...listedFile) *step.Item {
 	t.Helper()
 	urls := map[string]string{}
 	for _, f := range files {
@@ -53,16 +53,16 @@ func filesItem(t *testing.T, id string, files ...listedFile) *runner.Item {
 			urls[f.FileID] = f.URL
 		}
 	}
-	it, err := runner.NewItem(id, runner.Fields{"files": files, "download_urls": urls})
+	it, err := step.NewItem(id, step.Fields{"files": files, "download_urls": urls})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return it
 }
 
-func mediaOut(t *testing.T, f runner.Fields) []media.File {
+func mediaOut(t *testing.T, f step.Fields) []media.File {
 	t.Helper()
-	it, err := runner.NewItem("out", f)
+	it, err := step.NewItem("out", f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestAria2DownloadFetchesEveryFileOnce(t *testing.T) {
 	if p, want := progress.Load(), int64(len(a)+len(b)); p != want {
 		t.Errorf("progress reported %d bytes, want %d", p, want)
 	}
-	out, _ := runner.NewItem("x", f)
+	out, _ := step.NewItem("x", f)
 	if err := s.Verify(context.Background(), out); err != nil {
 		t.Errorf("Verify after download: %v", err)
 	}
@@ -152,17 +152,17 @@ func TestAria2DownloadFaults(t *testing.T) {
 	tests := []struct {
 		name      string
 		fault     func(srv *mediatest.Server)
-		kind      runner.Kind
+		kind      step.Kind
 		wantInErr string
 		requests  int64 // expected requests of the failing run; 0: don't check
 		thenOK    bool  // a next run with a fresh URL and no fault succeeds
 	}{
 		{name: "expired URL", fault: func(srv *mediatest.Server) { srv.Expire() },
-			kind: runner.KindDeferred, wantInErr: "HTTP 403", thenOK: true},
+			kind: step.KindDeferred, wantInErr: "HTTP 403", thenOK: true},
 		{name: "server error once", fault: func(srv *mediatest.Server) { srv.Fail(1, 500) },
-			kind: runner.KindTransient, wantInErr: "HTTP 500", thenOK: true},
+			kind: step.KindTransient, wantInErr: "HTTP 500", thenOK: true},
 		{name: "truncated file", fault: func(srv *mediatest.Server) { srv.Truncate("a.mp4", 150<<10) },
-			kind: runner.KindTransient, wantInErr: "listing says", requests: 2},
+			kind: step.KindTransient, wantInErr: "listing says", requests: 2},
 	}
 	var logs bytes.Buffer
 	prev := slog.Default()
@@ -188,7 +188,7 @@ func TestAria2DownloadFaults(t *testing.T) {
 			if err == nil {
 				t.Fatal("Process succeeded despite the fault")
 			}
-			if k, _ := runner.Classify(err); k != tt.kind {
+			if k, _ := step.Classify(err); k != tt.kind {
 				t.Errorf("error kind %v, want %v: %v", k, tt.kind, err)
 			}
 			if !strings.Contains(err.Error(), tt.wantInErr) {
@@ -276,13 +276,13 @@ func TestAria2DownloadResumesAfterInterrupt(t *testing.T) {
 func TestAria2DownloadMissingTool(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	s := steptest.As[*aria2Download](t, "aria2_download", "") // builds without aria2c on PATH
-	fs := s.Check(context.Background(), runner.CheckOptions{})
-	if fs[0].Status != runner.StatusFail || fs[0].Subject != "aria2c" || !strings.Contains(fs[0].Remedy, "apt-get install aria2") {
+	fs := s.Check(context.Background(), step.CheckOptions{})
+	if fs[0].Status != step.StatusFail || fs[0].Subject != "aria2c" || !strings.Contains(fs[0].Remedy, "apt-get install aria2") {
 		t.Errorf("check: %+v", fs[0])
 	}
-	item, _ := runner.NewItem("r1", runner.Fields{"files": []listedFile{{FileID: "f1", Size: 10}}})
+	item, _ := step.NewItem("r1", step.Fields{"files": []listedFile{{FileID: "f1", Size: 10}}})
 	_, err := s.Process(context.Background(), item)
-	if k, _ := runner.Classify(err); k != runner.KindDeferred || !strings.Contains(err.Error(), "apt-get install aria2") {
+	if k, _ := step.Classify(err); k != step.KindDeferred || !strings.Contains(err.Error(), "apt-get install aria2") {
 		t.Errorf("process: kind %v, error %v; want deferred naming the package", k, err)
 	}
 }
@@ -308,7 +308,7 @@ func TestAria2DownloadRetriesUnavailableInsideAria2(t *testing.T) {
 }
 
 func TestAria2DownloadTakesURLsFromDownloadURLs(t *testing.T) {
-	def, _ := runner.Builtins.Lookup("aria2_download")
+	def, _ := step.Builtins.Lookup("aria2_download")
 	if !slices.Equal(def.Spec.Reads, []string{"files", "download_urls", "audio_urls"}) {
 		t.Errorf("reads %v, want files and download_urls", def.Spec.Reads)
 	}
@@ -318,8 +318,8 @@ func TestAria2DownloadTakesURLsFromDownloadURLs(t *testing.T) {
 	srv.Add("a.mp4", data)
 	s, _, _ := newTestDownload(t, "{connections: 1}")
 	files := []tencent.File{{FileID: "f1", Start: time.Unix(0, 0).UTC(), Size: int64(len(data))}}
-	item := func(urls map[string]string) *runner.Item {
-		it, err := runner.NewItem("rec", runner.Fields{"files": files, "download_urls": urls})
+	item := func(urls map[string]string) *step.Item {
+		it, err := step.NewItem("rec", step.Fields{"files": files, "download_urls": urls})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -329,7 +329,7 @@ func TestAria2DownloadTakesURLsFromDownloadURLs(t *testing.T) {
 	t.Run("missing address", func(t *testing.T) {
 		for name, urls := range map[string]map[string]string{"other file only": {"f2": srv.URL("a.mp4")}, "none": nil} {
 			_, err := s.Process(context.Background(), item(urls))
-			if k, _ := runner.Classify(err); err == nil || k != runner.KindTransient || !strings.Contains(err.Error(), "download_urls") || !strings.Contains(err.Error(), "f1") {
+			if k, _ := step.Classify(err); err == nil || k != step.KindTransient || !strings.Contains(err.Error(), "download_urls") || !strings.Contains(err.Error(), "f1") {
 				t.Errorf("%s: got %v (%v), want a transient error naming the file and download_urls", name, err, k)
 			}
 		}

@@ -3,14 +3,14 @@ package steps
 import (
 	"testing"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 )
 
 // A count or a size without an upper bound is a promise of memory or time that a typo can break: every
 // numeric setting of every built-in step says how far it may go, and the loader enforces it.
 func TestEveryNumericSettingIsBounded(t *testing.T) {
-	var walk func(step, prefix string, ss []runner.Setting)
-	walk = func(step, prefix string, ss []runner.Setting) {
+	var walk func(step, prefix string, ss []step.Setting)
+	walk = func(step, prefix string, ss []step.Setting) {
 		for _, s := range ss {
 			switch s.Type {
 			case "int", "number", "duration":
@@ -21,8 +21,8 @@ func TestEveryNumericSettingIsBounded(t *testing.T) {
 			walk(step, prefix+s.Name+".", s.Fields)
 		}
 	}
-	for _, name := range runner.Builtins.Names() {
-		d, _ := runner.Builtins.Lookup(name)
+	for _, name := range step.Builtins.Names() {
+		d, _ := step.Builtins.Lookup(name)
 		walk(name, "", d.Spec.Settings)
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 )
 
 // fakeTools puts scripts named like the tools first on PATH; each writes its environment to dir/NAME.env
@@ -67,8 +67,8 @@ func TestToolChecksGetAnAllowListedEnvironment(t *testing.T) {
 	t.Setenv("DB_PASS", "db-env-SECRET-2")
 	dir := fakeTools(t, "aria2c", "ffmpeg", "ffprobe")
 	dl, _, _ := newTestDownload(t, "{connections: 1}")
-	dl.Check(context.Background(), runner.CheckOptions{Preflight: true})
-	mustTestAudio(t, "").Check(context.Background(), runner.CheckOptions{Preflight: true})
+	dl.Check(context.Background(), step.CheckOptions{Preflight: true})
+	mustTestAudio(t, "").Check(context.Background(), step.CheckOptions{Preflight: true})
 	for _, tool := range []string{"aria2c", "ffmpeg", "ffprobe"} {
 		b, err := os.ReadFile(filepath.Join(dir, tool+".env"))
 		if err != nil {

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/media"
 )
 
@@ -30,12 +30,12 @@ type audioConfig struct {
 }
 
 func init() {
-	runner.Register(runner.Spec{
+	step.Register(step.Spec{
 		Name:    "ffmpeg_audio",
 		Summary: "extract a recording's audio (mono, 16 kHz) and cut it at silences into chunks for speech recognition",
 		Version: "1",
 		Reads:   []string{"media"},
-		Writes: []runner.Field{{Name: "audio", Sample: media.Audio{},
+		Writes: []step.Field{{Name: "audio", Sample: media.Audio{},
 			Doc: "path (whole recording, FLAC), duration_s, codec, bytes, keep, chunks[] {path, offset_s, duration_s, bytes}"}},
 		SideEffects: true,
 	}, audioConfig{Codec: "flac", SampleRate: 16000, ChunkMinutes: 10, MaxChunkBytes: 25_000_000,
@@ -55,7 +55,7 @@ type ffmpegAudio struct {
 	dir     string // state_dir/audio
 }
 
-func newFFmpegAudio(cfg audioConfig, b *runner.Build) (any, error) {
+func newFFmpegAudio(cfg audioConfig, b *step.Build) (any, error) {
 	var err error
 	enc := media.Encoding{Codec: cfg.Codec, SampleRate: cfg.SampleRate}
 	if cfg.Codec != "flac" {
@@ -106,11 +106,11 @@ func newFFmpegAudio(cfg audioConfig, b *runner.Build) (any, error) {
 func (s *ffmpegAudio) tools() (*media.FFmpeg, error) {
 	ff, err := s.ffmpeg.Path()
 	if err != nil {
-		return nil, runner.Deferred(err)
+		return nil, step.Deferred(err)
 	}
 	fp, err := s.ffprobe.Path()
 	if err != nil {
-		return nil, runner.Deferred(err)
+		return nil, step.Deferred(err)
 	}
 	return &media.FFmpeg{FFmpeg: ff, FFprobe: fp}, nil
 }
@@ -131,19 +131,19 @@ func parseBitrate(s string) (int, error) {
 	return int(v * mult), nil
 }
 
-func (s *ffmpegAudio) Process(ctx context.Context, in *runner.Item) (runner.Fields, error) {
+func (s *ffmpegAudio) Process(ctx context.Context, in *step.Item) (step.Fields, error) {
 	var files []media.File
 	if err := in.Get("media", &files); err != nil {
-		return nil, runner.Permanent(err)
+		return nil, step.Permanent(err)
 	}
 	if len(files) == 0 {
-		return nil, runner.Permanentf("recording has no media files")
+		return nil, step.Permanentf("recording has no media files")
 	}
 	ff, err := s.tools()
 	if err != nil {
 		return nil, err
 	}
-	log := runner.Logger(ctx) // the run's logger carries run, step and item
+	log := step.Logger(ctx) // the run's logger carries run, step and item
 	inputs := make([]string, len(files))
 	for i, f := range files {
 		if _, err := os.Stat(f.Path); err != nil {
@@ -155,7 +155,7 @@ func (s *ffmpegAudio) Process(ctx context.Context, in *runner.Item) (runner.Fiel
 			return nil, s.classify(ctx, fmt.Errorf("file %d of %d (%s) is unreadable: %w", i+1, len(files), filepath.Base(f.Path), err))
 		}
 		if _, ok := p.Audio(); !ok {
-			return nil, runner.Permanentf("file %d of %d (%s) has no audio stream (it has %s)", i+1, len(files), filepath.Base(f.Path), p.Describe())
+			return nil, step.Permanentf("file %d of %d (%s) has no audio stream (it has %s)", i+1, len(files), filepath.Base(f.Path), p.Describe())
 		}
 		inputs[i] = f.Path
 	}
@@ -190,7 +190,7 @@ func (s *ffmpegAudio) Process(ctx context.Context, in *runner.Item) (runner.Fiel
 			return nil, err
 		}
 		if c.Bytes > s.maxSize {
-			return nil, runner.Permanentf("chunk %d is %d bytes, over max_chunk_bytes %d: lower chunk_minutes or the bitrate", i+1, c.Bytes, s.maxSize)
+			return nil, step.Permanentf("chunk %d is %d bytes, over max_chunk_bytes %d: lower chunk_minutes or the bitrate", i+1, c.Bytes, s.maxSize)
 		}
 		audio.Bytes += c.Bytes
 		audio.Chunks = append(audio.Chunks, c)
@@ -205,7 +205,7 @@ func (s *ffmpegAudio) Process(ctx context.Context, in *runner.Item) (runner.Fiel
 			_ = os.Remove(filepath.Dir(f.Path)) // the item's media directory, once empty
 		}
 	}
-	return runner.Fields{"audio": audio}, nil
+	return step.Fields{"audio": audio}, nil
 }
 
 // classify marks tool failures: a stop is the run's business, a full disk may pass, anything else is the
@@ -216,13 +216,13 @@ func (s *ffmpegAudio) classify(ctx context.Context, err error) error {
 	}
 	var te *media.ToolError
 	if errors.As(err, &te) && !te.NoSpace() {
-		return runner.Permanent(err)
+		return step.Permanent(err)
 	}
 	return err
 }
 
 // Verify checks that the whole audio and every chunk are still on disk.
-func (s *ffmpegAudio) Verify(ctx context.Context, out *runner.Item) error {
+func (s *ffmpegAudio) Verify(ctx context.Context, out *step.Item) error {
 	var a media.Audio
 	if err := out.Get("audio", &a); err != nil {
 		return err
@@ -244,8 +244,8 @@ func (s *ffmpegAudio) Verify(ctx context.Context, out *runner.Item) error {
 }
 
 // Check reports whether ffmpeg and ffprobe are installed with the encoder of the configured codec.
-func (s *ffmpegAudio) Check(ctx context.Context, _ runner.CheckOptions) []runner.Finding {
-	var out []runner.Finding
+func (s *ffmpegAudio) Check(ctx context.Context, _ step.CheckOptions) []step.Finding {
+	var out []step.Finding
 	for _, f := range media.CheckFFmpeg(ctx, s.enc.Codec) {
 		out = append(out, engineFinding(f))
 	}

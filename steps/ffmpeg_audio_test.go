@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/media"
 	"meetpipe/steps/media/mediatest"
 	"meetpipe/steps/steptest"
@@ -33,7 +33,7 @@ func mustTestAudio(t *testing.T, with string) *ffmpegAudio {
 	return s
 }
 
-func mediaItem(t *testing.T, paths ...string) *runner.Item {
+func mediaItem(t *testing.T, paths ...string) *step.Item {
 	t.Helper()
 	var files []media.File
 	for i, p := range paths {
@@ -43,20 +43,20 @@ func mediaItem(t *testing.T, paths ...string) *runner.Item {
 		}
 		files = append(files, media.File{FileID: "f" + string(rune('1'+i)), Path: p, Bytes: fi.Size()})
 	}
-	it, err := runner.NewItem("rec-1", runner.Fields{"media": files})
+	it, err := step.NewItem("rec-1", step.Fields{"media": files})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return it
 }
 
-func runAudio(t *testing.T, s *ffmpegAudio, in *runner.Item) (media.Audio, *runner.Item) {
+func runAudio(t *testing.T, s *ffmpegAudio, in *step.Item) (media.Audio, *step.Item) {
 	t.Helper()
 	f, err := s.Process(context.Background(), in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := runner.NewItem(in.ID(), f)
+	out, err := step.NewItem(in.ID(), f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +292,7 @@ func TestFFmpegAudioRejectsBadMedia(t *testing.T) {
 			if err == nil {
 				t.Fatal("Process succeeded")
 			}
-			if k, _ := runner.Classify(err); k != runner.KindPermanent {
+			if k, _ := step.Classify(err); k != step.KindPermanent {
 				t.Errorf("error kind %v, want permanent: %v", k, err)
 			}
 			for _, w := range tt.want {
@@ -336,10 +336,10 @@ func TestFFmpegAudioCheck(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fs := s.Check(context.Background(), runner.CheckOptions{})
+		fs := s.Check(context.Background(), step.CheckOptions{})
 		want := map[string]bool{"ffmpeg": true, "ffprobe": true, "ffmpeg encoder flac": true, "ffmpeg encoder " + media.Encoders[codec]: true}
 		for _, f := range fs {
-			if f.Status != runner.StatusOK {
+			if f.Status != step.StatusOK {
 				t.Errorf("%s: %+v", codec, f)
 			}
 			delete(want, f.Subject)
@@ -373,13 +373,13 @@ func TestFFmpegAudioConfig(t *testing.T) {
 		if err != nil {
 			t.Fatalf("build without ffmpeg on PATH: %v (validate needs nothing installed)", err)
 		}
-		fs := s.Check(context.Background(), runner.CheckOptions{})
-		if len(fs) != 2 || fs[0].Status != runner.StatusFail || !strings.Contains(fs[0].Remedy, "apt-get install ffmpeg") {
+		fs := s.Check(context.Background(), step.CheckOptions{})
+		if len(fs) != 2 || fs[0].Status != step.StatusFail || !strings.Contains(fs[0].Remedy, "apt-get install ffmpeg") {
 			t.Errorf("check: %+v", fs)
 		}
-		item, _ := runner.NewItem("r1", runner.Fields{"media": []media.File{{Path: "/nonexistent"}}})
+		item, _ := step.NewItem("r1", step.Fields{"media": []media.File{{Path: "/nonexistent"}}})
 		_, err = s.Process(context.Background(), item)
-		if k, _ := runner.Classify(err); k != runner.KindDeferred || !strings.Contains(err.Error(), "apt-get install ffmpeg") {
+		if k, _ := step.Classify(err); k != step.KindDeferred || !strings.Contains(err.Error(), "apt-get install ffmpeg") {
 			t.Errorf("process: kind %v, error %v; want deferred naming the package", k, err)
 		}
 	})

@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/kimi"
 	"meetpipe/steps/media"
 )
@@ -40,14 +40,14 @@ type kimiASRConfig struct {
 }
 
 func init() {
-	runner.Register(runner.Spec{
+	step.Register(step.Spec{
 		Name: "kimi_asr",
 		Summary: "transcribe a recording's audio chunks with an OpenAI-compatible speech-to-text server (Kimi-Audio on vLLM, " +
 			"Whisper servers, SiliconFlow, LocalAI) and merge them into one timed transcript; the audio is deleted afterwards when " +
 			"ffmpeg_audio's keep_media is false",
 		Version: "1",
 		Reads:   []string{"audio"},
-		Writes: []runner.Field{{Name: "transcript", Sample: kimi.Transcript{},
+		Writes: []step.Field{{Name: "transcript", Sample: kimi.Transcript{},
 			Doc: "text, segments[] {start, end, text, speaker}: times in seconds from the recording's start; one segment per chunk from servers without timestamps; speaker is the server's label when it gives one (see diarize)"}},
 		SideEffects: true,
 	}, kimiASRConfig{
@@ -70,7 +70,7 @@ type kimiASR struct {
 	client *kimi.Transcriber
 	filter *kimi.Filter
 	guard  *kimiGuard
-	b      *runner.Build
+	b      *step.Build
 }
 
 // asrKey identifies one chunk's request: the file as it is on disk and the prompt sent with it.
@@ -80,7 +80,7 @@ type asrKey struct {
 	mtime        time.Time
 }
 
-func newKimiASR(cfg kimiASRConfig, b *runner.Build) (any, error) {
+func newKimiASR(cfg kimiASRConfig, b *step.Build) (any, error) {
 	if strings.TrimSpace(cfg.BaseURL) == "" && !b.DryRun {
 		return nil, b.ErrorAt("base_url", "kimi_asr: base_url is empty; set ASR_BASE_URL")
 	}
@@ -134,13 +134,13 @@ func asrChunks(a media.Audio) []media.Chunk {
 	return []media.Chunk{{Path: a.Path, DurationS: a.DurationS}}
 }
 
-func (s *kimiASR) Process(ctx context.Context, in *runner.Item) (runner.Fields, error) {
+func (s *kimiASR) Process(ctx context.Context, in *step.Item) (step.Fields, error) {
 	if err := s.guard.Stopped(ctx); err != nil {
 		return nil, err
 	}
 	var audio media.Audio
 	if err := in.Get("audio", &audio); err != nil {
-		return nil, runner.Permanent(err)
+		return nil, step.Permanent(err)
 	}
 	chunks := asrChunks(audio)
 	limit := int64(s.cfg.MaxUploadMB * 1e6)
@@ -151,11 +151,11 @@ func (s *kimiASR) Process(ctx context.Context, in *runner.Item) (runner.Fields, 
 			return nil, fmt.Errorf("chunk %d of %d: %w", i+1, len(chunks), err)
 		}
 		if limit > 0 && fi.Size() > limit {
-			return nil, runner.Permanentf("chunk %d of %d (%s) is %.1f MB, over max_upload_mb %g: lower ffmpeg_audio's chunk_minutes or max_chunk_bytes",
+			return nil, step.Permanentf("chunk %d of %d (%s) is %.1f MB, over max_upload_mb %g: lower ffmpeg_audio's chunk_minutes or max_chunk_bytes",
 				i+1, len(chunks), filepath.Base(c.Path), float64(fi.Size())/1e6, s.cfg.MaxUploadMB)
 		}
 	}
-	log := runner.Logger(ctx)
+	log := step.Logger(ctx)
 
 	results := make([]kimi.ChunkTranscript, len(chunks))
 	var dropped atomic.Int64
@@ -194,7 +194,7 @@ func (s *kimiASR) Process(ctx context.Context, in *runner.Item) (runner.Fields, 
 			log.WarnContext(ctx, "delete audio", "err", err)
 		}
 	}
-	return runner.Fields{"transcript": tr}, nil
+	return step.Fields{"transcript": tr}, nil
 }
 
 // prompt is the prefix plus the tail of the previous chunk's text.
@@ -248,9 +248,9 @@ func (s *kimiASR) parallel(ctx context.Context, n int, f func(context.Context, i
 }
 
 func moreSerious(a, b error) bool {
-	ka, _ := runner.Classify(a)
-	kb, _ := runner.Classify(b)
-	return ka != runner.KindTransient && kb == runner.KindTransient
+	ka, _ := step.Classify(a)
+	kb, _ := step.Classify(b)
+	return ka != step.KindTransient && kb == step.KindTransient
 }
 
 // transcribe sends one chunk through the guard, or answers from the run's cache (kimiRun.chunks).
@@ -311,7 +311,7 @@ func cloneTranscription(t *kimi.Transcription) *kimi.Transcription {
 }
 
 // Estimate says how much audio a run would send.
-func (s *kimiASR) Estimate(in *runner.Item) string {
+func (s *kimiASR) Estimate(in *step.Item) string {
 	var a media.Audio
 	if err := in.Get("audio", &a); err != nil {
 		// In a dry run the audio is not extracted yet: the recording's length is the estimate.
@@ -326,10 +326,10 @@ func (s *kimiASR) Estimate(in *runner.Item) string {
 
 // Check reports whether the transcription server answers and serves the model; with o.Spend it also
 // transcribes a second of silence.
-func (s *kimiASR) Check(ctx context.Context, o runner.CheckOptions) []runner.Finding {
-	var out []runner.Finding
+func (s *kimiASR) Check(ctx context.Context, o step.CheckOptions) []step.Finding {
+	var out []step.Finding
 	for _, f := range kimi.CheckTranscriber(ctx, s.client, o.Spend && !o.Preflight) {
-		out = append(out, runner.Finding(f))
+		out = append(out, step.Finding(f))
 	}
 	return out
 }

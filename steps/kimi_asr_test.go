@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/kimi"
 	"meetpipe/steps/kimi/emulator"
 	"meetpipe/steps/media"
@@ -40,9 +40,9 @@ func kimiChunks(t *testing.T, spans ...[2]float64) media.Audio {
 	return a
 }
 
-func kimiAudioItem(t *testing.T, a media.Audio) *runner.Item {
+func kimiAudioItem(t *testing.T, a media.Audio) *step.Item {
 	t.Helper()
-	it, err := runner.NewItem("rec1", runner.Fields{"audio": a})
+	it, err := step.NewItem("rec1", step.Fields{"audio": a})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,8 +87,8 @@ func TestKimiASRMergesChunks(t *testing.T) {
 	} {
 		t.Run(string(tt.mode), func(t *testing.T) {
 			s := asrServer(t, emulator.ASROptions{Mode: tt.mode, Fixture: asrOverlapFixture, APIKey: "sk-asr"})
-			step := newTestASR(t, s, "")
-			out, err := step.Process(context.Background(), kimiAudioItem(t, kimiChunks(t, [2]float64{0, 12}, [2]float64{10, 8})))
+			stp := newTestASR(t, s, "")
+			out, err := stp.Process(context.Background(), kimiAudioItem(t, kimiChunks(t, [2]float64{0, 12}, [2]float64{10, 8})))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -118,8 +118,8 @@ func TestKimiASRPromptCarryOver(t *testing.T) {
 	spans := [][2]float64{{0, 5}, {5, 6}, {11, 7}}
 	t.Run("sequential", func(t *testing.T) {
 		s := asrServer(t, emulator.ASROptions{Fixture: fx})
-		step := newTestASR(t, s, "carry_over: 5")
-		if _, err := step.Process(context.Background(), kimiAudioItem(t, kimiChunks(t, spans...))); err != nil {
+		stp := newTestASR(t, s, "carry_over: 5")
+		if _, err := stp.Process(context.Background(), kimiAudioItem(t, kimiChunks(t, spans...))); err != nil {
 			t.Fatal(err)
 		}
 		var got []string
@@ -133,8 +133,8 @@ func TestKimiASRPromptCarryOver(t *testing.T) {
 	})
 	t.Run("parallel has no carry-over", func(t *testing.T) {
 		s := asrServer(t, emulator.ASROptions{Fixture: fx})
-		step := newTestASR(t, s, "chunk_concurrency: 3")
-		out, err := step.Process(context.Background(), kimiAudioItem(t, kimiChunks(t, spans...)))
+		stp := newTestASR(t, s, "chunk_concurrency: 3")
+		out, err := stp.Process(context.Background(), kimiAudioItem(t, kimiChunks(t, spans...)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -181,17 +181,17 @@ func TestKimiASRFiltersHallucinations(t *testing.T) {
 // kimiEnv checks that err blames the environment: the item stays pending and the run stops.
 func kimiEnv(t *testing.T, err error) {
 	t.Helper()
-	if k, _ := runner.Classify(err); err == nil || k != runner.KindDeferred || !runner.IsEnvironmental(err) {
+	if k, _ := step.Classify(err); err == nil || k != step.KindDeferred || !step.IsEnvironmental(err) {
 		t.Fatalf("error %v is not environmental", err)
 	}
 }
 
-func kimiKind(t *testing.T, err error, want runner.Kind) time.Duration {
+func kimiKind(t *testing.T, err error, want step.Kind) time.Duration {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("no error, want %v", want)
 	}
-	k, after := runner.Classify(err)
+	k, after := step.Classify(err)
 	if k != want {
 		t.Fatalf("error %q is %v, want %v", err, k, want)
 	}
@@ -199,11 +199,11 @@ func kimiKind(t *testing.T, err error, want runner.Kind) time.Duration {
 }
 
 func TestKimiASRErrors(t *testing.T) {
-	ctx := runner.WithRunScope(context.Background()) // one run: a stop holds for its later items
+	ctx := step.WithRunScope(context.Background()) // one run: a stop holds for its later items
 	t.Run("413 names the limit", func(t *testing.T) {
 		s := asrServer(t, emulator.ASROptions{MaxBytes: 100 << 10})
 		_, err := newTestASR(t, s, "").Process(ctx, kimiAudioItem(t, kimiChunks(t, [2]float64{0, 5})))
-		kimiKind(t, err, runner.KindPermanent)
+		kimiKind(t, err, step.KindPermanent)
 		if !strings.Contains(err.Error(), "413") || !strings.Contains(err.Error(), "max_upload_mb is 25 MB") {
 			t.Errorf("message: %v", err)
 		}
@@ -214,7 +214,7 @@ func TestKimiASRErrors(t *testing.T) {
 	t.Run("vLLM's 400 Maximum file size exceeded is too large, with the hint", func(t *testing.T) {
 		s := asrServer(t, emulator.ASROptions{Mode: emulator.ModeVLLM, MaxBytes: 100 << 10})
 		_, err := newTestASR(t, s, "").Process(ctx, kimiAudioItem(t, kimiChunks(t, [2]float64{0, 5})))
-		kimiKind(t, err, runner.KindPermanent)
+		kimiKind(t, err, step.KindPermanent)
 		if !strings.Contains(err.Error(), "HTTP 400") || !strings.Contains(err.Error(), "refused the chunk as too large") ||
 			!strings.Contains(err.Error(), "VLLM_MAX_AUDIO_CLIP_FILESIZE_MB") {
 			t.Errorf("message: %v", err)
@@ -223,7 +223,7 @@ func TestKimiASRErrors(t *testing.T) {
 	t.Run("over max_upload_mb fails without an upload", func(t *testing.T) {
 		s := asrServer(t, emulator.ASROptions{})
 		_, err := newTestASR(t, s, "max_upload_mb: 0.1").Process(ctx, kimiAudioItem(t, kimiChunks(t, [2]float64{0, 1}, [2]float64{1, 5})))
-		kimiKind(t, err, runner.KindPermanent)
+		kimiKind(t, err, step.KindPermanent)
 		if !strings.Contains(err.Error(), "chunk 2 of 2") || !strings.Contains(err.Error(), "max_upload_mb 0.1") {
 			t.Errorf("message: %v", err)
 		}
@@ -233,13 +233,13 @@ func TestKimiASRErrors(t *testing.T) {
 	})
 	t.Run("401 names ASR_API_KEY and stops the run", func(t *testing.T) {
 		s := asrServer(t, emulator.ASROptions{APIKey: "other"})
-		step := newTestASR(t, s, "")
-		_, err := step.Process(ctx, kimiAudioItem(t, kimiChunks(t, [2]float64{0, 2})))
+		stp := newTestASR(t, s, "")
+		_, err := stp.Process(ctx, kimiAudioItem(t, kimiChunks(t, [2]float64{0, 2})))
 		kimiEnv(t, err)
 		if !strings.Contains(err.Error(), "ASR_API_KEY") || strings.Contains(err.Error(), "sk-asr") {
 			t.Errorf("message: %v", err)
 		}
-		_, err = step.Process(ctx, kimiAudioItem(t, kimiChunks(t, [2]float64{0, 3})))
+		_, err = stp.Process(ctx, kimiAudioItem(t, kimiChunks(t, [2]float64{0, 3})))
 		kimiEnv(t, err)
 		if n := s.Counters().Requests; n != 1 {
 			t.Errorf("%d requests after a rejected key, want 1", n)
@@ -247,33 +247,33 @@ func TestKimiASRErrors(t *testing.T) {
 	})
 	for _, tt := range []struct {
 		fault emulator.Fault
-		kind  runner.Kind
+		kind  step.Kind
 		after time.Duration
 	}{
-		{emulator.FaultRateLimit, runner.KindTransient, time.Second},
-		{emulator.FaultServerError, runner.KindTransient, 0},
-		{emulator.FaultReset, runner.KindTransient, 0},
-		{emulator.FaultQuota, runner.KindDeferred, 0},
+		{emulator.FaultRateLimit, step.KindTransient, time.Second},
+		{emulator.FaultServerError, step.KindTransient, 0},
+		{emulator.FaultReset, step.KindTransient, 0},
+		{emulator.FaultQuota, step.KindDeferred, 0},
 		// A 200 with a proxy's HTML page is no transcript: transient, not kept, and the retry transcribes.
-		{emulator.FaultHTML, runner.KindTransient, 0},
+		{emulator.FaultHTML, step.KindTransient, 0},
 	} {
 		t.Run(string(tt.fault), func(t *testing.T) {
 			s := asrServer(t, emulator.ASROptions{})
 			s.Inject(tt.fault)
-			step := newTestASR(t, s, "")
-			_, err := step.Process(ctx, kimiAudioItem(t, kimiChunks(t, [2]float64{0, 2})))
+			stp := newTestASR(t, s, "")
+			_, err := stp.Process(ctx, kimiAudioItem(t, kimiChunks(t, [2]float64{0, 2})))
 			if after := kimiKind(t, err, tt.kind); after != tt.after {
 				t.Errorf("after %v, want %v", after, tt.after)
 			}
 			if tt.fault == emulator.FaultRateLimit {
 				return // the limiter now holds every call for a second
 			}
-			out, err := step.Process(ctx, kimiAudioItem(t, kimiChunks(t, [2]float64{0, 2})))
+			out, err := stp.Process(ctx, kimiAudioItem(t, kimiChunks(t, [2]float64{0, 2})))
 			if tr, ok := out["transcript"].(kimi.Transcript); ok && strings.Contains(tr.Text, "html") {
 				t.Errorf("an HTML page became the transcript: %q", tr.Text)
 			}
-			if tt.kind == runner.KindDeferred {
-				kimiKind(t, err, runner.KindDeferred)
+			if tt.kind == step.KindDeferred {
+				kimiKind(t, err, step.KindDeferred)
 				if n := s.Counters().Requests; n != 1 {
 					t.Errorf("%d requests after the quota ran out, want 1", n)
 				}
@@ -287,12 +287,12 @@ func TestKimiASRErrors(t *testing.T) {
 func TestKimiASRRetryKeepsFinishedChunks(t *testing.T) {
 	s := asrServer(t, emulator.ASROptions{Fixture: asrOverlapFixture})
 	s.Inject("", emulator.FaultServerError) // the first chunk goes through, the second fails
-	step := newTestASR(t, s, "")
+	stp := newTestASR(t, s, "")
 	it := kimiAudioItem(t, kimiChunks(t, [2]float64{0, 12}, [2]float64{10, 8}))
-	ctx := runner.WithRunScope(context.Background()) // the engine's retry is within one run
-	_, err := step.Process(ctx, it)
-	kimiKind(t, err, runner.KindTransient)
-	out, err := step.Process(ctx, it)
+	ctx := step.WithRunScope(context.Background()) // the engine's retry is within one run
+	_, err := stp.Process(ctx, it)
+	kimiKind(t, err, step.KindTransient)
+	out, err := stp.Process(ctx, it)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,11 +336,11 @@ func TestKimiASROnFFmpegChunks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	it, err := runner.NewItem("rec1", runner.Fields{"media": []media.File{{FileID: "f1", Path: m.Path, Bytes: fi.Size()}}})
+	it, err := step.NewItem("rec1", step.Fields{"media": []media.File{{FileID: "f1", Path: m.Path, Bytes: fi.Size()}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := impl.(runner.Step).Process(context.Background(), it)
+	out, err := impl.(step.Step).Process(context.Background(), it)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +381,7 @@ func TestKimiASRConfigKey(t *testing.T) {
 	key := func(with string) string {
 		t.Helper()
 		_, cfg := steptest.Build(t, "kimi_asr", with)
-		b, err := runner.MemoJSON(cfg)
+		b, err := step.MemoJSON(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/coach"
 	"meetpipe/steps/internal/fsx"
 	"meetpipe/steps/kimi"
@@ -22,10 +22,10 @@ type kimiPhase struct {
 
 // kimiRule decides or overrides the phase with an expression.
 type kimiRule struct {
-	Name        string      `yaml:"name" json:"name,omitempty" doc:"shown as classification.rule when the rule decides; default pre_rules[i] or post_rules[i]"`
-	When        runner.Expr `yaml:"when" json:"when" doc:"boolean expression over the item's fields (post rules also see answer, phase, summary, confidence)"`
-	Phase       string      `yaml:"phase" json:"phase" doc:"the phase when the rule matches; one of phases"`
-	NeedsReview bool        `yaml:"needs_review" json:"needs_review,omitempty" doc:"also flag the item for review when the rule matches"`
+	Name        string    `yaml:"name" json:"name,omitempty" doc:"shown as classification.rule when the rule decides; default pre_rules[i] or post_rules[i]"`
+	When        step.Expr `yaml:"when" json:"when" doc:"boolean expression over the item's fields (post rules also see answer, phase, summary, confidence)"`
+	Phase       string    `yaml:"phase" json:"phase" doc:"the phase when the rule matches; one of phases"`
+	NeedsReview bool      `yaml:"needs_review" json:"needs_review,omitempty" doc:"also flag the item for review when the rule matches"`
 }
 
 // kimiLimit is the fallback limiter of a step that names none.
@@ -82,7 +82,7 @@ type kimiClassifyConfig struct {
 var kimiClassifyReads = []string{"transcript", "subject", "start", "duration_min", "teacher_id", "student_ids", "participants"}
 
 func init() {
-	runner.Register(runner.Spec{
+	step.Register(step.Spec{
 		Name: "kimi_classify",
 		Summary: "summarise a transcript and give it a phase with a Moonshot (Kimi) model (structured output: json_schema, else JSON mode; " +
 			"the model is checked against GET /v1/models at start, parameters it refuses are learned from its 400s), with YAML rules before " +
@@ -93,7 +93,7 @@ func init() {
 			"Limits: name a limiter, e.g. `limiters: {moonshot: {concurrency: 1, rpm: 3}}` (entry tier) and `limiter: moonshot`",
 		Version: "2", // 2: usage in the classification; requests with json_schema and max_completion_tokens
 		Reads:   kimiClassifyReads,
-		Writes: []runner.Field{
+		Writes: []step.Field{
 			{Name: "phase", Sample: "", Doc: "one of the configured phases"},
 			{Name: "summary", Sample: "", Doc: "the model's summary (empty when it never gave a valid one)"},
 			{Name: "classification", Sample: kimi.Classification{},
@@ -139,7 +139,7 @@ func init() {
 type compiledRule struct {
 	kimiRule
 	name string
-	prog *runner.Program
+	prog *step.Program
 }
 
 type kimiClassify struct {
@@ -150,12 +150,12 @@ type kimiClassify struct {
 	pre   []compiledRule
 	post  []compiledRule
 
-	b      *runner.Build
+	b      *step.Build
 	prices kimi.Prices
 	coach  *coaching // nil: nothing declared to extract
 }
 
-func newKimiClassify(cfg kimiClassifyConfig, b *runner.Build) (any, error) {
+func newKimiClassify(cfg kimiClassifyConfig, b *step.Build) (any, error) {
 	fail := func(key, format string, args ...any) (any, error) {
 		return nil, b.ErrorAt(key, "kimi_classify: "+format, args...)
 	}
@@ -169,8 +169,8 @@ func newKimiClassify(cfg kimiClassifyConfig, b *runner.Build) (any, error) {
 		chat:   &kimi.Chat{BaseURL: cfg.BaseURL, APIKey: cfg.APIKey},
 		prices: kimi.Prices{Input: cfg.PriceInput, Output: cfg.PriceOutput, Cached: cfg.PriceCached, Currency: cfg.Currency}}
 	lim := b.Limiter()
-	if lim.Name() == runner.Unlimited().Name() && (cfg.DefaultLimit.Concurrency > 0 || cfg.DefaultLimit.RPM > 0) {
-		lim = runner.NewLimiter(b.StepID+".default_limit", cfg.DefaultLimit.Concurrency, cfg.DefaultLimit.RPM)
+	if lim.Name() == step.Unlimited().Name() && (cfg.DefaultLimit.Concurrency > 0 || cfg.DefaultLimit.RPM > 0) {
+		lim = step.NewLimiter(b.StepID+".default_limit", cfg.DefaultLimit.Concurrency, cfg.DefaultLimit.RPM)
 	}
 	s.guard = &kimiGuard{lim: lim, timeout: cfg.Timeout, words: kimiWords{
 		auth: func(err error) error {
@@ -198,7 +198,7 @@ func newKimiClassify(cfg kimiClassifyConfig, b *runner.Build) (any, error) {
 		TokenEstimate: cfg.TokenEstimate, BudgetRatio: cfg.BudgetRatio, PartTokens: cfg.PartTokens,
 		Timestamps: cfg.Timestamps, ContextTokens: cfg.ContextTokens,
 		ItemFields: append([]string{"id"}, kimiClassifyReads...),
-	}, s.chat, s.guard, runner.Logger)
+	}, s.chat, s.guard, step.Logger)
 	if err != nil {
 		key := "" // the setting at fault, when the classifier says
 		if se := (*kimi.SettingError)(nil); errors.As(err, &se) {
@@ -256,21 +256,21 @@ func postRuleSamples() map[string]any {
 }
 
 // Process tries the pre rules, asks the model (unless the transcript is empty), then tries the post rules.
-func (s *kimiClassify) Process(ctx context.Context, in *runner.Item) (runner.Fields, error) {
+func (s *kimiClassify) Process(ctx context.Context, in *step.Item) (step.Fields, error) {
 	if err := s.guard.Stopped(ctx); err != nil {
 		return nil, err
 	}
 	ctx = kimi.WithRun(ctx, s.guard.run(ctx).cls)
 	var tr kimi.Transcript
 	if err := in.Get("transcript", &tr); err != nil {
-		return nil, runner.Permanent(err)
+		return nil, step.Permanent(err)
 	}
 	res := &kimi.Classification{Model: s.cfg.Model, Rule: "model", Parts: 1}
 	decided := ""
 	for _, r := range s.pre {
 		ok, err := r.prog.Bool(in, nil)
 		if err != nil {
-			return nil, runner.Permanent(fmt.Errorf("%s: %w", r.name, err))
+			return nil, step.Permanent(fmt.Errorf("%s: %w", r.name, err))
 		}
 		if ok {
 			decided, res.Rule, res.Confidence = r.Phase, r.name, 1
@@ -292,7 +292,7 @@ func (s *kimiClassify) Process(ctx context.Context, in *runner.Item) (runner.Fie
 	var te *kimi.TemplateError
 	switch {
 	case errors.As(err, &te):
-		return nil, runner.Permanent(err)
+		return nil, step.Permanent(err)
 	case err != nil:
 		return nil, err
 	}
@@ -304,7 +304,7 @@ func (s *kimiClassify) Process(ctx context.Context, in *runner.Item) (runner.Fie
 	for _, r := range s.post {
 		ok, err := r.prog.Bool(in, extra)
 		if err != nil {
-			return nil, runner.Permanent(fmt.Errorf("%s: %w", r.name, err))
+			return nil, step.Permanent(fmt.Errorf("%s: %w", r.name, err))
 		}
 		if ok {
 			phase, res.Rule = r.Phase, r.name
@@ -320,13 +320,13 @@ func (s *kimiClassify) Process(ctx context.Context, in *runner.Item) (runner.Fie
 	if s.coach != nil {
 		s.coach.finish(ctx, in, tr, phase, open, res)
 	}
-	runner.Logger(ctx).InfoContext(ctx, "classified", "phase", phase, "rule", res.Rule, "needs_review", res.NeedsReview,
+	step.Logger(ctx).InfoContext(ctx, "classified", "phase", phase, "rule", res.Rule, "needs_review", res.NeedsReview,
 		"attempts", res.Attempts, "tokens", res.Tokens, "parts", res.Parts)
-	return runner.Fields{"phase": phase, "summary": summary, "classification": res, "needs_review": res.NeedsReview}, nil
+	return step.Fields{"phase": phase, "summary": summary, "classification": res, "needs_review": res.NeedsReview}, nil
 }
 
 // itemData are the item's fields the prompts may name, as JSON values ("" when absent).
-func itemData(in *runner.Item) map[string]any {
+func itemData(in *step.Item) map[string]any {
 	d := map[string]any{"id": in.ID()}
 	for _, f := range kimiClassifyReads {
 		var v any = ""
@@ -344,7 +344,7 @@ func itemData(in *runner.Item) map[string]any {
 // Open checks the model against GET /v1/models once per run, before any money is spent, and takes its
 // context window from the answer where it is given.
 func (s *kimiClassify) Open(ctx context.Context) error {
-	log := runner.Logger(ctx)
+	log := step.Logger(ctx)
 	if strings.TrimSpace(s.cfg.APIKey) == "" {
 		log.WarnContext(ctx, "no api_key: the model is not checked in this dry run", "model", s.cfg.Model)
 		return nil
@@ -383,15 +383,15 @@ func (s *kimiClassify) Close() error {
 
 // Cost is the tokens of ctx's run and, with prices configured, their money. (In a dry run the engine adds
 // up EstimateCost instead: no call is made.)
-func (s *kimiClassify) Cost(ctx context.Context) runner.Cost {
+func (s *kimiClassify) Cost(ctx context.Context) step.Cost {
 	return s.cost(s.guard.run(ctx).cls.Spent.Total())
 }
 
-func (s *kimiClassify) cost(u kimi.TokenUsage) runner.Cost {
+func (s *kimiClassify) cost(u kimi.TokenUsage) step.Cost {
 	if u == (kimi.TokenUsage{}) {
-		return runner.Cost{}
+		return step.Cost{}
 	}
-	c := runner.Cost{Units: u.Units(), Estimate: s.b.DryRun}
+	c := step.Cost{Units: u.Units(), Estimate: s.b.DryRun}
 	if s.prices.Known() {
 		c.Money, c.Currency = s.prices.Money(u), s.prices.Currency
 	}
@@ -400,7 +400,7 @@ func (s *kimiClassify) cost(u kimi.TokenUsage) runner.Cost {
 
 // Estimate says what a run would spend on the item: tokens, and money where prices are configured. It is
 // pure; the dry run's cost line is the engine's sum of EstimateCost.
-func (s *kimiClassify) Estimate(in *runner.Item) string {
+func (s *kimiClassify) Estimate(in *step.Item) string {
 	u, note, ok := s.estimate(in)
 	if !ok {
 		return note
@@ -413,10 +413,10 @@ func (s *kimiClassify) Estimate(in *runner.Item) string {
 }
 
 // EstimateCost is Estimate as a number (nothing when the item gives no length to go by).
-func (s *kimiClassify) EstimateCost(in *runner.Item) runner.Cost {
+func (s *kimiClassify) EstimateCost(in *step.Item) step.Cost {
 	u, _, ok := s.estimate(in)
 	if !ok {
-		return runner.Cost{}
+		return step.Cost{}
 	}
 	c := s.cost(u)
 	c.Estimate = true
@@ -425,7 +425,7 @@ func (s *kimiClassify) EstimateCost(in *runner.Item) runner.Cost {
 
 // estimate is the usage a call on the item would have and a note on how it was guessed; ok is false when
 // nothing can be guessed (the note then says so).
-func (s *kimiClassify) estimate(in *runner.Item) (u kimi.TokenUsage, note string, ok bool) {
+func (s *kimiClassify) estimate(in *step.Item) (u kimi.TokenUsage, note string, ok bool) {
 	var tr kimi.Transcript
 	var n int
 	note = "1 call"
@@ -454,10 +454,10 @@ func (s *kimiClassify) estimate(in *runner.Item) (u kimi.TokenUsage, note string
 }
 
 // Check reports whether Moonshot takes the key at this base URL, knows the model and has a balance.
-func (s *kimiClassify) Check(ctx context.Context, _ runner.CheckOptions) []runner.Finding {
-	var out []runner.Finding
+func (s *kimiClassify) Check(ctx context.Context, _ step.CheckOptions) []step.Finding {
+	var out []step.Finding
 	for _, f := range kimi.CheckChat(ctx, s.chat, s.cfg.Model) {
-		out = append(out, runner.Finding(f))
+		out = append(out, step.Finding(f))
 	}
 	return out
 }

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/coach"
 	"meetpipe/steps/kimi"
 	"meetpipe/steps/store"
@@ -77,7 +77,7 @@ var storeNeeds = map[string]map[string]string{
 }
 
 // newCoaching checks extract, rubrics and ledger_dsn at their positions and compiles them.
-func newCoaching(cfg kimiClassifyConfig, cls *kimi.Classifier, b *runner.Build) (*coaching, error) {
+func newCoaching(cfg kimiClassifyConfig, cls *kimi.Classifier, b *step.Build) (*coaching, error) {
 	fail := func(key, format string, args ...any) (*coaching, error) {
 		return nil, b.ErrorAt(key, "kimi_classify: "+format, args...)
 	}
@@ -199,7 +199,7 @@ func checkBounds(typ string, enum []string, lo, hi *float64) string {
 
 // extra shapes this item's request: the criteria of the rubrics, the open items of earlier sessions
 // (their ids the only valid followups), the range check of scores.
-func (c *coaching) extra(ctx context.Context, in *runner.Item, decided string) (*kimi.Extra, map[string]coach.OpenItem, error) {
+func (c *coaching) extra(ctx context.Context, in *step.Item, decided string) (*kimi.Extra, map[string]coach.OpenItem, error) {
 	x := &kimi.Extra{Enums: map[string][]string{}}
 	var b strings.Builder
 	if sf := c.roles["scorecards"]; sf != "" {
@@ -301,7 +301,7 @@ func (c *coaching) criterion(phase string, m map[string]any) (kimiCriterion, boo
 }
 
 // openItems reads the items this session may close from the ledger (none without ledger_dsn).
-func (c *coaching) openItems(ctx context.Context, in *runner.Item) ([]coach.OpenItem, error) {
+func (c *coaching) openItems(ctx context.Context, in *step.Item) ([]coach.OpenItem, error) {
 	if !c.hasDB || in == nil {
 		return nil, nil
 	}
@@ -338,12 +338,12 @@ func (c *coaching) openItems(ctx context.Context, in *runner.Item) ([]coach.Open
 func (c *coaching) fail(ctx context.Context, err error) error {
 	err = store.Scrub(fmt.Errorf("ledger_dsn: %w", err), c.ledger.Secrets()...)
 	switch {
-	case runner.IsCanceled(ctx, err):
+	case step.IsCanceled(ctx, err):
 		return err
 	case store.Temporary(err):
-		return runner.Transient(err)
+		return step.Transient(err)
 	}
-	return runner.Environmental(err)
+	return step.Environmental(err)
 }
 
 func (c *coaching) close() error {
@@ -361,7 +361,7 @@ func (c *coaching) close() error {
 // quote is not in the transcript is dropped and counted, never stored (coaching-anchors.md §b.2); due
 // dates are resolved against the session's day; scores outside the phase's rubric or range are left out.
 // The stored answer keeps only the checked elements.
-func (c *coaching) finish(ctx context.Context, in *runner.Item, tr kimi.Transcript, phase string, open map[string]coach.OpenItem, res *kimi.Classification) {
+func (c *coaching) finish(ctx context.Context, in *step.Item, tr kimi.Transcript, phase string, open map[string]coach.OpenItem, res *kimi.Classification) {
 	ex := &coach.Extraction{Phase: phase, Homework: []coach.Item{}, Scores: []coach.Score{}, Followups: []coach.Followup{}}
 	res.Coaching = ex
 	if res.Answer == nil || res.Raw != "" {
@@ -371,7 +371,7 @@ func (c *coaching) finish(ctx context.Context, in *runner.Item, tr kimi.Transcri
 	_ = in.Get("start", &start)
 	day := start.In(c.loc)
 	quotes := coach.NewQuotes(tr.Text)
-	log := runner.Logger(ctx)
+	log := step.Logger(ctx)
 	keep := func(field string, ok func(m map[string]any, quote string) bool) {
 		list, _ := res.Answer[field].([]any)
 		kept := []any{}

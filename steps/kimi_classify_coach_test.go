@@ -13,7 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/coach"
 	"meetpipe/steps/kimi"
 	"meetpipe/steps/kimi/emulator"
@@ -74,7 +74,7 @@ var session2 = []string{
 	"老师：好，那我们练一道算法题。",
 }
 
-func coachItem(t *testing.T, id string, day int, lines []string) runner.Fields {
+func coachItem(t *testing.T, id string, day int, lines []string) step.Fields {
 	t.Helper()
 	var texts []string
 	tr := kimi.Transcript{Segments: []kimi.Segment{}}
@@ -83,17 +83,17 @@ func coachItem(t *testing.T, id string, day int, lines []string) runner.Fields {
 		texts = append(texts, l)
 	}
 	tr.Text = kimi.JoinText(texts)
-	return runner.Fields{"transcript": tr, "subject": "模拟面试 " + id, "duration_min": 45, "teacher_id": "teacher_wang",
+	return step.Fields{"transcript": tr, "subject": "模拟面试 " + id, "duration_min": 45, "teacher_id": "teacher_wang",
 		"start": time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC).AddDate(0, 0, day), "meeting_id": "m-" + id,
 		"student_ids": []string{"stu_li"}}
 }
 
 // classifyAndStore runs kimi_classify then mysql_upsert on it, as the pipeline does.
-func classifyAndStore(t *testing.T, cls *kimiClassify, up *mysqlUpsert, f runner.Fields) *kimi.Classification {
+func classifyAndStore(t *testing.T, cls *kimiClassify, up *mysqlUpsert, f step.Fields) *kimi.Classification {
 	t.Helper()
 	ctx := context.Background()
 	id := strings.TrimPrefix(f["meeting_id"].(string), "m-") // the recording id, as coachItem names the meeting
-	it, err := runner.NewItem(id, f)
+	it, err := step.NewItem(id, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,14 +101,14 @@ func classifyAndStore(t *testing.T, cls *kimiClassify, up *mysqlUpsert, f runner
 	if err != nil {
 		t.Fatalf("classify %s: %v", id, err)
 	}
-	next := runner.Fields{}
+	next := step.Fields{}
 	for k, v := range f {
 		next[k] = v
 	}
 	for k, v := range out {
 		next[k] = v
 	}
-	stored, err := runner.NewItem(id, next)
+	stored, err := step.NewItem(id, next)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/kimi"
 	"meetpipe/steps/kimi/emulator"
 	"meetpipe/steps/kimi/kimitest"
@@ -38,15 +39,15 @@ func newTestClassify(t *testing.T, s *emulator.MoonshotServer, extra string) *ki
 // later calls made in the same ctx.
 func openTestClassify(t *testing.T, ctx context.Context, s *emulator.MoonshotServer, extra string) *kimiClassify {
 	t.Helper()
-	step := steptest.As[*kimiClassify](t, "kimi_classify", fmt.Sprintf("base_url: %s\napi_key: sk-kimi\ndefault_limit: {concurrency: 0, rpm: 0}\n%s", s.URL(), extra))
+	stp := steptest.As[*kimiClassify](t, "kimi_classify", fmt.Sprintf("base_url: %s\napi_key: sk-kimi\ndefault_limit: {concurrency: 0, rpm: 0}\n%s", s.URL(), extra))
 	// As the engine does at the start of a run; a rejected key is the test's business.
-	if err := step.Open(ctx); err != nil {
+	if err := stp.Open(ctx); err != nil {
 		t.Logf("open: %v", err)
 	}
-	return step
+	return stp
 }
 
-func transcriptItem(t *testing.T, id, subject string, lines ...string) *runner.Item {
+func transcriptItem(t *testing.T, id, subject string, lines ...string) *step.Item {
 	t.Helper()
 	tr := kimi.Transcript{Segments: []kimi.Segment{}}
 	for i, l := range lines {
@@ -57,7 +58,7 @@ func transcriptItem(t *testing.T, id, subject string, lines ...string) *runner.I
 		texts = append(texts, s.Text)
 	}
 	tr.Text = kimi.JoinText(texts)
-	it, err := runner.NewItem(id, runner.Fields{"transcript": tr, "subject": subject, "duration_min": 45,
+	it, err := step.NewItem(id, step.Fields{"transcript": tr, "subject": subject, "duration_min": 45,
 		"start": time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC), "teacher_id": "t1", "student_ids": []string{"s1"}})
 	if err != nil {
 		t.Fatal(err)
@@ -86,12 +87,12 @@ func TestKimiClassifyLadder(t *testing.T) {
 			s := moonshotServer(t, emulator.MoonshotOptions{Fixture: fx})
 			s.Inject(tt.Inject...)
 			// The json_object ladder: json_schema would make these faults impossible (TestKimiClassifySchemaReasks).
-			step := newTestClassify(t, s, "summary_max: 30\njson_schema: false\nreasoning_tokens: 0")
+			stp := newTestClassify(t, s, "summary_max: 30\njson_schema: false\nreasoning_tokens: 0")
 			text := tt.Text
 			if text == "" {
 				text = "这个项目的难点是什么？"
 			}
-			out, err := step.Process(context.Background(), transcriptItem(t, "rec1", "周会", text))
+			out, err := stp.Process(context.Background(), transcriptItem(t, "rec1", "周会", text))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -124,25 +125,25 @@ func TestKimiClassifyLadder(t *testing.T) {
 }
 
 func TestKimiClassify429Kinds(t *testing.T) {
-	ctx := runner.WithRunScope(context.Background()) // one run: a stop holds for its later items
+	ctx := step.WithRunScope(context.Background()) // one run: a stop holds for its later items
 	tests := []struct {
 		fault emulator.Fault
-		kind  runner.Kind
+		kind  step.Kind
 		after time.Duration
 		again bool // a later item still calls the model
 	}{
-		{emulator.FaultRateLimit, runner.KindTransient, time.Second, true},
-		{emulator.FaultOverloaded, runner.KindTransient, 0, true},
-		{emulator.FaultServerError, runner.KindTransient, 0, true},
-		{emulator.FaultReset, runner.KindTransient, 0, true},
-		{emulator.FaultQuota, runner.KindDeferred, 0, false},
+		{emulator.FaultRateLimit, step.KindTransient, time.Second, true},
+		{emulator.FaultOverloaded, step.KindTransient, 0, true},
+		{emulator.FaultServerError, step.KindTransient, 0, true},
+		{emulator.FaultReset, step.KindTransient, 0, true},
+		{emulator.FaultQuota, step.KindDeferred, 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.fault), func(t *testing.T) {
 			s := moonshotServer(t, emulator.MoonshotOptions{})
 			s.Inject(tt.fault)
-			step := newTestClassify(t, s, "")
-			_, err := step.Process(ctx, transcriptItem(t, "rec1", "周会", "我们来聊简历。"))
+			stp := newTestClassify(t, s, "")
+			_, err := stp.Process(ctx, transcriptItem(t, "rec1", "周会", "我们来聊简历。"))
 			if after := kimiKind(t, err, tt.kind); after != tt.after {
 				t.Errorf("after %v, want %v", after, tt.after)
 			}
@@ -150,7 +151,7 @@ func TestKimiClassify429Kinds(t *testing.T) {
 				return // the limiter holds every caller for the second the server asked for
 			}
 			before := s.Counters().Chat
-			_, err = step.Process(ctx, transcriptItem(t, "rec2", "周会", "我们来聊项目。"))
+			_, err = stp.Process(ctx, transcriptItem(t, "rec2", "周会", "我们来聊项目。"))
 			calls := s.Counters().Chat - before
 			if tt.again {
 				if err != nil || calls != 1 {
@@ -158,7 +159,7 @@ func TestKimiClassify429Kinds(t *testing.T) {
 				}
 				return
 			}
-			kimiKind(t, err, runner.KindDeferred)
+			kimiKind(t, err, step.KindDeferred)
 			if calls != 0 || !strings.Contains(err.Error(), "quota") {
 				t.Errorf("after the quota ran out: %d calls, %v", calls, err)
 			}
@@ -166,13 +167,13 @@ func TestKimiClassify429Kinds(t *testing.T) {
 	}
 	t.Run("401 names KIMI_API_KEY", func(t *testing.T) {
 		s := moonshotServer(t, emulator.MoonshotOptions{APIKey: "sk-other"})
-		step := openTestClassify(t, ctx, s, "")
-		_, err := step.Process(ctx, transcriptItem(t, "rec1", "周会", "简历"))
+		stp := openTestClassify(t, ctx, s, "")
+		_, err := stp.Process(ctx, transcriptItem(t, "rec1", "周会", "简历"))
 		kimiEnv(t, err)
 		if !strings.Contains(err.Error(), "KIMI_API_KEY") || strings.Contains(err.Error(), "sk-kimi") {
 			t.Errorf("message: %v", err)
 		}
-		_, err = step.Process(ctx, transcriptItem(t, "rec2", "周会", "项目"))
+		_, err = stp.Process(ctx, transcriptItem(t, "rec2", "周会", "项目"))
 		kimiEnv(t, err)
 		// The model check at the start of the run met the rejected key: no completion was tried.
 		if got := s.Counters(); got.Chat != 0 || got.Unauthorized != 1 {
@@ -182,11 +183,11 @@ func TestKimiClassify429Kinds(t *testing.T) {
 	t.Run("engine retry reuses answers already paid for", func(t *testing.T) {
 		s := moonshotServer(t, emulator.MoonshotOptions{})
 		s.Inject(emulator.FaultInvalidJSON, emulator.FaultOverloaded)
-		step := newTestClassify(t, s, "json_schema: false")
+		stp := newTestClassify(t, s, "json_schema: false")
 		it := transcriptItem(t, "rec1", "周会", "我们来聊简历。")
-		_, err := step.Process(ctx, it)
-		kimiKind(t, err, runner.KindTransient)
-		out, err := step.Process(ctx, it)
+		_, err := stp.Process(ctx, it)
+		kimiKind(t, err, step.KindTransient)
+		out, err := stp.Process(ctx, it)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -231,8 +232,8 @@ func TestKimiClassifyTokenBudget(t *testing.T) {
 	}
 	t.Run("map-reduce over the budget", func(t *testing.T) {
 		s := moonshotServer(t, emulator.MoonshotOptions{})
-		step := newTestClassify(t, s, "model: moonshot-v1-8k\npart_tokens: 2500")
-		out, err := step.Process(ctx, transcriptItem(t, "rec1", "周会", lines...))
+		stp := newTestClassify(t, s, "model: moonshot-v1-8k\npart_tokens: 2500")
+		out, err := stp.Process(ctx, transcriptItem(t, "rec1", "周会", lines...))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -257,9 +258,9 @@ func TestKimiClassifyTokenBudget(t *testing.T) {
 	t.Run("model limit falls back to map-reduce", func(t *testing.T) {
 		s := moonshotServer(t, emulator.MoonshotOptions{})
 		// Not opened: the configured (wrong) window stands, as when GET /v1/models gives none.
-		step := steptest.As[*kimiClassify](t, "kimi_classify", fmt.Sprintf("base_url: %s\napi_key: sk-kimi\ndefault_limit: {concurrency: 0, rpm: 0}\n%s",
+		stp := steptest.As[*kimiClassify](t, "kimi_classify", fmt.Sprintf("base_url: %s\napi_key: sk-kimi\ndefault_limit: {concurrency: 0, rpm: 0}\n%s",
 			s.URL(), "model: moonshot-v1-8k\ncontext_tokens: 200000\npart_tokens: 3000\ntoken_estimate: runes"))
-		out, err := step.Process(ctx, transcriptItem(t, "rec1", "周会", append(lines, lines[:30]...)...))
+		out, err := stp.Process(ctx, transcriptItem(t, "rec1", "周会", append(lines, lines[:30]...)...))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -271,8 +272,8 @@ func TestKimiClassifyTokenBudget(t *testing.T) {
 	})
 	t.Run("estimate endpoint", func(t *testing.T) {
 		s := moonshotServer(t, emulator.MoonshotOptions{})
-		step := newTestClassify(t, s, "token_estimate: api")
-		if _, err := step.Process(ctx, transcriptItem(t, "rec1", "周会", lines[:3]...)); err != nil {
+		stp := newTestClassify(t, s, "token_estimate: api")
+		if _, err := stp.Process(ctx, transcriptItem(t, "rec1", "周会", lines[:3]...)); err != nil {
 			t.Fatal(err)
 		}
 		if got := s.Counters(); got.Estimates != 1 || got.Chat != 1 {
@@ -285,7 +286,7 @@ func TestKimiClassifyConfig(t *testing.T) {
 	key := func(with string) string {
 		t.Helper()
 		_, cfg := steptest.Build(t, "kimi_classify", "api_key: k1\n"+with)
-		b, err := runner.MemoJSON(cfg)
+		b, err := step.MemoJSON(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -340,9 +341,9 @@ func TestKimiClassifyConfig(t *testing.T) {
 
 // kimiRecorder is a test source emitting fixed items and a sink recording what reaches it.
 type kimiRecorder struct {
-	items []runner.Fields
+	items []step.Fields
 	mu    sync.Mutex
-	got   map[string]*runner.Item
+	got   map[string]*step.Item
 }
 
 type kimiNoConfig struct {
@@ -351,7 +352,7 @@ type kimiNoConfig struct {
 
 type kimiSource struct{ r *kimiRecorder }
 
-func (s kimiSource) List(ctx context.Context, w runner.Window, out runner.Emitter) error {
+func (s kimiSource) List(ctx context.Context, w step.Window, out step.Emitter) error {
 	for i, f := range s.r.items {
 		if err := out.Emit(ctx, fmt.Sprintf("rec%d", i+1), f); err != nil {
 			return err
@@ -362,23 +363,23 @@ func (s kimiSource) List(ctx context.Context, w runner.Window, out runner.Emitte
 
 type kimiSink struct{ r *kimiRecorder }
 
-func (s kimiSink) Process(ctx context.Context, in *runner.Item) (runner.Fields, error) {
+func (s kimiSink) Process(ctx context.Context, in *step.Item) (step.Fields, error) {
 	s.r.mu.Lock()
 	defer s.r.mu.Unlock()
 	s.r.got[in.ID()] = in.Clone()
 	return nil, nil
 }
 
-func (r *kimiRecorder) registry() *runner.Registry {
-	reg := runner.Builtins.Clone()
-	reg.Register(runner.Define(runner.Spec{Name: "kimi_test_source", Version: "1", Source: true, Writes: []runner.Field{
+func (r *kimiRecorder) registry() *step.Registry {
+	reg := step.Builtins.Clone()
+	reg.Register(step.Define(step.Spec{Name: "kimi_test_source", Version: "1", Source: true, Writes: []step.Field{
 		{Name: "audio", Sample: media.Audio{}}, {Name: "subject", Sample: ""}, {Name: "start", Sample: time.Time{}},
 		{Name: "duration_min", Sample: 0}, {Name: "teacher_id", Sample: ""}, {Name: "student_ids", Sample: []string{}},
 		{Name: "participants", Sample: []map[string]any{}}}},
-		kimiNoConfig{}, func(kimiNoConfig, *runner.Build) (any, error) { return kimiSource{r}, nil }))
-	reg.Register(runner.Define(runner.Spec{Name: "kimi_test_sink", Version: "1",
+		kimiNoConfig{}, func(kimiNoConfig, *step.Build) (any, error) { return kimiSource{r}, nil }))
+	reg.Register(step.Define(step.Spec{Name: "kimi_test_sink", Version: "1",
 		Reads: []string{"phase", "summary", "classification", "needs_review", "transcript"}},
-		kimiNoConfig{}, func(kimiNoConfig, *runner.Build) (any, error) { return kimiSink{r}, nil }))
+		kimiNoConfig{}, func(kimiNoConfig, *step.Build) (any, error) { return kimiSink{r}, nil }))
 	return reg
 }
 
@@ -412,10 +413,10 @@ func TestKimiPipeline(t *testing.T) {
 		{Keywords: []string{"项目"}, ChatAnswer: emulator.ChatAnswer{Phase: "项目深挖", Confidence: 0.8}},
 		{Keywords: []string{"简历"}, ChatAnswer: emulator.ChatAnswer{Phase: "简历优化", Confidence: 0.8}}}}
 	chat := moonshotServer(t, emulator.MoonshotOptions{Concurrency: 1, Fixture: chatFx})
-	r := &kimiRecorder{got: map[string]*runner.Item{}}
+	r := &kimiRecorder{got: map[string]*step.Item{}}
 	start := time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC)
 	for i, sub := range []string{"第3次模拟面试", "周会", "Offer 沟通"} {
-		r.items = append(r.items, runner.Fields{"audio": kimiChunks(t, [2]float64{0, float64(6 + i)}), "subject": sub, "start": start,
+		r.items = append(r.items, step.Fields{"audio": kimiChunks(t, [2]float64{0, float64(6 + i)}), "subject": sub, "start": start,
 			"duration_min": 30, "teacher_id": "t1", "student_ids": []string{"s1"}, "participants": []map[string]any{}})
 	}
 	reg := r.registry()
@@ -502,9 +503,9 @@ func TestKimiPipeline(t *testing.T) {
 // the step documents are filled in.
 func TestKimiClassifyPromptOverride(t *testing.T) {
 	s := moonshotServer(t, emulator.MoonshotOptions{})
-	step := newTestClassify(t, s, "system: '阶段：{{join .phase_names \"/\"}}；摘要不超过 {{.summary_max}} 字；只输出 JSON。'\n"+
+	stp := newTestClassify(t, s, "system: '阶段：{{join .phase_names \"/\"}}；摘要不超过 {{.summary_max}} 字；只输出 JSON。'\n"+
 		"user: '{{.subject}}（{{.duration_min}} 分钟，{{.id}}）\n{{.text}}'")
-	if _, err := step.Process(context.Background(), transcriptItem(t, "rec1", "周会", "我们来聊简历。")); err != nil {
+	if _, err := stp.Process(context.Background(), transcriptItem(t, "rec1", "周会", "我们来聊简历。")); err != nil {
 		t.Fatal(err)
 	}
 	msgs := chatBodies(t, s)[0].Messages

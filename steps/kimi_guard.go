@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/kimi"
 )
 
@@ -16,7 +16,7 @@ import (
 // satisfies kimi.Guard, so the client package stays free of the engine. The guard lives as long as the
 // step; what belongs to one run (the stop, the tokens) is in the run's scope (kimiRun).
 type kimiGuard struct {
-	lim     *runner.Limiter
+	lim     *step.Limiter
 	timeout time.Duration // 0: none
 	words   kimiWords
 }
@@ -34,7 +34,7 @@ type kimiRun struct {
 
 // run is the guard's state in ctx's run (a new one outside a run).
 func (g *kimiGuard) run(ctx context.Context) *kimiRun {
-	return runner.RunValue(ctx, g, func() *kimiRun {
+	return step.RunValue(ctx, g, func() *kimiRun {
 		return &kimiRun{cls: kimi.NewRun(), chunks: kimi.NewCache[asrKey](1024, cloneTranscription)}
 	})
 }
@@ -87,33 +87,33 @@ func (g *kimiGuard) Call(ctx context.Context, f func(context.Context) error) err
 // one already given a kind (the run's stop, which Do returns), so that it is not wrapped twice.
 func (g *kimiGuard) Fail(ctx context.Context, err error) error {
 	var ae *kimi.APIError
-	var se *runner.StepError
+	var se *step.StepError
 	if !errors.As(err, &ae) || errors.As(err, &se) {
 		return err
 	}
 	switch ae.Kind() {
 	case kimi.ErrAuth:
 		// The key, not the recording, is at fault: the items stay pending for the run after the fix.
-		return g.stopWith(ctx, runner.Environmental(g.words.auth(err)))
+		return g.stopWith(ctx, step.Environmental(g.words.auth(err)))
 	case kimi.ErrQuota:
 		// An exhausted balance or quota: every call of every item would meet it, so the run stops and the
 		// items stay pending for the run after the top-up or the day's turn.
-		return g.stopWith(ctx, runner.Environmental(g.words.quota(err)))
+		return g.stopWith(ctx, step.Environmental(g.words.quota(err)))
 	case kimi.ErrRateLimit, kimi.ErrOverloaded, kimi.ErrServer:
 		if ae.Wait > 0 {
 			g.lim.Hold(ae.Wait)
-			return runner.RetryAfter(err, ae.Wait)
+			return step.RetryAfter(err, ae.Wait)
 		}
-		return runner.Transient(err)
+		return step.Transient(err)
 	case kimi.ErrTooLarge:
-		return runner.Permanent(explain(g.words.tooLarge, err))
+		return step.Permanent(explain(g.words.tooLarge, err))
 	case kimi.ErrNotFound, kimi.ErrUnavailable:
 		// 404 "Not found the model … or Permission denied" (a retired model) and 400 "not available for your
 		// organization" (a key moved elsewhere) meet every call, not one recording: the environment's fault
 		// (corrections item 7). The client calls no per-item path that could be missing.
-		return g.stopWith(ctx, runner.Environmental(explain(g.words.notFound, err)))
+		return g.stopWith(ctx, step.Environmental(explain(g.words.notFound, err)))
 	case kimi.ErrBadRequest, kimi.ErrTooLong, kimi.ErrContentFilter:
-		return runner.Permanent(err)
+		return step.Permanent(err)
 	}
 	return err
 }

@@ -13,15 +13,16 @@ import (
 	"time"
 
 	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/kimi"
 	"meetpipe/steps/kimi/emulator"
 )
 
 // kimiTranscripts is a test source emitting transcribed recordings, so that kimi_classify runs in the
 // engine without audio.
-type kimiTranscripts struct{ items []runner.Fields }
+type kimiTranscripts struct{ items []step.Fields }
 
-func (s kimiTranscripts) List(ctx context.Context, w runner.Window, out runner.Emitter) error {
+func (s kimiTranscripts) List(ctx context.Context, w step.Window, out step.Emitter) error {
 	for i, f := range s.items {
 		if err := out.Emit(ctx, fmt.Sprintf("rec%d", i+1), f); err != nil {
 			return err
@@ -38,7 +39,7 @@ var kimiSubjects = []struct{ text, phase string }{
 
 // classifyRun loads a pipeline of a transcript source, kimi_classify (with extra settings) and the
 // recorder's sink, and runs it. sum is nil when the run stopped before any item.
-func classifyRun(t *testing.T, srv *emulator.MoonshotServer, dir, extra string, o runner.RunOptions) (*runner.Summary, *kimiRecorder, error) {
+func classifyRun(t *testing.T, srv *emulator.MoonshotServer, dir, extra string, o runner.RunOptions) (*step.Summary, *kimiRecorder, error) {
 	t.Helper()
 	p, r := classifyPipeline(t, srv, dir, extra, o.DryRun)
 	defer p.Close()
@@ -52,19 +53,19 @@ func classifyRun(t *testing.T, srv *emulator.MoonshotServer, dir, extra string, 
 // classifyPipeline loads the pipeline classifyRun runs: three transcripts, kimi_classify, a recorder.
 func classifyPipeline(t *testing.T, srv *emulator.MoonshotServer, dir, extra string, dry bool) (*runner.Pipeline, *kimiRecorder) {
 	t.Helper()
-	r := &kimiRecorder{got: map[string]*runner.Item{}}
-	var items []runner.Fields
+	r := &kimiRecorder{got: map[string]*step.Item{}}
+	var items []step.Fields
 	for _, sub := range kimiSubjects {
-		items = append(items, runner.Fields{"transcript": kimi.Transcript{Text: sub.text, Segments: []kimi.Segment{{Start: 0, End: 5, Text: sub.text}}},
+		items = append(items, step.Fields{"transcript": kimi.Transcript{Text: sub.text, Segments: []kimi.Segment{{Start: 0, End: 5, Text: sub.text}}},
 			"subject": "辅导", "start": time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC), "duration_min": 30, "teacher_id": "t1",
 			"student_ids": []string{"s1"}, "participants": []map[string]any{}})
 	}
 	reg := r.registry()
-	reg.Register(runner.Define(runner.Spec{Name: "kimi_tr_source", Version: "1", Source: true, Writes: []runner.Field{
+	reg.Register(step.Define(step.Spec{Name: "kimi_tr_source", Version: "1", Source: true, Writes: []step.Field{
 		{Name: "transcript", Sample: kimi.Transcript{}}, {Name: "subject", Sample: ""}, {Name: "start", Sample: time.Time{}},
 		{Name: "duration_min", Sample: 0}, {Name: "teacher_id", Sample: ""}, {Name: "student_ids", Sample: []string{}},
 		{Name: "participants", Sample: []map[string]any{}}}},
-		kimiNoConfig{}, func(kimiNoConfig, *runner.Build) (any, error) { return kimiTranscripts{items}, nil }))
+		kimiNoConfig{}, func(kimiNoConfig, *step.Build) (any, error) { return kimiTranscripts{items}, nil }))
 	src := fmt.Sprintf(`
 steps:
   - uses: kimi_tr_source
@@ -152,7 +153,7 @@ func TestKimiClassifyUnknownModel(t *testing.T) {
 	for _, dry := range []bool{false, true} {
 		srv := moonshotServer(t, emulator.MoonshotOptions{})
 		sum, r, err := classifyRun(t, srv, t.TempDir(), "model: kimi-k2-0905-preview", runner.RunOptions{DryRun: dry})
-		var d runner.Diagnostic
+		var d step.Diagnostic
 		if sum != nil || !errors.As(err, &d) {
 			t.Fatalf("dry %v: summary %+v, err %v; want a configuration error", dry, sum, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/kimi/emulator"
 )
 
@@ -16,7 +17,7 @@ func TestKimiClassifyRunsAreApart(t *testing.T) {
 	srv := moonshotServer(t, emulator.MoonshotOptions{})
 	p, _ := classifyPipeline(t, srv, t.TempDir(), "", false)
 	defer p.Close()
-	run := func(o runner.RunOptions) *runner.Summary {
+	run := func(o runner.RunOptions) *step.Summary {
 		t.Helper()
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 		sum, _ := p.Run(context.Background(), o) // a run with pending items returns an error too
@@ -49,21 +50,21 @@ func TestKimiClassifyRunsAreApart(t *testing.T) {
 // of the same Pipeline estimate the same.
 func TestKimiClassifyEstimateIsPure(t *testing.T) {
 	srv := moonshotServer(t, emulator.MoonshotOptions{})
-	step := newTestClassify(t, srv, "price_per_mtok_input: 12")
-	ctx := runner.WithRunScope(context.Background())
+	stp := newTestClassify(t, srv, "price_per_mtok_input: 12")
+	ctx := step.WithRunScope(context.Background())
 	it := transcriptItem(t, "rec1", "周会", "我们来聊简历。")
 	for range 3 {
-		if step.Estimate(it) == "" || step.EstimateCost(it).Units["prompt_tokens"] == 0 {
+		if stp.Estimate(it) == "" || stp.EstimateCost(it).Units["prompt_tokens"] == 0 {
 			t.Fatal("no estimate")
 		}
 	}
-	if c := step.Cost(ctx); len(c.Units) != 0 || c.Money != 0 {
+	if c := stp.Cost(ctx); len(c.Units) != 0 || c.Money != 0 {
 		t.Errorf("after three estimates the run's cost is %+v, want none", c)
 	}
 
 	p, _ := classifyPipeline(t, srv, t.TempDir(), "price_per_mtok_input: 12", true)
 	defer p.Close()
-	var costs [2]runner.Cost
+	var costs [2]step.Cost
 	for i := range costs {
 		sum, err := p.Run(context.Background(), runner.RunOptions{DryRun: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {

@@ -5,7 +5,7 @@ import (
 	"encoding/hex"
 	"testing"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/steptest"
 )
 
@@ -30,7 +30,7 @@ func TestMemoConfigPinned(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.step, func(t *testing.T) {
 			_, cfg := steptest.BuildWith(t, c.step, c.with, steptest.Options{DryRun: true})
-			raw, err := runner.MemoJSON(cfg)
+			raw, err := step.MemoJSON(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}

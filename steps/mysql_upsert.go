@@ -14,7 +14,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/roster"
 	"meetpipe/steps/store"
 	"meetpipe/steps/talk"
@@ -44,7 +44,7 @@ type mysqlUpsertConfig struct {
 }
 
 func init() {
-	runner.Register(runner.Spec{
+	step.Register(step.Spec{
 		Name: "mysql_upsert",
 		Summary: "write each recording to MySQL (recordings, recording_students, recording_speakers) and keep student_stats exact, in one " +
 			"transaction per item; running it again changes nothing. Signed download URLs are never stored. Also " +
@@ -54,7 +54,7 @@ func init() {
 		Reads: []string{"meeting_id", "meeting_code", "subject", "teacher_id", "student_ids", "participants", "start",
 			"end", "duration_min", "files", "transcript", "phase", "summary", "classification", "needs_review",
 			"transcript_source", "talk"},
-		Writes: []runner.Field{{Name: "stored", Sample: store.Stored{},
+		Writes: []step.Field{{Name: "stored", Sample: store.Stored{},
 			Doc: "action (inserted, updated, unchanged; forgotten when every student was erased by runner forget), status (done, or partial without transcript or summary), students, at"}},
 		SideEffects: true,
 	}, mysqlUpsertConfig{Host: "127.0.0.1", Port: 3306, User: "root", Migrate: true, RecordRuns: true, MaxOpen: 4,
@@ -79,7 +79,7 @@ type mysqlUpsert struct {
 	admitQuiet time.Time // Admit does not ask the server before this (it failed to answer)
 }
 
-func newMysqlUpsert(cfg mysqlUpsertConfig, b *runner.Build) (any, error) {
+func newMysqlUpsert(cfg mysqlUpsertConfig, b *step.Build) (any, error) {
 	sc := store.Config{DSN: cfg.DSN, Host: cfg.Host, Port: cfg.Port, User: cfg.User, Password: cfg.Password,
 		Database: cfg.Database, TLS: cfg.TLS, MaxOpen: cfg.MaxOpen, MaxIdle: cfg.MaxIdle,
 		ConnMaxLifetime: cfg.ConnMaxLifetime, ConnectTimeout: cfg.ConnectTimeout, ReadTimeout: cfg.ReadTimeout,
@@ -127,15 +127,15 @@ func (s *mysqlUpsert) open(ctx context.Context) (*sql.DB, error) {
 	applied, err := store.Migrate(ctx, s.db)
 	if err != nil {
 		err = fmt.Errorf("migrate %s: %w", s.cfg.Describe(), err)
-		if !store.Temporary(err) && !runner.IsCanceled(ctx, err) {
+		if !store.Temporary(err) && !step.IsCanceled(ctx, err) {
 			// An edited migration, a user without CREATE, a table of another shape: every item would fail
 			// the same way, and none of them is at fault.
-			err = runner.Environmental(store.Scrub(err, s.secrets...))
+			err = step.Environmental(store.Scrub(err, s.secrets...))
 		}
 		return nil, err
 	}
 	if len(applied) > 0 {
-		runner.Logger(ctx).Info("schema migrated", "database", s.cfg.Describe(), "applied", strings.Join(applied, ","))
+		step.Logger(ctx).Info("schema migrated", "database", s.cfg.Describe(), "applied", strings.Join(applied, ","))
 	}
 	s.ready = true
 	return s.db, s.applyRoster(ctx)
@@ -153,7 +153,7 @@ func (s *mysqlUpsert) applyRoster(ctx context.Context) error {
 	}
 	s.applied = true
 	if n > 0 {
-		runner.Logger(ctx).Info("roster applied to stored recordings", "recordings", n, "roster", s.roster.Hash())
+		step.Logger(ctx).Info("roster applied to stored recordings", "recordings", n, "roster", s.roster.Hash())
 	}
 	return nil
 }
@@ -170,14 +170,14 @@ func (s *mysqlUpsert) resolve(src string) (string, bool) {
 }
 
 // Process writes the item's recording in one transaction.
-func (s *mysqlUpsert) Process(ctx context.Context, in *runner.Item) (runner.Fields, error) {
+func (s *mysqlUpsert) Process(ctx context.Context, in *step.Item) (step.Fields, error) {
 	rec, err := recordingOf(in, s.resolve)
 	if err != nil {
-		return nil, runner.Permanent(err)
+		return nil, step.Permanent(err)
 	}
 	db, err := s.open(ctx)
 	if err != nil {
-		if runner.IsEnvironmental(err) {
+		if step.IsEnvironmental(err) {
 			return nil, err
 		}
 		return nil, s.classify(ctx, err)
@@ -190,8 +190,8 @@ func (s *mysqlUpsert) Process(ctx context.Context, in *runner.Item) (runner.Fiel
 		return nil, s.classify(ctx, err)
 	}
 	if dropped > 0 && had > 0 && len(rec.Students) == 0 {
-		runner.Logger(ctx).Info("recording not stored: its students were erased", "item", rec.ID, "erased", dropped)
-		return runner.Fields{"stored": store.Stored{Action: "forgotten", At: time.Now().UTC().Truncate(time.Millisecond)}}, nil
+		step.Logger(ctx).Info("recording not stored: its students were erased", "item", rec.ID, "erased", dropped)
+		return step.Fields{"stored": store.Stored{Action: "forgotten", At: time.Now().UTC().Truncate(time.Millisecond)}}, nil
 	}
 	res, err := (&store.Recordings{DB: db, LockRetries: s.retries}).Upsert(ctx, rec)
 	if err != nil {
@@ -200,9 +200,9 @@ func (s *mysqlUpsert) Process(ctx context.Context, in *runner.Item) (runner.Fiel
 	if err := saveCoaching(ctx, db, rec, in); err != nil {
 		return nil, s.classify(ctx, err)
 	}
-	runner.Logger(ctx).Debug("recording stored", "item", rec.ID, "action", res.Action, "status", res.Status,
+	step.Logger(ctx).Debug("recording stored", "item", rec.ID, "action", res.Action, "status", res.Status,
 		"students", res.Students, "attempts", res.Attempts)
-	return runner.Fields{"stored": store.Stored{Action: res.Action, Status: res.Status, Students: res.Students,
+	return step.Fields{"stored": store.Stored{Action: res.Action, Status: res.Status, Students: res.Students,
 		At: time.Now().UTC().Truncate(time.Millisecond)}}, nil
 }
 
@@ -213,25 +213,25 @@ func (s *mysqlUpsert) classify(ctx context.Context, err error) error {
 	var ve *store.ValueError
 	var me *mysql.MySQLError
 	switch {
-	case runner.IsCanceled(ctx, err):
+	case step.IsCanceled(ctx, err):
 		return err
 	case store.Temporary(err):
-		return runner.Transient(err)
+		return step.Transient(err)
 	case errors.As(err, &ve):
-		return runner.Permanent(err)
+		return step.Permanent(err)
 	case errors.As(err, &me) && (me.Number == 1146 || me.Number == 1054):
-		return runner.Environmental(fmt.Errorf("%w (the schema is missing or old: run `runner migrate` or set migrate: true)", err))
+		return step.Environmental(fmt.Errorf("%w (the schema is missing or old: run `runner migrate` or set migrate: true)", err))
 	case store.Environment(err):
 		// The login, the grants or the schema are wrong, not the recording: it stays pending.
-		return runner.Environmental(err)
+		return step.Environmental(err)
 	case errors.As(err, &me):
-		return runner.Permanent(err)
+		return step.Permanent(err)
 	}
-	return runner.Transient(err)
+	return step.Transient(err)
 }
 
 // RunStarted records the run in pipeline_runs (migrating first, as for a write).
-func (s *mysqlUpsert) RunStarted(ctx context.Context, r runner.RunInfo) error {
+func (s *mysqlUpsert) RunStarted(ctx context.Context, r step.RunInfo) error {
 	if r.DryRun || !s.runs {
 		return nil
 	}
@@ -245,7 +245,7 @@ func (s *mysqlUpsert) RunStarted(ctx context.Context, r runner.RunInfo) error {
 }
 
 // RunFinished records how the run ended and its failed items.
-func (s *mysqlUpsert) RunFinished(ctx context.Context, r runner.RunInfo, sum runner.Summary) error {
+func (s *mysqlUpsert) RunFinished(ctx context.Context, r step.RunInfo, sum step.Summary) error {
 	if r.DryRun || !s.runs {
 		return nil
 	}
@@ -294,7 +294,7 @@ type storedFile struct {
 
 // recordingOf decodes the item into the row to store. Fields other than meeting_id and start may be
 // absent (a step skipped by `if:`) and are then stored as NULL.
-func recordingOf(in *runner.Item, resolve store.Resolver) (store.Recording, error) {
+func recordingOf(in *step.Item, resolve store.Resolver) (store.Recording, error) {
 	r := store.Recording{ID: in.ID()}
 	var (
 		studentIDs   []string
@@ -339,9 +339,9 @@ func recordingOf(in *runner.Item, resolve store.Resolver) (store.Recording, erro
 	}
 	r.NeedsReview = review || cls.NeedsReview || listed != ""
 	// The engine's redaction counts (runner.RedactionsField), when the pipeline redacts.
-	if raw := in.Raw(runner.RedactionsField); len(raw) > 0 && string(raw) != "null" {
+	if raw := in.Raw(step.RedactionsField); len(raw) > 0 && string(raw) != "null" {
 		if err := json.Unmarshal(raw, &r.Redactions); err != nil {
-			return r, fmt.Errorf("item %s field %q: %w", r.ID, runner.RedactionsField, err)
+			return r, fmt.Errorf("item %s field %q: %w", r.ID, step.RedactionsField, err)
 		}
 	}
 	r.Transcript, r.Segments = transcript.Text, transcript.Segments
@@ -428,10 +428,10 @@ func attendance(ids []string, participants []tencent.Participant, resolve store.
 }
 
 // Check connects and reports whether the user may write and migrate, and what the schema lacks.
-func (s *mysqlUpsert) Check(ctx context.Context, o runner.CheckOptions) []runner.Finding {
-	var out []runner.Finding
+func (s *mysqlUpsert) Check(ctx context.Context, o step.CheckOptions) []step.Finding {
+	var out []step.Finding
 	for _, f := range store.Check(ctx, s.cfg, store.CheckOptions{Migrate: s.migrate, Preflight: o.Preflight}) {
-		out = append(out, runner.Finding(f))
+		out = append(out, step.Finding(f))
 	}
 	return out
 }

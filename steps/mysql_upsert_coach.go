@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strings"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/coach"
 	"meetpipe/steps/store"
 	"meetpipe/steps/tencent"
@@ -16,7 +16,7 @@ import (
 // saveCoaching writes the checked extraction kimi_classify left in classification.coaching (homework,
 // followups, scores) for the recording's canonical students (a recording without one writes none), and
 // the teacher's name where Tencent gives one.
-func saveCoaching(ctx context.Context, db *sql.DB, rec store.Recording, in *runner.Item) error {
+func saveCoaching(ctx context.Context, db *sql.DB, rec store.Recording, in *step.Item) error {
 	var parts []tencent.Participant
 	if rec.TeacherID != "" && in.Get("participants", &parts) == nil {
 		for _, p := range parts {

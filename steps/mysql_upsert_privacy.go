@@ -7,27 +7,27 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/store"
 )
 
 // Forget erases one student from the database (runner forget): see store.Forget.
-func (s *mysqlUpsert) Forget(ctx context.Context, o runner.ForgetOptions) (runner.Forgotten, error) {
+func (s *mysqlUpsert) Forget(ctx context.Context, o step.ForgetOptions) (step.Forgotten, error) {
 	db, err := s.open(ctx)
 	if err != nil {
-		return runner.Forgotten{}, store.Scrub(err, s.secrets...)
+		return step.Forgotten{}, store.Scrub(err, s.secrets...)
 	}
 	res, err := store.Forget(ctx, db, o.Student, o.Actor, o.Now, o.DryRun)
 	if err != nil {
-		return runner.Forgotten{}, store.Scrub(err, s.secrets...)
+		return step.Forgotten{}, store.Scrub(err, s.secrets...)
 	}
-	return runner.Forgotten{Where: "mysql " + s.cfg.Describe(), Rows: res.Rows, Recordings: res.Recordings, Shared: res.Shared,
+	return step.Forgotten{Where: "mysql " + s.cfg.Describe(), Rows: res.Rows, Recordings: res.Recordings, Shared: res.Shared,
 		Aliases: append(res.SourceIDs, res.Names...)}, nil
 }
 
 // Retain blanks old transcripts and deletes old run history in the database (retention:). A dry run
 // only counts, without migrating.
-func (s *mysqlUpsert) Retain(ctx context.Context, o runner.RetainOptions) ([]runner.Expired, error) {
+func (s *mysqlUpsert) Retain(ctx context.Context, o step.RetainOptions) ([]step.Expired, error) {
 	var tr, runs time.Time
 	if o.Policy.Transcripts >= 0 {
 		tr = o.Now.Add(-o.Policy.Transcripts)
@@ -49,26 +49,26 @@ func (s *mysqlUpsert) Retain(ctx context.Context, o runner.RetainOptions) ([]run
 	if err != nil {
 		return nil, store.Scrub(err, s.secrets...)
 	}
-	var out []runner.Expired
+	var out []step.Expired
 	where := "mysql " + s.cfg.Describe()
 	if res.Transcripts > 0 {
-		out = append(out, runner.Expired{Where: where, What: "transcripts", Count: res.Transcripts})
+		out = append(out, step.Expired{Where: where, What: "transcripts", Count: res.Transcripts})
 	}
 	if res.Runs > 0 {
-		out = append(out, runner.Expired{Where: where, What: "run history", Count: res.Runs})
+		out = append(out, step.Expired{Where: where, What: "run history", Count: res.Runs})
 	}
 	return out, nil
 }
 
 var (
-	_ runner.Forgetter = (*mysqlUpsert)(nil)
-	_ runner.Retainer  = (*mysqlUpsert)(nil)
+	_ step.Forgetter = (*mysqlUpsert)(nil)
+	_ step.Retainer  = (*mysqlUpsert)(nil)
 )
 
 // Admit refuses a listed recording whose students were all erased (runner forget), before it is
 // downloaded, transcribed or sent to the model. It only reads (no migration): a database without the
 // tombstone table has erased nobody.
-func (s *mysqlUpsert) Admit(ctx context.Context, in *runner.Item) (bool, string, error) {
+func (s *mysqlUpsert) Admit(ctx context.Context, in *step.Item) (bool, string, error) {
 	rec, err := recordingOf(in, s.resolve)
 	if err != nil || len(rec.Students) == 0 {
 		return true, "", nil // the step reports a bad item itself
@@ -98,4 +98,4 @@ func (s *mysqlUpsert) Admit(ctx context.Context, in *runner.Item) (bool, string,
 	return true, "", nil
 }
 
-var _ runner.Admitter = (*mysqlUpsert)(nil)
+var _ step.Admitter = (*mysqlUpsert)(nil)

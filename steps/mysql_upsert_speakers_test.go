@@ -8,20 +8,20 @@ import (
 	"slices"
 	"testing"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/store/storetest"
 	"meetpipe/steps/talk"
 )
 
 // withTalk is it with a talk field and transcript_source added.
-func withTalk(t *testing.T, it *runner.Item, rec talk.Record) *runner.Item {
+func withTalk(t *testing.T, it *step.Item, rec talk.Record) *step.Item {
 	t.Helper()
-	fields := runner.Fields{}
+	fields := step.Fields{}
 	for _, k := range it.Names() {
 		fields[k] = it.Raw(k)
 	}
 	fields["talk"], fields["transcript_source"] = rec, rec.Source
-	out, err := runner.NewItem(it.ID(), fields)
+	out, err := step.NewItem(it.ID(), fields)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/steptest"
 	"meetpipe/steps/store"
 	"meetpipe/steps/store/storetest"
@@ -50,7 +50,7 @@ var upsertStart = time.Date(2026, 11, 2, 2, 0, 0, 0, time.UTC)
 
 // meetingItem is an item as tencent_list, kimi_asr and kimi_classify leave it. Students are "id:seconds";
 // ids starting with name: are guests known by their name, ext: guests without a name (known by uuid).
-func upsertItem(t *testing.T, id string, day int, phase string, students ...string) *runner.Item {
+func upsertItem(t *testing.T, id string, day int, phase string, students ...string) *step.Item {
 	t.Helper()
 	start := upsertStart.Add(time.Duration(day) * 24 * time.Hour)
 	parts := []tencent.Participant{{UserID: "teacher_wang", UUID: "WMteacher", Name: "王老师", Role: 3,
@@ -75,7 +75,7 @@ func upsertItem(t *testing.T, id string, day int, phase string, students ...stri
 		parts = append(parts, p)
 		ids = append(ids, sid)
 	}
-	it, err := runner.NewItem(id, runner.Fields{
+	it, err := step.NewItem(id, step.Fields{
 		"id": id, "meeting_id": "1739626437650178888", "meeting_code": "118280844", "subject": "简历 😀 " + id,
 		"host_userid": "teacher_wang", "start": start, "end": start.Add(time.Hour), "duration_min": 60, "state": 3,
 		"files":         []tencent.File{{FileID: "f" + id, Start: start, End: start.Add(time.Hour), Size: 1 << 20}},
@@ -153,7 +153,7 @@ func TestMysqlUpsertStoresAnItemOnce(t *testing.T) {
 func TestMysqlUpsertOptionalFields(t *testing.T) {
 	dsn := storetest.DB(t)
 	s := newTestUpsert(t, "dsn: "+dsn)
-	it, err := runner.NewItem("42", runner.Fields{"meeting_id": "m42", "start": upsertStart, "student_ids": []string{"bob"},
+	it, err := step.NewItem("42", step.Fields{"meeting_id": "m42", "start": upsertStart, "student_ids": []string{"bob"},
 		"classification": map[string]any{"needs_review": true}, "transcript": nil})
 	if err != nil {
 		t.Fatal(err)
@@ -177,8 +177,8 @@ func TestMysqlUpsertErrors(t *testing.T) {
 	dsn := storetest.DB(t)
 	ctx := context.Background()
 	long := upsertItem(t, "7", 0, strings.Repeat("阶段", 50), "alice:60")
-	noMeeting, _ := runner.NewItem("8", runner.Fields{"start": upsertStart})
-	badType, _ := runner.NewItem("9", runner.Fields{"meeting_id": "m", "start": upsertStart, "student_ids": "alice"})
+	noMeeting, _ := step.NewItem("8", step.Fields{"start": upsertStart})
+	badType, _ := step.NewItem("9", step.Fields{"meeting_id": "m", "start": upsertStart, "student_ids": "alice"})
 
 	server, _ := mysql.ParseDSN(dsn)
 	host, port, _ := strings.Cut(server.Addr, ":")
@@ -201,20 +201,20 @@ func TestMysqlUpsertErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		with string
-		item *runner.Item
-		kind runner.Kind
+		item *step.Item
+		kind step.Kind
 		says []string
 	}{
-		{"value too long", "dsn: " + dsn, long, runner.KindPermanent, []string{"recordings.phase", "阶段阶段"}},
-		{"missing meeting_id", "dsn: " + dsn, noMeeting, runner.KindPermanent, []string{"meeting_id"}},
-		{"wrong field type", "dsn: " + dsn, badType, runner.KindPermanent, []string{"student_ids"}},
+		{"value too long", "dsn: " + dsn, long, step.KindPermanent, []string{"recordings.phase", "阶段阶段"}},
+		{"missing meeting_id", "dsn: " + dsn, noMeeting, step.KindPermanent, []string{"meeting_id"}},
+		{"wrong field type", "dsn: " + dsn, badType, step.KindPermanent, []string{"student_ids"}},
 		{"server down", fmt.Sprintf("{host: 127.0.0.1, port: %d, user: app, password: pw-Secret9, database: x, connect_timeout: 2s}",
-			upsertClosedPort(t)), long, runner.KindTransient, []string{"connection refused"}},
+			upsertClosedPort(t)), long, step.KindTransient, []string{"connection refused"}},
 		{"no schema and migrate off", fmt.Sprintf("{dsn: %q, migrate: false}", storetest.DB(t)), upsertItem(t, "10", 0, "其他"),
-			runner.KindDeferred, []string{"runner migrate"}},
-		{"wrong password", "", upsertItem(t, "11", 0, "其他"), runner.KindDeferred, []string{"Access denied"}},
-		{"user without CREATE", "", upsertItem(t, "12", 0, "其他"), runner.KindDeferred, []string{"CREATE command denied"}},
-		{"foreign recordings table", "dsn: " + foreignDSN, upsertItem(t, "13", 0, "其他"), runner.KindDeferred,
+			step.KindDeferred, []string{"runner migrate"}},
+		{"wrong password", "", upsertItem(t, "11", 0, "其他"), step.KindDeferred, []string{"Access denied"}},
+		{"user without CREATE", "", upsertItem(t, "12", 0, "其他"), step.KindDeferred, []string{"CREATE command denied"}},
+		{"foreign recordings table", "dsn: " + foreignDSN, upsertItem(t, "13", 0, "其他"), step.KindDeferred,
 			[]string{"table recordings does not have the shape", "column id is int"}},
 	}
 	for _, tt := range tests {
@@ -228,11 +228,11 @@ func TestMysqlUpsertErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("Process succeeded")
 			}
-			if k, _ := runner.Classify(err); k != tt.kind {
+			if k, _ := step.Classify(err); k != tt.kind {
 				t.Errorf("error %v is %v, want %v", err, k, tt.kind)
 			}
 			// Deferred here means the environment is at fault: the run stops and the item stays pending.
-			if tt.kind == runner.KindDeferred && !runner.IsEnvironmental(err) {
+			if tt.kind == step.KindDeferred && !step.IsEnvironmental(err) {
 				t.Errorf("error %v is not environmental", err)
 			}
 			for _, w := range tt.says {
@@ -252,12 +252,12 @@ func TestMysqlUpsertRecordsRuns(t *testing.T) {
 	s := newTestUpsert(t, "dsn: "+dsn)
 	ctx := context.Background()
 	started := time.Date(2026, 11, 3, 3, 0, 0, 0, time.UTC)
-	dry := runner.RunInfo{ID: "dry", Pipeline: "meeting", Started: started, DryRun: true}
+	dry := step.RunInfo{ID: "dry", Pipeline: "meeting", Started: started, DryRun: true}
 	if err := s.RunStarted(ctx, dry); err != nil {
 		t.Fatal(err)
 	}
-	s.RunFinished(ctx, dry, runner.Summary{Status: "ok"})
-	info := runner.RunInfo{ID: "20261103T030000-ab12", Pipeline: "meeting", Since: started.Add(-24 * time.Hour),
+	s.RunFinished(ctx, dry, step.Summary{Status: "ok"})
+	info := step.RunInfo{ID: "20261103T030000-ab12", Pipeline: "meeting", Since: started.Add(-24 * time.Hour),
 		Until: started, Started: started}
 	if err := s.RunStarted(ctx, info); err != nil {
 		t.Fatal(err)
@@ -265,8 +265,8 @@ func TestMysqlUpsertRecordsRuns(t *testing.T) {
 	if _, err := s.Process(ctx, upsertItem(t, "1", 0, "简历优化", "alice:60")); err != nil {
 		t.Fatal(err)
 	}
-	sum := runner.Summary{Finished: started.Add(5 * time.Minute), Status: "failed", Items: 3, Done: 1, Failed: 1,
-		Pending: 1, Ran: 9, Failures: []runner.ItemFailure{{Item: "2", Step: "kimi_asr", Error: "413 too large", Kind: "permanent"}}}
+	sum := step.Summary{Finished: started.Add(5 * time.Minute), Status: "failed", Items: 3, Done: 1, Failed: 1,
+		Pending: 1, Ran: 9, Failures: []step.ItemFailure{{Item: "2", Step: "kimi_asr", Error: "413 too large", Kind: "permanent"}}}
 	if err := s.RunFinished(ctx, info, sum); err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +313,7 @@ func TestMysqlUpsertSurvivesServerKill(t *testing.T) {
 	const items, workers = 48, 8
 	pool := []string{"alice", "bob", "carol", "name:wm1", "name:wm2", "dave"}
 	want := map[string][]string{} // item → its "student:seconds"
-	var queue []*runner.Item
+	var queue []*step.Item
 	for i := range items {
 		var st []string
 		for j, p := range pool {
@@ -353,7 +353,7 @@ func TestMysqlUpsertSurvivesServerKill(t *testing.T) {
 	var mu sync.Mutex
 	pending := map[string]error{}
 	var reasons []string
-	work := make(chan *runner.Item)
+	work := make(chan *step.Item)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
@@ -374,7 +374,7 @@ func TestMysqlUpsertSurvivesServerKill(t *testing.T) {
 					mu.Lock()
 					reasons = append(reasons, err.Error())
 					mu.Unlock()
-					if k, _ := runner.Classify(err); k != runner.KindTransient {
+					if k, _ := step.Classify(err); k != step.KindTransient {
 						break
 					}
 					time.Sleep(10 * time.Millisecond)
@@ -409,7 +409,7 @@ func TestMysqlUpsertSurvivesServerKill(t *testing.T) {
 		}
 	}
 	for id, err := range pending {
-		if k, _ := runner.Classify(err); k != runner.KindTransient {
+		if k, _ := step.Classify(err); k != step.KindTransient {
 			t.Errorf("item %s failed %v, want transient (pending for the next run): %v", id, k, err)
 		}
 	}

@@ -12,25 +12,26 @@ import (
 	"time"
 
 	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/coach"
 	"meetpipe/steps/store"
 )
 
 // warningRule is one of mysql_upsert's `warnings:`: a rule over a student's view (coach.StudentView).
 type warningRule struct {
-	Name    string      `yaml:"name" doc:"the warning's name, as listed"`
-	When    runner.Expr `yaml:"when" doc:"boolean expression over student (the view) and now()"`
-	Message string      `yaml:"message" doc:"what the warning says (Go template over the view's names, e.g. {{.days_since_last}})"`
+	Name    string    `yaml:"name" doc:"the warning's name, as listed"`
+	When    step.Expr `yaml:"when" doc:"boolean expression over student (the view) and now()"`
+	Message string    `yaml:"message" doc:"what the warning says (Go template over the view's names, e.g. {{.days_since_last}})"`
 }
 
 type compiledWarning struct {
 	name string
-	prog *runner.Program
+	prog *step.Program
 	msg  *template.Template
 }
 
 // compileWarnings checks the rules at load, so that a typo is reported at its file:line:col.
-func compileWarnings(rules []warningRule, b *runner.Build) ([]compiledWarning, error) {
+func compileWarnings(rules []warningRule, b *step.Build) ([]compiledWarning, error) {
 	var out []compiledWarning
 	seen := map[string]bool{}
 	for i := range rules {

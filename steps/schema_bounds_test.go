@@ -5,12 +5,13 @@ import (
 	"testing"
 
 	"meetpipe/runner"
+	"meetpipe/runner/step"
 )
 
 // `runner schema` gives an editor the loader's bounds: every int or number setting of a built-in step
 // has its minimum and maximum there, and every duration the loader's grammar.
 func TestSchemaCarriesBounds(t *testing.T) {
-	raw, err := runner.Schema(runner.Builtins)
+	raw, err := runner.Schema(step.Builtins)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,22 +42,22 @@ func TestSchemaCarriesBounds(t *testing.T) {
 	}
 	seen := 0
 	for _, c := range doc.Properties.Steps.Items.AllOf {
-		step := c.If.Properties.Uses.Const
-		def, _ := runner.Builtins.Lookup(step)
+		stp := c.If.Properties.Uses.Const
+		def, _ := step.Builtins.Lookup(stp)
 		for _, s := range def.Spec.Settings {
 			p := c.Then.Properties.With.Properties[s.Name]
 			switch s.Type {
 			case "int", "number":
 				seen++
 				if _, ok := p["maximum"].(float64); !ok {
-					t.Errorf("%s.%s: schema %v has no maximum", step, s.Name, p)
+					t.Errorf("%s.%s: schema %v has no maximum", stp, s.Name, p)
 				}
 				if _, ok := p["minimum"].(float64); !ok && s.Min != "" {
-					t.Errorf("%s.%s: schema %v has no minimum", step, s.Name, p)
+					t.Errorf("%s.%s: schema %v has no minimum", stp, s.Name, p)
 				}
 			case "duration":
 				if p["pattern"] == nil {
-					t.Errorf("%s.%s: schema %v has no duration pattern", step, s.Name, p)
+					t.Errorf("%s.%s: schema %v has no duration pattern", stp, s.Name, p)
 				}
 			}
 		}

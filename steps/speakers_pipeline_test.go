@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"meetpipe/runner"
+	"meetpipe/runner/step"
 	kemu "meetpipe/steps/kimi/emulator"
 	"meetpipe/steps/media/mediatest"
 	"meetpipe/steps/report"
@@ -145,7 +146,7 @@ steps:
   - uses: mysql_upsert
     with: {dsn: "%[5]s"}
 `, state, tq.URL(), asrSrv.URL(), chat.URL(), dsn)
-	run := func() *runner.Summary {
+	run := func() *step.Summary {
 		t.Helper()
 		p, err := runner.LoadBytes("speakers.yaml", []byte(src), runner.LoadOptions{Env: map[string]string{}})
 		if err != nil {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/kimi"
 	"meetpipe/steps/talk"
 )
@@ -19,21 +19,21 @@ type talkMetricsConfig struct {
 }
 
 func init() {
-	runner.Register(runner.Spec{
+	step.Register(step.Spec{
 		Name: "talk_metrics",
 		Summary: "measure who spoke and how much from the speaker-labelled transcript (Tencent's or the ASR's): talk time, " +
 			"share, questions, turns, longest monologue, wait after a question, silence, overlap, characters per minute; " +
 			"flags a recording that misses its phase's talk-share target",
 		Version: "1",
 		Reads:   []string{"transcript", "transcript_source", "speakers", "student_ids", "phase"},
-		Writes: []runner.Field{{Name: "talk", Sample: talk.Record{},
+		Writes: []step.Field{{Name: "talk", Sample: talk.Record{},
 			Doc: "source, labelled, speakers[] {key, role, student_id, talk_ms, share, questions, turns, longest_monologue_ms, chars, chars_per_min}, span_ms, speech_ms, silence_ms, overlap_ms, teacher_share, student_share, wait_after_question_ms, flags[], off_target (README: Talk metrics)"}},
 	}, talkMetricsConfig{TeacherLabel: talk.TeacherFirst, Interjection: time.Second}, newTalkMetrics)
 }
 
 type talkMetrics struct{ cfg talkMetricsConfig }
 
-func newTalkMetrics(cfg talkMetricsConfig, b *runner.Build) (any, error) {
+func newTalkMetrics(cfg talkMetricsConfig, b *step.Build) (any, error) {
 	if err := talk.CheckLabelRule(cfg.TeacherLabel); err != nil {
 		return nil, b.ErrorAt("teacher_label", "talk_metrics: %v", err)
 	}
@@ -45,7 +45,7 @@ func newTalkMetrics(cfg talkMetricsConfig, b *runner.Build) (any, error) {
 	return &talkMetrics{cfg: cfg}, nil
 }
 
-func (s *talkMetrics) Process(ctx context.Context, in *runner.Item) (runner.Fields, error) {
+func (s *talkMetrics) Process(ctx context.Context, in *step.Item) (step.Fields, error) {
 	var (
 		tr       kimi.Transcript
 		source   string
@@ -61,7 +61,7 @@ func (s *talkMetrics) Process(ctx context.Context, in *runner.Item) (runner.Fiel
 			continue
 		}
 		if err := in.Get(f.name, f.v); err != nil {
-			return nil, runner.Permanent(err)
+			return nil, step.Permanent(err)
 		}
 	}
 	if source == "" {
@@ -69,10 +69,10 @@ func (s *talkMetrics) Process(ctx context.Context, in *runner.Item) (runner.Fiel
 	}
 	rec := TalkOf(tr, source, speakers, students, phase, s.cfg.TeacherLabel, s.cfg.Interjection, s.cfg.Targets)
 	if rec.OffTarget {
-		runner.Logger(ctx).Info("talk share off target", "item", in.ID(), "phase", phase,
+		step.Logger(ctx).Info("talk share off target", "item", in.ID(), "phase", phase,
 			"student_share", rec.StudentShare, "teacher_share", rec.TeacherShare)
 	}
-	return runner.Fields{"talk": rec}, nil
+	return step.Fields{"talk": rec}, nil
 }
 
 // TalkOf measures a transcript: Tencent's speakers come mapped already; the ASR's labels are mapped by

@@ -5,24 +5,24 @@ import (
 	"path/filepath"
 	"time"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/tencent"
 )
 
 type tencentListConfig struct {
-	SecretID     string      `yaml:"secret_id" doc:"SecretId of the 企业自建应用 (AK/SK auth), e.g. ${TQM_SECRET_ID}" secret:"true" required:"true"`
-	SecretKey    string      `yaml:"secret_key" doc:"SecretKey of the app; signs every request and is never sent" secret:"true" required:"true"`
-	EnterpriseID string      `yaml:"enterprise_id" doc:"enterprise (企业) ID, sent as the AppId header" required:"true"`
-	SdkID        string      `yaml:"sdk_id" doc:"the app's SdkId, sent as the SdkId header (empty for old accounts that have none)"`
-	BaseURL      string      `yaml:"base_url" doc:"API base URL; point it at an emulator for tests and demos"`
-	Mode         string      `yaml:"mode" doc:"corp: one enterprise-wide listing (/v1/corp/records, operator_id must be an admin, 10 calls/min); per_teacher: /v1/records once per teacher with the teacher as operator" enum:"corp,per_teacher"`
-	OperatorID   string      `yaml:"operator_id" required_if:"mode=corp" doc:"admin userid used as operator in corp mode"`
-	Teachers     string      `yaml:"teachers" required_if:"mode=per_teacher" doc:"teacher userids as a JSON array (the seed's TEACHER_WHITELIST) or comma-separated; the operators in per_teacher mode; in corp mode, when set, only recordings they host are listed. Quote it when interpolated: '${TEACHER_WHITELIST}'"`
-	Whitelist    string      `yaml:"whitelist" memo:"-" doc:"the teacher whitelist (default: teachers), in the forms teachers takes: a recording that nothing says who hosted (no host_user_id, no participant with a host role) keeps its creator as teacher only when the creator is on it; otherwise it is flagged needs_review with the reason, never credited to anyone"`
-	Students     runner.Expr `yaml:"students" doc:"rule picking students among a recording's participants; sees p (userid, uuid, name, role, join, left, seconds), teacher_id, host_userid and creator_userid. user_role: 0 member, 1 creator, 2 host, 3 creator+host, 4 guest, 5 guest+host, 6 co-host, 7 creator+co-host"`
-	RecordType   int         `yaml:"record_type" min:"0" max:"5" doc:"query_record_type: 0 all, 1 cloud recordings, 2 uploaded"`
-	PageSize     int         `yaml:"page_size" min:"1" max:"20" doc:"records per page, at most 20"`
-	MaxPages     int         `yaml:"max_pages" min:"1" max:"10000" doc:"safety limit on pages followed for one 31-day span and operator"`
+	SecretID     string    `yaml:"secret_id" doc:"SecretId of the 企业自建应用 (AK/SK auth), e.g. ${TQM_SECRET_ID}" secret:"true" required:"true"`
+	SecretKey    string    `yaml:"secret_key" doc:"SecretKey of the app; signs every request and is never sent" secret:"true" required:"true"`
+	EnterpriseID string    `yaml:"enterprise_id" doc:"enterprise (企业) ID, sent as the AppId header" required:"true"`
+	SdkID        string    `yaml:"sdk_id" doc:"the app's SdkId, sent as the SdkId header (empty for old accounts that have none)"`
+	BaseURL      string    `yaml:"base_url" doc:"API base URL; point it at an emulator for tests and demos"`
+	Mode         string    `yaml:"mode" doc:"corp: one enterprise-wide listing (/v1/corp/records, operator_id must be an admin, 10 calls/min); per_teacher: /v1/records once per teacher with the teacher as operator" enum:"corp,per_teacher"`
+	OperatorID   string    `yaml:"operator_id" required_if:"mode=corp" doc:"admin userid used as operator in corp mode"`
+	Teachers     string    `yaml:"teachers" required_if:"mode=per_teacher" doc:"teacher userids as a JSON array (the seed's TEACHER_WHITELIST) or comma-separated; the operators in per_teacher mode; in corp mode, when set, only recordings they host are listed. Quote it when interpolated: '${TEACHER_WHITELIST}'"`
+	Whitelist    string    `yaml:"whitelist" memo:"-" doc:"the teacher whitelist (default: teachers), in the forms teachers takes: a recording that nothing says who hosted (no host_user_id, no participant with a host role) keeps its creator as teacher only when the creator is on it; otherwise it is flagged needs_review with the reason, never credited to anyone"`
+	Students     step.Expr `yaml:"students" doc:"rule picking students among a recording's participants; sees p (userid, uuid, name, role, join, left, seconds), teacher_id, host_userid and creator_userid. user_role: 0 member, 1 creator, 2 host, 3 creator+host, 4 guest, 5 guest+host, 6 co-host, 7 creator+co-host"`
+	RecordType   int       `yaml:"record_type" min:"0" max:"5" doc:"query_record_type: 0 all, 1 cloud recordings, 2 uploaded"`
+	PageSize     int       `yaml:"page_size" min:"1" max:"20" doc:"records per page, at most 20"`
+	MaxPages     int       `yaml:"max_pages" min:"1" max:"10000" doc:"safety limit on pages followed for one 31-day span and operator"`
 
 	RequestsPerSecond      float64       `yaml:"requests_per_second" min:"0.01" max:"1000" doc:"client-side limit on all requests; Tencent allows 300 calls a minute per app (1095/105276), and 4/s leaves a fifth of that to the app's other users"`
 	CorpRecordsPerMinute   float64       `yaml:"corp_records_per_minute" min:"0.1" max:"60000" doc:"client-side limit on /v1/corp/records (documented: 10 per minute)"`
@@ -36,11 +36,11 @@ type tencentListConfig struct {
 }
 
 func init() {
-	runner.Register(runner.Spec{
+	step.Register(step.Spec{
 		Name:    "tencent_list",
 		Summary: "list an enterprise's Tencent Meeting cloud recordings in the window, with files, host and participants",
 		Version: "1",
-		Writes: []runner.Field{
+		Writes: []step.Field{
 			{Name: "id", Sample: "", Doc: "meeting_record_id, also the item id"},
 			{Name: "meeting_id", Sample: "", Doc: "meeting id (a 19-digit number kept as text)"},
 			{Name: "meeting_code", Sample: "", Doc: "9-digit meeting code"},
@@ -69,7 +69,7 @@ func init() {
 	}, tencentListConfig{
 		BaseURL:                tencent.DefaultBaseURL,
 		Mode:                   tencent.ModeCorp,
-		Students:               runner.NewExpr(tencent.DefaultStudentRule),
+		Students:               step.NewExpr(tencent.DefaultStudentRule),
 		RecordType:             1,
 		PageSize:               tencent.MaxPageSize,
 		MaxPages:               1000,
@@ -85,16 +85,16 @@ func init() {
 	}, newTencentList)
 }
 
-func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
+func newTencentList(cfg tencentListConfig, b *step.Build) (any, error) {
 	b.Secret(cfg.SecretKey)
 	b.Secret(cfg.SecretID)
-	teachers, err := runner.ParseList(cfg.Teachers)
+	teachers, err := step.ParseList(cfg.Teachers)
 	if err != nil {
 		return nil, b.ErrorAt("teachers", "tencent_list: teachers: %v", err)
 	}
 	whitelist := teachers
 	if cfg.Whitelist != "" {
-		if whitelist, err = runner.ParseList(cfg.Whitelist); err != nil {
+		if whitelist, err = step.ParseList(cfg.Whitelist); err != nil {
 			return nil, b.ErrorAt("whitelist", "tencent_list: whitelist: %v", err)
 		}
 	}
@@ -110,7 +110,7 @@ func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
 	case cfg.ParticipantsCacheAfter <= 0:
 		return nil, b.ErrorAt("participants_cache_after", "tencent_list: participants_cache_after must be positive, got %s", cfg.ParticipantsCacheAfter)
 	}
-	var rule *runner.Program
+	var rule *step.Program
 	if !cfg.Students.IsZero() {
 		if rule, err = b.CompileBool(&cfg.Students, map[string]any{
 			"p": tencent.Participant{}, "teacher_id": "", "host_userid": "", "creator_userid": "",

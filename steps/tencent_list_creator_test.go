@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/steptest"
 	"meetpipe/steps/tencent"
 	"meetpipe/steps/tencent/emulator"
@@ -28,7 +29,7 @@ func TestAssistantMeetingFailedDownloadStoredByLaterRun(t *testing.T) {
   - uses: aria2_download
     with: { connections: 1, max_tries: 1 }
 `
-	run := func(since, until time.Time) (*runner.Summary, error) {
+	run := func(since, until time.Time) (*step.Summary, error) {
 		t.Helper()
 		p, err := runner.LoadBytes("assist.yaml", []byte(src), runner.LoadOptions{Env: map[string]string{}})
 		if err != nil {
@@ -105,8 +106,8 @@ func TestTencentListDoctorNamesUnknownTeacher(t *testing.T) {
 	src := fmt.Sprintf("secret_id: AKID_x\nsecret_key: SK_x\nenterprise_id: corp-1\nbase_url: %s\nrequests_per_second: 1000\n"+
 		"corp_records_per_minute: 10000\nmode: corp\noperator_id: admin\nwhitelist: 'teacher_001， teacher_0O2'\n", s.URL())
 	impl, _ := steptest.Build(t, "tencent_list", src)
-	fs := impl.(runner.Checker).Check(context.Background(), runner.CheckOptions{})
-	var got runner.Finding
+	fs := impl.(step.Checker).Check(context.Background(), step.CheckOptions{})
+	var got step.Finding
 	for _, f := range fs {
 		if f.Subject == "teacher whitelist" {
 			got = f

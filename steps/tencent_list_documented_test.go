@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/tencent"
 	"meetpipe/steps/tencent/emulator"
 )
@@ -76,12 +77,12 @@ type captured struct {
 }
 
 // captureRegistry is Builtins plus a step that records the fields tencent_list wrote.
-func captureRegistry(c *captured) *runner.Registry {
-	reg := runner.Builtins.Clone()
+func captureRegistry(c *captured) *step.Registry {
+	reg := step.Builtins.Clone()
 	fields := []string{"host_userid", "creator_userid", "teacher_id", "student_ids", "participants"}
-	reg.Register(runner.Define(runner.Spec{Name: "test_capture", Version: "1", Reads: fields}, struct{}{},
-		func(struct{}, *runner.Build) (any, error) {
-			return stepFunc(func(_ context.Context, in *runner.Item) (runner.Fields, error) {
+	reg.Register(step.Define(step.Spec{Name: "test_capture", Version: "1", Reads: fields}, struct{}{},
+		func(struct{}, *step.Build) (any, error) {
+			return stepFunc(func(_ context.Context, in *step.Item) (step.Fields, error) {
 				m := map[string]json.RawMessage{}
 				for _, f := range fields {
 					m[f] = in.Raw(f)
@@ -95,15 +96,15 @@ func captureRegistry(c *captured) *runner.Registry {
 	return reg
 }
 
-type stepFunc func(context.Context, *runner.Item) (runner.Fields, error)
+type stepFunc func(context.Context, *step.Item) (step.Fields, error)
 
-func (f stepFunc) Process(ctx context.Context, in *runner.Item) (runner.Fields, error) {
+func (f stepFunc) Process(ctx context.Context, in *step.Item) (step.Fields, error) {
 	return f(ctx, in)
 }
 
 // runDocumented runs tencent_list (with the given extra settings) and the capture step over the
 // fixture's two weeks.
-func runDocumented(t *testing.T, s *emulator.Server, state, with string, c *captured) (*runner.Summary, error) {
+func runDocumented(t *testing.T, s *emulator.Server, state, with string, c *captured) (*step.Summary, error) {
 	t.Helper()
 	src := tencentPipeline("documented", state, s, "      retries: 1\n"+with) + `
   - uses: test_capture

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/steptest"
 	"meetpipe/steps/tencent"
 	"meetpipe/steps/tencent/emulator"
@@ -52,13 +53,13 @@ func tencentFixture() *emulator.Fixture {
 }
 
 type tencentSink struct {
-	items    map[string]*runner.Item
+	items    map[string]*step.Item
 	order    []string
 	notReady map[string]string
 }
 
-func (s *tencentSink) Emit(_ context.Context, id string, f runner.Fields) error {
-	it, err := runner.NewItem(id, f)
+func (s *tencentSink) Emit(_ context.Context, id string, f step.Fields) error {
+	it, err := step.NewItem(id, f)
 	if err != nil {
 		return err
 	}
@@ -70,7 +71,7 @@ func (s *tencentSink) Emit(_ context.Context, id string, f runner.Fields) error 
 func (s *tencentSink) NotReady(id string, _ any, reason string) { s.notReady[id] = reason }
 
 func TestTencentListSpec(t *testing.T) {
-	def, ok := runner.Builtins.Lookup("tencent_list")
+	def, ok := step.Builtins.Lookup("tencent_list")
 	if !ok {
 		t.Fatal("tencent_list is not registered")
 	}
@@ -117,7 +118,7 @@ func TestTencentListSpec(t *testing.T) {
 func TestTencentListThroughDefinition(t *testing.T) {
 	s := emulator.New(emulator.Options{Fixture: tencentFixture(), SecretID: "AKID_x", SecretKey: "SK_x", AppID: "corp-1"})
 	t.Cleanup(s.Close)
-	window := runner.Window{Since: tencentBase.Add(-time.Hour), Until: tencentBase.Add(time.Hour)}
+	window := step.Window{Since: tencentBase.Add(-time.Hour), Until: tencentBase.Add(time.Hour)}
 	tests := []struct {
 		name        string
 		with        string
@@ -155,14 +156,14 @@ students: p.seconds >= 600 && p.userid != teacher_id && host_userid == "teacher_
 			if c := fmt.Sprintf("%+v", cfg); strings.Contains(c, "SK_x") || strings.Contains(c, "AKID_x") {
 				t.Errorf("effective config keeps secrets: %s", c)
 			}
-			src0, ok := impl.(runner.Source)
+			src0, ok := impl.(step.Source)
 			if !ok {
 				t.Fatalf("%T is not a runner.Source", impl)
 			}
-			if _, ok := impl.(runner.Hinter); !ok {
+			if _, ok := impl.(step.Hinter); !ok {
 				t.Errorf("%T does not give hints for pending items", impl)
 			}
-			out := &tencentSink{items: map[string]*runner.Item{}, notReady: map[string]string{}}
+			out := &tencentSink{items: map[string]*step.Item{}, notReady: map[string]string{}}
 			if err := src0.List(context.Background(), window, out); err != nil {
 				t.Fatal(err)
 			}
@@ -192,7 +193,7 @@ students: p.seconds >= 600 && p.userid != teacher_id && host_userid == "teacher_
 				t.Errorf("files %+v", files)
 			}
 			// The download addresses are resolved on demand.
-			res, ok := impl.(runner.Resolver)
+			res, ok := impl.(step.Resolver)
 			if !ok {
 				t.Fatalf("%T cannot resolve download_urls", impl)
 			}
@@ -200,7 +201,7 @@ students: p.seconds >= 600 && p.userid != teacher_id && host_userid == "teacher_
 			if err != nil {
 				t.Fatal(err)
 			}
-			lazy, _ := runner.NewItem("x", f)
+			lazy, _ := step.NewItem("x", f)
 			var urls map[string]string
 			if err := lazy.Get("download_urls", &urls); err != nil || len(urls) != 2 || !strings.HasPrefix(urls["file-00001-b"], s.URL()+"/media/") {
 				t.Errorf("download_urls %v (%v)", urls, err)
@@ -221,7 +222,7 @@ students: p.seconds >= 600 && p.userid != teacher_id && host_userid == "teacher_
 func TestTencentListCache(t *testing.T) {
 	s := emulator.New(emulator.Options{Fixture: tencentFixture(), SecretID: "AKID_x", SecretKey: "SK_x", AppID: "corp-1"})
 	t.Cleanup(s.Close)
-	window := runner.Window{Since: tencentBase.Add(-time.Hour), Until: tencentBase.Add(time.Hour)}
+	window := step.Window{Since: tencentBase.Add(-time.Hour), Until: tencentBase.Add(time.Hour)}
 	follow := func() int {
 		return s.Count(emulator.EndpointAddresses) + s.Count(emulator.EndpointParticipants) + s.Count(emulator.EndpointMeeting)
 	}
@@ -229,8 +230,8 @@ func TestTencentListCache(t *testing.T) {
 		t.Helper()
 		src := fmt.Sprintf("secret_id: AKID_x\nsecret_key: SK_x\nenterprise_id: corp-1\nbase_url: %s\nbackoff: 1ms\nrequests_per_second: 1000\ncorp_records_per_minute: 10000\noperator_id: admin\n%s", s.URL(), with)
 		impl, _ := steptest.BuildWith(t, "tencent_list", src, steptest.Options{StateDir: state, DryRun: dry})
-		out := &tencentSink{items: map[string]*runner.Item{}, notReady: map[string]string{}}
-		if err := impl.(runner.Source).List(context.Background(), window, out); err != nil {
+		out := &tencentSink{items: map[string]*step.Item{}, notReady: map[string]string{}}
+		if err := impl.(step.Source).List(context.Background(), window, out); err != nil {
 			t.Fatal(err)
 		}
 		return out
@@ -306,8 +307,8 @@ func TestTencentListCache(t *testing.T) {
 
 // The filter a pipeline writes against the listing compiles against the fields tencent_list declares.
 func TestTencentListFieldsInExpressions(t *testing.T) {
-	e := runner.NewExpr(`p.role in [0, 4] && p.name != "" && p.join < p.left && p.seconds > 0 && p.uuid != "" && p.userid != teacher_id`)
-	b := &runner.Build{}
+	e := step.NewExpr(`p.role in [0, 4] && p.name != "" && p.join < p.left && p.seconds > 0 && p.uuid != "" && p.userid != teacher_id`)
+	b := &step.Build{}
 	if _, err := b.CompileBool(&e, map[string]any{"p": tencent.Participant{}, "teacher_id": ""}); err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +379,7 @@ func TestTencentListRerunThroughEngine(t *testing.T) {
   - uses: aria2_download
     with: { connections: 1 }
 `
-	run := func(t *testing.T, dry bool) *runner.Summary {
+	run := func(t *testing.T, dry bool) *step.Summary {
 		t.Helper()
 		p, err := runner.LoadBytes("lazy.yaml", []byte(src), runner.LoadOptions{Env: map[string]string{}, DryRun: dry})
 		if err != nil {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/tencent"
 	"meetpipe/steps/tencent/webhook"
 )
@@ -14,8 +14,8 @@ import (
 
 // Locate returns, as the engine's run targets, the recordings a recording.completed or smart.transcripts
 // event names (tencent.Lister.Locate). None found is no error: the nightly run will list them.
-func (s *tencentSource) Locate(ctx context.Context, ev *webhook.Event) ([]runner.Pending, error) {
-	var out []runner.Pending
+func (s *tencentSource) Locate(ctx context.Context, ev *webhook.Event) ([]step.Pending, error) {
+	var out []step.Pending
 	seen := map[string]bool{}
 	for _, p := range ev.Payload {
 		m := p.Meeting
@@ -27,7 +27,7 @@ func (s *tencentSource) Locate(ctx context.Context, ev *webhook.Event) ([]runner
 		for _, t := range ts {
 			if !seen[t.ID] {
 				seen[t.ID] = true
-				out = append(out, runner.Pending{ID: t.ID, Hint: t.Hint, Reason: "pushed by " + ev.Name})
+				out = append(out, step.Pending{ID: t.ID, Hint: t.Hint, Reason: "pushed by " + ev.Name})
 			}
 		}
 	}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/tencent"
 )
 
@@ -18,7 +18,7 @@ type tencentSource struct {
 }
 
 // List lists the window through the engine's emitter.
-func (s *tencentSource) List(ctx context.Context, w runner.Window, out runner.Emitter) error {
+func (s *tencentSource) List(ctx context.Context, w step.Window, out step.Emitter) error {
 	tw := tencent.Window{Since: w.Since, Until: w.Until, Pending: make([]tencent.Pending, 0, len(w.Pending)), Targeted: w.Targeted}
 	for _, p := range w.Pending {
 		tw.Pending = append(tw.Pending, tencent.Pending{ID: p.ID, Hint: p.Hint})
@@ -28,48 +28,48 @@ func (s *tencentSource) List(ctx context.Context, w runner.Window, out runner.Em
 
 // Resolve fetches the download addresses of an item about to be downloaded. It makes one try: the engine
 // retries it under the consuming step's retry policy.
-func (s *tencentSource) Resolve(ctx context.Context, in *runner.Item) (runner.Fields, error) {
+func (s *tencentSource) Resolve(ctx context.Context, in *step.Item) (step.Fields, error) {
 	f, err := s.lister.Resolve(runLog(ctx), in)
 	if err != nil {
 		return nil, engineError(err)
 	}
-	return runner.Fields(f), nil
+	return step.Fields(f), nil
 }
 
 // Hint tells the engine how to find an item again in a later run.
-func (s *tencentSource) Hint(in *runner.Item) any { return s.lister.Hint(in) }
+func (s *tencentSource) Hint(in *step.Item) any { return s.lister.Hint(in) }
 
 // Close releases the client's idle connections.
 func (s *tencentSource) Close() error { return s.lister.Close() }
 
 // Check reports the credentials, operator and limits (`runner doctor`).
-func (s *tencentSource) Check(ctx context.Context, _ runner.CheckOptions) []runner.Finding {
-	var out []runner.Finding
+func (s *tencentSource) Check(ctx context.Context, _ step.CheckOptions) []step.Finding {
+	var out []step.Finding
 	for _, f := range s.client.Check(runLog(ctx), s.check) {
-		out = append(out, runner.Finding{Status: f.Status, Subject: f.Subject, Detail: f.Detail, Remedy: f.Remedy})
+		out = append(out, step.Finding{Status: f.Status, Subject: f.Subject, Detail: f.Detail, Remedy: f.Remedy})
 	}
 	return out
 }
 
 // runLog passes the run's logger (which the engine puts in every step's context) to the client.
 func runLog(ctx context.Context) context.Context {
-	return tencent.WithLogger(ctx, runner.Logger(ctx))
+	return tencent.WithLogger(ctx, step.Logger(ctx))
 }
 
 // engineSink is the engine's emitter as the lister's sink.
-type engineSink struct{ out runner.Emitter }
+type engineSink struct{ out step.Emitter }
 
 func (s engineSink) Emit(ctx context.Context, id string, f map[string]any) error {
-	return s.out.Emit(ctx, id, runner.Fields(f))
+	return s.out.Emit(ctx, id, step.Fields(f))
 }
 func (s engineSink) NotReady(id string, hint any, reason string) { s.out.NotReady(id, hint, reason) }
 func (s engineSink) Stuck(id string, hint any, reason string) {
-	runner.ReportStuck(s.out, id, hint, reason)
+	step.ReportStuck(s.out, id, hint, reason)
 }
 
 // engineLimiter makes the client's rate limiters from the engine's (rate only, no concurrency bound).
 func engineLimiter(name string, perMinute float64) tencent.Limiter {
-	return runner.NewLimiter(name, 0, perMinute)
+	return step.NewLimiter(name, 0, perMinute)
 }
 
 // engineError maps the client's error kinds to the engine's. An unmarked error (the emitter's, a
@@ -81,16 +81,16 @@ func engineError(err error) error {
 	}
 	if tencent.EveryCall(err) {
 		// A rejected signature, a clock off, a spent daily quota: not this recording's fault.
-		return runner.Environmental(err)
+		return step.Environmental(err)
 	}
 	switch te.Kind {
 	case tencent.KindPermanent:
-		return runner.Permanent(err)
+		return step.Permanent(err)
 	case tencent.KindDeferred:
-		return runner.Deferred(err)
+		return step.Deferred(err)
 	}
 	if te.After > 0 {
-		return runner.RetryAfter(err, te.After)
+		return step.RetryAfter(err, te.After)
 	}
-	return runner.Transient(err)
+	return step.Transient(err)
 }

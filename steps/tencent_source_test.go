@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/steptest"
 	"meetpipe/steps/tencent"
 	"meetpipe/steps/tencent/emulator"
@@ -22,19 +23,19 @@ func TestTencentErrorsMapToEngineKinds(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
 		err   error
-		kind  runner.Kind
+		kind  step.Kind
 		after time.Duration
 	}{
-		{"permanent", &tencent.Error{Kind: tencent.KindPermanent, Err: cause}, runner.KindPermanent, 0},
-		{"deferred", &tencent.Error{Kind: tencent.KindDeferred, Err: cause}, runner.KindDeferred, 0},
-		{"transient", &tencent.Error{Kind: tencent.KindTransient, Err: cause}, runner.KindTransient, 0},
-		{"rate limited", &tencent.Error{Kind: tencent.KindTransient, After: time.Minute, Err: cause}, runner.KindTransient, time.Minute},
-		{"wrapped", fmt.Errorf("addresses of recording r: %w", &tencent.Error{Kind: tencent.KindPermanent, Err: cause}), runner.KindPermanent, 0},
-		{"unmarked", cause, runner.KindTransient, 0},
+		{"permanent", &tencent.Error{Kind: tencent.KindPermanent, Err: cause}, step.KindPermanent, 0},
+		{"deferred", &tencent.Error{Kind: tencent.KindDeferred, Err: cause}, step.KindDeferred, 0},
+		{"transient", &tencent.Error{Kind: tencent.KindTransient, Err: cause}, step.KindTransient, 0},
+		{"rate limited", &tencent.Error{Kind: tencent.KindTransient, After: time.Minute, Err: cause}, step.KindTransient, time.Minute},
+		{"wrapped", fmt.Errorf("addresses of recording r: %w", &tencent.Error{Kind: tencent.KindPermanent, Err: cause}), step.KindPermanent, 0},
+		{"unmarked", cause, step.KindTransient, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := engineError(tt.err)
-			kind, after := runner.Classify(err)
+			kind, after := step.Classify(err)
 			if kind != tt.kind || after != tt.after || err.Error() != tt.err.Error() || !errors.Is(err, cause) {
 				t.Errorf("got %s after %s (%v), want %s after %s with the message kept", kind, after, err, tt.kind, tt.after)
 			}
@@ -52,14 +53,14 @@ func TestTencentErrorsMapToEngineKinds(t *testing.T) {
 // stuckEmitter is an engine emitter that tells stuck from not ready, as the engine's does.
 type stuckEmitter struct{ notReady, stuck []string }
 
-func (e *stuckEmitter) Emit(context.Context, string, runner.Fields) error { return nil }
-func (e *stuckEmitter) NotReady(id string, _ any, _ string)               { e.notReady = append(e.notReady, id) }
-func (e *stuckEmitter) Stuck(id string, _ any, _ string)                  { e.stuck = append(e.stuck, id) }
+func (e *stuckEmitter) Emit(context.Context, string, step.Fields) error { return nil }
+func (e *stuckEmitter) NotReady(id string, _ any, _ string)             { e.notReady = append(e.notReady, id) }
+func (e *stuckEmitter) Stuck(id string, _ any, _ string)                { e.stuck = append(e.stuck, id) }
 
 type plainEmitter struct{ notReady []string }
 
-func (e *plainEmitter) Emit(context.Context, string, runner.Fields) error { return nil }
-func (e *plainEmitter) NotReady(id string, _ any, _ string)               { e.notReady = append(e.notReady, id) }
+func (e *plainEmitter) Emit(context.Context, string, step.Fields) error { return nil }
+func (e *plainEmitter) NotReady(id string, _ any, _ string)             { e.notReady = append(e.notReady, id) }
 
 func TestTencentSinkReportsStuckToTheEngine(t *testing.T) {
 	se := &stuckEmitter{}
@@ -85,8 +86,8 @@ func TestTencentListLogsThroughTheRun(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s.FailNext(emulator.EndpointCorpRecords, 2, emulator.Fault{Kind: emulator.FaultGateway})
 	out := &stuckEmitter{}
-	window := runner.Window{Since: tencentBase.Add(-time.Hour), Until: tencentBase.Add(time.Hour)}
-	if err := impl.(runner.Source).List(runner.WithLogger(context.Background(), log), window, out); err != nil {
+	window := step.Window{Since: tencentBase.Add(-time.Hour), Until: tencentBase.Add(time.Hour)}
+	if err := impl.(step.Source).List(step.WithLogger(context.Background(), log), window, out); err != nil {
 		t.Fatalf("retries: 2 did not cover two failed pages: %v", err)
 	}
 	if n := s.Count(emulator.EndpointCorpRecords); n != 3 {
@@ -128,7 +129,7 @@ func TestAddressLookupRetriedByTheEngineOnly(t *testing.T) {
 		t.Errorf("%d address requests for 2 recordings under attempts: 3, want 6", n)
 	}
 	for _, f := range sum.Failures {
-		if f.Kind != runner.KindTransient.String() || !strings.Contains(f.Error, "addresses") {
+		if f.Kind != step.KindTransient.String() || !strings.Contains(f.Error, "addresses") {
 			t.Errorf("failure %+v, want a transient address failure", f)
 		}
 	}

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/kimi"
 	"meetpipe/steps/roster"
 	"meetpipe/steps/talk"
@@ -38,13 +38,13 @@ const (
 )
 
 func init() {
-	runner.Register(runner.Spec{
+	step.Register(step.Spec{
 		Name: "tencent_transcript",
 		Summary: "use Tencent Meeting's own speaker-attributed transcript (/v1/records/transcripts/details) when it has one for " +
 			"every file of the recording, so that download, audio extraction and ASR are skipped for it",
 		Version: "1",
 		Reads:   []string{"files", "meeting_id", "creator_userid", "host_userid", "start"},
-		Writes: []runner.Field{
+		Writes: []step.Field{
 			{Name: "transcript", Sample: kimi.Transcript{}, Doc: "as kimi_asr's: text, segments[] {start, end, text, speaker} (one per sentence, seconds from the recording's start); written only when the source is tencent"},
 			{Name: "transcript_source", Sample: "", Doc: "tencent, or asr when the ASR steps are to make the transcript (use if: transcript_source != \"tencent\" on them)"},
 			{Name: "speakers", Sample: []talk.Speaker{}, Doc: "Tencent's speakers mapped to roles: key (userid, name:<normalised name>, or open:<ms_open_id>), role (teacher: the host or a whitelisted teacher; student), student_id as recording_students has it, name; empty for the ASR"},
@@ -60,10 +60,10 @@ type tencentTranscript struct {
 	teachers []string
 }
 
-func newTencentTranscript(cfg tencentTranscriptConfig, b *runner.Build) (any, error) {
+func newTencentTranscript(cfg tencentTranscriptConfig, b *step.Build) (any, error) {
 	b.Secret(cfg.SecretID)
 	b.Secret(cfg.SecretKey)
-	teachers, err := runner.ParseList(cfg.Teachers)
+	teachers, err := step.ParseList(cfg.Teachers)
 	if err != nil {
 		return nil, b.ErrorAt("teachers", "tencent_transcript: teachers: %v", err)
 	}
@@ -92,12 +92,12 @@ func (s *tencentTranscript) Close() error {
 	return s.client.Close()
 }
 
-func (s *tencentTranscript) Process(ctx context.Context, in *runner.Item) (runner.Fields, error) {
-	asr := runner.Fields{"transcript_source": sourceASR, "speakers": []talk.Speaker{}}
+func (s *tencentTranscript) Process(ctx context.Context, in *step.Item) (step.Fields, error) {
+	asr := step.Fields{"transcript_source": sourceASR, "speakers": []talk.Speaker{}}
 	if s.cfg.Transcript == "asr" {
 		return asr, nil
 	}
-	log := runner.Logger(ctx)
+	log := step.Logger(ctx)
 	token := ""
 	if s.cfg.STS == "required" {
 		tok, ok, err := s.sts.Load(time.Now())
@@ -106,12 +106,12 @@ func (s *tencentTranscript) Process(ctx context.Context, in *runner.Item) (runne
 		}
 		if !ok {
 			if s.cfg.Transcript == "auto" {
-				runner.RunValue(ctx, noTokenOnce{s}, func() *sync.Once { return new(sync.Once) }).Do(func() {
+				step.RunValue(ctx, noTokenOnce{s}, func() *sync.Once { return new(sync.Once) }).Do(func() {
 					log.Warn("no valid STS token in state_dir: Tencent's transcripts are not asked for this run, the ASR makes them (runner doctor says how to get a token)")
 				})
 				return asr, nil
 			}
-			return nil, runner.Deferred(errors.New("transcript: tencent: no valid STS token in state_dir; the recording waits (runner doctor says how to get one)"))
+			return nil, step.Deferred(errors.New("transcript: tencent: no valid STS token in state_dir; the recording waits (runner doctor says how to get one)"))
 		}
 		token = tok.Token
 	}
@@ -125,7 +125,7 @@ func (s *tencentTranscript) Process(ctx context.Context, in *runner.Item) (runne
 		v    any
 	}{{"files", &files}, {"meeting_id", &meetingID}, {"creator_userid", &creator}, {"host_userid", &host}, {"start", &start}} {
 		if err := in.Get(f.name, f.v); err != nil {
-			return nil, runner.Permanent(err)
+			return nil, step.Permanent(err)
 		}
 	}
 	if len(files) == 0 {
@@ -143,7 +143,7 @@ func (s *tencentTranscript) Process(ctx context.Context, in *runner.Item) (runne
 		ft, err := s.client.TranscriptDetails(runLog(ctx), q)
 		if errors.Is(err, tencent.ErrNoTranscript) {
 			if s.cfg.Transcript == "tencent" {
-				return nil, runner.Deferred(fmt.Errorf("transcript: %w", err))
+				return nil, step.Deferred(fmt.Errorf("transcript: %w", err))
 			}
 			log.Debug("no Tencent transcript; the ASR makes it", "item", in.ID(), "file", f.FileID)
 			return asr, nil
@@ -189,7 +189,7 @@ func (s *tencentTranscript) Process(ctx context.Context, in *runner.Item) (runne
 	}
 	speakers := s.roles(paras, host)
 	log.Info("Tencent transcript used", "item", in.ID(), "segments", len(segs), "speakers", len(speakers))
-	return runner.Fields{"transcript": kimi.Transcript{Text: kimi.JoinText(texts), Segments: segs},
+	return step.Fields{"transcript": kimi.Transcript{Text: kimi.JoinText(texts), Segments: segs},
 		"transcript_source": sourceTencent, "speakers": speakers}, nil
 }
 
@@ -247,17 +247,17 @@ func (s *tencentTranscript) roles(paras []tencent.TranscriptParagraph, host stri
 }
 
 // Check tells how Tencent's transcripts will be used, and how to get the STS token they need.
-func (s *tencentTranscript) Check(ctx context.Context, _ runner.CheckOptions) []runner.Finding {
+func (s *tencentTranscript) Check(ctx context.Context, _ step.CheckOptions) []step.Finding {
 	subject := "tencent transcripts"
 	switch {
 	case s.cfg.Transcript == "asr":
-		return []runner.Finding{runner.OK(subject, "transcript: asr; every recording goes through the ASR")}
+		return []step.Finding{step.OK(subject, "transcript: asr; every recording goes through the ASR")}
 	case s.cfg.STS == "none":
-		return []runner.Finding{runner.OK(subject, "transcript: "+s.cfg.Transcript+"; no STS token needed (sts: none)")}
+		return []step.Finding{step.OK(subject, "transcript: "+s.cfg.Transcript+"; no STS token needed (sts: none)")}
 	}
 	tok, ok, err := s.sts.Load(time.Now())
 	if ok {
-		return []runner.Finding{runner.OK(subject, "STS token valid until "+tok.ExpireAt.UTC().Format(time.RFC3339))}
+		return []step.Finding{step.OK(subject, "STS token valid until "+tok.ExpireAt.UTC().Format(time.RFC3339))}
 	}
 	detail := "no STS token in state_dir (" + tencent.STSFile + ")"
 	if err != nil {
@@ -269,7 +269,7 @@ func (s *tencentTranscript) Check(ctx context.Context, _ runner.CheckOptions) []
 	if s.cfg.Transcript == "tencent" {
 		what = "recordings wait as not ready"
 	}
-	return []runner.Finding{{Status: "warn", Subject: subject, Detail: detail + "; " + what,
+	return []step.Finding{{Status: "warn", Subject: subject, Detail: detail + "; " + what,
 		Remedy: "apps created from 2026-01-16 must send STS-Token (1095/65111): configure the event subscription (common.sts-token, " +
 			"1095/127651) in the 企管后台 and keep `runner serve` running with the same state_dir, which receives the token; " +
 			"an older app needs none: set sts: none"}}

@@ -9,17 +9,17 @@ import (
 	"testing"
 	"time"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/steptest"
 	"meetpipe/steps/talk"
 	"meetpipe/steps/tencent"
 	"meetpipe/steps/tencent/emulator"
 )
 
-func ttItem(t *testing.T) *runner.Item {
+func ttItem(t *testing.T) *step.Item {
 	t.Helper()
 	f := tencentFixture().Meetings[0]
-	it, err := runner.NewItem("rec-00001", runner.Fields{"meeting_id": f.MeetingID, "creator_userid": "teacher_001",
+	it, err := step.NewItem("rec-00001", step.Fields{"meeting_id": f.MeetingID, "creator_userid": "teacher_001",
 		"host_userid": "teacher_001", "start": f.Start,
 		"files": []tencent.File{{FileID: "file-00001-a", Start: f.Start}, {FileID: "file-00001-b", Start: f.Start.Add(30 * time.Minute)}}})
 	if err != nil {
@@ -38,11 +38,11 @@ func TestTencentTranscriptModes(t *testing.T) {
 		return fmt.Sprintf("{transcript: %s, secret_id: AKID_x, secret_key: SK_x, enterprise_id: corp-1, base_url: %q, requests_per_second: 1000}", mode, s.URL())
 	}
 	var logs bytes.Buffer
-	ctx := runner.WithRunScope(runner.WithLogger(context.Background(), slog.New(slog.NewTextHandler(&logs, nil))))
-	process := func(t *testing.T, mode, state string) (runner.Fields, error) {
+	ctx := step.WithRunScope(step.WithLogger(context.Background(), slog.New(slog.NewTextHandler(&logs, nil))))
+	process := func(t *testing.T, mode, state string) (step.Fields, error) {
 		t.Helper()
 		impl, _ := steptest.BuildWith(t, "tencent_transcript", with(mode), steptest.Options{StateDir: state})
-		return impl.(runner.Step).Process(ctx, ttItem(t))
+		return impl.(step.Step).Process(ctx, ttItem(t))
 	}
 	state := t.TempDir()
 	st := steptest.As[*tencentTranscript](t, "tencent_transcript", with("auto"))
@@ -57,7 +57,7 @@ func TestTencentTranscriptModes(t *testing.T) {
 		t.Errorf("said %d times that there is no token, want once per run:\n%s", n, logs.String())
 	}
 	// The next run says it again: the notice is the run's, not the step's.
-	if _, err := st.Process(runner.WithRunScope(ctx), ttItem(t)); err != nil {
+	if _, err := st.Process(step.WithRunScope(ctx), ttItem(t)); err != nil {
 		t.Fatal(err)
 	}
 	if n := strings.Count(logs.String(), "no valid STS token"); n != 2 {
@@ -71,7 +71,7 @@ func TestTencentTranscriptModes(t *testing.T) {
 	}
 	s.SetTranscript("file-00001-a", emulator.SmartTranscript{Utterances: []emulator.Utterance{
 		{UserID: "teacher_001", Name: "周老师", Start: 1000, End: 3000, Text: "开始吧？"}}})
-	if _, err := process(t, "tencent", state); err == nil || kindOf(err) != runner.KindDeferred {
+	if _, err := process(t, "tencent", state); err == nil || kindOf(err) != step.KindDeferred {
 		t.Fatalf("tencent mode with one file untranscribed: %v, want deferred", err)
 	}
 	if out, err := process(t, "auto", state); err != nil || out["transcript_source"] != "asr" {
@@ -83,7 +83,7 @@ func TestTencentTranscriptModes(t *testing.T) {
 	if err != nil || out["transcript_source"] != "tencent" {
 		t.Fatalf("every file transcribed: %v %v", out, err)
 	}
-	it, _ := runner.NewItem("x", out)
+	it, _ := step.NewItem("x", out)
 	var tr struct {
 		Segments []struct {
 			Start, End float64
@@ -99,4 +99,4 @@ func TestTencentTranscriptModes(t *testing.T) {
 	}
 }
 
-func kindOf(err error) runner.Kind { k, _ := runner.Classify(err); return k }
+func kindOf(err error) step.Kind { k, _ := step.Classify(err); return k }

@@ -21,6 +21,7 @@ import (
 	"meetpipe/plugins"
 	"meetpipe/plugins/wecom_notify/emulator"
 	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/steptest"
 )
 
@@ -55,9 +56,9 @@ func TestMain(m *testing.M) {
 }
 
 // newStep builds the wecom_notify step as a pipeline would, with extra `with:` lines.
-func newStep(t *testing.T, with string) runner.Step {
+func newStep(t *testing.T, with string) step.Step {
 	t.Helper()
-	reg := runner.NewRegistry()
+	reg := step.NewRegistry()
 	if err := plugins.Load(pluginDir, reg); err != nil {
 		t.Fatal(err)
 	}
@@ -65,12 +66,12 @@ func newStep(t *testing.T, with string) runner.Step {
 		t.Fatal("wecom_notify not loaded")
 	}
 	impl, _ := steptest.BuildWith(t, "wecom_notify", with, steptest.Options{Registry: reg, StepID: "notify"})
-	return impl.(runner.Step)
+	return impl.(step.Step)
 }
 
-func meeting(t *testing.T, summary string) *runner.Item {
+func meeting(t *testing.T, summary string) *step.Item {
 	t.Helper()
-	it, err := runner.NewItem("rec-42", runner.Fields{
+	it, err := step.NewItem("rec-42", step.Fields{
 		"subject":      "模拟面试 第3轮",
 		"teacher_id":   "teacher_001",
 		"student_ids":  []string{"stu_a", "stu_b"},
@@ -168,8 +169,8 @@ func TestTooFrequentIsTransient(t *testing.T) {
 
 	emu.FailNext(1, emulator.ErrTooFrequent)
 	_, err := s.Process(context.Background(), meeting(t, "x"))
-	kind, after := runner.Classify(err)
-	if kind != runner.KindTransient || after != time.Minute {
+	kind, after := step.Classify(err)
+	if kind != step.KindTransient || after != time.Minute {
 		t.Fatalf("err = %v (%v, %v), want transient with a minute's wait", err, kind, after)
 	}
 	if !strings.Contains(err.Error(), "45009") || strings.Contains(err.Error(), key) {
@@ -229,16 +230,16 @@ func TestFailures(t *testing.T) {
 		setup func(*emulator.Server)
 		key   string
 		url   string
-		kind  runner.Kind
+		kind  step.Kind
 		want  string
 	}{
-		{name: "wrong key", key: "wrong-key-98765", kind: runner.KindPermanent, want: "93000"},
+		{name: "wrong key", key: "wrong-key-98765", kind: step.KindPermanent, want: "93000"},
 		{name: "system busy", setup: func(e *emulator.Server) { e.FailNext(1, emulator.ErrSystemBusy) },
-			kind: runner.KindTransient, want: "errcode -1"},
+			kind: step.KindTransient, want: "errcode -1"},
 		{name: "bad gateway", setup: func(e *emulator.Server) { e.FailHTTP(1, 502) },
-			kind: runner.KindTransient, want: "HTTP 502"},
-		{name: "unreachable", url: closed.URL(), kind: runner.KindTransient, want: "connect"},
-		{name: "empty key", key: `""`, kind: runner.KindPermanent, want: "key is empty"},
+			kind: step.KindTransient, want: "HTTP 502"},
+		{name: "unreachable", url: closed.URL(), kind: step.KindTransient, want: "connect"},
+		{name: "empty key", key: `""`, kind: step.KindPermanent, want: "key is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -251,7 +252,7 @@ func TestFailures(t *testing.T) {
 			log := captureLog(t)
 			s := newStep(t, "{key: "+k+", base_url: '"+u+"'}")
 			_, err := s.Process(context.Background(), meeting(t, "x"))
-			if kind, _ := runner.Classify(err); err == nil || kind != tt.kind {
+			if kind, _ := step.Classify(err); err == nil || kind != tt.kind {
 				t.Fatalf("err = %v (%v), want %v", err, kind, tt.kind)
 			}
 			if !strings.Contains(err.Error(), tt.want) {
@@ -338,9 +339,9 @@ func TestBadInput(t *testing.T) {
 
 type meetingSource struct{ n int }
 
-func (m meetingSource) List(ctx context.Context, w runner.Window, out runner.Emitter) error {
+func (m meetingSource) List(ctx context.Context, w step.Window, out step.Emitter) error {
 	for i := range m.n {
-		err := out.Emit(ctx, fmt.Sprintf("rec%03d", i), runner.Fields{
+		err := out.Emit(ctx, fmt.Sprintf("rec%03d", i), step.Fields{
 			"subject": fmt.Sprintf("模拟面试 %d", i), "teacher_id": "teacher_001", "student_ids": []string{"stu_a"},
 			"phase": "面试模拟", "summary": "很好", "duration_min": 30 + i,
 			"start": time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)})
@@ -370,14 +371,14 @@ steps:
 `
 
 // runPipeline runs notifyPipeline with env over state, logging into log.
-func runPipeline(t *testing.T, state string, env map[string]string, dry bool, log io.Writer) *runner.Summary {
+func runPipeline(t *testing.T, state string, env map[string]string, dry bool, log io.Writer) *step.Summary {
 	t.Helper()
-	reg := runner.NewRegistry()
-	reg.Register(runner.Define(runner.Spec{Name: "meetings", Source: true, Version: "1", Writes: []runner.Field{
+	reg := step.NewRegistry()
+	reg.Register(step.Define(step.Spec{Name: "meetings", Source: true, Version: "1", Writes: []step.Field{
 		{Name: "subject", Sample: ""}, {Name: "teacher_id", Sample: ""}, {Name: "student_ids", Sample: []string{}},
 		{Name: "phase", Sample: ""}, {Name: "summary", Sample: ""}, {Name: "duration_min", Sample: 0},
 		{Name: "start", Sample: time.Time{}}}},
-		sourceCfg{}, func(c sourceCfg, b *runner.Build) (any, error) { return meetingSource{c.Count}, nil }))
+		sourceCfg{}, func(c sourceCfg, b *step.Build) (any, error) { return meetingSource{c.Count}, nil }))
 	if err := plugins.Load(pluginDir, reg); err != nil {
 		t.Fatal(err)
 	}
@@ -455,7 +456,7 @@ func TestShippedPipelineTakesWecomBaseURL(t *testing.T) {
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		t.Fatal(err)
 	}
-	var step *yaml.Node
+	var stp *yaml.Node
 	root := doc.Content[0]
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		if root.Content[i].Value != "steps" {
@@ -464,16 +465,16 @@ func TestShippedPipelineTakesWecomBaseURL(t *testing.T) {
 		for _, s := range root.Content[i+1].Content {
 			for j := 0; j+1 < len(s.Content); j += 2 {
 				if s.Content[j].Value == "uses" && s.Content[j+1].Value == "wecom_notify" {
-					step = s
+					stp = s
 				}
 			}
 		}
 	}
-	if step == nil {
+	if stp == nil {
 		t.Fatal("pipelines/meeting.yaml has no wecom_notify step")
 	}
 	b, err := yaml.Marshal(map[string]any{"name": "notify", "steps": []any{
-		map[string]any{"uses": "meetings", "with": map[string]int{"count": 2}}, step}})
+		map[string]any{"uses": "meetings", "with": map[string]int{"count": 2}}, stp}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -488,12 +489,12 @@ func TestShippedPipelineTakesWecomBaseURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := runner.NewRegistry()
-	reg.Register(runner.Define(runner.Spec{Name: "meetings", Source: true, Version: "1", Writes: []runner.Field{
+	reg := step.NewRegistry()
+	reg.Register(step.Define(step.Spec{Name: "meetings", Source: true, Version: "1", Writes: []step.Field{
 		{Name: "subject", Sample: ""}, {Name: "teacher_id", Sample: ""}, {Name: "student_ids", Sample: []string{}},
 		{Name: "phase", Sample: ""}, {Name: "summary", Sample: ""}, {Name: "duration_min", Sample: 0},
 		{Name: "start", Sample: time.Time{}}}},
-		sourceCfg{}, func(c sourceCfg, b *runner.Build) (any, error) { return meetingSource{c.Count}, nil }))
+		sourceCfg{}, func(c sourceCfg, b *step.Build) (any, error) { return meetingSource{c.Count}, nil }))
 	if err := plugins.Load(pluginDir, reg); err != nil {
 		t.Fatal(err)
 	}
@@ -510,16 +511,16 @@ func TestShippedPipelineTakesWecomBaseURL(t *testing.T) {
 
 // A plugin setting's min and max from the manifest are enforced at load, with the place.
 func TestManifestBoundsChecked(t *testing.T) {
-	reg := runner.NewRegistry()
+	reg := step.NewRegistry()
 	if err := plugins.Load(pluginDir, reg); err != nil {
 		t.Fatal(err)
 	}
 	yml := "steps:\n  - uses: meetings\n  - uses: wecom_notify\n    with: {key: k, http_timeout: 10h}\n"
-	reg.Register(runner.Define(runner.Spec{Name: "meetings", Source: true, Version: "1", Writes: []runner.Field{
+	reg.Register(step.Define(step.Spec{Name: "meetings", Source: true, Version: "1", Writes: []step.Field{
 		{Name: "subject", Sample: ""}, {Name: "teacher_id", Sample: ""}, {Name: "student_ids", Sample: []string{}},
 		{Name: "phase", Sample: ""}, {Name: "summary", Sample: ""}, {Name: "duration_min", Sample: 0},
 		{Name: "start", Sample: time.Time{}}}},
-		sourceCfg{}, func(c sourceCfg, b *runner.Build) (any, error) { return meetingSource{c.Count}, nil }))
+		sourceCfg{}, func(c sourceCfg, b *step.Build) (any, error) { return meetingSource{c.Count}, nil }))
 	_, err := runner.LoadBytes("p.yaml", []byte(yml), runner.LoadOptions{Registry: reg, Env: map[string]string{}, StateDir: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "p.yaml:4:34: http_timeout: want 1s..5m") {
 		t.Fatalf("load: %v", err)

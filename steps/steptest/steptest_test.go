@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/steptest"
 )
 
@@ -15,10 +15,10 @@ type echoConfig struct {
 
 type echo struct{ cfg echoConfig }
 
-func registry() *runner.Registry {
-	reg := runner.NewRegistry()
-	reg.Register(runner.Define(runner.Spec{Name: "echo", Version: "1"}, echoConfig{Times: 1},
-		func(c echoConfig, b *runner.Build) (any, error) { return &echo{c}, nil }))
+func registry() *step.Registry {
+	reg := step.NewRegistry()
+	reg.Register(step.Define(step.Spec{Name: "echo", Version: "1"}, echoConfig{Times: 1},
+		func(c echoConfig, b *step.Build) (any, error) { return &echo{c}, nil }))
 	return reg
 }
 

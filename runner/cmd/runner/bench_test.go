@@ -15,6 +15,8 @@ import (
 
 	"meetpipe/runner"
 	"meetpipe/runner/internal/demo"
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 	kimiemu "meetpipe/steps/kimi/emulator"
 	"meetpipe/steps/media/mediatest"
 	"meetpipe/steps/store"
@@ -203,7 +205,7 @@ func lowerBound(b *testing.B, stateDir, pipeline string, env map[string]string, 
 		b.Fatal(err)
 	}
 	defer p.Close()
-	st, err := runner.OpenState(stateDir, true)
+	st, err := state.Open(stateDir, true)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -256,7 +258,7 @@ func lowerBound(b *testing.B, stateDir, pipeline string, env map[string]string, 
 	return bound, "busiest " + busiest + "; stage totals: " + strings.Join(parts, ", ")
 }
 
-func mustRegistry(b *testing.B) *runner.Registry {
+func mustRegistry(b *testing.B) *step.Registry {
 	reg, err := registry(filepath.Join(repoRoot(b), "plugins"), "x/x")
 	if err != nil {
 		b.Fatal(err)

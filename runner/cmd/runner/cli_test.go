@@ -11,7 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"meetpipe/runner"
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 )
 
 // A pipeline that needs no tool and no server to load: tencent_list pointed at a closed port.
@@ -121,13 +122,13 @@ func TestExitCodeMapping(t *testing.T) {
 		{fmt.Errorf("steps: %w", flag.ErrHelp), 0},
 		{usageError{errors.New("bad flag")}, 2},
 		{fmt.Errorf("report: %w", usageError{errors.New("bad window")}), 2},
-		{&runner.Diagnostics{}, 2},
-		{usageError{&runner.Diagnostics{}}, 2},
+		{&step.Diagnostics{}, 2},
+		{usageError{&step.Diagnostics{}}, 2},
 		{reported{2}, 2},
 		{errFailed, 1},
 		{fmt.Errorf("doctor: %w", errFailed), 1},
 		{errors.New("3 items failed"), 1},
-		{runner.ErrLocked, 1},
+		{state.ErrLocked, 1},
 	} {
 		if got := exitCode(c.err); got != c.want {
 			t.Errorf("exitCode(%#v) = %d, want %d", c.err, got, c.want)

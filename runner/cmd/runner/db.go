@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"meetpipe/runner"
+	"meetpipe/runner/step"
 	"meetpipe/steps/store"
 )
 
@@ -26,7 +27,7 @@ func (f *dbFlags) register(fs *flag.FlagSet) {
 }
 
 // open connects with the seed's DB_* settings; the password is scrubbed from any error.
-func (f *dbFlags) open(ctx context.Context) (*sql.DB, *runner.Secrets, error) {
+func (f *dbFlags) open(ctx context.Context) (*sql.DB, *step.Secrets, error) {
 	dot, _, err := readEnvFile(f.envFile)
 	if err != nil {
 		return nil, nil, err
@@ -39,7 +40,7 @@ func (f *dbFlags) open(ctx context.Context) (*sql.DB, *runner.Secrets, error) {
 	if f.dsn != "" {
 		cfg.DSN = f.dsn
 	}
-	sec := &runner.Secrets{}
+	sec := &step.Secrets{}
 	for _, s := range cfg.Secrets() {
 		sec.Add(s)
 	}
@@ -52,7 +53,7 @@ func (f *dbFlags) open(ctx context.Context) (*sql.DB, *runner.Secrets, error) {
 
 // dbError scrubs err and classifies it: a database down or unreachable is the environment (exit 1); a
 // refused login, an unknown database, missing tables or a malformed DSN are configuration (exit 2).
-func dbError(err error, sec *runner.Secrets) error {
+func dbError(err error, sec *step.Secrets) error {
 	scrubbed := errors.New(sec.Scrub(err.Error()))
 	if store.Environment(err) || !store.Temporary(err) {
 		return usageError{scrubbed}

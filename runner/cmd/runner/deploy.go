@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"meetpipe/runner"
+	"meetpipe/runner/step"
 )
 
 // deployment is where `runner deploy` installs and how it schedules the nightly run. Every outside
@@ -109,7 +110,7 @@ func (d *deployment) parse(name string, args []string, stderr io.Writer) error {
 	if n, _ := fmt.Sscanf(d.at, "%d:%d", &h, &m); n != 2 || h < 0 || h > 23 || m < 0 || m > 59 {
 		return usageError{fmt.Errorf("%s: --at %q: want HH:MM", name, d.at)}
 	}
-	if _, err := runner.ParseDuration(d.since); err != nil {
+	if _, err := step.ParseDuration(d.since); err != nil {
 		return usageError{fmt.Errorf("%s: --since %q: %w", name, d.since, err)}
 	}
 	if d.serve && !d.useSystemd() {

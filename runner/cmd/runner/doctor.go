@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"meetpipe/runner"
+	"meetpipe/runner/step"
 )
 
 // cmdDoctor checks everything a pipeline will touch and prints one line per finding. Exit 0 when nothing
@@ -28,7 +29,7 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	output := fs.String("output", "text", "text or json (the findings as a JSON array)")
 	fs.BoolVar(&asJSON, "json", false, "deprecated: use --output json")
 	fs.StringVar(&since, "since", "26h", "the window of a nightly run, for the disk-space estimate")
-	fs.DurationVar(&limit, "timeout", runner.DefaultCheckDeadline, "how long all the checks together may take (they run at once)")
+	fs.DurationVar(&limit, "timeout", step.DefaultCheckDeadline, "how long all the checks together may take (they run at once)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return flagError(err)
@@ -44,7 +45,7 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(pos) != 1 {
 		return usageError{errors.New("doctor: want exactly one pipeline file")}
 	}
-	win, err := runner.ParseDuration(since)
+	win, err := step.ParseDuration(since)
 	if err != nil || win <= 0 {
 		return usageError{fmt.Errorf("doctor: --since %q is not a duration such as 26h", since)}
 	}
@@ -60,7 +61,7 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return usageError{fmt.Errorf("doctor: %w", err)}
 	}
-	found = append(found, p.Check(ctx, runner.CheckOptions{Spend: spend, Window: win, Deadline: limit})...)
+	found = append(found, p.Check(ctx, step.CheckOptions{Spend: spend, Window: win, Deadline: limit})...)
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -91,7 +92,7 @@ func writeFindingsColor(w io.Writer, fs []runner.StepFinding, color bool) {
 	for _, f := range fs {
 		line := findingLine(f)
 		if color {
-			code := map[string]string{runner.StatusOK: "32", runner.StatusWarn: "33", runner.StatusFail: "31"}[f.Status]
+			code := map[string]string{step.StatusOK: "32", step.StatusWarn: "33", step.StatusFail: "31"}[f.Status]
 			if code != "" {
 				line = "\x1b[" + code + "m" + line + "\x1b[0m"
 			}
@@ -106,7 +107,7 @@ func findingCounts(fs []runner.StepFinding) string {
 	for _, f := range fs {
 		n[f.Status]++
 	}
-	return fmt.Sprintf("doctor: %d ok, %d warn, %d fail", n[runner.StatusOK], n[runner.StatusWarn], n[runner.StatusFail])
+	return fmt.Sprintf("doctor: %d ok, %d warn, %d fail", n[step.StatusOK], n[step.StatusWarn], n[step.StatusFail])
 }
 
 // placeholderFindings fails each setting of the env file that still holds a placeholder of .env.example
@@ -121,7 +122,7 @@ func placeholderFindings(envFile string) ([]runner.StepFinding, error) {
 		if v, set := os.LookupEnv(k); set && !isPlaceholder(v) {
 			continue // the environment wins over the file
 		}
-		out = append(out, runner.StepFinding{Finding: runner.Fail("setting "+k, "still the template's placeholder", "fill it in "+envFile)})
+		out = append(out, runner.StepFinding{Finding: step.Fail("setting "+k, "still the template's placeholder", "fill it in "+envFile)})
 	}
 	return out, nil
 }
@@ -135,7 +136,7 @@ func findingLine(f runner.StepFinding) string {
 	if f.Detail != "" {
 		s += ": " + f.Detail
 	}
-	if f.Remedy != "" && f.Status != runner.StatusOK {
+	if f.Remedy != "" && f.Status != step.StatusOK {
 		s += " — " + f.Remedy
 	}
 	return s
@@ -146,8 +147,8 @@ func findingLine(f runner.StepFinding) string {
 // that is down (exit 1).
 func preflight(ctx context.Context, p *runner.Pipeline, window time.Duration, stderr io.Writer) (ok, config bool) {
 	var failed []runner.StepFinding
-	for _, f := range p.Check(ctx, runner.CheckOptions{Preflight: true, Window: window}) {
-		if f.Status == runner.StatusFail {
+	for _, f := range p.Check(ctx, step.CheckOptions{Preflight: true, Window: window}) {
+		if f.Status == step.StatusFail {
 			failed = append(failed, f)
 			config = config || f.Config
 		}

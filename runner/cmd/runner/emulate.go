@@ -10,12 +10,12 @@ import (
 
 	"meetpipe/plugins"
 	wecom "meetpipe/plugins/wecom_notify/emulator"
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 	kimi "meetpipe/steps/kimi/emulator"
 	tencent "meetpipe/steps/tencent/emulator"
 )
 
-func loadPlugins(dir string, reg *runner.Registry) error { return plugins.Load(dir, reg) }
+func loadPlugins(dir string, reg *step.Registry) error { return plugins.Load(dir, reg) }
 
 // cmdEmulate serves one of the emulated remote services on loopback until interrupted, for demos and for
 // trying a pipeline without credentials.

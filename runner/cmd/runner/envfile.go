@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"meetpipe/runner"
+	"meetpipe/runner/step"
 )
 
 // defaultEnvFile is read when --env-file is not given. Its absence is fine: production may set every
@@ -44,7 +45,7 @@ var unsetVar = regexp.MustCompile(`^environment variable ([A-Za-z_][A-Za-z0-9_]*
 // unset: the first run of a new operator otherwise gets one error per variable (and the errors those
 // cause) and no word of .env.example. Other diagnostics pass as they are.
 func noEnvError(err error) error {
-	var ds *runner.Diagnostics
+	var ds *step.Diagnostics
 	if !errors.As(err, &ds) {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"meetpipe/runner"
+	"meetpipe/runner/step"
 )
 
 // What is logged while the pipeline loads, before its log_file is known, reaches the file first, scrubbed of
@@ -15,7 +16,7 @@ import (
 func TestLateLogFile(t *testing.T) {
 	dir := t.TempDir()
 	var out strings.Builder
-	sec := &runner.Secrets{}
+	sec := &step.Secrets{}
 	file := &lateFile{}
 	log, closeLog, err := runner.NewLogger(runner.LogOptions{Format: "json", Out: &out, Tee: file, Secrets: sec})
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 
-	"meetpipe/runner"
+	"meetpipe/runner/step"
 	_ "meetpipe/steps" // registers the built-in steps
 )
 
@@ -118,7 +118,7 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := cmd(ctx, args[1:], stdout, cmdErr)
 	code := exitCode(err)
 	var r reported
-	var ds *runner.Diagnostics
+	var ds *step.Diagnostics
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp), errors.As(err, &r):
 	case errors.As(err, &ds):
@@ -134,7 +134,7 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func exitCode(err error) int {
 	var r reported
 	var ue usageError
-	var ds *runner.Diagnostics
+	var ds *step.Diagnostics
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0

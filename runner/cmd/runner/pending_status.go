@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"meetpipe/runner"
+	"meetpipe/runner/internal/state"
 )
 
 // stateDirFrom is the state folder the shipped pipeline uses under env (the environment over .env).
@@ -34,7 +34,7 @@ func readPending(dir string, now time.Time) ([]pendingItem, error) {
 	if _, err := os.Stat(dir); os.IsNotExist(err) {
 		return []pendingItem{}, nil
 	}
-	st, err := runner.OpenState(dir, true)
+	st, err := state.Open(dir, true)
 	if err != nil {
 		return nil, err
 	}

@@ -7,18 +7,19 @@ import (
 	"testing"
 	"time"
 
-	"meetpipe/runner"
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 )
 
 // runner status shows each pending recording with its kind, age and reason, problems first.
 func TestStatusListsPendingRecordings(t *testing.T) {
 	dir := t.TempDir()
-	st, err := runner.OpenState(dir, false)
+	st, err := state.Open(dir, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 11, 8, 3, 0, 0, 0, time.UTC)
-	st.PutPending([]runner.Pending{
+	st.PutPending([]step.Pending{
 		{ID: "rec-transcoding", Reason: "transcoding (state 2)", FirstSeen: now.Add(-2 * time.Hour), LastSeen: now},
 		{ID: "rec-stuck", Reason: "participants not read (permanent): HTTP 400 error 500133", Problem: true, FirstSeen: now.Add(-50 * time.Hour), LastSeen: now},
 	})

@@ -16,6 +16,8 @@ import (
 
 	"meetpipe/runner"
 	"meetpipe/runner/atomicfile"
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 	"meetpipe/steps/report"
 	"meetpipe/steps/store"
 )
@@ -96,7 +98,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := redactData(p.Redactor(), data); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	pend, err := runner.ReadPending(p.StateDir)
+	pend, err := state.ReadPending(p.StateDir)
 	if err != nil {
 		return fmt.Errorf("report: pending list of %s: %w", p.StateDir, err)
 	}
@@ -184,7 +186,7 @@ func sendTargets(p *runner.Pipeline, env map[string]string) (*report.WeCom, *rep
 }
 
 // sendDigest posts the digest to the robot and mails the report, or (dry run) says what it would send.
-func sendDigest(ctx context.Context, sec *runner.Secrets, robot *report.WeCom, m *report.SMTP, rep *report.Report,
+func sendDigest(ctx context.Context, sec *step.Secrets, robot *report.WeCom, m *report.SMTP, rep *report.Report,
 	html, book []byte, xlsxPath string, really bool, stdout io.Writer) error {
 	digest := rep.Digest()
 	var errs []error

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"meetpipe/runner"
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 )
 
 type loadFlags struct {
@@ -35,7 +37,7 @@ func (l *loadFlags) load(file string, dry bool, now time.Time, stderr io.Writer)
 	if err != nil {
 		return nil, nil, err
 	}
-	secrets := &runner.Secrets{}
+	secrets := &step.Secrets{}
 	tty := false
 	if f, ok := stderr.(*os.File); ok {
 		tty = isTerminal(f)
@@ -61,7 +63,7 @@ func (l *loadFlags) env() (map[string]string, error) {
 
 // loadWith registers plugins and loads the pipeline; secrets, when given, collects its secret values (the
 // logger made before the load scrubs them).
-func (l *loadFlags) loadWith(file string, env map[string]string, dry bool, now time.Time, secrets *runner.Secrets) (*runner.Pipeline, error) {
+func (l *loadFlags) loadWith(file string, env map[string]string, dry bool, now time.Time, secrets *step.Secrets) (*runner.Pipeline, error) {
 	reg, err := registry(l.plugins, file)
 	if err != nil {
 		return nil, usageError{err}
@@ -74,8 +76,8 @@ func (l *loadFlags) loadWith(file string, env map[string]string, dry bool, now t
 }
 
 // registry returns the built-in steps plus the exec plugins found in dir.
-func registry(dir, pipeline string) (*runner.Registry, error) {
-	reg := runner.Builtins.Clone()
+func registry(dir, pipeline string) (*step.Registry, error) {
+	reg := step.Builtins.Clone()
 	if dir == "" {
 		dir = filepath.Join(filepath.Dir(filepath.Dir(pipeline)), "plugins")
 		if _, err := os.Stat(dir); err != nil {
@@ -154,7 +156,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			logOut = term
 		}
 	}
-	secrets := &runner.Secrets{}
+	secrets := &step.Secrets{}
 	file := &lateFile{}
 	defer file.Close()
 	journal := false
@@ -227,7 +229,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, runner.ErrLocked):
+	case errors.Is(err, state.ErrLocked):
 		return fmt.Errorf("run: %w", err) // another run holds the state: exit 1, try later
 	case sum == nil:
 		return usageError{fmt.Errorf("run: %s", p.Secrets.Scrub(err.Error()))} // it could not start
@@ -237,7 +239,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 // logSummaryAbove repeats the engine's "run finished" line (logged at info) at the chosen level when that
 // is above info: a run at --log-level warn still ends with its one-line summary.
-func logSummaryAbove(log *slog.Logger, level string, sum *runner.Summary) {
+func logSummaryAbove(log *slog.Logger, level string, sum *step.Summary) {
 	lvl, err := runner.ParseLevel(level)
 	if err != nil || lvl <= slog.LevelInfo || sum == nil {
 		return
@@ -265,7 +267,7 @@ func window(since, until string, now time.Time) (u, s time.Time, err error) {
 }
 
 func parseWhen(v string, ref time.Time) (time.Time, error) {
-	if d, err := runner.ParseDuration(v); err == nil {
+	if d, err := step.ParseDuration(v); err == nil {
 		return ref.Add(-d), nil
 	}
 	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05", "2006-01-02"} {

@@ -17,6 +17,8 @@ import (
 
 	"meetpipe/runner"
 	"meetpipe/runner/internal/push"
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 	"meetpipe/steps/tencent"
 	"meetpipe/steps/tencent/webhook"
 )
@@ -33,7 +35,7 @@ const (
 
 // locator is the source's push hook (steps/tencent_push.go).
 type locator interface {
-	Locate(ctx context.Context, ev *webhook.Event) ([]runner.Pending, error)
+	Locate(ctx context.Context, ev *webhook.Event) ([]step.Pending, error)
 }
 
 // stsRequester asks for an STS token ([COMMUNITY] POST /v1/app/sts-token).
@@ -96,7 +98,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if logLevel == "" {
 		logLevel = env["LOG_LEVEL"]
 	}
-	secrets := &runner.Secrets{}
+	secrets := &step.Secrets{}
 	token, aesKey := strings.TrimSpace(env[envWebhookToken]), strings.TrimSpace(env[envWebhookAESKey])
 	secrets.Add(token)
 	secrets.Add(aesKey)
@@ -252,7 +254,7 @@ func (s *service) catchUp(ctx context.Context, at time.Time) time.Duration {
 	now := time.Now()
 	s.log.Info("catch-up run", "scheduled", at.Format(time.RFC3339), "since", s.p.Schedule.Since.String())
 	sum, err := s.p.Run(ctx, runner.RunOptions{Since: now.Add(-s.p.Schedule.Since), Until: now, Logger: s.log, Grace: s.grace})
-	if errors.Is(err, runner.ErrLocked) {
+	if errors.Is(err, state.ErrLocked) {
 		s.log.Info("catch-up run waits: the state directory is busy (a `runner run`?)", "retry_in", lockedRetry.String())
 		return lockedRetry
 	}
@@ -261,7 +263,7 @@ func (s *service) catchUp(ctx context.Context, at time.Time) time.Duration {
 }
 
 // count records a run's outcome in the metrics.
-func (s *service) count(kind string, sum *runner.Summary, err error) {
+func (s *service) count(kind string, sum *step.Summary, err error) {
 	if sum == nil {
 		s.m.Runs.WithLabelValues(kind, "error").Inc()
 		s.log.Error("run could not start", "kind", kind, "err", s.p.Secrets.Scrub(fmt.Sprint(err)))
@@ -287,7 +289,7 @@ func (s *service) processInbox(ctx context.Context) time.Duration {
 			retry = d
 		}
 	}
-	var targets []runner.Pending
+	var targets []step.Pending
 	var batch []push.Entry
 	for _, e := range entries {
 		if ctx.Err() != nil {
@@ -318,7 +320,7 @@ func (s *service) processInbox(ctx context.Context) time.Duration {
 			}
 			ts, err := loc.Locate(ctx, ev)
 			if err != nil {
-				if k, _ := runner.Classify(err); k == runner.KindPermanent {
+				if k, _ := step.Classify(err); k == step.KindPermanent {
 					log.Error("cannot locate the event's recording; the catch-up run will list it", "err", s.p.Secrets.Scrub(err.Error()))
 					break
 				}
@@ -348,7 +350,7 @@ func (s *service) processInbox(ctx context.Context) time.Duration {
 	}
 	now := time.Now()
 	sum, err := s.p.Run(ctx, runner.RunOptions{Targets: targets, Since: now.Add(-24 * time.Hour), Until: now, Logger: s.log, Grace: s.grace})
-	if errors.Is(err, runner.ErrLocked) {
+	if errors.Is(err, state.ErrLocked) {
 		s.log.Info("pushed recordings wait: the state directory is busy (a `runner run`?)", "retry_in", lockedRetry.String())
 		later(lockedRetry)
 		return retry
@@ -411,7 +413,7 @@ func (s *service) stsLoop(ctx context.Context) {
 		default:
 			id, err := req.RequestSTSToken(ctx, stsHours)
 			if err != nil {
-				if k, _ := runner.Classify(err); k == runner.KindPermanent {
+				if k, _ := step.Classify(err); k == step.KindPermanent {
 					wait = stsGiveUp // a missing operator or a refused right: asking every 10 minutes cannot help
 				}
 				s.log.Warn("STS token request failed", "err", s.p.Secrets.Scrub(err.Error()), "retry_in", wait.String())
@@ -438,14 +440,14 @@ func (s *service) ready(ctx context.Context) error {
 		return s.readyErr
 	}
 	var fails []string
-	for _, f := range s.p.Check(ctx, runner.CheckOptions{Preflight: true}) {
-		if f.Status == runner.StatusFail {
+	for _, f := range s.p.Check(ctx, step.CheckOptions{Preflight: true}) {
+		if f.Status == step.StatusFail {
 			fails = append(fails, f.Step+": "+f.Subject+": "+f.Detail)
 		}
 	}
-	if c, ok := s.p.Source().(runner.Checker); ok {
-		for _, f := range c.Check(ctx, runner.CheckOptions{StateDir: s.p.StateDir}) {
-			if f.Status == runner.StatusFail {
+	if c, ok := s.p.Source().(step.Checker); ok {
+		for _, f := range c.Check(ctx, step.CheckOptions{StateDir: s.p.StateDir}) {
+			if f.Status == step.StatusFail {
 				fails = append(fails, s.p.Stages()[0]+": "+f.Subject+": "+f.Detail)
 			}
 		}

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"meetpipe/runner"
 	"meetpipe/runner/internal/demo"
 	"meetpipe/runner/internal/push"
+	"meetpipe/runner/internal/state"
 	"meetpipe/steps/store"
 	"meetpipe/steps/store/storetest"
 	tencentemu "meetpipe/steps/tencent/emulator"
@@ -100,7 +100,7 @@ func BenchmarkServeEventToRow(b *testing.B) {
 // stepTime sums what the item's steps took, from their records in state_dir (read while serve runs: the
 // records are written atomically, so a read-only view is safe).
 func stepTime(b *testing.B, stateDir, id string) time.Duration {
-	st, err := runner.OpenState(stateDir, true)
+	st, err := state.Open(stateDir, true)
 	if err != nil {
 		b.Fatal(err)
 	}

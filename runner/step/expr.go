@@ -1,9 +1,10 @@
-package runner
+package step
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"meetpipe/runner/internal/yamlnode"
 	"reflect"
 	"slices"
 	"strings"
@@ -28,6 +29,11 @@ type Expr struct {
 
 // NewExpr makes an Expr that has no position (tests, defaults).
 func NewExpr(src string) Expr { return Expr{Source: src} }
+
+// ExprAt is the Expr of scalar node n in file, whose lines place errors inside block scalars.
+func ExprAt(n *yaml.Node, file string, lines []string) *Expr {
+	return &Expr{Source: n.Value, node: n, file: file, lines: lines}
+}
 
 // UnmarshalYAML keeps the node for positions.
 func (e *Expr) UnmarshalYAML(n *yaml.Node) error {
@@ -135,7 +141,7 @@ func (p *Program) Eval(in *Item, extra map[string]any) (any, error) {
 	}
 	out, err := expr.Run(p.prog, env)
 	if err != nil {
-		return nil, fmt.Errorf("evaluate %q: %w", oneLine(p.expr.Source), err)
+		return nil, fmt.Errorf("evaluate %q: %w", yamlnode.OneLine(p.expr.Source), err)
 	}
 	return out, nil
 }
@@ -167,7 +173,7 @@ func (p *Program) env(in *Item, extra map[string]any) (map[string]any, error) {
 }
 
 // missing lists the item fields the program refers to that the item does not have (yet).
-func (p *Program) missing(in *Item) []string {
+func (p *Program) Missing(in *Item) []string {
 	var out []string
 	for _, f := range p.reads {
 		if !in.Has(f) {
@@ -185,39 +191,33 @@ func (p *Program) Bool(in *Item, extra map[string]any) (bool, error) {
 	}
 	b, ok := v.(bool)
 	if !ok {
-		return false, fmt.Errorf("evaluate %q: got %T, want bool", oneLine(p.expr.Source), v)
+		return false, fmt.Errorf("evaluate %q: got %T, want bool", yamlnode.OneLine(p.expr.Source), v)
 	}
 	return b, nil
 }
 
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 80 {
-		s = s[:77] + "..."
-	}
-	return s
+// Compiler compiles the expressions of one point of a pipeline against what they can see there. The engine
+// makes one per step; a step reaches its own through Build.Compile.
+type Compiler struct {
+	File   string
+	Lines  []string       // the file's lines, for expressions decoded from a `with:` (which have none)
+	Static map[string]any // vars (top level and under vars), env
+	Fields map[string]any // item field samples available here
+	Now    func() time.Time
+	Uses   func(field string) // told of every item field a compiled expression refers to
 }
 
-// exprEnv is what expressions at one point of a pipeline can see.
-type exprEnv struct {
-	file   string
-	lines  []string       // the file's lines, for expressions decoded from a `with:` (which have none)
-	static map[string]any // vars (top level and under vars), env
-	fields map[string]any // item field samples available here
-	now    func() time.Time
-	uses   func(field string) // told of every item field a compiled expression refers to
-}
-
-func (x *exprEnv) compile(e *Expr, extra map[string]any, asBool bool) (*Program, error) {
+// Compile compiles e; asBool requires a bool result. Errors are Diagnostics at e's place in the file.
+func (x *Compiler) Compile(e *Expr, extra map[string]any, asBool bool) (*Program, error) {
 	if e.IsZero() {
 		return nil, x.diag(e, 1, 0, "empty expression")
 	}
-	check := make(map[string]any, len(x.static)+len(x.fields)+len(extra))
-	for k, v := range x.static {
+	check := make(map[string]any, len(x.Static)+len(x.Fields)+len(extra))
+	for k, v := range x.Static {
 		check[k] = v
 	}
-	types := make(map[string]reflect.Type, len(x.fields))
-	for k, v := range x.fields {
+	types := make(map[string]reflect.Type, len(x.Fields))
+	for k, v := range x.Fields {
 		check[k] = v
 		types[k] = reflect.TypeOf(v)
 	}
@@ -225,7 +225,7 @@ func (x *exprEnv) compile(e *Expr, extra map[string]any, asBool bool) (*Program,
 		check[k] = v
 	}
 	opts := []expr.Option{expr.Env(check), expr.DisableBuiltin("now")}
-	opts = append(opts, helpers(x.now)...)
+	opts = append(opts, helpers(x.Now)...)
 	base := opts[:len(opts):len(opts)] // without AsBool: the operands of a clause are not booleans
 	if asBool {
 		opts = append(opts, expr.AsBool())
@@ -238,15 +238,15 @@ func (x *exprEnv) compile(e *Expr, extra map[string]any, asBool bool) (*Program,
 		}
 		return nil, x.diag(e, 1, 0, "expression: %v", err)
 	}
-	pr := &Program{expr: e, prog: prog, static: x.static, types: types, asBool: asBool}
+	pr := &Program{expr: e, prog: prog, static: x.Static, types: types, asBool: asBool}
 	root := prog.Node()
 	ast.Walk(&root, identVisitor(func(name string) {
-		if _, ok := x.fields[name]; ok {
+		if _, ok := x.Fields[name]; ok {
 			if !slices.Contains(pr.reads, name) {
 				pr.reads = append(pr.reads, name)
 			}
-			if x.uses != nil {
-				x.uses(name)
+			if x.Uses != nil {
+				x.Uses(name)
 			}
 		}
 	}))
@@ -265,8 +265,8 @@ func (f identVisitor) Visit(n *ast.Node) {
 	}
 }
 
-func (x *exprEnv) diag(e *Expr, line, col int, format string, args ...any) Diagnostic {
-	d := Diagnostic{File: x.file, Msg: fmt.Sprintf(format, args...)}
+func (x *Compiler) diag(e *Expr, line, col int, format string, args ...any) Diagnostic {
+	d := Diagnostic{File: x.File, Msg: fmt.Sprintf(format, args...)}
 	if e.file != "" {
 		d.File = e.file
 	}
@@ -274,7 +274,7 @@ func (x *exprEnv) diag(e *Expr, line, col int, format string, args ...any) Diagn
 		if e.lines == nil {
 			// Decoded by a step from its `with:` node: place it with the lines of the pipeline file.
 			c := *e
-			c.lines = x.lines
+			c.lines = x.Lines
 			e = &c
 		}
 		d.Line, d.Col = e.posOf(line, col)
@@ -284,6 +284,6 @@ func (x *exprEnv) diag(e *Expr, line, col int, format string, args ...any) Diagn
 
 // compileStandalone compiles with no item fields: for tests and for steps built outside a pipeline.
 func compileStandalone(e *Expr, file string, lines []string, extra map[string]any, asBool bool) (*Program, error) {
-	x := &exprEnv{file: file, lines: lines, static: map[string]any{}, fields: map[string]any{}, now: time.Now}
-	return x.compile(e, extra, asBool)
+	x := &Compiler{File: file, Lines: lines, Static: map[string]any{}, Fields: map[string]any{}, Now: time.Now}
+	return x.Compile(e, extra, asBool)
 }

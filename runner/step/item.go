@@ -1,4 +1,4 @@
-package runner
+package step
 
 import (
 	"encoding/json"
@@ -84,7 +84,7 @@ func (it *Item) UnmarshalJSON(b []byte) error {
 
 func (it *Item) merge(f Fields) error {
 	for k, v := range f {
-		raw, err := marshalField(v)
+		raw, err := MarshalField(v)
 		if err != nil {
 			return fmt.Errorf("item %s field %q: %w", it.id, k, err)
 		}
@@ -93,11 +93,13 @@ func (it *Item) merge(f Fields) error {
 	return nil
 }
 
-func (it *Item) setRaw(f map[string]json.RawMessage) {
+// SetRaw merges already encoded fields into the item: the engine restores a step's stored output this way.
+func (it *Item) SetRaw(f map[string]json.RawMessage) {
 	maps.Copy(it.fields, f)
 }
 
-func marshalField(v any) (json.RawMessage, error) {
+// MarshalField encodes a field value as the item keeps it (json.RawMessage values are checked, not re-encoded).
+func MarshalField(v any) (json.RawMessage, error) {
 	if raw, ok := v.(json.RawMessage); ok {
 		if !json.Valid(raw) {
 			return nil, fmt.Errorf("invalid JSON")
@@ -128,3 +130,19 @@ type Pending struct {
 	FirstSeen time.Time `json:"first_seen"`
 	LastSeen  time.Time `json:"last_seen"`
 }
+
+// Span is a part of a window that still has to be listed.
+type Span struct {
+	Since time.Time `json:"since"`
+	Until time.Time `json:"until"`
+	// Asked is when a run first asked for (part of) it: a span older than pending_max_age is given up.
+	Asked time.Time `json:"asked"`
+}
+
+func (s Span) String() string {
+	return s.Since.Format(time.RFC3339) + ".." + s.Until.Format(time.RFC3339)
+}
+
+// RedactionsField is the item field where the engine counts what it redacted: {field: {pattern: n}}. A
+// step that stores recordings may read it (it is written by the engine, not declared by a step).
+const RedactionsField = "redactions"

@@ -1,4 +1,6 @@
-package runner
+// Package state keeps what runs of a pipeline leave in state_dir: step records (the memo), item states,
+// the pending list, the uncovered windows and run history, behind one lock per directory.
+package state
 
 import (
 	"crypto/sha256"
@@ -9,11 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
 	"meetpipe/runner/atomicfile"
+	"meetpipe/runner/step"
 )
 
 // State is the run's memory on local disk: one record per item and step, the items a source must look at
@@ -52,10 +54,10 @@ type ItemState struct {
 // ErrLocked is returned when another run holds the state directory.
 var ErrLocked = errors.New("state directory is locked by another run")
 
-// OpenState opens dir. A writable state takes an exclusive lock that the kernel drops when the process
+// Open opens dir. A writable state takes an exclusive lock that the kernel drops when the process
 // dies, so a crashed run never blocks the next one; a read-only state (dry run) takes none and creates
 // nothing.
-func OpenState(dir string, readOnly bool) (*State, error) {
+func Open(dir string, readOnly bool) (*State, error) {
 	s := &State{dir: dir, readOnly: readOnly}
 	if readOnly {
 		return s, nil
@@ -140,7 +142,7 @@ func (s *State) PutItem(st *ItemState) error {
 var ErrPendingCorrupt = errors.New("pending list is corrupt")
 
 // Pending returns the items sources must look at again.
-func (s *State) Pending() ([]Pending, error) {
+func (s *State) Pending() ([]step.Pending, error) {
 	p, _, err := s.LoadPending()
 	return p, err
 }
@@ -148,16 +150,16 @@ func (s *State) Pending() ([]Pending, error) {
 // LoadPending returns the pending list. A missing, empty or undecodable pending.json is replaced by its
 // backup generation (pending.json.bak), and note then says so; when neither decodes, the error says how
 // to proceed. Only a state directory that never had a list yields an empty one.
-func (s *State) LoadPending() (list []Pending, note string, err error) {
+func (s *State) LoadPending() (list []step.Pending, note string, err error) {
 	main := filepath.Join(s.dir, "pending.json")
-	list, merr := readPending(main)
+	list, merr := ReadPendingFile(main)
 	if merr == nil && list != nil {
 		return list, "", nil
 	}
-	bak, berr := readPending(main + ".bak")
+	bak, berr := ReadPendingFile(main + ".bak")
 	switch {
 	case merr == nil && berr == nil && bak == nil: // a fresh state directory
-		return []Pending{}, "", nil
+		return []step.Pending{}, "", nil
 	case berr == nil && bak != nil:
 		why := "missing"
 		if merr != nil {
@@ -175,8 +177,10 @@ func (s *State) LoadPending() (list []Pending, note string, err error) {
 		"unfinished recordings again", ErrPendingCorrupt, main, merr, filepath.Base(main), berr)
 }
 
-// readPending decodes a pending file; (nil, nil) when it does not exist.
-func readPending(path string) ([]Pending, error) { return readList[Pending](path, "a pending list") }
+// ReadPendingFile decodes a pending file; (nil, nil) when it does not exist.
+func ReadPendingFile(path string) ([]step.Pending, error) {
+	return readList[step.Pending](path, "a pending list")
+}
 
 // readList decodes a JSON list kept under state_dir; (nil, nil) when the file does not exist. An empty
 // file or `null` is damage, not the empty list a run writes ([]): the file was cut short or written by hand.
@@ -203,9 +207,9 @@ func readList[T any](path, what string) ([]T, error) {
 
 // PutPending replaces the pending list, first keeping the current one (when it decodes) as the backup
 // generation pending.json.bak: a list damaged later, on disk or by hand, can then be recovered.
-func (s *State) PutPending(p []Pending) error {
+func (s *State) PutPending(p []step.Pending) error {
 	if p == nil {
-		p = []Pending{}
+		p = []step.Pending{}
 	}
 	main := filepath.Join(s.dir, "pending.json")
 	if s.readOnly {
@@ -213,7 +217,7 @@ func (s *State) PutPending(p []Pending) error {
 	}
 	return s.withReserve(func() error {
 		// Only a list that reads back replaces the backup: a damaged one must not overwrite the good generation.
-		if cur, err := readPending(main); err == nil && cur != nil {
+		if cur, err := ReadPendingFile(main); err == nil && cur != nil {
 			b, err := os.ReadFile(main)
 			if err != nil {
 				return fmt.Errorf("back up the pending list: %w", err)
@@ -228,8 +232,9 @@ func (s *State) PutPending(p []Pending) error {
 
 // RunRecord is one run in the history.
 type RunRecord struct {
-	RunInfo
-	Summary Summary `json:"summary"`
+	step.RunInfo
+
+	Summary step.Summary `json:"summary"`
 }
 
 // PutRun stores a run's summary in the history.
@@ -280,9 +285,4 @@ func WriteFileAtomic(path string, b []byte) error {
 		return fmt.Errorf("state: %w", err)
 	}
 	return nil
-}
-
-// newRunID is sortable by time and unique enough for one state directory.
-func newRunID(t time.Time) string {
-	return t.UTC().Format("20060102T150405.000Z") + "-" + strconv.Itoa(os.Getpid())
 }

@@ -1,4 +1,4 @@
-package runner
+package step
 
 import (
 	"encoding/json"

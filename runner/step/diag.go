@@ -1,4 +1,4 @@
-package runner
+package step
 
 import (
 	"fmt"
@@ -52,14 +52,16 @@ func (ds *Diagnostics) Err() error {
 	return ds
 }
 
-func (ds *Diagnostics) setSource(file string, src []byte) {
+// SetSource keeps the lines of file, for the snippets under its diagnostics.
+func (ds *Diagnostics) SetSource(file string, src []byte) {
 	if ds.src == nil {
 		ds.src = map[string][]string{}
 	}
 	ds.src[file] = strings.Split(string(src), "\n")
 }
 
-func (ds *Diagnostics) sort() {
+// Sort orders the diagnostics by file, line and column.
+func (ds *Diagnostics) Sort() {
 	sort.SliceStable(ds.List, func(i, j int) bool {
 		a, b := ds.List[i], ds.List[j]
 		if a.File != b.File {
@@ -98,3 +100,6 @@ func caretOffset(line string, col int) int {
 	i := min(max(col-1, 0), len(r))
 	return table.Width(string(r[:i])) + max(0, col-1-i)
 }
+
+// Lines are the lines of file as SetSource kept them.
+func (ds *Diagnostics) Lines(file string) []string { return ds.src[file] }

@@ -1,14 +1,15 @@
-package runner
+package step
 
 import (
 	"context"
 	"fmt"
+	"meetpipe/runner/internal/yamlnode"
 	"reflect"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -173,64 +174,75 @@ type Definition struct {
 	New func(with *yaml.Node, b *Build) (impl any, config any, err error)
 }
 
-// Build is what a constructor gets besides its `with:` node.
+// Build is what a constructor gets besides its `with:` node. The engine makes it with NewBuild.
 type Build struct {
 	StepID   string
 	File     string
 	StateDir string
 	DryRun   bool
-	// Env holds interpolation variables (process environment over .env).
-	Env map[string]string
 
-	compile  func(e *Expr, extra map[string]any, asBool bool) (*Program, error)
-	limiter  *Limiter
-	progress func(n int64)
-	secrets  func(string)
-	diags    *Diagnostics
-	// with is the step's `with:` node, withKey its `with` key and uses its `uses:` value: the places
-	// ErrorAt reports a setting's problem at, the most precise first.
-	with, withKey, uses *yaml.Node
-	lines               []string // of the file, for expressions built outside a pipeline (SetSource)
+	h Host
+}
+
+// Host is what the engine lends a step's constructor: how to compile, limit, report and keep secrets.
+// A test kit (steps/steptest) fills only what it needs.
+type Host struct {
+	Compiler *Compiler     // nil: expressions compile on their own (no vars, no earlier fields)
+	Limiter  *Limiter      // the step's `limiter:`; nil: none named
+	Progress func(n int64) // live units of work
+	Secret   func(string)  // values to scrub from every output
+	Diags    *Diagnostics  // where configuration problems gather
+	With     *yaml.Node    // the step's `with:` value, for ErrorAt
+	WithKey  *yaml.Node    // its `with` key
+	Uses     *yaml.Node    // its `uses:` value
+	Lines    []string      // the file's lines, for expressions built outside a pipeline
+}
+
+// NewBuild is the Build of step id in file, for the engine and for test kits.
+func NewBuild(id, file, stateDir string, dryRun bool, h Host) *Build {
+	return &Build{StepID: id, File: file, StateDir: stateDir, DryRun: dryRun, h: h}
 }
 
 // Compile compiles an expression-valued setting against the item as it is at this step, plus extra names
 // (for example the element a rule runs over). Errors carry the YAML position of the expression.
 func (b *Build) Compile(e *Expr, extra map[string]any) (*Program, error) {
-	if b.compile == nil {
-		return compileStandalone(e, b.File, b.lines, extra, false)
-	}
-	return b.compile(e, extra, false)
+	return b.compiler().Compile(e, extra, false)
 }
 
 // CompileBool is Compile for an expression that must yield a bool.
 func (b *Build) CompileBool(e *Expr, extra map[string]any) (*Program, error) {
-	if b.compile == nil {
-		return compileStandalone(e, b.File, b.lines, extra, true)
+	return b.compiler().Compile(e, extra, true)
+}
+
+// compiler is the engine's compiler for this step, or one that sees nothing but the expression.
+func (b *Build) compiler() *Compiler {
+	if b.h.Compiler != nil {
+		return b.h.Compiler
 	}
-	return b.compile(e, extra, true)
+	return &Compiler{File: b.File, Lines: b.h.Lines, Static: map[string]any{}, Fields: map[string]any{}, Now: time.Now}
 }
 
 // Limiter returns the limiter named in the step's `limiter:` key, or an unlimited one. Steps that call a
 // remote service acquire it around each request.
 func (b *Build) Limiter() *Limiter {
-	if b.limiter == nil {
+	if b.h.Limiter == nil {
 		return Unlimited()
 	}
-	return b.limiter
+	return b.h.Limiter
 }
 
 // Progress reports n units of work (bytes downloaded, say) to the live display.
 func (b *Build) Progress(n int64) {
-	if b.progress != nil {
-		b.progress(n)
+	if b.h.Progress != nil {
+		b.h.Progress(n)
 	}
 }
 
 // Secret registers a value that must never be printed (a key read at run time, a signed URL); the log
 // handler and every echo scrub it.
 func (b *Build) Secret(v string) {
-	if b.secrets != nil && v != "" {
-		b.secrets(v)
+	if b.h.Secret != nil && v != "" {
+		b.h.Secret(v)
 	}
 }
 
@@ -244,8 +256,8 @@ func (b *Build) Errorf(node *yaml.Node, format string, args ...any) error {
 	if node != nil {
 		d.Line, d.Col = node.Line, node.Column
 	}
-	if b.diags != nil {
-		b.diags.Add(d)
+	if b.h.Diags != nil {
+		b.h.Diags.Add(d)
 	}
 	return d
 }
@@ -265,7 +277,7 @@ func (b *Build) place(key string) *yaml.Node {
 		if k = strings.TrimSpace(k); k == "" {
 			continue
 		}
-		n := b.with
+		n := b.h.With
 		for part := range strings.SplitSeq(k, ".") {
 			if n = childNode(n, part); n == nil {
 				break
@@ -276,12 +288,12 @@ func (b *Build) place(key string) *yaml.Node {
 		}
 	}
 	switch {
-	case b.withKey != nil:
-		return b.withKey
-	case b.with != nil && b.with.Line > 0:
-		return b.with
+	case b.h.WithKey != nil:
+		return b.h.WithKey
+	case b.h.With != nil && b.h.With.Line > 0:
+		return b.h.With
 	}
-	return b.uses
+	return b.h.Uses
 }
 
 // childNode is the value of key in mapping n, or the element at index key of list n.
@@ -296,7 +308,7 @@ func childNode(n *yaml.Node, key string) *yaml.Node {
 		}
 		return n.Content[i]
 	}
-	return mapValue(n, key)
+	return yamlnode.MapValue(n, key)
 }
 
 // Registry maps step names to definitions.
@@ -372,7 +384,7 @@ func Define[C any](spec Spec, defaults C, build func(cfg C, b *Build) (any, erro
 		New: func(with *yaml.Node, b *Build) (any, any, error) {
 			cfg := defaults
 			cfg = deepCopy(cfg)
-			b.with = with
+			b.h.With = with
 			if err := decodeWith(with, &cfg, spec.Settings, b); err != nil {
 				return nil, nil, err
 			}
@@ -385,5 +397,25 @@ func Define[C any](spec Spec, defaults C, build func(cfg C, b *Build) (any, erro
 	}
 }
 
-// Reads reports whether the spec declares reading the field.
-func (s Spec) ReadsField(name string) bool { return slices.Contains(s.Reads, name) }
+// Hinter is implemented by sources that can say how to find an item again in a later run (for items that
+// must be retried after the window has moved on).
+type Hinter interface {
+	Hint(in *Item) any
+}
+
+// StuckReporter is implemented by the engine's Emitter. A source reports with Stuck an item it found but
+// could not produce for a problem (its details could not be read), as opposed to NotReady, which means
+// "not ready yet, and that is normal" (still being transcoded). Both keep the item pending for later
+// runs; a run that leaves any item stuck fails (exit 1), naming the items and the reasons.
+type StuckReporter interface {
+	Stuck(id string, hint any, reason string)
+}
+
+// ReportStuck reports a stuck item through out when it can tell stuck from not ready, else as not ready.
+func ReportStuck(out Emitter, id string, hint any, reason string) {
+	if s, ok := out.(StuckReporter); ok {
+		s.Stuck(id, hint, reason)
+		return
+	}
+	out.NotReady(id, hint, reason)
+}

@@ -1,6 +1,10 @@
-package runner
+package step
 
 import (
+	"bytes"
+	"errors"
+	"io"
+	"meetpipe/runner/internal/yamlnode"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -11,7 +15,7 @@ import (
 // that every diagnostic of the file prints with its snippet. It returns the document's root node, or nil
 // after adding the problem to ds. Exec plugin manifests are read with it.
 func ParseYAML(file string, src []byte, ds *Diagnostics) *yaml.Node {
-	ds.setSource(file, src)
+	ds.SetSource(file, src)
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		line, col, msg := yamlErrorPos(src, err)
@@ -31,7 +35,7 @@ func ParseYAML(file string, src []byte, ds *Diagnostics) *yaml.Node {
 }
 
 // Suggest returns `; did you mean "x"?` when got is a near miss of one of known, else "; known: a, b".
-func Suggest(got string, known []string) string { return suggest(got, known) }
+func Suggest(got string, known []string) string { return yamlnode.Suggest(got, known) }
 
 // lastTextLine is the last line of lines with something on it (1-based), for errors at the end of input.
 func lastTextLine(lines []string) int {
@@ -41,4 +45,39 @@ func lastTextLine(lines []string) int {
 		}
 	}
 	return 1
+}
+
+// secondDocument reports the line of a second YAML document in src, if there is one.
+func secondDocument(src []byte) (int, bool) {
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var first, second yaml.Node
+	if dec.Decode(&first) != nil {
+		return 0, false
+	}
+	if err := dec.Decode(&second); err != nil {
+		if errors.Is(err, io.EOF) {
+			return 0, false
+		}
+		line, _ := splitYAMLLine(err.Error())
+		return max(line, 1), true
+	}
+	line := second.Line
+	if len(second.Content) > 0 {
+		line = second.Content[0].Line
+	}
+	// The node's line is that of its first token; the `---` marker, if on its own line, is just above.
+	for l := line - 1; l >= 1; l-- {
+		if text := lineOf(src, l); strings.HasPrefix(text, "---") {
+			return l, true
+		}
+	}
+	return max(line, 1), true
+}
+
+func lineOf(src []byte, n int) string {
+	lines := strings.SplitN(string(src), "\n", n+1)
+	if n-1 < len(lines) {
+		return lines[n-1]
+	}
+	return ""
 }

@@ -1,9 +1,9 @@
-package runner
+package step
 
 import (
 	"errors"
 	"fmt"
-	"meetpipe/runner/textdist"
+	"meetpipe/runner/internal/yamlnode"
 	"reflect"
 	"regexp"
 	"slices"
@@ -108,8 +108,8 @@ var errConfig = errors.New("invalid configuration")
 // and then decodes it into cfg. Every problem becomes a diagnostic with its position.
 func decodeWith(with *yaml.Node, cfg any, settings []Setting, b *Build) error {
 	n0 := 0
-	if b.diags != nil {
-		n0 = len(b.diags.List)
+	if b.h.Diags != nil {
+		n0 = len(b.h.Diags.List)
 	}
 	bad := false
 	errorf := func(n *yaml.Node, format string, args ...any) {
@@ -120,13 +120,13 @@ func decodeWith(with *yaml.Node, cfg any, settings []Setting, b *Build) error {
 		checkNode(with, "with", "object", "", settings, errorf)
 	}
 	for _, s := range settings {
-		if s.Required && mapValue(with, s.Name) == nil {
+		if s.Required && yamlnode.MapValue(with, s.Name) == nil {
 			// At the `with:` key (or the `uses:` line when there is none), naming the step.
 			errorf(b.place(""), "step %s: missing required setting %q", b.StepID, s.Name)
 		}
 	}
 	checkRequiredIf(with, settings, b, errorf)
-	if bad || (b.diags != nil && len(b.diags.List) > n0) {
+	if bad || (b.h.Diags != nil && len(b.h.Diags.List) > n0) {
 		return errConfig
 	}
 	if with == nil || with.ShortTag() == "!!null" {
@@ -155,7 +155,7 @@ func checkRequiredIf(with *yaml.Node, settings []Setting, b *Build, errorf func(
 		if !ok {
 			continue
 		}
-		got, at := "", mapValue(with, other)
+		got, at := "", yamlnode.MapValue(with, other)
 		if at != nil && at.Kind == yaml.ScalarNode {
 			got = at.Value
 		} else if i := slices.IndexFunc(settings, func(o Setting) bool { return o.Name == other }); i >= 0 && at == nil && settings[i].Default != nil {
@@ -164,7 +164,7 @@ func checkRequiredIf(with *yaml.Node, settings []Setting, b *Build, errorf func(
 		if got != want {
 			continue
 		}
-		v := mapValue(with, s.Name)
+		v := yamlnode.MapValue(with, s.Name)
 		switch {
 		case v != nil && !(v.Kind == yaml.ScalarNode && strings.TrimSpace(v.Value) == ""):
 			continue
@@ -224,7 +224,7 @@ func checkNode(n *yaml.Node, name, typ, items string, fields []Setting, errorf f
 	switch typ {
 	case "object":
 		if n.Kind != yaml.MappingNode {
-			errorf(n, "%s: want a mapping, got %s", name, describe(n))
+			errorf(n, "%s: want a mapping, got %s", name, yamlnode.Describe(n))
 			return
 		}
 		known := make([]string, 0, len(fields))
@@ -235,7 +235,7 @@ func checkNode(n *yaml.Node, name, typ, items string, fields []Setting, errorf f
 			k, v := n.Content[i], n.Content[i+1]
 			idx := slices.IndexFunc(fields, func(f Setting) bool { return f.Name == k.Value })
 			if idx < 0 {
-				errorf(k, "unknown setting %q%s", k.Value, suggest(k.Value, known))
+				errorf(k, "unknown setting %q%s", k.Value, yamlnode.Suggest(k.Value, known))
 				continue
 			}
 			f := fields[idx]
@@ -247,7 +247,7 @@ func checkNode(n *yaml.Node, name, typ, items string, fields []Setting, errorf f
 		}
 	case "list":
 		if n.Kind != yaml.SequenceNode {
-			errorf(n, "%s: want a list, got %s", name, describe(n))
+			errorf(n, "%s: want a list, got %s", name, yamlnode.Describe(n))
 			return
 		}
 		for _, e := range n.Content {
@@ -255,7 +255,7 @@ func checkNode(n *yaml.Node, name, typ, items string, fields []Setting, errorf f
 		}
 	case "map":
 		if n.Kind != yaml.MappingNode {
-			errorf(n, "%s: want a mapping, got %s", name, describe(n))
+			errorf(n, "%s: want a mapping, got %s", name, yamlnode.Describe(n))
 			return
 		}
 		for i := 1; i < len(n.Content); i += 2 {
@@ -263,23 +263,23 @@ func checkNode(n *yaml.Node, name, typ, items string, fields []Setting, errorf f
 		}
 	case "string", "expr":
 		if n.Kind != yaml.ScalarNode {
-			errorf(n, "%s: want a string, got %s", name, describe(n))
+			errorf(n, "%s: want a string, got %s", name, yamlnode.Describe(n))
 		}
 	case "int":
 		if n.Kind != yaml.ScalarNode || tag != "!!int" {
-			errorf(n, "%s: want an integer, got %s", name, describe(n))
+			errorf(n, "%s: want an integer, got %s", name, yamlnode.Describe(n))
 		}
 	case "number":
 		if n.Kind != yaml.ScalarNode || (tag != "!!int" && tag != "!!float") {
-			errorf(n, "%s: want a number, got %s", name, describe(n))
+			errorf(n, "%s: want a number, got %s", name, yamlnode.Describe(n))
 		}
 	case "bool":
 		if n.Kind != yaml.ScalarNode || tag != "!!bool" {
-			errorf(n, "%s: want true or false, got %s", name, describe(n))
+			errorf(n, "%s: want true or false, got %s", name, yamlnode.Describe(n))
 		}
 	case "duration":
 		if n.Kind != yaml.ScalarNode {
-			errorf(n, "%s: want a duration such as 30s or 5m, got %s", name, describe(n))
+			errorf(n, "%s: want a duration such as 30s or 5m, got %s", name, yamlnode.Describe(n))
 		} else if d, err := ParseDuration(n.Value); err != nil {
 			errorf(n, "%s: %q is not a duration (use 300ms, 30s, 5m, 2h or 7d)", name, n.Value)
 		} else if _, err := time.ParseDuration(n.Value); err != nil {
@@ -318,12 +318,12 @@ func checkRange(n *yaml.Node, s Setting, errorf func(*yaml.Node, string, ...any)
 	lo, hasLo := val(s.Min)
 	hi, hasHi := val(s.Max)
 	if (hasLo && v < lo) || (hasHi && v > hi) {
-		errorf(n, "%s: want %s, got %s", s.Name, rangeText(s), n.Value)
+		errorf(n, "%s: want %s, got %s", s.Name, s.Bounds(), n.Value)
 	}
 }
 
-// rangeText says a setting's bounds in words: "1..16", "at least 1", "at most 16".
-func rangeText(s Setting) string {
+// Bounds says the setting's bounds in words: "1..16", "at least 1", "at most 16"; "" when it has none.
+func (s Setting) Bounds() string {
 	switch {
 	case s.Min != "" && s.Max != "":
 		return s.Min + ".." + s.Max
@@ -333,66 +333,6 @@ func rangeText(s Setting) string {
 		return "at most " + s.Max
 	}
 	return ""
-}
-
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	}
-	switch n.ShortTag() {
-	case "!!int":
-		return "the integer " + n.Value
-	case "!!float":
-		return "the number " + n.Value
-	case "!!bool":
-		return "the boolean " + n.Value
-	}
-	return strconv.Quote(n.Value)
-}
-
-// suggest returns `; did you mean "x"?` for a near miss, else a list of the known names.
-func suggest(got string, known []string) string {
-	best, bd := "", 3
-	for _, k := range known {
-		if d := textdist.Distance(got, k); d < bd {
-			best, bd = k, d
-		}
-	}
-	if best != "" {
-		return fmt.Sprintf("; did you mean %q?", best)
-	}
-	if len(known) == 0 {
-		return ""
-	}
-	return "; known: " + strings.Join(known, ", ")
-}
-
-// mapKey returns the key node of key in mapping n, or nil.
-func mapKey(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i]
-		}
-	}
-	return nil
-}
-
-func mapValue(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
 }
 
 // deepCopy copies maps and slices so that decoding never writes into a step's shared defaults.

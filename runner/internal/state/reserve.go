@@ -1,15 +1,14 @@
-package runner
+package state
 
 import (
-	"errors"
 	"io"
+	"meetpipe/runner/disk"
 	"os"
 	"path/filepath"
-	"syscall"
 )
 
 // The pending list must be writable when the disk under state_dir is full, since it is what keeps the
-// items the full disk deferred. OpenState keeps a file of reserved space (reserveFile) beside it; a write
+// items the full disk deferred. Open keeps a file of reserved space (reserveFile) beside it; a write
 // of the pending list or the uncovered windows that meets ENOSPC frees the reserve and tries once more.
 
 const (
@@ -54,16 +53,11 @@ func (s *State) keepReserve() {
 // withReserve runs write; when it fails for a full disk, it frees the reserve and runs it once more.
 func (s *State) withReserve(write func() error) error {
 	err := write()
-	if err == nil || !IsDiskFull(err) {
+	if err == nil || !disk.IsFull(err) {
 		return err
 	}
 	if rerr := os.Remove(filepath.Join(s.dir, reserveFile)); rerr != nil {
 		return err
 	}
 	return write()
-}
-
-// IsDiskFull reports whether err is a full disk (ENOSPC) or a quota exceeded (EDQUOT).
-func IsDiskFull(err error) bool {
-	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, errDQUOT)
 }

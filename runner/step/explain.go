@@ -1,8 +1,9 @@
-package runner
+package step
 
 import (
 	"encoding/json"
 	"fmt"
+	"meetpipe/runner/internal/yamlnode"
 	"reflect"
 	"strconv"
 	"strings"
@@ -49,7 +50,7 @@ var negated = map[string]string{
 // values, e.g. `host_userid "teacher_999" not in teachers`. It falls back to the source when the
 // expression cannot be split or evaluated part by part.
 func (p *Program) Why(in *Item, extra map[string]any) string {
-	fallback := oneLine(p.expr.Source) + " is false"
+	fallback := yamlnode.OneLine(p.expr.Source) + " is false"
 	p.once.Do(p.buildClauses)
 	if len(p.clauses) == 0 {
 		return fallback

@@ -1,4 +1,4 @@
-package runner
+package step
 
 import (
 	"cmp"
@@ -45,26 +45,9 @@ type Summary struct {
 	PendingLost string `json:"pending_lost,omitempty"`
 	// Filtered counts the items the filters dropped, by reason: the reason names the step and the false
 	// clause with its value (`filter of step tencent_list: host_userid "t9" not in teachers`), so a
-	// whitelist that drops everything shows which values it dropped. At most maxFilterReasons entries; the
-	// rest are counted under otherFilterReasons.
+	// whitelist that drops everything shows which values it dropped. At most 50 entries; the
+	// rest are counted under "(other reasons)".
 	Filtered map[string]int `json:"filtered,omitempty"`
-}
-
-// maxFilterReasons bounds Summary.Filtered: the reasons carry values, one per host at most in practice.
-const maxFilterReasons = 50
-
-// otherFilterReasons is the Summary.Filtered key of the reasons beyond maxFilterReasons.
-const otherFilterReasons = "(other reasons)"
-
-// countFiltered adds one item dropped for reason.
-func (s *Summary) countFiltered(reason string) {
-	if s.Filtered == nil {
-		s.Filtered = map[string]int{}
-	}
-	if _, ok := s.Filtered[reason]; !ok && len(s.Filtered) >= maxFilterReasons {
-		reason = otherFilterReasons
-	}
-	s.Filtered[reason]++
 }
 
 // ItemFailure is one item's failure in a run.

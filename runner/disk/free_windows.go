@@ -1,4 +1,4 @@
-package runner
+package disk
 
 import "golang.org/x/sys/windows"
 
