@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"meetpipe/runner/internal/state"
+	"meetpipe/runner/internal/term"
 	"meetpipe/runner/step"
 	"os"
 	"slices"
@@ -29,8 +30,8 @@ type RunOptions struct {
 	Report       io.Writer // dry-run and explain lines; nil: none
 	JSON         bool      // report as JSON lines
 	Logger       *slog.Logger
-	Progress     *Terminal     // live progress line; nil: none
-	Grace        time.Duration // after a stop, how long in-flight work may finish; 0: the pipeline's
+	Progress     *term.Terminal // live progress line; nil: none
+	Grace        time.Duration  // after a stop, how long in-flight work may finish; 0: the pipeline's
 	// Targets are items named from outside (a push event), with the source's hint to find them: the
 	// source lists them alone, not the window, and they are pending until this run settles them.
 	Targets []step.Pending

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"meetpipe/runner/internal/state"
+	"meetpipe/runner/internal/term"
 	"meetpipe/runner/step"
 	"os"
 	"path/filepath"
@@ -531,7 +532,7 @@ func TestLimiterHold(t *testing.T) {
 
 func TestTerminalKeepsStatusLine(t *testing.T) {
 	var b bytes.Buffer
-	term := NewTerminal(&syncBuf{b: &b})
+	term := term.NewTerminal(&syncBuf{b: &b})
 	term.SetStatus(func() string { return "STATUS" })
 	fmt.Fprintln(term, "log line")
 	term.Close()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"meetpipe/runner/internal/logging"
 	"meetpipe/runner/internal/state"
 	"meetpipe/runner/step"
 	"os"
@@ -64,7 +65,7 @@ func (p *Pipeline) Forget(ctx context.Context, students []string, actor string, 
 		}
 		if p.LogFile != "" {
 			forms := needleForms(needles)
-			if rep.LogLines, err = filterLines(p.LogFile, dryRun, func(l []byte) bool { return len(forms) > 0 && names(l, forms) }); err != nil {
+			if rep.LogLines, err = logging.FilterLines(p.LogFile, dryRun, func(l []byte) bool { return len(forms) > 0 && names(l, forms) }); err != nil {
 				return out, fmt.Errorf("forget in log_file: %w", err)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"meetpipe/runner/internal/logging"
 	"meetpipe/runner/internal/state"
 	"meetpipe/runner/step"
 
@@ -60,7 +61,7 @@ func TestRedactionAtTheDoor(t *testing.T) {
 	h, seen := privacyHarness(t)
 	p := h.load(privacyPipeline)
 	var logs bytes.Buffer
-	log, _, err := NewLogger(LogOptions{Out: &logs, Format: "json", Secrets: p.Secrets})
+	log, _, err := logging.NewLogger(logging.LogOptions{Out: &logs, Format: "json", Secrets: p.Secrets})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,10 +227,10 @@ continued old
 2026-05-31T00:00:00Z text new
 `)
 	cutoff := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
-	if n, err := TrimLog(path, cutoff, true); n != 3 || err != nil {
+	if n, err := logging.TrimLog(path, cutoff, true); n != 3 || err != nil {
 		t.Fatalf("dry: %d %v", n, err)
 	}
-	if n, err := TrimLog(path, cutoff, false); n != 3 || err != nil {
+	if n, err := logging.TrimLog(path, cutoff, false); n != 3 || err != nil {
 		t.Fatalf("%d %v", n, err)
 	}
 	b, _ := os.ReadFile(path)

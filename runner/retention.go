@@ -1,17 +1,15 @@
 package runner
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"meetpipe/runner/internal/logging"
 	"meetpipe/runner/step"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -67,7 +65,7 @@ func (p *Pipeline) Retain(ctx context.Context, now time.Time, dryRun bool) ([]st
 		add("state_dir", "run history", n, err)
 	}
 	if pol.Logs >= 0 && p.LogFile != "" {
-		n, err := TrimLog(p.LogFile, now.Add(-pol.Logs), dryRun)
+		n, err := logging.TrimLog(p.LogFile, now.Add(-pol.Logs), dryRun)
 		add("log_file", "log lines", n, err)
 	}
 	for _, s := range p.stages {
@@ -165,69 +163,6 @@ func expireFiles(dir string, cutoff time.Time, dryRun bool) (int, error) {
 		}
 	}
 	return n, err
-}
-
-// TrimLog drops the lines of a log file written before cutoff (JSON lines by their "time", text lines by
-// a leading RFC 3339 time); a line without a time goes with the line before it. The file is rewritten in
-// place, so a writer that holds it open in append mode goes on appending to it.
-func TrimLog(path string, cutoff time.Time, dryRun bool) (int, error) {
-	drop := false
-	return filterLines(path, dryRun, func(line []byte) bool {
-		if t, ok := lineTime(line); ok {
-			drop = t.Before(cutoff)
-		}
-		return drop
-	})
-}
-
-// filterLines rewrites path in place without the lines drop says go, and reports how many went.
-func filterLines(path string, dryRun bool, drop func(line []byte) bool) (int, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	var kept bytes.Buffer
-	dropped := 0
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 64*1024), 16<<20)
-	for sc.Scan() {
-		line := sc.Bytes()
-		if drop(line) {
-			dropped++
-			continue
-		}
-		kept.Write(line)
-		kept.WriteByte('\n')
-	}
-	if err := sc.Err(); err != nil {
-		return 0, err
-	}
-	if dropped == 0 || dryRun {
-		return dropped, nil
-	}
-	return dropped, os.WriteFile(path, kept.Bytes(), 0o640)
-}
-
-func lineTime(line []byte) (time.Time, bool) {
-	if bytes.HasPrefix(line, []byte("{")) {
-		var v struct {
-			Time time.Time `json:"time"`
-		}
-		if json.Unmarshal(line, &v) == nil && !v.Time.IsZero() {
-			return v.Time, true
-		}
-		return time.Time{}, false
-	}
-	first, _, _ := strings.Cut(string(line), " ")
-	for _, layout := range []string{time.RFC3339Nano, "time=" + time.RFC3339Nano} {
-		if t, err := time.Parse(layout, first); err == nil {
-			return t, true
-		}
-	}
-	return time.Time{}, false
 }
 
 // retain enforces the retention at the end of a run; a dry run prints what would go instead. A failure is

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"meetpipe/runner"
+	"meetpipe/runner/internal/logging"
 	"meetpipe/runner/step"
 )
 
@@ -18,7 +18,7 @@ func TestLateLogFile(t *testing.T) {
 	var out strings.Builder
 	sec := &step.Secrets{}
 	file := &lateFile{}
-	log, closeLog, err := runner.NewLogger(runner.LogOptions{Format: "json", Out: &out, Tee: file, Secrets: sec})
+	log, closeLog, err := logging.NewLogger(logging.LogOptions{Format: "json", Out: &out, Tee: file, Secrets: sec})
 	if err != nil {
 		t.Fatal(err)
 	}

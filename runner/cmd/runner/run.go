@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"meetpipe/runner"
+	"meetpipe/runner/internal/logging"
 	"meetpipe/runner/internal/state"
+	"meetpipe/runner/internal/term"
 	"meetpipe/runner/step"
 )
 
@@ -42,7 +44,7 @@ func (l *loadFlags) load(file string, dry bool, now time.Time, stderr io.Writer)
 	if f, ok := stderr.(*os.File); ok {
 		tty = isTerminal(f)
 	}
-	log, _, err := runner.NewLogger(runner.LogOptions{Level: env["LOG_LEVEL"], Out: stderr, TTY: tty, Secrets: secrets})
+	log, _, err := logging.NewLogger(logging.LogOptions{Level: env["LOG_LEVEL"], Out: stderr, TTY: tty, Secrets: secrets})
 	if err != nil {
 		return nil, nil, usageError{err}
 	}
@@ -145,15 +147,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if logLevel == "" {
 		logLevel = env["LOG_LEVEL"]
 	}
-	var term *runner.Terminal
+	var tm *term.Terminal
 	tty := false
 	var logOut io.Writer = stderr
 	if f, ok := stderr.(*os.File); ok && isTerminal(f) {
 		tty = true
 		if logFormat == "auto" || logFormat == "text" {
-			term = runner.NewTerminal(stderr)
-			defer term.Close()
-			logOut = term
+			tm = term.NewTerminal(stderr)
+			defer tm.Close()
+			logOut = tm
 		}
 	}
 	secrets := &step.Secrets{}
@@ -163,7 +165,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if f, ok := stderr.(*os.File); ok && !tty {
 		journal = onJournal(f)
 	}
-	log, closeLog, err := runner.NewLogger(runner.LogOptions{Level: logLevel, Format: logFormat, Out: logOut, TTY: tty, Journal: journal, Tee: file, Secrets: secrets})
+	log, closeLog, err := logging.NewLogger(logging.LogOptions{Level: logLevel, Format: logFormat, Out: logOut, TTY: tty, Journal: journal, Tee: file, Secrets: secrets})
 	if err != nil {
 		return usageError{fmt.Errorf("run: %w", err)}
 	}
@@ -217,11 +219,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}()
 
 	o := runner.RunOptions{Since: s, Until: u, DryRun: dry, Explain: explain, From: from, Force: force, Only: only,
-		JSON: output == "json", Logger: log, Progress: term, Grace: grace}
+		JSON: output == "json", Logger: log, Progress: tm, Grace: grace}
 	if dry || explain {
 		o.Report = stdout
-		if f, ok := stdout.(*os.File); ok && term != nil && isTerminal(f) {
-			o.Report = term.Writer(stdout) // the report and the status line share the screen
+		if f, ok := stdout.(*os.File); ok && tm != nil && isTerminal(f) {
+			o.Report = tm.Writer(stdout) // the report and the status line share the screen
 		}
 	}
 	sum, err := p.Run(ctx, o)
@@ -240,7 +242,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // logSummaryAbove repeats the engine's "run finished" line (logged at info) at the chosen level when that
 // is above info: a run at --log-level warn still ends with its one-line summary.
 func logSummaryAbove(log *slog.Logger, level string, sum *step.Summary) {
-	lvl, err := runner.ParseLevel(level)
+	lvl, err := logging.ParseLevel(level)
 	if err != nil || lvl <= slog.LevelInfo || sum == nil {
 		return
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"meetpipe/runner"
+	"meetpipe/runner/internal/logging"
 	"meetpipe/runner/internal/push"
 	"meetpipe/runner/internal/state"
 	"meetpipe/runner/step"
@@ -108,7 +109,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if f, ok := stderr.(*os.File); ok {
 		tty = isTerminal(f)
 	}
-	log, closeLog, err := runner.NewLogger(runner.LogOptions{Level: logLevel, Format: logFormat, Out: stderr, TTY: tty, Tee: file, Secrets: secrets})
+	log, closeLog, err := logging.NewLogger(logging.LogOptions{Level: logLevel, Format: logFormat, Out: stderr, TTY: tty, Tee: file, Secrets: secrets})
 	if err != nil {
 		return usageError{fmt.Errorf("serve: %w", err)}
 	}

@@ -1,4 +1,4 @@
-package runner
+package term
 
 import (
 	"fmt"
@@ -16,19 +16,19 @@ func TestProgressHelper(t *testing.T) {
 	if os.Getenv("MEETPIPE_PROGRESS_HELPER") == "" {
 		t.Skip("run by TestProgressLineFitsTerminal")
 	}
-	term := NewTerminal(os.Stderr)
+	tm := NewTerminal(os.Stderr)
 	n := 0
-	term.SetStatus(func() string {
+	tm.SetStatus(func() string {
 		n++
 		return strings.Repeat(fmt.Sprintf("tencent_list %d✓ 2▶ 1✗ │ ", n), 8)
 	})
 	for i := range 20 {
-		fmt.Fprintf(term, "log line %d\n", i)
+		fmt.Fprintf(tm, "log line %d\n", i)
 	}
-	term.mu.Lock()
-	term.draw()
-	term.mu.Unlock()
-	term.stop <- struct{}{} // stop redrawing, keep the last status on screen
+	tm.mu.Lock()
+	tm.draw()
+	tm.mu.Unlock()
+	tm.stop <- struct{}{} // stop redrawing, keep the last status on screen
 	fmt.Fprint(os.Stderr, "\nHELPER DONE")
 	select {} // tmux captures the pane while the helper lives
 }

@@ -1,4 +1,6 @@
-package runner
+// Package logging makes the run's logger: text, JSON or journald lines, with every secret scrubbed, and
+// trims old lines from a log file.
+package logging
 
 import (
 	"context"
