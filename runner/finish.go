@@ -86,11 +86,11 @@ func (r *run) finish(w *work, out state.Outcome, stepID string, err error) {
 	case state.OutcomeFailed:
 		r.sum.Failed++
 		r.sum.Failures = append(r.sum.Failures, step.ItemFailure{Item: id, Step: stepID, Error: reason, Kind: kind.String()})
-		r.errs = multierror.Append(r.errs, fmt.Errorf("item %s: stepID %s: %s", id, stepID, reason))
+		r.errs = multierror.Append(r.errs, fmt.Errorf("item %s: step %s: %s", id, stepID, reason))
 	case state.OutcomePending:
 		r.sum.Deferred++
 		if !r.stop.Load() {
-			r.errs = multierror.Append(r.errs, fmt.Errorf("item %s: stepID %s: left for the next run: %s", id, stepID, reason))
+			r.errs = multierror.Append(r.errs, fmt.Errorf("item %s: step %s: left for the next run: %s", id, stepID, reason))
 		}
 	}
 	if retryLater {
@@ -118,9 +118,9 @@ func (r *run) finish(w *work, out state.Outcome, stepID string, err error) {
 	}
 	switch out {
 	case state.OutcomeFailed:
-		r.log.Error("item failed", "item", id, "stepID", stepID, "err", reason)
+		r.log.Error("item failed", "item", id, "step", stepID, "err", reason)
 	case state.OutcomePending:
-		r.log.Warn("item left pending", "item", id, "stepID", stepID, "reason", reason)
+		r.log.Warn("item left pending", "item", id, "step", stepID, "reason", reason)
 	case state.OutcomeSkipped:
 		r.log.Info("item skipped", "item", id, "reason", reason)
 	default:
