@@ -122,8 +122,7 @@ type Program struct {
 	prog   *vm.Program
 	static map[string]any          // vars, env, …
 	types  map[string]reflect.Type // item fields
-	asBool bool
-	reads  []string // the item fields it refers to
+	reads  []string                // the item fields it refers to
 
 	opts    []expr.Option // to compile the clauses of explanations
 	once    sync.Once
@@ -238,7 +237,7 @@ func (x *Compiler) Compile(e *Expr, extra map[string]any, asBool bool) (*Program
 		}
 		return nil, x.diag(e, 1, 0, "expression: %v", err)
 	}
-	pr := &Program{expr: e, prog: prog, static: x.Static, types: types, asBool: asBool}
+	pr := &Program{expr: e, prog: prog, static: x.Static, types: types}
 	root := prog.Node()
 	ast.Walk(&root, identVisitor(func(name string) {
 		if _, ok := x.Fields[name]; ok {
@@ -280,10 +279,4 @@ func (x *Compiler) diag(e *Expr, line, col int, format string, args ...any) Diag
 		d.Line, d.Col = e.posOf(line, col)
 	}
 	return d
-}
-
-// compileStandalone compiles with no item fields: for tests and for steps built outside a pipeline.
-func compileStandalone(e *Expr, file string, lines []string, extra map[string]any, asBool bool) (*Program, error) {
-	x := &Compiler{File: file, Lines: lines, Static: map[string]any{}, Fields: map[string]any{}, Now: time.Now}
-	return x.Compile(e, extra, asBool)
 }

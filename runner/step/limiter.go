@@ -93,13 +93,3 @@ func (l *Limiter) Hold(d time.Duration) {
 		l.heldTill = t
 	}
 }
-
-// Do runs f inside an acquired slot.
-func (l *Limiter) Do(ctx context.Context, f func() error) error {
-	release, err := l.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer release()
-	return f()
-}

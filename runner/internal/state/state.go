@@ -91,9 +91,6 @@ func (s *State) Close() error {
 	return err
 }
 
-// Dir is the state directory.
-func (s *State) Dir() string { return s.dir }
-
 var safeID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
 
 // itemDir names an item's folder. Ids come from remote APIs and are never trusted as paths: anything but
