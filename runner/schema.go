@@ -148,8 +148,8 @@ func settingSchema(s Setting) map[string]any {
 	default:
 		m = map[string]any{}
 	}
-	if s.Doc != "" {
-		m["description"] = s.Doc
+	if d := strings.TrimSpace(s.Doc + "\n\n" + s.Details); d != "" {
+		m["description"] = d
 	}
 	if len(s.Enum) > 0 {
 		m["enum"] = s.Enum
@@ -244,6 +244,10 @@ func describeSettings(w io.Writer, ss []Setting, indent string) {
 			n = " (" + strings.Join(notes, ", ") + ")"
 		}
 		fmt.Fprintf(w, "%s%s %s %s%s\n", indent, table.Pad(st.Name, 18), table.Pad(t, 10), st.Doc, n)
+		// Under the doc column, so that it reads as the rest of the setting's line and not as a nested field.
+		for _, l := range wrapWords(st.Details, 80) {
+			fmt.Fprintf(w, "%s%s%s\n", indent, strings.Repeat(" ", 18+1+10+1), l)
+		}
 		if len(st.Fields) > 0 {
 			describeSettings(w, st.Fields, indent+"    ")
 		}
@@ -262,4 +266,25 @@ func typeName(v any) string {
 	default:
 		return t.String()
 	}
+}
+
+// wrapWords breaks text at spaces into lines of at most width terminal cells (a longer word gets its own line).
+func wrapWords(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(text) {
+		switch {
+		case line == "":
+			line = w
+		case table.Width(line)+1+table.Width(w) <= width:
+			line += " " + w
+		default:
+			lines = append(lines, line)
+			line = w
+		}
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
 }
