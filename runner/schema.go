@@ -42,7 +42,11 @@ func Schema(reg *Registry) ([]byte, error) {
 			"retry": map[string]any{"oneOf": []any{
 				map[string]any{"type": "integer", "minimum": 1, "maximum": MaxAttempts},
 				map[string]any{"type": "object", "additionalProperties": false, "properties": map[string]any{
-					"attempts": map[string]any{"type": "integer", "minimum": 1, "maximum": MaxAttempts}, "backoff": dur, "max_backoff": dur, "max_elapsed": dur}},
+					"attempts":    map[string]any{"type": "integer", "minimum": 1, "maximum": MaxAttempts},
+					"backoff":     dur,
+					"max_backoff": dur,
+					"max_elapsed": dur,
+				}},
 			}},
 		},
 		"allOf": conds,

@@ -60,7 +60,8 @@ func init() {
 		Version: "1",
 		Reads:   []string{"audio"},
 		Writes: []runner.Field{{Name: "transcript", Sample: kimi.Transcript{},
-			Doc: "text, segments[] {start, end, text, speaker}: times in seconds from the recording's start; one segment per chunk from servers without timestamps; speaker is the server's label when it gives one (see diarize)"}},
+			Doc: "text, segments[] {start, end, text, speaker}: times in seconds from the recording's start; one " +
+				"segment per chunk from servers without timestamps; speaker is the server's label when it gives one (see diarize)"}},
 		SideEffects: true,
 	}, kimiASRConfig{
 		Model:            "moonshotai/Kimi-Audio-7B-Instruct",
@@ -130,7 +131,8 @@ func newKimiASR(cfg kimiASRConfig, b *runner.Build) (any, error) {
 			},
 			tooLarge: func(err error) error {
 				return fmt.Errorf("the speech server refused the chunk as too large (%w); keep chunks under its upload limit "+
-					"(max_upload_mb is %g MB here; vLLM: VLLM_MAX_AUDIO_CLIP_FILESIZE_MB, OpenAI: 25 MB) by lowering ffmpeg_audio's chunk_minutes or max_chunk_bytes",
+					"(max_upload_mb is %g MB here; vLLM: VLLM_MAX_AUDIO_CLIP_FILESIZE_MB, OpenAI: 25 MB) by lowering "+
+					"ffmpeg_audio's chunk_minutes or max_chunk_bytes",
 					err, cfg.MaxUploadMB)
 			},
 		}},

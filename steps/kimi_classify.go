@@ -111,8 +111,10 @@ func init() {
 			{Name: "phase", Sample: "", Doc: "one of the configured phases"},
 			{Name: "summary", Sample: "", Doc: "the model's summary (empty when it never gave a valid one)"},
 			{Name: "classification", Sample: kimi.Classification{},
-				Doc: "model, rule (model, a rule's name, fallback, empty), model_phase, confidence, needs_review, reason, attempts, prompt_tokens, completion_tokens, tokens, " +
-					"usage {prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens} (this item's calls; reasoning is part of completion, cached part of prompt), parts, answer, raw"},
+				Doc: "model, rule (model, a rule's name, fallback, empty), model_phase, confidence, needs_review, " +
+					"reason, attempts, prompt_tokens, completion_tokens, tokens, " +
+					"usage {prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens} (this item's calls; " +
+					"reasoning is part of completion, cached part of prompt), parts, answer, raw"},
 			{Name: "needs_review", Sample: false, Doc: "true when a person should check the phase or summary"},
 		},
 		SideEffects: true,
@@ -188,7 +190,8 @@ func newKimiClassify(cfg kimiClassifyConfig, b *runner.Build) (any, error) {
 	}
 	s.guard = &kimiGuard{lim: lim, timeout: cfg.Timeout, words: kimiWords{
 		auth: func(err error) error {
-			return fmt.Errorf("Moonshot rejected the key (%w); check KIMI_API_KEY (keys of api.moonshot.cn and api.moonshot.ai are not interchangeable; base_url is %s)",
+			return fmt.Errorf("Moonshot rejected the key (%w); check KIMI_API_KEY (keys of api.moonshot.cn and "+
+				"api.moonshot.ai are not interchangeable; base_url is %s)",
 				err, fsx.RedactURL(s.chat.BaseURL))
 		},
 		quota: func(err error) error {
@@ -252,7 +255,8 @@ func (s *kimiClassify) compile(list []kimiRule, kind string, extra map[string]an
 		}
 		phase, ok := s.cls.Phase(r.Phase)
 		if !ok {
-			return nil, s.b.ErrorAt(fmt.Sprintf("%s.%d.phase", kind, i), "kimi_classify: %s: phase %q is not one of the phases %s", name, r.Phase, strings.Join(s.cls.Names(), ", "))
+			return nil, s.b.ErrorAt(fmt.Sprintf("%s.%d.phase", kind, i), "kimi_classify: %s: phase %q is not one of the phases %s",
+				name, r.Phase, strings.Join(s.cls.Names(), ", "))
 		}
 		prog, err := s.b.CompileBool(&list[i].When, extra)
 		if err != nil {

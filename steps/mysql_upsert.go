@@ -67,7 +67,8 @@ func init() {
 			"end", "duration_min", "files", "transcript", "phase", "summary", "classification", "needs_review",
 			"transcript_source", "talk"},
 		Writes: []runner.Field{{Name: "stored", Sample: store.Stored{},
-			Doc: "action (inserted, updated, unchanged; forgotten when every student was erased by runner forget), status (done, or partial without transcript or summary), students, at"}},
+			Doc: "action (inserted, updated, unchanged; forgotten when every student was erased by runner forget), " +
+				"status (done, or partial without transcript or summary), students, at"}},
 		SideEffects: true,
 	}, mysqlUpsertConfig{Host: "127.0.0.1", Port: 3306, User: "root", Migrate: true, RecordRuns: true, MaxOpen: 4,
 		ConnMaxLifetime: 5 * time.Minute, ConnectTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,

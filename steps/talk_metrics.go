@@ -37,7 +37,9 @@ func init() {
 		Version: "1",
 		Reads:   []string{"transcript", "transcript_source", "speakers", "student_ids", "phase"},
 		Writes: []runner.Field{{Name: "talk", Sample: talk.Record{},
-			Doc: "source, labelled, speakers[] {key, role, student_id, talk_ms, share, questions, turns, longest_monologue_ms, chars, chars_per_min}, span_ms, speech_ms, silence_ms, overlap_ms, teacher_share, student_share, wait_after_question_ms, flags[], off_target (README: Talk metrics)"}},
+			Doc: "source, labelled, speakers[] {key, role, student_id, talk_ms, share, questions, turns, " +
+				"longest_monologue_ms, chars, chars_per_min}, span_ms, speech_ms, silence_ms, overlap_ms, " +
+				"teacher_share, student_share, wait_after_question_ms, flags[], off_target (README: Talk metrics)"}},
 	}, talkMetricsConfig{TeacherLabel: talk.TeacherFirst, Interjection: time.Second}, newTalkMetrics)
 }
 

@@ -62,20 +62,27 @@ func init() {
 			{Name: "meeting_id", Sample: "", Doc: "meeting id (a 19-digit number kept as text)"},
 			{Name: "meeting_code", Sample: "", Doc: "9-digit meeting code"},
 			{Name: "subject", Sample: "", Doc: "meeting subject"},
-			{Name: "host_userid", Sample: "", Doc: "the host: /v1/records' host_user_id, else the participant whose user_role is 3, 2 or 5 (with a userid), else empty (never the creator)"},
-			{Name: "creator_userid", Sample: "", Doc: "who created the meeting: the teacher a per_teacher listing was made for, or /v1/corp/records' userid (an assistant may schedule for a teacher)"},
+			{Name: "host_userid", Sample: "", Doc: "the host: /v1/records' host_user_id, else the participant whose " +
+				"user_role is 3, 2 or 5 (with a userid), else empty (never the creator)"},
+			{Name: "creator_userid", Sample: "", Doc: "who created the meeting: the teacher a per_teacher listing " +
+				"was made for, or /v1/corp/records' userid (an assistant may schedule for a teacher)"},
 			{Name: "start", Sample: time.Time{}, Doc: "meeting start (media_start_time), UTC"},
 			{Name: "end", Sample: time.Time{}, Doc: "end of the last recording file, UTC"},
 			{Name: "duration_min", Sample: 0, Doc: "end - start in whole minutes (rounded)"},
 			{Name: "state", Sample: 0, Doc: "recording state; always 3 (done) on emitted items"},
 			{Name: "files", Sample: []tencent.File{}, Doc: "recording files in order: file_id, start, end, size"},
-			{Name: "participants", Sample: []tencent.Participant{}, Doc: "one per person, rejoins merged: userid, uuid, name (decoded), role, join, left, seconds attended"},
+			{Name: "participants", Sample: []tencent.Participant{}, Doc: "one per person, rejoins merged: userid, " +
+				"uuid, name (decoded), role, join, left, seconds attended"},
 			{Name: "teacher_id", Sample: "", Doc: "the teacher: host_userid; when nobody is known to have hosted, the creator if whitelisted, else empty"},
 			{Name: "needs_review", Sample: false, Doc: "true when nothing says who hosted and the creator is not a whitelisted teacher"},
 			{Name: "review_reason", Sample: "", Doc: "why needs_review is set (empty otherwise)"},
-			{Name: "student_ids", Sample: []string{}, Doc: "participants the students rule picks: userid, or name:<normalised display name> for guests (a guest's uuid holds for one meeting only); ext:<uuid> for a guest without a name"},
-			{Name: tencent.DownloadURLsField, Sample: map[string]string{}, Doc: "lazy: record_file_id → signed download address (valid 6 h), fetched from /v1/addresses only for a step that reads it and is about to run; never stored, not in memo keys, not readable by expressions"},
-			{Name: tencent.AudioURLsField, Sample: map[string]string{}, Doc: "lazy, like download_urls: record_file_id → signed address of the file's audio-only rendition (m4a), for the files Tencent offers one"},
+			{Name: "student_ids", Sample: []string{}, Doc: "participants the students rule picks: userid, or " +
+				"name:<normalised display name> for guests (a guest's uuid holds for one meeting only); ext:<uuid> for a guest without a name"},
+			{Name: tencent.DownloadURLsField, Sample: map[string]string{}, Doc: "lazy: record_file_id → signed " +
+				"download address (valid 6 h), fetched from /v1/addresses only for a step that reads it and is about " +
+				"to run; never stored, not in memo keys, not readable by expressions"},
+			{Name: tencent.AudioURLsField, Sample: map[string]string{}, Doc: "lazy, like download_urls: " +
+				"record_file_id → signed address of the file's audio-only rendition (m4a), for the files Tencent offers one"},
 		},
 		Volatile:    []string{tencent.DownloadURLsField, tencent.AudioURLsField},
 		Lazy:        []string{tencent.DownloadURLsField, tencent.AudioURLsField},

@@ -56,9 +56,13 @@ func init() {
 		Version: "1",
 		Reads:   []string{"files", "meeting_id", "creator_userid", "host_userid", "start"},
 		Writes: []runner.Field{
-			{Name: "transcript", Sample: kimi.Transcript{}, Doc: "as kimi_asr's: text, segments[] {start, end, text, speaker} (one per sentence, seconds from the recording's start); written only when the source is tencent"},
-			{Name: "transcript_source", Sample: "", Doc: "tencent, or asr when the ASR steps are to make the transcript (use if: transcript_source != \"tencent\" on them)"},
-			{Name: "speakers", Sample: []talk.Speaker{}, Doc: "Tencent's speakers mapped to roles: key (userid, name:<normalised name>, or open:<ms_open_id>), role (teacher: the host or a whitelisted teacher; student), student_id as recording_students has it, name; empty for the ASR"},
+			{Name: "transcript", Sample: kimi.Transcript{}, Doc: "as kimi_asr's: text, segments[] {start, end, text, " +
+				"speaker} (one per sentence, seconds from the recording's start); written only when the source is tencent"},
+			{Name: "transcript_source", Sample: "", Doc: "tencent, or asr when the ASR steps are to make the " +
+				"transcript (use if: transcript_source != \"tencent\" on them)"},
+			{Name: "speakers", Sample: []talk.Speaker{}, Doc: "Tencent's speakers mapped to roles: key (userid, " +
+				"name:<normalised name>, or open:<ms_open_id>), role (teacher: the host or a whitelisted teacher; " +
+				"student), student_id as recording_students has it, name; empty for the ASR"},
 		},
 	}, tencentTranscriptConfig{Transcript: "auto", STS: "required", BaseURL: tencent.DefaultBaseURL, Speakers: true,
 		RPS: tencent.DefaultRequestsPerSecond, Timeout: 30 * time.Second}, newTencentTranscript)
@@ -118,11 +122,13 @@ func (s *tencentTranscript) Process(ctx context.Context, in *runner.Item) (runne
 		if !ok {
 			if s.cfg.Transcript == "auto" {
 				runner.RunValue(ctx, noTokenOnce{s}, func() *sync.Once { return new(sync.Once) }).Do(func() {
-					log.Warn("no valid STS token in state_dir: Tencent's transcripts are not asked for this run, the ASR makes them (runner doctor says how to get a token)")
+					log.Warn("no valid STS token in state_dir: Tencent's transcripts are not asked for this run, the " +
+						"ASR makes them (runner doctor says how to get a token)")
 				})
 				return asr, nil
 			}
-			return nil, runner.Deferred(errors.New("transcript: tencent: no valid STS token in state_dir; the recording waits (runner doctor says how to get one)"))
+			return nil, runner.Deferred(errors.New("transcript: tencent: no valid STS token in state_dir; the " +
+				"recording waits (runner doctor says how to get one)"))
 		}
 		token = tok.Token
 	}

@@ -704,7 +704,8 @@ func (s *Server) fault(w *statusWriter, r *http.Request, endpoint string, f Faul
 		if s.pick(2) == 0 {
 			s.writeError(w, badRequest(9061, "query meetings too frequently"))
 		} else {
-			s.writeError(w, &apiError{status: http.StatusInternalServerError, code: 190310, msg: "API call frequency exceeds the per-minute limit"}) // HTTP 500 (1095/53805)
+			s.writeError(w, &apiError{status: http.StatusInternalServerError, code: 190310,
+				msg: "API call frequency exceeds the per-minute limit"}) // HTTP 500 (1095/53805)
 		}
 	case FaultGarbage:
 		if endpoint == EndpointMedia {
