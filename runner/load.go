@@ -361,7 +361,6 @@ func stem(path string) string {
 	return b[:len(b)-len(filepath.Ext(b))]
 }
 
-// collectSecrets registers the values of secret settings found in a `with:` node.
 // checkSecretSpaces refuses a secret setting whose value has leading or trailing white space, naming the
 // variable it came from: a key pasted with a stray space or new line otherwise only earns "signature
 // verification failed" from the service. A setting marked Spaces (a password) may hold them: warned.
@@ -396,6 +395,7 @@ func checkSecretSpaces(d *decoder, n *yaml.Node, settings []Setting, raw map[*ya
 	}
 }
 
+// collectSecrets registers the values of secret settings found in a `with:` node.
 func collectSecrets(n *yaml.Node, settings []Setting, s *Secrets) {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return

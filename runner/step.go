@@ -148,8 +148,9 @@ type Spec struct {
 	Reads []string
 	// Writes are the item fields the step writes.
 	Writes []Field
-	// Volatile are paths ("files.url", arrays traversed) of written fields that change on every run and are
-	// credentials or noise: they are left out of memo keys and never stored in state files.
+	// Volatile are written fields, or dotted paths into them ("a.b"; a list is traversed), whose values change
+	// on every run and are credentials or noise (signed download addresses): they are left out of memo keys
+	// and never stored in state files.
 	Volatile []string
 	// Lazy are fields a source declares in Writes but does not emit: it resolves them (Resolver) only when a
 	// step that reads them is about to run. Download addresses are the case: fetching them for recordings
@@ -393,5 +394,5 @@ func Define[C any](spec Spec, defaults C, build func(cfg C, b *Build) (any, erro
 	}
 }
 
-// Reads reports whether the spec declares reading the field.
+// ReadsField reports whether the spec declares reading the field.
 func (s Spec) ReadsField(name string) bool { return slices.Contains(s.Reads, name) }

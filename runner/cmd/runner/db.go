@@ -26,7 +26,7 @@ func (f *dbFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dsn, "dsn", "", "database DSN (default $DB_DSN, or DB_HOST, DB_PORT, DB_USER, DB_PASS, DB_NAME)")
 }
 
-// open connects with the seed's DB_* settings; the password is scrubbed from any error.
+// open connects with --dsn or the DB_* settings (store.ConfigFromEnv); the password is scrubbed from any error.
 func (f *dbFlags) open(ctx context.Context) (*sql.DB, *runner.Secrets, error) {
 	dot, _, err := readEnvFile(f.envFile)
 	if err != nil {

@@ -119,26 +119,25 @@ type Server struct {
 	urlKey []byte // signs media URLs
 	log    *slog.Logger
 
-	mu         sync.Mutex
-	offset     time.Duration
-	admins     map[string]bool
-	users      map[string]bool // registered besides hosts and participants
-	order      []*Meeting      // in the order added
-	meetings   map[string]*Meeting
-	records    map[string]*recordRef
-	files      map[string]*fileRef
-	nonces     map[string]time.Time
-	corpCalls  []time.Time
-	meetCalls  []time.Time
-	dayCalls   map[string]int // API calls per server day, for DailyQuota
-	queued     map[string][]Fault
-	rng        *mrand.Rand
-	counts     map[string]*counter
-	bytes      int64
-	requests   []Request
-	traceCount int
-	sts        stsState
-	smart      map[string]SmartTranscript // record_file_id → Tencent's transcript (transcripts.go)
+	mu        sync.Mutex
+	offset    time.Duration
+	admins    map[string]bool
+	users     map[string]bool // registered besides hosts and participants
+	order     []*Meeting      // in the order added
+	meetings  map[string]*Meeting
+	records   map[string]*recordRef
+	files     map[string]*fileRef
+	nonces    map[string]time.Time
+	corpCalls []time.Time
+	meetCalls []time.Time
+	dayCalls  map[string]int // API calls per server day, for DailyQuota
+	queued    map[string][]Fault
+	rng       *mrand.Rand
+	counts    map[string]*counter
+	bytes     int64
+	requests  []Request
+	sts       stsState
+	smart     map[string]SmartTranscript // record_file_id → Tencent's transcript (transcripts.go)
 }
 
 type recordRef struct {
