@@ -56,7 +56,8 @@ func (s checkedStep) Check(ctx context.Context, o step.CheckOptions) []step.Find
 	}
 	switch {
 	case runErr != nil && errors.Is(runErr, exec.ErrNotFound), runErr != nil && cmd.ProcessState == nil:
-		return []step.Finding{step.Fail("plugin "+name+" check", fmt.Sprintf("start %s: %v", s.m.Check[0], runErr), "build or install the plugin (`just build`)")}
+		return []step.Finding{step.Fail("plugin "+name+" check", fmt.Sprintf("start %s: %v", s.m.Check[0], runErr),
+			"build or install the plugin (`just build`)")}
 	case decErr != nil:
 		return []step.Finding{step.Fail("plugin "+name+" check", decErr.Error(), "fix the plugin's check command: it must print JSON findings")}
 	case len(fs) > 0:

@@ -297,7 +297,9 @@ func TestSpecSeenByDocsAndSchema(t *testing.T) {
 	}
 	var doc bytes.Buffer
 	runner.Describe(&doc, def)
-	for _, want := range []string{"wecom_notify", "key", "secret", "base_url", "https://qyapi.weixin.qq.com", "notified"} {
+	// The template's details (manifest key details:) are printed under it.
+	for _, want := range []string{"wecom_notify", "key", "secret", "base_url", "https://qyapi.weixin.qq.com", "notified",
+		"\n                                It sees the item's fields"} {
 		if !strings.Contains(doc.String(), want) {
 			t.Errorf("runner steps wecom_notify lacks %q:\n%s", want, doc.String())
 		}

@@ -55,7 +55,7 @@ settings:
 	return dir
 }
 
-// newStep loads dir's plugins and builds the named one with the given `with:` YAML.
+// buildStep loads dir's plugins and builds the named one with the given `with:` YAML.
 func buildStep(t *testing.T, dir, name, with string) (step.Step, any) {
 	t.Helper()
 	reg := step.NewRegistry()

@@ -106,7 +106,7 @@ func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
 var (
 	manifestKeys = []string{"name", "version", "summary", "command", "check", "reads", "writes", "side_effects", "settings"}
 	writeKeys    = []string{"name", "type", "doc"}
-	settingKeys  = []string{"name", "type", "items", "default", "doc", "secret", "required", "enum", "min", "max"}
+	settingKeys  = []string{"name", "type", "items", "default", "doc", "details", "secret", "required", "enum", "min", "max"}
 )
 
 func (p *parser) manifest(src []byte) *Manifest {
@@ -294,6 +294,8 @@ func (p *parser) settings(n *yaml.Node) []step.Setting {
 				defNode = v
 			case "doc":
 				s.Doc = p.str(v, "doc")
+			case "details":
+				s.Details = p.str(v, "details")
 			case "secret":
 				s.Secret = p.boolean(v, "secret")
 			case "required":

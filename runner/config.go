@@ -271,7 +271,7 @@ func (d *decoder) vars(n *yaml.Node, p *pipelineFile) {
 		}
 		var val any
 		if v.Tag == "!list" {
-			// `teachers: !list ${TEACHER_WHITELIST}` accepts the seed's JSON array or a comma list.
+			// `teachers: !list ${TEACHER_WHITELIST}` accepts a JSON array (as .env.example writes it) or a comma list.
 			l, err := step.ParseList(v.Value)
 			if err != nil {
 				d.errorf(v, "vars.%s: %v", k.Value, err)

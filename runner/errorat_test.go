@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"fmt"
 	"meetpipe/runner/step"
 	"strings"
 	"testing"
@@ -98,4 +99,63 @@ func TestRequiredIfInTheSpec(t *testing.T) {
 	if !strings.Contains(string(raw), `"const": "corp"`) || !strings.Contains(string(raw), `"admin"`) {
 		t.Errorf("schema has no rule for admin:\n%s", raw)
 	}
+}
+
+type detailedCfg struct {
+	Mode  string       `yaml:"mode" doc:"how it runs" enum:"a,b"`
+	Inner detailedPart `yaml:"inner" doc:"a part"`
+}
+
+func (detailedCfg) SettingDetails() map[string]string {
+	return map[string]string{"mode": "a: alone; b: with the other one, which waits."}
+}
+
+type detailedPart struct {
+	Rate int `yaml:"rate" doc:"per minute"`
+}
+
+func (*detailedPart) SettingDetails() map[string]string {
+	return map[string]string{"rate": "0 means no bound."}
+}
+
+type staleDetailsCfg struct {
+	Mode string `yaml:"mode"`
+}
+
+func (staleDetailsCfg) SettingDetails() map[string]string { return map[string]string{"mdoe": "a typo"} }
+
+// A setting's details reach runner steps (under its line) and runner schema (in its description), those of
+// nested settings too; details that name no setting stop the program where the step registers.
+func TestSettingDetailsInTheSpec(t *testing.T) {
+	def := step.Define(step.Spec{Name: "detailed", Version: "1"}, detailedCfg{},
+		func(detailedCfg, *step.Build) (any, error) { return stepFunc(nil), nil })
+	var sb strings.Builder
+	Describe(&sb, def)
+	for _, want := range []string{
+		"how it runs (one of a|b)\n" + strings.Repeat(" ", 2+30) + "a: alone; b: with the other one, which waits.\n",
+		"per minute\n" + strings.Repeat(" ", 6+30) + "0 means no bound.\n",
+	} {
+		if !strings.Contains(sb.String(), want) {
+			t.Errorf("runner steps lacks %q:\n%s", want, sb.String())
+		}
+	}
+	reg := step.NewRegistry()
+	reg.Register(def)
+	raw, err := Schema(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"how it runs\n\na: alone;`, `"per minute\n\n0 means no bound."`} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("schema lacks %s:\n%s", want, raw)
+		}
+	}
+
+	defer func() {
+		if r := recover(); !strings.Contains(fmt.Sprint(r), `"mdoe"`) {
+			t.Errorf("details of no setting: recovered %v, want a panic naming it", r)
+		}
+	}()
+	step.Define(step.Spec{Name: "stale", Version: "1"}, staleDetailsCfg{},
+		func(staleDetailsCfg, *step.Build) (any, error) { return stepFunc(nil), nil })
 }

@@ -34,7 +34,8 @@ type StateErased struct {
 
 // Forget erases each student from every step that stores people and from state_dir: the memo of every
 // item that names them (so no later run serves their data from it), pending entries and any other state
-// file naming them; and the lines of log_file that name them. It holds the state lock, so no run is under way meanwhile. With dryRun it only counts.
+// file naming them; and the lines of log_file that name them. It holds the state lock, so no run is under
+// way meanwhile. With dryRun it only counts.
 func (p *Pipeline) Forget(ctx context.Context, students []string, actor string, now time.Time, dryRun bool) ([]ForgetReport, error) {
 	st, err := state.Open(p.StateDir, dryRun)
 	if err != nil {

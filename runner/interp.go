@@ -12,7 +12,8 @@ import (
 )
 
 // ReadDotEnv parses a .env file (KEY=VALUE lines, # comments, optional `export`, optional quotes). A missing
-// file is not an error: the seed keeps its settings there, but production may use the environment only.
+// file is not an error: the Python pipeline meetpipe replaces kept its settings there, and so does a deploy,
+// but production may use the environment only.
 func ReadDotEnv(path string) (map[string]string, error) {
 	b, err := os.ReadFile(path)
 	if os.IsNotExist(err) {

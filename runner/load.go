@@ -320,7 +320,6 @@ func stem(path string) string {
 	return b[:len(b)-len(filepath.Ext(b))]
 }
 
-// collectSecrets registers the values of secret settings found in a `with:` node.
 // checkSecretSpaces refuses a secret setting whose value has leading or trailing white space, naming the
 // variable it came from: a key pasted with a stray space or new line otherwise only earns "signature
 // verification failed" from the service. A setting marked Spaces (a password) may hold them: warned.
@@ -355,6 +354,7 @@ func checkSecretSpaces(d *decoder, n *yaml.Node, settings []step.Setting, raw ma
 	}
 }
 
+// collectSecrets registers the values of secret settings found in a `with:` node.
 func collectSecrets(n *yaml.Node, settings []step.Setting, s *step.Secrets) {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return

@@ -10,7 +10,8 @@ import (
 	"strings"
 )
 
-// volatile maps a field name to the sub-paths of it that are left out of keys and state ("files" → "url").
+// volatile maps a field name to the sub-paths of it that are left out of keys and state ("a.b": "a" → ["b"]; an
+// empty sub-path is the whole field).
 type volatile map[string][][]string
 
 func volatileOf(stages []*stage) volatile {

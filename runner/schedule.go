@@ -14,7 +14,7 @@ type Schedule struct {
 	Since time.Duration // the window of the catch-up run
 }
 
-// DefaultSchedule is the seed's nightly job: 03:00 with --since 26h.
+// DefaultSchedule is the nightly job: 03:00, the Python pipeline's cron time, with --since 26h.
 var DefaultSchedule = Schedule{At: "03:00", Since: 26 * time.Hour}
 
 var scheduleKeys = []string{"at", "since"}

@@ -43,7 +43,11 @@ func Schema(reg *step.Registry) ([]byte, error) {
 			"retry": map[string]any{"oneOf": []any{
 				map[string]any{"type": "integer", "minimum": 1, "maximum": MaxAttempts},
 				map[string]any{"type": "object", "additionalProperties": false, "properties": map[string]any{
-					"attempts": map[string]any{"type": "integer", "minimum": 1, "maximum": MaxAttempts}, "backoff": dur, "max_backoff": dur, "max_elapsed": dur}},
+					"attempts":    map[string]any{"type": "integer", "minimum": 1, "maximum": MaxAttempts},
+					"backoff":     dur,
+					"max_backoff": dur,
+					"max_elapsed": dur,
+				}},
 			}},
 		},
 		"allOf": conds,
@@ -149,8 +153,8 @@ func settingSchema(s step.Setting) map[string]any {
 	default:
 		m = map[string]any{}
 	}
-	if s.Doc != "" {
-		m["description"] = s.Doc
+	if d := strings.TrimSpace(s.Doc + "\n\n" + s.Details); d != "" {
+		m["description"] = d
 	}
 	if len(s.Enum) > 0 {
 		m["enum"] = s.Enum
@@ -245,6 +249,10 @@ func describeSettings(w io.Writer, ss []step.Setting, indent string) {
 			n = " (" + strings.Join(notes, ", ") + ")"
 		}
 		fmt.Fprintf(w, "%s%s %s %s%s\n", indent, table.Pad(st.Name, 18), table.Pad(t, 10), st.Doc, n)
+		// Under the doc column, so that it reads as the rest of the setting's line and not as a nested field.
+		for _, l := range wrapWords(st.Details, 80) {
+			fmt.Fprintf(w, "%s%s%s\n", indent, strings.Repeat(" ", 18+1+10+1), l)
+		}
 		if len(st.Fields) > 0 {
 			describeSettings(w, st.Fields, indent+"    ")
 		}
@@ -263,4 +271,25 @@ func typeName(v any) string {
 	default:
 		return t.String()
 	}
+}
+
+// wrapWords breaks text at spaces into lines of at most width terminal cells (a longer word gets its own line).
+func wrapWords(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(text) {
+		switch {
+		case line == "":
+			line = w
+		case table.Width(line)+1+table.Width(w) <= width:
+			line += " " + w
+		default:
+			lines = append(lines, line)
+			line = w
+		}
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
 }

@@ -23,7 +23,14 @@ type aria2Config struct {
 	MaxTries       int           `yaml:"max_tries" min:"1" max:"20" doc:"aria2c's own tries per run on network errors; the step's retry policy retries the whole download"`
 	RetryWait      time.Duration `yaml:"retry_wait" min:"0s" max:"10m" doc:"aria2c's pause between its tries"`
 	SizeRetries    int           `yaml:"size_retries" min:"0" max:"10" doc:"times a file whose finished size differs from the listing is fetched again from scratch before the item fails"`
-	Audio          bool          `yaml:"audio" doc:"download a file's audio-only rendition (m4a, the source's audio_urls) instead of its MP4 when the source offers one; the MP4 is the fallback. An audio file is checked to be non-empty and no bigger than its listed MP4"`
+	Audio          bool          `yaml:"audio" doc:"download a file's audio-only rendition (m4a, the source's audio_urls) instead of its MP4 when the source offers one"`
+}
+
+// SettingDetails is what `runner steps aria2_download` prints under a setting, beyond its doc.
+func (aria2Config) SettingDetails() map[string]string {
+	return map[string]string{
+		"audio": "The MP4 is the fallback. An audio file is checked to be non-empty and no bigger than its listed MP4.",
+	}
 }
 
 func init() {

@@ -80,7 +80,8 @@ func newFFmpegAudio(cfg audioConfig, b *step.Build) (any, error) {
 	}
 	maxSec := min(cfg.ChunkMinutes*60, enc.MaxSeconds(cfg.MaxChunkBytes))
 	if maxSec < max(5, 4*cfg.Overlap.Seconds()) {
-		return nil, b.ErrorAt("max_chunk_bytes,bitrate,chunk_minutes", "ffmpeg_audio: max_chunk_bytes %d leaves chunks of %.1f s with %s; raise it or the bitrate down",
+		return nil, b.ErrorAt("max_chunk_bytes,bitrate,chunk_minutes", "ffmpeg_audio: max_chunk_bytes %d leaves "+
+			"chunks of %.1f s with %s; raise it or the bitrate down",
 			cfg.MaxChunkBytes, maxSec, cfg.Codec)
 	}
 	if _, err := strconv.ParseFloat(strings.TrimSuffix(cfg.SilenceNoise, "dB"), 64); err != nil {

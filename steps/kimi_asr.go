@@ -36,7 +36,19 @@ type kimiASRConfig struct {
 	MaxUploadMB      float64       `yaml:"max_upload_mb" min:"0.1" max:"4096" json:"max_upload_mb" memo:"-" doc:"largest chunk the server takes, in MB (vLLM and OpenAI: 25); a larger chunk fails the item without an upload"`
 	Timeout          time.Duration `yaml:"timeout" min:"1s" max:"6h" json:"timeout" memo:"-" doc:"limit for one chunk's request"`
 	// Diarize "" is auto; omitempty keeps the memo key of pipelines written before the setting.
-	Diarize string `yaml:"diarize" json:"diarize,omitempty" enum:"auto,off,diarized_json,verbose_json" doc:"speaker labels: diarized_json asks OpenAI gpt-4o-transcribe-diarize style servers (chunking_strategy=auto, no prompt); verbose_json reads segments[].speaker (funasr-api, e.g. 说话人1); auto (default, also when empty) is diarized_json for a model whose id contains diarize, else response_format with any labels the server gives; off drops labels. Labels hold within one request: give ffmpeg_audio chunks long enough for the whole session (codec mp3, chunk_minutes 100: 32 kbit/s is about 14 MB an hour); when a session still takes several chunks, each chunk's labels are prefixed c<n>/ and mapped to roles per chunk"`
+	Diarize string `yaml:"diarize" json:"diarize,omitempty" enum:"auto,off,diarized_json,verbose_json" doc:"how speaker labels are asked for and read: auto, diarized_json, verbose_json or off"`
+}
+
+// SettingDetails is what `runner steps kimi_asr` prints under a setting, beyond its doc.
+func (kimiASRConfig) SettingDetails() map[string]string {
+	return map[string]string{
+		"diarize": "diarized_json asks OpenAI gpt-4o-transcribe-diarize style servers (chunking_strategy=auto, no prompt); " +
+			"verbose_json reads segments[].speaker (funasr-api, e.g. 说话人1); auto (the default, also when empty) is " +
+			"diarized_json for a model whose id contains diarize, else response_format with any labels the server gives; " +
+			"off drops labels. Labels hold within one request: give ffmpeg_audio chunks long enough for the whole session " +
+			"(codec mp3, chunk_minutes 100: 32 kbit/s is about 14 MB an hour); when a session still takes several chunks, " +
+			"each chunk's labels are prefixed c<n>/ and mapped to roles per chunk.",
+	}
 }
 
 func init() {
@@ -48,7 +60,8 @@ func init() {
 		Version: "1",
 		Reads:   []string{"audio"},
 		Writes: []step.Field{{Name: "transcript", Sample: kimi.Transcript{},
-			Doc: "text, segments[] {start, end, text, speaker}: times in seconds from the recording's start; one segment per chunk from servers without timestamps; speaker is the server's label when it gives one (see diarize)"}},
+			Doc: "text, segments[] {start, end, text, speaker}: times in seconds from the recording's start; one " +
+				"segment per chunk from servers without timestamps; speaker is the server's label when it gives one (see diarize)"}},
 		SideEffects: true,
 	}, kimiASRConfig{
 		Model:            "moonshotai/Kimi-Audio-7B-Instruct",
@@ -118,7 +131,8 @@ func newKimiASR(cfg kimiASRConfig, b *step.Build) (any, error) {
 			},
 			tooLarge: func(err error) error {
 				return fmt.Errorf("the speech server refused the chunk as too large (%w); keep chunks under its upload limit "+
-					"(max_upload_mb is %g MB here; vLLM: VLLM_MAX_AUDIO_CLIP_FILESIZE_MB, OpenAI: 25 MB) by lowering ffmpeg_audio's chunk_minutes or max_chunk_bytes",
+					"(max_upload_mb is %g MB here; vLLM: VLLM_MAX_AUDIO_CLIP_FILESIZE_MB, OpenAI: 25 MB) by lowering "+
+					"ffmpeg_audio's chunk_minutes or max_chunk_bytes",
 					err, cfg.MaxUploadMB)
 			},
 		}},

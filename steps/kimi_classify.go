@@ -55,13 +55,13 @@ type kimiClassifyConfig struct {
 	// Reasoning only sizes the cap: a model that does not reason never spends it.
 	ReasoningTokens int     `yaml:"reasoning_tokens" min:"0" max:"1000000" json:"reasoning_tokens" memo:"-" doc:"tokens a reasoning model (kimi-k3 always reasons) may think before it answers, on top of max_tokens"`
 	Temperature     float64 `yaml:"temperature" min:"0" max:"2" json:"temperature" doc:"sampling temperature (0-1); a model that allows only its own (\"only 1 is allowed\") gets none, learned from its 400 and remembered for the run"`
-	Thinking        string  `yaml:"thinking" json:"thinking" enum:"disabled,enabled,default" doc:"thinking switch, sent only to the kimi-k2.5/k2.6/k2.7 family that takes it (k2.7 only when enabled: it cannot be disabled); moonshot-v1 and kimi-k3 never get it (vercel/ai moonshotai prepareReasoningOptions). A model that refuses it gets its default"`
+	Thinking        string  `yaml:"thinking" json:"thinking" enum:"disabled,enabled,default" doc:"thinking switch, sent only to the kimi-k2.5/k2.6/k2.7 family that takes it"`
 	// Like reasoning_tokens, how long K3 thinks before the same answer is not part of the memo: a change
 	// must not re-spend the tokens of every stored recording.
-	ReasoningEffort string        `yaml:"reasoning_effort" json:"reasoning_effort" memo:"-" enum:"low,high,max,default" doc:"kimi-k3's reasoning control, sent as top-level reasoning_effort to K3 only (its server default is reported as max; a classification needs little); default: not sent"`
+	ReasoningEffort string        `yaml:"reasoning_effort" json:"reasoning_effort" memo:"-" enum:"low,high,max,default" doc:"kimi-k3's reasoning control, sent as top-level reasoning_effort to K3 only (default: not sent)"`
 	JSONMode        bool          `yaml:"json_mode" json:"json_mode" doc:"ask for a JSON answer (response_format)"`
 	JSONSchema      bool          `yaml:"json_schema" json:"json_schema" doc:"with json_mode, ask for response_format json_schema (phases as an enum, summary_max as maxLength); a server that refuses it gets json_object"`
-	TokenEstimate   string        `yaml:"token_estimate" json:"token_estimate" enum:"auto,api,runes" doc:"how a prompt is measured against the budget: runes (1.5 characters a token, no call), api (the estimate-token-count endpoint), auto (api only when the rune count is near the budget)"`
+	TokenEstimate   string        `yaml:"token_estimate" json:"token_estimate" enum:"auto,api,runes" doc:"how a prompt is measured against the budget: runes (1.5 characters a token), api (the estimate-token-count endpoint) or auto"`
 	BudgetRatio     float64       `yaml:"budget_ratio" min:"0.05" max:"1" json:"budget_ratio" doc:"share of the context window a prompt plus max_tokens may fill before the transcript is summarised in parts"`
 	PartTokens      int           `yaml:"part_tokens" min:"256" max:"1000000" json:"part_tokens" doc:"size of a transcript part in map-reduce, in tokens"`
 	Timestamps      bool          `yaml:"timestamps" json:"timestamps" doc:"prefix transcript lines with [mm:ss]"`
@@ -72,10 +72,24 @@ type kimiClassifyConfig struct {
 	PriceCached     float64       `yaml:"price_per_mtok_cached" min:"0" max:"1000000" json:"price_per_mtok_cached" memo:"-" doc:"price of a million prompt tokens served from the prompt cache (0: as price_per_mtok_input)"`
 	Currency        string        `yaml:"currency" json:"currency" memo:"-" doc:"currency of the prices (CNY on api.moonshot.cn, USD on api.moonshot.ai)"`
 	// The coaching memory (kimi_classify_coach.go): asked in the same request as the phase and summary.
-	Extract   []kimiField  `yaml:"extract" json:"extract,omitempty" doc:"fields to extract from each session, compiled into the request's json_schema (or stated in the prompt where the model refuses json_schema); every element of a stored array carries a verbatim quote, checked against the transcript"`
+	Extract   []kimiField  `yaml:"extract" json:"extract,omitempty" doc:"fields to extract from each session, each element of a stored array with a verbatim quote checked against the transcript"`
 	Rubrics   []kimiRubric `yaml:"rubrics" json:"rubrics,omitempty" doc:"a scorecard per phase (rubric or checklist): the criteria of the field stored in scorecards; editing one re-scores from the stored transcripts"`
-	LedgerDSN string       `yaml:"ledger_dsn" json:"ledger_dsn" memo:"-" secret:"true" doc:"MySQL DSN of the ledger (mysql_upsert's database): the open action_items of a student's earlier sessions are given to the model, whose followups close them; empty: no followups"`
-	Timezone  string       `yaml:"timezone" json:"timezone,omitempty" doc:"zone of the session's date against which due dates (下周五之前) are resolved (empty: Asia/Shanghai; omitted from the memo key when empty, so configurations without extraction keep their keys)"`
+	LedgerDSN string       `yaml:"ledger_dsn" json:"ledger_dsn" memo:"-" secret:"true" doc:"MySQL DSN of the ledger (mysql_upsert's database), whose open action_items the model's followups close (empty: no followups)"`
+	Timezone  string       `yaml:"timezone" json:"timezone,omitempty" doc:"zone of the session's date against which due dates (下周五之前) are resolved (empty: Asia/Shanghai)"`
+}
+
+// SettingDetails is what `runner steps kimi_classify` prints under a setting, beyond its doc.
+func (kimiClassifyConfig) SettingDetails() map[string]string {
+	return map[string]string{
+		"thinking": "kimi-k2.7 gets it only when enabled (it cannot be disabled); moonshot-v1 and kimi-k3 never get it " +
+			"(vercel/ai moonshotai prepareReasoningOptions). A model that refuses it gets its default.",
+		"reasoning_effort": "K3's server default is reported as max; a classification needs little.",
+		"token_estimate":   "runes makes no call; auto asks the api only when the rune count is near the budget.",
+		"extract": "The fields are compiled into the request's json_schema, or stated in the prompt where the model " +
+			"refuses json_schema.",
+		"ledger_dsn": "The open action_items of a student's earlier sessions are given to the model.",
+		"timezone":   "Empty is left out of the memo key, so configurations without extraction keep their keys.",
+	}
 }
 
 // kimiClassifyReads are the item fields the prompts can use besides the transcript.
@@ -97,8 +111,10 @@ func init() {
 			{Name: "phase", Sample: "", Doc: "one of the configured phases"},
 			{Name: "summary", Sample: "", Doc: "the model's summary (empty when it never gave a valid one)"},
 			{Name: "classification", Sample: kimi.Classification{},
-				Doc: "model, rule (model, a rule's name, fallback, empty), model_phase, confidence, needs_review, reason, attempts, prompt_tokens, completion_tokens, tokens, " +
-					"usage {prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens} (this item's calls; reasoning is part of completion, cached part of prompt), parts, answer, raw"},
+				Doc: "model, rule (model, a rule's name, fallback, empty), model_phase, confidence, needs_review, " +
+					"reason, attempts, prompt_tokens, completion_tokens, tokens, " +
+					"usage {prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens} (this item's calls; " +
+					"reasoning is part of completion, cached part of prompt), parts, answer, raw"},
 			{Name: "needs_review", Sample: false, Doc: "true when a person should check the phase or summary"},
 		},
 		SideEffects: true,
@@ -174,7 +190,8 @@ func newKimiClassify(cfg kimiClassifyConfig, b *step.Build) (any, error) {
 	}
 	s.guard = &kimiGuard{lim: lim, timeout: cfg.Timeout, words: kimiWords{
 		auth: func(err error) error {
-			return fmt.Errorf("Moonshot rejected the key (%w); check KIMI_API_KEY (keys of api.moonshot.cn and api.moonshot.ai are not interchangeable; base_url is %s)",
+			return fmt.Errorf("Moonshot rejected the key (%w); check KIMI_API_KEY (keys of api.moonshot.cn and "+
+				"api.moonshot.ai are not interchangeable; base_url is %s)",
 				err, fsx.RedactURL(s.chat.BaseURL))
 		},
 		quota: func(err error) error {
@@ -238,7 +255,8 @@ func (s *kimiClassify) compile(list []kimiRule, kind string, extra map[string]an
 		}
 		phase, ok := s.cls.Phase(r.Phase)
 		if !ok {
-			return nil, s.b.ErrorAt(fmt.Sprintf("%s.%d.phase", kind, i), "kimi_classify: %s: phase %q is not one of the phases %s", name, r.Phase, strings.Join(s.cls.Names(), ", "))
+			return nil, s.b.ErrorAt(fmt.Sprintf("%s.%d.phase", kind, i), "kimi_classify: %s: phase %q is not one of the phases %s",
+				name, r.Phase, strings.Join(s.cls.Names(), ", "))
 		}
 		prog, err := s.b.CompileBool(&list[i].When, extra)
 		if err != nil {

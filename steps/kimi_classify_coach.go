@@ -26,8 +26,16 @@ type kimiField struct {
 	Min         *float64       `yaml:"min" min:"-1000000" max:"1000000" json:"min,omitempty" doc:"lowest value of a number"`
 	Max         *float64       `yaml:"max" min:"-1000000" max:"1000000" json:"max,omitempty" doc:"highest value of a number"`
 	MaxItems    int            `yaml:"max_items" min:"0" max:"1000" json:"max_items,omitempty" doc:"most elements of an array (0: no limit)"`
-	Store       string         `yaml:"store" json:"store,omitempty" doc:"where the checked elements go: action_items (homework: owner, task, due, quote), scorecards (criterion, score, quote), followups (id, status, quote: the open items of earlier sessions); empty: kept in classification.answer only"`
+	Store       string         `yaml:"store" json:"store,omitempty" doc:"the table the checked elements go to: action_items, scorecards or followups (empty: kept in classification.answer only)"`
 	Items       []kimiSubField `yaml:"items" json:"items,omitempty" doc:"the fields of each element of an array of objects"`
+}
+
+// SettingDetails is what `runner steps kimi_classify` prints under a setting of extract, beyond its doc.
+func (kimiField) SettingDetails() map[string]string {
+	return map[string]string{
+		"store": "action_items: homework (owner, task, due, quote); scorecards: criterion, score, quote; " +
+			"followups: id, status, quote, over the open items of earlier sessions.",
+	}
 }
 
 // kimiSubField is a field of an array's elements.

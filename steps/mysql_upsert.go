@@ -22,7 +22,7 @@ import (
 )
 
 type mysqlUpsertConfig struct {
-	DSN             string        `yaml:"dsn" secret:"true" spaces:"allowed" doc:"go-sql-driver DSN, user:pass@tcp(host:3306)/db (the seed's DB_DSN); when set, host, port, user, password and database are not used"`
+	DSN             string        `yaml:"dsn" secret:"true" spaces:"allowed" doc:"go-sql-driver DSN, user:pass@tcp(host:3306)/db (DB_DSN); when set, host, port, user, password and database are not used"`
 	Host            string        `yaml:"host" doc:"server host (DB_HOST)"`
 	Port            int           `yaml:"port" min:"1" max:"65535" doc:"server port (DB_PORT)"`
 	User            string        `yaml:"user" doc:"user (DB_USER)"`
@@ -39,8 +39,20 @@ type mysqlUpsertConfig struct {
 	WriteTimeout    time.Duration `yaml:"write_timeout" min:"1s" max:"1h" doc:"limit on one write to the server"`
 	LockWait        time.Duration `yaml:"lock_wait" min:"1s" max:"1h" doc:"innodb_lock_wait_timeout of the session (whole seconds)"`
 	LockRetries     int           `yaml:"lock_retries" min:"0" max:"100" doc:"times a transaction that lost a lock race (deadlock 1213, lock wait timeout 1205) is run again at once, before the step's retry policy takes over"`
-	Warnings        []warningRule `yaml:"warnings" memo:"-" doc:"rules over each student's view, evaluated at the run's now() by runner report and runner status --warnings (not by runs): name, when (an expression over student: days_since_last, phase, days_in_phase, sessions_in_phase, open_items, overdue_items, last_scores, last_score, score_phase, score_trend, scored_in_phase, teacher_share, sessions, teacher, name, id), message (Go template over the same names)"`
-	Roster          string        `yaml:"roster" doc:"optional roster file (.csv: id,name,aliases,userid with aliases separated by |; or .yaml: a list of {id, name, aliases, userid}) mapping guests' names and aliases, and userids, to canonical student ids. A guest it does not know keeps its name:<name> id and flags the recording needs_review. Edits apply to every stored recording at the next run, with no step re-run"`
+	Warnings        []warningRule `yaml:"warnings" memo:"-" doc:"rules over each student's view, evaluated at the run's now() by runner report and runner status --warnings (not by runs)"`
+	Roster          string        `yaml:"roster" doc:"optional roster file (.csv or .yaml) mapping guests' names and aliases, and userids, to canonical student ids"`
+}
+
+// SettingDetails is what `runner steps mysql_upsert` prints under a setting, beyond its doc.
+func (mysqlUpsertConfig) SettingDetails() map[string]string {
+	return map[string]string{
+		"warnings": "when and message see the student's days_since_last, phase, days_in_phase, sessions_in_phase, " +
+			"open_items, overdue_items, last_scores, last_score, score_phase, score_trend, scored_in_phase, teacher_share, " +
+			"sessions, teacher, name and id.",
+		"roster": ".csv has the columns id,name,aliases,userid with aliases separated by |; .yaml is a list of " +
+			"{id, name, aliases, userid}. A guest it does not know keeps its name:<name> id and flags the recording " +
+			"needs_review. Edits apply to every stored recording at the next run, with no step re-run.",
+	}
 }
 
 func init() {
@@ -55,7 +67,8 @@ func init() {
 			"end", "duration_min", "files", "transcript", "phase", "summary", "classification", "needs_review",
 			"transcript_source", "talk"},
 		Writes: []step.Field{{Name: "stored", Sample: store.Stored{},
-			Doc: "action (inserted, updated, unchanged; forgotten when every student was erased by runner forget), status (done, or partial without transcript or summary), students, at"}},
+			Doc: "action (inserted, updated, unchanged; forgotten when every student was erased by runner forget), " +
+				"status (done, or partial without transcript or summary), students, at"}},
 		SideEffects: true,
 	}, mysqlUpsertConfig{Host: "127.0.0.1", Port: 3306, User: "root", Migrate: true, RecordRuns: true, MaxOpen: 4,
 		ConnMaxLifetime: 5 * time.Minute, ConnectTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,

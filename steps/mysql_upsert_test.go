@@ -35,7 +35,7 @@ func newTestUpsert(t *testing.T, with string) *mysqlUpsert {
 	return s
 }
 
-// testPool opens the database of dsn for assertions.
+// upsertTestPool opens the database of dsn for assertions.
 func upsertTestPool(t *testing.T, dsn string) *sql.DB {
 	t.Helper()
 	db, err := store.Open(context.Background(), store.Config{DSN: dsn})
@@ -48,7 +48,7 @@ func upsertTestPool(t *testing.T, dsn string) *sql.DB {
 
 var upsertStart = time.Date(2026, 11, 2, 2, 0, 0, 0, time.UTC)
 
-// meetingItem is an item as tencent_list, kimi_asr and kimi_classify leave it. Students are "id:seconds";
+// upsertItem is an item as tencent_list, kimi_asr and kimi_classify leave it. Students are "id:seconds";
 // ids starting with name: are guests known by their name, ext: guests without a name (known by uuid).
 func upsertItem(t *testing.T, id string, day int, phase string, students ...string) *step.Item {
 	t.Helper()

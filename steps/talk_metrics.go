@@ -13,9 +13,19 @@ import (
 
 // talkMetricsConfig is the `with:` block of talk_metrics.
 type talkMetricsConfig struct {
-	TeacherLabel string        `yaml:"teacher_label" doc:"which anonymous ASR label is the teacher: first (the label speaking first), most (the label with the most talk) or label:<label> (e.g. label:A with a known-speaker reference); in a session with one student every other label is that student, with several they stay unknown. Tencent's speakers need no rule: the host (or a whitelisted teacher) is the teacher"`
+	TeacherLabel string        `yaml:"teacher_label" doc:"which anonymous ASR label is the teacher: first (the label speaking first), most (the label with the most talk) or label:<label>"`
 	Interjection time.Duration `yaml:"interjection" min:"0s" max:"1m" doc:"an utterance of the other side shorter than this (嗯, 对) does not end a monologue"`
-	Targets      []talk.Target `yaml:"targets" doc:"talk-share goals per phase, e.g. {phase: 面试模拟, role: student, min_share: 0.6}; a recording that misses one is flagged (talk.off_target, recordings.talk_off_target)"`
+	Targets      []talk.Target `yaml:"targets" doc:"talk-share goals per phase, e.g. {phase: 面试模拟, role: student, min_share: 0.6}; a recording that misses one is flagged"`
+}
+
+// SettingDetails is what `runner steps talk_metrics` prints under a setting, beyond its doc.
+func (talkMetricsConfig) SettingDetails() map[string]string {
+	return map[string]string{
+		"teacher_label": "label:<label> names it, e.g. label:A with a known-speaker reference. In a session with one student " +
+			"every other label is that student; with several they stay unknown. Tencent's speakers need no rule: the host " +
+			"(or a whitelisted teacher) is the teacher.",
+		"targets": "A miss is written as talk.off_target and stored in recordings.talk_off_target.",
+	}
 }
 
 func init() {
@@ -27,7 +37,9 @@ func init() {
 		Version: "1",
 		Reads:   []string{"transcript", "transcript_source", "speakers", "student_ids", "phase"},
 		Writes: []step.Field{{Name: "talk", Sample: talk.Record{},
-			Doc: "source, labelled, speakers[] {key, role, student_id, talk_ms, share, questions, turns, longest_monologue_ms, chars, chars_per_min}, span_ms, speech_ms, silence_ms, overlap_ms, teacher_share, student_share, wait_after_question_ms, flags[], off_target (README: Talk metrics)"}},
+			Doc: "source, labelled, speakers[] {key, role, student_id, talk_ms, share, questions, turns, " +
+				"longest_monologue_ms, chars, chars_per_min}, span_ms, speech_ms, silence_ms, overlap_ms, " +
+				"teacher_share, student_share, wait_after_question_ms, flags[], off_target (README: Talk metrics)"}},
 	}, talkMetricsConfig{TeacherLabel: talk.TeacherFirst, Interjection: time.Second}, newTalkMetrics)
 }
 

@@ -128,7 +128,7 @@ func TestTencentListThroughDefinition(t *testing.T) {
 		participant bool
 	}{
 		{
-			name: "per teacher, whitelist in the seed's JSON format, default students rule",
+			name: "per teacher, whitelist as a JSON array, default students rule",
 			with: `mode: per_teacher
 teachers: '["teacher_001","teacher_002"]'`,
 			emitted: []string{"rec-00001"}, students: []string{"name:外部同学", "stu_brief"}, notReady: []string{"rec-00002"},

@@ -18,8 +18,8 @@ import (
 // tencentTranscriptConfig is the `with:` block of tencent_transcript. The credentials are the listing's;
 // connection settings are not part of the memo key.
 type tencentTranscriptConfig struct {
-	Transcript   string        `yaml:"transcript" enum:"auto,asr,tencent" doc:"auto: Tencent's transcript when it has one for every file of the recording (no download, no audio, no ASR), else the ASR; asr: always the ASR (no call here); tencent: never the ASR, the recording waits as not ready until Tencent's transcript exists (within pending_max_age)"`
-	STS          string        `yaml:"sts" enum:"required,none" doc:"required: the app was created from 2026-01-16 and must send the STS-Token header (1095/65111); the token runner serve keeps in state_dir is sent, and without a valid one auto falls back to the ASR (said once per run); none: an older app that needs no token"`
+	Transcript   string        `yaml:"transcript" enum:"auto,asr,tencent" doc:"where the transcript comes from: auto (Tencent's when it has one, else the ASR), asr or tencent"`
+	STS          string        `yaml:"sts" enum:"required,none" doc:"whether the app must send the STS-Token header (1095/65111): required for an app created from 2026-01-16, none for an older one"`
 	SecretID     string        `yaml:"secret_id" secret:"true" memo:"-" required:"true" doc:"as tencent_list's"`
 	SecretKey    string        `yaml:"secret_key" secret:"true" memo:"-" required:"true" doc:"as tencent_list's"`
 	EnterpriseID string        `yaml:"enterprise_id" memo:"-" required:"true" doc:"as tencent_list's"`
@@ -30,6 +30,17 @@ type tencentTranscriptConfig struct {
 	Speakers     bool          `yaml:"smart_speakers" doc:"also read /v1/smart/speakers (1095/105659) to name speakers whose paragraphs carry only ms_open_id"`
 	RPS          float64       `yaml:"requests_per_second" memo:"-" min:"0.01" max:"1000" doc:"client-side limit on these calls"`
 	Timeout      time.Duration `yaml:"timeout" memo:"-" min:"1s" max:"10m" doc:"limit on one request"`
+}
+
+// SettingDetails is what `runner steps tencent_transcript` prints under a setting, beyond its doc.
+func (tencentTranscriptConfig) SettingDetails() map[string]string {
+	return map[string]string{
+		"transcript": "auto: Tencent's transcript when it has one for every file of the recording (no download, no audio, " +
+			"no ASR), else the ASR; asr: always the ASR (no call here); tencent: never the ASR, the recording waits as " +
+			"not ready until Tencent's transcript exists (within pending_max_age).",
+		"sts": "required: the token runner serve keeps in state_dir is sent, and without a valid one auto falls back " +
+			"to the ASR (said once per run).",
+	}
 }
 
 const (
@@ -45,9 +56,13 @@ func init() {
 		Version: "1",
 		Reads:   []string{"files", "meeting_id", "creator_userid", "host_userid", "start"},
 		Writes: []step.Field{
-			{Name: "transcript", Sample: kimi.Transcript{}, Doc: "as kimi_asr's: text, segments[] {start, end, text, speaker} (one per sentence, seconds from the recording's start); written only when the source is tencent"},
-			{Name: "transcript_source", Sample: "", Doc: "tencent, or asr when the ASR steps are to make the transcript (use if: transcript_source != \"tencent\" on them)"},
-			{Name: "speakers", Sample: []talk.Speaker{}, Doc: "Tencent's speakers mapped to roles: key (userid, name:<normalised name>, or open:<ms_open_id>), role (teacher: the host or a whitelisted teacher; student), student_id as recording_students has it, name; empty for the ASR"},
+			{Name: "transcript", Sample: kimi.Transcript{}, Doc: "as kimi_asr's: text, segments[] {start, end, text, " +
+				"speaker} (one per sentence, seconds from the recording's start); written only when the source is tencent"},
+			{Name: "transcript_source", Sample: "", Doc: "tencent, or asr when the ASR steps are to make the " +
+				"transcript (use if: transcript_source != \"tencent\" on them)"},
+			{Name: "speakers", Sample: []talk.Speaker{}, Doc: "Tencent's speakers mapped to roles: key (userid, " +
+				"name:<normalised name>, or open:<ms_open_id>), role (teacher: the host or a whitelisted teacher; " +
+				"student), student_id as recording_students has it, name; empty for the ASR"},
 		},
 	}, tencentTranscriptConfig{Transcript: "auto", STS: "required", BaseURL: tencent.DefaultBaseURL, Speakers: true,
 		RPS: tencent.DefaultRequestsPerSecond, Timeout: 30 * time.Second}, newTencentTranscript)
@@ -107,11 +122,13 @@ func (s *tencentTranscript) Process(ctx context.Context, in *step.Item) (step.Fi
 		if !ok {
 			if s.cfg.Transcript == "auto" {
 				step.RunValue(ctx, noTokenOnce{s}, func() *sync.Once { return new(sync.Once) }).Do(func() {
-					log.Warn("no valid STS token in state_dir: Tencent's transcripts are not asked for this run, the ASR makes them (runner doctor says how to get a token)")
+					log.Warn("no valid STS token in state_dir: Tencent's transcripts are not asked for this run, the " +
+						"ASR makes them (runner doctor says how to get a token)")
 				})
 				return asr, nil
 			}
-			return nil, step.Deferred(errors.New("transcript: tencent: no valid STS token in state_dir; the recording waits (runner doctor says how to get one)"))
+			return nil, step.Deferred(errors.New("transcript: tencent: no valid STS token in state_dir; the " +
+				"recording waits (runner doctor says how to get one)"))
 		}
 		token = tok.Token
 	}

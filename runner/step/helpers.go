@@ -31,7 +31,7 @@ func helpers(now func() time.Time) []expr.Option {
 	}
 }
 
-// toList accepts a list, a JSON array in a string (`["a","b"]`, the seed's format) or a comma-separated
+// toList accepts a list, a JSON array in a string (`["a","b"]`, TEACHER_WHITELIST's format) or a comma-separated
 // string, and returns the trimmed non-empty strings.
 func toList(v any) ([]string, error) {
 	switch v := v.(type) {

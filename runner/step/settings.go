@@ -3,6 +3,7 @@ package step
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"meetpipe/runner/internal/yamlnode"
 	"reflect"
 	"regexp"
@@ -19,7 +20,8 @@ var (
 	exprType     = reflect.TypeOf(Expr{})
 )
 
-// settingsOf derives the documented settings of a configuration struct from its fields and tags.
+// settingsOf derives the documented settings of a configuration struct from its fields and tags, and their
+// Details from the struct's SettingDetails method.
 func settingsOf(t reflect.Type, def reflect.Value) []Setting {
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -31,6 +33,10 @@ func settingsOf(t reflect.Type, def reflect.Value) []Setting {
 	}
 	if t.Kind() != reflect.Struct {
 		return nil
+	}
+	var details map[string]string
+	if d, ok := reflect.New(t).Interface().(settingDetailer); ok {
+		details = maps.Clone(d.SettingDetails())
 	}
 	var out []Setting
 	for i := range t.NumField() {
@@ -56,10 +62,20 @@ func settingsOf(t reflect.Type, def reflect.Value) []Setting {
 		if fv.IsValid() && !fv.IsZero() && !s.Secret {
 			s.Default = defaultOf(fv)
 		}
+		s.Details = details[name]
+		delete(details, name)
 		out = append(out, s)
+	}
+	for name := range details {
+		// Text no one would see: a renamed or removed setting, a programming error like a duplicate step.
+		panic(fmt.Sprintf("runner: %s.SettingDetails names %q, which is not a setting", t.Name(), name))
 	}
 	return out
 }
+
+// settingDetailer is implemented by a configuration struct whose settings need more than their
+// one-sentence doc tag: it maps a setting's name to the longer text.
+type settingDetailer interface{ SettingDetails() map[string]string }
 
 func typeOf(t reflect.Type) (typ, items string, fields []Setting) {
 	switch {

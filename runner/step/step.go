@@ -114,7 +114,10 @@ type Setting struct {
 	Name    string `json:"name"`
 	Type    string `json:"type"` // string, int, number, bool, duration, list, map, expr, object
 	Default any    `json:"default,omitempty"`
-	Doc     string `json:"doc,omitempty"`
+	Doc     string `json:"doc,omitempty"` // one sentence
+	// Details is what an operator needs beyond Doc (each choice of an enum, a caveat); `runner steps NAME`
+	// prints it under the setting. A step fills it with a SettingDetails method on its configuration struct.
+	Details string `json:"details,omitempty"`
 	Secret  bool   `json:"secret,omitempty"`
 	// Spaces marks a secret that may hold leading or trailing spaces (a password; tag `spaces:"allowed"`):
 	// such a value is warned about at load. Any other secret with them (a key pasted with a stray space)
@@ -146,8 +149,9 @@ type Spec struct {
 	Reads []string
 	// Writes are the item fields the step writes.
 	Writes []Field
-	// Volatile are paths ("files.url", arrays traversed) of written fields that change on every run and are
-	// credentials or noise: they are left out of memo keys and never stored in state files.
+	// Volatile are written fields, or dotted paths into them ("a.b"; a list is traversed), whose values change
+	// on every run and are credentials or noise (signed download addresses): they are left out of memo keys
+	// and never stored in state files.
 	Volatile []string
 	// Lazy are fields a source declares in Writes but does not emit: it resolves them (Resolver) only when a
 	// step that reads them is about to run. Download addresses are the case: fetching them for recordings
@@ -368,7 +372,12 @@ func (r *Registry) Clone() *Registry {
 // Register adds a built-in step with a typed configuration C, decoded strictly from `with:` over a copy of
 // defaults. Settings are derived from C's fields and their tags:
 //
-//	yaml:"name"  doc:"what it is"  secret:"true"  required:"true"  enum:"a,b,c"
+//	yaml:"name"  doc:"what it is, in one sentence"  secret:"true"  spaces:"allowed"  required:"true"
+//	enum:"a,b,c"  min:"1"  max:"16"  required_if:"mode=corp"  memo:"-"
+//
+// A setting that needs more than one sentence gets it from a method of C (or of a nested struct),
+//
+//	func (C) SettingDetails() map[string]string // setting name → Setting.Details
 //
 // build gets the decoded configuration and returns a Step or a Source.
 func Register[C any](spec Spec, defaults C, build func(cfg C, b *Build) (any, error)) {

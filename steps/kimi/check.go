@@ -150,7 +150,8 @@ func CheckChat(ctx context.Context, c *Chat, model string) []Finding {
 	case errors.As(err, &ae) && ae.Kind() == ErrQuota:
 		return []Finding{finding.New("fail", subject, ae.Error(), "top up the account in the Moonshot console: the key is fine, the balance is not")}
 	case err != nil:
-		return []Finding{finding.New("fail", subject, err.Error(), "check that KIMI_BASE_URL is reachable from this machine (a proxy or firewall may block it)")}
+		return []Finding{finding.New("fail", subject, err.Error(), "check that KIMI_BASE_URL is reachable from this "+
+			"machine (a proxy or firewall may block it)")}
 	}
 	out := []Finding{finding.New("ok", subject, "accepted", "")}
 	if slices.Contains(ids, model) {
@@ -166,7 +167,8 @@ func CheckChat(ctx context.Context, c *Chat, model string) []Finding {
 	case err != nil:
 		out = append(out, finding.New("warn", "Moonshot balance", err.Error(), "check the balance in the Moonshot console"))
 	case bal.Available <= 0:
-		out = append(out, finding.New("fail", "Moonshot balance", fmt.Sprintf("available %.2f (cash %.2f, voucher %.2f): every model call would be refused", bal.Available, bal.Cash, bal.Voucher),
+		out = append(out, finding.New("fail", "Moonshot balance", fmt.Sprintf("available %.2f (cash %.2f, voucher %.2f): every model call would be refused",
+			bal.Available, bal.Cash, bal.Voucher),
 			"top up the account in the Moonshot console (platform.moonshot.cn → 账户 → 充值, or platform.moonshot.ai billing)"))
 	default:
 		out = append(out, finding.New("ok", "Moonshot balance", fmt.Sprintf("available %.2f", bal.Available), ""))
@@ -184,7 +186,8 @@ func keyRemedy(base string) string {
 		other = chinaBase
 	}
 	if other != "" {
-		return fmt.Sprintf("the key is wrong or for the other region? a key from the other platform works only with KIMI_BASE_URL=%s; check KIMI_API_KEY", other)
+		return fmt.Sprintf("the key is wrong or for the other region? a key from the other platform works only with "+
+			"KIMI_BASE_URL=%s; check KIMI_API_KEY", other)
 	}
 	return "the key is wrong or for another region or endpoint: check KIMI_API_KEY and KIMI_BASE_URL"
 }

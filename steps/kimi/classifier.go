@@ -99,7 +99,8 @@ func NewClassifier(cfg ClassifierConfig, chat *Chat, g Guard, log func(context.C
 		return nil, settingErr("fallback_phase", fmt.Errorf("fallback_phase %q is not one of the phases %s", cfg.Fallback, strings.Join(c.names, ", ")))
 	}
 	if cfg.SummaryMax <= 0 || cfg.MaxTokens <= 0 || cfg.PartTokens <= 0 || cfg.ContextTokens <= 0 {
-		return nil, settingErr("summary_max,max_tokens,part_tokens,context_tokens", errors.New("summary_max, max_tokens, part_tokens and context_tokens must be positive"))
+		return nil, settingErr("summary_max,max_tokens,part_tokens,context_tokens", errors.New("summary_max, "+
+			"max_tokens, part_tokens and context_tokens must be positive"))
 	}
 	if cfg.ReasoningTokens < 0 {
 		return nil, settingErr("reasoning_tokens", errors.New("reasoning_tokens must not be negative"))

@@ -127,7 +127,7 @@ func (e *APIError) Kind() ErrorKind {
 	return ErrOther
 }
 
-// MaxErrorBody bounds how much of an error body is read and quoted.
+// maxErrorBody bounds how much of an error body is read and quoted.
 const maxErrorBody = 64 << 10
 
 var (

@@ -20,7 +20,8 @@ func (c *Classifier) Decide(ctx context.Context, item map[string]any, tr Transcr
 
 // DecideExtra is Decide with the declared extraction (see ClassifierConfig.Extract) shaped by x for this
 // request. The extracted fields are in res.Answer; a number that stayed out of range flags the recording.
-func (c *Classifier) DecideExtra(ctx context.Context, item map[string]any, tr Transcript, decided string, res *Classification, x *Extra) (phase, summary string, err error) {
+func (c *Classifier) DecideExtra(ctx context.Context, item map[string]any, tr Transcript, decided string, res *Classification,
+	x *Extra) (phase, summary string, err error) {
 	if x == nil {
 		x = &Extra{}
 	}
@@ -149,7 +150,8 @@ type answer struct {
 // that the last answer is returned as invalid. Network errors and 429s end the ladder with an error for
 // the engine to retry; they do not count as re-prompts. schemaPhases are the enum of the json_schema
 // (nil: the summary alone).
-func (c *Classifier) ask(ctx context.Context, msgs []Message, check func(map[string]any) error, res *Classification, schemaPhases []string, x *Extra) (answer, error) {
+func (c *Classifier) ask(ctx context.Context, msgs []Message, check func(map[string]any) error, res *Classification,
+	schemaPhases []string, x *Extra) (answer, error) {
 	msgs = append([]Message(nil), msgs...)
 	limit := c.outputCap(msgs, 1)
 	grown, reprompts, softAsked := false, 0, false

@@ -150,5 +150,6 @@ func equalParams(a, b Params) bool {
 	if (a.Temperature == nil) != (b.Temperature == nil) || a.Temperature != nil && *a.Temperature != *b.Temperature {
 		return false
 	}
-	return a.Thinking == b.Thinking && a.ReasoningEffort == b.ReasoningEffort && a.MaxField == b.MaxField && a.Format == b.Format && a.NoCacheKey == b.NoCacheKey
+	return a.Thinking == b.Thinking && a.ReasoningEffort == b.ReasoningEffort && a.MaxField == b.MaxField &&
+		a.Format == b.Format && a.NoCacheKey == b.NoCacheKey
 }

@@ -229,8 +229,8 @@ func Build(d *store.ReportData, pending []Pending, o Options) *Report {
 		if !rec.NeedsReview {
 			continue
 		}
-		it := ReviewItem{ID: rec.ID, Teacher: teacherLabel(rec.Teacher, rec.TeacherName), TeacherID: rec.Teacher, Subject: rec.Subject, Phase: rec.Phase, Reason: ReasonLabel(rec.ReviewReason),
-			Start: rec.Start, Minutes: rec.Minutes}
+		it := ReviewItem{ID: rec.ID, Teacher: teacherLabel(rec.Teacher, rec.TeacherName), TeacherID: rec.Teacher,
+			Subject: rec.Subject, Phase: rec.Phase, Reason: ReasonLabel(rec.ReviewReason), Start: rec.Start, Minutes: rec.Minutes}
 		for _, a := range rec.Students {
 			it.Students = append(it.Students, studentLabel(a.ID, a.Name))
 		}

@@ -85,7 +85,8 @@ func (r *Report) JourneySVG() template.HTML {
 			b.f(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#c8ccd2" stroke-width="2"/>`, x(s.Journey[0].Start), y, x(s.Journey[n-1].Start), y)
 		}
 		for _, j := range s.Journey {
-			b.f(`<circle class="session" data-phase="%s" data-recording="%s" cx="%.1f" cy="%d" r="8" fill="%s" stroke="#fff" stroke-width="1.5"><title>%s · %s · %s · %d 分钟 · %s</title></circle>`,
+			b.f(`<circle class="session" data-phase="%s" data-recording="%s" cx="%.1f" cy="%d" r="8" fill="%s" stroke="#fff" `+
+				`stroke-width="1.5"><title>%s · %s · %s · %d 分钟 · %s</title></circle>`,
 				esc(phaseOr(j.Phase)), esc(j.Recording), x(j.Start), y, r.Color(phaseOr(j.Phase)),
 				esc(j.Start.In(r.Loc).Format("01-02 15:04")), esc(phaseOr(j.Phase)), esc(j.Subject), j.Minutes, esc(j.Teacher))
 		}
@@ -155,7 +156,8 @@ func (r *Report) WeeksSVG() template.HTML {
 			}
 			hh := float64(barMax) * float64(c) / float64(most)
 			y -= hh
-			b.f(`<rect class="bar" data-phase="%s" data-count="%d" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s 起一周 · %s · %d 次</title></rect>`,
+			b.f(`<rect class="bar" data-phase="%s" data-count="%d" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s">`+
+				`<title>%s 起一周 · %s · %d 次</title></rect>`,
 				esc(p), c, x, y, bw, hh, r.Color(p), w.Start.Format("01-02"), esc(p), c)
 		}
 		b.f(`<text x="%.1f" y="%d" class="tick" text-anchor="middle">%s 周</text>`, x+bw/2, top+barMax+18, w.Start.Format("01-02"))
@@ -225,7 +227,9 @@ func (r *Report) FailuresSVG() template.HTML {
 	for i, s := range steps {
 		y := 5 + rowH*i
 		w := float64(width-left-80) * float64(by[s]) / float64(most)
-		b.f(`<g class="failure" data-step="%s"><text x="8" y="%d" class="label">%s</text><rect class="bar" x="%d" y="%d" width="%.1f" height="%d" fill="#e15759"/><text x="%.1f" y="%d" class="value">%d</text></g>`,
+		b.f(`<g class="failure" data-step="%s"><text x="8" y="%d" class="label">%s</text>`+
+			`<rect class="bar" x="%d" y="%d" width="%.1f" height="%d" fill="#e15759"/>`+
+			`<text x="%.1f" y="%d" class="value">%d</text></g>`,
 			esc(s), y+17, esc(s), left, y+4, w, rowH-8, float64(left)+w+6, y+17, by[s])
 	}
 	b.WriteString(`</svg>`)

@@ -67,7 +67,7 @@ func configFor(t *testing.T, addr, user, pass, db string) store.Config {
 	return store.Config{Host: host, Port: p, User: user, Password: pass, Database: db}
 }
 
-// byStatus indexes findings by subject, failing t when one leaks the password.
+// bySubject indexes findings by subject, failing t when one leaks the password.
 func bySubject(t *testing.T, fs []store.Finding, secret string) map[string]store.Finding {
 	t.Helper()
 	m := map[string]store.Finding{}

@@ -18,7 +18,7 @@ import (
 )
 
 // Config says how to reach the database: either DSN (go-sql-driver form,
-// "user:pass@tcp(host:3306)/db") or the seed's separate DB_HOST, DB_PORT, DB_USER, DB_PASS, DB_NAME.
+// "user:pass@tcp(host:3306)/db") or the separate DB_HOST, DB_PORT, DB_USER, DB_PASS, DB_NAME.
 // Settings that keep the data right (UTC, utf8mb4, strict mode) are forced either way.
 type Config struct {
 	DSN      string
@@ -39,7 +39,7 @@ type Config struct {
 	LockWait        time.Duration // innodb_lock_wait_timeout for the session; default 20s
 }
 
-// ConfigFromEnv reads DB_DSN, or DB_HOST, DB_PORT, DB_USER, DB_PASS, DB_NAME (the seed's .env names) and
+// ConfigFromEnv reads DB_DSN, or DB_HOST, DB_PORT, DB_USER, DB_PASS, DB_NAME (the Python pipeline's names) and
 // DB_TLS, through lookup (os.Getenv or the CLI's merged environment).
 func ConfigFromEnv(lookup func(string) string) (Config, error) {
 	c := Config{

@@ -176,7 +176,8 @@ func (c *Client) Participants(ctx context.Context, q ParticipantsQuery) ([]Atten
 		if p.HasRemaining && len(p.Rows) > 0 && fresh == 0 {
 			// The same rows again: a cursor that does not move. What follows is unknown, so the
 			// participants are not complete; never store a recording with students missing.
-			return nil, transient(fmt.Errorf("participants of meeting %s: the page at pos %d repeats rows already read (next_pos %d)", q.MeetingID, pos, p.NextPos))
+			return nil, transient(fmt.Errorf("participants of meeting %s: the page at pos %d repeats rows already read (next_pos %d)",
+				q.MeetingID, pos, p.NextPos))
 		}
 		if !p.HasRemaining || len(rows) >= maxParticipantRows {
 			return rows, nil
@@ -273,14 +274,16 @@ func (c *Client) HistoryMeetings(ctx context.Context, q EndedMeetingsQuery) (*En
 	}
 	p, err := c.endedMeetings(ctx, "/v1/history/meetings/"+url.PathEscape(q.Operator), q, secTime)
 	if err != nil {
-		return nil, fmt.Errorf("ended meetings of %s %s..%s page %d: %w", q.Operator, q.Start.UTC().Format(time.RFC3339), q.End.UTC().Format(time.RFC3339), max(q.Page, 1), err)
+		return nil, fmt.Errorf("ended meetings of %s %s..%s page %d: %w",
+			q.Operator, q.Start.UTC().Format(time.RFC3339), q.End.UTC().Format(time.RFC3339), max(q.Page, 1), err)
 	}
 	return p, nil
 }
 
 // endedMeetings asks one page of an ended-meeting listing at path, whose answer's times are in the unit
 // that at reads; extra are further query key/value pairs.
-func (c *Client) endedMeetings(ctx context.Context, path string, q EndedMeetingsQuery, at func(flexInt) time.Time, extra ...string) (*EndedMeetingsPage, error) {
+func (c *Client) endedMeetings(ctx context.Context, path string, q EndedMeetingsQuery, at func(flexInt) time.Time,
+	extra ...string) (*EndedMeetingsPage, error) {
 	v := url.Values{}
 	for i := 0; i+1 < len(extra); i += 2 {
 		v.Set(extra[i], extra[i+1])

@@ -35,8 +35,8 @@ type Cache struct {
 }
 
 // NewCache returns a cache in dir. Scope separates enterprises (or an emulator and production) sharing a
-// state directory. A nil log means the run's logger. A read-only cache never writes, nor creates its directory: a dry run must not change
-// a byte under state_dir.
+// state directory. A nil log means the run's logger. A read-only cache never writes, nor creates its
+// directory: a dry run must not change a byte under state_dir.
 func NewCache(dir, scope string, readOnly bool, log *slog.Logger) *Cache {
 	return &Cache{dir: dir, scope: scope, readOnly: readOnly, log: log}
 }
@@ -147,12 +147,14 @@ func (c *Cache) load(ctx context.Context, path string, v any) bool {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
-			c.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "tencent cache unreadable; refetching", slog.String("file", filepath.Base(path)), slog.String("error", err.Error()))
+			c.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "tencent cache unreadable; refetching",
+				slog.String("file", filepath.Base(path)), slog.String("error", err.Error()))
 		}
 		return false
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		c.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "tencent cache entry corrupt; refetching", slog.String("file", filepath.Base(path)), slog.String("error", err.Error()))
+		c.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "tencent cache entry corrupt; refetching",
+			slog.String("file", filepath.Base(path)), slog.String("error", err.Error()))
 		return false
 	}
 	return true

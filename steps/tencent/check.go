@@ -187,7 +187,8 @@ func (c *Client) apiFinding(subject, op, mode string, ae *APIError) Finding {
 		if m := ipIn(ae.Message); m != "" {
 			ip = m
 		}
-		return fail(subject+": IP whitelist", detail, fmt.Sprintf("add %s to the app's IP whitelist in the Tencent Meeting admin console (企业自建应用 → IP 白名单)", ip))
+		return fail(subject+": IP whitelist", detail, fmt.Sprintf("add %s to the app's IP whitelist in the Tencent "+
+			"Meeting admin console (企业自建应用 → IP 白名单)", ip))
 	case ae.HasCode(codeUnknownSecret), ae.HasCode(CodeCorpMismatch), ae.HasCode(CodeInvalidCorp),
 		ae.HasCode(CodeInvalidParam) && (containsFold(ae.Message, "AppId") || containsFold(ae.Message, "SdkId")):
 		return fail(subject+": AppId/SdkId", detail, "check ENTERPRISE_ID (sent as AppId) and TQM_SECRET_ID (X-TC-Key) against the app's page; "+sdk)
@@ -200,7 +201,8 @@ func (c *Client) apiFinding(subject, op, mode string, ae *APIError) Finding {
 		if mode == ModePerTeacher {
 			who = "the teacher"
 		}
-		return fail(subject+": operator rights", detail, fmt.Sprintf("grant %s (%s) 录制管理 rights in the admin console, or use a super-admin, and give the app 查看/管理企业录制", op, who))
+		return fail(subject+": operator rights", detail, fmt.Sprintf("grant %s (%s) 录制管理 rights in the admin "+
+			"console, or use a super-admin, and give the app 查看/管理企业录制", op, who))
 	case ae.HasCode(CodeUserUnregistered), ae.HasCode(CodeUserNotExist):
 		return fail(subject+": operator", detail, fmt.Sprintf("%s is not a user of the enterprise: check TQM_OPERATOR_ID or the teacher whitelist", op))
 	case ae.HasCode(CodeTooFrequent), ae.HasCode(CodePerMinuteLimit), ae.Status == http.StatusTooManyRequests:

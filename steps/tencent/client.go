@@ -261,7 +261,8 @@ const maxBody = 32 << 20
 
 // once performs one signed attempt, with a fresh nonce and timestamp, and returns a 2xx body with the
 // answer's trace id.
-func (c *Client) once(ctx context.Context, method string, u *url.URL, path string, limiters []Limiter, reqBody []byte, extra http.Header) ([]byte, string, error) {
+func (c *Client) once(ctx context.Context, method string, u *url.URL, path string, limiters []Limiter, reqBody []byte,
+	extra http.Header) ([]byte, string, error) {
 	for _, l := range limiters {
 		release, err := l.Acquire(ctx)
 		if err != nil {

@@ -95,10 +95,12 @@ var causes = []struct {
 	{CodeBadSignature, "signature rejected: check secret_id/secret_key, and that this machine's clock is within 5 minutes of the real time"},
 	{CodeReplay, "nonce and timestamp reused within 5 minutes (replayed request, or a broken clock)"},
 	{CodeIPNotWhitelisted, "this machine's egress IP is not in the app's IP whitelist (企业自建应用 → IP 白名单)"},
-	{CodeNoPermission, "the operator lacks permission: operator_id must be a super-admin or hold 录制管理 (recording management) permission, and the app needs 查看/管理企业录制"},
+	{CodeNoPermission, "the operator lacks permission: operator_id must be a super-admin or hold 录制管理 (recording " +
+		"management) permission, and the app needs 查看/管理企业录制"},
 	// 9042 is "权限受限或鉴权失败" (1095/43704; tencent-meeting-api.md correction 9): permission OR
 	// authentication. /v1/addresses answers it to anyone but the creator, a super admin or 录制管理 (1095/51174).
-	{CodeNoPermissionOld, "权限受限或鉴权失败 (permission restricted or authentication failed): the operator may not read this meeting or recording (only its creator, a super admin or a holder of 录制管理 may), or the app's credentials were not accepted"},
+	{CodeNoPermissionOld, "权限受限或鉴权失败 (permission restricted or authentication failed): the operator may not read " +
+		"this meeting or recording (only its creator, a super admin or a holder of 录制管理 may), or the app's credentials were not accepted"},
 	{CodeUserUnregistered, "operator_id is not a registered user of the enterprise"},
 	{CodeUserNotExist, "the user does not exist in the enterprise"},
 	{CodeInvalidParam, "invalid or missing parameter (enterprise_id sent as AppId, sdk_id, operator_id_type, a window over 31 days)"},
@@ -108,7 +110,8 @@ var causes = []struct {
 	{CodeMeetingNotFound, "the meeting does not exist"},
 	{CodeMeetingNotExist, "the meeting does not exist"},
 	{CodeRecordDeleted, "the recording was deleted"},
-	{CodeUnknownSecret, "the service does not recognise the secret: check enterprise_id (AppId) and secret_id (X-TC-Key); leave sdk_id empty when the app was assigned no SdkId"},
+	{CodeUnknownSecret, "the service does not recognise the secret: check enterprise_id (AppId) and secret_id " +
+		"(X-TC-Key); leave sdk_id empty when the app was assigned no SdkId"},
 	{CodeClockSkew, "X-TC-Timestamp is more than 5 minutes from Tencent's clock: set this machine's clock (NTP)"},
 	{CodeDailyQuota, "the app's daily call quota (200,000/day) is spent: left for the next run"},
 	{CodeInterfaceLimit, "rate limited: this interface's own per-minute limit exceeded"},

@@ -541,7 +541,8 @@ func (r *run) enrich(ctx context.Context, rec Record, op string) (*Recording, er
 		doc.TeacherID = doc.CreatorUserID
 	default:
 		doc.NeedsReview = true
-		doc.ReviewReason = fmt.Sprintf("no host known (no host_user_id, no participant with a host role) and the creator %q is not a whitelisted teacher", doc.CreatorUserID)
+		doc.ReviewReason = fmt.Sprintf("no host known (no host_user_id, no participant with a host role) and the "+
+			"creator %q is not a whitelisted teacher", doc.CreatorUserID)
 	}
 	seen := map[string]bool{}
 	for _, p := range doc.Participants {

@@ -148,7 +148,8 @@ func (r *run) targeted(ctx context.Context, pending []Pending) error {
 		}
 		t := time.UnixMilli(h.MediaStartMs).UTC()
 		since, until := t.Add(-recheckMargin), t.Add(recheckMargin)
-		recs, err := l.locatePages(ctx, false, RecordsQuery{Operator: h.Creator, Start: since, End: until, MeetingID: h.MeetingID, RecordType: l.cfg.RecordType})
+		recs, err := l.locatePages(ctx, false, RecordsQuery{Operator: h.Creator, Start: since, End: until,
+			MeetingID: h.MeetingID, RecordType: l.cfg.RecordType})
 		if err != nil {
 			l.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "pushed recording not listed as its creator; trying the re-check",
 				slog.String("item", p.ID), slog.String("error", err.Error()))

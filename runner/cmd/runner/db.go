@@ -22,11 +22,12 @@ type dbFlags struct {
 }
 
 func (f *dbFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.envFile, "env-file", "", "read DB_* variables from this file (the environment wins); default .env when present, and a named file must exist")
+	fs.StringVar(&f.envFile, "env-file", "", "read DB_* variables from this file (the environment wins); default "+
+		".env when present, and a named file must exist")
 	fs.StringVar(&f.dsn, "dsn", "", "database DSN (default $DB_DSN, or DB_HOST, DB_PORT, DB_USER, DB_PASS, DB_NAME)")
 }
 
-// open connects with the seed's DB_* settings; the password is scrubbed from any error.
+// open connects with --dsn or the DB_* settings (store.ConfigFromEnv); the password is scrubbed from any error.
 func (f *dbFlags) open(ctx context.Context) (*sql.DB, *step.Secrets, error) {
 	dot, _, err := readEnvFile(f.envFile)
 	if err != nil {
@@ -69,7 +70,8 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	runs := fs.Int("runs", 10, "how many recent runs")
 	failures := fs.Int("failures", 20, "how many failed items")
 	students := fs.Int("students", 10, "how many of the most active students")
-	stateDir := fs.String("state-dir", "", "the pipeline's state_dir, for its pending recordings (default: MEETPIPE_STATE_DIR of the environment or --env-file, else ./var/meeting)")
+	stateDir := fs.String("state-dir", "", "the pipeline's state_dir, for its pending recordings (default: "+
+		"MEETPIPE_STATE_DIR of the environment or --env-file, else ./var/meeting)")
 	var wf warningFlags
 	wf.register(fs) // --pipeline: the warnings' rules, and the redact: patterns every line passes through
 	pipeline := &wf.pipeline

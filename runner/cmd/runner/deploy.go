@@ -57,14 +57,18 @@ const (
 func (d *deployment) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.prefix, "prefix", envOr("PREFIX", "/opt/meetpipe"), "install under this folder ($PREFIX)")
 	fs.StringVar(&d.source, "source", ".", "the repository to install from (pipelines/, plugins/, .env.example)")
-	fs.StringVar(&d.systemd, "systemd", envOr("MEETPIPE_SYSTEMD", "auto"), "schedule with a systemd timer: auto (where systemd runs), yes or no (a crontab line) ($MEETPIPE_SYSTEMD)")
+	fs.StringVar(&d.systemd, "systemd", envOr("MEETPIPE_SYSTEMD", "auto"), "schedule with a systemd timer: auto "+
+		"(where systemd runs), yes or no (a crontab line) ($MEETPIPE_SYSTEMD)")
 	fs.StringVar(&d.unitDir, "unit-dir", envOr("MEETPIPE_UNIT_DIR", "/etc/systemd/system"), "folder of the systemd units ($MEETPIPE_UNIT_DIR)")
 	fs.StringVar(&d.systemctl, "systemctl", envOr("MEETPIPE_SYSTEMCTL", "systemctl"), "systemctl command; empty: write the units only ($MEETPIPE_SYSTEMCTL)")
 	fs.StringVar(&d.crontab, "crontab", envOr("MEETPIPE_CRONTAB", "crontab"), "crontab command ($MEETPIPE_CRONTAB)")
-	fs.StringVar(&d.analyze, "systemd-analyze", envOr("MEETPIPE_SYSTEMD_ANALYZE", "systemd-analyze"), "verifies the units where it exists; empty: no check ($MEETPIPE_SYSTEMD_ANALYZE)")
+	fs.StringVar(&d.analyze, "systemd-analyze", envOr("MEETPIPE_SYSTEMD_ANALYZE", "systemd-analyze"), "verifies the "+
+		"units where it exists; empty: no check ($MEETPIPE_SYSTEMD_ANALYZE)")
 	fs.StringVar(&d.user, "user", envOr("MEETPIPE_USER", "meetpipe"), "the dedicated user the systemd units run as ($MEETPIPE_USER)")
-	fs.StringVar(&d.useradd, "useradd", envOr("MEETPIPE_USERADD", "useradd"), "command that creates the user when missing; empty: create none ($MEETPIPE_USERADD)")
-	fs.StringVar(&d.logrotateDir, "logrotate-dir", envOr("MEETPIPE_LOGROTATE_DIR", "/etc/logrotate.d"), "where the logrotate snippet for logs/ goes, if the folder exists; empty: none ($MEETPIPE_LOGROTATE_DIR)")
+	fs.StringVar(&d.useradd, "useradd", envOr("MEETPIPE_USERADD", "useradd"), "command that creates the user when "+
+		"missing; empty: create none ($MEETPIPE_USERADD)")
+	fs.StringVar(&d.logrotateDir, "logrotate-dir", envOr("MEETPIPE_LOGROTATE_DIR", "/etc/logrotate.d"), "where the "+
+		"logrotate snippet for logs/ goes, if the folder exists; empty: none ($MEETPIPE_LOGROTATE_DIR)")
 	fs.StringVar(&d.at, "at", "03:00", "time of the nightly run (HH:MM, local time)")
 	fs.StringVar(&d.since, "since", "26h", "window of the nightly run (overlaps the previous night; the memo makes that free)")
 	fs.BoolVar(&d.serve, "serve", false, "install a long-running 'runner serve' service ("+serveUnit+") instead of the nightly schedule (systemd only)")
@@ -203,10 +207,12 @@ func cmdDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	switch {
 	case len(holes) > 0:
-		return fmt.Errorf("deploy: installed, but %s is not enabled: %s in %s still hold(s) the template's placeholder; fill them in and run `runner deploy` again",
+		return fmt.Errorf("deploy: installed, but %s is not enabled: %s in %s still hold(s) the template's "+
+			"placeholder; fill them in and run `runner deploy` again",
 			what, strings.Join(holes, ", "), envFile)
 	case len(failed) > 0:
-		return fmt.Errorf("deploy: installed, but %s failed, so %s is not enabled: fill in %s and run `runner deploy` again", strings.Join(failed, " and "), what, envFile)
+		return fmt.Errorf("deploy: installed, but %s failed, so %s is not enabled: fill in %s and run `runner "+
+			"deploy` again", strings.Join(failed, " and "), what, envFile)
 	}
 	if d.serve {
 		fmt.Fprintln(d.out, "deployed:", serveUnit, "listens on", d.listen)
@@ -486,7 +492,8 @@ func fileHash(p string) (string, error) {
 func (d *deployment) ensureUser(ctx context.Context, envFile string) error {
 	u, err := user.Lookup(d.user)
 	if err != nil && d.useradd != "" {
-		cmd := exec.CommandContext(ctx, d.useradd, "--system", "--user-group", "--home-dir", d.prefix, "--no-create-home", "--shell", "/usr/sbin/nologin", d.user)
+		cmd := exec.CommandContext(ctx, d.useradd, "--system", "--user-group", "--home-dir", d.prefix, "--no-create-home",
+			"--shell", "/usr/sbin/nologin", d.user)
 		cmd.Stdout, cmd.Stderr = d.out, d.out
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("deploy: create the user %s: %s: %w", d.user, d.useradd, err)

@@ -26,7 +26,8 @@ var commandDocs = map[string]commandDoc{
 	"validate": {"runner validate FILE... [flags]", "Check pipelines without running them: every problem as file:line:col.", []string{
 		"runner validate pipelines/meeting.yaml",
 	}},
-	"doctor": {"runner doctor FILE [flags]", "Check what the pipeline will touch: credentials, services, database, tools, disk, and .env values still holding the template's placeholders.", []string{
+	"doctor": {"runner doctor FILE [flags]", "Check what the pipeline will touch: credentials, services, database, " +
+		"tools, disk, and .env values still holding the template's placeholders.", []string{
 		"runner doctor pipelines/meeting.yaml",
 		"runner doctor pipelines/meeting.yaml --spend",
 		"runner doctor pipelines/meeting.yaml --output json",
@@ -37,16 +38,20 @@ var commandDocs = map[string]commandDoc{
 	"schema": {"runner schema [flags]", "Print the JSON Schema of pipeline files, for editors.", []string{
 		"runner schema > pipeline.schema.json",
 	}},
-	"status": {"runner status [flags]", "Show what the database holds (counts, recent runs, failures, students) and the pending recordings of the state folder (MEETPIPE_STATE_DIR of --env-file).", []string{
+	"status": {"runner status [flags]", "Show what the database holds (counts, recent runs, failures, students) and " +
+		"the pending recordings of the state folder (MEETPIPE_STATE_DIR of --env-file).", []string{
 		"runner status", "runner status --env-file /opt/meetpipe/.env --output json",
 	}},
 	"migrate": {"runner migrate [flags]", "Apply the SQL migrations in sql/ that the database lacks.", []string{
 		"runner migrate", "runner migrate --env-file /opt/meetpipe/.env",
 	}},
-	"deploy": {"runner deploy [flags]", "Install under a prefix as a Debian service: binary, plugins, pipeline, .env template, a dedicated user, a hardened systemd timer (or crontab line, or --serve), doctor and migrate. No schedule is enabled while doctor fails.", []string{
+	"deploy": {"runner deploy [flags]", "Install under a prefix as a Debian service: binary, plugins, pipeline, .env " +
+		"template, a dedicated user, a hardened systemd timer (or crontab line, or --serve), doctor and migrate. No " +
+		"schedule is enabled while doctor fails.", []string{
 		"sudo runner deploy", "sudo runner deploy --prefix /srv/meetpipe --at 02:30", "sudo runner deploy --serve --listen 127.0.0.1:8080",
 	}},
-	"undeploy": {"runner undeploy [flags]", "Remove every schedule deploy installed, the binary and the unchanged plugin files it installed; keep .env, the pipeline, your plugins and the data.", []string{
+	"undeploy": {"runner undeploy [flags]", "Remove every schedule deploy installed, the binary and the unchanged " +
+		"plugin files it installed; keep .env, the pipeline, your plugins and the data.", []string{
 		"sudo runner undeploy", "sudo runner undeploy --prefix /srv/meetpipe",
 	}},
 	"emulate": {"runner emulate SERVICE [flags]", "Serve an emulated remote service on loopback: tencent, asr, moonshot or wecom.", []string{
@@ -55,20 +60,26 @@ var commandDocs = map[string]commandDoc{
 	"demo": {"runner demo [flags]", "Run pipelines/meeting.yaml on the bundled meetings against the emulators and show what MySQL holds.", []string{
 		"runner demo", "runner demo --explain",
 	}},
-	"report": {"runner report [FILE] [flags]", "Write the HTML report (and a workbook) from the database; --send posts the digest to WeCom and mails the report.", []string{
+	"report": {"runner report [FILE] [flags]", "Write the HTML report (and a workbook) from the database; --send " +
+		"posts the digest to WeCom and mails the report.", []string{
 		"runner report --since 7d --out report.html --xlsx report.xlsx", "runner report --send --dry-run",
 	}},
 	"version": {"runner version [flags]", "Print the version and the commit it was built from.", []string{
 		"runner version", "runner version --output json",
 	}},
-	"serve": {"runner serve FILE [flags]", "Receive Tencent's webhook events at /webhook/tencent and run each pushed recording through the pipeline minutes after it ends; also run the nightly catch-up of the pipeline's schedule:, keep the STS token, and serve /healthz, /readyz and /metrics.", []string{
+	"serve": {"runner serve FILE [flags]", "Receive Tencent's webhook events at /webhook/tencent and run each pushed " +
+		"recording through the pipeline minutes after it ends; also run the nightly catch-up of the pipeline's " +
+		"schedule:, keep the STS token, and serve /healthz, /readyz and /metrics.", []string{
 		"runner serve pipelines/meeting.yaml", "runner serve pipelines/meeting.yaml --listen 127.0.0.1:8787 --env-file /opt/meetpipe/.env",
 	}},
-	"forget": {"runner forget FILE STUDENT_ID... [flags]", "Erase students on request: their rows in every table, recordings where they were the only student (the others' statistics recomputed), every state entry naming them; a tombstone (hashes, never the id or name) keeps later runs from storing them again; the erasure is logged without content.", []string{
+	"forget": {"runner forget FILE STUDENT_ID... [flags]", "Erase students on request: their rows in every table, " +
+		"recordings where they were the only student (the others' statistics recomputed), every state entry naming " +
+		"them; a tombstone (hashes, never the id or name) keeps later runs from storing them again; the erasure is logged without content.", []string{
 		"runner forget pipelines/meeting.yaml stu_li --dry-run", "runner forget pipelines/meeting.yaml stu_li 'name:赵同学' --by dpo@example.com",
 	}},
 	"help": {"runner help [COMMAND]", "Print the commands, or the help of one.", []string{"runner help run"}},
-	"notify-failure": {"runner notify-failure UNIT [flags]", "Tell the WeCom robot that a systemd unit failed (what deploy's OnFailure= unit runs); nothing without WECOM_WEBHOOK_KEY.", []string{
+	"notify-failure": {"runner notify-failure UNIT [flags]", "Tell the WeCom robot that a systemd unit failed (what " +
+		"deploy's OnFailure= unit runs); nothing without WECOM_WEBHOOK_KEY.", []string{
 		"runner notify-failure --env-file /opt/meetpipe/.env meetpipe.service",
 	}},
 }

@@ -165,7 +165,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if f, ok := stderr.(*os.File); ok && !tty {
 		journal = onJournal(f)
 	}
-	log, closeLog, err := logging.NewLogger(logging.LogOptions{Level: logLevel, Format: logFormat, Out: logOut, TTY: tty, Journal: journal, Tee: file, Secrets: secrets})
+	log, closeLog, err := logging.NewLogger(logging.LogOptions{Level: logLevel, Format: logFormat, Out: logOut, TTY: tty,
+		Journal: journal, Tee: file, Secrets: secrets})
 	if err != nil {
 		return usageError{fmt.Errorf("run: %w", err)}
 	}

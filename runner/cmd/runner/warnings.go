@@ -27,7 +27,8 @@ type warningFlags struct {
 
 func (w *warningFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&w.on, "warnings", false, "print the students' warnings (the rules of the pipeline's mysql_upsert warnings:) at --until, and exit")
-	fs.StringVar(&w.pipeline, "pipeline", "pipelines/meeting.yaml", "the pipeline whose redact: patterns the output passes through (if the file exists) and, with --warnings, whose rules apply")
+	fs.StringVar(&w.pipeline, "pipeline", "pipelines/meeting.yaml", "the pipeline whose redact: patterns the output "+
+		"passes through (if the file exists) and, with --warnings, whose rules apply")
 	fs.StringVar(&w.until, "until", "", "with --warnings: evaluate at this time, the rules' now() (default now)")
 	fs.StringVar(&w.since, "since", "7d", "with --warnings: mark as new the warnings that did not fire this long before --until")
 	fs.StringVar(&w.timezone, "timezone", "Asia/Shanghai", "with --warnings: show times in this zone")

@@ -376,7 +376,8 @@ func EnsureDatabase(ctx context.Context, c store.Config) error {
 		return fmt.Errorf("demo database: %w (is MariaDB running? `just demo` starts one)", err)
 	}
 	defer db.Close()
-	if _, err := db.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS `"+strings.ReplaceAll(c.Database, "`", "")+"` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"); err != nil {
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS `"+strings.ReplaceAll(c.Database, "`", "")+"` "+
+		"CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"); err != nil {
 		return fmt.Errorf("create the demo database: %w", err)
 	}
 	return nil
@@ -391,7 +392,8 @@ func PrintResults(ctx context.Context, db *sql.DB, w io.Writer) error {
 	}
 	if len(d.Runs) > 0 {
 		r := d.Runs[0]
-		fmt.Fprintf(w, "\n== run %s: %s · %d recordings listed · %d stored · %d filtered out · %d failed · %d left for later · %d steps run, %d from the memo\n",
+		fmt.Fprintf(w, "\n== run %s: %s · %d recordings listed · %d stored · %d filtered out · %d failed · %d left "+
+			"for later · %d steps run, %d from the memo\n",
 			r.ID, r.Status, r.Items, r.Done, r.Skipped, r.Failed, r.Pending, r.Ran, r.Memo)
 	}
 	rows := [][]string{{"recording", "teacher", "students", "start (UTC)", "min", "phase", "review", "summary"}}

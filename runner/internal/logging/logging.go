@@ -25,14 +25,14 @@ type LogOptions struct {
 	// Journal: Out is journald's stream (JOURNAL_STREAM): format auto writes plain lines with sd-daemon
 	// priority prefixes ("<3>"), which journald stores as the entry's level.
 	Journal bool
-	File    string // also append JSON lines here (the seed's logs/*.log); "" none
+	File    string // also append JSON lines here (logs/record_worker.log, the Python pipeline's file); "" none
 	// Tee also gets JSON lines, like File: for a log file known only once the pipeline has loaded, when
 	// the logger must exist before (the CLI's late file).
 	Tee     io.Writer
 	Secrets *step.Secrets
 }
 
-// ParseLevel accepts the usual names in any case (the seed writes INFO).
+// ParseLevel accepts the usual names in any case (LOG_LEVEL=INFO, as the Python pipeline's .env spells it).
 func ParseLevel(s string) (slog.Level, error) {
 	var l slog.Level
 	if s == "" {

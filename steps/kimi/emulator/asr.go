@@ -220,7 +220,8 @@ func (s *ASRServer) transcribe(w http.ResponseWriter, r *http.Request) {
 		// A reverse proxy's error page passed on with 200, as some gateways do.
 		s.count(func(c *ASRCounters) { c.Faults++ })
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = io.WriteString(w, "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1><hr><center>nginx</center></body></html>\n")
+		_, _ = io.WriteString(w, "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"+
+			"<body><h1>502 Bad Gateway</h1><hr><center>nginx</center></body></html>\n")
 		return
 	default:
 		s.count(func(c *ASRCounters) { c.Faults++ })

@@ -79,7 +79,7 @@ func RunMoonshotCLI(ctx context.Context, args []string, stdout io.Writer) error 
 	var fixture, faultList string
 	var entry bool
 	fs.StringVar(&o.Addr, "addr", "127.0.0.1:0", "listen address")
-	fs.StringVar(&fixture, "fixture", "", "chat fixture file (YAML or JSON); none: keywords of the seed phases")
+	fs.StringVar(&fixture, "fixture", "", "chat fixture file (YAML or JSON); none: keywords of the five default phases")
 	fs.StringVar(&o.APIKey, "api-key", "", "bearer key to require (empty: any)")
 	fs.BoolVar(&entry, "entry-tier", false, "limit like Moonshot's entry tier: concurrency 1, 3 requests per minute")
 	fs.IntVar(&o.Concurrency, "concurrency", 0, "max chat completions in flight (0: no limit)")

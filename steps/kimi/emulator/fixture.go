@@ -155,7 +155,7 @@ func spread(sentences []string, duration float64) []FixtureSegment {
 
 func round2(x float64) float64 { return math.Round(x*100) / 100 }
 
-// topics are the sentence pools of generated transcripts, one per seed phase, so that the default chat
+// topics are the sentence pools of generated transcripts, one per default phase, so that the default chat
 // fixture classifies a generated transcript into the phase of its topic.
 var topics = [][]string{
 	{"我们先把你的简历从头过一遍。", "这段实习经历要写清楚你负责的部分。", "简历第一页最好突出和岗位相关的经历。",
@@ -227,7 +227,7 @@ func LoadChatFixture(file string) (*ChatFixture, error) {
 	return &f, nil
 }
 
-// DefaultChatFixture classifies by the keywords of the five seed phases.
+// DefaultChatFixture classifies by the keywords of the five default phases.
 func DefaultChatFixture() *ChatFixture {
 	return &ChatFixture{
 		Rules: []ChatRule{

@@ -125,7 +125,7 @@ func (m ModelSpec) checkModelParams(b *chatBody) string {
 	return ""
 }
 
-// schemaEnum returns the enum of a json_schema's "phase" property and its summary maxLength, if any.
+// schemaLimits returns the enum of a json_schema's "phase" property and its summary maxLength, if any.
 func schemaLimits(b *chatBody) (enum []string, maxLen int) {
 	if b.ResponseFormat == nil || b.ResponseFormat.Type != "json_schema" || b.ResponseFormat.JSONSchema == nil {
 		return nil, 0

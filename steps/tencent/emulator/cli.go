@@ -38,7 +38,8 @@ func RunCLI(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.BoolVar(&o.AnswerEndedMeetings, "answer-ended-meetings", false, "answer /v1/meetings/{id} for ended meetings (Tencent does not)")
 	fs.BoolVar(&o.StableUUIDs, "stable-uuids", false, "serve each person's fixture uuid in every meeting (Tencent's uuid is per meeting)")
 	fs.IntVar(&o.DailyQuota, "daily-quota", 0, "answer 190311 after this many API calls in a day (0: off; the real quota is 200,000)")
-	fs.IntVar(&o.CorpMeetingsPerMinute, "corp-meetings-rpm", 0, "enforce this many /v1/corp/meetings calls per minute with 190313 (0: off; the real service allows 100)")
+	fs.IntVar(&o.CorpMeetingsPerMinute, "corp-meetings-rpm", 0, "enforce this many /v1/corp/meetings calls per "+
+		"minute with 190313 (0: off; the real service allows 100)")
 	fs.Uint64Var(&seed, "seed", 1, "seed of the fault generator")
 	var skew time.Duration
 	fs.Func("allowed-ips", "the app's IP whitelist, comma-separated (others get 500125; default: any)", func(v string) error {
@@ -50,7 +51,8 @@ func RunCLI(ctx context.Context, args []string, stdout io.Writer) error {
 		return nil
 	})
 	fs.DurationVar(&skew, "clock-skew", 0, "run the server clock this far ahead of this machine's (e.g. 10m)")
-	fs.StringVar(&o.Push.URL, "push-url", "", "webhook receiver to push events to (common.sts-token after each STS request); token and EncodingAESKey from $TQM_WEBHOOK_TOKEN and $TQM_WEBHOOK_AES_KEY")
+	fs.StringVar(&o.Push.URL, "push-url", "", "webhook receiver to push events to (common.sts-token after each STS "+
+		"request); token and EncodingAESKey from $TQM_WEBHOOK_TOKEN and $TQM_WEBHOOK_AES_KEY")
 	o.Push.Token, o.Push.EncodingAESKey = os.Getenv("TQM_WEBHOOK_TOKEN"), os.Getenv("TQM_WEBHOOK_AES_KEY")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -223,8 +223,8 @@ func TestIPWhitelist(t *testing.T) {
 }
 
 func TestRecordsListing(t *testing.T) {
-	// Paging and windows, with the admin seeing everything (the knob); TestRecordsListsCreatorsOwn is the
-	// documented default.
+	// Paging and windows, with the admin seeing everything (the knob); TestRecordsAndUsersAsDocumented has the
+	// documented default (a creator's own).
 	s := newServer(t, Options{RecordsForAdmins: true})
 	day := base.Add(-time.Hour)
 	tests := []struct {

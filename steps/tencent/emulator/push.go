@@ -176,8 +176,9 @@ func newTraceID() string {
 }
 
 // stsToken answers POST /v1/app/sts-token [COMMUNITY: {operator_id, operator_id_type: 1, valid_time: 6|12|24};
-// the answer {req_id} is a GUESS: the community code does not read it], then pushes the token as common.sts-token (1095/127651's shape) to the receiver, as Tencent
-// delivers it asynchronously. expire_ts is sent in seconds (its unit is undocumented).
+// the answer {req_id} is a GUESS: the community code does not read it], then pushes the token as
+// common.sts-token (1095/127651's shape) to the receiver, as Tencent delivers it asynchronously. expire_ts is
+// sent in seconds (its unit is undocumented).
 func (s *Server) stsToken(w *statusWriter, r *http.Request, body []byte) {
 	if r.Method != http.MethodPost {
 		s.writeError(w, badRequest(190004, "method %s not supported", r.Method))

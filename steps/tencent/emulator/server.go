@@ -119,26 +119,25 @@ type Server struct {
 	urlKey []byte // signs media URLs
 	log    *slog.Logger
 
-	mu         sync.Mutex
-	offset     time.Duration
-	admins     map[string]bool
-	users      map[string]bool // registered besides hosts and participants
-	order      []*Meeting      // in the order added
-	meetings   map[string]*Meeting
-	records    map[string]*recordRef
-	files      map[string]*fileRef
-	nonces     map[string]time.Time
-	corpCalls  []time.Time
-	meetCalls  []time.Time
-	dayCalls   map[string]int // API calls per server day, for DailyQuota
-	queued     map[string][]Fault
-	rng        *mrand.Rand
-	counts     map[string]*counter
-	bytes      int64
-	requests   []Request
-	traceCount int
-	sts        stsState
-	smart      map[string]SmartTranscript // record_file_id → Tencent's transcript (transcripts.go)
+	mu        sync.Mutex
+	offset    time.Duration
+	admins    map[string]bool
+	users     map[string]bool // registered besides hosts and participants
+	order     []*Meeting      // in the order added
+	meetings  map[string]*Meeting
+	records   map[string]*recordRef
+	files     map[string]*fileRef
+	nonces    map[string]time.Time
+	corpCalls []time.Time
+	meetCalls []time.Time
+	dayCalls  map[string]int // API calls per server day, for DailyQuota
+	queued    map[string][]Fault
+	rng       *mrand.Rand
+	counts    map[string]*counter
+	bytes     int64
+	requests  []Request
+	sts       stsState
+	smart     map[string]SmartTranscript // record_file_id → Tencent's transcript (transcripts.go)
 }
 
 type recordRef struct {
@@ -704,7 +703,8 @@ func (s *Server) fault(w *statusWriter, r *http.Request, endpoint string, f Faul
 		if s.pick(2) == 0 {
 			s.writeError(w, badRequest(9061, "query meetings too frequently"))
 		} else {
-			s.writeError(w, &apiError{status: http.StatusInternalServerError, code: 190310, msg: "API call frequency exceeds the per-minute limit"}) // HTTP 500 (1095/53805)
+			s.writeError(w, &apiError{status: http.StatusInternalServerError, code: 190310,
+				msg: "API call frequency exceeds the per-minute limit"}) // HTTP 500 (1095/53805)
 		}
 	case FaultGarbage:
 		if endpoint == EndpointMedia {

@@ -40,7 +40,7 @@ func (s *Server) SetTranscript(recordFileID string, t SmartTranscript) {
 	s.smart[recordFileID] = t
 }
 
-// noSmart is the answer for a file without smart features or with them still being made: the doc says
+// codeNoSmart is the answer for a file without smart features or with them still being made: the doc says
 // "不支持调用" (1095/65111, 1095/105659) without naming a code; 400 with this code is a [GUESS].
 const codeNoSmart = 500000
 
