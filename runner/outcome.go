@@ -37,12 +37,16 @@ const (
 	ActDefer    Action = "pending"   // the run stopped before this step: the item stays pending
 )
 
+// RunStatus is how a run ended (Summary.Status). It is a type of its own so that it cannot be mistaken
+// for a check's status (finding.Status), which also has an "ok".
+type RunStatus string
+
 // The run statuses of Summary.Status.
 const (
-	RunOK          = "ok"
-	RunFailed      = "failed"      // some item failed, the listing failed, or the environment did
-	RunPending     = "pending"     // nothing failed, but items were left for later for a reason
-	RunInterrupted = "interrupted" // stopped by a signal
+	RunOK          RunStatus = "ok"
+	RunFailed      RunStatus = "failed"      // some item failed, the listing failed, or the environment did
+	RunPending     RunStatus = "pending"     // nothing failed, but items were left for later for a reason
+	RunInterrupted RunStatus = "interrupted" // stopped by a signal
 )
 
 // stepTrace is one line of an item's story in the dry-run and --explain report.

@@ -20,7 +20,7 @@ type RunInfo struct {
 // Summary counts what a run did.
 type Summary struct {
 	Finished time.Time `json:"finished"`
-	Status   string    `json:"status"` // ok, failed (some item failed), pending (some left for later), interrupted
+	Status   RunStatus `json:"status"` // ok, failed (some item failed), pending (some left for later), interrupted
 	Items    int       `json:"items"`
 	Done     int       `json:"done"`
 	Skipped  int       `json:"skipped"` // dropped by a filter

@@ -264,7 +264,7 @@ func (s *aria2Download) Check(ctx context.Context, o runner.CheckOptions) []runn
 	if n == 0 {
 		n = 10
 	}
-	return []runner.Finding{engineFinding(f), checkSpace(s.dir, n)}
+	return []runner.Finding{f, checkSpace(s.dir, n)}
 }
 
 // checkSpace compares the free space of dir with what a night of recordings needs: items recordings (at
@@ -285,9 +285,4 @@ func checkSpace(dir string, items int) runner.Finding {
 		return runner.Warn(subject, detail, "free space on the disk of state_dir, or set keep_media: false so media is deleted once used")
 	}
 	return runner.OK(subject, detail)
-}
-
-// engineFinding is a media check's finding in the doctor's terms (the same three statuses).
-func engineFinding(f media.Finding) runner.Finding {
-	return runner.Finding{Status: f.Status, Subject: f.Subject, Detail: f.Detail, Remedy: f.Remedy}
 }

@@ -245,9 +245,5 @@ func (s *ffmpegAudio) Verify(ctx context.Context, out *runner.Item) error {
 
 // Check reports whether ffmpeg and ffprobe are installed with the encoder of the configured codec.
 func (s *ffmpegAudio) Check(ctx context.Context, _ runner.CheckOptions) []runner.Finding {
-	var out []runner.Finding
-	for _, f := range media.CheckFFmpeg(ctx, s.enc.Codec) {
-		out = append(out, engineFinding(f))
-	}
-	return out
+	return media.CheckFFmpeg(ctx, s.enc.Codec)
 }

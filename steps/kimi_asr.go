@@ -327,9 +327,5 @@ func (s *kimiASR) Estimate(in *runner.Item) string {
 // Check reports whether the transcription server answers and serves the model; with o.Spend it also
 // transcribes a second of silence.
 func (s *kimiASR) Check(ctx context.Context, o runner.CheckOptions) []runner.Finding {
-	var out []runner.Finding
-	for _, f := range kimi.CheckTranscriber(ctx, s.client, o.Spend && !o.Preflight) {
-		out = append(out, runner.Finding(f))
-	}
-	return out
+	return kimi.CheckTranscriber(ctx, s.client, o.Spend && !o.Preflight)
 }

@@ -455,9 +455,5 @@ func (s *kimiClassify) estimate(in *runner.Item) (u kimi.TokenUsage, note string
 
 // Check reports whether Moonshot takes the key at this base URL, knows the model and has a balance.
 func (s *kimiClassify) Check(ctx context.Context, _ runner.CheckOptions) []runner.Finding {
-	var out []runner.Finding
-	for _, f := range kimi.CheckChat(ctx, s.chat, s.cfg.Model) {
-		out = append(out, runner.Finding(f))
-	}
-	return out
+	return kimi.CheckChat(ctx, s.chat, s.cfg.Model)
 }

@@ -253,7 +253,7 @@ func (s *mysqlUpsert) RunFinished(ctx context.Context, r runner.RunInfo, sum run
 	if err != nil {
 		return store.Scrub(err, s.secrets...)
 	}
-	end := store.RunEnd{Finished: sum.Finished, Status: sum.Status, Items: sum.Items, Done: sum.Done,
+	end := store.RunEnd{Finished: sum.Finished, Status: string(sum.Status), Items: sum.Items, Done: sum.Done,
 		Skipped: sum.Skipped, Failed: sum.Failed, Pending: sum.Pending, Memo: sum.Memo, Ran: sum.Ran, Steps: sum.Steps}
 	if end.Finished.IsZero() {
 		end.Finished = time.Now()
@@ -429,9 +429,5 @@ func attendance(ids []string, participants []tencent.Participant, resolve store.
 
 // Check connects and reports whether the user may write and migrate, and what the schema lacks.
 func (s *mysqlUpsert) Check(ctx context.Context, o runner.CheckOptions) []runner.Finding {
-	var out []runner.Finding
-	for _, f := range store.Check(ctx, s.cfg, store.CheckOptions{Migrate: s.migrate, Preflight: o.Preflight}) {
-		out = append(out, runner.Finding(f))
-	}
-	return out
+	return store.Check(ctx, s.cfg, store.CheckOptions{Migrate: s.migrate, Preflight: o.Preflight})
 }

@@ -44,11 +44,7 @@ func (s *tencentSource) Close() error { return s.lister.Close() }
 
 // Check reports the credentials, operator and limits (`runner doctor`).
 func (s *tencentSource) Check(ctx context.Context, _ runner.CheckOptions) []runner.Finding {
-	var out []runner.Finding
-	for _, f := range s.client.Check(runLog(ctx), s.check) {
-		out = append(out, runner.Finding{Status: f.Status, Subject: f.Subject, Detail: f.Detail, Remedy: f.Remedy})
-	}
-	return out
+	return s.client.Check(runLog(ctx), s.check)
 }
 
 // runLog passes the run's logger (which the engine puts in every step's context) to the client.

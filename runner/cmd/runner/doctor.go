@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"meetpipe/runner"
+	"meetpipe/runner/finding"
 )
 
 // cmdDoctor checks everything a pipeline will touch and prints one line per finding. Exit 0 when nothing
@@ -91,7 +92,7 @@ func writeFindingsColor(w io.Writer, fs []runner.StepFinding, color bool) {
 	for _, f := range fs {
 		line := findingLine(f)
 		if color {
-			code := map[string]string{runner.StatusOK: "32", runner.StatusWarn: "33", runner.StatusFail: "31"}[f.Status]
+			code := map[finding.Status]string{runner.StatusOK: "32", runner.StatusWarn: "33", runner.StatusFail: "31"}[f.Status]
 			if code != "" {
 				line = "\x1b[" + code + "m" + line + "\x1b[0m"
 			}
@@ -102,7 +103,7 @@ func writeFindingsColor(w io.Writer, fs []runner.StepFinding, color bool) {
 
 // findingCounts is doctor's last line: how many checks passed, warned and failed.
 func findingCounts(fs []runner.StepFinding) string {
-	n := map[string]int{}
+	n := map[finding.Status]int{}
 	for _, f := range fs {
 		n[f.Status]++
 	}

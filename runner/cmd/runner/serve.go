@@ -267,7 +267,7 @@ func (s *service) count(kind string, sum *runner.Summary, err error) {
 		s.log.Error("run could not start", "kind", kind, "err", s.p.Secrets.Scrub(fmt.Sprint(err)))
 		return
 	}
-	s.m.Runs.WithLabelValues(kind, sum.Status).Inc()
+	s.m.Runs.WithLabelValues(kind, string(sum.Status)).Inc()
 	s.m.Items.WithLabelValues("done").Add(float64(sum.Done))
 	s.m.Items.WithLabelValues("skipped").Add(float64(sum.Skipped))
 	s.m.Items.WithLabelValues("failed").Add(float64(sum.Failed))
