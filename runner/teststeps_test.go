@@ -99,7 +99,7 @@ func (v verifyStep) Verify(ctx context.Context, out *Item) error {
 
 type flakyCfg struct {
 	FailTimes int           `yaml:"fail_times"`
-	Kind      string        `yaml:"kind" enum:"transient,permanent,deferred,after,environment"`
+	Kind      string        `yaml:"kind" enum:"transient,permanent,deferred,after,environment,client_environment"`
 	After     time.Duration `yaml:"after"`
 	FailOnly  int           `yaml:"fail_only" doc:"only item n fails; -1 all"`
 	Sleep     time.Duration `yaml:"sleep"`
@@ -164,6 +164,8 @@ func testRegistry(c *calls, listed *atomic.Int64, pending *[]Pending) *Registry 
 						return nil, Deferred(err)
 					case "environment":
 						return nil, Environmental(err)
+					case "client_environment": // a client's own error type, wrapped, that says so by behaviour
+						return nil, fmt.Errorf("call: %w", clientError{msg: err.Error(), env: true})
 					case "after":
 						return nil, RetryAfter(err, cfg.After)
 					}

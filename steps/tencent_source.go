@@ -2,14 +2,14 @@ package steps
 
 import (
 	"context"
-	"errors"
 
 	"meetpipe/runner"
 	"meetpipe/steps/tencent"
 )
 
 // tencentSource adapts the Tencent lister, which knows nothing of the engine, to it: the engine's
-// window, emitter, items, limiters and logger in; the client's error kinds and findings out.
+// window, emitter, items, limiters and logger in; the client's errors and findings out as they are
+// (tencent.Error tells runner.Classify how it behaves, and a finding is the engine's type).
 type tencentSource struct {
 	lister   *tencent.Lister
 	client   *tencent.Client
@@ -23,7 +23,7 @@ func (s *tencentSource) List(ctx context.Context, w runner.Window, out runner.Em
 	for _, p := range w.Pending {
 		tw.Pending = append(tw.Pending, tencent.Pending{ID: p.ID, Hint: p.Hint})
 	}
-	return engineError(s.lister.List(runLog(ctx), tw, engineSink{out}))
+	return s.lister.List(runLog(ctx), tw, engineSink{out})
 }
 
 // Resolve fetches the download addresses of an item about to be downloaded. It makes one try: the engine
@@ -31,7 +31,7 @@ func (s *tencentSource) List(ctx context.Context, w runner.Window, out runner.Em
 func (s *tencentSource) Resolve(ctx context.Context, in *runner.Item) (runner.Fields, error) {
 	f, err := s.lister.Resolve(runLog(ctx), in)
 	if err != nil {
-		return nil, engineError(err)
+		return nil, err
 	}
 	return runner.Fields(f), nil
 }
@@ -66,27 +66,4 @@ func (s engineSink) Stuck(id string, hint any, reason string) {
 // engineLimiter makes the client's rate limiters from the engine's (rate only, no concurrency bound).
 func engineLimiter(name string, perMinute float64) tencent.Limiter {
 	return runner.NewLimiter(name, 0, perMinute)
-}
-
-// engineError maps the client's error kinds to the engine's. An unmarked error (the emitter's, a
-// cancelled context) passes as it is.
-func engineError(err error) error {
-	var te *tencent.Error
-	if err == nil || !errors.As(err, &te) {
-		return err
-	}
-	if tencent.EveryCall(err) {
-		// A rejected signature, a clock off, a spent daily quota: not this recording's fault.
-		return runner.Environmental(err)
-	}
-	switch te.Kind {
-	case tencent.KindPermanent:
-		return runner.Permanent(err)
-	case tencent.KindDeferred:
-		return runner.Deferred(err)
-	}
-	if te.After > 0 {
-		return runner.RetryAfter(err, te.After)
-	}
-	return runner.Transient(err)
 }

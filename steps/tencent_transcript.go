@@ -149,7 +149,7 @@ func (s *tencentTranscript) Process(ctx context.Context, in *runner.Item) (runne
 			return asr, nil
 		}
 		if err != nil {
-			return nil, engineError(err)
+			return nil, err
 		}
 		if ft.AudioDetect == 0 {
 			log.Info("Tencent's voiceprint split is not done; speaker labels may still change", "item", in.ID(), "file", f.FileID)
@@ -159,7 +159,7 @@ func (s *tencentTranscript) Process(ctx context.Context, in *runner.Item) (runne
 			switch {
 			case errors.Is(err, tencent.ErrNoTranscript):
 			case err != nil:
-				return nil, engineError(err)
+				return nil, err
 			}
 			for _, x := range sp {
 				if opens == nil {
