@@ -62,15 +62,6 @@ type aria2Download struct {
 }
 
 func newAria2Download(cfg aria2Config, b *runner.Build) (any, error) {
-	if cfg.Connections < 1 || cfg.Connections > 16 {
-		return nil, b.ErrorAt("connections", "aria2_download: connections must be 1..16, got %d", cfg.Connections)
-	}
-	if cfg.Split < 1 {
-		return nil, b.ErrorAt("split", "aria2_download: split must be at least 1, got %d", cfg.Split)
-	}
-	if cfg.MinSplitMB < 1 || cfg.MinSplitMB > 1024 {
-		return nil, b.ErrorAt("min_split_mb", "aria2_download: min_split_mb must be 1..1024, got %d", cfg.MinSplitMB)
-	}
 	dir, err := filepath.Abs(filepath.Join(b.StateDir, "media"))
 	if err != nil {
 		return nil, b.ErrorAt("", "aria2_download: state_dir: %v", err)

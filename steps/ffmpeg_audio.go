@@ -75,9 +75,6 @@ func newFFmpegAudio(cfg audioConfig, b *runner.Build) (any, error) {
 	if !slices.Contains(rates[cfg.Codec], cfg.SampleRate) {
 		return nil, b.ErrorAt("sample_rate,codec", "ffmpeg_audio: sample_rate %d is not one %s takes (%v)", cfg.SampleRate, cfg.Codec, rates[cfg.Codec])
 	}
-	if cfg.ChunkMinutes <= 0 {
-		return nil, b.ErrorAt("chunk_minutes", "ffmpeg_audio: chunk_minutes must be positive")
-	}
 	maxSec := min(cfg.ChunkMinutes*60, enc.MaxSeconds(cfg.MaxChunkBytes))
 	if maxSec < max(5, 4*cfg.Overlap.Seconds()) {
 		return nil, b.ErrorAt("max_chunk_bytes,bitrate,chunk_minutes", "ffmpeg_audio: max_chunk_bytes %d leaves chunks of %.1f s with %s; raise it or the bitrate down",

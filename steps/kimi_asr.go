@@ -89,17 +89,6 @@ func newKimiASR(cfg kimiASRConfig, b *runner.Build) (any, error) {
 			return nil, b.ErrorAt("base_url", "kimi_asr: %v; set ASR_BASE_URL", err)
 		}
 	}
-	if cfg.ChunkConcurrency < 1 {
-		return nil, b.ErrorAt("chunk_concurrency", "kimi_asr: chunk_concurrency must be at least 1")
-	}
-	if cfg.CarryOver < 0 {
-		return nil, b.ErrorAt("carry_over", "kimi_asr: carry_over must not be negative")
-	}
-	switch cfg.Diarize {
-	case "", "auto", "off", kimi.DiarizedJSON, "verbose_json":
-	default:
-		return nil, b.ErrorAt("diarize", "kimi_asr: diarize %q: want auto, off, diarized_json or verbose_json", cfg.Diarize)
-	}
 	b.Secret(cfg.APIKey)
 	return &kimiASR{
 		cfg:    cfg,

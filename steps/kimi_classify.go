@@ -206,9 +206,6 @@ func newKimiClassify(cfg kimiClassifyConfig, b *runner.Build) (any, error) {
 		}
 		return fail(key, "%v", err)
 	}
-	if cfg.PriceInput < 0 || cfg.PriceOutput < 0 || cfg.PriceCached < 0 {
-		return fail("price_per_mtok_input,price_per_mtok_output,price_per_mtok_cached", "prices must not be negative")
-	}
 	s.cls = cls
 	if s.coach, err = newCoaching(cfg, cls, b); err != nil {
 		return nil, err

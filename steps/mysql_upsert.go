@@ -90,9 +90,6 @@ func newMysqlUpsert(cfg mysqlUpsertConfig, b *runner.Build) (any, error) {
 	if cfg.DSN == "" && cfg.Database == "" {
 		return nil, b.ErrorAt("dsn,database", "mysql_upsert: set dsn (DB_DSN) or database (DB_NAME) with host, port, user and password")
 	}
-	if cfg.MaxOpen < 1 {
-		return nil, b.ErrorAt("max_open", "mysql_upsert: max_open must be at least 1, got %d", cfg.MaxOpen)
-	}
 	// New checks the configuration without connecting: a dry run and validate never touch the server.
 	db, err := store.New(sc)
 	if err != nil {

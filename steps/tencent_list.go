@@ -32,7 +32,7 @@ type tencentListConfig struct {
 	Participants           bool          `yaml:"participants" doc:"read participants (for teacher fallback and student_ids); false saves requests"`
 	MeetingDetails         bool          `yaml:"meeting_details" doc:"find each recording's meeting occurrence (recurring meetings' participants need its sub_meeting_id) in the ended-meeting listing of the window (/v1/corp/meetings in corp mode, /v1/history/meetings per teacher), falling back to /v1/meetings/{id}; false reads every meeting as one-off"`
 	Cache                  bool          `yaml:"cache" doc:"keep the participants and meeting details of settled recordings under state_dir/tencent-cache and read them on later runs instead of calling the API (a dry run reads but never writes it); false: always ask"`
-	ParticipantsCacheAfter time.Duration `yaml:"participants_cache_after" min:"0s" max:"87600h" doc:"a finished recording whose end is this far in the past is settled: nobody joins any more, so its participants and meeting details are cached"`
+	ParticipantsCacheAfter time.Duration `yaml:"participants_cache_after" min:"1s" max:"87600h" doc:"a finished recording whose end is this far in the past is settled: nobody joins any more, so its participants and meeting details are cached"`
 }
 
 func init() {
@@ -98,17 +98,9 @@ func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
 			return nil, b.ErrorAt("whitelist", "tencent_list: whitelist: %v", err)
 		}
 	}
-	switch {
-	case cfg.Mode == tencent.ModeCorp && cfg.OperatorID == "":
-		return nil, b.ErrorAt("operator_id,mode", "tencent_list: mode corp needs operator_id (an admin userid)")
-	case cfg.Mode == tencent.ModePerTeacher && len(teachers) == 0:
+	// The tags check the rest; required_if sees text, and teachers: '[]' is text that names nobody.
+	if cfg.Mode == tencent.ModePerTeacher && len(teachers) == 0 {
 		return nil, b.ErrorAt("teachers,mode", "tencent_list: mode per_teacher needs teachers")
-	case cfg.PageSize < 1 || cfg.PageSize > tencent.MaxPageSize:
-		return nil, b.ErrorAt("page_size", "tencent_list: page_size must be 1..%d, got %d", tencent.MaxPageSize, cfg.PageSize)
-	case cfg.RecordType < 0 || cfg.RecordType > 5:
-		return nil, b.ErrorAt("record_type", "tencent_list: record_type must be 0..5, got %d", cfg.RecordType)
-	case cfg.ParticipantsCacheAfter <= 0:
-		return nil, b.ErrorAt("participants_cache_after", "tencent_list: participants_cache_after must be positive, got %s", cfg.ParticipantsCacheAfter)
 	}
 	var rule *runner.Program
 	if !cfg.Students.IsZero() {
