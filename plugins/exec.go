@@ -48,7 +48,8 @@ type step struct {
 }
 
 func newStep(m *Manifest, values map[string]any, b *runner.Build) *step {
-	s := &step{m: m, settings: values, lim: b.Limiter(), stepID: b.StepID}
+	lim, _ := b.Limiter()
+	s := &step{m: m, settings: values, lim: lim, stepID: b.StepID}
 	s.argv = append([]string(nil), m.Command...)
 	if strings.Contains(s.argv[0], "/") {
 		s.argv[0] = filepath.Join(m.Dir, s.argv[0])

@@ -210,13 +210,14 @@ func (b *Build) CompileBool(e *Expr, extra map[string]any) (*Program, error) {
 	return b.compile(e, extra, true)
 }
 
-// Limiter returns the limiter named in the step's `limiter:` key, or an unlimited one. Steps that call a
-// remote service acquire it around each request.
-func (b *Build) Limiter() *Limiter {
+// Limiter returns the limiter named in the step's `limiter:` key and named true, or an unlimited one and
+// named false (a step may then use limits of its own). Steps that call a remote service acquire it around
+// each request.
+func (b *Build) Limiter() (l *Limiter, named bool) {
 	if b.limiter == nil {
-		return Unlimited()
+		return Unlimited(), false
 	}
-	return b.limiter
+	return b.limiter, true
 }
 
 // Progress reports n units of work (bytes downloaded, say) to the live display.

@@ -183,7 +183,7 @@ func testRegistry(c *calls, listed *atomic.Int64, pending *[]Pending) *Registry 
 		}))
 	reg.Register(Define(Spec{Name: "limited", Version: "1", SideEffects: true, Reads: []string{"n"}, Writes: []Field{{Name: "limited", Sample: false}}},
 		struct{}{}, func(_ struct{}, b *Build) (any, error) {
-			lim := b.Limiter()
+			lim, _ := b.Limiter()
 			return stepFunc(func(ctx context.Context, in *Item) (Fields, error) {
 				release, err := lim.Acquire(ctx)
 				if err != nil {

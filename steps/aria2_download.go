@@ -66,12 +66,13 @@ func newAria2Download(cfg aria2Config, b *runner.Build) (any, error) {
 	if err != nil {
 		return nil, b.ErrorAt("", "aria2_download: state_dir: %v", err)
 	}
+	lim, _ := b.Limiter()
 	return &aria2Download{
 		tool: &media.Lazy{Tool: "aria2c"},
 		aria2: &media.Aria2{Connections: cfg.Connections, Split: cfg.Split,
 			MinSplitSize: int64(cfg.MinSplitMB) << 20, ConnectTimeout: cfg.ConnectTimeout, Timeout: cfg.Timeout,
 			MaxTries: cfg.MaxTries, RetryWait: cfg.RetryWait},
-		dir: dir, retries: max(cfg.SizeRetries, 0), audio: cfg.Audio, lim: b.Limiter(), progress: b.Progress, secret: b.Secret,
+		dir: dir, retries: max(cfg.SizeRetries, 0), audio: cfg.Audio, lim: lim, progress: b.Progress, secret: b.Secret,
 	}, nil
 }
 

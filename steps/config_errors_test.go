@@ -29,6 +29,9 @@ func TestStepConfigErrorsAtTheirKey(t *testing.T) {
 		{"kimi_classify", "api_key: k\nbase_url: api.moonshot.cn/v1", "set KIMI_BASE_URL", "with:2:11:"},
 		{"kimi_classify", "api_key: k\nuser: '{{.subject}} {{range .phases}}{{.name}}{{end}} {{$.nope}}'", "{{.nope}} names no field", "with:2:7:"},
 		{"kimi_classify", "api_key: k\nmap_user: '{{.text}} {{.subjct}}'", "map_user template: {{.subjct}}", "with:2:11:"},
+		// The client names the setting it refuses (tencent.SettingError): the empty one, not the first written.
+		{"tencent_transcript", "secret_id: a\nsecret_key: ' '\nenterprise_id: c", "tencent: missing secret_key", "with:2:13:"},
+		{"tencent_transcript", "secret_id: a\nsecret_key: b\nenterprise_id: c\nbase_url: ftp://x", "not an http(s) URL", "with:4:11:"},
 		{"mysql_upsert", "host: h\nmax_open: 2", "set dsn (DB_DSN) or database (DB_NAME)", "with:1:1:"},
 		{"mysql_upsert", "database: d\nroster: /nonexistent/roster.csv", "roster", "with:2:9:"},
 		{"mysql_upsert", "database: d\nmax_open: 0", "max_open: want 1..256, got 0", "with:2:11:"},

@@ -90,11 +90,12 @@ func newKimiASR(cfg kimiASRConfig, b *runner.Build) (any, error) {
 		}
 	}
 	b.Secret(cfg.APIKey)
+	lim, _ := b.Limiter()
 	return &kimiASR{
 		cfg:    cfg,
 		client: &kimi.Transcriber{BaseURL: cfg.BaseURL, APIKey: cfg.APIKey, Model: cfg.Model},
 		filter: kimi.NewFilter(cfg.Hallucinations, cfg.NoSpeech, cfg.Logprob),
-		guard: &kimiGuard{lim: b.Limiter(), timeout: cfg.Timeout, words: kimiWords{
+		guard: &kimiGuard{lim: lim, timeout: cfg.Timeout, words: kimiWords{
 			auth: func(err error) error {
 				return fmt.Errorf("the speech server rejected the key (%w); check ASR_API_KEY", err)
 			},

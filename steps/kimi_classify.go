@@ -168,8 +168,8 @@ func newKimiClassify(cfg kimiClassifyConfig, b *runner.Build) (any, error) {
 	s := &kimiClassify{cfg: cfg, b: b,
 		chat:   &kimi.Chat{BaseURL: cfg.BaseURL, APIKey: cfg.APIKey},
 		prices: kimi.Prices{Input: cfg.PriceInput, Output: cfg.PriceOutput, Cached: cfg.PriceCached, Currency: cfg.Currency}}
-	lim := b.Limiter()
-	if lim.Name() == runner.Unlimited().Name() && (cfg.DefaultLimit.Concurrency > 0 || cfg.DefaultLimit.RPM > 0) {
+	lim, named := b.Limiter()
+	if !named && (cfg.DefaultLimit.Concurrency > 0 || cfg.DefaultLimit.RPM > 0) {
 		lim = runner.NewLimiter(b.StepID+".default_limit", cfg.DefaultLimit.Concurrency, cfg.DefaultLimit.RPM)
 	}
 	s.guard = &kimiGuard{lim: lim, timeout: cfg.Timeout, words: kimiWords{

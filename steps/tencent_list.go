@@ -98,10 +98,6 @@ func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
 			return nil, b.ErrorAt("whitelist", "tencent_list: whitelist: %v", err)
 		}
 	}
-	// The tags check the rest; required_if sees text, and teachers: '[]' is text that names nobody.
-	if cfg.Mode == tencent.ModePerTeacher && len(teachers) == 0 {
-		return nil, b.ErrorAt("teachers,mode", "tencent_list: mode per_teacher needs teachers")
-	}
 	var rule *runner.Program
 	if !cfg.Students.IsZero() {
 		if rule, err = b.CompileBool(&cfg.Students, map[string]any{
@@ -110,15 +106,16 @@ func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
 			return nil, err
 		}
 	}
+	shared, _ := b.Limiter()
 	c, err := tencent.NewClient(tencent.Config{
 		BaseURL: cfg.BaseURL, SecretID: cfg.SecretID, SecretKey: cfg.SecretKey,
 		EnterpriseID: cfg.EnterpriseID, SdkID: cfg.SdkID,
 		Timeout:           cfg.Timeout,
 		RequestsPerSecond: cfg.RequestsPerSecond, CorpRecordsPerMinute: cfg.CorpRecordsPerMinute,
-		NewLimiter: engineLimiter, Shared: b.Limiter(), STSToken: stsSource(b.StateDir),
+		NewLimiter: engineLimiter, Shared: shared, STSToken: stsSource(b.StateDir),
 	})
 	if err != nil {
-		return nil, b.ErrorAt(tencentClientKey(cfg, err), "tencent_list: %v", err)
+		return nil, b.ErrorAt(tencentSetting(err), "tencent_list: %v", err)
 	}
 	lc := tencent.ListerConfig{
 		Mode: cfg.Mode, Operator: cfg.OperatorID, Teachers: teachers, Whitelist: whitelist, PageSize: cfg.PageSize,
@@ -140,9 +137,11 @@ func newTencentList(cfg tencentListConfig, b *runner.Build) (any, error) {
 			return ok, nil
 		}
 	}
+	// The tags check the settings one by one; the lister checks what they cannot, such as teachers: '[]'
+	// in per_teacher mode (required_if sees text, and this text names nobody).
 	l, err := tencent.NewLister(c, lc)
 	if err != nil {
-		return nil, b.ErrorAt("mode", "tencent_list: %v", err)
+		return nil, b.ErrorAt(tencentSetting(err), "tencent_list: %v", err)
 	}
 	return &tencentSource{lister: l, client: c, operator: cfg.OperatorID, check: tencent.CheckConfig{Mode: cfg.Mode, Operator: cfg.OperatorID,
 		Teachers: teachers, Whitelist: whitelist, RequestsPerSecond: cfg.RequestsPerSecond, CorpRecordsPerMinute: cfg.CorpRecordsPerMinute}}, nil

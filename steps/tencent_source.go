@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"errors"
 
 	"meetpipe/runner"
 	"meetpipe/steps/tencent"
@@ -45,6 +46,15 @@ func (s *tencentSource) Close() error { return s.lister.Close() }
 // Check reports the credentials, operator and limits (`runner doctor`).
 func (s *tencentSource) Check(ctx context.Context, _ runner.CheckOptions) []runner.Finding {
 	return s.client.Check(runLog(ctx), s.check)
+}
+
+// tencentSetting is the setting a configuration error of the client is about (tencent.SettingError), for
+// Build.ErrorAt; "" (the step as a whole) when it names none.
+func tencentSetting(err error) string {
+	if se := (*tencent.SettingError)(nil); errors.As(err, &se) {
+		return se.Setting
+	}
+	return ""
 }
 
 // runLog passes the run's logger (which the engine puts in every step's context) to the client.

@@ -71,11 +71,12 @@ func newTencentTranscript(cfg tencentTranscriptConfig, b *runner.Build) (any, er
 	if cfg.Transcript == "asr" {
 		return s, nil // no call is ever made: credentials may be left out
 	}
+	shared, _ := b.Limiter()
 	c, err := tencent.NewClient(tencent.Config{BaseURL: cfg.BaseURL, SecretID: cfg.SecretID, SecretKey: cfg.SecretKey,
 		EnterpriseID: cfg.EnterpriseID, SdkID: cfg.SdkID, Timeout: cfg.Timeout, RequestsPerSecond: cfg.RPS,
-		CorpRecordsPerMinute: 10, NewLimiter: engineLimiter, Shared: b.Limiter()})
+		CorpRecordsPerMinute: 10, NewLimiter: engineLimiter, Shared: shared})
 	if err != nil {
-		return nil, b.ErrorAt("base_url,secret_id,secret_key,enterprise_id", "tencent_transcript: %v", err)
+		return nil, b.ErrorAt(tencentSetting(err), "tencent_transcript: %v", err)
 	}
 	s.client = c
 	return s, nil
