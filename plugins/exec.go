@@ -48,7 +48,8 @@ type execStep struct {
 }
 
 func newStep(m *Manifest, values map[string]any, b *step.Build) *execStep {
-	s := &execStep{m: m, settings: values, lim: b.Limiter(), stepID: b.StepID}
+	lim, _ := b.Limiter()
+	s := &execStep{m: m, settings: values, lim: lim, stepID: b.StepID}
 	s.argv = append([]string(nil), m.Command...)
 	if strings.Contains(s.argv[0], "/") {
 		s.argv[0] = filepath.Join(m.Dir, s.argv[0])

@@ -40,7 +40,7 @@ func TestFailedListingWindowIsListedByTheNextRun(t *testing.T) {
 	d1 := time.Now().Add(-48 * time.Hour).Truncate(time.Hour).UTC()
 	src.fail = errors.New("invalid character '<' looking for beginning of value")
 	sum, err, _ := h.run(p, RunOptions{Since: d1, Until: d1.Add(26 * time.Hour)})
-	if err == nil || sum == nil || sum.Status != RunFailed || len(sum.Uncovered) != 1 || !sum.Uncovered[0].Since.Equal(d1) {
+	if err == nil || sum == nil || sum.Status != step.RunFailed || len(sum.Uncovered) != 1 || !sum.Uncovered[0].Since.Equal(d1) {
 		t.Fatalf("night 1: %+v %v", sum, err)
 	}
 	// A second failed night joins its window to the first.

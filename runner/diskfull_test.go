@@ -61,7 +61,7 @@ func TestStateDirFillingMidRun(t *testing.T) {
 	h.reg.Register(step.Define(step.Spec{Name: "fill", Version: "1", SideEffects: true, Reads: []string{"n"}, Writes: []step.Field{{Name: "filled", Sample: 0}}}, struct{}{}, func(struct{}, *step.Build) (any, error) { return fill, nil }))
 	p := h.load("steps:\n  - uses: nums\n    with: {count: 6}\n  - uses: fill\n")
 	sum, err, _ := h.run(p, RunOptions{})
-	if err == nil || sum == nil || sum.Status != RunFailed || !strings.Contains(err.Error(), "disk full under state_dir") {
+	if err == nil || sum == nil || sum.Status != step.RunFailed || !strings.Contains(err.Error(), "disk full under state_dir") {
 		t.Fatalf("run on a filling disk: %+v %v", sum, err)
 	}
 	if sum.Failed != 0 || sum.Done+sum.Pending != 6 || sum.PendingLost != "" {
@@ -109,7 +109,7 @@ func TestStateDirFullFromTheStart(t *testing.T) {
 	h.dir = dir
 	p := h.load("steps:\n  - uses: nums\n    with: {count: 3}\n  - uses: double\n")
 	sum, err, _ := h.run(p, RunOptions{})
-	if err == nil || sum == nil || sum.Status != RunFailed || !strings.Contains(err.Error(), "record the window before listing it") || h.listed.Load() != 0 {
+	if err == nil || sum == nil || sum.Status != step.RunFailed || !strings.Contains(err.Error(), "record the window before listing it") || h.listed.Load() != 0 {
 		t.Fatalf("full from the start: %+v %v, %d listed", sum, err, h.listed.Load())
 	}
 }

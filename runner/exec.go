@@ -116,14 +116,14 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*step.Summary, error)
 		if config {
 			return nil, err
 		}
-		return &step.Summary{Status: RunFailed, Finished: time.Now()}, err
+		return &step.Summary{Status: step.RunFailed, Finished: time.Now()}, err
 	}
 	o = r.o
 	if config, err := r.open(ctx); err != nil {
 		if config {
 			return nil, err
 		}
-		return &step.Summary{Status: RunFailed, Finished: time.Now()}, err
+		return &step.Summary{Status: step.RunFailed, Finished: time.Now()}, err
 	}
 
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -263,15 +263,15 @@ func (r *run) end(started time.Time) (*step.Summary, error) {
 	r.sum.Costs = costs
 	switch {
 	case r.envErr != nil, r.sum.PendingLost != "":
-		r.sum.Status = RunFailed
+		r.sum.Status = step.RunFailed
 	case r.stop.Load():
-		r.sum.Status = RunInterrupted
+		r.sum.Status = step.RunInterrupted
 	case r.errs != nil && r.sum.Failed == 0 && (r.sum.Deferred > 0 || r.sum.Stuck > 0):
-		r.sum.Status = RunPending
+		r.sum.Status = step.RunPending
 	case r.errs != nil:
-		r.sum.Status = RunFailed
+		r.sum.Status = step.RunFailed
 	default:
-		r.sum.Status = RunOK
+		r.sum.Status = step.RunOK
 	}
 	sum := r.sum
 	errs := r.errs
@@ -282,7 +282,7 @@ func (r *run) end(started time.Time) (*step.Summary, error) {
 		}
 		r.observe(func(ob step.RunObserver) error { return ob.RunFinished(r.workCtx, r.info, sum) })
 	}
-	if sum.Status != RunInterrupted {
+	if sum.Status != step.RunInterrupted {
 		r.retain()
 	}
 	if len(sum.Backfill) > 0 {

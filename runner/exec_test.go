@@ -466,7 +466,7 @@ func TestSharedLimiter(t *testing.T) {
 		var starts []time.Time
 		var mu sync.Mutex
 		h.reg.Register(step.Define(step.Spec{Name: "remote", Version: "1", Reads: []string{"n"}, Writes: []step.Field{{Name: "remote", Sample: 0}}}, struct{}{}, func(_ struct{}, b *step.Build) (any, error) {
-			lim := b.Limiter()
+			lim, _ := b.Limiter()
 			return stepFunc(func(ctx context.Context, in *step.Item) (step.Fields, error) {
 				release, err := lim.Acquire(ctx)
 				if err != nil {
@@ -512,6 +512,36 @@ steps:
 			}
 		}
 	})
+}
+
+// A step learns whether the operator named a limiter for it, not by guessing from the limiter's name: a
+// limiter may well be called "unlimited".
+func TestBuildLimiterNamed(t *testing.T) {
+	h := newHarness(t)
+	type got struct {
+		name  string
+		named bool
+	}
+	seen := map[string]got{}
+	h.reg.Register(step.Define(step.Spec{Name: "probe", Version: "1", Reads: []string{"n"}, Writes: []step.Field{{Name: "probe", Sample: 0}}}, struct{}{}, func(_ struct{}, b *step.Build) (any, error) {
+		lim, named := b.Limiter()
+		seen[b.StepID] = got{lim.Name(), named}
+		return stepFunc(func(context.Context, *step.Item) (step.Fields, error) { return step.Fields{"probe": 1}, nil }), nil
+	}))
+	h.load(`
+limiters:
+  unlimited: {concurrency: 1}
+steps:
+  - uses: nums
+  - uses: probe
+    id: limited
+    limiter: unlimited
+  - uses: probe
+    id: free
+`)
+	if seen["limited"] != (got{"unlimited", true}) || seen["free"].named || seen["free"].name == "" {
+		t.Errorf("limiters seen by the steps: %+v", seen)
+	}
 }
 
 func TestLimiterHold(t *testing.T) {

@@ -25,14 +25,6 @@ const (
 	ActDefer    Action = "pending"   // the run stopped before this step: the item stays pending
 )
 
-// The run statuses of Summary.Status.
-const (
-	RunOK          = "ok"
-	RunFailed      = "failed"      // some item failed, the listing failed, or the environment did
-	RunPending     = "pending"     // nothing failed, but items were left for later for a reason
-	RunInterrupted = "interrupted" // stopped by a signal
-)
-
 // stepTrace is one line of an item's story in the dry-run and --explain report.
 type stepTrace struct {
 	Step     string `json:"step"`

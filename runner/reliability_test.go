@@ -65,9 +65,16 @@ func TestNotReadyReasonScrubbed(t *testing.T) {
 
 // A fault of the environment (a rejected key) condemns no item: they all stay pending, the run stops
 // early and fails, and the run after the fix does the work.
+// The step may mark the error (Environmental) or return a client's error that says so itself.
 func TestEnvironmentalFailureDefersAndStops(t *testing.T) {
+	for _, kind := range []string{"environment", "client_environment"} {
+		t.Run(kind, func(t *testing.T) { testEnvironmentalFailure(t, kind) })
+	}
+}
+
+func testEnvironmentalFailure(t *testing.T, kind string) {
 	h := newHarness(t)
-	p := h.load("steps:\n  - uses: nums\n    with: {count: 6}\n  - uses: flaky\n    with: {fail_times: 99, kind: environment}\n")
+	p := h.load("steps:\n  - uses: nums\n    with: {count: 6}\n  - uses: flaky\n    with: {fail_times: 99, kind: " + kind + "}\n")
 	sum, err, _ := h.run(p, RunOptions{})
 	if err == nil || !strings.Contains(err.Error(), "environment, not the items") || sum.Status != "failed" {
 		t.Fatalf("want a failed run naming the environment: %+v %v", sum, err)

@@ -102,7 +102,7 @@ func (v verifyStep) Verify(ctx context.Context, out *step.Item) error {
 
 type flakyCfg struct {
 	FailTimes int           `yaml:"fail_times"`
-	Kind      string        `yaml:"kind" enum:"transient,permanent,deferred,after,environment"`
+	Kind      string        `yaml:"kind" enum:"transient,permanent,deferred,after,environment,client_environment"`
 	After     time.Duration `yaml:"after"`
 	FailOnly  int           `yaml:"fail_only" doc:"only item n fails; -1 all"`
 	Sleep     time.Duration `yaml:"sleep"`
@@ -163,6 +163,8 @@ func testRegistry(c *calls, listed *atomic.Int64, pending *[]step.Pending) *step
 					return nil, step.Deferred(err)
 				case "environment":
 					return nil, step.Environmental(err)
+				case "client_environment": // a client's own error type, wrapped, that says so by behaviour
+					return nil, fmt.Errorf("call: %w", clientError{msg: err.Error(), env: true})
 				case "after":
 					return nil, step.RetryAfter(err, cfg.After)
 				}
@@ -178,7 +180,7 @@ func testRegistry(c *calls, listed *atomic.Int64, pending *[]step.Pending) *step
 		}), nil
 	}))
 	reg.Register(step.Define(step.Spec{Name: "limited", Version: "1", SideEffects: true, Reads: []string{"n"}, Writes: []step.Field{{Name: "limited", Sample: false}}}, struct{}{}, func(_ struct{}, b *step.Build) (any, error) {
-		lim := b.Limiter()
+		lim, _ := b.Limiter()
 		return stepFunc(func(ctx context.Context, in *step.Item) (step.Fields, error) {
 			release, err := lim.Acquire(ctx)
 			if err != nil {

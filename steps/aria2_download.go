@@ -70,25 +70,17 @@ type aria2Download struct {
 }
 
 func newAria2Download(cfg aria2Config, b *step.Build) (any, error) {
-	if cfg.Connections < 1 || cfg.Connections > 16 {
-		return nil, b.ErrorAt("connections", "aria2_download: connections must be 1..16, got %d", cfg.Connections)
-	}
-	if cfg.Split < 1 {
-		return nil, b.ErrorAt("split", "aria2_download: split must be at least 1, got %d", cfg.Split)
-	}
-	if cfg.MinSplitMB < 1 || cfg.MinSplitMB > 1024 {
-		return nil, b.ErrorAt("min_split_mb", "aria2_download: min_split_mb must be 1..1024, got %d", cfg.MinSplitMB)
-	}
 	dir, err := filepath.Abs(filepath.Join(b.StateDir, "media"))
 	if err != nil {
 		return nil, b.ErrorAt("", "aria2_download: state_dir: %v", err)
 	}
+	lim, _ := b.Limiter()
 	return &aria2Download{
 		tool: &media.Lazy{Tool: "aria2c"},
 		aria2: &media.Aria2{Connections: cfg.Connections, Split: cfg.Split,
 			MinSplitSize: int64(cfg.MinSplitMB) << 20, ConnectTimeout: cfg.ConnectTimeout, Timeout: cfg.Timeout,
 			MaxTries: cfg.MaxTries, RetryWait: cfg.RetryWait},
-		dir: dir, retries: max(cfg.SizeRetries, 0), audio: cfg.Audio, lim: b.Limiter(), progress: b.Progress, secret: b.Secret,
+		dir: dir, retries: max(cfg.SizeRetries, 0), audio: cfg.Audio, lim: lim, progress: b.Progress, secret: b.Secret,
 	}, nil
 }
 
@@ -272,7 +264,7 @@ func (s *aria2Download) Check(ctx context.Context, o step.CheckOptions) []step.F
 	if n == 0 {
 		n = 10
 	}
-	return []step.Finding{engineFinding(f), checkSpace(s.dir, n)}
+	return []step.Finding{f, checkSpace(s.dir, n)}
 }
 
 // checkSpace compares the free space of dir with what a night of recordings needs: items recordings (at
@@ -293,9 +285,4 @@ func checkSpace(dir string, items int) step.Finding {
 		return step.Warn(subject, detail, "free space on the disk of state_dir, or set keep_media: false so media is deleted once used")
 	}
 	return step.OK(subject, detail)
-}
-
-// engineFinding is a media check's finding in the doctor's terms (the same three statuses).
-func engineFinding(f media.Finding) step.Finding {
-	return step.Finding{Status: f.Status, Subject: f.Subject, Detail: f.Detail, Remedy: f.Remedy}
 }

@@ -75,9 +75,6 @@ func newFFmpegAudio(cfg audioConfig, b *step.Build) (any, error) {
 	if !slices.Contains(rates[cfg.Codec], cfg.SampleRate) {
 		return nil, b.ErrorAt("sample_rate,codec", "ffmpeg_audio: sample_rate %d is not one %s takes (%v)", cfg.SampleRate, cfg.Codec, rates[cfg.Codec])
 	}
-	if cfg.ChunkMinutes <= 0 {
-		return nil, b.ErrorAt("chunk_minutes", "ffmpeg_audio: chunk_minutes must be positive")
-	}
 	maxSec := min(cfg.ChunkMinutes*60, enc.MaxSeconds(cfg.MaxChunkBytes))
 	if maxSec < max(5, 4*cfg.Overlap.Seconds()) {
 		return nil, b.ErrorAt("max_chunk_bytes,bitrate,chunk_minutes", "ffmpeg_audio: max_chunk_bytes %d leaves "+
@@ -246,9 +243,5 @@ func (s *ffmpegAudio) Verify(ctx context.Context, out *step.Item) error {
 
 // Check reports whether ffmpeg and ffprobe are installed with the encoder of the configured codec.
 func (s *ffmpegAudio) Check(ctx context.Context, _ step.CheckOptions) []step.Finding {
-	var out []step.Finding
-	for _, f := range media.CheckFFmpeg(ctx, s.enc.Codec) {
-		out = append(out, engineFinding(f))
-	}
-	return out
+	return media.CheckFFmpeg(ctx, s.enc.Codec)
 }

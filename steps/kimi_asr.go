@@ -102,23 +102,13 @@ func newKimiASR(cfg kimiASRConfig, b *step.Build) (any, error) {
 			return nil, b.ErrorAt("base_url", "kimi_asr: %v; set ASR_BASE_URL", err)
 		}
 	}
-	if cfg.ChunkConcurrency < 1 {
-		return nil, b.ErrorAt("chunk_concurrency", "kimi_asr: chunk_concurrency must be at least 1")
-	}
-	if cfg.CarryOver < 0 {
-		return nil, b.ErrorAt("carry_over", "kimi_asr: carry_over must not be negative")
-	}
-	switch cfg.Diarize {
-	case "", "auto", "off", kimi.DiarizedJSON, "verbose_json":
-	default:
-		return nil, b.ErrorAt("diarize", "kimi_asr: diarize %q: want auto, off, diarized_json or verbose_json", cfg.Diarize)
-	}
 	b.Secret(cfg.APIKey)
+	lim, _ := b.Limiter()
 	return &kimiASR{
 		cfg:    cfg,
 		client: &kimi.Transcriber{BaseURL: cfg.BaseURL, APIKey: cfg.APIKey, Model: cfg.Model},
 		filter: kimi.NewFilter(cfg.Hallucinations, cfg.NoSpeech, cfg.Logprob),
-		guard: &kimiGuard{lim: b.Limiter(), timeout: cfg.Timeout, words: kimiWords{
+		guard: &kimiGuard{lim: lim, timeout: cfg.Timeout, words: kimiWords{
 			auth: func(err error) error {
 				return fmt.Errorf("the speech server rejected the key (%w); check ASR_API_KEY", err)
 			},
@@ -341,9 +331,5 @@ func (s *kimiASR) Estimate(in *step.Item) string {
 // Check reports whether the transcription server answers and serves the model; with o.Spend it also
 // transcribes a second of silence.
 func (s *kimiASR) Check(ctx context.Context, o step.CheckOptions) []step.Finding {
-	var out []step.Finding
-	for _, f := range kimi.CheckTranscriber(ctx, s.client, o.Spend && !o.Preflight) {
-		out = append(out, step.Finding(f))
-	}
-	return out
+	return kimi.CheckTranscriber(ctx, s.client, o.Spend && !o.Preflight)
 }

@@ -184,8 +184,8 @@ func newKimiClassify(cfg kimiClassifyConfig, b *step.Build) (any, error) {
 	s := &kimiClassify{cfg: cfg, b: b,
 		chat:   &kimi.Chat{BaseURL: cfg.BaseURL, APIKey: cfg.APIKey},
 		prices: kimi.Prices{Input: cfg.PriceInput, Output: cfg.PriceOutput, Cached: cfg.PriceCached, Currency: cfg.Currency}}
-	lim := b.Limiter()
-	if lim.Name() == step.Unlimited().Name() && (cfg.DefaultLimit.Concurrency > 0 || cfg.DefaultLimit.RPM > 0) {
+	lim, named := b.Limiter()
+	if !named && (cfg.DefaultLimit.Concurrency > 0 || cfg.DefaultLimit.RPM > 0) {
 		lim = step.NewLimiter(b.StepID+".default_limit", cfg.DefaultLimit.Concurrency, cfg.DefaultLimit.RPM)
 	}
 	s.guard = &kimiGuard{lim: lim, timeout: cfg.Timeout, words: kimiWords{
@@ -222,9 +222,6 @@ func newKimiClassify(cfg kimiClassifyConfig, b *step.Build) (any, error) {
 			key = se.Setting
 		}
 		return fail(key, "%v", err)
-	}
-	if cfg.PriceInput < 0 || cfg.PriceOutput < 0 || cfg.PriceCached < 0 {
-		return fail("price_per_mtok_input,price_per_mtok_output,price_per_mtok_cached", "prices must not be negative")
 	}
 	s.cls = cls
 	if s.coach, err = newCoaching(cfg, cls, b); err != nil {
@@ -473,9 +470,5 @@ func (s *kimiClassify) estimate(in *step.Item) (u kimi.TokenUsage, note string, 
 
 // Check reports whether Moonshot takes the key at this base URL, knows the model and has a balance.
 func (s *kimiClassify) Check(ctx context.Context, _ step.CheckOptions) []step.Finding {
-	var out []step.Finding
-	for _, f := range kimi.CheckChat(ctx, s.chat, s.cfg.Model) {
-		out = append(out, step.Finding(f))
-	}
-	return out
+	return kimi.CheckChat(ctx, s.chat, s.cfg.Model)
 }

@@ -80,6 +80,18 @@ func chatBodies(t *testing.T, s *emulator.MoonshotServer) []kimi.ChatRequest {
 	return out
 }
 
+// A step with no limiter named gets default_limit's own (the entry tier), and none when it is all zero.
+func TestKimiClassifyDefaultLimit(t *testing.T) {
+	for with, want := range map[string]string{
+		"api_key: k": "kimi_classify.default_limit",
+		"api_key: k\ndefault_limit: {concurrency: 0, rpm: 0}": "unlimited",
+	} {
+		if got := steptest.As[*kimiClassify](t, "kimi_classify", with).guard.lim.Name(); got != want {
+			t.Errorf("%q: limiter %q, want %q", with, got, want)
+		}
+	}
+}
+
 func TestKimiClassifyLadder(t *testing.T) {
 	fx := kimitest.LadderFixture()
 	for _, tt := range kimitest.LadderCases() {

@@ -12,7 +12,7 @@ import (
 
 // kimiGuard is the one call guard of kimi_asr and kimi_classify: each request runs inside the step's
 // limiter and timeout, a rejected key or an exhausted quota stops every later call of the run, and a
-// failure becomes the engine's error kind (a 429's wait holds the limiter for every caller). It
+// failure is explained in the step's words (a 429's wait holds the limiter for every caller). It
 // satisfies kimi.Guard, so the client package stays free of the engine. The guard lives as long as the
 // step; what belongs to one run (the stop, the tokens) is in the run's scope (kimiRun).
 type kimiGuard struct {
@@ -82,38 +82,41 @@ func (g *kimiGuard) Call(ctx context.Context, f func(context.Context) error) err
 	return nil
 }
 
-// Fail tells the engine what to do about a failed call: Moonshot's three kinds of 429 differ only in
-// error.type (kimi.APIError.Kind). An error that is not the server's answer passes unchanged, and so does
-// one already given a kind (the run's stop, which Do returns), so that it is not wrapped twice.
+// Fail explains a failed call and holds the run to it: the server's answer (kimi.APIError) tells the
+// engine how it behaves by itself (Moonshot's three kinds of 429 differ only in error.type); the guard
+// adds what the step's reader should check, holds the limiter for a server's wait, and makes a refusal
+// every call meets (a rejected key, a spent quota, a retired model) the run's stop. An error that is not
+// the server's answer passes unchanged, and so does the run's stop, which Do returns, so that it is not
+// explained twice.
 func (g *kimiGuard) Fail(ctx context.Context, err error) error {
 	var ae *kimi.APIError
-	var se *step.StepError
-	if !errors.As(err, &ae) || errors.As(err, &se) {
+	if !errors.As(err, &ae) {
+		return err
+	}
+	if stop := g.Stopped(ctx); stop != nil && errors.Is(err, stop) {
 		return err
 	}
 	switch ae.Kind() {
 	case kimi.ErrAuth:
 		// The key, not the recording, is at fault: the items stay pending for the run after the fix.
-		return g.stopWith(ctx, step.Environmental(g.words.auth(err)))
+		err = g.words.auth(err)
 	case kimi.ErrQuota:
 		// An exhausted balance or quota: every call of every item would meet it, so the run stops and the
 		// items stay pending for the run after the top-up or the day's turn.
-		return g.stopWith(ctx, step.Environmental(g.words.quota(err)))
-	case kimi.ErrRateLimit, kimi.ErrOverloaded, kimi.ErrServer:
-		if ae.Wait > 0 {
-			g.lim.Hold(ae.Wait)
-			return step.RetryAfter(err, ae.Wait)
-		}
-		return step.Transient(err)
+		err = g.words.quota(err)
 	case kimi.ErrTooLarge:
-		return step.Permanent(explain(g.words.tooLarge, err))
+		err = explain(g.words.tooLarge, err)
 	case kimi.ErrNotFound, kimi.ErrUnavailable:
 		// 404 "Not found the model … or Permission denied" (a retired model) and 400 "not available for your
-		// organization" (a key moved elsewhere) meet every call, not one recording: the environment's fault
-		// (corrections item 7). The client calls no per-item path that could be missing.
-		return g.stopWith(ctx, step.Environmental(explain(g.words.notFound, err)))
-	case kimi.ErrBadRequest, kimi.ErrTooLong, kimi.ErrContentFilter:
-		return step.Permanent(err)
+		// organization" (a key moved elsewhere) meet every call, not one recording (corrections item 7). The
+		// client calls no per-item path that could be missing.
+		err = explain(g.words.notFound, err)
+	}
+	if w := ae.RetryAfter(); w > 0 {
+		g.lim.Hold(w) // every caller of the limiter waits, not only the one told
+	}
+	if ae.Environmental() {
+		return g.stopWith(ctx, err)
 	}
 	return err
 }

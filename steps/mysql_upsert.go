@@ -103,9 +103,6 @@ func newMysqlUpsert(cfg mysqlUpsertConfig, b *step.Build) (any, error) {
 	if cfg.DSN == "" && cfg.Database == "" {
 		return nil, b.ErrorAt("dsn,database", "mysql_upsert: set dsn (DB_DSN) or database (DB_NAME) with host, port, user and password")
 	}
-	if cfg.MaxOpen < 1 {
-		return nil, b.ErrorAt("max_open", "mysql_upsert: max_open must be at least 1, got %d", cfg.MaxOpen)
-	}
 	// New checks the configuration without connecting: a dry run and validate never touch the server.
 	db, err := store.New(sc)
 	if err != nil {
@@ -266,7 +263,7 @@ func (s *mysqlUpsert) RunFinished(ctx context.Context, r step.RunInfo, sum step.
 	if err != nil {
 		return store.Scrub(err, s.secrets...)
 	}
-	end := store.RunEnd{Finished: sum.Finished, Status: sum.Status, Items: sum.Items, Done: sum.Done,
+	end := store.RunEnd{Finished: sum.Finished, Status: string(sum.Status), Items: sum.Items, Done: sum.Done,
 		Skipped: sum.Skipped, Failed: sum.Failed, Pending: sum.Pending, Memo: sum.Memo, Ran: sum.Ran, Steps: sum.Steps}
 	if end.Finished.IsZero() {
 		end.Finished = time.Now()
@@ -442,9 +439,5 @@ func attendance(ids []string, participants []tencent.Participant, resolve store.
 
 // Check connects and reports whether the user may write and migrate, and what the schema lacks.
 func (s *mysqlUpsert) Check(ctx context.Context, o step.CheckOptions) []step.Finding {
-	var out []step.Finding
-	for _, f := range store.Check(ctx, s.cfg, store.CheckOptions{Migrate: s.migrate, Preflight: o.Preflight}) {
-		out = append(out, step.Finding(f))
-	}
-	return out
+	return store.Check(ctx, s.cfg, store.CheckOptions{Migrate: s.migrate, Preflight: o.Preflight})
 }

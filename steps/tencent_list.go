@@ -30,9 +30,9 @@ type tencentListConfig struct {
 	Backoff                time.Duration `yaml:"backoff" min:"1ms" max:"1m" doc:"first wait between retries of a listing request, doubled each time"`
 	Timeout                time.Duration `yaml:"timeout" min:"1s" max:"10m" doc:"limit on one request"`
 	Participants           bool          `yaml:"participants" doc:"read participants (for teacher fallback and student_ids); false saves requests"`
-	MeetingDetails         bool          `yaml:"meeting_details" doc:"find each recording's meeting occurrence, whose sub_meeting_id a recurring meeting's participants need (false: every meeting is read as one-off)"`
-	Cache                  bool          `yaml:"cache" doc:"keep the participants and meeting details of settled recordings under state_dir/tencent-cache and read them on later runs (false: always ask)"`
-	ParticipantsCacheAfter time.Duration `yaml:"participants_cache_after" min:"0s" max:"87600h" doc:"a finished recording whose end is this far in the past is settled: nobody joins any more, so its participants and meeting details are cached"`
+	MeetingDetails         bool          `yaml:"meeting_details" doc:"find each recording's meeting occurrence (recurring meetings' participants need its sub_meeting_id) in the ended-meeting listing of the window (/v1/corp/meetings in corp mode, /v1/history/meetings per teacher), falling back to /v1/meetings/{id}; false reads every meeting as one-off"`
+	Cache                  bool          `yaml:"cache" doc:"keep the participants and meeting details of settled recordings under state_dir/tencent-cache and read them on later runs instead of calling the API (a dry run reads but never writes it); false: always ask"`
+	ParticipantsCacheAfter time.Duration `yaml:"participants_cache_after" min:"1s" max:"87600h" doc:"a finished recording whose end is this far in the past is settled: nobody joins any more, so its participants and meeting details are cached"`
 }
 
 // SettingDetails is what `runner steps tencent_list` prints under a setting, beyond its doc.
@@ -122,18 +122,6 @@ func newTencentList(cfg tencentListConfig, b *step.Build) (any, error) {
 			return nil, b.ErrorAt("whitelist", "tencent_list: whitelist: %v", err)
 		}
 	}
-	switch {
-	case cfg.Mode == tencent.ModeCorp && cfg.OperatorID == "":
-		return nil, b.ErrorAt("operator_id,mode", "tencent_list: mode corp needs operator_id (an admin userid)")
-	case cfg.Mode == tencent.ModePerTeacher && len(teachers) == 0:
-		return nil, b.ErrorAt("teachers,mode", "tencent_list: mode per_teacher needs teachers")
-	case cfg.PageSize < 1 || cfg.PageSize > tencent.MaxPageSize:
-		return nil, b.ErrorAt("page_size", "tencent_list: page_size must be 1..%d, got %d", tencent.MaxPageSize, cfg.PageSize)
-	case cfg.RecordType < 0 || cfg.RecordType > 5:
-		return nil, b.ErrorAt("record_type", "tencent_list: record_type must be 0..5, got %d", cfg.RecordType)
-	case cfg.ParticipantsCacheAfter <= 0:
-		return nil, b.ErrorAt("participants_cache_after", "tencent_list: participants_cache_after must be positive, got %s", cfg.ParticipantsCacheAfter)
-	}
 	var rule *step.Program
 	if !cfg.Students.IsZero() {
 		if rule, err = b.CompileBool(&cfg.Students, map[string]any{
@@ -142,15 +130,16 @@ func newTencentList(cfg tencentListConfig, b *step.Build) (any, error) {
 			return nil, err
 		}
 	}
+	shared, _ := b.Limiter()
 	c, err := tencent.NewClient(tencent.Config{
 		BaseURL: cfg.BaseURL, SecretID: cfg.SecretID, SecretKey: cfg.SecretKey,
 		EnterpriseID: cfg.EnterpriseID, SdkID: cfg.SdkID,
 		Timeout:           cfg.Timeout,
 		RequestsPerSecond: cfg.RequestsPerSecond, CorpRecordsPerMinute: cfg.CorpRecordsPerMinute,
-		NewLimiter: engineLimiter, Shared: b.Limiter(), STSToken: stsSource(b.StateDir),
+		NewLimiter: engineLimiter, Shared: shared, STSToken: stsSource(b.StateDir),
 	})
 	if err != nil {
-		return nil, b.ErrorAt(tencentClientKey(cfg, err), "tencent_list: %v", err)
+		return nil, b.ErrorAt(tencentSetting(err), "tencent_list: %v", err)
 	}
 	lc := tencent.ListerConfig{
 		Mode: cfg.Mode, Operator: cfg.OperatorID, Teachers: teachers, Whitelist: whitelist, PageSize: cfg.PageSize,
@@ -172,9 +161,11 @@ func newTencentList(cfg tencentListConfig, b *step.Build) (any, error) {
 			return ok, nil
 		}
 	}
+	// The tags check the settings one by one; the lister checks what they cannot, such as teachers: '[]'
+	// in per_teacher mode (required_if sees text, and this text names nobody).
 	l, err := tencent.NewLister(c, lc)
 	if err != nil {
-		return nil, b.ErrorAt("mode", "tencent_list: %v", err)
+		return nil, b.ErrorAt(tencentSetting(err), "tencent_list: %v", err)
 	}
 	return &tencentSource{lister: l, client: c, operator: cfg.OperatorID, check: tencent.CheckConfig{Mode: cfg.Mode, Operator: cfg.OperatorID,
 		Teachers: teachers, Whitelist: whitelist, RequestsPerSecond: cfg.RequestsPerSecond, CorpRecordsPerMinute: cfg.CorpRecordsPerMinute}}, nil

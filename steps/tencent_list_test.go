@@ -325,11 +325,15 @@ func TestTencentListConfigErrors(t *testing.T) {
 		{"corp without operator", "mode: corp", "operator_id", "with:4:7:"},
 		{"per teacher without teachers", "mode: per_teacher", "teachers", "with:4:7:"},
 		{"per teacher with empty teachers", "mode: per_teacher\nteachers: ''", "teachers", "with:5:11:"},
+		{"per teacher with teachers naming nobody", "mode: per_teacher\nteachers: '[]'", "mode per_teacher needs teachers", "with:5:11:"},
 		{"unknown mode", "mode: everything\noperator_id: a", "", "with:4:7:"}, // the engine's diagnostics say why
 		{"bad teachers list", "operator_id: a\nteachers: '[\"a\",'", "teachers", "with:5:11:"},
 		{"bad students rule", "operator_id: a\nstudents: p.nope == 1", "nope", "with:5:13:"},
-		{"page size", "operator_id: a\npage_size: 50", "page_size", "with:5:12:"},
+		{"page size", "operator_id: a\npage_size: 50", "page_size: want 1..20, got 50", "with:5:12:"},
+		{"record type", "operator_id: a\nrecord_type: 6", "record_type: want 0..5, got 6", "with:5:14:"},
 		{"cache age", "operator_id: a\nparticipants_cache_after: -1h", "participants_cache_after", "with:5:27:"},
+		// The spec's bound is the one check: what `runner schema` advertises is what the step takes.
+		{"cache age zero", "operator_id: a\nparticipants_cache_after: 0s", "participants_cache_after: want 1s..", "with:5:27:"},
 		{"base url", "operator_id: a\nbase_url: ftp://x", "http", "with:5:11:"},
 		{"empty secret", "", "missing secret_id", "with:1:12:"},
 		{"missing secret", "", `step tencent_list: missing required setting "secret_id"`, "with:1:1:"},

@@ -22,7 +22,7 @@ func (s *tencentSource) Locate(ctx context.Context, ev *webhook.Event) ([]step.P
 		ts, err := s.lister.Locate(runLog(ctx), tencent.Pushed{MeetingID: m.MeetingID, Creator: m.CreatorUserID,
 			Start: m.Start, End: m.End, FileIDs: p.RecordFileIDs})
 		if err != nil {
-			return nil, engineError(err)
+			return nil, err
 		}
 		for _, t := range ts {
 			if !seen[t.ID] {
@@ -37,8 +37,7 @@ func (s *tencentSource) Locate(ctx context.Context, ev *webhook.Event) ([]step.P
 // RequestSTSToken asks Tencent for an STS token as the configured admin operator (operator_id);
 // [COMMUNITY] POST /v1/app/sts-token, see tencent.STSPath. The token arrives as a common.sts-token push.
 func (s *tencentSource) RequestSTSToken(ctx context.Context, hours int) (string, error) {
-	id, err := s.client.RequestSTSToken(runLog(ctx), s.operator, hours)
-	return id, engineError(err)
+	return s.client.RequestSTSToken(runLog(ctx), s.operator, hours)
 }
 
 // stsSource reads the stored STS token for the client's data-sensitive calls: the one `runner serve`

@@ -9,7 +9,8 @@ import (
 )
 
 // tencentSource adapts the Tencent lister, which knows nothing of the engine, to it: the engine's
-// window, emitter, items, limiters and logger in; the client's error kinds and findings out.
+// window, emitter, items, limiters and logger in; the client's errors and findings out as they are
+// (tencent.Error tells runner.Classify how it behaves, and a finding is the engine's type).
 type tencentSource struct {
 	lister   *tencent.Lister
 	client   *tencent.Client
@@ -23,7 +24,7 @@ func (s *tencentSource) List(ctx context.Context, w step.Window, out step.Emitte
 	for _, p := range w.Pending {
 		tw.Pending = append(tw.Pending, tencent.Pending{ID: p.ID, Hint: p.Hint})
 	}
-	return engineError(s.lister.List(runLog(ctx), tw, engineSink{out}))
+	return s.lister.List(runLog(ctx), tw, engineSink{out})
 }
 
 // Resolve fetches the download addresses of an item about to be downloaded. It makes one try: the engine
@@ -31,7 +32,7 @@ func (s *tencentSource) List(ctx context.Context, w step.Window, out step.Emitte
 func (s *tencentSource) Resolve(ctx context.Context, in *step.Item) (step.Fields, error) {
 	f, err := s.lister.Resolve(runLog(ctx), in)
 	if err != nil {
-		return nil, engineError(err)
+		return nil, err
 	}
 	return step.Fields(f), nil
 }
@@ -44,11 +45,16 @@ func (s *tencentSource) Close() error { return s.lister.Close() }
 
 // Check reports the credentials, operator and limits (`runner doctor`).
 func (s *tencentSource) Check(ctx context.Context, _ step.CheckOptions) []step.Finding {
-	var out []step.Finding
-	for _, f := range s.client.Check(runLog(ctx), s.check) {
-		out = append(out, step.Finding{Status: f.Status, Subject: f.Subject, Detail: f.Detail, Remedy: f.Remedy})
+	return s.client.Check(runLog(ctx), s.check)
+}
+
+// tencentSetting is the setting a configuration error of the client is about (tencent.SettingError), for
+// Build.ErrorAt; "" (the step as a whole) when it names none.
+func tencentSetting(err error) string {
+	if se := (*tencent.SettingError)(nil); errors.As(err, &se) {
+		return se.Setting
 	}
-	return out
+	return ""
 }
 
 // runLog passes the run's logger (which the engine puts in every step's context) to the client.
@@ -70,27 +76,4 @@ func (s engineSink) Stuck(id string, hint any, reason string) {
 // engineLimiter makes the client's rate limiters from the engine's (rate only, no concurrency bound).
 func engineLimiter(name string, perMinute float64) tencent.Limiter {
 	return step.NewLimiter(name, 0, perMinute)
-}
-
-// engineError maps the client's error kinds to the engine's. An unmarked error (the emitter's, a
-// cancelled context) passes as it is.
-func engineError(err error) error {
-	var te *tencent.Error
-	if err == nil || !errors.As(err, &te) {
-		return err
-	}
-	if tencent.EveryCall(err) {
-		// A rejected signature, a clock off, a spent daily quota: not this recording's fault.
-		return step.Environmental(err)
-	}
-	switch te.Kind {
-	case tencent.KindPermanent:
-		return step.Permanent(err)
-	case tencent.KindDeferred:
-		return step.Deferred(err)
-	}
-	if te.After > 0 {
-		return step.RetryAfter(err, te.After)
-	}
-	return step.Transient(err)
 }

@@ -17,36 +17,36 @@ import (
 	"meetpipe/steps/tencent/emulator"
 )
 
-// The client's kinds become the engine's, through any wrapping; unmarked errors pass as they are.
-func TestTencentErrorsMapToEngineKinds(t *testing.T) {
+// The client's errors tell the engine how they behave, through any wrapping, with no mapping in between:
+// a refusal every call meets (a rejected signature, a spent daily quota) stops the run and leaves the item
+// pending; unmarked errors are transient.
+func TestTencentErrorsClassifyByBehaviour(t *testing.T) {
 	cause := errors.New("tencent GET /v1/addresses: HTTP 503")
+	signature := &tencent.APIError{Method: "GET", Path: "/v1/records", Status: 400, Code: tencent.CodeBadSignature}
+	quota := &tencent.APIError{Method: "GET", Path: "/v1/records", Status: 400, Code: tencent.CodeDailyQuota}
 	for _, tt := range []struct {
 		name  string
 		err   error
 		kind  step.Kind
 		after time.Duration
+		env   bool
 	}{
-		{"permanent", &tencent.Error{Kind: tencent.KindPermanent, Err: cause}, step.KindPermanent, 0},
-		{"deferred", &tencent.Error{Kind: tencent.KindDeferred, Err: cause}, step.KindDeferred, 0},
-		{"transient", &tencent.Error{Kind: tencent.KindTransient, Err: cause}, step.KindTransient, 0},
-		{"rate limited", &tencent.Error{Kind: tencent.KindTransient, After: time.Minute, Err: cause}, step.KindTransient, time.Minute},
-		{"wrapped", fmt.Errorf("addresses of recording r: %w", &tencent.Error{Kind: tencent.KindPermanent, Err: cause}), step.KindPermanent, 0},
-		{"unmarked", cause, step.KindTransient, 0},
+		{"permanent", &tencent.Error{Kind: tencent.KindPermanent, Err: cause}, step.KindPermanent, 0, false},
+		{"deferred", &tencent.Error{Kind: tencent.KindDeferred, Err: cause}, step.KindDeferred, 0, false},
+		{"transient", &tencent.Error{Kind: tencent.KindTransient, Err: cause}, step.KindTransient, 0, false},
+		{"rate limited", &tencent.Error{Kind: tencent.KindTransient, After: time.Minute, Err: cause}, step.KindTransient, time.Minute, false},
+		{"wrapped", fmt.Errorf("addresses of recording r: %w", &tencent.Error{Kind: tencent.KindPermanent, Err: cause}), step.KindPermanent, 0, false},
+		{"bad signature", fmt.Errorf("list: %w", &tencent.Error{Kind: tencent.KindPermanent, Err: signature}), step.KindDeferred, 0, true},
+		{"daily quota", &tencent.Error{Kind: tencent.KindDeferred, Err: quota}, step.KindDeferred, 0, true},
+		{"unmarked", cause, step.KindTransient, 0, false},
+		{"cancelled", fmt.Errorf("tencent GET /v1/records: %w", context.Canceled), step.KindTransient, 0, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			err := engineError(tt.err)
-			kind, after := step.Classify(err)
-			if kind != tt.kind || after != tt.after || err.Error() != tt.err.Error() || !errors.Is(err, cause) {
-				t.Errorf("got %s after %s (%v), want %s after %s with the message kept", kind, after, err, tt.kind, tt.after)
+			kind, after := step.Classify(tt.err)
+			if kind != tt.kind || after != tt.after || step.IsEnvironmental(tt.err) != tt.env {
+				t.Errorf("got %s after %s, environmental %v (%v); want %s after %s, %v", kind, after, step.IsEnvironmental(tt.err), tt.err, tt.kind, tt.after, tt.env)
 			}
 		})
-	}
-	if engineError(nil) != nil {
-		t.Error("nil became an error")
-	}
-	canceled := fmt.Errorf("tencent GET /v1/records: %w", context.Canceled)
-	if err := engineError(canceled); err != canceled {
-		t.Errorf("a cancelled call was marked: %v", err)
 	}
 }
 

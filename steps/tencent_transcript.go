@@ -86,11 +86,12 @@ func newTencentTranscript(cfg tencentTranscriptConfig, b *step.Build) (any, erro
 	if cfg.Transcript == "asr" {
 		return s, nil // no call is ever made: credentials may be left out
 	}
+	shared, _ := b.Limiter()
 	c, err := tencent.NewClient(tencent.Config{BaseURL: cfg.BaseURL, SecretID: cfg.SecretID, SecretKey: cfg.SecretKey,
 		EnterpriseID: cfg.EnterpriseID, SdkID: cfg.SdkID, Timeout: cfg.Timeout, RequestsPerSecond: cfg.RPS,
-		CorpRecordsPerMinute: 10, NewLimiter: engineLimiter, Shared: b.Limiter()})
+		CorpRecordsPerMinute: 10, NewLimiter: engineLimiter, Shared: shared})
 	if err != nil {
-		return nil, b.ErrorAt("base_url,secret_id,secret_key,enterprise_id", "tencent_transcript: %v", err)
+		return nil, b.ErrorAt(tencentSetting(err), "tencent_transcript: %v", err)
 	}
 	s.client = c
 	return s, nil
@@ -166,7 +167,7 @@ func (s *tencentTranscript) Process(ctx context.Context, in *step.Item) (step.Fi
 			return asr, nil
 		}
 		if err != nil {
-			return nil, engineError(err)
+			return nil, err
 		}
 		if ft.AudioDetect == 0 {
 			log.Info("Tencent's voiceprint split is not done; speaker labels may still change", "item", in.ID(), "file", f.FileID)
@@ -176,7 +177,7 @@ func (s *tencentTranscript) Process(ctx context.Context, in *step.Item) (step.Fi
 			switch {
 			case errors.Is(err, tencent.ErrNoTranscript):
 			case err != nil:
-				return nil, engineError(err)
+				return nil, err
 			}
 			for _, x := range sp {
 				if opens == nil {

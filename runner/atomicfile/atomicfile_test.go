@@ -3,6 +3,7 @@ package atomicfile
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -34,5 +35,20 @@ func TestWriteIntoAFileAsDirectoryFails(t *testing.T) {
 	}
 	if err := Write(filepath.Join(dir, "f", "x"), []byte("x")); err == nil {
 		t.Fatal("want an error writing under a regular file")
+	}
+}
+
+// A directory where the file should be: the rename fails, the error names the path, and the temporary
+// file does not stay behind.
+func TestWriteOverADirectoryFailsAndCleansUp(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "blocked"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(filepath.Join(dir, "blocked"), []byte("x")); err == nil || !strings.Contains(err.Error(), "blocked") {
+		t.Errorf("got %v, want an error naming the path", err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 1 {
+		t.Errorf("left %v, want only the directory", left)
 	}
 }

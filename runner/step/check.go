@@ -1,37 +1,26 @@
 package step
 
-import "time"
+import (
+	"time"
+
+	"meetpipe/runner/finding"
+)
 
 // Statuses of a Finding.
 const (
-	StatusOK   = "ok"
-	StatusWarn = "warn"
-	StatusFail = "fail"
+	StatusOK   = finding.StatusOK
+	StatusWarn = finding.StatusWarn
+	StatusFail = finding.StatusFail
 )
 
-// Finding is one result of a check: what was checked, what was found and, unless it is ok, what to do
-// about it in one sentence. Client packages that do not import runner declare a struct with the same
-// fields, which converts to Finding.
-type Finding struct {
-	Status  string `json:"status"` // ok, warn or fail
-	Subject string `json:"subject"`
-	Detail  string `json:"detail,omitempty"`
-	Remedy  string `json:"remedy,omitempty"`
-	// Config marks a failure of the configuration (a key refused, a model not served), as opposed to a
-	// service that is down: a run's preflight exits 2 for it, 1 for an outage.
-	Config bool `json:"config,omitempty"`
-}
+// Finding is one result of a check: the leaf package's type, which the client packages produce without
+// importing the engine.
+type Finding = finding.Finding
 
-// OK, Warn and Fail build findings.
-func OK(subject, detail string) Finding { return Finding{StatusOK, subject, detail, "", false} }
-
-func Warn(subject, detail, remedy string) Finding {
-	return Finding{StatusWarn, subject, detail, remedy, false}
-}
-
-func Fail(subject, detail, remedy string) Finding {
-	return Finding{StatusFail, subject, detail, remedy, false}
-}
+// OK, Warn and Fail build findings (finding.OK, finding.Warn, finding.Fail).
+func OK(subject, detail string) Finding           { return finding.OK(subject, detail) }
+func Warn(subject, detail, remedy string) Finding { return finding.Warn(subject, detail, remedy) }
+func Fail(subject, detail, remedy string) Finding { return finding.Fail(subject, detail, remedy) }
 
 // CheckOptions say how far a check may go.
 type CheckOptions struct {

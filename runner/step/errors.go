@@ -31,7 +31,9 @@ func (k Kind) String() string {
 	}
 }
 
-// StepError carries a classification and an optional wait requested by the remote side.
+// StepError carries a classification and an optional wait requested by the remote side. It answers the
+// four questions Classify asks (Permanent, Deferred, RetryAfter, Environmental), so a mark overrides any
+// answer of the errors it wraps.
 type StepError struct {
 	Kind  Kind
 	After time.Duration // wait at least this long before the next attempt (a server's Retry-After)
@@ -41,6 +43,12 @@ type StepError struct {
 
 func (e *StepError) Error() string { return e.Err.Error() }
 func (e *StepError) Unwrap() error { return e.Err }
+
+// Permanent, Deferred, RetryAfter and Environmental answer Classify's questions from the mark.
+func (e *StepError) Permanent() bool           { return e.Kind == KindPermanent }
+func (e *StepError) Deferred() bool            { return e.Kind == KindDeferred }
+func (e *StepError) RetryAfter() time.Duration { return e.After }
+func (e *StepError) Environmental() bool       { return e.Env }
 
 // Permanent marks err as not worth retrying.
 func Permanent(err error) error { return wrapKind(err, KindPermanent, 0) }
@@ -65,10 +73,11 @@ func Environmental(err error) error {
 	return &StepError{Kind: KindDeferred, Env: true, Err: err}
 }
 
-// IsEnvironmental reports whether err was marked by Environmental.
+// IsEnvironmental reports whether err is the environment's fault: marked by Environmental, or the first
+// error along its chain with an Environmental() bool method says so.
 func IsEnvironmental(err error) bool {
-	var se *StepError
-	return errors.As(err, &se) && se.Env
+	var e interface{ Environmental() bool }
+	return errors.As(err, &e) && e.Environmental()
 }
 
 // Permanentf is fmt.Errorf plus Permanent.
@@ -81,12 +90,35 @@ func wrapKind(err error, k Kind, after time.Duration) error {
 	return &StepError{Kind: k, After: after, Err: err}
 }
 
-// Classify returns the kind of err and any requested wait. Unmarked errors are transient: the retry
-// policy bounds them, and a step that knows better says so.
+// Classify returns the kind of err and any requested wait. Like net.Error's Timeout, it asks the error
+// how it behaves, so a client package can answer without importing the engine: for each of these methods,
+// the first error along err's chain (errors.As) that has it answers.
+//
+//	Environmental() bool        true: deferred, and the run stops taking items (see Environmental)
+//	Permanent() bool            true: permanent
+//	Deferred() bool             true: deferred
+//	RetryAfter() time.Duration  otherwise transient, after at least that wait
+//
+// The marks of Permanent, Transient, RetryAfter, Deferred and Environmental answer all four, so a mark
+// overrides what it wraps. Errors that answer none are transient: the retry policy bounds them, and a
+// step that knows better says so.
 func Classify(err error) (Kind, time.Duration) {
-	var se *StepError
-	if errors.As(err, &se) {
-		return se.Kind, se.After
+	if err == nil {
+		return KindTransient, 0
+	}
+	var p interface{ Permanent() bool }
+	var d interface{ Deferred() bool }
+	switch {
+	case IsEnvironmental(err):
+		return KindDeferred, 0
+	case errors.As(err, &p) && p.Permanent():
+		return KindPermanent, 0
+	case errors.As(err, &d) && d.Deferred():
+		return KindDeferred, 0
+	}
+	var r interface{ RetryAfter() time.Duration }
+	if errors.As(err, &r) {
+		return KindTransient, max(r.RetryAfter(), 0)
 	}
 	return KindTransient, 0
 }

@@ -226,13 +226,14 @@ func (b *Build) compiler() *Compiler {
 	return &Compiler{File: b.File, Lines: b.h.Lines, Static: map[string]any{}, Fields: map[string]any{}, Now: time.Now}
 }
 
-// Limiter returns the limiter named in the step's `limiter:` key, or an unlimited one. Steps that call a
-// remote service acquire it around each request.
-func (b *Build) Limiter() *Limiter {
+// Limiter returns the limiter named in the step's `limiter:` key and named true, or an unlimited one and
+// named false (a step may then use limits of its own). Steps that call a remote service acquire it around
+// each request.
+func (b *Build) Limiter() (l *Limiter, named bool) {
 	if b.h.Limiter == nil {
-		return Unlimited()
+		return Unlimited(), false
 	}
-	return b.h.Limiter
+	return b.h.Limiter, true
 }
 
 // Progress reports n units of work (bytes downloaded, say) to the live display.

@@ -20,7 +20,7 @@ type RunInfo struct {
 // Summary counts what a run did.
 type Summary struct {
 	Finished time.Time `json:"finished"`
-	Status   string    `json:"status"` // ok, failed (some item failed), pending (some left for later), interrupted
+	Status   RunStatus `json:"status"` // ok, failed (some item failed), pending (some left for later), interrupted
 	Items    int       `json:"items"`
 	Done     int       `json:"done"`
 	Skipped  int       `json:"skipped"` // dropped by a filter
@@ -67,3 +67,15 @@ func (s *Summary) FilteredReasons() []string {
 	slices.SortFunc(out, func(a, b string) int { return cmp.Or(s.Filtered[b]-s.Filtered[a], strings.Compare(a, b)) })
 	return out
 }
+
+// RunStatus is how a run ended (Summary.Status). It is a type of its own so that it cannot be mistaken
+// for a check's status (finding.Status), which also has an "ok".
+type RunStatus string
+
+// The run statuses of Summary.Status.
+const (
+	RunOK          RunStatus = "ok"
+	RunFailed      RunStatus = "failed"      // some item failed, the listing failed, or the environment did
+	RunPending     RunStatus = "pending"     // nothing failed, but items were left for later for a reason
+	RunInterrupted RunStatus = "interrupted" // stopped by a signal
+)

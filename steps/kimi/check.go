@@ -13,11 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"meetpipe/steps/internal/finding"
+	"meetpipe/runner/finding"
 )
-
-// Finding is one result of a check; it has the fields of runner.Finding, which it converts to.
-type Finding = finding.Finding
 
 // Models lists the models an OpenAI-compatible transcription server serves (GET {base}/models, which vLLM,
 // OpenAI and LocalAI answer; whisper.cpp and SiliconFlow's SenseVoice endpoint answer 404).
@@ -59,22 +56,22 @@ func modelIDs(b []byte, op string) ([]string, error) {
 
 // CheckTranscriber reports whether the transcription server answers, accepts the key and serves the
 // model. With spend it also transcribes one second of generated silence (a paid call on hosted servers).
-func CheckTranscriber(ctx context.Context, t *Transcriber, spend bool) []Finding {
+func CheckTranscriber(ctx context.Context, t *Transcriber, spend bool) []finding.Finding {
 	subject := "ASR server " + runnerSafe(t.BaseURL)
 	ids, err := t.Models(ctx)
 	var ae *APIError
-	var out []Finding
+	var out []finding.Finding
 	switch {
 	case errors.As(err, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden):
-		return []Finding{finding.Configuration(subject, ae.Error(), "the server refused the key: check ASR_API_KEY")}
+		return []finding.Finding{finding.Configuration(subject, ae.Error(), "the server refused the key: check ASR_API_KEY")}
 	case errors.As(err, &ae) && (ae.Status == http.StatusNotFound || ae.Status == http.StatusMethodNotAllowed):
-		out = append(out, finding.New("ok", subject, "reachable; it lists no models (/v1/models not served), so "+t.Model+" is not checked", ""))
+		out = append(out, finding.OK(subject, "reachable; it lists no models (/v1/models not served), so "+t.Model+" is not checked"))
 	case err != nil:
-		return []Finding{finding.New("fail", subject, err.Error(), "check that the server runs and that ASR_BASE_URL reaches it from this machine")}
+		return []finding.Finding{finding.Fail(subject, err.Error(), "check that the server runs and that ASR_BASE_URL reaches it from this machine")}
 	case slices.Contains(ids, t.Model):
-		out = append(out, finding.New("ok", subject, "serves "+t.Model, ""))
+		out = append(out, finding.OK(subject, "serves "+t.Model))
 	default:
-		return []Finding{finding.Configuration("ASR model "+t.Model, fmt.Sprintf("%s serves %s, not %s", runnerSafe(t.BaseURL), listOf(ids), t.Model),
+		return []finding.Finding{finding.Configuration("ASR model "+t.Model, fmt.Sprintf("%s serves %s, not %s", runnerSafe(t.BaseURL), listOf(ids), t.Model),
 			fmt.Sprintf("set ASR_MODEL to the model the server serves (%s), or point ASR_BASE_URL at the right server", listOf(ids)))}
 	}
 	if spend {
@@ -84,16 +81,16 @@ func CheckTranscriber(ctx context.Context, t *Transcriber, spend bool) []Finding
 }
 
 // transcribeSilence sends one second of silence, which costs next to nothing and proves the whole path.
-func transcribeSilence(ctx context.Context, t *Transcriber) Finding {
+func transcribeSilence(ctx context.Context, t *Transcriber) finding.Finding {
 	const subject = "ASR transcription"
 	dir, err := os.MkdirTemp("", "meetpipe-doctor-")
 	if err != nil {
-		return finding.New("warn", subject, err.Error(), "make the temporary folder ($TMPDIR) writable")
+		return finding.Warn(subject, err.Error(), "make the temporary folder ($TMPDIR) writable")
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "silence.wav")
 	if err := os.WriteFile(path, silenceWAV(16000, 1), 0o600); err != nil {
-		return finding.New("warn", subject, err.Error(), "make the temporary folder ($TMPDIR) writable")
+		return finding.Warn(subject, err.Error(), "make the temporary folder ($TMPDIR) writable")
 	}
 	start := time.Now()
 	// A copy: the learned json-only fallback of a doctor call should not leak into a run's client.
@@ -103,9 +100,9 @@ func transcribeSilence(ctx context.Context, t *Transcriber) Finding {
 		if ae := (*APIError)(nil); errors.As(err, &ae) && ae.Kind() == ErrQuota {
 			remedy = "top up the ASR account"
 		}
-		return finding.New("fail", subject, err.Error(), remedy)
+		return finding.Fail(subject, err.Error(), remedy)
 	}
-	return finding.New("ok", subject, fmt.Sprintf("one second of silence transcribed in %s", time.Since(start).Round(time.Millisecond)), "")
+	return finding.OK(subject, fmt.Sprintf("one second of silence transcribed in %s", time.Since(start).Round(time.Millisecond)))
 }
 
 // silenceWAV is a 16-bit mono PCM WAV of zeros.
@@ -135,7 +132,7 @@ const (
 
 // CheckChat reports whether Moonshot accepts the key at this base URL, serves the model and has a
 // balance left. Listing models and reading the balance are free.
-func CheckChat(ctx context.Context, c *Chat, model string) []Finding {
+func CheckChat(ctx context.Context, c *Chat, model string) []finding.Finding {
 	base := c.baseURL()
 	subject := "Moonshot key at " + runnerSafe(base)
 	models, err := c.Models(ctx)
@@ -146,16 +143,15 @@ func CheckChat(ctx context.Context, c *Chat, model string) []Finding {
 	var ae *APIError
 	switch {
 	case errors.As(err, &ae) && ae.Kind() == ErrAuth:
-		return []Finding{finding.Configuration(subject, ae.Error(), keyRemedy(base))}
+		return []finding.Finding{finding.Configuration(subject, ae.Error(), keyRemedy(base))}
 	case errors.As(err, &ae) && ae.Kind() == ErrQuota:
-		return []Finding{finding.New("fail", subject, ae.Error(), "top up the account in the Moonshot console: the key is fine, the balance is not")}
+		return []finding.Finding{finding.Fail(subject, ae.Error(), "top up the account in the Moonshot console: the key is fine, the balance is not")}
 	case err != nil:
-		return []Finding{finding.New("fail", subject, err.Error(), "check that KIMI_BASE_URL is reachable from this "+
-			"machine (a proxy or firewall may block it)")}
+		return []finding.Finding{finding.Fail(subject, err.Error(), "check that KIMI_BASE_URL is reachable from this machine (a proxy or firewall may block it)")}
 	}
-	out := []Finding{finding.New("ok", subject, "accepted", "")}
+	out := []finding.Finding{finding.OK(subject, "accepted")}
 	if slices.Contains(ids, model) {
-		out = append(out, finding.New("ok", "Moonshot model "+model, "listed", ""))
+		out = append(out, finding.OK("Moonshot model "+model, "listed"))
 	} else {
 		out = append(out, finding.Configuration("Moonshot model "+model, "not among the models of this key: "+listOf(ids),
 			fmt.Sprintf("set KIMI_MODEL to one of %s", listOf(ids))))
@@ -163,15 +159,14 @@ func CheckChat(ctx context.Context, c *Chat, model string) []Finding {
 	bal, err := c.Balance(ctx)
 	switch {
 	case errors.As(err, &ae) && ae.Kind() == ErrNotFound:
-		out = append(out, finding.New("ok", "Moonshot balance", "not served by this endpoint (not Moonshot?)", ""))
+		out = append(out, finding.OK("Moonshot balance", "not served by this endpoint (not Moonshot?)"))
 	case err != nil:
-		out = append(out, finding.New("warn", "Moonshot balance", err.Error(), "check the balance in the Moonshot console"))
+		out = append(out, finding.Warn("Moonshot balance", err.Error(), "check the balance in the Moonshot console"))
 	case bal.Available <= 0:
-		out = append(out, finding.New("fail", "Moonshot balance", fmt.Sprintf("available %.2f (cash %.2f, voucher %.2f): every model call would be refused",
-			bal.Available, bal.Cash, bal.Voucher),
+		out = append(out, finding.Fail("Moonshot balance", fmt.Sprintf("available %.2f (cash %.2f, voucher %.2f): every model call would be refused", bal.Available, bal.Cash, bal.Voucher),
 			"top up the account in the Moonshot console (platform.moonshot.cn → 账户 → 充值, or platform.moonshot.ai billing)"))
 	default:
-		out = append(out, finding.New("ok", "Moonshot balance", fmt.Sprintf("available %.2f", bal.Available), ""))
+		out = append(out, finding.OK("Moonshot balance", fmt.Sprintf("available %.2f", bal.Available)))
 	}
 	return out
 }

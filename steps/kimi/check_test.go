@@ -5,19 +5,20 @@ import (
 	"strings"
 	"testing"
 
+	"meetpipe/runner/finding"
 	"meetpipe/steps/kimi"
 	"meetpipe/steps/kimi/emulator"
 )
 
-func subjects(fs []kimi.Finding) map[string]kimi.Finding {
-	m := map[string]kimi.Finding{}
+func subjects(fs []finding.Finding) map[string]finding.Finding {
+	m := map[string]finding.Finding{}
 	for _, f := range fs {
 		m[strings.Fields(f.Subject)[0]+" "+strings.Fields(f.Subject)[1]] = f
 	}
 	return m
 }
 
-func noSecret(t *testing.T, fs []kimi.Finding, secret string) {
+func noSecret(t *testing.T, fs []finding.Finding, secret string) {
 	t.Helper()
 	for _, f := range fs {
 		if strings.Contains(f.Subject+f.Detail+f.Remedy, secret) {

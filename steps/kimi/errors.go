@@ -11,7 +11,8 @@ import (
 	"time"
 )
 
-// ErrorKind is what a caller should do about an API error.
+// ErrorKind is what a caller should do about an API error. An engine asks an APIError how it behaves
+// instead (Permanent, Deferred, RetryAfter, Environmental), which these kinds decide.
 type ErrorKind int
 
 const (
@@ -127,7 +128,41 @@ func (e *APIError) Kind() ErrorKind {
 	return ErrOther
 }
 
-// maxErrorBody bounds how much of an error body is read and quoted.
+// Environmental reports a refusal every call meets, whatever the recording: a rejected key, an exhausted
+// balance or quota, a model retired or not open to the key's organisation (corrections item 7). Such an
+// error is also Deferred: the work waits for the run after the fix or the top-up.
+func (e *APIError) Environmental() bool {
+	switch e.Kind() {
+	case ErrAuth, ErrQuota, ErrNotFound, ErrUnavailable:
+		return true
+	}
+	return false
+}
+
+// Deferred reports an error that leaves the work for a later run (see Environmental).
+func (e *APIError) Deferred() bool { return e.Environmental() }
+
+// Permanent reports a request trying again cannot fix: too large, too long, refused by the content filter,
+// or otherwise wrong.
+func (e *APIError) Permanent() bool {
+	switch e.Kind() {
+	case ErrTooLarge, ErrTooLong, ErrContentFilter, ErrBadRequest:
+		return true
+	}
+	return false
+}
+
+// RetryAfter is the server's wait before another attempt of a rate limit, an overload or a 5xx (0: none
+// said, or not an error to retry).
+func (e *APIError) RetryAfter() time.Duration {
+	switch e.Kind() {
+	case ErrRateLimit, ErrOverloaded, ErrServer:
+		return e.Wait
+	}
+	return 0
+}
+
+// MaxErrorBody bounds how much of an error body is read and quoted.
 const maxErrorBody = 64 << 10
 
 var (

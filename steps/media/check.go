@@ -9,7 +9,7 @@ import (
 	"strings"
 	"sync"
 
-	"meetpipe/steps/internal/finding"
+	"meetpipe/runner/finding"
 )
 
 // Lazy finds a tool on PATH on first use and remembers the answer, so that loading and validating a
@@ -38,22 +38,22 @@ func (l *Lazy) Path() (string, error) {
 }
 
 // CheckTool reports whether tool is installed, with its version line.
-func CheckTool(ctx context.Context, tool string) (Finding, string) {
+func CheckTool(ctx context.Context, tool string) (finding.Finding, string) {
 	p, err := LookTool(tool)
 	if err != nil {
-		return fail(tool, "not found on PATH", fmt.Sprintf("install it with `apt-get install %s` (or run `just deps`)", Packages[tool])), ""
+		return finding.Fail(tool, "not found on PATH", fmt.Sprintf("install it with `apt-get install %s` (or run `just deps`)", Packages[tool])), ""
 	}
 	cmd := exec.CommandContext(ctx, p, versionFlag(tool))
 	cmd.Env = childEnv() // the probe gets what the real runs get, not the runner's secrets
 	out, err := cmd.Output()
 	if err != nil {
-		return fail(tool, fmt.Sprintf("%s does not run: %v", p, err), fmt.Sprintf("reinstall it with `apt-get install --reinstall %s`", Packages[tool])), ""
+		return finding.Fail(tool, fmt.Sprintf("%s does not run: %v", p, err), fmt.Sprintf("reinstall it with `apt-get install --reinstall %s`", Packages[tool])), ""
 	}
 	line, _, _ := strings.Cut(string(out), "\n")
 	if f := strings.Fields(line); len(f) > 3 {
 		line = strings.Join(f[:3], " ") // "ffmpeg version 5.1.6-0+deb12u1", without the copyright
 	}
-	return okay(tool, p+" ("+strings.TrimSpace(line)+")"), p
+	return finding.OK(tool, p+" ("+strings.TrimSpace(line)+")"), p
 }
 
 func versionFlag(tool string) string {
@@ -68,10 +68,10 @@ var Encoders = map[string]string{"flac": "flac", "opus": "libopus", "mp3": "libm
 
 // CheckFFmpeg checks ffmpeg and ffprobe, and that ffmpeg has the encoders of codecs (`ffmpeg -encoders`).
 // The whole-recording audio is always FLAC, so flac is checked whatever the chunks use.
-func CheckFFmpeg(ctx context.Context, codecs ...string) []Finding {
+func CheckFFmpeg(ctx context.Context, codecs ...string) []finding.Finding {
 	ff, ffPath := CheckTool(ctx, "ffmpeg")
 	fp, _ := CheckTool(ctx, "ffprobe")
-	out := []Finding{ff, fp}
+	out := []finding.Finding{ff, fp}
 	if ffPath == "" {
 		return out
 	}
@@ -79,7 +79,7 @@ func CheckFFmpeg(ctx context.Context, codecs ...string) []Finding {
 	enc.Env = childEnv()
 	b, err := enc.Output()
 	if err != nil {
-		return append(out, fail("ffmpeg encoders", fmt.Sprintf("ffmpeg -encoders: %v", err), "reinstall ffmpeg with `apt-get install --reinstall ffmpeg`"))
+		return append(out, finding.Fail("ffmpeg encoders", fmt.Sprintf("ffmpeg -encoders: %v", err), "reinstall ffmpeg with `apt-get install --reinstall ffmpeg`"))
 	}
 	have := encoderNames(b)
 	seen := map[string]bool{}
@@ -90,9 +90,9 @@ func CheckFFmpeg(ctx context.Context, codecs ...string) []Finding {
 		}
 		seen[enc] = true
 		if have[enc] {
-			out = append(out, okay("ffmpeg encoder "+enc, "for "+c))
+			out = append(out, finding.OK("ffmpeg encoder "+enc, "for "+c))
 		} else {
-			out = append(out, fail("ffmpeg encoder "+enc, "this ffmpeg cannot encode "+c,
+			out = append(out, finding.Fail("ffmpeg encoder "+enc, "this ffmpeg cannot encode "+c,
 				fmt.Sprintf("install an ffmpeg built with %s (Debian's ffmpeg package has it) or set codec: flac", enc)))
 		}
 	}
@@ -120,18 +120,3 @@ func encoderNames(b []byte) map[string]bool {
 // NightBytes is the disk space assumed for one recording of a night: a one-hour Tencent cloud recording
 // (720p MP4) is a few hundred MB, its FLAC audio about 100 MB.
 const NightBytes = 600 << 20
-
-// Statuses of a Finding.
-const (
-	StatusOK   = finding.OK
-	StatusWarn = finding.Warn
-	StatusFail = finding.Fail
-)
-
-// Finding is one result of a check: what was checked, what was found, and what to do when it is not ok.
-type Finding = finding.Finding
-
-func okay(subject, detail string) Finding { return finding.New(StatusOK, subject, detail, "") }
-func fail(subject, detail, remedy string) Finding {
-	return finding.New(StatusFail, subject, detail, remedy)
-}

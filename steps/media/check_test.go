@@ -4,12 +4,14 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"meetpipe/runner/finding"
 )
 
 func TestCheckToolMissing(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	f, path := CheckTool(context.Background(), "aria2c")
-	if path != "" || f.Status != StatusFail || !strings.Contains(f.Remedy, "apt-get install aria2") {
+	if path != "" || f.Status != finding.StatusFail || !strings.Contains(f.Remedy, "apt-get install aria2") {
 		t.Errorf("%+v", f)
 	}
 	l := &Lazy{Tool: "aria2c"}

@@ -4,6 +4,6 @@
 // The item shapes the steps exchange (File, Audio, Chunk) live here too, so that later steps decode them
 // with the same types.
 //
-// It knows nothing of the pipeline engine: checks return this package's Finding, which the step files
-// (steps/aria2_download.go, steps/ffmpeg_audio.go) map to the doctor's.
+// It knows nothing of the pipeline engine: checks return the doctor's findings through the leaf package
+// runner/finding.
 package media

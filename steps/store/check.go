@@ -10,11 +10,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"meetpipe/steps/internal/finding"
+	"meetpipe/runner/finding"
 )
-
-// Finding is one result of Check; it has the fields of runner.Finding, which it converts to.
-type Finding = finding.Finding
 
 // Privileges each kind of work needs on the database.
 var (
@@ -34,33 +31,32 @@ type CheckOptions struct {
 // Check connects with c and reports what stands in the way of migrating and writing: the connection, the
 // user's privileges on the database, pending migrations, and the server's time zone and clock. It
 // changes nothing. Findings never contain the password.
-func Check(ctx context.Context, c Config, o CheckOptions) []Finding {
+func Check(ctx context.Context, c Config, o CheckOptions) []finding.Finding {
 	where := c.Describe()
 	subject := "database " + where
 	db, err := New(c)
 	if err != nil {
-		return []Finding{finding.Configuration(subject, Scrub(err, c.Secrets()...).Error(), "fix the database "+
-			"settings (DB_DSN, or DB_HOST, DB_PORT, DB_USER, DB_PASS, DB_NAME)")}
+		return []finding.Finding{finding.Configuration(subject, Scrub(err, c.Secrets()...).Error(), "fix the database settings (DB_DSN, or DB_HOST, DB_PORT, DB_USER, DB_PASS, DB_NAME)")}
 	}
 	defer db.Close()
 	if err := db.PingContext(ctx); err != nil {
-		return []Finding{finding.New("fail", subject, Scrub(err, c.Secrets()...).Error(), connectRemedy(err, c))}
+		return []finding.Finding{finding.Fail(subject, Scrub(err, c.Secrets()...).Error(), connectRemedy(err, c))}
 	}
-	out := []Finding{finding.New("ok", subject, "connected", "")}
+	out := []finding.Finding{finding.OK(subject, "connected")}
 	privs, enforced, err := privileges(ctx, db)
 	var pending []string
 	if err == nil {
 		pending, err = PendingMigrations(ctx, db)
 	}
 	if err != nil {
-		return append(out, finding.New("fail", subject+" privileges", Scrub(err, c.Secrets()...).Error(),
+		return append(out, finding.Fail(subject+" privileges", Scrub(err, c.Secrets()...).Error(),
 			"grant the user SELECT on information_schema and the database, or check the server's log"))
 	}
 	user := userOf(c)
 	name := dbName(c)
 	switch {
 	case !enforced:
-		out = append(out, finding.New("ok", "privileges", "the server does not enforce privileges (skip-grant-tables)", ""))
+		out = append(out, finding.OK("privileges", "the server does not enforce privileges (skip-grant-tables)"))
 	default:
 		out = append(out, privilegeFinding("privileges for writes", privs, UpsertPrivileges, user, name, true))
 		out = append(out, privilegeFinding("privileges for migrations", privs, MigratePrivileges, user, name, len(pending) > 0))
@@ -70,12 +66,12 @@ func Check(ctx context.Context, c Config, o CheckOptions) []Finding {
 		canMigrate := !enforced || missing(privs, MigratePrivileges) == nil
 		switch {
 		case o.Migrate && canMigrate:
-			out = append(out, finding.New("ok", "schema version", detail+" (applied before the first write)", ""))
+			out = append(out, finding.OK("schema version", detail+" (applied before the first write)"))
 		default:
-			out = append(out, finding.New("warn", "schema version", detail, "run `runner migrate` (as a user with CREATE, ALTER and INDEX)"))
+			out = append(out, finding.Warn("schema version", detail, "run `runner migrate` (as a user with CREATE, ALTER and INDEX)"))
 		}
 	} else {
-		out = append(out, finding.New("ok", "schema version", "every migration applied", ""))
+		out = append(out, finding.OK("schema version", "every migration applied"))
 	}
 	if !o.Preflight {
 		out = append(out, clockFinding(ctx, db))
@@ -147,33 +143,33 @@ func missing(have map[string]bool, want []string) []string {
 	return out
 }
 
-func privilegeFinding(subject string, have map[string]bool, want []string, user, db string, needed bool) Finding {
+func privilegeFinding(subject string, have map[string]bool, want []string, user, db string, needed bool) finding.Finding {
 	miss := missing(have, want)
 	if len(miss) == 0 {
-		return finding.New("ok", subject, strings.Join(want, ", "), "")
+		return finding.OK(subject, strings.Join(want, ", "))
 	}
-	status := "fail"
-	if !needed {
-		status = "warn" // migrations already applied: only a later migration needs these
-	}
-	return finding.New(status, subject, "missing "+strings.Join(miss, ", "),
+	f := finding.Fail(subject, "missing "+strings.Join(miss, ", "),
 		fmt.Sprintf("as an administrator: GRANT %s ON `%s`.* TO '%s'@'%%'", strings.Join(miss, ", "), db, user))
+	if !needed {
+		f.Status = finding.StatusWarn // migrations already applied: only a later migration needs these
+	}
+	return f
 }
 
 // clockFinding reports the server's time zone (sessions use UTC, so it does not change what is stored)
 // and how far its clock is from this machine's.
-func clockFinding(ctx context.Context, db *sql.DB) Finding {
+func clockFinding(ctx context.Context, db *sql.DB) finding.Finding {
 	var sysTZ, globalTZ string
 	var utc time.Time
 	if err := db.QueryRowContext(ctx, "SELECT @@system_time_zone, @@global.time_zone, UTC_TIMESTAMP(6)").Scan(&sysTZ, &globalTZ, &utc); err != nil {
-		return finding.New("warn", "server time zone", err.Error(), "check that the user may read server variables")
+		return finding.Warn("server time zone", err.Error(), "check that the user may read server variables")
 	}
 	skew := time.Since(utc.UTC()).Round(time.Second)
 	detail := fmt.Sprintf("system %s, default %s (sessions use UTC), clock %s from this machine", sysTZ, globalTZ, skew)
 	if skew > time.Minute || skew < -time.Minute {
-		return finding.New("warn", "server time zone", detail, "synchronise the clocks of this machine and the database server (NTP)")
+		return finding.Warn("server time zone", detail, "synchronise the clocks of this machine and the database server (NTP)")
 	}
-	return finding.New("ok", "server time zone", detail, "")
+	return finding.OK("server time zone", detail)
 }
 
 func dbName(c Config) string {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"meetpipe/runner/finding"
 	"meetpipe/steps/store"
 	"meetpipe/steps/store/storetest"
 )
@@ -67,10 +68,10 @@ func configFor(t *testing.T, addr, user, pass, db string) store.Config {
 	return store.Config{Host: host, Port: p, User: user, Password: pass, Database: db}
 }
 
-// bySubject indexes findings by subject, failing t when one leaks the password.
-func bySubject(t *testing.T, fs []store.Finding, secret string) map[string]store.Finding {
+// byStatus indexes findings by subject, failing t when one leaks the password.
+func bySubject(t *testing.T, fs []finding.Finding, secret string) map[string]finding.Finding {
 	t.Helper()
-	m := map[string]store.Finding{}
+	m := map[string]finding.Finding{}
 	for _, f := range fs {
 		if secret != "" && strings.Contains(f.Subject+f.Detail+f.Remedy, secret) {
 			t.Errorf("finding shows the password: %+v", f)

@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"time"
 
-	"meetpipe/steps/internal/fsx"
+	"meetpipe/runner/atomicfile"
 )
 
 // CacheDirName is the directory under state_dir that holds the cache.
@@ -168,7 +168,7 @@ func (c *Cache) store(ctx context.Context, path string, v any) {
 	}
 	b, err := json.Marshal(v)
 	if err == nil {
-		err = fsx.WriteFileAtomic(path, b)
+		err = atomicfile.Write(path, b)
 	}
 	if err != nil {
 		c.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "tencent cache not written", slog.String("file", filepath.Base(path)), slog.String("error", err.Error()))

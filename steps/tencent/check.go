@@ -14,26 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"meetpipe/steps/internal/finding"
+	"meetpipe/runner/finding"
 )
-
-// Statuses of a Finding.
-const (
-	StatusOK   = finding.OK
-	StatusWarn = finding.Warn
-	StatusFail = finding.Fail
-)
-
-// Finding is one result of Check: what was checked, what was found, and what to do when it is not ok.
-type Finding = finding.Finding
-
-func okay(subject, detail string) Finding { return finding.New(StatusOK, subject, detail, "") }
-func warn(subject, detail, remedy string) Finding {
-	return finding.New(StatusWarn, subject, detail, remedy)
-}
-func fail(subject, detail, remedy string) Finding {
-	return finding.New(StatusFail, subject, detail, remedy)
-}
 
 // CheckConfig is what Check needs to know of the listing it stands for.
 type CheckConfig struct {
@@ -75,8 +57,8 @@ func ipIn(msg string) string {
 // operator of that mode) and reports what stands in the way of listing: the network, the clock against
 // the server's Date, the signature, AppId and SdkId, the IP whitelist and the operator's rights. It also
 // compares the configured rate limits with the documented ones. It changes nothing at Tencent.
-func (c *Client) Check(ctx context.Context, cc CheckConfig) []Finding {
-	out := []Finding{rateFinding(cc)}
+func (c *Client) Check(ctx context.Context, cc CheckConfig) []finding.Finding {
+	out := []finding.Finding{rateFinding(cc)}
 	path, op := "/v1/records", ""
 	switch cc.Mode {
 	case ModeCorp:
@@ -90,25 +72,25 @@ func (c *Client) Check(ctx context.Context, cc CheckConfig) []Finding {
 	now := c.now()
 	q, err := RecordsQuery{Operator: op, Start: now.Add(-time.Hour), End: now, Page: 1, PageSize: 1, RecordType: 1}.values()
 	if err != nil {
-		return append(out, fail(subject, err.Error(), "set operator_id (TQM_OPERATOR_ID) in corp mode, or teachers in per_teacher mode"))
+		return append(out, finding.Fail(subject, err.Error(), "set operator_id (TQM_OPERATOR_ID) in corp mode, or teachers in per_teacher mode"))
 	}
 	status, date, ae, err := c.probe(ctx, path, q)
 	var nl *notListingError
 	if errors.As(err, &nl) {
-		return append(out, fail(subject, nl.Error(),
+		return append(out, finding.Fail(subject, nl.Error(),
 			"set TQM_BASE_URL to Tencent Meeting's API (https://api.meeting.qq.com); a proxy or portal answered instead"))
 	}
 	if err != nil {
-		return append(out, fail("Tencent API "+c.base.String(), err.Error(),
+		return append(out, finding.Fail("Tencent API "+c.base.String(), err.Error(),
 			"check that TQM_BASE_URL is reachable from this machine (DNS, proxy, firewall)"))
 	}
 	clockBad := false
 	if f, ok := clockFinding(date, now, ae); ok {
 		out = append(out, f)
-		clockBad = f.Status == StatusFail
+		clockBad = f.Status == finding.StatusFail
 	}
 	if ae == nil {
-		out = append(out, okay(subject, fmt.Sprintf("HTTP %d: signature, AppId, SdkId, IP whitelist and operator rights accepted", status)))
+		out = append(out, finding.OK(subject, fmt.Sprintf("HTTP %d: signature, AppId, SdkId, IP whitelist and operator rights accepted", status)))
 		uctx, cancel := context.WithTimeout(ctx, userCheckTimeout)
 		defer cancel()
 		return append(out, c.checkTeachers(uctx, cc)...)
@@ -120,7 +102,7 @@ func (c *Client) Check(ctx context.Context, cc CheckConfig) []Finding {
 }
 
 // rateFinding compares the configured client-side limits with the app's documented ones.
-func rateFinding(cc CheckConfig) Finding {
+func rateFinding(cc CheckConfig) finding.Finding {
 	const subject = "Tencent rate limits"
 	perMin := cc.RequestsPerSecond * 60
 	if cc.RequestsPerSecond <= 0 {
@@ -134,40 +116,40 @@ func rateFinding(cc CheckConfig) Finding {
 		}
 		detail += fmt.Sprintf("; /v1/corp/records %.0f/min of %d/min", cpm, corpCallsPerMinute)
 		if cpm > corpCallsPerMinute {
-			return warn(subject, detail, fmt.Sprintf("set corp_records_per_minute to %d or less, or listings will be refused with 190310", corpCallsPerMinute))
+			return finding.Warn(subject, detail, fmt.Sprintf("set corp_records_per_minute to %d or less, or listings will be refused with 190310", corpCallsPerMinute))
 		}
 	}
 	if perMin > appCallsPerMinute {
-		return warn(subject, detail, fmt.Sprintf("set TQM_RPS (requests_per_second) to %d or less, or calls will be refused with 190310", appCallsPerMinute/60))
+		return finding.Warn(subject, detail, fmt.Sprintf("set TQM_RPS (requests_per_second) to %d or less, or calls will be refused with 190310", appCallsPerMinute/60))
 	}
-	return okay(subject, detail)
+	return finding.OK(subject, detail)
 }
 
 // clockFinding measures this machine's clock against the server's Date header (and 190300, which says
 // the same without a figure).
-func clockFinding(date, now time.Time, ae *APIError) (Finding, bool) {
+func clockFinding(date, now time.Time, ae *APIError) (finding.Finding, bool) {
 	const subject = "clock"
 	const remedy = "synchronise this machine's clock (timedatectl set-ntp true, or chrony/ntpd)"
 	skewed := ae != nil && ae.HasCode(codeTimestampSkew)
 	if date.IsZero() {
 		if skewed {
-			return fail(subject, "Tencent says X-TC-Timestamp is more than 5 minutes from its clock (190300)", remedy), true
+			return finding.Fail(subject, "Tencent says X-TC-Timestamp is more than 5 minutes from its clock (190300)", remedy), true
 		}
-		return Finding{}, false
+		return finding.Finding{}, false
 	}
 	skew := now.Sub(date).Round(time.Second)
 	detail := fmt.Sprintf("%s from the server's Date", skew)
 	switch {
 	case skewed || skew > maxClockSkew || skew < -maxClockSkew:
-		return fail(subject, detail+"; requests more than 5 minutes off are refused", remedy), true
+		return finding.Fail(subject, detail+"; requests more than 5 minutes off are refused", remedy), true
 	case skew > time.Minute || skew < -time.Minute:
-		return warn(subject, detail, remedy), true
+		return finding.Warn(subject, detail, remedy), true
 	}
-	return okay(subject, detail), true
+	return finding.OK(subject, detail), true
 }
 
 // apiFinding turns an error answer into what to do about it.
-func (c *Client) apiFinding(subject, op, mode string, ae *APIError) Finding {
+func (c *Client) apiFinding(subject, op, mode string, ae *APIError) finding.Finding {
 	detail := fmt.Sprintf("HTTP %d error %d", ae.Status, ae.Code)
 	if ae.NewCode != 0 {
 		detail += fmt.Sprintf(" (new %d)", ae.NewCode)
@@ -187,34 +169,32 @@ func (c *Client) apiFinding(subject, op, mode string, ae *APIError) Finding {
 		if m := ipIn(ae.Message); m != "" {
 			ip = m
 		}
-		return fail(subject+": IP whitelist", detail, fmt.Sprintf("add %s to the app's IP whitelist in the Tencent "+
-			"Meeting admin console (企业自建应用 → IP 白名单)", ip))
+		return finding.Fail(subject+": IP whitelist", detail, fmt.Sprintf("add %s to the app's IP whitelist in the Tencent Meeting admin console (企业自建应用 → IP 白名单)", ip))
 	case ae.HasCode(codeUnknownSecret), ae.HasCode(CodeCorpMismatch), ae.HasCode(CodeInvalidCorp),
 		ae.HasCode(CodeInvalidParam) && (containsFold(ae.Message, "AppId") || containsFold(ae.Message, "SdkId")):
-		return fail(subject+": AppId/SdkId", detail, "check ENTERPRISE_ID (sent as AppId) and TQM_SECRET_ID (X-TC-Key) against the app's page; "+sdk)
+		return finding.Fail(subject+": AppId/SdkId", detail, "check ENTERPRISE_ID (sent as AppId) and TQM_SECRET_ID (X-TC-Key) against the app's page; "+sdk)
 	case ae.HasCode(codeTimestampSkew):
-		return fail(subject+": clock", detail, "synchronise this machine's clock (timedatectl set-ntp true, or chrony/ntpd)")
+		return finding.Fail(subject+": clock", detail, "synchronise this machine's clock (timedatectl set-ntp true, or chrony/ntpd)")
 	case ae.HasCode(CodeBadSignature):
-		return fail(subject+": signature", detail, "check TQM_SECRET_ID and TQM_SECRET_KEY (copy them again from the app's page)")
+		return finding.Fail(subject+": signature", detail, "check TQM_SECRET_ID and TQM_SECRET_KEY (copy them again from the app's page)")
 	case ae.HasCode(CodeNoPermission), ae.HasCode(CodeNoPermissionOld):
 		who := "TQM_OPERATOR_ID"
 		if mode == ModePerTeacher {
 			who = "the teacher"
 		}
-		return fail(subject+": operator rights", detail, fmt.Sprintf("grant %s (%s) 录制管理 rights in the admin "+
-			"console, or use a super-admin, and give the app 查看/管理企业录制", op, who))
+		return finding.Fail(subject+": operator rights", detail, fmt.Sprintf("grant %s (%s) 录制管理 rights in the admin console, or use a super-admin, and give the app 查看/管理企业录制", op, who))
 	case ae.HasCode(CodeUserUnregistered), ae.HasCode(CodeUserNotExist):
-		return fail(subject+": operator", detail, fmt.Sprintf("%s is not a user of the enterprise: check TQM_OPERATOR_ID or the teacher whitelist", op))
+		return finding.Fail(subject+": operator", detail, fmt.Sprintf("%s is not a user of the enterprise: check TQM_OPERATOR_ID or the teacher whitelist", op))
 	case ae.HasCode(CodeTooFrequent), ae.HasCode(CodePerMinuteLimit), ae.Status == http.StatusTooManyRequests:
-		return warn(subject, detail, "the app is being rate limited right now: lower TQM_RPS or run the doctor again in a minute")
+		return finding.Warn(subject, detail, "the app is being rate limited right now: lower TQM_RPS or run the doctor again in a minute")
 	case ae.Status >= 500 && ae.Code == 0:
-		return warn(subject, detail, "Tencent or a proxy in between failed; run the doctor again, and check TQM_BASE_URL")
+		return finding.Warn(subject, detail, "Tencent or a proxy in between failed; run the doctor again, and check TQM_BASE_URL")
 	}
 	remedy := "see the code in docs/tencent-meeting-api.md §5 or Tencent's error table (1095/43704)"
 	if cause := ae.Cause(); cause != "" {
 		remedy = cause
 	}
-	return fail(subject, detail, remedy)
+	return finding.Fail(subject, detail, remedy)
 }
 
 // probe makes one signed GET without retries and returns the status, the server's Date and the error

@@ -6,22 +6,23 @@ import (
 	"testing"
 	"time"
 
+	"meetpipe/runner/finding"
 	"meetpipe/steps/tencent/emulator"
 )
 
 // last returns the finding about the listing call (the first is the rate limits, then the clock).
-func last(fs []Finding) Finding { return fs[len(fs)-1] }
+func last(fs []finding.Finding) finding.Finding { return fs[len(fs)-1] }
 
-func find(fs []Finding, subject string) (Finding, bool) {
+func find(fs []finding.Finding, subject string) (finding.Finding, bool) {
 	for _, f := range fs {
 		if f.Subject == subject {
 			return f, true
 		}
 	}
-	return Finding{}, false
+	return finding.Finding{}, false
 }
 
-func noSecrets(t *testing.T, fs []Finding) {
+func noSecrets(t *testing.T, fs []finding.Finding) {
 	t.Helper()
 	for _, f := range fs {
 		if s := f.Subject + f.Detail + f.Remedy; strings.Contains(s, emulator.DefaultSecretKey) || strings.Contains(s, emulator.DefaultSecretID) {
@@ -35,7 +36,7 @@ func TestCheckAccepted(t *testing.T) {
 		s, c := newEnv(t, emulator.Options{})
 		fs := c.Check(context.Background(), cc)
 		for _, f := range fs {
-			if f.Status != StatusOK {
+			if f.Status != finding.StatusOK {
 				t.Errorf("%s: %+v", cc.Mode, f)
 			}
 		}
@@ -86,7 +87,7 @@ func TestCheckFindings(t *testing.T) {
 			_, c := newEnv(t, tt.opts, tweaks...)
 			fs := c.Check(context.Background(), tt.cc)
 			f, ok := find(fs, tt.subject)
-			if !ok || f.Status != StatusFail || !strings.Contains(f.Remedy, tt.inRemedy) {
+			if !ok || f.Status != finding.StatusFail || !strings.Contains(f.Remedy, tt.inRemedy) {
 				t.Errorf("want a failed %q with %q in its remedy; got %+v", tt.subject, tt.inRemedy, fs)
 			}
 			noSecrets(t, fs)
@@ -124,13 +125,13 @@ func TestIPIn(t *testing.T) {
 }
 
 func TestCheckRateHeadroom(t *testing.T) {
-	if f := rateFinding(CheckConfig{Mode: ModePerTeacher, RequestsPerSecond: 5}); f.Status != StatusOK || !strings.Contains(f.Detail, "300 requests/min configured of the app's 300/min") {
+	if f := rateFinding(CheckConfig{Mode: ModePerTeacher, RequestsPerSecond: 5}); f.Status != finding.StatusOK || !strings.Contains(f.Detail, "300 requests/min configured of the app's 300/min") {
 		t.Errorf("%+v", f)
 	}
-	if f := rateFinding(CheckConfig{Mode: ModePerTeacher, RequestsPerSecond: 10}); f.Status != StatusWarn || !strings.Contains(f.Remedy, "TQM_RPS") {
+	if f := rateFinding(CheckConfig{Mode: ModePerTeacher, RequestsPerSecond: 10}); f.Status != finding.StatusWarn || !strings.Contains(f.Remedy, "TQM_RPS") {
 		t.Errorf("%+v", f)
 	}
-	if f := rateFinding(CheckConfig{Mode: ModeCorp, RequestsPerSecond: 1, CorpRecordsPerMinute: 20}); f.Status != StatusWarn || !strings.Contains(f.Remedy, "corp_records_per_minute") {
+	if f := rateFinding(CheckConfig{Mode: ModeCorp, RequestsPerSecond: 1, CorpRecordsPerMinute: 20}); f.Status != finding.StatusWarn || !strings.Contains(f.Remedy, "corp_records_per_minute") {
 		t.Errorf("%+v", f)
 	}
 }

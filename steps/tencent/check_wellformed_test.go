@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"meetpipe/runner/finding"
 	"meetpipe/steps/tencent/emulator"
 )
 
@@ -17,7 +18,7 @@ func TestCheckRefusesAnswersThatAreNoListing(t *testing.T) {
 			s.FailNext(emulator.EndpointCorpRecords, 1, emulator.Fault{Kind: kind})
 			fs := c.Check(context.Background(), CheckConfig{Mode: ModeCorp, Operator: "admin"})
 			f := last(fs)
-			if f.Status != StatusFail || !strings.Contains(f.Detail, "not a listing answer") || !strings.Contains(f.Remedy, "TQM_BASE_URL") {
+			if f.Status != finding.StatusFail || !strings.Contains(f.Detail, "not a listing answer") || !strings.Contains(f.Remedy, "TQM_BASE_URL") {
 				t.Fatalf("HTTP 200 %s: %+v", kind, fs)
 			}
 		})

@@ -89,10 +89,10 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	base, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return nil, fmt.Errorf("tencent: base URL %q is not an http(s) URL", cfg.BaseURL)
+		return nil, settingErr("base_url", "tencent: base URL %q is not an http(s) URL", cfg.BaseURL)
 	}
 	if base.RawQuery != "" || base.Fragment != "" {
-		return nil, fmt.Errorf("tencent: base URL %q must not have a query", cfg.BaseURL)
+		return nil, settingErr("base_url", "tencent: base URL %q must not have a query", cfg.BaseURL)
 	}
 	var missing []string
 	for _, f := range []struct{ name, v string }{
@@ -103,7 +103,7 @@ func NewClient(cfg Config) (*Client, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("tencent: missing %s", strings.Join(missing, ", "))
+		return nil, settingErr(strings.Join(missing, ","), "tencent: missing %s", strings.Join(missing, ", "))
 	}
 	c := &Client{
 		base: base, secretID: cfg.SecretID, secretKey: cfg.SecretKey, enterprise: cfg.EnterpriseID,

@@ -7,6 +7,21 @@ import (
 	"time"
 )
 
+// SettingError is a refusal of the configuration NewClient or NewLister was given, about one setting as
+// the step's `with:` names it ("a,b": the first of them the operator wrote), so that the step can report
+// it at that value.
+type SettingError struct {
+	Setting string
+	Err     error
+}
+
+func (e *SettingError) Error() string { return e.Err.Error() }
+func (e *SettingError) Unwrap() error { return e.Err }
+
+func settingErr(setting string, format string, args ...any) error {
+	return &SettingError{Setting: setting, Err: fmt.Errorf(format, args...)}
+}
+
 // APIError is an error answered by the service (an error_info body, or a non-2xx status without one, such
 // as a gateway's HTML page).
 type APIError struct {

@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// Kind says whether trying a failed call again can help. The step that uses this package maps it to its
-// engine's error kinds; the words are the engine's.
+// Kind says whether trying a failed call again can help. The package's own retries read it (KindOf); an
+// engine asks an Error how it behaves instead (Permanent, Deferred, RetryAfter, Environmental).
 type Kind int
 
 const (
@@ -40,6 +40,25 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
+
+// Environmental reports a refusal every call would meet, whatever the recording (EveryCall): the app's
+// credentials, clock, egress IP, enterprise or quota. Such an error is also Deferred: the work waits for
+// the run after the fix.
+func (e *Error) Environmental() bool { return EveryCall(e.Err) }
+
+// Permanent reports a failure that trying again cannot fix, and that is this call's own.
+func (e *Error) Permanent() bool { return e.Kind == KindPermanent && !e.Environmental() }
+
+// Deferred reports a failure that waits for a later run (a spent quota), or is the environment's.
+func (e *Error) Deferred() bool { return e.Kind == KindDeferred || e.Environmental() }
+
+// RetryAfter is the least wait before another attempt of a transient failure (0: none asked).
+func (e *Error) RetryAfter() time.Duration {
+	if e.Kind != KindTransient {
+		return 0
+	}
+	return e.After
+}
 
 // KindOf returns the kind of err and the wait it asks for. Unmarked errors (a cancelled context, a
 // network failure) are transient.

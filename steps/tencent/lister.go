@@ -98,14 +98,14 @@ func NewLister(c *Client, cfg ListerConfig) (*Lister, error) {
 	switch cfg.Mode {
 	case ModeCorp:
 		if cfg.Operator == "" {
-			return nil, fmt.Errorf("tencent: mode corp needs operator_id (an admin userid)")
+			return nil, settingErr("operator_id,mode", "tencent: mode corp needs operator_id (an admin userid)")
 		}
 	case ModePerTeacher:
 		if len(cfg.Teachers) == 0 {
-			return nil, fmt.Errorf("tencent: mode per_teacher needs teachers")
+			return nil, settingErr("teachers,mode", "tencent: mode per_teacher needs teachers")
 		}
 	default:
-		return nil, fmt.Errorf("tencent: unknown mode %q (want %s or %s)", cfg.Mode, ModeCorp, ModePerTeacher)
+		return nil, settingErr("mode", "tencent: unknown mode %q (want %s or %s)", cfg.Mode, ModeCorp, ModePerTeacher)
 	}
 	if cfg.Whitelist == nil {
 		cfg.Whitelist = cfg.Teachers

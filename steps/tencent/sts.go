@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"meetpipe/steps/internal/fsx"
+	"meetpipe/runner/atomicfile"
 )
 
 // STSFile is the name of the file under state_dir that keeps the STS token. Apps created from 2026-01-16
@@ -67,7 +67,7 @@ func (s STSStore) Save(t STSToken) error {
 	if err != nil {
 		return fmt.Errorf("sts token: %w", err)
 	}
-	if err := fsx.WriteFileAtomic(s.Path, b); err != nil {
+	if err := atomicfile.Write(s.Path, b); err != nil {
 		return fmt.Errorf("sts token: %w", err)
 	}
 	return nil

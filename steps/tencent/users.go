@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"meetpipe/runner/textdist"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
 	"unicode"
+
+	"meetpipe/runner/finding"
+	"meetpipe/runner/textdist"
 )
 
 // User is the part of GET /v1/users/{userid} the doctor reads. The answer also carries a phone number and
@@ -52,7 +54,7 @@ const maxUserChecks = 50
 // checkTeachers looks every whitelisted userid up (at most maxUserChecks) and fails naming those Tencent
 // does not know, with the nearest userid among the hosts and creators a recent listing showed. A typo in
 // the whitelist otherwise filters out every recording of that teacher, night after night, in silence.
-func (c *Client) checkTeachers(ctx context.Context, cc CheckConfig) []Finding {
+func (c *Client) checkTeachers(ctx context.Context, cc CheckConfig) []finding.Finding {
 	list := cc.Whitelist
 	if len(list) == 0 {
 		return nil
@@ -78,7 +80,7 @@ func (c *Client) checkTeachers(ctx context.Context, cc CheckConfig) []Finding {
 			break
 		}
 	}
-	var out []Finding
+	var out []finding.Finding
 	if len(unknown) > 0 {
 		seen := c.seenUsers(ctx, cc, unknown)
 		var parts []string
@@ -89,24 +91,20 @@ func (c *Client) checkTeachers(ctx context.Context, cc CheckConfig) []Finding {
 			}
 			parts = append(parts, p)
 		}
-		out = append(out, fail(subject, fmt.Sprintf("Tencent does not know %d of %d whitelisted userid(s): %s",
-			len(unknown), len(checked), strings.Join(parts, ", ")),
+		out = append(out, finding.Fail(subject, fmt.Sprintf("Tencent does not know %d of %d whitelisted userid(s): %s", len(unknown), len(checked), strings.Join(parts, ", ")),
 			"correct TEACHER_WHITELIST: an unknown userid never hosts anything, so every recording of that teacher is filtered out"))
 	}
 	if len(inactive) > 0 {
-		out = append(out, warn(subject, "not active at Tencent: "+strings.Join(inactive, ", "), "status 2 cancelled, "+
-			"3 not activated, 4 disabled: check the accounts in the admin console"))
+		out = append(out, finding.Warn(subject, "not active at Tencent: "+strings.Join(inactive, ", "), "status 2 cancelled, 3 not activated, 4 disabled: check the accounts in the admin console"))
 	}
 	if len(failed) > 0 {
-		out = append(out, warn(subject, "could not be looked up: "+strings.Join(failed, "; "), "run the doctor "+
-			"again; the listing check above says whether Tencent is reachable"))
+		out = append(out, finding.Warn(subject, "could not be looked up: "+strings.Join(failed, "; "), "run the doctor again; the listing check above says whether Tencent is reachable"))
 	}
 	if len(out) == 0 {
-		out = append(out, okay(subject, fmt.Sprintf("Tencent knows all %d whitelisted userid(s)", len(checked))))
+		out = append(out, finding.OK(subject, fmt.Sprintf("Tencent knows all %d whitelisted userid(s)", len(checked))))
 	}
 	if len(list) > len(checked) {
-		out = append(out, warn(subject, fmt.Sprintf("%d more userid(s) not looked up (the doctor makes at most %d calls here)",
-			len(list)-len(checked), maxUserChecks), ""))
+		out = append(out, finding.Warn(subject, fmt.Sprintf("%d more userid(s) not looked up (the doctor makes at most %d calls here)", len(list)-len(checked), maxUserChecks), ""))
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"meetpipe/runner/finding"
 	"meetpipe/steps/tencent/emulator"
 )
 
@@ -21,7 +22,7 @@ func TestCheckNamesUnknownTeacher(t *testing.T) {
 		c.now = at
 		fs := c.Check(context.Background(), cc)
 		f, ok := find(fs, "teacher whitelist")
-		if !ok || f.Status != StatusFail {
+		if !ok || f.Status != finding.StatusFail {
 			t.Fatalf("%s: findings %+v: want the whitelist to fail", cc.Mode, fs)
 		}
 		if !strings.Contains(f.Detail, `"teacher_1i" (did you mean "teacher_li"?)`) {
@@ -43,7 +44,7 @@ func TestCheckNamesUnknownTeacher(t *testing.T) {
 func TestCheckWhitelistKnown(t *testing.T) {
 	_, c := newEnv(t, emulator.Options{})
 	fs := c.Check(context.Background(), CheckConfig{Mode: ModeCorp, Operator: "admin", Whitelist: []string{"teacher_wang", "teacher_li"}})
-	if f, ok := find(fs, "teacher whitelist"); !ok || f.Status != StatusOK {
+	if f, ok := find(fs, "teacher whitelist"); !ok || f.Status != finding.StatusOK {
 		t.Errorf("findings %+v", fs)
 	}
 }
@@ -58,7 +59,7 @@ func TestProbeOmitsEmptySdkID(t *testing.T) {
 		}
 	}
 	s, c = newEnv(t, emulator.Options{SdkID: "sdk-1"}, func(cfg *Config) { cfg.SdkID = "sdk-1" })
-	if fs := c.Check(context.Background(), CheckConfig{Mode: ModeCorp, Operator: "admin"}); last(fs).Status != StatusOK {
+	if fs := c.Check(context.Background(), CheckConfig{Mode: ModeCorp, Operator: "admin"}); last(fs).Status != finding.StatusOK {
 		t.Errorf("with an SdkId: %+v", fs)
 	}
 	for _, r := range s.Requests("") {

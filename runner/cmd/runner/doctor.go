@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"meetpipe/runner"
+	"meetpipe/runner/finding"
 	"meetpipe/runner/step"
 )
 
@@ -92,7 +93,7 @@ func writeFindingsColor(w io.Writer, fs []runner.StepFinding, color bool) {
 	for _, f := range fs {
 		line := findingLine(f)
 		if color {
-			code := map[string]string{step.StatusOK: "32", step.StatusWarn: "33", step.StatusFail: "31"}[f.Status]
+			code := map[finding.Status]string{step.StatusOK: "32", step.StatusWarn: "33", step.StatusFail: "31"}[f.Status]
 			if code != "" {
 				line = "\x1b[" + code + "m" + line + "\x1b[0m"
 			}
@@ -103,7 +104,7 @@ func writeFindingsColor(w io.Writer, fs []runner.StepFinding, color bool) {
 
 // findingCounts is doctor's last line: how many checks passed, warned and failed.
 func findingCounts(fs []runner.StepFinding) string {
-	n := map[string]int{}
+	n := map[finding.Status]int{}
 	for _, f := range fs {
 		n[f.Status]++
 	}

@@ -270,7 +270,7 @@ func (s *service) count(kind string, sum *step.Summary, err error) {
 		s.log.Error("run could not start", "kind", kind, "err", s.p.Secrets.Scrub(fmt.Sprint(err)))
 		return
 	}
-	s.m.Runs.WithLabelValues(kind, sum.Status).Inc()
+	s.m.Runs.WithLabelValues(kind, string(sum.Status)).Inc()
 	s.m.Items.WithLabelValues("done").Add(float64(sum.Done))
 	s.m.Items.WithLabelValues("skipped").Add(float64(sum.Skipped))
 	s.m.Items.WithLabelValues("failed").Add(float64(sum.Failed))
@@ -361,7 +361,7 @@ func (s *service) processInbox(ctx context.Context) time.Duration {
 		later(failedRetry)
 		return retry
 	}
-	if sum.Status == runner.RunInterrupted {
+	if sum.Status == step.RunInterrupted {
 		return retry // the events stay stored and are replayed at the next start
 	}
 	// The run settled the targets: done, skipped, or in the pending list for later runs.

@@ -1,16 +1,11 @@
-// Package fsx holds the small helpers the step clients share: writing a file atomically (through the one
-// writer, runner/atomicfile) and showing a signed URL without its credentials.
+// Package fsx shows a signed URL without its credentials, for the step clients' logs and errors. (The
+// clients write files atomically with runner/atomicfile, the one writer.)
 package fsx
 
 import (
 	"net/url"
 	"strings"
-
-	"meetpipe/runner/atomicfile"
 )
-
-// WriteFileAtomic writes b to path atomically and durably: the one writer, atomicfile.Write.
-func WriteFileAtomic(path string, b []byte) error { return atomicfile.Write(path, b) }
 
 // RedactURL returns u without its query and user info: signed download addresses are credentials, so
 // logs and errors show only where they point.
