@@ -31,24 +31,24 @@ func (k Kind) String() string {
 	}
 }
 
-// StepError carries a classification and an optional wait requested by the remote side. It answers the
+// markedError carries a classification and an optional wait requested by the remote side. It answers the
 // four questions Classify asks (Permanent, Deferred, RetryAfter, Environmental), so a mark overrides any
 // answer of the errors it wraps.
-type StepError struct {
+type markedError struct {
 	Kind  Kind
 	After time.Duration // wait at least this long before the next attempt (a server's Retry-After)
 	Env   bool          // the environment is at fault, not the item: see Environmental
 	Err   error
 }
 
-func (e *StepError) Error() string { return e.Err.Error() }
-func (e *StepError) Unwrap() error { return e.Err }
+func (e *markedError) Error() string { return e.Err.Error() }
+func (e *markedError) Unwrap() error { return e.Err }
 
 // Permanent, Deferred, RetryAfter and Environmental answer Classify's questions from the mark.
-func (e *StepError) Permanent() bool           { return e.Kind == KindPermanent }
-func (e *StepError) Deferred() bool            { return e.Kind == KindDeferred }
-func (e *StepError) RetryAfter() time.Duration { return e.After }
-func (e *StepError) Environmental() bool       { return e.Env }
+func (e *markedError) Permanent() bool           { return e.Kind == KindPermanent }
+func (e *markedError) Deferred() bool            { return e.Kind == KindDeferred }
+func (e *markedError) RetryAfter() time.Duration { return e.After }
+func (e *markedError) Environmental() bool       { return e.Env }
 
 // Permanent marks err as not worth retrying.
 func Permanent(err error) error { return wrapKind(err, KindPermanent, 0) }
@@ -70,7 +70,7 @@ func Environmental(err error) error {
 	if err == nil {
 		return nil
 	}
-	return &StepError{Kind: KindDeferred, Env: true, Err: err}
+	return &markedError{Kind: KindDeferred, Env: true, Err: err}
 }
 
 // IsEnvironmental reports whether err is the environment's fault: marked by Environmental, or the first
@@ -87,7 +87,7 @@ func wrapKind(err error, k Kind, after time.Duration) error {
 	if err == nil {
 		return nil
 	}
-	return &StepError{Kind: k, After: after, Err: err}
+	return &markedError{Kind: k, After: after, Err: err}
 }
 
 // Classify returns the kind of err and any requested wait. Like net.Error's Timeout, it asks the error
