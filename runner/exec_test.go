@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"meetpipe/runner/internal/term"
 	"meetpipe/runner/step"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -691,4 +693,384 @@ func TestExplainSaysWhyMemo(t *testing.T) {
 	if !re.MatchString(rep) {
 		t.Fatalf("no memo reason in:\n%s", rep)
 	}
+}
+
+// The design's central property: stages overlap. Item 0 is in step b while item 1 is in step a, each step
+// with one worker. Each step holds its item until it sees the other step holding the other one; an
+// executor that ran the steps one after the other would time out in one of them.
+func TestTwoStagesInFlightAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		aHasOne, bHasZero := make(chan struct{}), make(chan struct{})
+		hold := func(step string, n, want int, mine, other chan struct{}) error {
+			if n != want {
+				return nil
+			}
+			close(mine)
+			select {
+			case <-other:
+				return nil
+			case <-time.After(time.Minute): // fake time: passes at once when nothing else can move
+				return fmt.Errorf("step %s held item %d for a minute and the other step never took its item", step, n)
+			}
+		}
+		for _, id := range []string{"a", "b"} {
+			h.reg.Register(step.Define(step.Spec{Name: "hold_" + id, Version: "1", Reads: []string{"n"}, Writes: []step.Field{{Name: "held_" + id, Sample: 0}}}, struct{}{}, func(_ struct{}, b *step.Build) (any, error) {
+				return stepFunc(func(ctx context.Context, in *step.Item) (step.Fields, error) {
+					var n int
+					in.Get("n", &n)
+					var err error
+					if id == "a" {
+						err = hold("a", n, 1, aHasOne, bHasZero)
+					} else {
+						err = hold("b", n, 0, bHasZero, aHasOne)
+					}
+					return step.Fields{"held_" + id: n}, step.Permanent(err)
+				}), nil
+			}))
+		}
+		p := h.load(`
+steps:
+  - uses: nums
+    with: {count: 3}
+  - uses: hold_a
+  - uses: hold_b
+`)
+		sum, err, _ := h.run(p, RunOptions{})
+		if err != nil || sum.Done != 3 || sum.Ran != 6 {
+			t.Fatalf("summary %+v, err %v", sum, err)
+		}
+	})
+}
+
+// A loaded Pipeline leaves a run as it entered it: running it again gives what a freshly loaded one gives.
+// The if: reads now(), so the second run also shows that each run sets the clock to its own window.
+func TestOneLoadedPipelineRunsTwice(t *testing.T) {
+	const yml = `
+steps:
+  - uses: nums
+    with: {count: 4}
+  - uses: double
+    filter: n != 3
+  - uses: sink
+    if: now().Year() >= 2026
+`
+	first := RunOptions{Until: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC), Explain: true}
+	second := RunOptions{Until: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), Explain: true}
+
+	once := newHarness(t)
+	p := once.load(yml)
+	once.run(p, first)
+	sumA, errA, repA := once.run(p, second)
+
+	fresh := newHarness(t)
+	fresh.run(fresh.load(yml), first)
+	sumB, errB, repB := fresh.run(fresh.load(yml), second)
+
+	if errA != nil || errB != nil {
+		t.Fatalf("errors: %v / %v", errA, errB)
+	}
+	sumA.Finished, sumB.Finished = time.Time{}, time.Time{}
+	if fmt.Sprint(*sumA) != fmt.Sprint(*sumB) {
+		t.Fatalf("run again: %+v\nfresh load: %+v", *sumA, *sumB)
+	}
+	// The memo's reason names the run that made the record and when: those differ between the harnesses.
+	runAt := regexp.MustCompile(`same inputs as run \S+ at [^(]+`)
+	repA, repB = runAt.ReplaceAllString(repA, "same inputs as RUN "), runAt.ReplaceAllString(repB, "same inputs as RUN ")
+	if byItem(repA) != byItem(repB) {
+		t.Fatalf("run again:\n%s\nfresh load:\n%s", repA, repB)
+	}
+	// The first run skipped the sink (2025); the second serves double from the memo (4 items) and runs the
+	// sink for the three the filter kept.
+	if sumA.Steps["sink"] != 3 || sumA.Memo != 4 || sumA.Skipped != 1 || once.calls.get("sink") != 3 {
+		t.Fatalf("second run %+v, sink calls %d", *sumA, once.calls.get("sink"))
+	}
+	if !strings.Contains(repA, "sink             run") {
+		t.Fatalf("report:\n%s", repA)
+	}
+}
+
+// decide changes nothing: asked twice about the same item and step it answers the same, and nothing is
+// counted or traced until the executor acts on the answer.
+func TestDecideIsPure(t *testing.T) {
+	h := newHarness(t)
+	p := h.load(basic)
+	if _, err, _ := h.run(p, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := state.Open(h.dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r, err := newRun(p, RunOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, st, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, _ := step.NewItem("rec001", step.Fields{"n": 1, "subject": "会议 1", "url": "https://x/rec001?sign=SECRETSIG"})
+	w := &work{item: it, next: 1}
+	d1, d2 := r.decide(p.stages[1], w), r.decide(p.stages[1], w)
+	if d1.act != ActMemo || d2.act != ActMemo || d1.rec.Key != d2.rec.Key {
+		t.Fatalf("decisions %+v / %+v", d1, d2)
+	}
+	if len(w.trace) != 0 || r.sum.Memo != 0 || r.prog[1].memo.Load() != 0 {
+		t.Fatalf("decide counted or traced: %+v %+v", w.trace, r.sum)
+	}
+	r.stop.Store(true)
+	if d := r.decide(p.stages[1], w); d.act != ActDefer || classified(d.err) != step.KindDeferred {
+		t.Fatalf("after a stop: %+v", d)
+	}
+}
+
+func classified(err error) step.Kind {
+	k, _ := step.Classify(err)
+	return k
+}
+
+// byItem puts a report's per-item blocks in id order: items finish in whatever order the stages let them.
+func byItem(rep string) string {
+	var blocks []string
+	for _, line := range strings.Split(strings.TrimSpace(rep), "\n") {
+		if !strings.HasPrefix(line, " ") || len(blocks) == 0 {
+			blocks = append(blocks, "")
+		}
+		blocks[len(blocks)-1] += line + "\n"
+	}
+	sort.Strings(blocks)
+	return strings.Join(blocks, "")
+}
+
+// A damaged pending.json must never be read as "nothing pending": the not-ready recordings it names
+// would be forgotten once the window moves on.
+func TestPendingSurvivesCorruption(t *testing.T) {
+	for name, damage := range map[string]string{"empty": "", "truncated": `[{"id":"rec0`, "not a list": `{"a":1}`, "null": "null"} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			p := h.load("steps:\n  - uses: nums\n    with: {count: 3, not_ready: 2}\n  - uses: double\n")
+			if _, err, _ := h.run(p, RunOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			main := filepath.Join(h.dir, "pending.json")
+			writeFile(t, main, damage)
+			if _, err, _ := h.run(p, RunOptions{}); err != nil {
+				t.Fatalf("run over a damaged list with a good backup: %v", err)
+			}
+			offered := map[string]bool{}
+			for _, p := range h.pending {
+				offered[p.ID] = true
+			}
+			if !offered["rec001"] || !offered["rec002"] {
+				t.Fatalf("source was offered %+v, want the 2 not-ready items from the backup", h.pending)
+			}
+			// Both generations damaged: stop, and say how to proceed.
+			writeFile(t, main, damage)
+			writeFile(t, main+".bak", damage)
+			sum, err, _ := h.run(p, RunOptions{})
+			if sum != nil || !errors.Is(err, state.ErrPendingCorrupt) || !strings.Contains(err.Error(), "remove both") {
+				t.Fatalf("want a stop with ErrPendingCorrupt, got %+v %v", sum, err)
+			}
+			if b, _ := os.ReadFile(main); string(b) != damage {
+				t.Fatalf("the damaged list was overwritten: %q", b)
+			}
+		})
+	}
+}
+
+// A not-ready reason quoting a remote error that echoes a credential is scrubbed before pending.json.
+func TestNotReadyReasonScrubbed(t *testing.T) {
+	h := newHarness(t)
+	p := h.load("steps:\n  - uses: nums\n    with: {count: 2, not_ready: 1, token: \"${TOKEN}\", reason: \"HTTP 500: bad signature for key ${TOKEN}\"}\n  - uses: double\n")
+	if _, err, _ := h.run(p, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(h.dir, "pending.json"))
+	if err != nil || !strings.Contains(string(b), "bad signature") || strings.Contains(string(b), "tok-SECRET-123") {
+		t.Fatalf("pending.json: %s %v", b, err)
+	}
+}
+
+// A fault of the environment (a rejected key) condemns no item: they all stay pending, the run stops
+// early and fails, and the run after the fix does the work.
+// The step may mark the error (Environmental) or return a client's error that says so itself.
+func TestEnvironmentalFailureDefersAndStops(t *testing.T) {
+	for _, kind := range []string{"environment", "client_environment"} {
+		t.Run(kind, func(t *testing.T) { testEnvironmentalFailure(t, kind) })
+	}
+}
+
+func testEnvironmentalFailure(t *testing.T, kind string) {
+	h := newHarness(t)
+	p := h.load("steps:\n  - uses: nums\n    with: {count: 6}\n  - uses: flaky\n    with: {fail_times: 99, kind: " + kind + "}\n")
+	sum, err, _ := h.run(p, RunOptions{})
+	if err == nil || !strings.Contains(err.Error(), "environment, not the items") || sum.Status != "failed" {
+		t.Fatalf("want a failed run naming the environment: %+v %v", sum, err)
+	}
+	if sum.Failed != 0 || sum.Pending != 6 || h.calls.get("flaky") > 2 {
+		t.Fatalf("items must stay pending and the run stop early: %+v, flaky called %d times", sum, h.calls.get("flaky"))
+	}
+	st, _ := state.Open(h.dir, true)
+	pend, _ := st.Pending()
+	if len(pend) != 6 {
+		t.Fatalf("pending.json holds %d items, want 6: %+v", len(pend), pend)
+	}
+	fixed := h.load("steps:\n  - uses: nums\n    with: {count: 0}\n  - uses: flaky\n")
+	_ = fixed
+	sum, err, _ = h.run(fixed, RunOptions{})
+	if err != nil || len(h.pending) != 6 {
+		t.Fatalf("after the fix: %+v %v; source offered %d pending", sum, err, len(h.pending))
+	}
+}
+
+// An id with a line break or NUL from a remote API must not forge lines of the text dry run.
+func TestDryRunEscapesControlCharacters(t *testing.T) {
+	h := newHarness(t)
+	p := h.load("steps:\n  - uses: nums\n    with: {count: 1, prefix: \"x\\nrec999 would-process\\0\\e[31m\"}\n  - uses: double\n")
+	_, err, rep := h.run(p, RunOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(rep), "\n")
+	for _, l := range lines {
+		if strings.HasPrefix(l, "rec999") || strings.ContainsAny(l, "\x00\x1b") {
+			t.Errorf("forged or raw line %q in:\n%s", l, rep)
+		}
+	}
+	if !strings.Contains(rep, `x\nrec999 would-process\x00\x1b[31mrec000`) {
+		t.Errorf("id not shown escaped:\n%s", rep)
+	}
+}
+
+// A stop while items wait on a slow limiter ends the run within the grace period, not when the limiter
+// would let them go (here two minutes later); the waiting items stay pending.
+func TestStopWhileWaitingOnLimiter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		p := h.load("limiters:\n  slow: {rpm: 1}\nsteps:\n  - uses: nums\n    with: {count: 3}\n  - uses: limited\n    limiter: slow\n    concurrency: 3\n")
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			for h.calls.get("limited") == 0 {
+				time.Sleep(5 * time.Millisecond)
+			}
+			time.Sleep(50 * time.Millisecond)
+			cancel()
+		}()
+		start := time.Now()
+		sum, _ := p.Run(ctx, RunOptions{Grace: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		// The first item passes at once, the stop comes 50ms later, the grace period ends 200ms after it.
+		if took := time.Since(start); took > 260*time.Millisecond {
+			t.Fatalf("the run took %v after a stop", took)
+		}
+		if sum == nil || sum.Done != 1 || sum.Pending != 2 {
+			t.Fatalf("summary %+v, want 1 done and 2 pending", sum)
+		}
+	})
+}
+
+// fillDisk is a step that, on the item numbered at, fills the file system under dir (as another program
+// writing there would) before answering.
+type fillDisk struct {
+	dir string
+	at  int
+	did atomic.Bool
+}
+
+func (f *fillDisk) Process(ctx context.Context, in *step.Item) (step.Fields, error) {
+	var n int
+	if err := in.Get("n", &n); err != nil {
+		return nil, err
+	}
+	if n == f.at && f.did.CompareAndSwap(false, true) {
+		fh, err := os.Create(filepath.Join(f.dir, "junk"))
+		if err != nil {
+			return nil, err
+		}
+		defer fh.Close()
+		buf := make([]byte, 64<<10)
+		for {
+			if _, err := fh.Write(buf); err != nil {
+				break
+			}
+		}
+	}
+	return step.Fields{"filled": n}, nil
+}
+
+// A disk under state_dir filling mid-run defers the item whose result cannot be kept (no item fails), stops
+// the run, and the pending list is still written — from the space reserved for it — naming every item
+// not done; once space is freed the next run, with a window that has moved on, finishes them all.
+func TestStateDirFillingMidRun(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+
+	h := newHarness(t)
+	h.dir = dir
+	fill := &fillDisk{dir: dir, at: 2}
+	h.reg.Register(step.Define(step.Spec{Name: "fill", Version: "1", SideEffects: true, Reads: []string{"n"}, Writes: []step.Field{{Name: "filled", Sample: 0}}}, struct{}{}, func(struct{}, *step.Build) (any, error) { return fill, nil }))
+	p := h.load("steps:\n  - uses: nums\n    with: {count: 6}\n  - uses: fill\n")
+	sum, err, _ := h.run(p, RunOptions{})
+	if err == nil || sum == nil || sum.Status != step.RunFailed || !strings.Contains(err.Error(), "disk full under state_dir") {
+		t.Fatalf("run on a filling disk: %+v %v", sum, err)
+	}
+	if sum.Failed != 0 || sum.Done+sum.Pending != 6 || sum.PendingLost != "" {
+		t.Fatalf("want no failed item and every undone one pending, kept: %+v", sum)
+	}
+	st, _ := state.Open(dir, true)
+	pend, perr := st.Pending()
+	if perr != nil || len(pend) != sum.Pending {
+		t.Fatalf("pending.json names %d items (%v), the summary %d pending", len(pend), perr, sum.Pending)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "junk")); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := os.Stat(filepath.Join(dir, "reserve")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the reserve was not used to write the pending list on the full disk: %v", err)
+	}
+
+	os.Remove(filepath.Join(dir, "junk"))
+	sum, err, _ = h.run(p, RunOptions{})
+	if err != nil || sum.Done != 6 || sum.Failed != 0 {
+		t.Fatalf("after space was freed: %+v %v", sum, err)
+	}
+	if pend, _ := st.Pending(); len(pend) != 0 {
+		t.Fatalf("still pending: %+v", pend)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "reserve")); err != nil {
+		t.Errorf("the reserve was not made again: %v", err)
+	}
+}
+
+// A state_dir already full when the run starts (no reserve could be made) lists nothing and says so: the
+// window cannot be recorded, so nothing is taken that could be forgotten.
+func TestStateDirFullFromTheStart(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	(&fillDisk{dir: dir}).Process(context.Background(), mustItem(t))
+	h := newHarness(t)
+	h.dir = dir
+	p := h.load("steps:\n  - uses: nums\n    with: {count: 3}\n  - uses: double\n")
+	sum, err, _ := h.run(p, RunOptions{})
+	if err == nil || sum == nil || sum.Status != step.RunFailed || !strings.Contains(err.Error(), "record the window before listing it") || h.listed.Load() != 0 {
+		t.Fatalf("full from the start: %+v %v, %d listed", sum, err, h.listed.Load())
+	}
+}
+
+func mustItem(t *testing.T) *step.Item {
+	it, err := step.NewItem("x", step.Fields{"n": 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return it
 }
