@@ -64,7 +64,6 @@ type stage struct {
 	limiter     *Limiter
 	line        int
 	units       atomic.Int64 // work its step reported (Build.Progress) over the pipeline's life; a run shows its share
-	with        *yaml.Node   // the interpolated settings, for StepSettings
 }
 
 // Stages returns the step ids in order.
@@ -194,7 +193,7 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 			}
 		}
 		st := &stage{index: i, id: sc.ID, uses: sc.Uses, spec: spec, concurrency: sc.Concurrency,
-			timeout: sc.Timeout, retry: sc.Retry, line: sc.usesNode.Line, with: sc.With}
+			timeout: sc.Timeout, retry: sc.Retry, line: sc.usesNode.Line}
 		if sc.Limiter != "" {
 			l, ok := p.limiters[sc.Limiter]
 			if !ok {
