@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -169,5 +171,26 @@ func TestWarnLevelKeepsSummary(t *testing.T) {
 	}
 	if strings.Count(errOut, `"msg":"run finished"`) != 1 {
 		t.Errorf("the summary twice:\n%s", errOut)
+	}
+}
+
+// The binary to deploy links neither the emulators nor the demo's media generator: they are in the
+// development build (build tag dev) only. The dev build's list is checked too, so that the test cannot
+// pass for a pattern that never matches.
+func TestProductionBuildLinksNoEmulator(t *testing.T) {
+	deps := func(tags ...string) string {
+		t.Helper()
+		out, err := exec.Command("go", append(append([]string{"list"}, tags...), "-deps", ".")...).Output()
+		if err != nil {
+			t.Fatalf("go list %v: %v", tags, err)
+		}
+		return string(out)
+	}
+	dev := regexp.MustCompile(`(?m)^meetpipe/.*(emulator|mediatest|internal/demo)$`)
+	if got := dev.FindAllString(deps(), -1); len(got) > 0 {
+		t.Errorf("the production build links %v", got)
+	}
+	if got := dev.FindAllString(deps("-tags", "dev"), -1); len(got) < 5 {
+		t.Errorf("the dev build links only %v; want the three emulators, mediatest and the demo", got)
 	}
 }

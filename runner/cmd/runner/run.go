@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"meetpipe/plugins"
 	"meetpipe/runner"
 )
 
@@ -77,7 +78,7 @@ func registry(dir, pipeline string) (*runner.Registry, error) {
 			return reg, nil
 		}
 	}
-	if err := loadPlugins(dir, reg); err != nil {
+	if err := plugins.Load(dir, reg); err != nil {
 		return nil, err
 	}
 	return reg, nil
