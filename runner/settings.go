@@ -212,6 +212,15 @@ func splitYAMLLine(m string) (int, string) {
 	return 0, m
 }
 
+// checkValue validates n as the value of setting s: its range, its type and its enum.
+func checkValue(n *yaml.Node, s Setting, errorf func(*yaml.Node, string, ...any)) {
+	checkRange(n, s, errorf) // first: checkNode rewrites a "1d" for the YAML decoder
+	checkNode(n, s.Name, s.Type, s.Items, s.Fields, errorf)
+	if len(s.Enum) > 0 && n.Kind == yaml.ScalarNode && !slices.Contains(s.Enum, n.Value) {
+		errorf(n, "%s: %q is not one of %s", s.Name, n.Value, strings.Join(s.Enum, ", "))
+	}
+}
+
 // checkNode validates n against a setting type, recursing into objects and lists.
 func checkNode(n *yaml.Node, name, typ, items string, fields []Setting, errorf func(*yaml.Node, string, ...any)) {
 	if n.Kind == yaml.AliasNode {
@@ -238,12 +247,7 @@ func checkNode(n *yaml.Node, name, typ, items string, fields []Setting, errorf f
 				errorf(k, "unknown setting %q%s", k.Value, suggest(k.Value, known))
 				continue
 			}
-			f := fields[idx]
-			checkRange(v, f, errorf) // first: checkNode rewrites a "1d" for the YAML decoder
-			checkNode(v, f.Name, f.Type, f.Items, f.Fields, errorf)
-			if len(f.Enum) > 0 && v.Kind == yaml.ScalarNode && !slices.Contains(f.Enum, v.Value) {
-				errorf(v, "%s: %q is not one of %s", f.Name, v.Value, strings.Join(f.Enum, ", "))
-			}
+			checkValue(v, fields[idx], errorf)
 		}
 	case "list":
 		if n.Kind != yaml.SequenceNode {
@@ -355,19 +359,27 @@ func describe(n *yaml.Node) string {
 
 // suggest returns `; did you mean "x"?` for a near miss, else a list of the known names.
 func suggest(got string, known []string) string {
+	if hint := didYouMean(got, known); hint != "" {
+		return hint
+	}
+	if len(known) == 0 {
+		return ""
+	}
+	return "; known: " + strings.Join(known, ", ")
+}
+
+// didYouMean returns `; did you mean "x"?` for a near miss of one of known, else "".
+func didYouMean(got string, known []string) string {
 	best, bd := "", 3
 	for _, k := range known {
 		if d := textdist.Distance(got, k); d < bd {
 			best, bd = k, d
 		}
 	}
-	if best != "" {
-		return fmt.Sprintf("; did you mean %q?", best)
-	}
-	if len(known) == 0 {
+	if best == "" {
 		return ""
 	}
-	return "; known: " + strings.Join(known, ", ")
+	return fmt.Sprintf("; did you mean %q?", best)
 }
 
 // mapKey returns the key node of key in mapping n, or nil.
