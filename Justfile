@@ -5,6 +5,9 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 sudo := if `id -u` == "0" { "" } else { "sudo" }
 export GOFLAGS := "-buildvcs=false"
 
+# The version and commit a build names (`runner version`).
+stamp := "-X main.version=$(git describe --tags --always --dirty 2>/dev/null || echo dev) -X main.commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)"
+
 # List the recipes.
 default:
     @just --list
@@ -40,17 +43,24 @@ deps:
 # Build the runner and the Go plugins into bin/ and plugins/.
 build:
     # GOFLAGS has -buildvcs=false (worktrees, tarballs): the version and commit come in by -ldflags.
-    go build -ldflags "-X main.version=$(git describe --tags --always --dirty 2>/dev/null || echo dev) -X main.commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)" -o bin/runner ./runner/cmd/runner
+    go build -ldflags "{{stamp}}" -o bin/runner ./runner/cmd/runner
     if [ -d plugins/wecom_notify ]; then go build -o plugins/wecom_notify/wecom_notify ./plugins/wecom_notify; fi
+
+# Build bin/runner-dev: the runner plus `demo` and `emulate`, which link the emulators and the media
+# generator (build tag dev). bin/runner, the binary to deploy, has neither.
+build-dev: build
+    go build -tags dev -ldflags "{{stamp}}" -o bin/runner-dev ./runner/cmd/runner
 
 # gofmt and go vet.
 lint:
     test -z "$(gofmt -l $(git ls-files '*.go'))" || { gofmt -l $(git ls-files '*.go'); exit 1; }
     go vet ./...
+    go vet -tags dev ./runner/cmd/runner
     GOOS=darwin go build ./... && GOOS=windows go build ./...
     go mod tidy -diff
 
-# Run every test with the race detector, as CI does, and print the suite's wall time.
+# Run every test with the race detector, as CI does, and print the suite's wall time. With the tag dev the
+# runner's tests also cover demo and emulate; the production build's lack of them is tested either way.
 test: deps lint
     #!/usr/bin/env bash
     # Installs what is missing; tests start a MariaDB of their own if none is reachable; generated media
@@ -58,7 +68,7 @@ test: deps lint
     set -uo pipefail
     start=$(date +%s)
     # A race-built binary sleeps a second before it exits unless told not to: a second per package.
-    GORACE="${GORACE:-atexit_sleep_ms=0}" go test -race -count=1 -timeout 15m ./...
+    GORACE="${GORACE:-atexit_sleep_ms=0}" go test -race -count=1 -tags dev -timeout 15m ./...
     status=$?
     echo "test suite: $(( $(date +%s) - start )) s wall"
     exit $status
@@ -68,14 +78,14 @@ test-fast:
     #!/usr/bin/env bash
     set -uo pipefail
     start=$(date +%s)
-    go test -short -count=1 -timeout 5m ./...
+    go test -short -count=1 -tags dev -timeout 5m ./...
     status=$?
     echo "short tests: $(( $(date +%s) - start )) s wall"
     exit $status
 
 # Run the pipeline on the bundled demo: emulators on loopback, generated Mandarin meetings, MariaDB.
 # Uses the MariaDB at 127.0.0.1:3306 when it answers, else starts a throwaway one under var/demo/mysql.
-demo: deps build
+demo: deps build-dev
     #!/usr/bin/env bash
     set -euo pipefail
     dir="$PWD/var/demo"
@@ -103,7 +113,7 @@ demo: deps build
         done
         export DB_HOST=127.0.0.1 DB_PORT=$port DB_USER=root DB_PASS=
     fi
-    ./bin/runner demo --dir "$dir"
+    ./bin/runner-dev demo --dir "$dir"
 
 # Install under prefix with doctor, migrate and a nightly timer or crontab line (idempotent; runner deploy -h).
 deploy prefix="/opt/meetpipe": deps build

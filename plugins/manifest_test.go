@@ -64,6 +64,7 @@ settings:
 	}
 }
 
+// A manifest is read with the pipelines' decoder: the same messages for unknown keys and wrong values.
 func TestManifestErrors(t *testing.T) {
 	tests := []struct {
 		name, manifest string
@@ -74,10 +75,12 @@ func TestManifestErrors(t *testing.T) {
 		{"two documents", "name: p\nversion: \"1\"\ncommand: [sh]\n---\nname: q\n", []string{"F:4:1: a second YAML document starts here"}},
 		{"empty", "", []string{"F:1:1: the file is empty"}},
 		{"near miss", "name: p\nversion: \"1\"\ncommand: [sh]\nsettings:\n  - {name: n, typ: int}\nwrites:\n  - {name: w, type: strng}\n",
-			[]string{`F:5:15: unknown key "typ" in a setting; did you mean "type"?`, `F:5:5: setting "n" needs a type`,
+			[]string{`F:5:15: setting: unknown key "typ"; did you mean "type"?`, `F:5:5: setting "n" needs a type`,
 				`F:7:21: type "strng": want one of string, int, number, bool, list, object; did you mean "string"?`}},
+		{"default out of its range", "name: p\nversion: \"1\"\ncommand: [sh]\nsettings:\n  - {name: t, type: duration, min: 1s, default: 0s}\n",
+			[]string{"F:5:49: t default: want at least 1s, got 0s"}},
 		{"missing keys", "summary: x\n", []string{`F:1:1: missing "name"`, `F:1:1: missing "version"`, `F:1:1: missing "command"`}},
-		{"unknown key", "name: p\nversion: \"1\"\ncommand: [sh]\nreqd: [x]\n", []string{`F:4:1: unknown key "reqd"; did you mean "reads"?`}},
+		{"unknown key", "name: p\nversion: \"1\"\ncommand: [sh]\nreqd: [x]\n", []string{`F:4:1: manifest: unknown key "reqd"; did you mean "reads"?`}},
 		{"wrong name", "name: q\nversion: \"1\"\ncommand: [sh]\n", []string{`F:1:7: plugin name "q" must be the name of its folder "p"`}},
 		{"bad name", "name: P-1\nversion: \"1\"\ncommand: [sh]\n", []string{`F:1:7: name "P-1": use lower-case`}},
 		{"command a string", "name: p\nversion: \"1\"\ncommand: sh run.sh\n", []string{"F:3:10: command: want a list of strings"}},
@@ -101,13 +104,13 @@ settings:
 `, []string{
 			"F:4:15: side_effects: want true or false",
 			`F:6:54: setting "key" is secret and cannot have a default`,
-			"F:7:35: n default: want a value of type int",
+			`F:7:35: n default: want an integer, got "many"`,
 			`F:8:55: mode default: "c" is not one of a, b`,
 			`F:9:43: wait default: "soon" is not a duration`,
-			"F:10:52: l default item: want a value of type int",
+			`F:10:52: l default item: want an integer, got "x"`,
 			`F:11:51: setting "r" is required`,
 			`F:12:21: type "expr": want one of`,
-			`F:13:29: unknown key "colour" in a setting`}},
+			`F:13:29: setting: unknown key "colour"; known: name, type`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -116,6 +116,37 @@ func (d *decoder) str(n *yaml.Node, what string) string {
 	return n.Value
 }
 
+func (d *decoder) bool(n *yaml.Node, what string) bool {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
+		d.errorf(n, "%s: want true or false, got %s", what, yamlnode.Describe(n))
+		return false
+	}
+	b, _ := strconv.ParseBool(n.Value)
+	return b
+}
+
+func (d *decoder) strs(n *yaml.Node, what string) []string {
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, "%s: want a list of strings, got %s", what, yamlnode.Describe(n))
+		return nil
+	}
+	out := make([]string, 0, len(n.Content))
+	for _, e := range n.Content {
+		out = append(out, d.str(e, what+" item"))
+	}
+	return out
+}
+
+// oneOf decodes a string that must be one of known; a near miss gets its did-you-mean. A wrong value is
+// returned too, so that later checks do not report it missing.
+func (d *decoder) oneOf(n *yaml.Node, what string, known []string) string {
+	s := d.str(n, what)
+	if s != "" && !contains(known, s) {
+		d.errorf(n, "%s %q: want one of %s%s", what, s, strings.Join(known, ", "), yamlnode.DidYouMean(s, known))
+	}
+	return s
+}
+
 // Upper bounds of the engine's counts, enforced at load: a count is a promise of memory, goroutines or
 // requests, and a typo (a missing unit, a pasted id) must not become a billion of them.
 const (

@@ -79,12 +79,22 @@ type run struct {
 	report     reportBuf            // dry run, --explain: the items' lines, printed in order at the end
 }
 
+// StartError is Run's error when the run could not start, so that no summary exists: an empty window, a
+// state folder that cannot be opened or is locked by another run (errors.Is finds ErrLocked), a --from or
+// --force naming no step, a corrupt pending list or uncovered record, or an Open refusing the configuration.
+type StartError struct{ Err error }
+
+func (e *StartError) Error() string { return e.Err.Error() }
+func (e *StartError) Unwrap() error { return e.Err }
+
 // Run lists the window and streams its items through the steps. It returns the run's summary and, when
-// any item failed or the listing failed, an error listing every failure. Cancelling ctx stops the run:
-// no new items are taken, in-flight steps get the grace period to finish, then they are cancelled;
-// unfinished items stay pending for the next run. Run leaves the Pipeline as Load made it (but for the
-// clock of now(), which it sets to o.Until), so a loaded Pipeline can be run again.
+// any item failed or the listing failed, an error listing every failure; when the run could not start,
+// no summary and a *StartError. Cancelling ctx stops the run: no new items are taken, in-flight steps get
+// the grace period to finish, then they are cancelled; unfinished items stay pending for the next run.
+// Run leaves the Pipeline as Load made it (but for the clock of now(), which it sets to o.Until), so a
+// loaded Pipeline can be run again.
 func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*step.Summary, error) {
+	notStarted := func(err error) (*step.Summary, error) { return nil, &StartError{Err: err} }
 	started := time.Now()
 	if o.Until.IsZero() {
 		o.Until = started
@@ -93,7 +103,7 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*step.Summary, error)
 		o.Since = o.Until.Add(-24 * time.Hour)
 	}
 	if !o.Since.Before(o.Until) {
-		return nil, fmt.Errorf("run: window %s..%s is empty", o.Since.Format(time.RFC3339), o.Until.Format(time.RFC3339))
+		return notStarted(fmt.Errorf("run: window %s..%s is empty", o.Since.Format(time.RFC3339), o.Until.Format(time.RFC3339)))
 	}
 	p.clock.set(o.Until)
 	if o.Grace == 0 {
@@ -104,24 +114,24 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*step.Summary, error)
 	}
 	st, err := state.Open(p.StateDir, o.DryRun)
 	if err != nil {
-		return nil, err
+		return notStarted(err)
 	}
 	defer st.Close()
 	ctx = step.WithRunScope(ctx) // what steps keep for this run only (RunValue)
 	r, err := newRun(p, o, st, started)
 	if err != nil {
-		return nil, err
+		return notStarted(err)
 	}
 	if config, err := r.widen(); err != nil {
 		if config {
-			return nil, err
+			return notStarted(err)
 		}
 		return &step.Summary{Status: step.RunFailed, Finished: time.Now()}, err
 	}
 	o = r.o
 	if config, err := r.open(ctx); err != nil {
 		if config {
-			return nil, err
+			return notStarted(err)
 		}
 		return &step.Summary{Status: step.RunFailed, Finished: time.Now()}, err
 	}

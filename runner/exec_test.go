@@ -70,6 +70,35 @@ steps:
   - uses: sink
 `
 
+// A run that could not start says so by its error's type, which the CLI maps to exit 2; a run whose
+// items failed has a summary and no StartError.
+func TestRunStartError(t *testing.T) {
+	h := newHarness(t)
+	p := h.load(basic)
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for name, o := range map[string]RunOptions{
+		"empty window": {Since: t0, Until: t0},
+		"unknown from": {From: "no_such_step"},
+	} {
+		sum, err, _ := h.run(p, o)
+		var se *StartError
+		if sum != nil || !errors.As(err, &se) {
+			t.Errorf("%s: summary %v, err %T %v; want no summary and a *StartError", name, sum, err, err)
+		}
+	}
+	failing := h.load(`
+steps:
+  - uses: nums
+  - uses: flaky
+    with: {fail_times: 9, kind: permanent}
+`)
+	sum, err, _ := h.run(failing, RunOptions{})
+	var se *StartError
+	if sum == nil || err == nil || errors.As(err, &se) {
+		t.Errorf("failed items: summary %v, err %T %v; want a summary and a plain error", sum, err, err)
+	}
+}
+
 func TestRunMemo(t *testing.T) {
 	h := newHarness(t)
 	p := h.load(basic)

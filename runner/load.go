@@ -3,16 +3,10 @@ package runner
 import (
 	"errors"
 	"fmt"
-	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
-	"sync/atomic"
 	"time"
 
-	"meetpipe/runner/internal/yamlnode"
 	"meetpipe/runner/redact"
 	"meetpipe/runner/step"
 
@@ -49,25 +43,6 @@ type Pipeline struct {
 	clock    *clock // now() of expressions: the run's logical time
 }
 
-type stage struct {
-	index       int
-	id, uses    string
-	spec        step.Spec
-	step        step.Step
-	source      step.Source
-	impl        any
-	configJSON  []byte   // effective configuration without secrets, for memo keys and echo
-	exprReads   []string // item fields the step's expression settings refer to, beyond spec.Reads
-	filter, iff *step.Program
-	concurrency int
-	timeout     time.Duration
-	retry       RetryPolicy
-	limiter     *step.Limiter
-	line        int
-	units       atomic.Int64 // work its step reported (Build.Progress) over the pipeline's life; a run shows its share
-	with        *yaml.Node   // the interpolated settings, for StepSettings
-}
-
 // Stages returns the step ids in order.
 func (p *Pipeline) Stages() []string {
 	ids := make([]string, len(p.stages))
@@ -100,25 +75,15 @@ func Load(path string, opts LoadOptions) (*Pipeline, error) {
 	return LoadBytes(path, src, opts)
 }
 
-// LoadBytes is Load for a file already read.
+// LoadBytes is Load for a file already read. It reads in phases: the environment, the YAML with its
+// variables interpolated, the pipeline's own settings, the flow of the steps (checkFlow), then each step
+// built in order (builder.stage); every problem of every phase is reported at once.
 func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 	ds := &step.Diagnostics{}
-	reg := opts.Registry
-	if reg == nil {
-		reg = step.Builtins
-	}
-	env := opts.Env
-	if env == nil {
-		f := opts.EnvFile
-		if f == "" {
-			f = ".env"
-		}
-		dot, err := ReadDotEnv(f)
-		if err != nil {
-			ds.Add(asDiag(err, f))
-			return nil, ds
-		}
-		env = Environ(dot)
+	env, err := loadEnv(opts)
+	if err != nil {
+		ds.Add(asDiag(err, ""))
+		return nil, ds
 	}
 	root := step.ParseYAML(path, src, ds)
 	if root == nil {
@@ -128,7 +93,63 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 	interpolate(root, env, path, ds, listSrc)
 	d := &decoder{file: path, lines: ds.Lines(path), ds: ds, listSrc: listSrc}
 	pf := d.pipeline(root)
+	p := newPipeline(path, pf, opts)
 
+	reg := opts.Registry
+	if reg == nil {
+		reg = step.Builtins
+	}
+	defs := make([]*step.Definition, len(pf.Steps))
+	specs := make([]*step.Spec, len(pf.Steps))
+	for i, sc := range pf.Steps {
+		if def, ok := reg.Lookup(sc.Uses); ok && sc.usesNode != nil {
+			defs[i], specs[i] = &def, &def.Spec
+		}
+	}
+	ds.List = append(ds.List, checkFlow(path, pf.Steps, specs, reg.Names(), pf.varNodes)...)
+	b := newBuilder(p, d, pf, env, opts.DryRun)
+	built := map[string]bool{}
+	for i, sc := range pf.Steps {
+		if defs[i] == nil || built[sc.ID] {
+			continue // unknown, or a second step of an id: checkFlow said so
+		}
+		built[sc.ID] = true
+		p.stages = append(p.stages, b.stage(i, sc, *defs[i]))
+	}
+	if pf.Redact != nil {
+		p.redactor, p.redactOn = d.compileRedact(pf.Redact, b.written()), pf.Redact.Fields
+		if p.redactor != nil {
+			p.Secrets.SetRedactor(p.redactor.Scrub)
+		}
+	}
+	if err := ds.Err(); err != nil {
+		ds.Sort()
+		ds.Secrets = p.Secrets
+		p.Close()
+		return nil, ds
+	}
+	return p, nil
+}
+
+// loadEnv returns the variables a pipeline is interpolated from: opts.Env, else the process environment
+// over the env file (missing is fine). An error is a Diagnostic in the env file.
+func loadEnv(opts LoadOptions) (map[string]string, error) {
+	if opts.Env != nil {
+		return opts.Env, nil
+	}
+	f := opts.EnvFile
+	if f == "" {
+		f = ".env"
+	}
+	dot, err := ReadDotEnv(f)
+	if err != nil {
+		return nil, asDiag(err, f)
+	}
+	return Environ(dot), nil
+}
+
+// newPipeline is the pipeline's own settings: what pf says, with LoadOptions' overrides and defaults.
+func newPipeline(path string, pf *pipelineFile, opts LoadOptions) *Pipeline {
 	now := opts.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -148,159 +169,10 @@ func LoadBytes(path string, src []byte, opts LoadOptions) (*Pipeline, error) {
 	for name, lc := range pf.Limiters {
 		p.limiters[name] = step.NewLimiter(name, lc.Concurrency, lc.RPM)
 	}
-
-	static := map[string]any{"env": env, "vars": pf.Vars}
-	for k, v := range pf.Vars {
-		static[k] = v
-	}
-	fields := map[string]any{} // samples of the fields written so far
-	lazy := map[string]bool{}  // lazy fields of the source: readable by steps, not by expressions
-	writer := map[string]string{}
-	ids := map[string]*yaml.Node{}
-	for i, sc := range pf.Steps {
-		if sc.usesNode == nil {
-			continue
-		}
-		def, ok := reg.Lookup(sc.Uses)
-		if !ok {
-			d.errorf(sc.usesNode, "unknown step %q%s", sc.Uses, yamlnode.Suggest(sc.Uses, reg.Names()))
-			continue
-		}
-		idNode := sc.usesNode
-		if v := yamlnode.MapValue(sc.node, "id"); v != nil {
-			idNode = v
-		}
-		if prev, dup := ids[sc.ID]; dup {
-			d.errorf(idNode, "duplicate step id %q (first at line %d); give one of them an `id:`", sc.ID, prev.Line)
-			continue
-		}
-		ids[sc.ID] = idNode
-		spec := def.Spec
-		switch {
-		case i == 0 && !spec.Source:
-			d.errorf(sc.usesNode, "the first step must be a source (one that lists items); %q is not", sc.Uses)
-		case i > 0 && spec.Source:
-			d.errorf(sc.usesNode, "%q is a source and can only be the first step", sc.Uses)
-		}
-		for _, r := range spec.Reads {
-			if _, ok := fields[r]; !ok && !lazy[r] {
-				d.errorf(sc.usesNode, "step %s reads field %q, which no earlier step writes", sc.ID, r)
-			}
-		}
-		for name, node := range pf.varNodes {
-			for _, w := range spec.Writes {
-				if w.Name == name {
-					d.errorf(node, "var %q has the name of a field that step %s writes; rename it", name, sc.ID)
-				}
-			}
-		}
-		st := &stage{index: i, id: sc.ID, uses: sc.Uses, spec: spec, concurrency: sc.Concurrency,
-			timeout: sc.Timeout, retry: sc.Retry, line: sc.usesNode.Line, with: sc.With}
-		if sc.Limiter != "" {
-			l, ok := p.limiters[sc.Limiter]
-			if !ok {
-				d.errorf(sc.limiterNode, "unknown limiter %q; declare it under `limiters:`", sc.Limiter)
-			}
-			st.limiter = l
-		}
-		// Fields that the step's own expression settings refer to are inputs of the step like its
-		// declared reads: they belong in its memo key.
-		before := &step.Compiler{File: path, Lines: ds.Lines(path), Static: static, Fields: maps.Clone(fields), Now: p.clock.now,
-			Uses: func(f string) {
-				if !slices.Contains(spec.Reads, f) && !slices.Contains(st.exprReads, f) {
-					st.exprReads = append(st.exprReads, f)
-				}
-			}}
-		if r := yamlnode.MapValue(sc.node, "retry"); r != nil && spec.Source {
-			// A listing has no item to retry: a policy here would be silently ignored.
-			d.errorf(r, "retry: does not apply to the source step, which has no item to retry; its own settings say how its requests are retried")
-		}
-		if sc.If != nil && spec.Source {
-			d.errorf(yamlnode.MapValue(sc.node, "if"), "if: is not allowed on the source step; use filter:")
-		} else if sc.If != nil {
-			ifEnv := *before
-			ifEnv.Uses = nil // a field that only decides whether the step runs is not an input of it
-			if prog, err := ifEnv.Compile(sc.If, nil, true); err != nil {
-				ds.Add(asDiag(err, path))
-			} else {
-				st.iff = prog
-			}
-		}
-		b := step.NewBuild(sc.ID, path, p.StateDir, opts.DryRun, step.Host{
-			Compiler: before, Limiter: st.limiter, Secret: p.Secrets.Add, Diags: ds,
-			Progress: func(n int64) { st.units.Add(n) },
-			With:     sc.With, WithKey: yamlnode.MapKey(sc.node, "with"), Uses: sc.usesNode,
-		})
-		collectSecrets(sc.With, spec.Settings, p.Secrets)
-		checkSecretSpaces(d, sc.With, spec.Settings, listSrc, "")
-		n0 := len(ds.List)
-		impl, cfg, err := def.New(sc.With, b)
-		if err != nil {
-			if len(ds.List) == n0 {
-				ds.Add(asDiag(err, path, sc.usesNode))
-			}
-		} else {
-			st.impl = impl
-			st.step, _ = impl.(step.Step)
-			st.source, _ = impl.(step.Source)
-			if spec.Source && st.source == nil || !spec.Source && st.step == nil {
-				d.errorf(sc.usesNode, "step %s: constructor returned %T, which does not implement the spec", sc.Uses, impl)
-			}
-			if st.configJSON, err = step.MemoJSON(cfg); err != nil {
-				d.errorf(sc.usesNode, "step %s: configuration cannot be encoded: %v", sc.Uses, err)
-			}
-		}
-		for _, w := range spec.Writes {
-			if slices.Contains(spec.Lazy, w.Name) {
-				lazy[w.Name] = true
-				continue
-			}
-			fields[w.Name] = w.Sample
-			writer[w.Name] = sc.ID
-		}
-		for _, l := range spec.Lazy {
-			if !slices.Contains(spec.Volatile, l) {
-				d.errorf(sc.usesNode, "step %s: lazy field %q must also be volatile", sc.Uses, l)
-			}
-		}
-		if len(spec.Lazy) > 0 {
-			if _, ok := impl.(step.Resolver); !ok && impl != nil {
-				d.errorf(sc.usesNode, "step %s declares lazy fields but cannot resolve them", sc.Uses)
-			}
-		}
-		if sc.Filter != nil {
-			after := &step.Compiler{File: path, Lines: ds.Lines(path), Static: static, Fields: maps.Clone(fields), Now: before.Now}
-			if prog, err := after.Compile(sc.Filter, nil, true); err != nil {
-				ds.Add(asDiag(err, path))
-			} else {
-				st.filter = prog
-			}
-		}
-		p.stages = append(p.stages, st)
-	}
-	if pf.Redact != nil {
-		written := map[string]bool{}
-		for f := range fields {
-			written[f] = true
-		}
-		for f := range lazy {
-			written[f] = true
-		}
-		p.redactor, p.redactOn = d.compileRedact(pf.Redact, written), pf.Redact.Fields
-		if p.redactor != nil {
-			p.Secrets.SetRedactor(p.redactor.Scrub)
-		}
-	}
 	if pf.Retention != nil {
 		p.Retention = *pf.Retention
 	}
-	if err := ds.Err(); err != nil {
-		ds.Sort()
-		ds.Secrets = p.Secrets
-		p.Close()
-		return nil, ds
-	}
-	return p, nil
+	return p
 }
 
 func asDiag(err error, file string, at ...*yaml.Node) step.Diagnostic {
@@ -318,63 +190,4 @@ func asDiag(err error, file string, at ...*yaml.Node) step.Diagnostic {
 func stem(path string) string {
 	b := filepath.Base(path)
 	return b[:len(b)-len(filepath.Ext(b))]
-}
-
-// checkSecretSpaces refuses a secret setting whose value has leading or trailing white space, naming the
-// variable it came from: a key pasted with a stray space or new line otherwise only earns "signature
-// verification failed" from the service. A setting marked Spaces (a password) may hold them: warned.
-// The value itself is never printed.
-func checkSecretSpaces(d *decoder, n *yaml.Node, settings []step.Setting, raw map[*yaml.Node]string, prefix string) {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		for _, st := range settings {
-			if st.Name != k.Value {
-				continue
-			}
-			if st.Type == "object" {
-				checkSecretSpaces(d, v, st.Fields, raw, prefix+st.Name+".")
-			}
-			if !st.Secret || v.Kind != yaml.ScalarNode || v.Value == strings.TrimSpace(v.Value) || strings.TrimSpace(v.Value) == "" {
-				continue
-			}
-			from := "its value"
-			if names := varRefs(raw[v]); len(names) > 0 {
-				from = "the value of " + strings.Join(names, " / ")
-			}
-			if st.Spaces {
-				slog.Warn(fmt.Sprintf("%s%s: %s begins or ends with white space; kept as it is (a password may hold spaces)", prefix, st.Name, from),
-					"file", d.file, "line", v.Line)
-				continue
-			}
-			d.errorf(v, "%s%s: %s begins or ends with white space (a stray space or new line pasted with the key); remove it", prefix, st.Name, from)
-		}
-	}
-}
-
-// collectSecrets registers the values of secret settings found in a `with:` node.
-func collectSecrets(n *yaml.Node, settings []step.Setting, s *step.Secrets) {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		for _, st := range settings {
-			if st.Name != k.Value {
-				continue
-			}
-			switch {
-			case st.Secret && v.Kind == yaml.ScalarNode:
-				s.Add(v.Value)
-			case st.Type == "object":
-				collectSecrets(v, st.Fields, s)
-			case st.Type == "list" && v.Kind == yaml.SequenceNode:
-				for _, e := range v.Content {
-					collectSecrets(e, st.Fields, s)
-				}
-			}
-		}
-	}
 }

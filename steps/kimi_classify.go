@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"meetpipe/runner"
 	"meetpipe/runner/step"
 	"meetpipe/steps/coach"
 	"meetpipe/steps/internal/fsx"
@@ -95,6 +96,41 @@ func (kimiClassifyConfig) SettingDetails() map[string]string {
 // kimiClassifyReads are the item fields the prompts can use besides the transcript.
 var kimiClassifyReads = []string{"transcript", "subject", "start", "duration_min", "teacher_id", "student_ids", "participants"}
 
+// kimiClassifyDefaults are the settings of a kimi_classify step that writes none, and the one place the
+// shipped phases (the journey of a student, in order) are written.
+var kimiClassifyDefaults = kimiClassifyConfig{
+	BaseURL: kimi.DefaultChatBaseURL,
+	Model:   "moonshot-v1-128k",
+	Phases: []kimiPhase{
+		{"简历优化", "修改和润色简历：梳理经历与亮点，按目标岗位调整内容、措辞和排版。"},
+		{"项目深挖", "深入讨论学员做过的某个项目：背景、技术方案与取舍、个人贡献、难点和结果，准备如何讲述。"},
+		{"面试模拟", "模拟真实面试：自我介绍、行为面试、技术或算法问答的演练，以及对回答的点评。"},
+		{"Offer后续", "拿到或即将拿到 offer 之后的事：比较和选择 offer、谈薪、入职准备、试用期。"},
+		{"其他", "不属于以上任何一类，或内容不足以判断（寒暄、时间安排、设备调试等）。"},
+	},
+	FallbackPhase:   "其他",
+	System:          kimi.DefaultPrompts().System,
+	User:            kimi.DefaultPrompts().User,
+	MapSystem:       kimi.DefaultPrompts().MapSystem,
+	MapUser:         kimi.DefaultPrompts().MapUser,
+	SummaryMax:      300,
+	MaxTokens:       1024,
+	ReasoningTokens: 8192,
+	Temperature:     0.3,
+	Thinking:        "disabled",
+	ReasoningEffort: "low",
+	JSONMode:        true,
+	JSONSchema:      true,
+	ContextTokens:   131072,
+	Currency:        "CNY",
+	TokenEstimate:   "auto",
+	BudgetRatio:     0.8,
+	PartTokens:      6000,
+	Timestamps:      true,
+	DefaultLimit:    kimiLimit{Concurrency: 1, RPM: 3},
+	Timeout:         5 * time.Minute,
+}
+
 func init() {
 	step.Register(step.Spec{
 		Name: "kimi_classify",
@@ -118,38 +154,7 @@ func init() {
 			{Name: "needs_review", Sample: false, Doc: "true when a person should check the phase or summary"},
 		},
 		SideEffects: true,
-	}, kimiClassifyConfig{
-		BaseURL: kimi.DefaultChatBaseURL,
-		Model:   "moonshot-v1-128k",
-		Phases: []kimiPhase{
-			{"简历优化", "修改和润色简历：梳理经历与亮点，按目标岗位调整内容、措辞和排版。"},
-			{"项目深挖", "深入讨论学员做过的某个项目：背景、技术方案与取舍、个人贡献、难点和结果，准备如何讲述。"},
-			{"面试模拟", "模拟真实面试：自我介绍、行为面试、技术或算法问答的演练，以及对回答的点评。"},
-			{"Offer后续", "拿到或即将拿到 offer 之后的事：比较和选择 offer、谈薪、入职准备、试用期。"},
-			{"其他", "不属于以上任何一类，或内容不足以判断（寒暄、时间安排、设备调试等）。"},
-		},
-		FallbackPhase:   "其他",
-		System:          kimi.DefaultPrompts().System,
-		User:            kimi.DefaultPrompts().User,
-		MapSystem:       kimi.DefaultPrompts().MapSystem,
-		MapUser:         kimi.DefaultPrompts().MapUser,
-		SummaryMax:      300,
-		MaxTokens:       1024,
-		ReasoningTokens: 8192,
-		Temperature:     0.3,
-		Thinking:        "disabled",
-		ReasoningEffort: "low",
-		JSONMode:        true,
-		JSONSchema:      true,
-		ContextTokens:   131072,
-		Currency:        "CNY",
-		TokenEstimate:   "auto",
-		BudgetRatio:     0.8,
-		PartTokens:      6000,
-		Timestamps:      true,
-		DefaultLimit:    kimiLimit{Concurrency: 1, RPM: 3},
-		Timeout:         5 * time.Minute,
-	}, newKimiClassify)
+	}, kimiClassifyDefaults, newKimiClassify)
 }
 
 type compiledRule struct {
@@ -183,7 +188,7 @@ func newKimiClassify(cfg kimiClassifyConfig, b *step.Build) (any, error) {
 	}
 	s := &kimiClassify{cfg: cfg, b: b,
 		chat:   &kimi.Chat{BaseURL: cfg.BaseURL, APIKey: cfg.APIKey},
-		prices: kimi.Prices{Input: cfg.PriceInput, Output: cfg.PriceOutput, Cached: cfg.PriceCached, Currency: cfg.Currency}}
+		prices: cfg.view().Prices}
 	lim, named := b.Limiter()
 	if !named && (cfg.DefaultLimit.Concurrency > 0 || cfg.DefaultLimit.RPM > 0) {
 		lim = step.NewLimiter(b.StepID+".default_limit", cfg.DefaultLimit.Concurrency, cfg.DefaultLimit.RPM)
@@ -471,4 +476,30 @@ func (s *kimiClassify) estimate(in *step.Item) (u kimi.TokenUsage, note string, 
 // Check reports whether Moonshot takes the key at this base URL, knows the model and has a balance.
 func (s *kimiClassify) Check(ctx context.Context, _ step.CheckOptions) []step.Finding {
 	return kimi.CheckChat(ctx, s.chat, s.cfg.Model)
+}
+
+// ClassifyView is what commands beside a run (the report) read of a pipeline's kimi_classify step, taken
+// from the step's own decoded configuration, so that a renamed setting cannot silently empty a column.
+type ClassifyView struct {
+	Phases []string    // the journey of a student, in order
+	Prices kimi.Prices // per million tokens; Known() is false when none is configured
+}
+
+// ClassifyViewOf returns the view of the pipeline's first kimi_classify step. Without one, ok is false and
+// the view is the step's defaults: the shipped phases, no prices.
+func ClassifyViewOf(p *runner.Pipeline) (v ClassifyView, ok bool) {
+	if impl, found := p.StepImpl("kimi_classify"); found {
+		if s, built := impl.(*kimiClassify); built {
+			return s.cfg.view(), true
+		}
+	}
+	return kimiClassifyDefaults.view(), false
+}
+
+func (c kimiClassifyConfig) view() ClassifyView {
+	v := ClassifyView{Prices: kimi.Prices{Input: c.PriceInput, Output: c.PriceOutput, Cached: c.PriceCached, Currency: c.Currency}}
+	for _, ph := range c.Phases {
+		v.Phases = append(v.Phases, ph.Name)
+	}
+	return v
 }

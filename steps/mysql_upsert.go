@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"meetpipe/runner"
 	"meetpipe/runner/step"
 	"meetpipe/steps/roster"
 	"meetpipe/steps/store"
@@ -121,6 +122,17 @@ func newMysqlUpsert(cfg mysqlUpsertConfig, b *step.Build) (any, error) {
 	}
 	return &mysqlUpsert{cfg: sc, secrets: sc.Secrets(), migrate: cfg.Migrate, runs: cfg.RecordRuns,
 		retries: cfg.LockRetries, db: db, roster: ros, rules: rules}, nil
+}
+
+// StoreConfigOf returns the database of the pipeline's first mysql_upsert step as the step decoded it
+// (defaults included), for commands beside a run that read what it stored (the report, status
+// --warnings); ok is false when no step stores. Its secrets are in it: scrub what is printed.
+func StoreConfigOf(p *runner.Pipeline) (c store.Config, ok bool) {
+	impl, _ := p.StepImpl("mysql_upsert")
+	if s, built := impl.(*mysqlUpsert); built {
+		return s.cfg, true
+	}
+	return store.Config{}, false
 }
 
 // open returns the pool once the schema is ready: the first caller applies the migrations, and a failure

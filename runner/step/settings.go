@@ -228,6 +228,15 @@ func splitYAMLLine(m string) (int, string) {
 	return 0, m
 }
 
+// Check validates n as a value of the setting: its range, its type and its enum, each problem through errorf.
+func (s Setting) Check(n *yaml.Node, errorf func(*yaml.Node, string, ...any)) {
+	checkRange(n, s, errorf) // first: checkNode rewrites a "1d" for the YAML decoder
+	checkNode(n, s.Name, s.Type, s.Items, s.Fields, errorf)
+	if len(s.Enum) > 0 && n.Kind == yaml.ScalarNode && !slices.Contains(s.Enum, n.Value) {
+		errorf(n, "%s: %q is not one of %s", s.Name, n.Value, strings.Join(s.Enum, ", "))
+	}
+}
+
 // checkNode validates n against a setting type, recursing into objects and lists.
 func checkNode(n *yaml.Node, name, typ, items string, fields []Setting, errorf func(*yaml.Node, string, ...any)) {
 	if n.Kind == yaml.AliasNode {
@@ -254,12 +263,7 @@ func checkNode(n *yaml.Node, name, typ, items string, fields []Setting, errorf f
 				errorf(k, "unknown setting %q%s", k.Value, yamlnode.Suggest(k.Value, known))
 				continue
 			}
-			f := fields[idx]
-			checkRange(v, f, errorf) // first: checkNode rewrites a "1d" for the YAML decoder
-			checkNode(v, f.Name, f.Type, f.Items, f.Fields, errorf)
-			if len(f.Enum) > 0 && v.Kind == yaml.ScalarNode && !slices.Contains(f.Enum, v.Value) {
-				errorf(v, "%s: %q is not one of %s", f.Name, v.Value, strings.Join(f.Enum, ", "))
-			}
+			fields[idx].Check(v, errorf)
 		}
 	case "list":
 		if n.Kind != yaml.SequenceNode {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"meetpipe/runner/internal/yamlnode"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -33,9 +32,6 @@ func ParseYAML(file string, src []byte, ds *Diagnostics) *yaml.Node {
 	}
 	return doc.Content[0]
 }
-
-// Suggest returns `; did you mean "x"?` when got is a near miss of one of known, else "; known: a, b".
-func Suggest(got string, known []string) string { return yamlnode.Suggest(got, known) }
 
 // lastTextLine is the last line of lines with something on it (1-based), for errors at the end of input.
 func lastTextLine(lines []string) int {

@@ -16,15 +16,12 @@ import (
 	"meetpipe/steps/store"
 )
 
-// DefaultPhases is the journey of a student, in order, as pipelines/meeting.yaml configures it.
-var DefaultPhases = []string{"简历优化", "项目深挖", "面试模拟", "Offer后续", "其他"}
-
 // Options say how to draw a report.
 type Options struct {
 	Title    string
 	Location *time.Location // dates are shown in it (default Asia/Shanghai)
 	Now      time.Time      // for "days since" and ages (default time.Now)
-	Phases   []string       // the journey's order (default DefaultPhases); unknown phases follow
+	Phases   []string       // the journey's order (kimi_classify's phases); phases it lacks follow as they come
 	Prices   Prices
 	Pipeline string // the pipeline file, for the --only hint
 }
@@ -174,9 +171,6 @@ func Build(d *store.ReportData, pending []Pending, o Options) *Report {
 	}
 	if o.Now.IsZero() {
 		o.Now = time.Now()
-	}
-	if len(o.Phases) == 0 {
-		o.Phases = DefaultPhases
 	}
 	if o.Title == "" {
 		o.Title = "辅导进度报告"

@@ -1,3 +1,5 @@
+//go:build dev
+
 package main
 
 import (
@@ -20,6 +22,7 @@ import (
 
 // cmdDemo runs pipelines/meeting.yaml, unchanged, on the bundled meetings: it starts the emulators, writes
 // an env file that points the pipeline at them, runs this very binary on it, and prints what MySQL holds.
+// It is in the development build only (devonly.go).
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("demo", stderr)
 	dir := fs.String("dir", "var/demo", "folder for the demo's media, fixtures, state and logs")

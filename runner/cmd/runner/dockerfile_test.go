@@ -54,6 +54,11 @@ func TestDockerfile(t *testing.T) {
 	if err != nil || !strings.Contains(string(v), "runner v9.9.9-test (commit 0123abcd") {
 		t.Errorf("runner version = %q, %v", v, err)
 	}
+	// The production build: the emulators and the demo are not in it, and it says where they are.
+	demo := exec.Command(filepath.Join(out, "bin", "runner"), "demo")
+	if b, err := demo.CombinedOutput(); demo.ProcessState == nil || demo.ProcessState.ExitCode() != 2 || !strings.Contains(string(b), "development build") {
+		t.Errorf("runner demo of the image: %v\n%s", err, b)
+	}
 	for _, p := range []string{"plugins/wecom_notify/wecom_notify", "plugins/tag_subject/tag.sh", "pipelines/meeting.yaml"} {
 		if _, err := os.Stat(filepath.Join(out, p)); err != nil {
 			t.Errorf("the image would lack %s", p)

@@ -1,3 +1,5 @@
+//go:build dev
+
 package main
 
 import (
@@ -8,17 +10,13 @@ import (
 	"os/signal"
 	"syscall"
 
-	"meetpipe/plugins"
 	wecom "meetpipe/plugins/wecom_notify/emulator"
-	"meetpipe/runner/step"
 	kimi "meetpipe/steps/kimi/emulator"
 	tencent "meetpipe/steps/tencent/emulator"
 )
 
-func loadPlugins(dir string, reg *step.Registry) error { return plugins.Load(dir, reg) }
-
 // cmdEmulate serves one of the emulated remote services on loopback until interrupted, for demos and for
-// trying a pipeline without credentials.
+// trying a pipeline without credentials. It is in the development build only (devonly.go).
 func cmdEmulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	services := map[string]func(context.Context, []string, io.Writer) error{
 		"tencent":  tencent.RunCLI,

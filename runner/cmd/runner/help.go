@@ -16,6 +16,10 @@ type commandDoc struct {
 	examples          []string
 }
 
+// devBuild says where the commands of the development build (demo, emulate) are: the binary to deploy
+// links neither the emulators nor the media generator they start.
+const devBuild = "bin/runner-dev, which `just demo` builds and runs (`just build-dev`, or go build -tags dev ./runner/cmd/runner)"
+
 var commandDocs = map[string]commandDoc{
 	"run": {"runner run FILE [flags]", "Run a pipeline over the recordings of a window. Items that fail are kept pending for the next run.", []string{
 		"runner run pipelines/meeting.yaml --since 26h",
@@ -54,10 +58,10 @@ var commandDocs = map[string]commandDoc{
 		"plugin files it installed; keep .env, the pipeline, your plugins and the data.", []string{
 		"sudo runner undeploy", "sudo runner undeploy --prefix /srv/meetpipe",
 	}},
-	"emulate": {"runner emulate SERVICE [flags]", "Serve an emulated remote service on loopback: tencent, asr, moonshot or wecom.", []string{
+	"emulate": {"runner emulate SERVICE [flags]", "Serve an emulated remote service on loopback: tencent, asr, moonshot or wecom. In the development build only: " + devBuild + ".", []string{
 		"runner emulate tencent -h", "runner emulate wecom",
 	}},
-	"demo": {"runner demo [flags]", "Run pipelines/meeting.yaml on the bundled meetings against the emulators and show what MySQL holds.", []string{
+	"demo": {"runner demo [flags]", "Run pipelines/meeting.yaml on the bundled meetings against the emulators and show what MySQL holds. In the development build only: " + devBuild + ".", []string{
 		"runner demo", "runner demo --explain",
 	}},
 	"report": {"runner report [FILE] [flags]", "Write the HTML report (and a workbook) from the database; --send " +

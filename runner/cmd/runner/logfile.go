@@ -4,10 +4,57 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
+
+	"meetpipe/runner/internal/logging"
+	"meetpipe/runner/internal/term"
+	"meetpipe/runner/step"
 )
+
+// logSetup says how a command logs; newLog is the one place a command's logger is made.
+type logSetup struct {
+	level, format string // LOG_LEVEL or --log-level; auto (""), text or json
+	// status: the command draws a status line (a run): on a terminal, with colours, the log then goes
+	// through a runner.Terminal that keeps the line below it.
+	status  bool
+	tee     io.Writer // also JSON lines here (the log file the pipeline names, which joins late)
+	secrets *step.Secrets
+}
+
+// newLog makes a command's logger on stderr: secrets scrubbed, colours on a terminal, journald's levels
+// under systemd, JSON otherwise. It is made before the pipeline loads, so that what constructors log has
+// the command's level, format and scrubbing, and it becomes slog's default, so that steps logging through
+// slog get the same handler. done closes what it opened; tm is nil without a status line.
+func newLog(stderr io.Writer, o logSetup) (log *slog.Logger, tm *term.Terminal, done func(), err error) {
+	tty, journal := false, false
+	if f, ok := stderr.(*os.File); ok {
+		tty = isTerminal(f)
+		journal = !tty && onJournal(f)
+	}
+	out := stderr
+	if tty && o.status && (o.format == "" || o.format == "auto" || o.format == "text") {
+		tm = term.NewTerminal(stderr)
+		out = tm
+	}
+	log, closeLog, err := logging.NewLogger(logging.LogOptions{Level: o.level, Format: o.format, Out: out, TTY: tty,
+		Journal: journal, Tee: o.tee, Secrets: o.secrets})
+	if err != nil {
+		if tm != nil {
+			tm.Close()
+		}
+		return nil, nil, nil, err
+	}
+	slog.SetDefault(log)
+	return log, tm, func() {
+		closeLog()
+		if tm != nil {
+			tm.Close()
+		}
+	}, nil
+}
 
 // lateFile is the run's log file, which the pipeline names (log_file) but the logger must exist before the
 // pipeline loads, so that constructors log through it. Lines written before Open are kept and written

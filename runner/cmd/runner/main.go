@@ -29,11 +29,13 @@ usage:
   runner status [flags]          what the database holds: counts, runs, failures, students
   runner migrate [flags]         apply the SQL migrations in sql/
   runner deploy|undeploy [flags] install under /opt/meetpipe with a nightly timer or crontab line, or remove it
-  runner emulate SERVICE [flags] run an emulator: tencent, asr, moonshot, wecom
-  runner demo [flags]            run pipelines/meeting.yaml on the bundled meetings against the emulators
   runner report [FILE] [flags]   HTML report and workbook from the database; --send posts and mails a digest
   runner forget FILE ID… [--dry-run] erase students from the database and state_dir, for good
   runner version
+
+In the development build (bin/runner-dev: just build-dev; just demo builds and runs it):
+  runner emulate SERVICE [flags] run an emulator: tencent, asr, moonshot, wecom
+  runner demo [flags]            run pipelines/meeting.yaml on the bundled meetings against the emulators
 
 Run 'runner COMMAND -h' (or 'runner help COMMAND') for a command's flags and examples.
 Machine-readable output: --output json (run --dry-run/--explain, doctor, status, version).

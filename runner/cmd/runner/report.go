@@ -14,10 +14,13 @@ import (
 
 	_ "time/tzdata" // --timezone must work on machines without zoneinfo
 
+	"meetpipe/plugins"
 	"meetpipe/runner"
 	"meetpipe/runner/atomicfile"
 	"meetpipe/runner/internal/state"
 	"meetpipe/runner/step"
+	"meetpipe/steps"
+	"meetpipe/steps/kimi"
 	"meetpipe/steps/report"
 	"meetpipe/steps/store"
 )
@@ -106,7 +109,8 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for _, x := range pend {
 		pending = append(pending, report.Pending{ID: x.ID, Reason: sec.Scrub(x.Reason), FirstSeen: x.FirstSeen, LastSeen: x.LastSeen})
 	}
-	classify, _ := p.StepSettings("kimi_classify")
+	// Without a kimi_classify step, its default phases and no prices.
+	classify, _ := steps.ClassifyViewOf(p)
 	shown := file // as the operator would type it in the commands the report suggests
 	if wd, err := os.Getwd(); err == nil {
 		if rel, err := filepath.Rel(wd, file); err == nil && !strings.HasPrefix(rel, "..") {
@@ -114,7 +118,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	rep := report.Build(data, pending, report.Options{Title: *title, Location: loc, Now: now, Pipeline: shown,
-		Phases: phasesOf(classify), Prices: pricesOf(classify)})
+		Phases: classify.Phases, Prices: pricesOf(classify.Prices)})
 	if rep.Coach, err = loadCoaching(ctx, p, db, s, u); err != nil {
 		return fmt.Errorf("report: %s", sec.Scrub(err.Error()))
 	}
@@ -170,9 +174,19 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // set); their secrets join the pipeline's, so nothing printed holds them.
 func sendTargets(p *runner.Pipeline, env map[string]string) (*report.WeCom, *report.SMTP, error) {
 	var robot *report.WeCom
-	if w, ok := p.StepSettings("wecom_notify"); ok && str(w, "key") != "" {
-		robot = &report.WeCom{Key: str(w, "key"), BaseURL: str(w, "base_url")}
-		p.Secrets.Add(robot.Key)
+	if w, ok := plugins.SettingsOf(p, "wecom_notify"); ok {
+		key, err := w.String("key")
+		if err != nil {
+			return nil, nil, err
+		}
+		base, err := w.String("base_url")
+		if err != nil {
+			return nil, nil, err
+		}
+		if key != "" {
+			robot = &report.WeCom{Key: key, BaseURL: base}
+			p.Secrets.Add(key)
+		}
 	}
 	if env["SMTP_HOST"] == "" {
 		return robot, nil, nil
@@ -223,16 +237,7 @@ func sendDigest(ctx context.Context, sec *step.Secrets, robot *report.WeCom, m *
 
 // dbConfigOf takes the database from mysql_upsert's settings, else from DB_* as `runner status` does.
 func dbConfigOf(p *runner.Pipeline, env map[string]string) (store.Config, error) {
-	if w, ok := p.StepSettings("mysql_upsert"); ok {
-		c := store.Config{DSN: str(w, "dsn"), Host: str(w, "host"), User: str(w, "user"), Password: str(w, "password"),
-			Database: str(w, "database"), TLS: str(w, "tls")}
-		if v := str(w, "port"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return c, fmt.Errorf("mysql_upsert port %q is not a number", v)
-			}
-			c.Port = n
-		}
+	if c, ok := steps.StoreConfigOf(p); ok {
 		return c, nil
 	}
 	return store.ConfigFromEnv(func(k string) string { return env[k] })
@@ -262,57 +267,18 @@ func smtpOf(env map[string]string) (report.SMTP, error) {
 	return m, nil
 }
 
-// phasesOf reads kimi_classify's phases (the journey's order).
-func phasesOf(w map[string]any) []string {
-	list, _ := w["phases"].([]any)
-	var out []string
-	for _, e := range list {
-		if m, ok := e.(map[string]any); ok && str(m, "name") != "" {
-			out = append(out, str(m, "name"))
-		}
+// pricesOf is kimi_classify's prices as the report shows them: none unless one is configured (0, the
+// step's default, means unknown there too), and 元 for the currency of api.moonshot.cn.
+func pricesOf(k kimi.Prices) report.Prices {
+	if !k.Known() {
+		return report.Prices{}
 	}
-	return out
-}
-
-// pricesOf reads the model's prices per million tokens from kimi_classify's settings, if configured.
-func pricesOf(w map[string]any) report.Prices {
-	num := func(k string) (float64, bool) {
-		switch v := w[k].(type) {
-		case int:
-			return float64(v), true
-		case float64:
-			return v, true
-		case string:
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return f, err == nil
-		}
-		return 0, false
-	}
-	var p report.Prices
-	// kimi_classify's names; a price of 0 means "not configured" there too, so no money is shown.
-	in, _ := num("price_per_mtok_input")
-	out, _ := num("price_per_mtok_output")
-	if in <= 0 && out <= 0 {
-		return p
-	}
-	p.Known, p.Input, p.Output = true, in, out
-	p.CachedInput, _ = num("price_per_mtok_cached")
-	switch p.Currency = str(w, "currency"); p.Currency {
+	p := report.Prices{Known: true, Input: k.Input, Output: k.Output, CachedInput: k.Cached, Currency: k.Currency}
+	switch p.Currency {
 	case "", "CNY", "RMB":
 		p.Currency = "元"
 	}
 	return p
-}
-
-func str(m map[string]any, k string) string {
-	switch v := m[k].(type) {
-	case nil:
-		return ""
-	case string:
-		return v
-	default:
-		return fmt.Sprint(v)
-	}
 }
 
 func writeFileAtomic(path string, data []byte) error { return atomicfile.WriteMode(path, data, 0o644) }

@@ -13,10 +13,10 @@ import (
 	"syscall"
 	"time"
 
+	"meetpipe/plugins"
 	"meetpipe/runner"
 	"meetpipe/runner/internal/logging"
 	"meetpipe/runner/internal/state"
-	"meetpipe/runner/internal/term"
 	"meetpipe/runner/step"
 )
 
@@ -40,15 +40,10 @@ func (l *loadFlags) load(file string, dry bool, now time.Time, stderr io.Writer)
 		return nil, nil, err
 	}
 	secrets := &step.Secrets{}
-	tty := false
-	if f, ok := stderr.(*os.File); ok {
-		tty = isTerminal(f)
-	}
-	log, _, err := logging.NewLogger(logging.LogOptions{Level: env["LOG_LEVEL"], Out: stderr, TTY: tty, Secrets: secrets})
-	if err != nil {
+	// Without a status line or a file, the logger holds nothing to close.
+	if _, _, _, err := newLog(stderr, logSetup{level: env["LOG_LEVEL"], secrets: secrets}); err != nil {
 		return nil, nil, usageError{err}
 	}
-	slog.SetDefault(log)
 	p, err := l.loadWith(file, env, dry, now, secrets)
 	return p, env, err
 }
@@ -86,7 +81,7 @@ func registry(dir, pipeline string) (*step.Registry, error) {
 			return reg, nil
 		}
 	}
-	if err := loadPlugins(dir, reg); err != nil {
+	if err := plugins.Load(dir, reg); err != nil {
 		return nil, err
 	}
 	return reg, nil
@@ -142,37 +137,19 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 
-	// The logger exists before the pipeline loads, so that what constructors log has the run's level, format
-	// and scrubbing; the log file, which the pipeline names, joins once it is known.
+	// The logger exists before the pipeline loads (newLog); the log file, which the pipeline names, joins
+	// once it is known.
 	if logLevel == "" {
 		logLevel = env["LOG_LEVEL"]
-	}
-	var tm *term.Terminal
-	tty := false
-	var logOut io.Writer = stderr
-	if f, ok := stderr.(*os.File); ok && isTerminal(f) {
-		tty = true
-		if logFormat == "auto" || logFormat == "text" {
-			tm = term.NewTerminal(stderr)
-			defer tm.Close()
-			logOut = tm
-		}
 	}
 	secrets := &step.Secrets{}
 	file := &lateFile{}
 	defer file.Close()
-	journal := false
-	if f, ok := stderr.(*os.File); ok && !tty {
-		journal = onJournal(f)
-	}
-	log, closeLog, err := logging.NewLogger(logging.LogOptions{Level: logLevel, Format: logFormat, Out: logOut, TTY: tty,
-		Journal: journal, Tee: file, Secrets: secrets})
+	log, tm, closeLog, err := newLog(stderr, logSetup{level: logLevel, format: logFormat, status: true, tee: file, secrets: secrets})
 	if err != nil {
 		return usageError{fmt.Errorf("run: %w", err)}
 	}
 	defer closeLog()
-	// Steps that log through slog's default get the same handler: format, file and secret scrubbing.
-	slog.SetDefault(log)
 
 	p, err := lf.loadWith(pos[0], env, dry, u, secrets)
 	if err != nil {
@@ -229,12 +206,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	sum, err := p.Run(ctx, o)
 	logSummaryAbove(log, logLevel, sum)
+	var start *runner.StartError
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, state.ErrLocked):
 		return fmt.Errorf("run: %w", err) // another run holds the state: exit 1, try later
-	case sum == nil:
+	case errors.As(err, &start):
 		return usageError{fmt.Errorf("run: %s", p.Secrets.Scrub(err.Error()))} // it could not start
 	}
 	return errors.New(p.Secrets.Scrub(err.Error())) // some items failed; the summary says which

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"meetpipe/runner"
-	"meetpipe/runner/internal/logging"
 	"meetpipe/runner/internal/push"
 	"meetpipe/runner/internal/state"
 	"meetpipe/runner/step"
@@ -105,16 +104,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	secrets.Add(aesKey)
 	file := &lateFile{}
 	defer file.Close()
-	tty := false
-	if f, ok := stderr.(*os.File); ok {
-		tty = isTerminal(f)
-	}
-	log, closeLog, err := logging.NewLogger(logging.LogOptions{Level: logLevel, Format: logFormat, Out: stderr, TTY: tty, Tee: file, Secrets: secrets})
+	log, _, closeLog, err := newLog(stderr, logSetup{level: logLevel, format: logFormat, tee: file, secrets: secrets})
 	if err != nil {
 		return usageError{fmt.Errorf("serve: %w", err)}
 	}
 	defer closeLog()
-	slog.SetDefault(log)
 	cipher, err := webhook.NewCipher(aesKey)
 	if err != nil {
 		return usageError{fmt.Errorf("serve: %s: %w", envWebhookAESKey, err)}

@@ -31,19 +31,27 @@ func Describe(n *yaml.Node) string {
 
 // Suggest returns `; did you mean "x"?` for a near miss, else a list of the known names.
 func Suggest(got string, known []string) string {
+	if hint := DidYouMean(got, known); hint != "" {
+		return hint
+	}
+	if len(known) == 0 {
+		return ""
+	}
+	return "; known: " + strings.Join(known, ", ")
+}
+
+// DidYouMean returns `; did you mean "x"?` for a near miss of one of known, else "".
+func DidYouMean(got string, known []string) string {
 	best, bd := "", 3
 	for _, k := range known {
 		if d := textdist.Distance(got, k); d < bd {
 			best, bd = k, d
 		}
 	}
-	if best != "" {
-		return fmt.Sprintf("; did you mean %q?", best)
-	}
-	if len(known) == 0 {
+	if best == "" {
 		return ""
 	}
-	return "; known: " + strings.Join(known, ", ")
+	return fmt.Sprintf("; did you mean %q?", best)
 }
 
 // MapKey returns the key node of key in mapping n, or nil.
