@@ -228,6 +228,8 @@ func (p *parser) settings(n *yaml.Node) []step.Setting {
 				defNode = v
 			case "doc":
 				s.Doc = p.String(v, "doc")
+			case "details":
+				s.Details = p.String(v, "details")
 			case "secret":
 				s.Secret = p.Bool(v, "secret")
 			case "required":
