@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	"meetpipe/steps/report"
+	"meetpipe/runner/internal/report"
 )
 
 // cmdNotifyFailure is what the OnFailure= unit runs: it posts to the WeCom robot that a unit failed and

@@ -21,7 +21,7 @@ import (
 	"meetpipe/runner/step"
 	"meetpipe/steps"
 	"meetpipe/steps/kimi"
-	"meetpipe/steps/report"
+	"meetpipe/runner/internal/report"
 	"meetpipe/steps/store"
 )
 

@@ -12,7 +12,7 @@ import (
 	"meetpipe/runner"
 	"meetpipe/steps"
 	"meetpipe/steps/coach"
-	"meetpipe/steps/report"
+	"meetpipe/runner/internal/report"
 	"meetpipe/steps/store"
 )
 
