@@ -104,15 +104,6 @@ func Compile(rules []Rule) (*Redactor, []Error) {
 	return r, nil
 }
 
-// Rules returns the compiled rules.
-func (r *Redactor) Rules() []Rule {
-	out := make([]Rule, len(r.rules))
-	for i, c := range r.rules {
-		out[i] = c.Rule
-	}
-	return out
-}
-
 type span struct {
 	start, end int // byte offsets in the text
 	rule       int

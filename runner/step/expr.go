@@ -53,14 +53,6 @@ func (e Expr) MarshalYAML() (any, error) { return e.Source, nil }
 // IsZero reports an absent expression.
 func (e Expr) IsZero() bool { return strings.TrimSpace(e.Source) == "" }
 
-// Pos returns the file position of the start of the expression.
-func (e *Expr) Pos() (line, col int) {
-	if e.node == nil {
-		return 0, 0
-	}
-	return e.posOf(1, 0)
-}
-
 // posOf maps a position inside the expression (line 1-based, column 0-based in runes) to the file.
 func (e *Expr) posOf(line, col int) (int, int) {
 	n := e.node

@@ -207,13 +207,8 @@ func NewBuild(id, file, stateDir string, dryRun bool, h Host) *Build {
 	return &Build{StepID: id, File: file, StateDir: stateDir, DryRun: dryRun, h: h}
 }
 
-// Compile compiles an expression-valued setting against the item as it is at this step, plus extra names
-// (for example the element a rule runs over). Errors carry the YAML position of the expression.
-func (b *Build) Compile(e *Expr, extra map[string]any) (*Program, error) {
-	return b.compiler().Compile(e, extra, false)
-}
-
-// CompileBool is Compile for an expression that must yield a bool.
+// CompileBool compiles an expression-valued setting that must yield a bool, against the item as it is at
+// this step plus extra names (the element a rule runs over). Errors carry the expression's YAML position.
 func (b *Build) CompileBool(e *Expr, extra map[string]any) (*Program, error) {
 	return b.compiler().Compile(e, extra, true)
 }

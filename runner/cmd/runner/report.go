@@ -17,11 +17,11 @@ import (
 	"meetpipe/plugins"
 	"meetpipe/runner"
 	"meetpipe/runner/atomicfile"
+	"meetpipe/runner/internal/report"
 	"meetpipe/runner/internal/state"
 	"meetpipe/runner/step"
 	"meetpipe/steps"
 	"meetpipe/steps/kimi"
-	"meetpipe/runner/internal/report"
 	"meetpipe/steps/store"
 )
 

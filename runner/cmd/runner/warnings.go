@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"meetpipe/runner"
+	"meetpipe/runner/internal/report"
 	"meetpipe/steps"
 	"meetpipe/steps/coach"
-	"meetpipe/runner/internal/report"
 	"meetpipe/steps/store"
 )
 
