@@ -3,7 +3,6 @@ package steps
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -13,42 +12,8 @@ import (
 	"meetpipe/runner"
 	"meetpipe/runner/step"
 	"meetpipe/steps/steptest"
-	"meetpipe/steps/tencent"
 	"meetpipe/steps/tencent/emulator"
 )
-
-// The client's errors tell the engine how they behave, through any wrapping, with no mapping in between:
-// a refusal every call meets (a rejected signature, a spent daily quota) stops the run and leaves the item
-// pending; unmarked errors are transient.
-func TestTencentErrorsClassifyByBehaviour(t *testing.T) {
-	cause := errors.New("tencent GET /v1/addresses: HTTP 503")
-	signature := &tencent.APIError{Method: "GET", Path: "/v1/records", Status: 400, Code: tencent.CodeBadSignature}
-	quota := &tencent.APIError{Method: "GET", Path: "/v1/records", Status: 400, Code: tencent.CodeDailyQuota}
-	for _, tt := range []struct {
-		name  string
-		err   error
-		kind  step.Kind
-		after time.Duration
-		env   bool
-	}{
-		{"permanent", &tencent.Error{Kind: tencent.KindPermanent, Err: cause}, step.KindPermanent, 0, false},
-		{"deferred", &tencent.Error{Kind: tencent.KindDeferred, Err: cause}, step.KindDeferred, 0, false},
-		{"transient", &tencent.Error{Kind: tencent.KindTransient, Err: cause}, step.KindTransient, 0, false},
-		{"rate limited", &tencent.Error{Kind: tencent.KindTransient, After: time.Minute, Err: cause}, step.KindTransient, time.Minute, false},
-		{"wrapped", fmt.Errorf("addresses of recording r: %w", &tencent.Error{Kind: tencent.KindPermanent, Err: cause}), step.KindPermanent, 0, false},
-		{"bad signature", fmt.Errorf("list: %w", &tencent.Error{Kind: tencent.KindPermanent, Err: signature}), step.KindDeferred, 0, true},
-		{"daily quota", &tencent.Error{Kind: tencent.KindDeferred, Err: quota}, step.KindDeferred, 0, true},
-		{"unmarked", cause, step.KindTransient, 0, false},
-		{"cancelled", fmt.Errorf("tencent GET /v1/records: %w", context.Canceled), step.KindTransient, 0, false},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			kind, after := step.Classify(tt.err)
-			if kind != tt.kind || after != tt.after || step.IsEnvironmental(tt.err) != tt.env {
-				t.Errorf("got %s after %s, environmental %v (%v); want %s after %s, %v", kind, after, step.IsEnvironmental(tt.err), tt.err, tt.kind, tt.after, tt.env)
-			}
-		})
-	}
-}
 
 // stuckEmitter is an engine emitter that tells stuck from not ready, as the engine's does.
 type stuckEmitter struct{ notReady, stuck []string }

@@ -21,7 +21,7 @@ func (l *Lister) again(ctx context.Context, path string, call func() error) erro
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
-		if kind, _ := KindOf(err); kind != KindTransient || attempt >= l.cfg.Retries {
+		if kind, _ := kindOf(err); kind != kindTransient || attempt >= l.cfg.Retries {
 			return err
 		}
 		wait := l.delay(attempt)

@@ -241,17 +241,17 @@ func finalize(err error, disp disposition) error {
 	case dispPermanent, dispFresh:
 		return permanent(err)
 	case dispDeferred:
-		return mark(err, KindDeferred, 0)
+		return mark(err, kindDeferred, 0)
 	case dispRateLimit:
 		// The documented limits are per minute: the next attempt waits at least that.
 		wait := rateLimitWait
 		if ae != nil && ae.RetryAfter > wait {
 			wait = ae.RetryAfter
 		}
-		return mark(err, KindTransient, wait)
+		return mark(err, kindTransient, wait)
 	}
 	if ae != nil && ae.RetryAfter > 0 {
-		return mark(err, KindTransient, ae.RetryAfter)
+		return mark(err, kindTransient, ae.RetryAfter)
 	}
 	return transient(err)
 }

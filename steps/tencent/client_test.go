@@ -94,7 +94,7 @@ func TestClientRetriesTransientFaults(t *testing.T) {
 			s.FailNext(emulator.EndpointRecords, 1, tt.fault)
 			if _, err := c.Records(context.Background(), dayQuery("admin")); err == nil || s.Count(emulator.EndpointRecords) != 1 {
 				t.Fatalf("got %v after %d requests, want one failed request", err, s.Count(emulator.EndpointRecords))
-			} else if kind, _ := KindOf(err); kind != KindTransient {
+			} else if kind, _ := kindOf(err); kind != kindTransient {
 				t.Fatalf("classified %s, want transient: %v", kind, err)
 			}
 			s.FailNext(emulator.EndpointRecords, tt.n, tt.fault)
@@ -134,8 +134,8 @@ func TestClientGivesUpOnPersistentFaults(t *testing.T) {
 			if err == nil {
 				t.Fatal("succeeded")
 			}
-			kind, after := KindOf(err)
-			if kind != KindTransient || after != tt.after {
+			kind, after := kindOf(err)
+			if kind != kindTransient || after != tt.after {
 				t.Errorf("classified %s after %s, want transient after %s: %v", kind, after, tt.after, err)
 			}
 			if got := s.Count(emulator.EndpointRecords); got != 3 {
@@ -169,35 +169,35 @@ func TestClientPermanentErrors(t *testing.T) {
 		call   func(*Client) error
 		code   int64
 		status int
-		kind   Kind
+		kind   kind
 		cause  string
 	}{
-		{name: "bad signature", cfg: func(cfg *Config) { cfg.SecretKey = "wrong" }, code: 200003, status: 400, kind: KindPermanent, cause: "secret_key"},
+		{name: "bad signature", cfg: func(cfg *Config) { cfg.SecretKey = "wrong" }, code: 200003, status: 400, kind: kindPermanent, cause: "secret_key"},
 		{name: "clock off", client: func(c *Client) { c.now = func() time.Time { return time.Now().Add(-10 * time.Minute) } },
-			code: 190300, status: 400, kind: KindPermanent, cause: "clock"},
-		{name: "IP not whitelisted", opts: emulator.Options{AllowedIPs: []string{"192.0.2.1"}}, code: 500125, status: 400, kind: KindPermanent, cause: "whitelist"},
+			code: 190300, status: 400, kind: kindPermanent, cause: "clock"},
+		{name: "IP not whitelisted", opts: emulator.Options{AllowedIPs: []string{"192.0.2.1"}}, code: 500125, status: 400, kind: kindPermanent, cause: "whitelist"},
 		{name: "operator lacks permission", call: func(c *Client) error {
 			_, err := c.CorpRecords(context.Background(), dayQuery("teacher_li"))
 			return err
 		},
-			code: 500133, status: 400, kind: KindPermanent, cause: "permission"},
+			code: 500133, status: 400, kind: kindPermanent, cause: "permission"},
 		{name: "unknown operator", call: func(c *Client) error { _, err := c.Records(context.Background(), dayQuery("ghost")); return err },
-			code: 190001, status: 400, kind: KindPermanent, cause: "not a registered user"},
-		{name: "wrong enterprise id", cfg: func(cfg *Config) { cfg.EnterpriseID = "42" }, code: 190004, status: 400, kind: KindPermanent, cause: "enterprise_id"},
+			code: 190001, status: 400, kind: kindPermanent, cause: "not a registered user"},
+		{name: "wrong enterprise id", cfg: func(cfg *Config) { cfg.EnterpriseID = "42" }, code: 190004, status: 400, kind: kindPermanent, cause: "enterprise_id"},
 		{name: "meeting does not exist (HTTP 500)", call: func(c *Client) error {
 			_, err := c.Participants(context.Background(), ParticipantsQuery{MeetingID: "404", Operator: "admin"})
 			return err
-		}, code: 9003, status: 500, kind: KindPermanent, cause: "does not exist"},
+		}, code: 9003, status: 500, kind: kindPermanent, cause: "does not exist"},
 		{name: "recording deleted (new_error_code)", call: func(c *Client) error {
 			_, err := c.Addresses(context.Background(), "gone", "admin")
 			return err
-		}, code: 4051, status: 400, kind: KindPermanent, cause: "deleted"},
+		}, code: 4051, status: 400, kind: kindPermanent, cause: "deleted"},
 		{name: "window over 31 days", call: func(c *Client) error {
 			q := dayQuery("admin")
 			q.End = q.Start.Add(MaxWindow + time.Second)
 			_, err := c.Records(context.Background(), q)
 			return err
-		}, kind: KindPermanent, cause: "31 days"},
+		}, kind: kindPermanent, cause: "31 days"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -217,7 +217,7 @@ func TestClientPermanentErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("succeeded")
 			}
-			if kind, _ := KindOf(err); kind != tt.kind {
+			if kind, _ := kindOf(err); kind != tt.kind {
 				t.Errorf("classified %s, want %s: %v", kind, tt.kind, err)
 			}
 			if !strings.Contains(err.Error(), tt.cause) {
@@ -248,7 +248,7 @@ func TestClientQuotaIsDeferred(t *testing.T) {
 	s, c := newEnv(t, emulator.Options{})
 	s.FailNext(emulator.EndpointRecords, 1, emulator.ErrorFault(400, CodeQuotaExhausted, "quota exhausted"))
 	_, err := c.Records(context.Background(), dayQuery("admin"))
-	if kind, _ := KindOf(err); kind != KindDeferred {
+	if kind, _ := kindOf(err); kind != kindDeferred {
 		t.Fatalf("classified %s, want deferred: %v", kind, err)
 	}
 }
@@ -284,7 +284,7 @@ func TestClientReplay(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := c.Records(context.Background(), dayQuery("admin"))
-		if kind, _ := KindOf(err); kind != KindPermanent || !strings.Contains(err.Error(), "reused") {
+		if kind, _ := kindOf(err); kind != kindPermanent || !strings.Contains(err.Error(), "reused") {
 			t.Fatalf("classified %s, want permanent naming the reuse: %v", kind, err)
 		}
 		// The request and its one fresh signing: a replay is not retried beyond that.

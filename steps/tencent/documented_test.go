@@ -58,21 +58,21 @@ func TestDocumentedCodes(t *testing.T) {
 		name   string
 		status int
 		body   string
-		kind   Kind
+		kind   kind
 		text   string
 	}{
-		{"clock skew", 400, `{"error_info":{"error_code":190300,"message":"timestamp expired"}}`, KindPermanent, "clock"},
-		{"unknown secret", 400, `{"error_info":{"error_code":190303,"new_error_code":200190303,"message":"x"}}`, KindPermanent, "AppId"},
-		{"unknown secret, new code only", 400, `{"error_info":{"new_error_code":200190303,"message":"x"}}`, KindPermanent, "sdk_id"},
-		{"daily quota", 400, `{"error_info":{"error_code":190311,"message":"quota"}}`, KindDeferred, "next run"},
-		{"per-interface limit", 400, `{"error_info":{"error_code":190313,"message":"limit"}}`, KindTransient, "rate limited"},
-		{"per-minute limit with HTTP 500", 500, `{"error_info":{"error_code":190310,"message":"limit"}}`, KindTransient, "rate limited"},
+		{"clock skew", 400, `{"error_info":{"error_code":190300,"message":"timestamp expired"}}`, kindPermanent, "clock"},
+		{"unknown secret", 400, `{"error_info":{"error_code":190303,"new_error_code":200190303,"message":"x"}}`, kindPermanent, "AppId"},
+		{"unknown secret, new code only", 400, `{"error_info":{"new_error_code":200190303,"message":"x"}}`, kindPermanent, "sdk_id"},
+		{"daily quota", 400, `{"error_info":{"error_code":190311,"message":"quota"}}`, kindDeferred, "next run"},
+		{"per-interface limit", 400, `{"error_info":{"error_code":190313,"message":"limit"}}`, kindTransient, "rate limited"},
+		{"per-minute limit with HTTP 500", 500, `{"error_info":{"error_code":190310,"message":"limit"}}`, kindTransient, "rate limited"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, n := hostile(t, func(*http.Request) (int, http.Header, string) { return tt.status, nil, tt.body })
 			_, err := c.Records(context.Background(), dayQuery("op"))
-			kind, after := KindOf(err)
+			kind, after := kindOf(err)
 			if err == nil || kind != tt.kind || !strings.Contains(err.Error(), tt.text) {
 				t.Fatalf("got %s %v, want %s mentioning %q", kind, err, tt.kind, tt.text)
 			}
@@ -80,7 +80,7 @@ func TestDocumentedCodes(t *testing.T) {
 			if n.Load() != 1 {
 				t.Errorf("%d attempts, want 1", n.Load())
 			}
-			if tt.kind == KindTransient && after < time.Minute {
+			if tt.kind == kindTransient && after < time.Minute {
 				t.Errorf("rate limit: engine asked to wait %s; want a minute", after)
 			}
 			// A listing retries a rate-limited page (retries 3: 4 attempts), then asks for the minute.
@@ -90,14 +90,14 @@ func TestDocumentedCodes(t *testing.T) {
 				t.Fatal(lerr)
 			}
 			err = l.List(context.Background(), day, newSink())
-			kind, after = KindOf(err)
+			kind, after = kindOf(err)
 			if err == nil || kind != tt.kind {
 				t.Fatalf("listing: got %s %v, want %s", kind, err, tt.kind)
 			}
-			if tt.kind == KindTransient && (after < time.Minute || n.Load() != 4) {
+			if tt.kind == kindTransient && (after < time.Minute || n.Load() != 4) {
 				t.Errorf("listing under a rate limit: %d attempts, engine asked to wait %s; want 4 attempts then a minute", n.Load(), after)
 			}
-			if tt.kind != KindTransient && n.Load() != 1 {
+			if tt.kind != kindTransient && n.Load() != 1 {
 				t.Errorf("listing: %d attempts, want 1", n.Load())
 			}
 		})
@@ -115,7 +115,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 	})
 	// The client's answer asks the engine for the minute of a rate limit, or the server's longer wait.
 	_, err := c.Records(context.Background(), dayQuery("op"))
-	if kind, after := KindOf(err); kind != KindTransient || after != time.Minute {
+	if kind, after := kindOf(err); kind != kindTransient || after != time.Minute {
 		t.Fatalf("429 classified %s after %s, want transient after a minute: %v", kind, after, err)
 	}
 	times = nil

@@ -319,7 +319,7 @@ func (r *run) handle(ctx context.Context, rec Record, op string) error {
 			r.out.NotReady(id, h, "interrupted while its participants were read")
 			return ctx.Err()
 		}
-		kind, _ := KindOf(err)
+		kind, _ := kindOf(err)
 		l.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "recording left pending: its participants could not be read", slog.String("item", id),
 			slog.String("kind", kind.String()), slog.String("error", err.Error()))
 		r.out.Stuck(id, h, "participants not read ("+kind.String()+"): "+err.Error())

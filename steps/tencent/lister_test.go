@@ -382,7 +382,7 @@ func TestListAcrossPagesAndWindows(t *testing.T) {
 		_, c := newEnv(t, emulator.Options{Fixture: fx})
 		l := newLister(t, c, ListerConfig{SkipParticipants: true, MaxPages: 1})
 		err := l.List(context.Background(), Window{Since: start, Until: start.Add(span)}, newSink())
-		if kind, _ := KindOf(err); err == nil || kind != KindPermanent || !strings.Contains(err.Error(), "max_pages") {
+		if kind, _ := kindOf(err); err == nil || kind != kindPermanent || !strings.Contains(err.Error(), "max_pages") {
 			t.Fatalf("got %v, want a permanent max_pages error", err)
 		}
 	})
@@ -511,7 +511,7 @@ func TestListFailsWhenListingFails(t *testing.T) {
 	s, c := newEnv(t, emulator.Options{})
 	s.FailNext(emulator.EndpointCorpRecords, 5, emulator.Fault{Kind: emulator.FaultGateway})
 	err := newLister(t, c, ListerConfig{Retries: 1}).List(context.Background(), day, newSink())
-	if kind, _ := KindOf(err); err == nil || kind != KindTransient {
+	if kind, _ := kindOf(err); err == nil || kind != kindTransient {
 		t.Fatalf("got %v, want a transient error", err)
 	}
 	if n := s.Count(emulator.EndpointCorpRecords); n != 2 {

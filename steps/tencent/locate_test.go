@@ -107,7 +107,7 @@ func TestSTSRequestAndHeader(t *testing.T) {
 	s, c := newEnv(t, emulator.Options{}, func(cfg *Config) { cfg.STSToken = func() string { return token } })
 	if _, err := c.RequestSTSToken(context.Background(), "teacher_wang", 24); err == nil {
 		t.Fatal("a non-admin operator got an STS token")
-	} else if te := (*Error)(nil); !errors.As(err, &te) || te.Kind != KindPermanent {
+	} else if te := (*Error)(nil); !errors.As(err, &te) || te.kind != kindPermanent {
 		t.Fatalf("non-admin: %v, want a permanent error", err)
 	}
 	id, err := c.RequestSTSToken(context.Background(), "admin", 24)

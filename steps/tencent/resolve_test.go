@@ -83,7 +83,7 @@ func TestResolve(t *testing.T) {
 		files = append(files, File{FileID: "file-not-yet-addressed", Size: 1})
 		it, _ := newItem(id, map[string]any{"id": id, "files": files})
 		_, err := l.Resolve(context.Background(), it)
-		if kind, _ := KindOf(err); err == nil || kind != KindTransient ||
+		if kind, _ := kindOf(err); err == nil || kind != kindTransient ||
 			!strings.Contains(err.Error(), "file-not-yet-addressed") || !strings.Contains(err.Error(), "1 of 3") {
 			t.Fatalf("got %v (%v), want a transient error naming the file", err, kind)
 		}
@@ -95,20 +95,20 @@ func TestResolve(t *testing.T) {
 		for _, tt := range []struct {
 			name  string
 			fault emulator.Fault
-			kind  Kind
+			kind  kind
 			want  string
 		}{
-			{"deleted recording", emulator.ErrorFault(400, CodeRecordDeleted, "record deleted"), KindPermanent, "deleted"},
-			{"no permission", emulator.ErrorFault(400, CodeNoPermission, "no permission"), KindPermanent, "permission"},
-			{"gateway", emulator.Fault{Kind: emulator.FaultGateway}, KindTransient, "503"},
-			{"rate limited", emulator.ErrorFault(400, CodeTooFrequent, "too frequent"), KindTransient, "frequent"},
+			{"deleted recording", emulator.ErrorFault(400, CodeRecordDeleted, "record deleted"), kindPermanent, "deleted"},
+			{"no permission", emulator.ErrorFault(400, CodeNoPermission, "no permission"), kindPermanent, "permission"},
+			{"gateway", emulator.Fault{Kind: emulator.FaultGateway}, kindTransient, "503"},
+			{"rate limited", emulator.ErrorFault(400, CodeTooFrequent, "too frequent"), kindTransient, "frequent"},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				s, c := newEnv(t, emulator.Options{})
 				l, out := listDay(t, s, c, ListerConfig{})
 				s.FailNext(emulator.EndpointAddresses, 1, tt.fault)
 				_, err := l.Resolve(context.Background(), out.items[id])
-				kind, _ := KindOf(err)
+				kind, _ := kindOf(err)
 				if err == nil || kind != tt.kind || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), id) {
 					t.Fatalf("got %v (%v), want %v naming %q and the recording", err, kind, tt.kind, tt.want)
 				}
