@@ -81,6 +81,7 @@ func bySubject(t *testing.T, fs []store.Finding, secret string) map[string]store
 }
 
 func TestCheckLimitedUserCannotMigrate(t *testing.T) {
+	t.Parallel() // its own database
 	addr, name := dbOf(t, storetest.DB(t))
 	user, pass := limitedUser(t, name, "SELECT, INSERT, UPDATE, DELETE")
 	fs := bySubject(t, store.Check(context.Background(), configFor(t, addr, user, pass, name), store.CheckOptions{Migrate: true}), pass)
@@ -97,6 +98,7 @@ func TestCheckLimitedUserCannotMigrate(t *testing.T) {
 }
 
 func TestCheckReadOnlyUserCannotWrite(t *testing.T) {
+	t.Parallel() // its own database
 	dsn := storetest.DB(t)
 	addr, name := dbOf(t, dsn)
 	db, err := store.Open(context.Background(), store.Config{DSN: dsn})
@@ -125,6 +127,7 @@ func TestCheckReadOnlyUserCannotWrite(t *testing.T) {
 }
 
 func TestCheckFullUserIsGreen(t *testing.T) {
+	t.Parallel() // its own database
 	addr, name := dbOf(t, storetest.DB(t))
 	user, pass := limitedUser(t, name, "SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX")
 	fs := store.Check(context.Background(), configFor(t, addr, user, pass, name), store.CheckOptions{Migrate: true})
@@ -139,6 +142,7 @@ func TestCheckFullUserIsGreen(t *testing.T) {
 }
 
 func TestCheckMissingDatabaseAndBadPassword(t *testing.T) {
+	t.Parallel() // its own database
 	addr, name := dbOf(t, storetest.DB(t))
 	user, pass := limitedUser(t, name, "SELECT, INSERT, UPDATE, DELETE")
 	fs := store.Check(context.Background(), configFor(t, addr, "root", "", name+"_missing"), store.CheckOptions{})
