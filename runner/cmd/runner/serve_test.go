@@ -120,6 +120,7 @@ func get(t testing.TB, url string) (int, string) {
 // pipeline (filter included), duplicates, a later `runner run` that stores the rest exactly once, and
 // SIGTERM.
 func TestServe(t *testing.T) {
+	t.Parallel() // its own database, emulators, state and port
 	dsn := storetest.DB(t)
 	addr := freeAddr(t)
 	e := newServeE2E(t, dsn, addr, demo.ServerOptions{})
@@ -209,6 +210,7 @@ func TestServe(t *testing.T) {
 // TestServeCrashAfterAck kills serve with SIGKILL after it acknowledged an event and before it processed
 // it (Tencent is slow to answer the lookup); the restarted service replays the event from state_dir.
 func TestServeCrashAfterAck(t *testing.T) {
+	t.Parallel() // its own database, emulators, state and port
 	dsn := storetest.DB(t)
 	addr := freeAddr(t)
 	e := newServeE2E(t, dsn, addr, demo.ServerOptions{TencentLatency: 3 * time.Second})
@@ -267,6 +269,7 @@ func TestServeCrashAfterAck(t *testing.T) {
 
 // TestServeRunsTheCatchUp: at the schedule's time, serve runs the window itself, as the nightly timer did.
 func TestServeRunsTheCatchUp(t *testing.T) {
+	t.Parallel() // its own database, emulators, state and port
 	dsn := storetest.DB(t)
 	addr := freeAddr(t)
 	e := newServeE2E(t, dsn, addr, demo.ServerOptions{})
