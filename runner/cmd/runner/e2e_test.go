@@ -534,12 +534,18 @@ func TestFaultsKillsAndRestart(t *testing.T) {
 	var before int
 	db.QueryRow("SELECT COUNT(*) FROM recordings").Scan(&before)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	cmd, _, stderr := e.command(ctx)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	var cmd *exec.Cmd
+	var stderr *syncBuffer
+	var exited chan struct{}
+	start := func() {
+		cmd, _, stderr = e.command(ctx)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		c, done := cmd, make(chan struct{})
+		go func() { c.Wait(); close(done) }()
+		exited = done
 	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
 	live := func() bool {
 		select {
 		case <-exited:
@@ -548,9 +554,16 @@ func TestFaultsKillsAndRestart(t *testing.T) {
 			return true
 		}
 	}
+	start()
 	stored := before
-	for stored <= before {
+	for tries := 1; stored <= before; {
 		if !live() {
+			if tries < 3 && listingFailed(stderr.String()) {
+				tries++
+				t.Logf("the run's listing met two random faults in a row; running again")
+				start()
+				continue
+			}
 			t.Fatalf("the run exited (%v) before it stored a row; %d recordings were there before it:\n%s", cmd.ProcessState, before, stderr)
 		}
 		if ctx.Err() != nil {
@@ -597,6 +610,10 @@ func TestFaultsKillsAndRestart(t *testing.T) {
 	e.srv.Moonshot.Inject(kimiemu.FaultQuota)
 	quota := e.srv.Moonshot.Counters().QuotaExceeded
 	code, _, errOut := e.run("--force", "kimi_classify")
+	for tries := 1; tries < 3 && e.srv.Moonshot.Counters().QuotaExceeded == quota && listingFailed(errOut); tries++ {
+		t.Logf("the quota run's listing met two random faults in a row; running again")
+		code, _, errOut = e.run("--force", "kimi_classify")
+	}
 	if code != 1 || !strings.Contains(errOut, "quota exhausted") || e.srv.Moonshot.Counters().QuotaExceeded != quota+1 {
 		t.Fatalf("the quota run exited %d, %d quota answers:\n%s", code, e.srv.Moonshot.Counters().QuotaExceeded-quota, errOut)
 	}
@@ -634,6 +651,11 @@ func TestFaultsKillsAndRestart(t *testing.T) {
 	}
 	t.Logf("faults: tencent %d, asr %d, moonshot %+v", tencentErrs, asr.Faults, chat)
 }
+
+// listingFailed reports whether a run's log says its listing failed. A listing request is tried twice
+// (tencent_list retries: 1), so the fault test's random 10% end about one run in fifty before any item
+// is processed; the steps that test is about never ran, so it runs again.
+func listingFailed(stderr string) bool { return strings.Contains(stderr, `"msg":"listing failed"`) }
 
 // TestKeepMediaFalseRewinds: with media deleted after use, a changed ASR model needs audio that is gone;
 // the engine finds the memoized audio and video missing and downloads again, and nothing else re-runs.
