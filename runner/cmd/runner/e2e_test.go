@@ -507,6 +507,16 @@ func TestFaultsKillsAndRestart(t *testing.T) {
 		TencentFaults: []tencentemu.FaultKind{tencentemu.FaultGateway, tencentemu.FaultReset, tencentemu.FaultTruncate},
 		ChatFaults: []kimiemu.Fault{kimiemu.FaultServerError, kimiemu.FaultReset, kimiemu.FaultRateLimit,
 			kimiemu.FaultOverloaded, kimiemu.FaultInvalidJSON}})
+	// Retries wait a fifth of the shipped backoff: what this test asserts is that they converge on an
+	// exact database, not their pace. mysql_upsert keeps its own, which outlasts the MariaDB restart.
+	for _, r := range [][2]string{
+		{"{ attempts: 4, backoff: 5s,", "{ attempts: 4, backoff: 1s,"},  // tencent_transcript
+		{"{ attempts: 4, backoff: 10s,", "{ attempts: 4, backoff: 2s,"}, // aria2_download
+		{"{ attempts: 5, backoff: 5s,", "{ attempts: 5, backoff: 1s,"},  // kimi_asr
+		{"{ attempts: 6, backoff: 5s,", "{ attempts: 6, backoff: 1s,"},  // kimi_classify
+	} {
+		e.editPipeline(t, r[0], r[1])
+	}
 	db := openDB(t, dsn)
 	// Besides the random 10%, one of each kind for sure (the quota later).
 	e.srv.Moonshot.Inject(kimiemu.FaultRateLimit, kimiemu.FaultOverloaded, kimiemu.FaultInvalidJSON,
