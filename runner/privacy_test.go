@@ -19,6 +19,10 @@ import (
 
 const piiText = "我的电话是138 0013 8000，身份证110101199001010015"
 
+// phoneLeak is what piiText's phone number holds unredacted. A shorter part ("0013") also turns up in a
+// timestamp's nanoseconds, which failed the leak checks now and then.
+const phoneLeak = "0013 8000"
+
 // privacyHarness adds a step that writes a transcript with personal numbers (and logs it, as a careless
 // step might) and a "model" step that records every transcript it is given.
 func privacyHarness(t *testing.T) (*harness, *[]string) {
@@ -72,11 +76,11 @@ func TestRedactionAtTheDoor(t *testing.T) {
 		t.Fatalf("model saw %d transcripts", len(*seen))
 	}
 	for _, s := range *seen {
-		if !strings.Contains(s, "[手机号]") || !strings.Contains(s, "[身份证号]") || strings.Contains(s, "0013") {
+		if !strings.Contains(s, "[手机号]") || !strings.Contains(s, "[身份证号]") || strings.Contains(s, phoneLeak) {
 			t.Fatalf("the model was given %s", s)
 		}
 	}
-	for _, leak := range []string{"0013", "8000", "110101199001010015", "13800138000"} {
+	for _, leak := range []string{phoneLeak, "138 0013", "110101199001010015", "13800138000"} {
 		if strings.Contains(logs.String(), leak) {
 			t.Errorf("log holds %q:\n%s", leak, logs.String())
 		}
@@ -128,12 +132,12 @@ func TestRedactionOfAnOldMemo(t *testing.T) {
 		t.Fatalf("speak ran %d times; the memo should serve it", h.calls.get("speak"))
 	}
 	for _, s := range *seen {
-		if strings.Contains(s, "0013") {
+		if strings.Contains(s, phoneLeak) {
 			t.Fatalf("an old memo reached the model: %s", s)
 		}
 	}
 	b, _ := os.ReadFile(filepath.Join(h.dir, "items", "rec000", "step-speak.json"))
-	if bytes.Contains(b, []byte("0013")) {
+	if bytes.Contains(b, []byte(phoneLeak)) {
 		t.Fatalf("the old memo was not rewritten: %s", b)
 	}
 }

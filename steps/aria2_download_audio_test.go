@@ -16,6 +16,7 @@ import (
 // Where the source offers an audio-only rendition, it is downloaded instead of the MP4 (as .m4a, checked
 // to be no bigger than its MP4); without one, or with audio: false, the MP4 is. A rerun keeps the file.
 func TestAria2DownloadPrefersAudio(t *testing.T) {
+	t.Parallel() // its own servers and files
 	mp4, m4a := randomBytes(t, 200_000), randomBytes(t, 20_000)
 	var hits = map[string]int{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -18,6 +18,7 @@ import (
 // After a full disk aria2c leaves empty control files beside partial ones; they must not make every
 // later download of the recording fail ("Failed to read from the segment file").
 func TestAria2DownloadDiscardsBrokenControlFile(t *testing.T) {
+	t.Parallel() // its own servers and files
 	srv := mediatest.NewServer()
 	t.Cleanup(srv.Close)
 	data := randomBytes(t, 1<<20+5)
@@ -51,6 +52,7 @@ func TestAria2DownloadDiscardsBrokenControlFile(t *testing.T) {
 // A full disk is reported as such and leaves the item pending (the environment is at fault, not the
 // recording). Needs root to mount a small tmpfs.
 func TestAria2DownloadDiskFull(t *testing.T) {
+	t.Parallel() // its own servers and files
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a tmpfs needs root")
 	}

@@ -148,6 +148,7 @@ func TestAria2DownloadFetchesEveryFileOnce(t *testing.T) {
 }
 
 func TestAria2DownloadFaults(t *testing.T) {
+	t.Parallel() // its own servers and files
 	data := randomBytes(t, 200<<10)
 	tests := []struct {
 		name      string

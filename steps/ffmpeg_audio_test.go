@@ -331,6 +331,7 @@ func TestFFmpegAudioKeepMedia(t *testing.T) {
 
 // The check finds ffmpeg, ffprobe and the encoder of the configured codec in `ffmpeg -encoders`.
 func TestFFmpegAudioCheck(t *testing.T) {
+	t.Parallel() // its own servers and files
 	for _, codec := range []string{"flac", "opus", "mp3"} {
 		s, err := newTestAudio(t, "{codec: "+codec+"}")
 		if err != nil {

@@ -71,6 +71,7 @@ var asrOverlapFixture = &emulator.ASRFixture{Tolerance: 0.2, Entries: []emulator
 }}
 
 func TestKimiASRMergesChunks(t *testing.T) {
+	t.Parallel() // its own servers and files
 	timed := []kimi.Segment{{Start: 0, End: 5, Text: "我们先看一下简历。"}, {Start: 5, End: 10.5, Text: "实习经历要写清楚。"},
 		{Start: 10.6, End: 11.8, Text: "下一段。"}, {Start: 12, End: 17.5, Text: "项目难点讲一讲。"}}
 	pseudo := []kimi.Segment{{Start: 0, End: 11, Text: "我们先看一下简历。实习经历要写清楚。下一段。"},

@@ -211,6 +211,7 @@ func TestCoachScoreOutOfRangeAskedOnceThenFlagged(t *testing.T) {
 }
 
 func TestCoachLedgerSecondSessionClosesTheItem(t *testing.T) {
+	t.Parallel() // its own servers, database and files
 	dsn := storetest.DB(t)
 	s := moonshotServer(t, emulator.MoonshotOptions{})
 	cls := newTestClassify(t, s, "ledger_dsn: '"+dsn+"'\n"+shippedCoaching(t))

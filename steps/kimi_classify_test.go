@@ -236,6 +236,7 @@ func TestKimiClassifyEmptyTranscript(t *testing.T) {
 }
 
 func TestKimiClassifyTokenBudget(t *testing.T) {
+	t.Parallel() // its own servers and files
 	ctx := context.Background()
 	// 60 lines of 150 characters: ~9000 characters, over moonshot-v1-8k's budget.
 	var lines []string
@@ -418,6 +419,7 @@ limiters:
 // memo keys — a rerun calls nothing, editing a rule re-runs only the classification, moving the servers
 // re-runs nothing.
 func TestKimiPipeline(t *testing.T) {
+	t.Parallel() // its own servers and files
 	asrFx := &emulator.ASRFixture{Tolerance: 0.2, Entries: []emulator.ASREntry{
 		{Duration: 6, Text: "我们先改一下简历。"}, {Duration: 7, Text: "这个项目的技术方案是什么？"}, {Duration: 8, Text: "这个项目的难点在哪里？"}}}
 	asrSrv := asrServer(t, emulator.ASROptions{Fixture: asrFx, APIKey: "sk-asr"})

@@ -115,6 +115,7 @@ func checkClassified(t *testing.T, r *kimiRecorder) []kimi.Classification {
 // TestKimiClassifyEachModel runs every emulated model of 2026 through the engine with the default
 // settings: no permanent failure, nothing truncated into needs_review, reasoning counted, cost shown.
 func TestKimiClassifyEachModel(t *testing.T) {
+	t.Parallel() // its own servers and files
 	for _, model := range emulator.DefaultModels {
 		t.Run(model, func(t *testing.T) {
 			srv := moonshotServer(t, emulator.MoonshotOptions{})
@@ -190,6 +191,7 @@ func (s *syncBuffer) String() string {
 // and reasons before it answers, classifies after one healed 400; the adjustment is logged once and
 // does not change the memo key (a rerun calls nothing).
 func TestKimiClassifyNewModel(t *testing.T) {
+	t.Parallel() // its own servers and files
 	srv := moonshotServer(t, emulator.MoonshotOptions{ModelSpecs: []emulator.ModelSpec{
 		{ID: "kimi-k4-preview", Context: 524288, Temperature: 0.7, AlwaysReasons: true, Reasoning: 5000}}})
 	var logs syncBuffer
@@ -217,6 +219,7 @@ func TestKimiClassifyNewModel(t *testing.T) {
 // JSON, a phase outside the list) cost in re-asks with json_object, and with json_schema, whose enum
 // makes them impossible where the server honours it.
 func TestKimiClassifySchemaReasks(t *testing.T) {
+	t.Parallel() // its own servers and files
 	reasks := func(schema bool) (int, int) {
 		srv := moonshotServer(t, emulator.MoonshotOptions{FaultRate: 0.4, Seed: 7,
 			Faults: []emulator.Fault{emulator.FaultInvalidJSON, emulator.FaultBadPhase}})
@@ -278,6 +281,7 @@ func TestKimiClassifySchemaRefused(t *testing.T) {
 // TestKimiClassifyHugeAnswer: a 2 MB answer is not echoed whole into the re-prompt; the item falls back
 // to 其他 with needs_review instead of failing when the prompt overflows (issue 15 item 4).
 func TestKimiClassifyHugeAnswer(t *testing.T) {
+	t.Parallel() // its own servers and files
 	srv := moonshotServer(t, emulator.MoonshotOptions{})
 	srv.Inject(emulator.FaultHuge, emulator.FaultHuge, emulator.FaultHuge)
 	step := newTestClassify(t, srv, "json_schema: false")

@@ -14,6 +14,7 @@ import (
 // TestKimiClassifyRunsAreApart: one loaded Pipeline run several times. The quota stop of one run does
 // not stop the next, and each run's cost line counts that run's tokens only.
 func TestKimiClassifyRunsAreApart(t *testing.T) {
+	t.Parallel() // its own servers and files
 	srv := moonshotServer(t, emulator.MoonshotOptions{})
 	p, _ := classifyPipeline(t, srv, t.TempDir(), "", false)
 	defer p.Close()

@@ -14,6 +14,7 @@ import (
 // A roster maps a returning guest's name to a canonical id; a guest it does not know keeps the name id
 // and flags the recording; editing the roster moves the stored rows at the next run, with no step re-run.
 func TestMysqlUpsertRoster(t *testing.T) {
+	t.Parallel() // its own servers, database and files
 	dsn := storetest.DB(t)
 	dir := t.TempDir()
 	ros := filepath.Join(dir, "roster.yaml")

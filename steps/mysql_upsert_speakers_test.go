@@ -31,6 +31,7 @@ func withTalk(t *testing.T, it *step.Item, rec talk.Record) *step.Item {
 // recording_speakers gets one row per speaker, the student's id through the roster; a second write of the
 // same item changes nothing; a roster edit moves the student's row with the links.
 func TestMysqlUpsertSpeakers(t *testing.T) {
+	t.Parallel() // its own servers, database and files
 	dsn := storetest.DB(t)
 	ros := filepath.Join(t.TempDir(), "roster.yaml")
 	os.WriteFile(ros, []byte("- id: S001\n  name: 李同学\n"), 0o600)

@@ -94,6 +94,7 @@ func upsertItem(t *testing.T, id string, day int, phase string, students ...stri
 }
 
 func TestMysqlUpsertStoresAnItemOnce(t *testing.T) {
+	t.Parallel() // its own servers, database and files
 	dsn := storetest.DB(t)
 	s := newTestUpsert(t, "dsn: "+dsn)
 	db := upsertTestPool(t, dsn)
@@ -151,6 +152,7 @@ func TestMysqlUpsertStoresAnItemOnce(t *testing.T) {
 }
 
 func TestMysqlUpsertOptionalFields(t *testing.T) {
+	t.Parallel() // its own servers, database and files
 	dsn := storetest.DB(t)
 	s := newTestUpsert(t, "dsn: "+dsn)
 	it, err := step.NewItem("42", step.Fields{"meeting_id": "m42", "start": upsertStart, "student_ids": []string{"bob"},
@@ -174,6 +176,7 @@ func TestMysqlUpsertOptionalFields(t *testing.T) {
 }
 
 func TestMysqlUpsertErrors(t *testing.T) {
+	t.Parallel() // its own servers, database and files
 	dsn := storetest.DB(t)
 	ctx := context.Background()
 	long := upsertItem(t, "7", 0, strings.Repeat("阶段", 50), "alice:60")
@@ -248,6 +251,7 @@ func TestMysqlUpsertErrors(t *testing.T) {
 }
 
 func TestMysqlUpsertRecordsRuns(t *testing.T) {
+	t.Parallel() // its own servers, database and files
 	dsn := storetest.DB(t)
 	s := newTestUpsert(t, "dsn: "+dsn)
 	ctx := context.Background()

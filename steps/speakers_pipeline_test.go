@@ -61,6 +61,7 @@ func expectedRows(t *testing.T, d mediatest.Dialogue, teacherKey, studentKey str
 // transcript for the first only, so only the second is downloaded, extracted and transcribed (diarized);
 // both give exactly the expected metrics; a rerun calls nothing.
 func TestTwoSourcesSameTalk(t *testing.T) {
+	t.Parallel() // its own servers, database and files
 	dir := t.TempDir()
 	var ds [2]mediatest.Dialogue
 	for i := range ds {

@@ -22,6 +22,7 @@ import (
 // re-check, the addresses and the participants are asked as its creator: /v1/records lists a meeting for
 // its creator only (1095/51189) and /v1/addresses refuses its host with 9042 (1095/51174).
 func TestAssistantMeetingFailedDownloadStoredByLaterRun(t *testing.T) {
+	t.Parallel() // its own servers and files
 	s := emulator.New(emulator.Options{Fixture: documentedFixture(), SecretID: "AKID_x", SecretKey: "SK_x", AppID: "corp-1"})
 	t.Cleanup(s.Close)
 	state := t.TempDir()

@@ -131,6 +131,7 @@ func field[T any](t *testing.T, c *captured, id, name string) T {
 // Against the emulator in its documented mode: ended meetings (no /v1/meetings/{id} answer), recurring
 // occurrences matched by start time, creator ≠ host, a guest in two meetings with two uuids.
 func TestTencentListAsDocumented(t *testing.T) {
+	t.Parallel() // its own servers and files
 	s := emulator.New(emulator.Options{Fixture: documentedFixture(), SecretID: "AKID_x", SecretKey: "SK_x", AppID: "corp-1"})
 	t.Cleanup(s.Close)
 

@@ -376,6 +376,7 @@ steps:
 // listing page only (no addresses, participants or meeting details) and downloads nothing; a dry run on
 // top of it changes nothing under state_dir.
 func TestTencentListRerunThroughEngine(t *testing.T) {
+	t.Parallel() // its own servers and files
 	s := emulator.New(emulator.Options{Fixture: tencentFixture(), SecretID: "AKID_x", SecretKey: "SK_x", AppID: "corp-1"})
 	t.Cleanup(s.Close)
 	state := t.TempDir()

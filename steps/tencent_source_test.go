@@ -69,6 +69,7 @@ func TestTencentListLogsThroughTheRun(t *testing.T) {
 // One retry layer: a failing download-address lookup costs one request per attempt of the step that
 // reads the addresses (its retry:), not the client's retries inside each attempt.
 func TestAddressLookupRetriedByTheEngineOnly(t *testing.T) {
+	t.Parallel() // its own servers and files
 	s := emulator.New(emulator.Options{Fixture: tencentFixture(), SecretID: "AKID_x", SecretKey: "SK_x", AppID: "corp-1"})
 	t.Cleanup(s.Close)
 	src := tencentPipeline("addresses", t.TempDir(), s, "      operator_id: admin\n") + `

@@ -82,6 +82,7 @@ func bySubject(t *testing.T, fs []finding.Finding, secret string) map[string]fin
 }
 
 func TestCheckLimitedUserCannotMigrate(t *testing.T) {
+	t.Parallel() // its own database
 	addr, name := dbOf(t, storetest.DB(t))
 	user, pass := limitedUser(t, name, "SELECT, INSERT, UPDATE, DELETE")
 	fs := bySubject(t, store.Check(context.Background(), configFor(t, addr, user, pass, name), store.CheckOptions{Migrate: true}), pass)
@@ -98,6 +99,7 @@ func TestCheckLimitedUserCannotMigrate(t *testing.T) {
 }
 
 func TestCheckReadOnlyUserCannotWrite(t *testing.T) {
+	t.Parallel() // its own database
 	dsn := storetest.DB(t)
 	addr, name := dbOf(t, dsn)
 	db, err := store.Open(context.Background(), store.Config{DSN: dsn})
@@ -126,6 +128,7 @@ func TestCheckReadOnlyUserCannotWrite(t *testing.T) {
 }
 
 func TestCheckFullUserIsGreen(t *testing.T) {
+	t.Parallel() // its own database
 	addr, name := dbOf(t, storetest.DB(t))
 	user, pass := limitedUser(t, name, "SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX")
 	fs := store.Check(context.Background(), configFor(t, addr, user, pass, name), store.CheckOptions{Migrate: true})
@@ -140,6 +143,7 @@ func TestCheckFullUserIsGreen(t *testing.T) {
 }
 
 func TestCheckMissingDatabaseAndBadPassword(t *testing.T) {
+	t.Parallel() // its own database
 	addr, name := dbOf(t, storetest.DB(t))
 	user, pass := limitedUser(t, name, "SELECT, INSERT, UPDATE, DELETE")
 	fs := store.Check(context.Background(), configFor(t, addr, "root", "", name+"_missing"), store.CheckOptions{})

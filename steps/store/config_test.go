@@ -29,6 +29,7 @@ func closedPort(t *testing.T) int {
 }
 
 func TestPasswordNeverInErrors(t *testing.T) {
+	t.Parallel() // its own database
 	port := closedPort(t)
 	server, err := mysql.ParseDSN(storetest.DB(t))
 	if err != nil {

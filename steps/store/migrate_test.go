@@ -13,6 +13,7 @@ import (
 )
 
 func TestMigrateFromEmptyAndAgain(t *testing.T) {
+	t.Parallel() // its own database
 	ctx := context.Background()
 	db := openEmpty(t)
 	ms, err := Migrations()
@@ -72,6 +73,7 @@ func TestMigrateFromEmptyAndAgain(t *testing.T) {
 }
 
 func TestMigrateNewAndEditedFiles(t *testing.T) {
+	t.Parallel() // its own database
 	ctx := context.Background()
 	db := openEmpty(t)
 	init, err := schema.FS.ReadFile("0001_init.sql")
@@ -109,6 +111,7 @@ func TestMigrateNewAndEditedFiles(t *testing.T) {
 }
 
 func TestMigrateConcurrently(t *testing.T) {
+	t.Parallel() // its own database
 	ctx := context.Background()
 	db := openEmpty(t)
 	var wg sync.WaitGroup
@@ -166,6 +169,7 @@ func TestSplitStatements(t *testing.T) {
 // A table of another shape under one of our names is not "migrated": the mismatch is named, the
 // migration is not recorded, and running migrate again says so again instead of "up to date".
 func TestMigrateRefusesForeignTable(t *testing.T) {
+	t.Parallel() // its own database
 	ctx := context.Background()
 	db := openEmpty(t)
 	if _, err := db.ExecContext(ctx, `CREATE TABLE recordings (id INT NOT NULL PRIMARY KEY, title VARCHAR(10))`); err != nil {

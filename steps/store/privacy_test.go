@@ -28,6 +28,7 @@ func without(r Recording, id string) Recording {
 // Forgetting a student in a shared and a solo recording leaves the others' rows and statistics exact, reaches
 // a table it knows only by its columns, and a later upsert of the same recordings does not bring them back.
 func TestForgetSharedAndSolo(t *testing.T) {
+	t.Parallel() // its own database
 	ctx := context.Background()
 	db := openTest(t)
 	// A table no migration adds: forget does not know it by name; its student_id column says it names students.
@@ -114,6 +115,7 @@ func TestForgetSharedAndSolo(t *testing.T) {
 // A guest is known by name: the tombstone of the normalised name keeps them out under a new uuid or a
 // differently spaced name, but a student with a userid who shares the name is kept.
 func TestTombstoneOfAGuestName(t *testing.T) {
+	t.Parallel() // its own database
 	ctx := context.Background()
 	db := openTest(t)
 	r := rec("g1", 0, "其他")
@@ -137,6 +139,7 @@ func TestTombstoneOfAGuestName(t *testing.T) {
 // Retention with a fixed clock: transcripts of recordings started before the cut are blanked, older run
 // history deleted, each kind logged; a dry run counts the same and changes nothing.
 func TestRetainFixedClock(t *testing.T) {
+	t.Parallel() // its own database
 	ctx := context.Background()
 	db := openTest(t)
 	upsertAll(t, db, rec("a", 0, "x", "s1:60"), rec("b", 10, "x", "s1:60"), rec("c", 20, "x", "s2:60"))

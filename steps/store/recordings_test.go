@@ -22,6 +22,7 @@ func upsert(t *testing.T, s *Recordings, r Recording) Result {
 }
 
 func TestUpsertTwiceLeavesIdenticalTables(t *testing.T) {
+	t.Parallel() // its own database
 	db := openTest(t)
 	s := &Recordings{DB: db}
 	recs := map[string]Recording{
@@ -79,6 +80,7 @@ func TestUpsertTwiceLeavesIdenticalTables(t *testing.T) {
 }
 
 func TestPhaseChange(t *testing.T) {
+	t.Parallel() // its own database
 	db := openTest(t)
 	s := &Recordings{DB: db}
 	a := rec("100", 0, "简历优化", "alice:1200", "bob:2400")
@@ -111,6 +113,7 @@ func TestPhaseChange(t *testing.T) {
 }
 
 func TestStudentRemoved(t *testing.T) {
+	t.Parallel() // its own database
 	db := openTest(t)
 	s := &Recordings{DB: db}
 	a := rec("100", 0, "简历优化", "alice:1200", "bob:2400", "carol:600")
@@ -137,6 +140,7 @@ func TestStudentRemoved(t *testing.T) {
 }
 
 func TestConcurrentUpsertsShareStudents(t *testing.T) {
+	t.Parallel() // its own database
 	db := openTest(t)
 	// The pause between reading and writing makes transactions overlap, so that a missing lock would show.
 	s := &Recordings{DB: db, LockRetries: 10, beforeWrite: func() { time.Sleep(2 * time.Millisecond) }}
@@ -228,6 +232,7 @@ func TestConcurrentUpsertsShareStudents(t *testing.T) {
 }
 
 func TestUpsertRefusesBadValues(t *testing.T) {
+	t.Parallel() // its own database
 	db := openTest(t)
 	s := &Recordings{DB: db}
 	tests := []struct {

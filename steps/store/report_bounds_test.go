@@ -10,6 +10,7 @@ import (
 // A report reads at most MaxRecordings recordings, the most recent, says how many it left out, and cuts
 // long summaries: an 86 MB page is nobody's report.
 func TestLoadReportIsBounded(t *testing.T) {
+	t.Parallel() // its own database
 	ctx := context.Background()
 	db := openTest(t)
 	s := &Recordings{DB: db}
@@ -35,6 +36,7 @@ func TestLoadReportIsBounded(t *testing.T) {
 
 // A database never migrated is named as such, so that the report can say what to run.
 func TestLoadReportWithoutTables(t *testing.T) {
+	t.Parallel() // its own database
 	db := openEmpty(t)
 	_, err := LoadReport(context.Background(), db, ReportOptions{Since: t0, Until: t0.Add(time.Hour)})
 	if err == nil || !NoSchema(err) {

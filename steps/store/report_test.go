@@ -7,6 +7,7 @@ import (
 )
 
 func TestLoadReport(t *testing.T) {
+	t.Parallel() // its own database
 	ctx := context.Background()
 	db := openTest(t)
 	s := &Recordings{DB: db}
@@ -71,6 +72,7 @@ func TestLoadReport(t *testing.T) {
 // The report names a teacher as teacher_names has it (filled from the host participant); a teacher
 // without a row keeps the userid alone.
 func TestLoadReportTeacherNames(t *testing.T) {
+	t.Parallel() // its own database
 	ctx := context.Background()
 	db := openTest(t)
 	s := &Recordings{DB: db}

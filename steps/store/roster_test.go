@@ -30,6 +30,7 @@ func mapping(m map[string]string) Resolver {
 // share a recording), a renamed student's rows move to the new id, and removing the roster brings the
 // name ids back. Nothing is left behind or counted twice; no upsert runs again.
 func TestApplyRosterMovesStatsExactly(t *testing.T) {
+	t.Parallel() // its own database
 	db := openTest(t)
 	ctx := context.Background()
 	s := &Recordings{DB: db}

@@ -10,6 +10,7 @@ import (
 
 // One item with an id longer than the column must not cost the run its end or the other failures.
 func TestFinishRunSurvivesOneBadItem(t *testing.T) {
+	t.Parallel() // its own database
 	ctx := context.Background()
 	db := openTest(t)
 	started := time.Date(2026, 11, 3, 3, 0, 0, 0, time.UTC)
@@ -56,6 +57,7 @@ func TestFinishRunSurvivesOneBadItem(t *testing.T) {
 
 // A run whose end was never recorded is shown as such, not as a run that is fine.
 func TestStatusShowsUnfinishedRun(t *testing.T) {
+	t.Parallel() // its own database
 	ctx := context.Background()
 	db := openTest(t)
 	if err := StartRun(ctx, db, Run{ID: "run-dead", Pipeline: "meeting", Started: time.Now().Add(-time.Hour)}); err != nil {

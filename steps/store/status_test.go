@@ -11,6 +11,7 @@ import (
 )
 
 func TestStatusReport(t *testing.T) {
+	t.Parallel() // its own database
 	ctx := context.Background()
 	db := openTest(t)
 	s := &Recordings{DB: db}
@@ -124,6 +125,7 @@ func itoa(n int) string {
 }
 
 func TestStatusOfAnEmptyDatabase(t *testing.T) {
+	t.Parallel() // its own database
 	db := openEmpty(t)
 	if _, err := Status(context.Background(), db, StatusOptions{}); !errors.Is(err, ErrNotMigrated) {
 		t.Fatalf("status of an empty database: %v, want ErrNotMigrated", err)

@@ -244,12 +244,19 @@ func SplitWindow(since, until time.Time) [][2]time.Time {
 // short page, and at a page that brings no recording not already seen in the span: a total_page that
 // never ends (or a server repeating its last page) cannot keep the listing going.
 func (r *run) listSpan(ctx context.Context, op string, since, until time.Time) error {
+	_, err := r.listSpanUpTo(ctx, op, since, until, 0)
+	return err
+}
+
+// listSpanUpTo is listSpan that gives up after the first page when the listing has more than budget
+// pages (0: no budget); it reports whether it listed the whole span.
+func (r *run) listSpanUpTo(ctx context.Context, op string, since, until time.Time, budget int) (bool, error) {
 	l := r.l
 	r.span = [2]time.Time{since, until}
 	inSpan := map[string]bool{}
 	for page := 1; ; page++ {
 		if page > l.cfg.MaxPages {
-			return permanentf("tencent: listing %s..%s for %s passed max_pages=%d; raise it or shorten the window",
+			return false, permanentf("tencent: listing %s..%s for %s passed max_pages=%d; raise it or shorten the window",
 				since.Format(time.RFC3339), until.Format(time.RFC3339), op, l.cfg.MaxPages)
 		}
 		q := RecordsQuery{Operator: op, Start: since, End: until, Page: page, PageSize: l.cfg.PageSize, RecordType: l.cfg.RecordType}
@@ -264,7 +271,7 @@ func (r *run) listSpan(ctx context.Context, op string, since, until time.Time) e
 			return err
 		})
 		if err != nil {
-			return err
+			return false, err
 		}
 		fresh := 0
 		for _, rec := range p.Records {
@@ -273,16 +280,19 @@ func (r *run) listSpan(ctx context.Context, op string, since, until time.Time) e
 				fresh++
 			}
 			if err := r.handle(ctx, rec, op); err != nil {
-				return err
+				return false, err
 			}
 		}
 		if page >= p.TotalPage || len(p.Records) < l.cfg.PageSize {
-			return nil
+			return true, nil
+		}
+		if budget > 0 && p.TotalPage > budget {
+			return false, nil
 		}
 		if fresh == 0 {
 			l.logger(ctx).LogAttrs(ctx, slog.LevelWarn, "tencent listing page brought nothing new; stopping",
 				slog.String("operator", op), slog.Int("page", page), slog.Int("total_page", p.TotalPage))
-			return nil
+			return true, nil
 		}
 	}
 }
@@ -379,7 +389,8 @@ func (r *run) recheckOthers(ctx context.Context, wanted []want) error {
 }
 
 // recheck looks again for pending recordings not seen in the window: each is searched in a small span
-// around its start, with the operator that found it.
+// around its start, with the operator that found it. In corp mode the spans that fit in one listing window
+// are listed together (recheckGroup): /v1/corp/records allows 10 calls a minute.
 func (r *run) recheck(ctx context.Context, pending []Pending) error {
 	l := r.l
 	var wanted []want
@@ -413,8 +424,17 @@ func (r *run) recheck(ctx context.Context, pending []Pending) error {
 		spans[w.h.Operator] = append(spans[w.h.Operator], [2]time.Time{t.Add(-recheckMargin), t.Add(recheckMargin)})
 	}
 	for _, op := range slices.Sorted(maps.Keys(spans)) {
-		for _, s := range mergeSpans(spans[op]) {
-			if err := r.listSpan(ctx, op, s[0], s[1]); err != nil {
+		merged := mergeSpans(spans[op])
+		if l.cfg.Mode != ModeCorp {
+			for _, s := range merged {
+				if err := r.listSpan(ctx, op, s[0], s[1]); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		for _, g := range groupSpans(merged) {
+			if err := r.recheckGroup(ctx, op, g, wanted); err != nil {
 				return err
 			}
 		}
@@ -446,6 +466,48 @@ func (l *Lister) Hint(in Item) any {
 	in.Get("creator_userid", &h.Creator) //nolint:errcheck // optional
 	h.Operator = l.operatorOf(in)
 	return h
+}
+
+// recheckGroup re-checks the pending recordings of spans that fit in one listing window with one listing
+// of the window that holds them all, paged. That costs no more calls than a listing per span while the
+// window has no more pages than there are spans; when its first page says it has more (a busy stretch
+// between the pending recordings), the spans still missing a recording are listed one by one, so a
+// re-check costs at most one call more than it did span by span.
+func (r *run) recheckGroup(ctx context.Context, op string, group [][2]time.Time, wanted []want) error {
+	if len(group) == 1 {
+		return r.listSpan(ctx, op, group[0][0], group[0][1])
+	}
+	done, err := r.listSpanUpTo(ctx, op, group[0][0], group[len(group)-1][1], len(group))
+	if err != nil || done {
+		return err
+	}
+	r.l.logger(ctx).LogAttrs(ctx, slog.LevelDebug, "pending re-check window has more pages than spans; listing each span",
+		slog.String("operator", op), slog.Int("spans", len(group)))
+	for _, s := range group {
+		if slices.ContainsFunc(wanted, func(w want) bool {
+			t := time.UnixMilli(w.h.MediaStartMs)
+			return w.h.Operator == op && !r.seen[w.p.ID] && !t.Before(s[0]) && !t.After(s[1])
+		}) {
+			if err := r.listSpan(ctx, op, s[0], s[1]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// groupSpans cuts sorted, disjoint spans into runs whose whole stretch, from the first start to the
+// last end, fits in one listing window (MaxWindow).
+func groupSpans(spans [][2]time.Time) [][][2]time.Time {
+	var out [][][2]time.Time
+	for _, s := range spans {
+		if n := len(out); n > 0 && s[1].Sub(out[n-1][0][0]) <= MaxWindow {
+			out[n-1] = append(out[n-1], s)
+			continue
+		}
+		out = append(out, [][2]time.Time{s})
+	}
+	return out
 }
 
 // mergeSpans joins overlapping spans, keeping each within MaxWindow.

@@ -441,10 +441,75 @@ func TestNotReadyThenPendingRecheck(t *testing.T) {
 	if _, ok := second.notReady["no-hint"]; ok {
 		t.Error("an entry without a hint was re-reported")
 	}
-	// One listing for the window, one for the two nearby pending recordings (merged), one for rec-sales.
-	if got := s.Count(emulator.EndpointCorpRecords); got != 3 {
-		t.Errorf("%d listing requests, want 3", got)
+	// One listing for the window, one for the pending recordings (the two nearby ones and rec-sales, two
+	// hours later, fit in one listing window).
+	if got := s.Count(emulator.EndpointCorpRecords); got != 2 {
+		t.Errorf("%d listing requests, want 2", got)
 	}
+}
+
+// pendingAt is a pending entry for recording i of manyFixture(start, span, n), as a re-check finds it.
+func pendingAt(start time.Time, span time.Duration, n, i int) Pending {
+	at := start.Add(time.Duration(i)*span/time.Duration(n) + time.Minute)
+	return Pending{ID: fmt.Sprintf("rec-%03d", i), Hint: json.RawMessage(fmt.Sprintf(`{"media_start_ms":%d}`, at.UnixMilli()))}
+}
+
+// Pending recordings days apart cost one /v1/corp/records call (10 a minute) for all those one listing
+// window (31 days) holds, not one each.
+func TestPendingRecheckBatchesCorpListings(t *testing.T) {
+	const span = 70 * 24 * time.Hour
+	start := base.Truncate(24 * time.Hour)
+	fx, _ := manyFixture(start, span, 57) // a recording every 29.5 hours: 13 to 14 in 16 days
+	s, c := newEnv(t, emulator.Options{Fixture: fx})
+	l := newLister(t, c, ListerConfig{SkipParticipants: true})
+	// Five pending recordings over 16 days, one 50 days later; the window has nothing.
+	var pending []Pending
+	var want []string
+	for _, i := range []int{2, 5, 8, 11, 15, 55} {
+		pending = append(pending, pendingAt(start, span, 57, i))
+		want = append(want, fmt.Sprintf("rec-%03d", i))
+	}
+	out := newSink()
+	w := Window{Since: start.Add(100 * 24 * time.Hour), Until: start.Add(101 * 24 * time.Hour), Pending: pending}
+	if err := l.List(context.Background(), w, out); err != nil {
+		t.Fatal(err)
+	}
+	if got := slices.Sorted(slices.Values(out.order)); !slices.Equal(got, want) {
+		t.Fatalf("emitted %v, want the pending %v only", got, want)
+	}
+	// The window, the five together (one page), the one 50 days later.
+	reqs := s.Requests(emulator.EndpointCorpRecords)
+	if len(reqs) != 3 {
+		for _, r := range reqs {
+			t.Log(r.URI)
+		}
+		t.Fatalf("%d /v1/corp/records calls for the window and 6 pending recordings, want 3", len(reqs))
+	}
+
+	t.Run("busy stretch", func(t *testing.T) {
+		// 100 recordings in 20 days: the stretch between two pending recordings at its ends is 5 pages,
+		// more than listing their two spans. Its first page finds the first; the second's span is listed alone.
+		const span = 20 * 24 * time.Hour
+		fx, _ := manyFixture(start, span, 100)
+		s, c := newEnv(t, emulator.Options{Fixture: fx})
+		l := newLister(t, c, ListerConfig{SkipParticipants: true})
+		out := newSink()
+		w := Window{Since: start.Add(100 * 24 * time.Hour), Until: start.Add(101 * 24 * time.Hour),
+			Pending: []Pending{pendingAt(start, span, 100, 3), pendingAt(start, span, 100, 96)}}
+		if err := l.List(context.Background(), w, out); err != nil {
+			t.Fatal(err)
+		}
+		if got := slices.Sorted(slices.Values(out.order)); !slices.Equal(got, []string{"rec-003", "rec-096"}) {
+			t.Fatalf("emitted %v, want rec-003 and rec-096", got)
+		}
+		reqs := s.Requests(emulator.EndpointCorpRecords)
+		if len(reqs) != 3 || !strings.Contains(reqs[1].URI, "page=1&") || strings.Contains(reqs[2].URI, "page=2&") {
+			for _, r := range reqs {
+				t.Log(r.URI)
+			}
+			t.Fatalf("%d /v1/corp/records calls, want 3: the window, the stretch's first page, the second span", len(reqs))
+		}
+	})
 }
 
 func TestHintFromItem(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 // TestRubricEditRescoresFromStoredTranscripts renames a criterion of the shipped 面试模拟 rubric: the next
 // run asks the model again from the memoized transcripts (no download, no ASR) and the scorecards follow.
 func TestRubricEditRescoresFromStoredTranscripts(t *testing.T) {
+	t.Parallel() // its own database, emulators and state
 	dsn := storetest.DB(t)
 	e := newE2E(t, dsn, 1, demo.ServerOptions{})
 	db := openDB(t, dsn)

@@ -119,6 +119,7 @@ func TestStatusMigrateExitCodes(t *testing.T) {
 
 // runner status reads MEETPIPE_STATE_DIR from --env-file for the pending list.
 func TestStatusHonoursEnvFileStateDir(t *testing.T) {
+	t.Parallel() // its own database and state
 	dsn := storetest.DB(t)
 	dir := t.TempDir()
 	state := filepath.Join(dir, "elsewhere-state")

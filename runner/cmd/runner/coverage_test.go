@@ -21,6 +21,7 @@ import (
 // fault, not the configuration's), keeping its window; the next night, whose own --since starts after every
 // recording, lists that window too and stores every recording.
 func TestPreflightFailedNightIsListedByTheNext(t *testing.T) {
+	t.Parallel() // its own database, emulators and state
 	dsn := storetest.DB(t)
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
@@ -102,6 +103,7 @@ func hungServer(t *testing.T) string {
 // each hung service failing with "no answer" or a timeout, not after the sum of their timeouts; and
 // against an HTML page or `{}` with HTTP 200, Tencent's check fails.
 func TestDoctorHungAndHTML200(t *testing.T) {
+	t.Parallel() // its own database, emulators and state
 	dsn := storetest.DB(t)
 	e := newE2E(t, dsn, 1, demo.ServerOptions{})
 

@@ -272,6 +272,7 @@ func TestDeployCron(t *testing.T) {
 // Switching between cron, the timer and the serve service leaves exactly one schedule each time, and
 // undeploy leaves none: no stale crontab line, no stale unit.
 func TestDeploySwitchesSchedules(t *testing.T) {
+	t.Parallel() // its own database, emulators, prefix and unit folder
 	e := newE2E(t, storetest.DB(t), 1, demo.ServerOptions{})
 	prefix, _ := e.prepared(t)
 	tl := newTools(t)
@@ -327,6 +328,7 @@ func TestDeploySwitchesSchedules(t *testing.T) {
 // A plugin the operator edited survives deploy (the shipped file lands beside it as .new) and undeploy; a
 // plugin the operator added is never touched.
 func TestDeployKeepsOperatorPlugins(t *testing.T) {
+	t.Parallel() // its own database, emulators, prefix and unit folder
 	e := newE2E(t, storetest.DB(t), 1, demo.ServerOptions{})
 	prefix, _ := e.prepared(t)
 	tl := newTools(t)
@@ -398,6 +400,7 @@ func TestDeployFreshPrefixWritesTemplate(t *testing.T) {
 
 // Deploy creates the dedicated user when it is missing.
 func TestDeployCreatesUser(t *testing.T) {
+	t.Parallel() // its own prefix and unit folder
 	e := &e2e{t: t, root: repoRoot(t), bin: runnerBinary(t)}
 	prefix := filepath.Join(t.TempDir(), "p q")
 	tl := newTools(t)

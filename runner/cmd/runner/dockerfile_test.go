@@ -14,6 +14,7 @@ import (
 // stage's own go build commands, run here as written, make a static runner that names the version and
 // commit passed as build arguments.
 func TestDockerfile(t *testing.T) {
+	t.Parallel() // builds into its own temporary folder
 	root := repoRoot(t)
 	b, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
 	if err != nil {

@@ -131,6 +131,7 @@ func TestRunPreflightStopsBeforeSpending(t *testing.T) {
 
 // validate and a dry run need nothing installed: tools are looked up when a run or a check acquires them.
 func TestValidateNeedsNoTools(t *testing.T) {
+	t.Parallel() // its own env file; the process it starts has its own PATH
 	e := &e2e{t: t, root: repoRoot(t), bin: runnerBinary(t)}
 	env := filepath.Join(t.TempDir(), "test.env")
 	os.WriteFile(env, []byte("TQM_SECRET_ID=id\nTQM_SECRET_KEY=key\nENTERPRISE_ID=1\nTEACHER_WHITELIST=t1\nASR_BASE_URL=http://127.0.0.1:1\nKIMI_API_KEY=k\n"), 0o600)

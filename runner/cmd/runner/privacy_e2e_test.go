@@ -66,6 +66,7 @@ func (e *e2e) forget(args ...string) (int, string, string) {
 // logs. Then `runner forget` erases a student of a solo and a shared session: the other student's rows and
 // statistics stay exact, and a rerun of the window does not bring the student back.
 func TestPrivacyEndToEnd(t *testing.T) {
+	t.Parallel() // its own database, emulators and state
 	dsn := storetest.DB(t)
 	e := newE2E(t, dsn, 1, demo.ServerOptions{})
 	db := openDB(t, dsn)

@@ -17,6 +17,7 @@ import (
 // runner status prints stored text through the pipeline's redact: patterns: a failure stored before
 // redaction was on must not print its phone number.
 func TestStatusPrintsRedactedText(t *testing.T) {
+	t.Parallel() // its own database and state
 	dsn := storetest.DB(t)
 	db := openDB(t, dsn)
 	ctx := context.Background()

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"io"
 	"net"
@@ -58,12 +60,13 @@ func newServeE2E(t *testing.T, dsn, addr string, o demo.ServerOptions) *e2e {
 	return e
 }
 
-// serve starts `runner serve` and waits until it listens.
-func (e *e2e) serve(t testing.TB, addr string) *served {
+// serve starts `runner serve`, with env added to its environment, and waits until it listens.
+func (e *e2e) serve(t testing.TB, addr string, env ...string) *served {
 	t.Helper()
 	cmd := exec.Command(e.bin, "serve", e.pipeline, "--env-file", e.envFile, "--plugins", filepath.Join(e.root, "plugins"),
 		"--listen", addr, "--log-format", "json", "--grace", "20s")
 	cmd.Dir = e.root
+	cmd.Env = append(os.Environ(), env...)
 	s := &served{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1), base: "http://" + addr}
 	cmd.Stdout, cmd.Stderr = s.stdout, s.stderr
 	if err := cmd.Start(); err != nil {
@@ -120,6 +123,7 @@ func get(t testing.TB, url string) (int, string) {
 // pipeline (filter included), duplicates, a later `runner run` that stores the rest exactly once, and
 // SIGTERM.
 func TestServe(t *testing.T) {
+	t.Parallel() // its own database, emulators, state and port
 	dsn := storetest.DB(t)
 	addr := freeAddr(t)
 	e := newServeE2E(t, dsn, addr, demo.ServerOptions{})
@@ -209,9 +213,10 @@ func TestServe(t *testing.T) {
 // TestServeCrashAfterAck kills serve with SIGKILL after it acknowledged an event and before it processed
 // it (Tencent is slow to answer the lookup); the restarted service replays the event from state_dir.
 func TestServeCrashAfterAck(t *testing.T) {
+	t.Parallel() // its own database, emulators, state and port
 	dsn := storetest.DB(t)
 	addr := freeAddr(t)
-	e := newServeE2E(t, dsn, addr, demo.ServerOptions{TencentLatency: 3 * time.Second})
+	e := newServeE2E(t, dsn, addr, demo.ServerOptions{TencentLatency: time.Second})
 	db := openDB(t, dsn)
 	s := e.serve(t, addr)
 	const rec = "1964787070499246103"
@@ -267,15 +272,17 @@ func TestServeCrashAfterAck(t *testing.T) {
 
 // TestServeRunsTheCatchUp: at the schedule's time, serve runs the window itself, as the nightly timer did.
 func TestServeRunsTheCatchUp(t *testing.T) {
+	t.Parallel() // its own database, emulators, state and port
 	dsn := storetest.DB(t)
 	addr := freeAddr(t)
 	e := newServeE2E(t, dsn, addr, demo.ServerOptions{})
 	db := openDB(t, dsn)
-	at := time.Now().Add(time.Minute).Format("15:04") // the next minute, local time
+	// serve's local time is a zone whose next minute begins in a few seconds, not in up to a minute.
+	zone, at := zoneWithMinuteIn(t, 10*time.Second)
 	e.editPipeline(t, `  at: "03:00"
   since: 26h`, `  at: "`+at+`"
   since: 31d`)
-	s := e.serve(t, addr)
+	s := e.serve(t, addr, "TZ="+zone)
 	waitFor(t, 2*time.Minute, "the catch-up run", func() bool {
 		_, m := get(t, s.base+"/metrics")
 		return strings.Contains(m, `meetpipe_runs_total{kind="catchup",status="ok"} 1`)
@@ -287,4 +294,31 @@ func TestServeRunsTheCatchUp(t *testing.T) {
 	if e.srv.Tencent.Count(tencentemu.EndpointCorpRecords) == 0 {
 		t.Fatal("the catch-up run did not list the window")
 	}
+}
+
+// zoneWithMinuteIn writes a time zone file (TZif version 1, RFC 8536: one local time type, no
+// transitions) whose clock starts a whole minute about d from now, and returns its path and that minute
+// as HH:MM, for TZ. d must outlast serve's start, or its schedule waits for tomorrow.
+func zoneWithMinuteIn(t *testing.T, d time.Duration) (path, at string) {
+	t.Helper()
+	target := time.Now().Add(d).Truncate(time.Second)
+	offset := -int32(target.Unix() % 60) // seconds east of UTC that make the target's seconds zero
+	var b bytes.Buffer
+	b.WriteString("TZif")
+	b.Write(make([]byte, 16))                      // version 1, then reserved
+	for _, n := range []uint32{0, 0, 0, 0, 1, 4} { // isut, isstd, leap, transition counts; 1 type; 4 bytes of names
+		binary.Write(&b, binary.BigEndian, n)
+	}
+	binary.Write(&b, binary.BigEndian, offset)
+	b.Write([]byte{0, 0}) // not daylight saving time; its name at byte 0
+	b.WriteString("TST\x00")
+	loc, err := time.LoadLocationFromTZData("TST", b.Bytes())
+	if err != nil {
+		t.Fatalf("zone file: %v", err)
+	}
+	path = filepath.Join(t.TempDir(), "zone")
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, target.In(loc).Format("15:04")
 }

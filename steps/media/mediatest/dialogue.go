@@ -45,12 +45,21 @@ type Dialogue struct {
 }
 
 // GenerateDialogue writes the session as an MP4 with an AAC track, like a meeting recording. The same
-// spec gives the same bytes. It needs espeak-ng and ffmpeg on PATH.
+// spec gives the same bytes, so they are made once and kept in the cache Generate uses (cache.go); a
+// cache miss needs espeak-ng and ffmpeg on PATH.
 func GenerateDialogue(dir string, spec DialogueSpec) (Dialogue, error) {
-	ctx := context.Background()
 	if spec.Name == "" {
 		spec.Name = "dialogue.mp4"
 	}
+	return fromCache(dir, spec.Name, dialogueKey(spec), dialoguePath, func(tmp, name string) (Dialogue, error) {
+		spec.Name = name
+		return generateDialogue(tmp, spec)
+	})
+}
+
+// generateDialogue makes the dialogue with espeak-ng and ffmpeg, bypassing the cache; spec has its name.
+func generateDialogue(dir string, spec DialogueSpec) (Dialogue, error) {
+	ctx := context.Background()
 	if err := needTools(); err != nil {
 		return Dialogue{}, err
 	}

@@ -121,3 +121,38 @@ func TestGenerateCache(t *testing.T) {
 		t.Errorf("another spec: %v, generated %d times, want 2", err, made)
 	}
 }
+
+// A dialogue is cached like a meeting: made once, each caller getting its own copy with the same lines.
+func TestGenerateDialogueCache(t *testing.T) {
+	t.Setenv("MEETPIPE_TEST_CACHE", t.TempDir())
+	made := 0
+	spec := DialogueSpec{Lines: []Line{{Speaker: "teacher", Text: "你好", After: 500 * time.Millisecond},
+		{Speaker: "student", Voice: StudentVoice, Text: "老师好"}}, Lead: time.Second}
+	gen := func(name string) (Dialogue, error) {
+		s := spec
+		s.Name = name
+		return fromCache(t.TempDir(), name, dialogueKey(s), dialoguePath, func(tmp, file string) (Dialogue, error) {
+			made++
+			s.Name = file
+			return generateDialogue(tmp, s)
+		})
+	}
+	a, err := gen("a.mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := gen("b.mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	da, _ := os.ReadFile(a.Path)
+	db, _ := os.ReadFile(b.Path)
+	if made != 1 || len(da) == 0 || !bytes.Equal(da, db) || filepath.Base(b.Path) != "b.mp4" || a.Duration != b.Duration ||
+		len(b.Lines) != 2 || b.Lines[1] != a.Lines[1] || b.Lines[1].Start <= 1000 {
+		t.Fatalf("generated %d times; %+v and %+v", made, a, b)
+	}
+	spec.Lead = 2 * time.Second
+	if _, err := gen("c.mp4"); err != nil || made != 2 {
+		t.Errorf("another spec: %v, generated %d times, want 2", err, made)
+	}
+}
