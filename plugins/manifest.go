@@ -7,10 +7,10 @@ import (
 	"regexp"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
 	"meetpipe/runner"
 	"meetpipe/runner/step"
+
+	"gopkg.in/yaml.v3"
 )
 
 // ManifestFile is the name of the file that makes a folder a plugin.

@@ -10,9 +10,9 @@ import (
 	"path/filepath"
 	"sort"
 
-	"gopkg.in/yaml.v3"
-
 	"meetpipe/runner/step"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Load registers every plugin found in dir (each dir/NAME/manifest.yaml) into reg. A missing dir holds no

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+
 	"meetpipe/runner/internal/state"
 	"meetpipe/runner/step"
 

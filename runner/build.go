@@ -4,12 +4,13 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"meetpipe/runner/internal/yamlnode"
-	"meetpipe/runner/step"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"meetpipe/runner/internal/yamlnode"
+	"meetpipe/runner/step"
 
 	"gopkg.in/yaml.v3"
 )

@@ -7,13 +7,14 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
-	"meetpipe/runner/disk"
-	"meetpipe/runner/internal/state"
-	"meetpipe/runner/step"
 	"os"
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"meetpipe/runner/disk"
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 )
 
 // StepFinding is a Finding with the step it is about ("" for the pipeline itself).

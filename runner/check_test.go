@@ -2,14 +2,15 @@ package runner
 
 import (
 	"context"
-	"meetpipe/runner/internal/state"
-	"meetpipe/runner/step"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 )
 
 type checkCfg struct {

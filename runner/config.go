@@ -2,11 +2,12 @@ package runner
 
 import (
 	"fmt"
-	"meetpipe/runner/internal/yamlnode"
-	"meetpipe/runner/step"
 	"strconv"
 	"strings"
 	"time"
+
+	"meetpipe/runner/internal/yamlnode"
+	"meetpipe/runner/step"
 
 	"gopkg.in/yaml.v3"
 )

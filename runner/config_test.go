@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"meetpipe/runner/step"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"meetpipe/runner/step"
 )
 
 // Whitelists typed as people type them parse to the same list.

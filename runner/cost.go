@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"meetpipe/runner/step"
 	"slices"
 	"strings"
+
+	"meetpipe/runner/step"
 )
 
 // open runs every Opener in pipeline order. It reports whether the error is a configuration error.

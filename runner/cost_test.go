@@ -3,10 +3,11 @@ package runner
 import (
 	"context"
 	"errors"
-	"meetpipe/runner/step"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"meetpipe/runner/step"
 )
 
 type openCfg struct {

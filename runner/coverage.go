@@ -2,11 +2,12 @@ package runner
 
 import (
 	"fmt"
-	"meetpipe/runner/internal/state"
-	"meetpipe/runner/step"
 	"sort"
 	"strings"
 	"time"
+
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 )
 
 // A window asked for is a window covered: the state keeps, in uncovered.json, every part of a requested

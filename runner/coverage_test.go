@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"meetpipe/runner/step"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"meetpipe/runner/step"
 )
 
 // spanSource records the windows it is asked to list and fails the listing while fail is set.

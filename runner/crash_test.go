@@ -6,8 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"meetpipe/runner/internal/state"
-	"meetpipe/runner/step"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +13,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 )
 
 // TestMain lets the test binary act as a runner process that the crash test kills with SIGKILL.

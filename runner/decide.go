@@ -3,6 +3,7 @@ package runner
 import (
 	"errors"
 	"fmt"
+
 	"meetpipe/runner/internal/state"
 	"meetpipe/runner/internal/yamlnode"
 	"meetpipe/runner/step"

@@ -4,9 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"meetpipe/runner/step"
 	"testing"
 	"time"
+
+	"meetpipe/runner/step"
 )
 
 // clientError is a client package's own error type: it imports nothing of the engine and tells how it

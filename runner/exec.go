@@ -6,15 +6,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"meetpipe/runner/internal/state"
-	"meetpipe/runner/internal/term"
-	"meetpipe/runner/step"
 	"os"
 	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/internal/term"
+	"meetpipe/runner/step"
 
 	"github.com/hashicorp/go-multierror"
 )

@@ -8,9 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"meetpipe/runner/internal/state"
-	"meetpipe/runner/internal/term"
-	"meetpipe/runner/step"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +19,10 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/internal/term"
+	"meetpipe/runner/step"
 )
 
 type harness struct {

@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
+
 	"meetpipe/runner/internal/state"
 	"meetpipe/runner/step"
-	"time"
 
 	"github.com/hashicorp/go-multierror"
 )

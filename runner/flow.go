@@ -3,9 +3,10 @@ package runner
 import (
 	"fmt"
 	"maps"
+	"slices"
+
 	"meetpipe/runner/internal/yamlnode"
 	"meetpipe/runner/step"
-	"slices"
 
 	"gopkg.in/yaml.v3"
 )

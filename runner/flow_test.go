@@ -1,9 +1,10 @@
 package runner
 
 import (
-	"meetpipe/runner/step"
 	"strings"
 	"testing"
+
+	"meetpipe/runner/step"
 )
 
 // checkFlow on its own: decoded steps and a table of specs in, the flow's problems out, at their places.

@@ -7,14 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"meetpipe/runner/internal/logging"
-	"meetpipe/runner/internal/state"
-	"meetpipe/runner/step"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"meetpipe/runner/internal/logging"
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 )
 
 // ForgetReport is what forgetting one student did.

@@ -4,9 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"meetpipe/runner/step"
 	"os"
 	"strings"
+
+	"meetpipe/runner/step"
 
 	"gopkg.in/yaml.v3"
 )

@@ -1,10 +1,11 @@
 package runner
 
 import (
-	"meetpipe/runner/step"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"meetpipe/runner/step"
 )
 
 func TestBrokenPipelines(t *testing.T) {

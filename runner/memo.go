@@ -5,9 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"meetpipe/runner/step"
 	"sort"
 	"strings"
+
+	"meetpipe/runner/step"
 )
 
 // volatile maps a field name to the sub-paths of it that are left out of keys and state ("a.b": "a" → ["b"]; an

@@ -2,10 +2,11 @@ package runner
 
 import (
 	"bytes"
-	"meetpipe/runner/step"
 	"strings"
 	"testing"
 	"time"
+
+	"meetpipe/runner/step"
 )
 
 // memo:"-" leaves a setting out of the memo key with the very bytes json:"-" gave, so that moving a

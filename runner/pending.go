@@ -3,9 +3,10 @@ package runner
 import (
 	"encoding/json"
 	"fmt"
-	"meetpipe/runner/step"
 	"sort"
 	"time"
+
+	"meetpipe/runner/step"
 
 	"github.com/hashicorp/go-multierror"
 )

@@ -4,9 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
+
 	"meetpipe/runner/internal/state"
 	"meetpipe/runner/step"
-	"time"
 )
 
 // emitter receives the source's items, plans them and feeds the first stage.

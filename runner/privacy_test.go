@@ -5,16 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"meetpipe/runner/internal/logging"
-	"meetpipe/runner/internal/state"
-	"meetpipe/runner/step"
-
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"meetpipe/runner/internal/logging"
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 )
 
 const piiText = "我的电话是138 0013 8000，身份证110101199001010015"

@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"meetpipe/runner/internal/state"
-	"meetpipe/runner/step"
 	"strings"
 	"testing"
 	"time"
+
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 )
 
 // lessonSource lists lessons out of start order, as a paging API may, and one not ready yet; its Spec

@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"meetpipe/runner/internal/logging"
-	"meetpipe/runner/step"
 	"os"
 	"path/filepath"
 	"time"
+
+	"meetpipe/runner/internal/logging"
+	"meetpipe/runner/step"
 
 	"gopkg.in/yaml.v3"
 )

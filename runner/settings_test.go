@@ -2,10 +2,11 @@ package runner
 
 import (
 	"fmt"
-	"meetpipe/runner/step"
 	"strings"
 	"testing"
 	"time"
+
+	"meetpipe/runner/step"
 
 	"gopkg.in/yaml.v3"
 )

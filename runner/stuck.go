@@ -2,10 +2,11 @@ package runner
 
 import (
 	"fmt"
-	"meetpipe/runner/internal/state"
 	"sort"
 	"strings"
 	"time"
+
+	"meetpipe/runner/internal/state"
 )
 
 func (e *emitter) Stuck(id string, hint any, reason string) {

@@ -5,12 +5,13 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"meetpipe/runner/internal/state"
-	"meetpipe/runner/step"
 	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"testing"
+
+	"meetpipe/runner/internal/state"
+	"meetpipe/runner/step"
 )
 
 // TestTargetsRunOnlyNamedItems: a run with targets (a push event's recordings) hands them to the source

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"meetpipe/runner/step"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"meetpipe/runner/step"
 )
 
 // Test steps: a source of N numbered items, a doubler, a flaky step and a sink counting calls.

@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
+	"time"
+
 	"meetpipe/runner/disk"
 	"meetpipe/runner/internal/state"
 	"meetpipe/runner/step"
-	"slices"
-	"time"
 )
 
 // worker is one of a stage's goroutines: it takes items from the stage's channel, lets the stage act on

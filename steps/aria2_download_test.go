@@ -7,7 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"meetpipe/runner/disk"
 	"meetpipe/runner/step"
 	"meetpipe/steps/media"
 	"meetpipe/steps/media/mediatest"
@@ -353,4 +357,189 @@ func TestAria2DownloadTakesURLsFromDownloadURLs(t *testing.T) {
 			t.Errorf("output carries the address: %s", raw)
 		}
 	})
+}
+
+// Where the source offers an audio-only rendition, it is downloaded instead of the MP4 (as .m4a, checked
+// to be no bigger than its MP4); without one, or with audio: false, the MP4 is. A rerun keeps the file.
+func TestAria2DownloadPrefersAudio(t *testing.T) {
+	t.Parallel() // its own servers and files
+	mp4, m4a := randomBytes(t, 200_000), randomBytes(t, 20_000)
+	var hits = map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits[r.URL.Path]++
+		body := mp4
+		if strings.HasSuffix(r.URL.Path, ".m4a") {
+			body = m4a
+		}
+		if strings.HasPrefix(r.URL.Path, "/big") {
+			body = append(mp4, mp4...)
+		}
+		http.ServeContent(w, r, r.URL.Path, time.Time{}, bytes.NewReader(body))
+	}))
+	t.Cleanup(srv.Close)
+	item := func(audio string) *step.Item {
+		f := step.Fields{"files": []listedFile{{FileID: "f1", Size: int64(len(mp4))}},
+			"download_urls": map[string]string{"f1": srv.URL + "/f1.mp4?sign=S"}}
+		if audio != "" {
+			f["audio_urls"] = map[string]string{"f1": srv.URL + audio}
+		}
+		it, err := step.NewItem("rec", f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return it
+	}
+
+	s, _, _ := newTestDownload(t, "connections: 1")
+	out, err := s.Process(context.Background(), item("/f1.m4a?sign=S"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := mediaOut(t, out)
+	if len(got) != 1 || !strings.HasSuffix(got[0].Path, ".m4a") || got[0].Bytes != int64(len(m4a)) {
+		t.Fatalf("media %+v, want the 20 kB m4a", got)
+	}
+	if b, _ := os.ReadFile(got[0].Path); !bytes.Equal(b, m4a) {
+		t.Error("the audio file's content differs")
+	}
+	if hits["/f1.mp4"] != 0 {
+		t.Error("the MP4 was downloaded although an audio rendition was offered")
+	}
+	n := hits["/f1.m4a"]
+	if _, err := s.Process(context.Background(), item("/f1.m4a?sign=S")); err != nil || hits["/f1.m4a"] != n {
+		t.Errorf("rerun downloaded again (%d requests, %v)", hits["/f1.m4a"]-n, err)
+	}
+
+	// No audio offered: the MP4, size-checked as before.
+	s2, _, _ := newTestDownload(t, "connections: 1")
+	out, err = s2.Process(context.Background(), item(""))
+	if err != nil || !strings.HasSuffix(mediaOut(t, out)[0].Path, ".mp4") {
+		t.Fatalf("without audio: %v %+v", err, out)
+	}
+	// audio: false keeps the MP4.
+	s3, _, _ := newTestDownload(t, "connections: 1\naudio: false")
+	out, err = s3.Process(context.Background(), item("/f1.m4a?sign=S"))
+	if err != nil || !strings.HasSuffix(mediaOut(t, out)[0].Path, ".mp4") {
+		t.Fatalf("audio: false: %v %+v", err, out)
+	}
+	// An "audio" file bigger than its MP4 is not the file's audio.
+	s4, _, _ := newTestDownload(t, "connections: 1\nsize_retries: 0")
+	_, err = s4.Process(context.Background(), item("/big.m4a?sign=S"))
+	if k, _ := step.Classify(err); err == nil || k != step.KindTransient || !strings.Contains(err.Error(), "audio rendition") {
+		t.Errorf("oversized audio: %v (%v)", err, k)
+	}
+}
+
+func TestCheckSpace(t *testing.T) {
+	dir := t.TempDir()
+	free, ok := disk.Free(dir)
+	if !ok {
+		t.Skip("no free-space figure for the temporary folder")
+	}
+	if f := checkSpace(dir+"/not/yet/made", 1); f.Status != step.StatusOK || !strings.Contains(f.Detail, "1 recording(s)") {
+		t.Errorf("one recording: %+v", f)
+	}
+	many := int(free/media.NightBytes) + 5
+	if f := checkSpace(dir, many); f.Status != step.StatusWarn || !strings.Contains(f.Remedy, "keep_media: false") {
+		t.Errorf("%d recordings: %+v", many, f)
+	}
+}
+
+// A media finding reaches the doctor as the client made it (one Finding type, no conversion), beside the
+// step's own disk-space finding.
+func TestMediaFindingsReachTheDoctor(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	want, _ := media.CheckTool(context.Background(), "aria2c")
+	fs := (&aria2Download{dir: t.TempDir()}).Check(context.Background(), step.CheckOptions{})
+	if len(fs) != 2 || fs[0] != want || fs[0].Status != step.StatusFail || !strings.Contains(fs[0].Remedy, "apt-get install aria2") ||
+		fs[1].Subject != "disk space for media" {
+		t.Errorf("findings %+v, want first %+v", fs, want)
+	}
+}
+
+// After a full disk aria2c leaves empty control files beside partial ones; they must not make every
+// later download of the recording fail ("Failed to read from the segment file").
+func TestAria2DownloadDiscardsBrokenControlFile(t *testing.T) {
+	t.Parallel() // its own servers and files
+	srv := mediatest.NewServer()
+	t.Cleanup(srv.Close)
+	data := randomBytes(t, 1<<20+5)
+	srv.Add("a.mp4", data)
+	for name, control := range map[string][]byte{"empty": nil, "truncated": {0, 1, 0, 0}, "garbage": bytes.Repeat([]byte{0xff}, 200)} {
+		t.Run(name, func(t *testing.T) {
+			s, _, state := newTestDownload(t, "{connections: 1, split: 1, max_tries: 1}")
+			in := filesItem(t, "rec", listedFile{FileID: "f", Size: int64(len(data)), URL: srv.URL("a.mp4")})
+			path := filepath.Join(state, "media", media.SafeName("rec"), media.FileName(0, "f", ".mp4"))
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, data[:300<<10], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(media.ControlFile(path), control, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f, err := s.Process(context.Background(), in)
+			if err != nil {
+				t.Fatalf("download beside a broken control file: %v", err)
+			}
+			got, _ := os.ReadFile(mediaOut(t, f)[0].Path)
+			if !bytes.Equal(got, data) {
+				t.Fatal("downloaded file differs from the served file")
+			}
+		})
+	}
+}
+
+// A full disk is reported as such and leaves the item pending (the environment is at fault, not the
+// recording). Needs root to mount a small tmpfs.
+func TestAria2DownloadDiskFull(t *testing.T) {
+	t.Parallel() // its own servers and files
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	srv := mediatest.NewServer()
+	t.Cleanup(srv.Close)
+	srv.Add("big.mp4", randomBytes(t, 3<<20))
+	s, _, _ := newTestDownload(t, "{connections: 1, split: 1, max_tries: 1}")
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	s.dir = dir
+	in := filesItem(t, "rec", listedFile{FileID: "f", Size: 3 << 20, URL: srv.URL("big.mp4")})
+	_, err := s.Process(context.Background(), in)
+	if err == nil {
+		t.Fatal("a 3 MiB download fit on a 1 MiB disk")
+	}
+	if k, _ := step.Classify(err); k != step.KindDeferred || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("error %v is %v, want deferred saying disk full", err, k)
+	}
+	// Space freed: the next run completes the download, whatever aria2c left behind.
+	if out, err := exec.Command("mount", "-o", "remount,size=16m", dir).CombinedOutput(); err != nil {
+		t.Fatalf("remount: %v %s", err, out)
+	}
+	f, err := s.Process(context.Background(), in)
+	if err != nil {
+		t.Fatalf("download after space was freed: %v", err)
+	}
+	if m := mediaOut(t, f)[0]; m.Bytes != 3<<20 {
+		t.Fatalf("downloaded %d bytes, want %d", m.Bytes, 3<<20)
+	}
+}
+
+// Only http(s) addresses reach aria2c: a file:// address from the listing would read a local file.
+func TestAria2DownloadRefusesNonHTTP(t *testing.T) {
+	dir := fakeTools(t, "aria2c")
+	for _, u := range []string{"file:///etc/passwd", "ftp://example.com/a.mp4", "sftp://h/a", "//no-scheme/a", "http:///nohost"} {
+		s, _, _ := newTestDownload(t, "")
+		_, err := s.Process(context.Background(), filesItem(t, "rec", listedFile{FileID: "f", Size: 10, URL: u}))
+		if k, _ := step.Classify(err); !errors.Is(err, media.ErrScheme) || k != step.KindPermanent {
+			t.Errorf("%s: %v (%v), want a permanent ErrScheme", u, err, k)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "aria2c.env")); err == nil {
+		t.Error("aria2c was run")
+	}
 }

@@ -11,13 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"meetpipe/runner/step"
 	"meetpipe/steps/coach"
 	"meetpipe/steps/kimi"
 	"meetpipe/steps/kimi/emulator"
 	"meetpipe/steps/store/storetest"
+
+	"gopkg.in/yaml.v3"
 )
 
 // shippedCoaching is the coaching part of kimi_classify's `with:` in pipelines/meeting.yaml (phases,

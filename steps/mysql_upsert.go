@@ -12,14 +12,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"meetpipe/runner"
 	"meetpipe/runner/step"
 	"meetpipe/steps/roster"
 	"meetpipe/steps/store"
 	"meetpipe/steps/talk"
 	"meetpipe/steps/tencent"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 type mysqlUpsertConfig struct {

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"meetpipe/runner/step"
 	"meetpipe/steps/store"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // Forget erases one student from the database (runner forget): see store.Forget.

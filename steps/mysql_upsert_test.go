@@ -5,8 +5,11 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -14,13 +17,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"meetpipe/runner/step"
 	"meetpipe/steps/steptest"
 	"meetpipe/steps/store"
 	"meetpipe/steps/store/storetest"
+	"meetpipe/steps/talk"
 	"meetpipe/steps/tencent"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // newTestUpsert builds mysql_upsert from a `with:` block the way the engine does.
@@ -514,4 +518,132 @@ func upsertUser(t *testing.T, db, password, privileges string) string {
 		t.Fatalf("%s: %v", q, err)
 	}
 	return name
+}
+
+// A roster maps a returning guest's name to a canonical id; a guest it does not know keeps the name id
+// and flags the recording; editing the roster moves the stored rows at the next run, with no step re-run.
+func TestMysqlUpsertRoster(t *testing.T) {
+	t.Parallel() // its own servers, database and files
+	dsn := storetest.DB(t)
+	dir := t.TempDir()
+	ros := filepath.Join(dir, "roster.yaml")
+	os.WriteFile(ros, []byte("- id: S001\n  name: 李同学\n  aliases: [小李]\n"), 0o600)
+	db := upsertTestPool(t, dsn)
+	ctx := context.Background()
+
+	s := newTestUpsert(t, "dsn: "+dsn+"\nroster: "+ros)
+	for _, it := range [][]string{{"r1", "name:李同学:1200", "name:路人:60"}, {"r2", "name:小李:600"}} {
+		if _, err := s.Process(ctx, upsertItem(t, it[0], 0, "简历优化", it[1:]...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links := storetest.Dump(t, db, "recording_students")
+	want := []string{"r1\tS001\t李同学\t1200", "r1\tname:路人\t路人\t60", "r2\tS001\t小李\t600"}
+	if !slices.Equal(links, want) {
+		t.Errorf("links %q, want %q", links, want)
+	}
+	var review bool
+	db.QueryRow(`SELECT needs_review FROM recordings WHERE id = 'r1'`).Scan(&review)
+	if !review {
+		t.Error("r1 has a guest the roster does not know but is not flagged")
+	}
+	rep, err := store.Status(ctx, db, store.StatusOptions{})
+	if err != nil || len(rep.UnmatchedGuests) != 1 || rep.UnmatchedGuests[0].SourceID != "name:路人" {
+		t.Errorf("status unmatched guests %+v %v", rep.UnmatchedGuests, err)
+	}
+	var cnt, mins int
+	db.QueryRow(`SELECT record_cnt, total_duration FROM student_stats WHERE student_id = 'S001'`).Scan(&cnt, &mins)
+	if cnt != 2 || mins != 30 {
+		t.Errorf("S001 stats %d recordings, %d min; want 2 and 30", cnt, mins)
+	}
+	s.Close()
+
+	// The roster learns the passer-by and renames S001: the next run re-keys, nothing is re-processed.
+	os.WriteFile(ros, []byte("- id: S009\n  name: 李同学\n  aliases: [小李]\n- id: S002\n  name: 路人\n"), 0o600)
+	s = newTestUpsert(t, "dsn: "+dsn+"\nroster: "+ros)
+	defer s.Close()
+	if _, err := s.open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	links = storetest.Dump(t, db, "recording_students")
+	want = []string{"r1\tS002\t路人\t60", "r1\tS009\t李同学\t1200", "r2\tS009\t小李\t600"}
+	if !slices.Equal(links, want) {
+		t.Errorf("after the edit links %q, want %q", links, want)
+	}
+	stats := storetest.Dump(t, db, "student_stats")
+	if len(stats) != 2 {
+		t.Errorf("stats rows %q, want S002 and S009 only", stats)
+	}
+	db.QueryRow(`SELECT needs_review FROM recordings WHERE id = 'r1'`).Scan(&review)
+	if review {
+		t.Error("r1 still flagged after its guest joined the roster")
+	}
+}
+
+// withTalk is it with a talk field and transcript_source added.
+func withTalk(t *testing.T, it *step.Item, rec talk.Record) *step.Item {
+	t.Helper()
+	fields := step.Fields{}
+	for _, k := range it.Names() {
+		fields[k] = it.Raw(k)
+	}
+	fields["talk"], fields["transcript_source"] = rec, rec.Source
+	out, err := step.NewItem(it.ID(), fields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// recording_speakers gets one row per speaker, the student's id through the roster; a second write of the
+// same item changes nothing; a roster edit moves the student's row with the links.
+func TestMysqlUpsertSpeakers(t *testing.T) {
+	t.Parallel() // its own servers, database and files
+	dsn := storetest.DB(t)
+	ros := filepath.Join(t.TempDir(), "roster.yaml")
+	os.WriteFile(ros, []byte("- id: S001\n  name: 李同学\n"), 0o600)
+	db := upsertTestPool(t, dsn)
+	ctx := context.Background()
+	rec := talk.Record{Source: "tencent", Labelled: true, Metrics: talk.Metrics{TeacherShare: 0.3, StudentShare: 0.7,
+		Speakers: []talk.SpeakerMetrics{
+			{Speaker: talk.Speaker{Key: "teacher_wang", Role: talk.RoleTeacher}, TalkMS: 3000, Share: 0.3, Questions: 2, Turns: 2, LongestMonologueMS: 2000, Chars: 12},
+			{Speaker: talk.Speaker{Key: "name:李同学", Role: talk.RoleStudent, StudentID: "name:李同学"}, TalkMS: 7000, Share: 0.7, Turns: 2, LongestMonologueMS: 5000, Chars: 30},
+		}}}
+	s := newTestUpsert(t, "dsn: "+dsn+"\nroster: "+ros)
+	it := withTalk(t, upsertItem(t, "r1", 0, "面试模拟", "name:李同学:1200"), rec)
+	for i, want := range []string{"inserted", "unchanged"} {
+		out, err := s.Process(ctx, it)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(out["stored"])
+		var st struct{ Action string }
+		json.Unmarshal(b, &st)
+		if st.Action != want {
+			t.Errorf("write %d: %s, want %s", i+1, st.Action, want)
+		}
+	}
+	rows := storetest.Dump(t, db, "recording_speakers")
+	want := []string{"r1\tname:李同学\tstudent\tS001\ttencent\t7000\t0.7000\t0\t2\t5000\t30",
+		"r1\tteacher_wang\tteacher\t\\N\ttencent\t3000\t0.3000\t2\t2\t2000\t12"}
+	if !slices.Equal(rows, want) {
+		t.Errorf("speakers %q, want %q", rows, want)
+	}
+	var src string
+	db.QueryRow(`SELECT transcript_source FROM recordings WHERE id = 'r1'`).Scan(&src)
+	if src != "tencent" {
+		t.Errorf("transcript_source %q", src)
+	}
+	s.Close()
+	os.WriteFile(ros, []byte("- id: S007\n  name: 李同学\n"), 0o600)
+	s = newTestUpsert(t, "dsn: "+dsn+"\nroster: "+ros)
+	defer s.Close()
+	if _, err := s.open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	db.QueryRow(`SELECT student_id FROM recording_speakers WHERE recording_id = 'r1' AND role = 'student'`).Scan(&id)
+	if id != "S007" {
+		t.Errorf("after the roster edit the student's speaker row says %q, want S007", id)
+	}
 }

@@ -1,9 +1,11 @@
 package steps
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -11,6 +13,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -458,4 +461,346 @@ func treeOf(t *testing.T, dir string) string {
 		return nil
 	})
 	return b.String()
+}
+
+// An assistant (a listing operator) creates a meeting that teacher_001 hosts. Its first download fails;
+// a later run, whose window no longer covers it, finds it through the pending list and stores it. The
+// re-check, the addresses and the participants are asked as its creator: /v1/records lists a meeting for
+// its creator only (1095/51189) and /v1/addresses refuses its host with 9042 (1095/51174).
+func TestAssistantMeetingFailedDownloadStoredByLaterRun(t *testing.T) {
+	t.Parallel() // its own servers and files
+	s := emulator.New(emulator.Options{Fixture: documentedFixture(), SecretID: "AKID_x", SecretKey: "SK_x", AppID: "corp-1"})
+	t.Cleanup(s.Close)
+	state := t.TempDir()
+	src := tencentPipeline("assist", state, s, "      mode: per_teacher\n      teachers: teacher_001,assistant_he\n      retries: -1\n") + `
+  - uses: aria2_download
+    with: { connections: 1, max_tries: 1 }
+`
+	run := func(since, until time.Time) (*step.Summary, error) {
+		t.Helper()
+		p, err := runner.LoadBytes("assist.yaml", []byte(src), runner.LoadOptions{Env: map[string]string{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		return p.Run(context.Background(), runner.RunOptions{Logger: slog.New(slog.DiscardHandler), Since: since, Until: until})
+	}
+
+	// First run: only rec-assist is in the window (day 0); every media request fails for good.
+	s.FailNext(emulator.EndpointMedia, 50, emulator.Fault{Kind: emulator.FaultExpired})
+	sum, err := run(tencentBase.Add(-time.Hour), tencentBase.Add(2*time.Hour))
+	if err == nil || sum == nil || sum.Done != 0 || sum.Failed+sum.Deferred != 1 {
+		t.Fatalf("first run: %+v, %v: want rec-assist failed", sum, err)
+	}
+
+	// A week later: the window holds only rec-week-2's day, which neither operator created.
+	s.Reset()
+	sum, err = run(tencentBase.Add(7*24*time.Hour-time.Hour), tencentBase.Add(7*24*time.Hour+2*time.Hour))
+	if err != nil || sum.Done != 1 || sum.Steps["aria2_download"] != 1 {
+		t.Fatalf("later run: %+v, %v: want rec-assist found again and downloaded", sum, err)
+	}
+	for _, ep := range []string{emulator.EndpointRecords, emulator.EndpointAddresses, emulator.EndpointParticipants} {
+		for _, r := range s.Requests(ep) {
+			if strings.Contains(r.URI, "operator_id=teacher_001") && ep != emulator.EndpointRecords {
+				t.Errorf("%s asked as the host: %s", ep, r.URI)
+			}
+			if r.Code != 0 {
+				t.Errorf("%s answered %d: %s", ep, r.Code, r.URI)
+			}
+		}
+	}
+	var asCreator bool
+	for _, r := range s.Requests(emulator.EndpointRecords) {
+		asCreator = asCreator || strings.Contains(r.URI, "operator_id=assistant_he")
+	}
+	if !asCreator {
+		t.Error("the re-check did not list as the meeting's creator")
+	}
+}
+
+// The emulator answers /v1/addresses as documented: the creator and an admin read them, the host gets
+// 9042 (权限受限或鉴权失败, 1095/43704).
+func TestEmulatorAddressesOnlyForCreatorOrAdmin(t *testing.T) {
+	s := emulator.New(emulator.Options{Fixture: documentedFixture(), SecretID: "AKID_x", SecretKey: "SK_x", AppID: "corp-1"})
+	t.Cleanup(s.Close)
+	c, err := tencent.NewClient(tencent.Config{BaseURL: s.URL(), SecretID: "AKID_x", SecretKey: "SK_x", EnterpriseID: "corp-1",
+		RequestsPerSecond: -1, CorpRecordsPerMinute: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for op, want := range map[string]int64{"assistant_he": 0, "admin": 0, "teacher_001": 9042} {
+		_, err := c.Addresses(context.Background(), "rec-assist", op)
+		var ae *tencent.APIError
+		switch {
+		case want == 0 && err != nil:
+			t.Errorf("%s: %v", op, err)
+		case want != 0 && (!asAPIError(err, &ae) || !ae.HasCode(want)):
+			t.Errorf("%s: %v, want %d", op, err, want)
+		case want != 0 && !strings.Contains(fmt.Sprint(err), "权限受限或鉴权失败"):
+			t.Errorf("%s: %v: want the documented text", op, err)
+		}
+	}
+}
+
+func asAPIError(err error, ae **tencent.APIError) bool { return errors.As(err, ae) }
+
+// `runner doctor` through the step: the whitelist (TEACHER_WHITELIST, typed with a full-width comma) is
+// looked up at Tencent and the unknown userid is named.
+func TestTencentListDoctorNamesUnknownTeacher(t *testing.T) {
+	s := emulator.New(emulator.Options{Fixture: documentedFixture(), SecretID: "AKID_x", SecretKey: "SK_x", AppID: "corp-1"})
+	t.Cleanup(s.Close)
+	src := fmt.Sprintf("secret_id: AKID_x\nsecret_key: SK_x\nenterprise_id: corp-1\nbase_url: %s\nrequests_per_second: 1000\n"+
+		"corp_records_per_minute: 10000\nmode: corp\noperator_id: admin\nwhitelist: 'teacher_001， teacher_0O2'\n", s.URL())
+	impl, _ := steptest.Build(t, "tencent_list", src)
+	fs := impl.(step.Checker).Check(context.Background(), step.CheckOptions{})
+	var got step.Finding
+	for _, f := range fs {
+		if f.Subject == "teacher whitelist" {
+			got = f
+		}
+	}
+	if got.Status != "fail" || !strings.Contains(got.Detail, `"teacher_0O2"`) || strings.Contains(got.Detail, `"teacher_001"`) {
+		t.Errorf("whitelist finding %+v (all: %+v): want teacher_0O2 named, teacher_001 not", got, fs)
+	}
+	if n := s.Count(emulator.EndpointUser); n != 2 {
+		t.Errorf("%d user look-ups, want 2", n)
+	}
+}
+
+// Corp mode with participants skipped, through the engine: the corp listing names only the creator, so
+// no recording gets its creator as host; a whitelisted creator is the teacher, another is nobody's.
+func TestCorpSkipParticipantsNeverStoresCreatorAsHost(t *testing.T) {
+	s := emulator.New(emulator.Options{Fixture: documentedFixture(), SecretID: "AKID_x", SecretKey: "SK_x", AppID: "corp-1"})
+	t.Cleanup(s.Close)
+	c := &captured{items: map[string]map[string]json.RawMessage{}}
+	sum, err := runDocumented(t, s, t.TempDir(), "      operator_id: admin\n      participants: false\n      whitelist: teacher_002", c)
+	if err != nil || sum.Done != 4 {
+		t.Fatalf("summary %+v, %v", sum, err)
+	}
+	for id := range c.items {
+		if h := field[string](t, c, id, "host_userid"); h != "" {
+			t.Errorf("%s: host %q, want none (nothing says who hosted)", id, h)
+		}
+	}
+	if got := field[string](t, c, "rec-week-1", "teacher_id"); got != "teacher_002" {
+		t.Errorf("whitelisted creator's recording: teacher %q", got)
+	}
+	if got := field[string](t, c, "rec-assist", "teacher_id"); got != "" {
+		t.Errorf("the assistant's recording was credited to %q", got)
+	}
+	if s.Count(emulator.EndpointParticipants) != 0 {
+		t.Errorf("%d participant calls with participants: false", s.Count(emulator.EndpointParticipants))
+	}
+}
+
+// documentedFixture is an enterprise as Tencent documents it: every meeting has ended (so
+// /v1/meetings/{id} no longer answers them), an assistant created one meeting for a teacher, a guest
+// student comes back to a second meeting (with another uuid there, and her name typed in full width),
+// and a weekly meeting has two recorded occurrences whose attendees differ.
+func documentedFixture() *emulator.Fixture {
+	day := func(d int, m int) time.Time {
+		return tencentBase.Add(time.Duration(d)*24*time.Hour + time.Duration(m)*time.Minute)
+	}
+	sess := func(d, from, to int, sub string) []emulator.Session {
+		return []emulator.Session{{Join: day(d, from), Left: day(d, to), SubMeetingID: sub}}
+	}
+	rec := func(id string, d int) emulator.Record {
+		return emulator.Record{ID: id, Start: day(d, 0), State: 3, Files: []emulator.File{{ID: id + "-f", Start: day(d, 0), End: day(d, 60), Size: 100}}}
+	}
+	return &emulator.Fixture{
+		Admins: []string{"admin"},
+		Meetings: []emulator.Meeting{
+			{
+				MeetingID: "9000000000000000001", MeetingCode: "900000001", Subject: "简历优化", Host: "teacher_001",
+				Creator: "assistant_he", Start: day(0, 0), End: day(0, 60),
+				Participants: []emulator.Person{
+					{UserID: "assistant_he", UUID: "u-he", Name: "何助教", Role: 1, Sessions: sess(0, 0, 5, "")},
+					{UserID: "teacher_001", UUID: "u-t1", Name: "周老师", Role: 2, Sessions: sess(0, 0, 60, "")},
+					{UUID: "g-li-1", Name: "李 同学", Role: 0, Sessions: sess(0, 2, 58, "")},
+				},
+				Records: []emulator.Record{rec("rec-assist", 0)},
+			},
+			{
+				MeetingID: "9000000000000000002", MeetingCode: "900000002", Subject: "项目深挖", Host: "teacher_001",
+				Start: day(1, 0), End: day(1, 60),
+				Participants: []emulator.Person{
+					{UserID: "teacher_001", UUID: "u-t1", Name: "周老师", Role: 3, Sessions: sess(1, 0, 60, "")},
+					{UUID: "g-li-2", Name: "　李　同学 ", Role: 0, Sessions: sess(1, 1, 50, "")},
+				},
+				Records: []emulator.Record{rec("rec-again", 1)},
+			},
+			{
+				MeetingID: "9000000000000000003", MeetingCode: "900000003", Subject: "每周面试模拟", Host: "teacher_002",
+				Recurring: true, Start: day(0, 0), End: day(7, 60),
+				SubMeetings: []emulator.SubMeeting{{ID: "sub-1", Start: day(0, 0), End: day(0, 60)}, {ID: "sub-2", Start: day(7, 0), End: day(7, 60)}},
+				Participants: []emulator.Person{
+					{UserID: "teacher_002", UUID: "u-t2", Name: "吴老师", Role: 3, Sessions: append(sess(0, 0, 60, "sub-1"), sess(7, 0, 60, "sub-2")...)},
+					{UserID: "stu_week1", UUID: "u-w1", Name: "第一周", Role: 0, Sessions: sess(0, 3, 50, "sub-1")},
+					{UserID: "stu_week2", UUID: "u-w2", Name: "第二周", Role: 0, Sessions: sess(7, 3, 50, "sub-2")},
+				},
+				Records: []emulator.Record{rec("rec-week-1", 0), rec("rec-week-2", 7)},
+			},
+		},
+	}
+}
+
+// captured is what a test step saw of each item.
+type captured struct {
+	mu    sync.Mutex
+	items map[string]map[string]json.RawMessage
+}
+
+// captureRegistry is Builtins plus a step that records the fields tencent_list wrote.
+func captureRegistry(c *captured) *step.Registry {
+	reg := step.Builtins.Clone()
+	fields := []string{"host_userid", "creator_userid", "teacher_id", "student_ids", "participants"}
+	reg.Register(step.Define(step.Spec{Name: "test_capture", Version: "1", Reads: fields}, struct{}{},
+		func(struct{}, *step.Build) (any, error) {
+			return stepFunc(func(_ context.Context, in *step.Item) (step.Fields, error) {
+				m := map[string]json.RawMessage{}
+				for _, f := range fields {
+					m[f] = in.Raw(f)
+				}
+				c.mu.Lock()
+				c.items[in.ID()] = m
+				c.mu.Unlock()
+				return nil, nil
+			}), nil
+		}))
+	return reg
+}
+
+type stepFunc func(context.Context, *step.Item) (step.Fields, error)
+
+func (f stepFunc) Process(ctx context.Context, in *step.Item) (step.Fields, error) {
+	return f(ctx, in)
+}
+
+// runDocumented runs tencent_list (with the given extra settings) and the capture step over the
+// fixture's two weeks.
+func runDocumented(t *testing.T, s *emulator.Server, state, with string, c *captured) (*step.Summary, error) {
+	t.Helper()
+	src := tencentPipeline("documented", state, s, "      retries: 1\n"+with) + `
+  - uses: test_capture
+`
+	p, err := runner.LoadBytes("documented.yaml", []byte(src), runner.LoadOptions{Env: map[string]string{}, Registry: captureRegistry(c)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	return p.Run(context.Background(), runner.RunOptions{Logger: slog.New(slog.DiscardHandler),
+		Since: tencentBase.Add(-time.Hour), Until: tencentBase.Add(9 * 24 * time.Hour)})
+}
+
+func field[T any](t *testing.T, c *captured, id, name string) T {
+	t.Helper()
+	var v T
+	raw := c.items[id][name]
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatalf("item %s field %s %s: %v (items: %v)", id, name, raw, err, c.items)
+	}
+	return v
+}
+
+// Against the emulator in its documented mode: ended meetings (no /v1/meetings/{id} answer), recurring
+// occurrences matched by start time, creator ≠ host, a guest in two meetings with two uuids.
+func TestTencentListAsDocumented(t *testing.T) {
+	t.Parallel() // its own servers and files
+	s := emulator.New(emulator.Options{Fixture: documentedFixture(), SecretID: "AKID_x", SecretKey: "SK_x", AppID: "corp-1"})
+	t.Cleanup(s.Close)
+
+	t.Run("corp mode", func(t *testing.T) {
+		s.Reset()
+		c := &captured{items: map[string]map[string]json.RawMessage{}}
+		sum, err := runDocumented(t, s, t.TempDir(), "      operator_id: admin", c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Done != 4 || sum.NotReady != 0 || sum.Stuck != 0 {
+			t.Fatalf("summary %+v: want all 4 recordings done", sum)
+		}
+		// The assistant created it; the teacher hosted it and is its teacher; the assistant is staff.
+		if h, cr := field[string](t, c, "rec-assist", "host_userid"), field[string](t, c, "rec-assist", "creator_userid"); h != "teacher_001" || cr != "assistant_he" {
+			t.Errorf("host %q creator %q, want teacher_001 and assistant_he", h, cr)
+		}
+		if got := field[[]string](t, c, "rec-assist", "student_ids"); !slices.Equal(got, []string{"name:李 同学"}) {
+			t.Errorf("students of the assistant's meeting %v", got)
+		}
+		// The returning guest has another uuid in the second meeting but the same id.
+		p1 := field[[]tencent.Participant](t, c, "rec-assist", "participants")
+		p2 := field[[]tencent.Participant](t, c, "rec-again", "participants")
+		u1, u2 := p1[len(p1)-1].UUID, p2[len(p2)-1].UUID
+		if u1 == "" || u1 == u2 {
+			t.Errorf("guest uuids %q and %q: want one per meeting", u1, u2)
+		}
+		if got := field[[]string](t, c, "rec-again", "student_ids"); !slices.Equal(got, []string{"name:李 同学"}) {
+			t.Errorf("the returning guest is %v, want name:李 同学 again", got)
+		}
+		// Each weekly recording gets its own occurrence's attendees.
+		if a, b := field[[]string](t, c, "rec-week-1", "student_ids"), field[[]string](t, c, "rec-week-2", "student_ids"); !slices.Equal(a, []string{"stu_week1"}) || !slices.Equal(b, []string{"stu_week2"}) {
+			t.Errorf("weekly students %v and %v", a, b)
+		}
+		subs := map[string]bool{}
+		for _, r := range s.Requests(emulator.EndpointParticipants) {
+			if i := strings.Index(r.URI, "sub_meeting_id="); i >= 0 {
+				subs[strings.SplitN(r.URI[i+len("sub_meeting_id="):], "&", 2)[0]] = true
+			}
+		}
+		if !subs["sub-1"] || !subs["sub-2"] {
+			t.Errorf("participants asked for sub-meetings %v, want sub-1 and sub-2", subs)
+		}
+		if n := s.Count(emulator.EndpointCorpMeetings); n != 1 {
+			t.Errorf("%d ended-meeting pages, want 1 for the window", n)
+		}
+	})
+
+	t.Run("per teacher: /v1/records lists a meeting for its creator only", func(t *testing.T) {
+		s.Reset()
+		c := &captured{items: map[string]map[string]json.RawMessage{}}
+		sum, err := runDocumented(t, s, t.TempDir(), "      mode: per_teacher\n      teachers: teacher_001,teacher_002", c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := c.items["rec-assist"]; ok || sum.Done != 3 {
+			t.Errorf("the assistant's meeting was listed for the teacher (done %d)", sum.Done)
+		}
+		if s.Count(emulator.EndpointHistory) == 0 || s.Count(emulator.EndpointMeeting) != 0 {
+			t.Errorf("history %d, meeting %d calls: want the ended meetings from /v1/history/meetings", s.Count(emulator.EndpointHistory), s.Count(emulator.EndpointMeeting))
+		}
+		c = &captured{items: map[string]map[string]json.RawMessage{}}
+		if _, err := runDocumented(t, s, t.TempDir(), "      mode: per_teacher\n      teachers: teacher_001,teacher_002,assistant_he", c); err != nil {
+			t.Fatal(err)
+		}
+		if h := field[string](t, c, "rec-assist", "host_userid"); h != "teacher_001" {
+			t.Errorf("with the assistant as an operator the meeting is listed under %q, want its host", h)
+		}
+	})
+
+	t.Run("participants failing for good: exit 1 naming the recording, kept pending", func(t *testing.T) {
+		s.Reset()
+		s.FailNext(emulator.EndpointParticipants, 1, emulator.ErrorFault(400, tencent.CodeNoPermission, "no permission"))
+		state := t.TempDir()
+		c := &captured{items: map[string]map[string]json.RawMessage{}}
+		sum, err := runDocumented(t, s, state, "      operator_id: admin", c)
+		if err == nil || sum == nil || sum.Stuck != 1 || sum.Done != 3 {
+			t.Fatalf("summary %+v, err %v: want 3 done, 1 stuck and an error", sum, err)
+		}
+		if !strings.Contains(err.Error(), "rec-assist") && !strings.Contains(err.Error(), "rec-week-1") {
+			t.Errorf("error does not name the recording: %v", err)
+		}
+		if !strings.Contains(err.Error(), "permission") {
+			t.Errorf("error does not give the reason: %v", err)
+		}
+		b, _ := os.ReadFile(filepath.Join(state, "pending.json"))
+		if !bytes.Contains(b, []byte(`"problem": true`)) && !bytes.Contains(b, []byte(`"problem":true`)) {
+			t.Errorf("pending.json does not keep the stuck recording as a problem: %s", b)
+		}
+		// The next run reads it and stores it.
+		c = &captured{items: map[string]map[string]json.RawMessage{}}
+		sum, err = runDocumented(t, s, state, "      operator_id: admin", c)
+		if err != nil || sum.Stuck != 0 {
+			t.Fatalf("rerun: %+v %v", sum, err)
+		}
+	})
 }

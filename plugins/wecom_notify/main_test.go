@@ -16,13 +16,13 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"gopkg.in/yaml.v3"
-
 	"meetpipe/plugins"
 	"meetpipe/plugins/wecom_notify/emulator"
 	"meetpipe/runner"
 	"meetpipe/runner/step"
 	"meetpipe/steps/steptest"
+
+	"gopkg.in/yaml.v3"
 )
 
 const key = "robot-key-0123456789"

@@ -3,11 +3,12 @@ package step
 import (
 	"encoding/json"
 	"fmt"
-	"meetpipe/runner/internal/yamlnode"
 	"reflect"
 	"strconv"
 	"strings"
 	"time"
+
+	"meetpipe/runner/internal/yamlnode"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"

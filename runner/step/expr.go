@@ -4,12 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"meetpipe/runner/internal/yamlnode"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"meetpipe/runner/internal/yamlnode"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"

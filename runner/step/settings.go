@@ -4,13 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"meetpipe/runner/internal/yamlnode"
 	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"meetpipe/runner/internal/yamlnode"
 
 	"gopkg.in/yaml.v3"
 )

@@ -3,13 +3,14 @@ package step
 import (
 	"context"
 	"fmt"
-	"meetpipe/runner/internal/yamlnode"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"meetpipe/runner/internal/yamlnode"
 
 	"gopkg.in/yaml.v3"
 )

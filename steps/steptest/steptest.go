@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
 	"meetpipe/runner/step"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Options change how the step is built; problems are reported at with:LINE:COL of the with string. The

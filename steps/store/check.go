@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"meetpipe/runner/finding"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // Privileges each kind of work needs on the database.

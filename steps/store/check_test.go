@@ -10,11 +10,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/go-sql-driver/mysql"
-
 	"meetpipe/runner/finding"
 	"meetpipe/steps/store"
 	"meetpipe/steps/store/storetest"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // limitedUser creates a user with a random name and password holding grants on db, dropped when t ends.

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"meetpipe/steps/store/storetest"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 const secretPassword = "s3cr3t-P@ss;word/中"

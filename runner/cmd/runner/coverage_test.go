@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"meetpipe/runner/internal/demo"
 	"meetpipe/steps/store/storetest"
 	tencentemu "meetpipe/steps/tencent/emulator"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // A night whose preflight finds the database missing stores nothing and exits 1 (the environment's

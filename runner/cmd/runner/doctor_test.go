@@ -11,12 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"meetpipe/runner"
 	"meetpipe/runner/internal/demo"
 	"meetpipe/steps/store/storetest"
 	tencentemu "meetpipe/steps/tencent/emulator"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // doctor runs `runner doctor` on the demo's settings and returns its exit code and output.

@@ -4,9 +4,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"meetpipe/runner/textdist"
 	"sort"
 	"strings"
+
+	"meetpipe/runner/textdist"
 )
 
 // commandDoc is what `runner COMMAND -h` prints around the flags: the synopsis, what the command does,

@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"meetpipe/runner/step"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"meetpipe/runner/step"
 
 	"github.com/lmittmann/tint"
 )

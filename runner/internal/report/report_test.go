@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xuri/excelize/v2"
-
 	"meetpipe/steps/store"
+
+	"github.com/xuri/excelize/v2"
 )
 
 var t0 = time.Date(2026, 11, 2, 2, 0, 0, 0, time.UTC) // 10:00 in Beijing

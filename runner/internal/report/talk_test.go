@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xuri/excelize/v2"
-
 	"meetpipe/steps/store"
+
+	"github.com/xuri/excelize/v2"
 )
 
 // The talk section shows each measured session's shares and each teacher's weekly trend; the workbook

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/xuri/excelize/v2"
-
 	"meetpipe/runner/table"
+
+	"github.com/xuri/excelize/v2"
 )
 
 // Sheet names of the workbook, in order.

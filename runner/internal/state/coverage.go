@@ -3,10 +3,11 @@ package state
 import (
 	"errors"
 	"fmt"
-	"meetpipe/runner/step"
 	"os"
 	"path/filepath"
 	"time"
+
+	"meetpipe/runner/step"
 )
 
 const uncoveredFile = "uncovered.json"

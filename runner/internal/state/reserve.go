@@ -2,9 +2,10 @@ package state
 
 import (
 	"io"
-	"meetpipe/runner/disk"
 	"os"
 	"path/filepath"
+
+	"meetpipe/runner/disk"
 )
 
 // The pending list must be writable when the disk under state_dir is full, since it is what keeps the

@@ -3,9 +3,10 @@ package yamlnode
 
 import (
 	"fmt"
-	"meetpipe/runner/textdist"
 	"strconv"
 	"strings"
+
+	"meetpipe/runner/textdist"
 
 	"gopkg.in/yaml.v3"
 )
