@@ -2,22 +2,28 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	wecomemu "meetpipe/plugins/wecom_notify/emulator"
+	"meetpipe/runner"
+	"meetpipe/runner/internal/demo"
+	"meetpipe/steps"
+	"meetpipe/steps/kimi"
+	"meetpipe/steps/store/storetest"
+
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/xuri/excelize/v2"
-
-	wecomemu "meetpipe/plugins/wecom_notify/emulator"
-	"meetpipe/runner/internal/demo"
-	"meetpipe/steps/store/storetest"
 )
 
 // TestReport runs the demo pipeline into a fresh database, then `runner report` on it: the page is
@@ -362,5 +368,179 @@ func checkOnPhone(ctx context.Context, t *testing.T) {
 		p := filepath.Join(t.TempDir(), "report-390.png")
 		os.WriteFile(p, shot, 0o644)
 		t.Logf("390 px screenshot: %s", p)
+	}
+}
+
+// `runner report` on a database never migrated says what to run, once; a window longer than a report
+// covers is refused with exit 2, naming the bound.
+func TestReportWithoutTablesAndOverlongWindow(t *testing.T) {
+	e := newE2E(t, storetest.DB(t), 1, demo.ServerOptions{})
+	report := func(args ...string) (int, string) {
+		full := append([]string{"report", e.pipeline, "--env-file", e.envFile, "--plugins", filepath.Join(e.root, "plugins"),
+			"--out", filepath.Join(e.dir, "r.html")}, args...)
+		cmd := exec.Command(e.bin, full...)
+		cmd.Dir = e.root
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return code, string(out)
+	}
+	code, out := report()
+	if code != 1 || strings.Count(out, "runner migrate") != 1 || strings.Contains(out, "report: report:") ||
+		strings.Contains(out, "Error 1146") || !strings.Contains(out, "has no meetpipe tables yet") {
+		t.Errorf("report without tables: exit %d:\n%s", code, out)
+	}
+	code, out = report("--since", "400d")
+	if code != 2 || !strings.Contains(out, "longer than 366d") {
+		t.Errorf("report over 400 days: exit %d:\n%s", code, out)
+	}
+}
+
+// Prices are kimi_classify's; 0, its default, means none were configured, and CNY is shown as 元.
+func TestPricesOf(t *testing.T) {
+	tests := []struct {
+		name   string
+		prices kimi.Prices
+		want   string // Known, input, output, cached, currency
+	}{
+		{"unset", kimi.Prices{}, "false 0 0 0 "},
+		{"zero as shipped", kimi.Prices{Currency: "CNY"}, "false 0 0 0 "},
+		{"priced", kimi.Prices{Input: 4, Output: 16, Cached: 1, Currency: "CNY"}, "true 4 16 1 元"},
+		{"dollars", kimi.Prices{Input: 0.6, Output: 2.5, Currency: "USD"}, "true 0.6 2.5 0 USD"},
+	}
+	for _, tt := range tests {
+		p := pricesOf(tt.prices)
+		if got := fmt.Sprintf("%v %v %v %v %s", p.Known, p.Input, p.Output, p.CachedInput, p.Currency); got != tt.want {
+			t.Errorf("%s: %s, want %s", tt.name, got, tt.want)
+		}
+	}
+}
+
+// What the report reads of the shipped pipeline (prices, phases, the database, the robot) comes from the
+// steps' own decoded settings: were one of them renamed in its step or manifest, the pipeline's key would
+// be refused at load or the view would fail here, instead of a column going silently empty.
+func TestReportReadsThePipelinesSettings(t *testing.T) {
+	root := repoRoot(t)
+	pipeline := filepath.Join(root, "pipelines", "meeting.yaml")
+	env, err := runner.ReadDotEnv(filepath.Join(root, ".env.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{"KIMI_PRICE_INPUT": "4", "KIMI_PRICE_OUTPUT": "16", "KIMI_PRICE_CACHED": "1",
+		"KIMI_CURRENCY": "USD", "DB_PASS": "pw-report-77", "WECOM_WEBHOOK_KEY": "robot-key-77"} {
+		env[k] = v
+	}
+	reg, err := registry("", pipeline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := runner.Load(pipeline, runner.LoadOptions{Registry: reg, Env: env, DryRun: true, Now: time.Now(), StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+
+	view, ok := steps.ClassifyViewOf(p)
+	pr := pricesOf(view.Prices)
+	if got := fmt.Sprintf("%v %v %v %v %s", pr.Known, pr.Input, pr.Output, pr.CachedInput, pr.Currency); !ok || got != "true 4 16 1 USD" {
+		t.Errorf("prices = %s (step found: %v), want true 4 16 1 USD", got, ok)
+	}
+	if got := strings.Join(view.Phases, ","); got != "简历优化,项目深挖,面试模拟,Offer后续,其他" {
+		t.Errorf("phases = %s", got)
+	}
+	db, err := dbConfigOf(p, nil)
+	if err != nil || db.Database != env["DB_NAME"] || db.User != env["DB_USER"] || db.Password != "pw-report-77" || db.Port != 3306 {
+		t.Errorf("database = %s %s port %d (password given: %v), %v", db.Database, db.User, db.Port, db.Password == "pw-report-77", err)
+	}
+	robot, _, err := sendTargets(p, map[string]string{})
+	if err != nil || robot == nil || robot.Key != "robot-key-77" || robot.BaseURL == "" {
+		t.Errorf("robot = %+v, %v; want wecom_notify's key and base_url", robot, err)
+	}
+}
+
+// checkBoardInBrowser opens the report in headless Chromium and reads the student board as a person
+// sees it: it is the first section of the page, one row per student of the database with the current
+// phase, and the scored mock interview shows its criteria.
+func checkBoardInBrowser(t *testing.T, page string, db *sql.DB) {
+	exe := chromium(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
+		chromedp.DisableGPU, chromedp.WindowSize(1100, 1400))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	type board struct {
+		First    string   `json:"first"`
+		Heading  string   `json:"heading"`
+		Rows     []string `json:"rows"`
+		Li       string   `json:"li"`
+		Visible  bool     `json:"visible"`
+		Homework bool     `json:"homework"`
+		Scores   []string `json:"scores"`
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate("file://"+page), chromedp.WaitVisible("#board-table")); err != nil {
+		t.Fatalf("chromium: open %s: %v", page, err)
+	}
+	seen, err := chromedp.Run(ctx, chromedp.Evaluate[board](`(() => {
+			const q = s => document.querySelector(s), qa = s => Array.from(document.querySelectorAll(s));
+			const r = q('#board').getBoundingClientRect();
+			return {
+				first: q('main > section').id,
+				heading: q('#board h2').innerText,
+				rows: qa('#board-table tbody tr[data-student]').map(r => r.dataset.student),
+				li: (q('#board-table tr[data-student="stu_li"]') || {innerText: ''}).innerText,
+				visible: r.width > 500 && r.height > 60,
+				homework: !!q('#homework-table'),
+				scores: qa('#board-table tbody tr[data-student]').map(r => r.cells[8].innerText),
+			};
+		})()`))
+	if err != nil {
+		t.Fatalf("chromium: read the board: %v", err)
+	}
+	var students int
+	if err := db.QueryRow(`SELECT COUNT(DISTINCT student_id) FROM recording_students`).Scan(&students); err != nil {
+		t.Fatal(err)
+	}
+	if seen.First != "board" || seen.Heading != "学员看板" || !seen.Visible {
+		t.Errorf("the page opens with section %q (%q, visible %v), want the student board", seen.First, seen.Heading, seen.Visible)
+	}
+	if len(seen.Rows) != students {
+		t.Errorf("board rows %q, want one per student (%d)", seen.Rows, students)
+	}
+	if !strings.Contains(seen.Li, "李同学") || !strings.Contains(seen.Li, "Offer后续") {
+		t.Errorf("李同学's board row reads %q, want the current phase Offer后续", seen.Li)
+	}
+	var scored bool
+	for _, s := range seen.Scores {
+		scored = scored || strings.Contains(s, "自我介绍")
+	}
+	if !scored || !seen.Homework {
+		t.Errorf("board scores %q (want the mock interview's criteria), homework table %v", seen.Scores, seen.Homework)
+	}
+}
+
+// checkCoachSheets reads the workbook's coaching sheets back: 作业, 评分 (the scored mock interview's
+// trend) and 预警, each with its header.
+func checkCoachSheets(t *testing.T, book string) {
+	f, err := excelize.OpenFile(book)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, c := range []struct{ sheet, head string }{{"作业", "作业"}, {"评分", "均分走势"}, {"预警", "预警"}} {
+		rows, err := f.GetRows(c.sheet)
+		if err != nil || len(rows) == 0 || !slices.Contains(rows[0], c.head) {
+			t.Errorf("sheet %s: %q %v", c.sheet, rows, err)
+		}
+	}
+	rows, _ := f.GetRows("评分")
+	if !slices.ContainsFunc(rows, func(r []string) bool { return len(r) > 1 && r[1] == "面试模拟" }) {
+		t.Errorf("评分 sheet: %q, want the mock interview's trend", rows)
 	}
 }
