@@ -15,6 +15,9 @@ import (
 // commit passed as build arguments.
 func TestDockerfile(t *testing.T) {
 	t.Parallel() // builds into its own temporary folder
+	if testing.Short() {
+		t.Skip("long: builds the runner and the plugin as the image does (static, trimmed)")
+	}
 	root := repoRoot(t)
 	b, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
 	if err != nil {

@@ -161,8 +161,13 @@ type e2e struct {
 	pipeline string
 }
 
+// newE2E starts the demo's emulators for t (each meeting held copies times) and writes the env file its
+// runs read. Under -short it skips t: the end-to-end runs are the long tier's (`just test`).
 func newE2E(t *testing.T, dsn string, copies int, o demo.ServerOptions) *e2e {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("long: runs the pipeline against the demo's emulators")
+	}
 	e := &e2e{t: t, root: repoRoot(t), bin: runnerBinary(t), dir: t.TempDir(), dsn: dsn}
 	srv, err := demo.StartServers(demoFixture(t, copies), o)
 	if err != nil {

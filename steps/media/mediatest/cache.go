@@ -56,9 +56,9 @@ func hashKey(kind string, spec any) string {
 	return hex.EncodeToString(sum[:12])
 }
 
-// cached copies spec's meeting from the cache into dir, making it with gen first on a miss.
-func cached(dir string, spec MeetingSpec, gen func(string, MeetingSpec) (Meeting, error)) (Meeting, error) {
-	return fromCache(dir, spec.Name, cacheKey(spec), meetingPath, func(tmp, name string) (Meeting, error) {
+// cached copies spec's meeting from the cache under root into dir, making it with gen first on a miss.
+func cached(root, dir string, spec MeetingSpec, gen func(string, MeetingSpec) (Meeting, error)) (Meeting, error) {
+	return fromCache(root, dir, spec.Name, cacheKey(spec), meetingPath, func(tmp, name string) (Meeting, error) {
 		spec.Name = name
 		return gen(tmp, spec)
 	})
@@ -67,11 +67,11 @@ func cached(dir string, spec MeetingSpec, gen func(string, MeetingSpec) (Meeting
 func meetingPath(m *Meeting) *string   { return &m.Path }
 func dialoguePath(d *Dialogue) *string { return &d.Path }
 
-// fromCache copies the media kept under key into dir as name, making them with gen (into a directory,
-// under a name) first on a miss. path points at the file's path in M.
-func fromCache[M any](dir, name, key string, path func(*M) *string, gen func(string, string) (M, error)) (M, error) {
+// fromCache copies the media kept under key in the cache root (cacheDir, or "" for none) into dir as
+// name, making them with gen (into a directory, under a name) first on a miss. path points at the
+// file's path in M.
+func fromCache[M any](root, dir, name, key string, path func(*M) *string, gen func(string, string) (M, error)) (M, error) {
 	var zero M
-	root := cacheDir()
 	if root == "" || os.MkdirAll(root, 0o755) != nil {
 		return gen(dir, name) // no place for a cache: generate every time
 	}

@@ -51,7 +51,7 @@ func GenerateDialogue(dir string, spec DialogueSpec) (Dialogue, error) {
 	if spec.Name == "" {
 		spec.Name = "dialogue.mp4"
 	}
-	return fromCache(dir, spec.Name, dialogueKey(spec), dialoguePath, func(tmp, name string) (Dialogue, error) {
+	return fromCache(cacheDir(), dir, spec.Name, dialogueKey(spec), dialoguePath, func(tmp, name string) (Dialogue, error) {
 		spec.Name = name
 		return generateDialogue(tmp, spec)
 	})

@@ -68,7 +68,7 @@ const speechRate = 22050 // espeak-ng's native rate; kept so no resampling blurs
 // are made once and kept in a cache shared by every test package (cache.go); a cache miss needs
 // espeak-ng and ffmpeg on PATH.
 func Generate(dir string, spec MeetingSpec) (Meeting, error) {
-	return cached(dir, defaults(spec), generate)
+	return cached(cacheDir(), dir, defaults(spec), generate)
 }
 
 // defaults fills in what spec leaves zero.

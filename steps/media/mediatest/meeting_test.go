@@ -2,12 +2,14 @@ package mediatest
 
 import (
 	"bytes"
+	"errors"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -15,15 +17,21 @@ import (
 // TestGenerateIsDeterministicWithKnownSilences makes the meeting twice past the cache: the cache is only
 // right because the same spec gives the same bytes.
 func TestGenerateIsDeterministicWithKnownSilences(t *testing.T) {
+	t.Parallel() // its own files, no cache
 	spec := MeetingSpec{Silences: []time.Duration{2 * time.Second, 1500 * time.Millisecond, 3 * time.Second}}
-	fresh := func() Meeting {
-		m, err := generate(t.TempDir(), defaults(spec))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
+	// Made twice at once, each in a directory of its own.
+	var ms [2]Meeting
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i := range ms {
+		dir := t.TempDir()
+		wg.Go(func() { ms[i], errs[i] = generate(dir, defaults(spec)) })
 	}
-	a, b := fresh(), fresh()
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		t.Fatal(err)
+	}
+	a, b := ms[0], ms[1]
 	da, err := os.ReadFile(a.Path)
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +73,7 @@ func TestGenerateIsDeterministicWithKnownSilences(t *testing.T) {
 }
 
 func TestGenerateRepeat(t *testing.T) {
+	t.Parallel() // its own copies of the cached media
 	one := MustGenerate(t, MeetingSpec{Silences: []time.Duration{time.Second}})
 	three := MustGenerate(t, MeetingSpec{Silences: []time.Duration{time.Second}, Repeat: 3})
 	if len(three.Silences) != 3 || math.Abs(three.Duration-3*one.Duration) > 1e-9 {
@@ -84,19 +93,20 @@ func TestGenerateRepeat(t *testing.T) {
 // TestGenerateCache: a spec is generated once; later calls get their own copy of the cached file, under
 // their own name, and damaging a copy damages nothing else.
 func TestGenerateCache(t *testing.T) {
-	t.Setenv("MEETPIPE_TEST_CACHE", t.TempDir())
+	t.Parallel() // its own cache
+	root := t.TempDir()
 	made := 0
 	gen := func(dir string, spec MeetingSpec) (Meeting, error) {
 		made++
 		return generate(dir, spec)
 	}
 	spec := defaults(MeetingSpec{Silences: []time.Duration{time.Second}, Name: "a.mp4"})
-	a, err := cached(t.TempDir(), spec, gen)
+	a, err := cached(root, t.TempDir(), spec, gen)
 	if err != nil {
 		t.Fatal(err)
 	}
 	spec.Name = "b.mp4"
-	b, err := cached(t.TempDir(), spec, gen)
+	b, err := cached(root, t.TempDir(), spec, gen)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +118,7 @@ func TestGenerateCache(t *testing.T) {
 	if err := os.Truncate(a.Path, 10); err != nil {
 		t.Fatal(err)
 	}
-	c, err := cached(t.TempDir(), spec, gen)
+	c, err := cached(root, t.TempDir(), spec, gen)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,21 +127,22 @@ func TestGenerateCache(t *testing.T) {
 	}
 	other := spec
 	other.Silences = []time.Duration{2 * time.Second}
-	if _, err := cached(t.TempDir(), other, gen); err != nil || made != 2 {
+	if _, err := cached(root, t.TempDir(), other, gen); err != nil || made != 2 {
 		t.Errorf("another spec: %v, generated %d times, want 2", err, made)
 	}
 }
 
 // A dialogue is cached like a meeting: made once, each caller getting its own copy with the same lines.
 func TestGenerateDialogueCache(t *testing.T) {
-	t.Setenv("MEETPIPE_TEST_CACHE", t.TempDir())
+	t.Parallel() // its own cache
+	root := t.TempDir()
 	made := 0
 	spec := DialogueSpec{Lines: []Line{{Speaker: "teacher", Text: "你好", After: 500 * time.Millisecond},
 		{Speaker: "student", Voice: StudentVoice, Text: "老师好"}}, Lead: time.Second}
 	gen := func(name string) (Dialogue, error) {
 		s := spec
 		s.Name = name
-		return fromCache(t.TempDir(), name, dialogueKey(s), dialoguePath, func(tmp, file string) (Dialogue, error) {
+		return fromCache(root, t.TempDir(), name, dialogueKey(s), dialoguePath, func(tmp, file string) (Dialogue, error) {
 			made++
 			s.Name = file
 			return generateDialogue(tmp, s)

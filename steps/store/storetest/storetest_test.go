@@ -53,6 +53,7 @@ func TestDBIsFreshAndDropped(t *testing.T) {
 }
 
 func TestServerKillRestart(t *testing.T) {
+	t.Parallel() // its own server
 	s := StartServer(t)
 	dsn := s.NewDatabase(t)
 	db := open(t, dsn)
@@ -78,6 +79,7 @@ func TestServerKillRestart(t *testing.T) {
 }
 
 func TestFallsBackToAThrowawayServer(t *testing.T) {
+	t.Parallel() // its own server
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
