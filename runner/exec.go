@@ -138,9 +138,11 @@ func (p *Pipeline) Run(ctx context.Context, o RunOptions) (*step.Summary, error)
 	}
 
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelWork()
 	r.workCtx = workCtx
-	go r.watch(ctx, cancelWork)
+	watched := make(chan struct{})
+	go func() { r.watch(ctx, cancelWork); close(watched) }()
+	// The watch ends with the run: nothing of it may log after Run returns (the caller's output is theirs).
+	defer func() { cancelWork(); <-watched }()
 	if !o.DryRun {
 		r.observe(func(ob step.RunObserver) error { return ob.RunStarted(workCtx, r.info) })
 	}
@@ -192,6 +194,9 @@ func newRun(p *Pipeline, o RunOptions, st *state.State, started time.Time) (*run
 func (r *run) watch(ctx context.Context, cancelWork context.CancelFunc) {
 	select {
 	case <-ctx.Done():
+		if r.workCtx.Err() != nil {
+			return // the run had ended; its caller's context ended after it (cmdRun's signal context)
+		}
 	case <-r.workCtx.Done():
 		return
 	}

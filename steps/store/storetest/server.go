@@ -122,9 +122,11 @@ func binaries() (server, install string, err error) {
 }
 
 // serverFlags are shared by the install and every start. They keep the server small and quick to start,
-// and independent of the machine's my.cnf (--no-defaults must come first).
+// and independent of the machine's my.cnf (--no-defaults must come first). The server's temporary folder
+// is its own: a starting mariadbd deletes every #sql* file in its tmpdir, and in /tmp those are the
+// temporary tables of the other servers' running queries ("Error on delete of '/tmp/#sql-temptable-…'").
 func serverFlags(dir string) []string {
-	return []string{"--no-defaults", "--datadir=" + filepath.Join(dir, "data"),
+	return []string{"--no-defaults", "--datadir=" + filepath.Join(dir, "data"), "--tmpdir=" + filepath.Join(dir, "tmp"),
 		"--innodb-log-file-size=8M", "--innodb-buffer-pool-size=32M",
 		// Native AIO (io_uring/libaio) is often forbidden in containers; threads work everywhere.
 		"--innodb-use-native-aio=0", "--skip-name-resolve"}
@@ -142,6 +144,10 @@ func start() (*Server, error) {
 		return nil, err
 	}
 	os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644)
+	if err := os.Mkdir(filepath.Join(dir, "tmp"), 0o755); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	args := append(serverFlags(dir), "--auth-root-authentication-method=normal", "--skip-test-db")
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root")

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"testing"
 
@@ -54,6 +55,13 @@ func TestDBIsFreshAndDropped(t *testing.T) {
 
 func TestServerKillRestart(t *testing.T) {
 	t.Parallel() // its own server
+	// A temporary table of another server's running query, in the machine's temporary folder.
+	other, err := os.CreateTemp("", "#sql-temptable-other-*.MAI")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Close()
+	t.Cleanup(func() { os.Remove(other.Name()) })
 	s := StartServer(t)
 	dsn := s.NewDatabase(t)
 	db := open(t, dsn)
@@ -75,6 +83,9 @@ func TestServerKillRestart(t *testing.T) {
 	var got string
 	if err := db.QueryRowContext(context.Background(), "SELECT s FROM t WHERE id = 1").Scan(&got); err != nil || got != "简历😀" {
 		t.Fatalf("after restart: %q, %v; want the committed row", got, err)
+	}
+	if _, err := os.Stat(other.Name()); err != nil {
+		t.Errorf("starting the server deleted another server's temporary table: %v", err)
 	}
 }
 
