@@ -48,6 +48,7 @@ func (e *emitter) stopped(id string, f step.Fields) error {
 	if err != nil {
 		return ret
 	}
-	r.finish(&work{item: it, next: 1}, state.OutcomePending, r.p.stages[min(1, len(r.p.stages)-1)].id, step.Deferred(fmt.Errorf("the run stopped before it started")))
+	at := r.p.stages[min(1, len(r.p.stages)-1)].id
+	r.finish(&work{item: it, next: 1}, state.OutcomePending, at, step.Deferred(fmt.Errorf("the run stopped before it started")))
 	return ret
 }

@@ -30,8 +30,8 @@ type tencentListConfig struct {
 	Backoff                time.Duration `yaml:"backoff" min:"1ms" max:"1m" doc:"first wait between retries of a listing request, doubled each time"`
 	Timeout                time.Duration `yaml:"timeout" min:"1s" max:"10m" doc:"limit on one request"`
 	Participants           bool          `yaml:"participants" doc:"read participants (for teacher fallback and student_ids); false saves requests"`
-	MeetingDetails         bool          `yaml:"meeting_details" doc:"find each recording's meeting occurrence (recurring meetings' participants need its sub_meeting_id) in the ended-meeting listing of the window (/v1/corp/meetings in corp mode, /v1/history/meetings per teacher), falling back to /v1/meetings/{id}; false reads every meeting as one-off"`
-	Cache                  bool          `yaml:"cache" doc:"keep the participants and meeting details of settled recordings under state_dir/tencent-cache and read them on later runs instead of calling the API (a dry run reads but never writes it); false: always ask"`
+	MeetingDetails         bool          `yaml:"meeting_details" doc:"find each recording's meeting occurrence, whose sub_meeting_id a recurring meeting's participants need (false: every meeting is read as one-off)"`
+	Cache                  bool          `yaml:"cache" doc:"keep the participants and meeting details of settled recordings under state_dir/tencent-cache and read them on later runs (false: always ask)"`
 	ParticipantsCacheAfter time.Duration `yaml:"participants_cache_after" min:"1s" max:"87600h" doc:"a finished recording whose end is this far in the past is settled: nobody joins any more, so its participants and meeting details are cached"`
 }
 

@@ -163,7 +163,8 @@ func CheckChat(ctx context.Context, c *Chat, model string) []finding.Finding {
 	case err != nil:
 		out = append(out, finding.Warn("Moonshot balance", err.Error(), "check the balance in the Moonshot console"))
 	case bal.Available <= 0:
-		out = append(out, finding.Fail("Moonshot balance", fmt.Sprintf("available %.2f (cash %.2f, voucher %.2f): every model call would be refused", bal.Available, bal.Cash, bal.Voucher),
+		out = append(out, finding.Fail("Moonshot balance", fmt.Sprintf("available %.2f (cash %.2f, voucher %.2f): "+
+			"every model call would be refused", bal.Available, bal.Cash, bal.Voucher),
 			"top up the account in the Moonshot console (platform.moonshot.cn → 账户 → 充值, or platform.moonshot.ai billing)"))
 	default:
 		out = append(out, finding.OK("Moonshot balance", fmt.Sprintf("available %.2f", bal.Available)))

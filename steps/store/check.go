@@ -36,7 +36,8 @@ func Check(ctx context.Context, c Config, o CheckOptions) []finding.Finding {
 	subject := "database " + where
 	db, err := New(c)
 	if err != nil {
-		return []finding.Finding{finding.Configuration(subject, Scrub(err, c.Secrets()...).Error(), "fix the database settings (DB_DSN, or DB_HOST, DB_PORT, DB_USER, DB_PASS, DB_NAME)")}
+		return []finding.Finding{finding.Configuration(subject, Scrub(err, c.Secrets()...).Error(), "fix the "+
+			"database settings (DB_DSN, or DB_HOST, DB_PORT, DB_USER, DB_PASS, DB_NAME)")}
 	}
 	defer db.Close()
 	if err := db.PingContext(ctx); err != nil {

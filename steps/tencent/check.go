@@ -120,7 +120,8 @@ func rateFinding(cc CheckConfig) finding.Finding {
 		}
 	}
 	if perMin > appCallsPerMinute {
-		return finding.Warn(subject, detail, fmt.Sprintf("set TQM_RPS (requests_per_second) to %d or less, or calls will be refused with 190310", appCallsPerMinute/60))
+		return finding.Warn(subject, detail, fmt.Sprintf("set TQM_RPS (requests_per_second) to %d or less, or calls "+
+			"will be refused with 190310", appCallsPerMinute/60))
 	}
 	return finding.OK(subject, detail)
 }
@@ -169,7 +170,8 @@ func (c *Client) apiFinding(subject, op, mode string, ae *APIError) finding.Find
 		if m := ipIn(ae.Message); m != "" {
 			ip = m
 		}
-		return finding.Fail(subject+": IP whitelist", detail, fmt.Sprintf("add %s to the app's IP whitelist in the Tencent Meeting admin console (企业自建应用 → IP 白名单)", ip))
+		return finding.Fail(subject+": IP whitelist", detail, fmt.Sprintf("add %s to the app's IP whitelist in the "+
+			"Tencent Meeting admin console (企业自建应用 → IP 白名单)", ip))
 	case ae.HasCode(codeUnknownSecret), ae.HasCode(CodeCorpMismatch), ae.HasCode(CodeInvalidCorp),
 		ae.HasCode(CodeInvalidParam) && (containsFold(ae.Message, "AppId") || containsFold(ae.Message, "SdkId")):
 		return finding.Fail(subject+": AppId/SdkId", detail, "check ENTERPRISE_ID (sent as AppId) and TQM_SECRET_ID (X-TC-Key) against the app's page; "+sdk)
@@ -182,7 +184,8 @@ func (c *Client) apiFinding(subject, op, mode string, ae *APIError) finding.Find
 		if mode == ModePerTeacher {
 			who = "the teacher"
 		}
-		return finding.Fail(subject+": operator rights", detail, fmt.Sprintf("grant %s (%s) 录制管理 rights in the admin console, or use a super-admin, and give the app 查看/管理企业录制", op, who))
+		return finding.Fail(subject+": operator rights", detail, fmt.Sprintf("grant %s (%s) 录制管理 rights in the admin "+
+			"console, or use a super-admin, and give the app 查看/管理企业录制", op, who))
 	case ae.HasCode(CodeUserUnregistered), ae.HasCode(CodeUserNotExist):
 		return finding.Fail(subject+": operator", detail, fmt.Sprintf("%s is not a user of the enterprise: check TQM_OPERATOR_ID or the teacher whitelist", op))
 	case ae.HasCode(CodeTooFrequent), ae.HasCode(CodePerMinuteLimit), ae.Status == http.StatusTooManyRequests:

@@ -91,20 +91,24 @@ func (c *Client) checkTeachers(ctx context.Context, cc CheckConfig) []finding.Fi
 			}
 			parts = append(parts, p)
 		}
-		out = append(out, finding.Fail(subject, fmt.Sprintf("Tencent does not know %d of %d whitelisted userid(s): %s", len(unknown), len(checked), strings.Join(parts, ", ")),
+		out = append(out, finding.Fail(subject, fmt.Sprintf("Tencent does not know %d of %d whitelisted "+
+			"userid(s): %s", len(unknown), len(checked), strings.Join(parts, ", ")),
 			"correct TEACHER_WHITELIST: an unknown userid never hosts anything, so every recording of that teacher is filtered out"))
 	}
 	if len(inactive) > 0 {
-		out = append(out, finding.Warn(subject, "not active at Tencent: "+strings.Join(inactive, ", "), "status 2 cancelled, 3 not activated, 4 disabled: check the accounts in the admin console"))
+		out = append(out, finding.Warn(subject, "not active at Tencent: "+strings.Join(inactive, ", "), "status 2 "+
+			"cancelled, 3 not activated, 4 disabled: check the accounts in the admin console"))
 	}
 	if len(failed) > 0 {
-		out = append(out, finding.Warn(subject, "could not be looked up: "+strings.Join(failed, "; "), "run the doctor again; the listing check above says whether Tencent is reachable"))
+		out = append(out, finding.Warn(subject, "could not be looked up: "+strings.Join(failed, "; "), "run the "+
+			"doctor again; the listing check above says whether Tencent is reachable"))
 	}
 	if len(out) == 0 {
 		out = append(out, finding.OK(subject, fmt.Sprintf("Tencent knows all %d whitelisted userid(s)", len(checked))))
 	}
 	if len(list) > len(checked) {
-		out = append(out, finding.Warn(subject, fmt.Sprintf("%d more userid(s) not looked up (the doctor makes at most %d calls here)", len(list)-len(checked), maxUserChecks), ""))
+		out = append(out, finding.Warn(subject, fmt.Sprintf("%d more userid(s) not looked up (the doctor makes at "+
+			"most %d calls here)", len(list)-len(checked), maxUserChecks), ""))
 	}
 	return out
 }

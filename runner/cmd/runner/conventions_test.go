@@ -10,7 +10,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
+	"meetpipe/runner/step"
 	"meetpipe/steps/store/storetest"
 )
 
@@ -193,5 +195,50 @@ func TestProductionBuildLinksNoEmulator(t *testing.T) {
 	}
 	if got := dev.FindAllString(deps("-tags", "dev"), -1); len(got) < 5 {
 		t.Errorf("the dev build links only %v; want the three emulators, mediatest and the demo", got)
+	}
+}
+
+// docMax is the longest doc of a setting: one sentence that fits beside its name in `runner steps NAME`.
+const docMax = 160
+
+// sentenceEnd is the end of a sentence with another after it ("e.g. kimi-k3" is not one).
+var sentenceEnd = regexp.MustCompile(`[.!?]["')]?\s+[A-Z]|。.`)
+
+// Every setting of every step, built in or a shipped plugin, has a doc of one sentence; what more an operator
+// needs is its details, which `runner steps NAME` prints under it.
+func TestConventionSettingDocs(t *testing.T) {
+	reg, err := registry(filepath.Join(repoRoot(t), "plugins"), "x/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var check func(at string, ss []step.Setting)
+	check = func(at string, ss []step.Setting) {
+		for _, s := range ss {
+			name := at + s.Name
+			switch n := utf8.RuneCountInString(s.Doc); {
+			case n == 0:
+				t.Errorf("%s: no doc", name)
+			case n > docMax:
+				t.Errorf("%s: a doc of %d characters, want at most %d (the rest goes in its details): %q", name, n, docMax, s.Doc)
+			}
+			if sentenceEnd.MatchString(s.Doc) || strings.Contains(s.Doc, "\n") {
+				t.Errorf("%s: a doc of more than one sentence (the rest goes in its details): %q", name, s.Doc)
+			}
+			check(name+".", s.Fields)
+		}
+	}
+	for _, n := range reg.Names() {
+		d, _ := reg.Lookup(n)
+		check(n+": ", d.Spec.Settings)
+	}
+	if _, ok := reg.Lookup("wecom_notify"); !ok {
+		t.Error("the shipped plugins were not checked")
+	}
+
+	code, out, errOut := runCLI("steps", "tencent_list")
+	_, after, _ := strings.Cut(out, "\n  teachers ")
+	_, details, _ := strings.Cut(after, "\n")
+	if code != 0 || !strings.HasPrefix(details, strings.Repeat(" ", 32)+"In per_teacher mode") {
+		t.Errorf("runner steps tencent_list: exit %d, no details under teachers:\n%s%s", code, out, errOut)
 	}
 }

@@ -59,10 +59,12 @@ var commandDocs = map[string]commandDoc{
 		"plugin files it installed; keep .env, the pipeline, your plugins and the data.", []string{
 		"sudo runner undeploy", "sudo runner undeploy --prefix /srv/meetpipe",
 	}},
-	"emulate": {"runner emulate SERVICE [flags]", "Serve an emulated remote service on loopback: tencent, asr, moonshot or wecom. In the development build only: " + devBuild + ".", []string{
+	"emulate": {"runner emulate SERVICE [flags]", "Serve an emulated remote service on loopback: tencent, asr, " +
+		"moonshot or wecom. In the development build only: " + devBuild + ".", []string{
 		"runner emulate tencent -h", "runner emulate wecom",
 	}},
-	"demo": {"runner demo [flags]", "Run pipelines/meeting.yaml on the bundled meetings against the emulators and show what MySQL holds. In the development build only: " + devBuild + ".", []string{
+	"demo": {"runner demo [flags]", "Run pipelines/meeting.yaml on the bundled meetings against the emulators and " +
+		"show what MySQL holds. In the development build only: " + devBuild + ".", []string{
 		"runner demo", "runner demo --explain",
 	}},
 	"report": {"runner report [FILE] [flags]", "Write the HTML report (and a workbook) from the database; --send " +
