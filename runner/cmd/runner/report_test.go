@@ -194,16 +194,19 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-func checkInBrowser(t *testing.T, page string, dots int) {
-	exe := chromium(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
+// browser starts headless Chromium for one test, at a laptop's window size; it closes when the test ends.
+func browser(t *testing.T) context.Context {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium(t)), chromedp.NoSandbox,
 		chromedp.DisableGPU, chromedp.WindowSize(1100, 1400))
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(actx)
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() { cancel(); cancelTab(); cancelAlloc() })
+	return ctx
+}
+
+func checkInBrowser(t *testing.T, page string, dots int) {
+	ctx := browser(t)
 
 	// The page must open with no network: record every request that is not the file itself.
 	var mu sync.Mutex
@@ -215,7 +218,7 @@ func checkInBrowser(t *testing.T, page string, dots int) {
 			mu.Unlock()
 		}
 	}); err != nil {
-		t.Fatalf("start chromium %s: %v", exe, err)
+		t.Fatalf("start chromium: %v", err)
 	}
 	type view struct {
 		Title        string   `json:"title"`
@@ -466,15 +469,7 @@ func TestReportReadsThePipelinesSettings(t *testing.T) {
 // sees it: it is the first section of the page, one row per student of the database with the current
 // phase, and the scored mock interview shows its criteria.
 func checkBoardInBrowser(t *testing.T, page string, db *sql.DB) {
-	exe := chromium(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.WindowSize(1100, 1400))
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
+	ctx := browser(t)
 	type board struct {
 		First    string   `json:"first"`
 		Heading  string   `json:"heading"`
