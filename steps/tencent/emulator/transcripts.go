@@ -120,7 +120,8 @@ func words(u Utterance, id string) []map[string]any {
 
 // smartSpeakers serves GET /v1/smart/speakers: one entry per speaker (userid, else name), page_size ≤ 50.
 func (s *Server) smartSpeakers(w *statusWriter, r *http.Request) *apiError {
-	// Whether smart/speakers needs the token is not documented (shared doc §10 2.3): it is not demanded.
+	// 1095/105659 (smart/speakers) names no STS-Token; only transcripts/details (1095/65111) and
+	// /v1/addresses/{id} (1095/51180) do, so the emulator does not demand it here.
 	t, err := s.smartOf(w, r, false)
 	if err != nil {
 		return err
